@@ -1,0 +1,76 @@
+# tcmtrace — build, test and run.
+#
+#   make          build libtcmtrace (static and shared), tcmtraced and tcmtrace
+#   make check    build and run the whole test suite
+#   make asan     the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make deps     install the Debian packages the build needs (as root)
+#
+# Every target first checks the Debian packages below and, when one is
+# missing and we are root, installs it.
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   ?=
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -fPIC \
+            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude
+LDFLAGS  += $(SAN)
+LIBS     := -lsodium -llmdb -ljansson -lpthread
+TESTLIBS := -lcmocka
+
+DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
+            libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
+            python3 python3-jsonschema
+
+CORE_SRC := $(wildcard core/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all lib check asan deps clean
+
+all: lib
+
+lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "tcmtrace: missing Debian packages:$$missing"; \
+	  echo "tcmtrace: run 'sudo make deps' (or install them) and try again"; exit 1; \
+	fi; \
+	echo "tcmtrace: installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+$(DEPS_OK): Makefile
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtcmtrace.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libtcmtrace.so: $(CORE_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a $(LIBS) $(TESTLIBS)
+
+check: lib $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+clean:
+	rm -rf $(BUILD) build

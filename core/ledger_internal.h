@@ -1,0 +1,61 @@
+/*
+ * ledger_internal.h: what the rest of core/ (rules, state, audit) may see of
+ * the store. Not installed; nothing outside core/ includes it.
+ */
+#ifndef TCMTRACE_LEDGER_INTERNAL_H
+#define TCMTRACE_LEDGER_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "tcmtrace/ledger.h"
+
+/* Named databases; the order is the order of db_names in ledger.c. */
+typedef enum tt_db {
+    TT_DB_ENTRIES,
+    TT_DB_HASHES,
+    TT_DB_BODIES,
+    TT_DB_MERKLE,
+    TT_DB_CHECKPOINTS,
+    TT_DB_META,
+    TT_DB_BATCHES,      /* batch id -> batch state (state.c) */
+    TT_DB_BATCH_EVENTS, /* batch id || seq -> event type */
+    TT_DB_ACTORS,       /* public key -> actor record */
+    TT_DB_ACTOR_EVENTS, /* public key || seq -> "" */
+    TT_DB_COUNT
+} tt_db;
+
+struct tt_txn {
+    tt_ledger *ledger;
+    MDB_txn *txn;
+    int mdb_rc; /* the last failing LMDB code, so MAP_FULL can be retried */
+};
+
+/* mdb_put through a tt_txn: records a failing code in t->mdb_rc. */
+tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags,
+                  tt_error *err, const char *what);
+
+struct tt_ledger {
+    MDB_env *env;
+    MDB_dbi dbi[TT_DB_COUNT];
+    unsigned flags;
+    char *dir;
+    int lock_fd;
+    /* Read transactions hold it shared; growing the map holds it alone. */
+    pthread_rwlock_t resize_lock;
+    int has_signer;
+    char origin[256];
+    tt_keypair log_key;
+};
+
+/* Maps an LMDB return code to a tt_err with a sentence. */
+tt_err tt_mdb_fail(tt_error *err, int rc, const char *what);
+
+/* Begins / ends a read transaction (handles a map grown by the writer). */
+tt_err tt_rtxn_begin(tt_ledger *l, MDB_txn **txn, tt_error *err);
+void tt_rtxn_end(tt_ledger *l, MDB_txn *txn);
+
+/* Merkle read callback over a transaction: ctx is a struct tt_txn. */
+tt_err tt_merkle_read_txn(void *ctx, uint64_t index, uint8_t out[TT_HASH_SIZE]);
+
+#endif

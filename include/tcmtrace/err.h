@@ -1,0 +1,75 @@
+/*
+ * tcmtrace/err.h: one error enumeration for the whole library.
+ *
+ * Every function that can fail returns a tt_err. Functions that can say more
+ * about a failure also take a `tt_error *` (which may be NULL) and fill it with
+ * the code and a sentence naming what is wrong. The stable wire code of an
+ * error (what the daemon puts in {"error":{"code":...}}) is tt_err_name():
+ * the enum name without the TT_ERR_ prefix, in lower case.
+ */
+#ifndef TCMTRACE_ERR_H
+#define TCMTRACE_ERR_H
+
+#include <stdarg.h>
+
+/* X(NAME, wire code, default sentence) */
+#define TT_ERRORS(X)                                                                               \
+    X(OK, "ok", "success")                                                                               \
+    X(NOMEM, "nomem", "out of memory")                                                                      \
+    X(IO, "io", "an operating-system call failed")                                                       \
+    X(STORE, "store", "the ledger store (LMDB) reported an error")                                          \
+    X(DISK_FULL, "disk_full", "the disk holding the ledger is full")                                            \
+    X(ARGUMENT, "argument", "an argument is invalid")                                                          \
+    X(MALFORMED, "malformed", "the input is malformed")                                                         \
+    X(TOO_LARGE, "too_large", "the input is larger than allowed")                                               \
+    X(NOT_FOUND, "not_found", "no such object")                                                                 \
+    X(EXISTS, "exists", "the object exists already")                                                         \
+    X(BAD_SIGNATURE, "bad_signature", "a signature does not verify")                                                \
+    X(UNKNOWN_KEY, "unknown_key", "no trusted key signed this")                                                   \
+    X(BAD_CHAIN, "bad_chain", "an entry does not link to the entry before it")                                  \
+    X(BAD_SEQ, "bad_seq", "an entry carries the wrong sequence number")                                       \
+    X(REPLAY, "replay", "this event was submitted before")                                                   \
+    X(BAD_PROOF, "bad_proof", "a Merkle proof does not verify")                                                 \
+    X(RANGE, "range", "a size or index is out of range")                                                    \
+    X(BAD_PASSPHRASE, "bad_passphrase", "the passphrase does not open the secret key")                               \
+    X(KEY_FORMAT, "key_format", "the key file is not in the tcmtrace key format")                                \
+    X(READ_ONLY, "read_only", "the ledger is open read-only")                                                 \
+    X(BUSY, "busy", "another process is writing this ledger")                                                   \
+    X(AUDIT, "audit", "the ledger does not pass audit")
+
+typedef enum tt_err {
+#define TT_ERR_ENUM_(name, wire, text) TT_ERR_##name,
+    TT_ERRORS(TT_ERR_ENUM_)
+#undef TT_ERR_ENUM_
+        TT_ERR_COUNT_
+} tt_err;
+
+#define TT_OK TT_ERR_OK
+
+/* A failure with its sentence. `message` is always NUL-terminated. */
+typedef struct tt_error {
+    tt_err code;
+    char message[256];
+} tt_error;
+
+/* The default English sentence for `code`; never NULL. */
+const char *tt_strerror(tt_err code);
+
+/* The stable wire code of `code` ("bad_signature"); never NULL. */
+const char *tt_err_name(tt_err code);
+
+/* Looks a wire code up; returns TT_ERR_COUNT_ when it names no error. */
+tt_err tt_err_from_name(const char *name);
+
+/*
+ * Records `code` with a printf-style sentence in `err` (which may be NULL) and
+ * returns `code`, so that callers can write `return tt_fail(err, ...)`.
+ * A NULL `fmt` records the default sentence.
+ */
+tt_err tt_fail(tt_error *err, tt_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Clears `err` to TT_OK (NULL is allowed). */
+void tt_error_clear(tt_error *err);
+
+#endif

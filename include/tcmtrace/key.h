@@ -1,0 +1,79 @@
+/*
+ * tcmtrace/key.h: Ed25519 key pairs and their files.
+ *
+ * Secret key file (text, one "field: value" a line, mode 0600):
+ *
+ *   tcmtrace secret key v1
+ *   public: <base64 32-byte Ed25519 public key>
+ *   kdf: argon2id
+ *   opslimit: <decimal>
+ *   memlimit: <decimal bytes>
+ *   salt: <base64 16 bytes>
+ *   nonce: <base64 24 bytes>
+ *   sealed: <base64 XChaCha20-Poly1305(seed[32]) with its 16-byte tag>
+ *
+ * The key is derived from the passphrase with Argon2id (libsodium
+ * crypto_pwhash); the associated data is the first line and the public key,
+ * so a swapped public key fails to open. An unsealed file, written only on
+ * request, has "kdf: none" and "secret: <base64 seed>" instead of the last
+ * five lines. Public key file:
+ *
+ *   tcmtrace public key v1
+ *   public: <base64 32-byte Ed25519 public key>
+ */
+#ifndef TCMTRACE_KEY_H
+#define TCMTRACE_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcmtrace/entry.h"
+#include "tcmtrace/err.h"
+
+typedef struct tt_keypair {
+    uint8_t pk[TT_PK_SIZE];
+    uint8_t sk[TT_SK_SIZE]; /* libsodium layout: seed || pk */
+} tt_keypair;
+
+/* Work factors for sealing; TT_KDF_INTERACTIVE suits keys used often. */
+typedef enum tt_kdf_level { TT_KDF_INTERACTIVE, TT_KDF_MODERATE } tt_kdf_level;
+
+/* A fresh key pair from the system's random source. */
+void tt_keypair_generate(tt_keypair *kp);
+
+/* The key pair of a 32-byte seed. */
+void tt_keypair_from_seed(tt_keypair *kp, const uint8_t seed[32]);
+
+/* Wipes a key pair from memory. */
+void tt_keypair_wipe(tt_keypair *kp);
+
+/*
+ * Writes the secret key file at `path` (which must not exist), mode 0600,
+ * synced to disk. A NULL `pass` writes it unsealed: only do that when the
+ * user asked for it.
+ */
+tt_err tt_key_save_secret(const char *path, const tt_keypair *kp, const char *pass, size_t passlen,
+                          tt_kdf_level level, tt_error *err);
+
+/*
+ * Reads a secret key file. A sealed file needs `pass`; a wrong one is
+ * TT_ERR_BAD_PASSPHRASE. *sealed (may be NULL) tells which kind it was.
+ */
+tt_err tt_key_load_secret(const char *path, const char *pass, size_t passlen, tt_keypair *kp,
+                          tt_error *err);
+
+/* True in *sealed when the secret key file at `path` needs a passphrase. */
+tt_err tt_key_secret_is_sealed(const char *path, int *sealed, tt_error *err);
+
+/* Writes / reads a public key file. */
+tt_err tt_key_save_public(const char *path, const uint8_t pk[TT_PK_SIZE], tt_error *err);
+tt_err tt_key_load_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *err);
+
+/* Writes `len` bytes to a new file `path` with `mode`, fsyncs file and dir. */
+tt_err tt_write_file_new(const char *path, const void *data, size_t len, unsigned mode,
+                         tt_error *err);
+
+/* Reads a whole (small) file into a malloc'd NUL-terminated buffer. */
+tt_err tt_read_file(const char *path, size_t max, char **data, size_t *len, tt_error *err);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * tcmtrace/ledger.h: the ledger store — one LMDB environment per directory.
+ *
+ * Named databases (all keys of sequence numbers are u64 big-endian):
+ *   entries      seq -> entry bytes (DESIGN §3)
+ *   hashes       entry hash -> seq
+ *   bodies       SHA-256(body) -> seq          (refuses replays)
+ *   merkle       stored-hash index -> 32-byte hash (see merkle.h)
+ *   checkpoints  tree size -> signed checkpoint note
+ *   meta         "head" -> size || last entry hash || last time_ms, and
+ *                free-form settings (origin, log verifier key, ...)
+ * plus the derived-state databases of the batch rules (state.h).
+ *
+ * One process writes (it holds <dir>/writer.lock); any number read, from
+ * any process, while it writes. The map grows by itself. A write is one
+ * transaction for many events (group commit), with a nested transaction per
+ * event so that a refused event leaves no trace; it returns only once the
+ * transaction is durable on disk.
+ */
+#ifndef TCMTRACE_LEDGER_H
+#define TCMTRACE_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcmtrace/entry.h"
+#include "tcmtrace/err.h"
+#include "tcmtrace/key.h"
+#include "tcmtrace/merkle.h"
+
+typedef struct tt_ledger tt_ledger;
+
+/* A write transaction, as seen by a rules callback. */
+typedef struct tt_txn tt_txn;
+
+enum {
+    TT_LEDGER_RDONLY = 1 << 0, /* open for reading only; no writer lock */
+    TT_LEDGER_CREATE = 1 << 1, /* create the directory if it is missing */
+    TT_LEDGER_NOSYNC = 1 << 2  /* tests and bulk loads only: no fsync per commit */
+};
+
+/* Opens (or creates) the ledger in `dir`. */
+tt_err tt_ledger_open(const char *dir, unsigned flags, tt_ledger **out, tt_error *err);
+
+/* Closes the ledger; NULL is allowed. */
+void tt_ledger_close(tt_ledger *l);
+
+/* The ledger's directory. */
+const char *tt_ledger_dir(const tt_ledger *l);
+
+/* Number of entries, and the hash of the last one (zeros when empty). */
+tt_err tt_ledger_head(tt_ledger *l, uint64_t *size, uint8_t last_hash[TT_HASH_SIZE],
+                      tt_error *err);
+
+/* A copy of entry `seq` (free with free()). */
+tt_err tt_ledger_entry(tt_ledger *l, uint64_t seq, uint8_t **data, size_t *len, tt_error *err);
+
+/* The seq of the entry whose entry hash is `hash`. */
+tt_err tt_ledger_find_hash(tt_ledger *l, const uint8_t hash[TT_HASH_SIZE], uint64_t *seq,
+                           tt_error *err);
+
+/* Merkle root of the first `size` entries (size <= current size). */
+tt_err tt_ledger_root(tt_ledger *l, uint64_t size, uint8_t root[TT_HASH_SIZE], tt_error *err);
+
+/* Inclusion proof of `seq` in the tree of `size` (TT_MERKLE_PROOF_MAX room). */
+tt_err tt_ledger_inclusion_proof(tt_ledger *l, uint64_t seq, uint64_t size, tt_hash *proof,
+                                 size_t *len, tt_error *err);
+
+/* Consistency proof from `size1` to `size2`. */
+tt_err tt_ledger_consistency_proof(tt_ledger *l, uint64_t size1, uint64_t size2, tt_hash *proof,
+                                   size_t *len, tt_error *err);
+
+/*
+ * The signed checkpoint for tree size `size`, or the latest one when `size`
+ * is UINT64_MAX. A malloc'd note (NUL-terminated); free with free().
+ */
+tt_err tt_ledger_checkpoint(tt_ledger *l, uint64_t size, char **note, size_t *len, tt_error *err);
+
+/*
+ * Makes every later append also sign and store a checkpoint of the new
+ * tree, in the same transaction, with `log_key` under the key name `origin`.
+ * The key is copied and wiped on close.
+ */
+tt_err tt_ledger_set_signer(tt_ledger *l, const char *origin, const tt_keypair *log_key,
+                            tt_error *err);
+
+/* Signs and stores a checkpoint of the current tree now (e.g. at init). */
+tt_err tt_ledger_sign_checkpoint(tt_ledger *l, tt_error *err);
+
+/* Settings in the meta database (values are bytes; keys not "head"). */
+tt_err tt_ledger_meta_get(tt_ledger *l, const char *key, char **value, size_t *len,
+                          tt_error *err);
+tt_err tt_ledger_meta_put(tt_ledger *l, const char *key, const void *value, size_t len,
+                          tt_error *err);
+
+/* One event to append and, afterwards, what became of it. */
+typedef struct tt_append {
+    const uint8_t *actor; /* 32-byte Ed25519 public key */
+    const uint8_t *sig;   /* 64-byte signature over the body */
+    tt_bytes body;
+    int sig_checked; /* the caller verified the signature already */
+    /* results */
+    tt_error result; /* TT_OK when appended, else why it was refused */
+    uint64_t seq;
+    uint64_t time_ms;
+    uint8_t hash[TT_HASH_SIZE];
+} tt_append;
+
+/*
+ * Rules callback: called for each event, inside its nested transaction,
+ * before the entry is stored. Returning anything but TT_OK refuses the event
+ * and undoes whatever the callback wrote. `entry` has its seq, time and prev.
+ */
+typedef tt_err (*tt_apply_fn)(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err);
+
+/*
+ * Appends `items` in one durable transaction, in order. Each item's result
+ * says whether it was appended. Returns TT_OK when the transaction committed
+ * (even if every item was refused); any other code means nothing was
+ * committed and every item carries that error. `now_ms` is the commit time
+ * (kept non-decreasing along the log).
+ */
+tt_err tt_ledger_append(tt_ledger *l, tt_append *items, size_t n, uint64_t now_ms,
+                        tt_apply_fn apply, void *ctx, tt_error *err);
+
+/* The current UTC time in milliseconds. */
+uint64_t tt_now_ms(void);
+
+#endif

@@ -1,0 +1,16 @@
+/* tcmtrace/tcmtrace.h: the whole public API of libtcmtrace. */
+#ifndef TCMTRACE_H
+#define TCMTRACE_H
+
+#include "tcmtrace/audit.h"
+#include "tcmtrace/bytes.h"
+#include "tcmtrace/entry.h"
+#include "tcmtrace/err.h"
+#include "tcmtrace/key.h"
+#include "tcmtrace/ledger.h"
+#include "tcmtrace/merkle.h"
+#include "tcmtrace/note.h"
+
+#define TT_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,192 @@
+/* test_entry.c: the entry codec and event signatures (DESIGN §3). */
+#include "testutil.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tt_entry sample(const tt_keypair *kp, const char *body, uint8_t *sig)
+{
+    tt_entry e = {0};
+    e.version = TT_ENTRY_VERSION;
+    e.seq = 0x0102030405060708ull;
+    e.time_ms = 1763800000123ull;
+    memset(e.prev, 0xAB, sizeof e.prev);
+    memcpy(e.actor, kp->pk, TT_PK_SIZE);
+    tu_sign(kp, body, sig);
+    memcpy(e.sig, sig, TT_SIG_SIZE);
+    e.body = tt_bytes_str(body);
+    return e;
+}
+
+static void test_layout_is_exact(void **state)
+{
+    (void)state;
+    tt_keypair kp;
+    uint8_t sig[64], buf[512];
+    size_t len = 0;
+    tt_keypair_generate(&kp);
+    tt_entry e = sample(&kp, "{\"v\":1}", sig);
+    assert_int_equal(tt_entry_encode(&e, buf, sizeof buf, &len, NULL), TT_OK);
+    assert_int_equal(len, 149 + 7);
+    assert_int_equal(buf[0], 1);
+    assert_memory_equal(buf + 1, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    assert_int_equal(tt_get_u64be(buf + 9), 1763800000123ull);
+    assert_memory_equal(buf + 17, e.prev, 32);
+    assert_memory_equal(buf + 49, kp.pk, 32);
+    assert_memory_equal(buf + 81, sig, 64);
+    assert_memory_equal(buf + 145, "\x00\x00\x00\x07", 4);
+    assert_memory_equal(buf + 149, "{\"v\":1}", 7);
+
+    /* entry hash = SHA-256(0x00 || bytes) */
+    uint8_t h[32], want[32], pre[1 + 156];
+    pre[0] = 0;
+    memcpy(pre + 1, buf, len);
+    crypto_hash_sha256(want, pre, len + 1);
+    tt_entry_hash((tt_bytes){len, buf}, h);
+    assert_memory_equal(h, want, 32);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    tt_keypair kp;
+    uint8_t sig[64], buf[1024];
+    size_t len;
+    tt_keypair_generate(&kp);
+    tt_entry e = sample(&kp, "{\"type\":\"batch.register\",\"herb\":\"当归\"}", sig), d;
+    assert_int_equal(tt_entry_encode(&e, buf, sizeof buf, &len, NULL), TT_OK);
+    assert_int_equal(tt_entry_decode((tt_bytes){len, buf}, &d, NULL), TT_OK);
+    assert_int_equal(d.seq, e.seq);
+    assert_int_equal(d.time_ms, e.time_ms);
+    assert_memory_equal(d.prev, e.prev, 32);
+    assert_memory_equal(d.actor, e.actor, 32);
+    assert_memory_equal(d.sig, e.sig, 64);
+    assert_int_equal(d.body.size, e.body.size);
+    assert_memory_equal(d.body.data, e.body.data, e.body.size);
+    assert_int_equal(tt_event_verify(d.body, d.actor, d.sig), TT_OK);
+}
+
+static void test_every_truncation_is_an_error(void **state)
+{
+    (void)state;
+    tt_keypair kp;
+    uint8_t sig[64], buf[512];
+    size_t len;
+    tt_error err;
+    tt_keypair_generate(&kp);
+    tt_entry e = sample(&kp, "{\"type\":\"x\"}", sig), d;
+    assert_int_equal(tt_entry_encode(&e, buf, sizeof buf, &len, NULL), TT_OK);
+    for (size_t n = 0; n < len; n++) {
+        tt_err rc = tt_entry_decode((tt_bytes){n, buf}, &d, &err);
+        assert_int_equal(rc, TT_ERR_MALFORMED);
+        assert_true(strlen(err.message) > 0);
+    }
+    /* one trailing byte too many */
+    buf[len] = 'x';
+    assert_int_equal(tt_entry_decode((tt_bytes){len + 1, buf}, &d, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "body_len"));
+}
+
+static void test_bad_version_and_oversize(void **state)
+{
+    (void)state;
+    uint8_t buf[TT_ENTRY_HEADER_SIZE] = {0};
+    tt_entry d;
+    tt_error err;
+    buf[0] = 2;
+    assert_int_equal(tt_entry_decode((tt_bytes){sizeof buf, buf}, &d, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "version"));
+    buf[0] = 1;
+    tt_put_u32be(buf + 145, TT_BODY_MAX + 1);
+    assert_int_equal(tt_entry_decode((tt_bytes){sizeof buf, buf}, &d, &err), TT_ERR_TOO_LARGE);
+    tt_put_u32be(buf + 145, 0xFFFFFFFFu);
+    assert_int_equal(tt_entry_decode((tt_bytes){sizeof buf, buf}, &d, &err), TT_ERR_TOO_LARGE);
+
+    /* encode refuses a body over the limit and a short buffer */
+    tt_entry e = {0};
+    uint8_t *big = calloc(1, TT_BODY_MAX + 1), out[200];
+    size_t len;
+    e.version = 1;
+    e.body = (tt_bytes){TT_BODY_MAX + 1, big};
+    assert_int_equal(tt_entry_encode(&e, out, sizeof out, &len, &err), TT_ERR_TOO_LARGE);
+    e.body = (tt_bytes){100, big};
+    assert_int_equal(tt_entry_encode(&e, out, sizeof out, &len, &err), TT_ERR_TOO_LARGE);
+    e.body = (tt_bytes){TT_BODY_MAX, big};
+    uint8_t *max = malloc(TT_ENTRY_MAX);
+    assert_int_equal(tt_entry_encode(&e, max, TT_ENTRY_MAX, &len, &err), TT_OK);
+    assert_int_equal(len, TT_ENTRY_MAX);
+    assert_int_equal(tt_entry_decode((tt_bytes){len, max}, &d, &err), TT_OK);
+    free(max);
+    free(big);
+}
+
+static void test_random_bytes_never_crash(void **state)
+{
+    (void)state;
+    uint8_t buf[400];
+    tt_entry d;
+    int accepted = 0;
+    for (int i = 0; i < 20000; i++) {
+        size_t n = randombytes_uniform(sizeof buf);
+        randombytes_buf(buf, n);
+        if (i & 1) { /* make many plausible headers */
+            if (n >= TT_ENTRY_HEADER_SIZE) {
+                buf[0] = 1;
+                tt_put_u32be(buf + 145, (uint32_t)(n - TT_ENTRY_HEADER_SIZE));
+            }
+        }
+        if (tt_entry_decode((tt_bytes){n, buf}, &d, NULL) == TT_OK) {
+            accepted++;
+            assert_true(d.body.data + d.body.size <= buf + n);
+        }
+    }
+    assert_true(accepted > 0); /* the plausible ones decode */
+}
+
+static void test_signature_domain(void **state)
+{
+    (void)state;
+    tt_keypair kp, other;
+    uint8_t sig[64];
+    tt_keypair_generate(&kp);
+    tt_keypair_generate(&other);
+    const char *body = "{\"v\":1,\"type\":\"batch.sell\"}";
+    tu_sign(&kp, body, sig);
+    assert_int_equal(tt_event_verify(tt_bytes_str(body), kp.pk, sig), TT_OK);
+    assert_int_equal(tt_event_verify(tt_bytes_str(body), other.pk, sig), TT_ERR_BAD_SIGNATURE);
+    assert_int_equal(tt_event_verify(tt_bytes_str("{\"v\":1,\"type\":\"batch.sell\"} "), kp.pk, sig),
+                     TT_ERR_BAD_SIGNATURE);
+    /* a plain signature of the body (without the domain prefix) is refused */
+    uint8_t raw[64];
+    crypto_sign_detached(raw, NULL, (const uint8_t *)body, strlen(body), kp.sk);
+    assert_int_equal(tt_event_verify(tt_bytes_str(body), kp.pk, raw), TT_ERR_BAD_SIGNATURE);
+}
+
+static void test_error_table(void **state)
+{
+    (void)state;
+    assert_string_equal(tt_err_name(TT_ERR_BAD_SIGNATURE), "bad_signature");
+    assert_int_equal(tt_err_from_name("replay"), TT_ERR_REPLAY);
+    assert_int_equal(tt_err_from_name("no_such_code"), TT_ERR_COUNT_);
+    for (int i = 0; i < TT_ERR_COUNT_; i++) {
+        assert_int_equal(tt_err_from_name(tt_err_name((tt_err)i)), i);
+        assert_true(strlen(tt_strerror((tt_err)i)) > 3);
+    }
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_is_exact),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_every_truncation_is_an_error),
+        cmocka_unit_test(test_bad_version_and_oversize),
+        cmocka_unit_test(test_random_bytes_never_crash),
+        cmocka_unit_test(test_signature_domain),
+        cmocka_unit_test(test_error_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,35 @@
+/* testutil.h: helpers shared by the unit tests. */
+#ifndef TCMTRACE_TESTUTIL_H
+#define TCMTRACE_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tcmtrace/tcmtrace.h"
+
+/* A fresh directory under $TMPDIR (or /tmp); free with tu_rmtree + free. */
+char *tu_tempdir(void);
+
+/* Removes a directory tree. */
+void tu_rmtree(const char *path);
+
+/* Where tests/data is (from $TT_TESTDATA, else "tests/data"). */
+const char *tu_datadir(void);
+
+/* Decodes base64 (standard, padded) into a malloc'd buffer. */
+uint8_t *tu_unb64(const char *s, size_t *len);
+
+/* Reads a whole file into memory (NUL-terminated). */
+char *tu_slurp(const char *path, size_t *len);
+
+/* Copies a file. */
+void tu_copy(const char *from, const char *to);
+
+/* A random key pair with a signed event body made from a format string. */
+void tu_sign(const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE]);
+
+#endif
