@@ -30,6 +30,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
 .PHONY: all lib check asan deps clean
+.SECONDARY:
 
 all: lib
 

@@ -121,6 +121,12 @@ static tt_err open_dbs(tt_ledger *l, tt_error *err)
 
 tt_err tt_ledger_open(const char *dir, unsigned flags, tt_ledger **out, tt_error *err)
 {
+    return tt_ledger_open_with(dir, flags, NULL, out, err);
+}
+
+tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts *opts,
+                           tt_ledger **out, tt_error *err)
+{
     tt_err rc;
     int mrc;
     if (sodium_init() < 0)
@@ -147,7 +153,7 @@ tt_err tt_ledger_open(const char *dir, unsigned flags, tt_ledger **out, tt_error
     }
     mdb_env_set_maxdbs(l->env, TT_DB_COUNT + 2);
     mdb_env_set_maxreaders(l->env, 512);
-    mdb_env_set_mapsize(l->env, INITIAL_MAP);
+    mdb_env_set_mapsize(l->env, opts && opts->initial_map ? opts->initial_map : INITIAL_MAP);
     unsigned mflags = MDB_NOTLS;
     if (flags & TT_LEDGER_RDONLY)
         mflags |= MDB_RDONLY;

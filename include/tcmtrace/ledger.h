@@ -42,6 +42,14 @@ enum {
 /* Opens (or creates) the ledger in `dir`. */
 tt_err tt_ledger_open(const char *dir, unsigned flags, tt_ledger **out, tt_error *err);
 
+/* Tuning for tt_ledger_open_with; zero fields take the defaults. */
+typedef struct tt_ledger_opts {
+    size_t initial_map; /* bytes of address space mapped at first (64 MiB) */
+} tt_ledger_opts;
+
+tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts *opts,
+                           tt_ledger **out, tt_error *err);
+
 /* Closes the ledger; NULL is allowed. */
 void tt_ledger_close(tt_ledger *l);
 
