@@ -20,8 +20,9 @@ typedef enum tt_db {
     TT_DB_META,
     TT_DB_BATCHES,      /* batch id -> batch state (state.c) */
     TT_DB_BATCH_EVENTS, /* batch id || seq -> event type */
-    TT_DB_ACTORS,       /* public key -> actor record */
-    TT_DB_ACTOR_EVENTS, /* public key || seq -> "" */
+    TT_DB_ACTORS,       /* "a:" id -> actor record; "k:" public key -> id */
+    TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type */
+    TT_DB_STATE,        /* rules-wide records: genesis, limits */
     TT_DB_COUNT
 } tt_db;
 

@@ -1,18 +1,31 @@
 #!/bin/sh
-# Runs each test program given, then prints one summary line
-# "N passed, N failed" (programs, not cases; each program prints its own).
+# Runs each test program given, then the JSON Schema check over the shared
+# fixtures and every event body the rules test signed, and prints one
+# summary line "N passed, N failed" (programs; each prints its own cases).
+BUILD=${BUILD:-build}
+bodies="$BUILD/signed-bodies"
+rm -rf "$bodies"
 passed=0
 failed=0
 failures=""
-for t in "$@"; do
-    echo "== $t"
-    if "$t"; then
+run() {
+    echo "== $*"
+    if "$@"; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
-        failures="$failures $t"
+        failures="$failures $1"
     fi
+}
+for t in "$@"; do
+    TT_KEEP_BODIES="$bodies" run "$t"
 done
+# Debian's python3 with Debian's python3-jsonschema (make deps installs it)
+if [ -d "$bodies" ]; then
+    run /usr/bin/python3 tests/check_schemas.py "$bodies"
+else
+    run /usr/bin/python3 tests/check_schemas.py
+fi
 echo
 if [ "$failed" -ne 0 ]; then
     echo "failed:$failures"

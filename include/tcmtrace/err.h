@@ -34,7 +34,20 @@
     X(BAD_PASSPHRASE, "bad_passphrase", "the passphrase does not open the secret key")                               \
     X(KEY_FORMAT, "key_format", "the key file is not in the tcmtrace key format")                                \
     X(READ_ONLY, "read_only", "the ledger is open read-only")                                                 \
-    X(BUSY, "busy", "another process is writing this ledger")                                                   \
+    X(BUSY, "busy", "another process is writing this ledger")                                   \
+    X(NOT_ENROLLED, "not_enrolled", "the signer is not an enrolled actor")                      \
+    X(REVOKED, "revoked", "the signer's enrollment was revoked or its key retired")             \
+    X(FORBIDDEN, "forbidden", "the signer's roles do not allow this event")                     \
+    X(NOT_HOLDER, "not_holder", "the signer does not hold this batch")                          \
+    X(FROZEN, "frozen", "the batch is held or recalled")                                        \
+    X(BAD_STATE, "bad_state", "the batch's status does not allow this event")                   \
+    X(QUANTITY, "quantity", "the quantities do not add up")                                     \
+    X(DUPLICATE_ID, "duplicate_id", "that id is taken already")                                 \
+    X(UNKNOWN_BATCH, "unknown_batch", "no batch has that trace code")                           \
+    X(UNKNOWN_ACTOR, "unknown_actor", "no actor has that id")                                   \
+    X(GENESIS, "genesis", "the ledger's first entry must be, and only it may be, its genesis")  \
+    X(NO_LIMITS, "no_limits", "no limits table has been loaded into the ledger")                \
+    X(BAD_UNIT, "bad_unit", "a measured value has a unit that does not fit its test")                                                   \
     X(AUDIT, "audit", "the ledger does not pass audit")
 
 typedef enum tt_err {

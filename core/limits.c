@@ -1,0 +1,205 @@
+/*
+ * limits.c: judging measured values against a limits table.
+ *
+ * Decimals are read into 128-bit integers scaled by 10^9 (the most
+ * fractional digits a decimal string may have), so comparison is exact.
+ * A verdict is a pure function of the table and the event, which is what
+ * lets audit replay it.
+ */
+#include "tcmtrace/limits.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tcmtrace/event.h"
+
+typedef __int128 dec;
+#define SCALE_DIGITS 9
+
+static dec dec_parse(const char *s)
+{
+    int neg = *s == '-';
+    if (neg)
+        s++;
+    dec v = 0;
+    int frac = -1;
+    for (; *s; s++) {
+        if (*s == '.') {
+            frac = 0;
+            continue;
+        }
+        v = v * 10 + (*s - '0');
+        if (frac >= 0)
+            frac++;
+    }
+    for (int f = frac < 0 ? 0 : frac; f < SCALE_DIGITS; f++)
+        v *= 10;
+    return neg ? -v : v;
+}
+
+int tt_decimal_cmp(const char *a, const char *b)
+{
+    dec x = dec_parse(a), y = dec_parse(b);
+    return x < y ? -1 : x > y;
+}
+
+/* Unit families: 1 = mass fraction (factor to µg/kg), 2 = percent. */
+static int unit_of(const char *u, int *family, int *factor)
+{
+    static const struct {
+        const char *name;
+        int family, factor;
+    } units[] = {
+        {"mg/kg", 1, 1000}, {"ppm", 1, 1000},      {"µg/kg", 1, 1}, /* micro sign */
+        {"μg/kg", 1, 1},    /* Greek mu */ {"ug/kg", 1, 1}, {"ppb", 1, 1}, {"%", 2, 1},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strcmp(u, units[i].name) == 0) {
+            *family = units[i].family;
+            *factor = units[i].factor;
+            return 1;
+        }
+    return 0;
+}
+
+static int list_has(json_t *rule, const char *key, const char *value)
+{
+    json_t *list = json_object_get(rule, key);
+    if (list == NULL)
+        return 1; /* no list: applies to all */
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (value && strcmp(json_string_value(v), value) == 0) return 1;
+    return 0;
+}
+
+tt_err tt_limits_check(json_t *table, tt_error *err)
+{
+    json_t *tests = json_object_get(table, "tests"), *rules = json_object_get(table, "rules");
+    if (!json_is_object(tests) || !json_is_array(rules))
+        return tt_fail(err, TT_ERR_MALFORMED, "a limits table needs \"tests\" and \"rules\"");
+    const char *name;
+    json_t *t;
+    json_object_foreach(tests, name, t)
+    {
+        int fam, fac;
+        const char *unit = json_string_value(json_object_get(t, "unit"));
+        if (unit == NULL || !unit_of(unit, &fam, &fac) ||
+            !json_is_string(json_object_get(t, "name_zh")))
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "limits test \"%.32s\" needs name_zh and a known unit", name);
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        const char *test = json_string_value(json_object_get(r, "test"));
+        const char *max = json_string_value(json_object_get(r, "max"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        if (test == NULL || json_object_get(tests, test) == NULL || max == NULL ||
+            !tt_decimal_valid(max) || status == NULL ||
+            !json_is_string(json_object_get(r, "source")))
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "limits rule %zu needs a known test, a decimal max, status and source",
+                           i);
+        if (strcmp(status, "confirmed") && strcmp(status, "confirmed_2015") &&
+            strcmp(status, "draft") && strcmp(status, "unconfirmed"))
+            return tt_fail(err, TT_ERR_MALFORMED, "limits rule %zu has unknown status \"%.20s\"",
+                           i, status);
+        static const char *lists[] = {"herbs", "forms", "categories"};
+        for (int k = 0; k < 3; k++) {
+            json_t *l = json_object_get(r, lists[k]);
+            size_t j;
+            json_t *v;
+            if (l == NULL)
+                continue;
+            if (!json_is_array(l) || json_array_size(l) == 0)
+                return tt_fail(err, TT_ERR_MALFORMED, "limits rule %zu: \"%s\" must be a list", i,
+                               lists[k]);
+            json_array_foreach(l, j, v) if (!json_is_string(v)) return tt_fail(
+                err, TT_ERR_MALFORMED, "limits rule %zu: \"%s\" must hold strings", i, lists[k]);
+        }
+    }
+    return TT_OK;
+}
+
+/* The rule for one test: herb-specific rules first, then the others. */
+static json_t *find_rule(json_t *table, const char *test, const char *herb, const char *form,
+                         const char *category)
+{
+    json_t *rules = json_object_get(table, "rules");
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(rules, i, r)
+        {
+            int herb_specific = json_object_get(r, "herbs") != NULL;
+            if (herb_specific != (pass == 0))
+                continue;
+            if (strcmp(json_string_value(json_object_get(r, "test")), test) != 0)
+                continue;
+            if (list_has(r, "herbs", herb) && list_has(r, "forms", form) &&
+                list_has(r, "categories", category))
+                return r;
+        }
+    }
+    return NULL;
+}
+
+static tt_err judge_one(json_t *table, json_t *res, const char *herb, const char *form,
+                        const char *category, json_t **out, int *failed, int *judged,
+                        tt_error *err)
+{
+    const char *test = json_string_value(json_object_get(res, "test"));
+    const char *value = json_string_value(json_object_get(res, "value"));
+    const char *unit = json_string_value(json_object_get(res, "unit"));
+    json_t *o = json_deep_copy(res);
+    *out = o;
+    if (value[0] == '-')
+        return tt_fail(err, TT_ERR_MALFORMED, "measured value %s of %s is negative", value, test);
+    json_t *tdef = json_object_get(json_object_get(table, "tests"), test);
+    json_t *rule = tdef ? find_rule(table, test, herb, form, category) : NULL;
+    if (rule == NULL) {
+        json_object_set_new(o, "verdict", json_string("no_limit"));
+        return TT_OK;
+    }
+    const char *lunit = json_string_value(json_object_get(tdef, "unit"));
+    int fam, fac, lfam, lfac;
+    if (!unit_of(unit, &fam, &fac) || !unit_of(lunit, &lfam, &lfac) || fam != lfam)
+        return tt_fail(err, TT_ERR_BAD_UNIT, "test %s is measured in %s, not in \"%.16s\"", test,
+                       lunit, unit);
+    const char *max = json_string_value(json_object_get(rule, "max"));
+    /* compare value*fac with max*lfac, both in the smallest unit */
+    dec v = dec_parse(value) * fac, m = dec_parse(max) * lfac;
+    int pass = v <= m;
+    json_object_set_new(o, "limit", json_string(max));
+    json_object_set_new(o, "limit_unit", json_string(lunit));
+    json_object_set(o, "status", json_object_get(rule, "status"));
+    json_object_set(o, "source", json_object_get(rule, "source"));
+    json_object_set_new(o, "verdict", json_string(pass ? "pass" : "fail"));
+    *failed |= !pass;
+    *judged = 1;
+    return TT_OK;
+}
+
+tt_err tt_limits_judge(json_t *table, const char *herb_zh, const char *form, const char *category,
+                       json_t *results, json_t **verdict, tt_error *err)
+{
+    json_t *out = json_array();
+    int failed = 0, judged = 0;
+    size_t i;
+    json_t *res;
+    json_array_foreach(results, i, res)
+    {
+        json_t *o = NULL;
+        tt_err rc = judge_one(table, res, herb_zh, form, category, &o, &failed, &judged, err);
+        json_array_append_new(out, o);
+        if (rc != TT_OK) {
+            json_decref(out);
+            return rc;
+        }
+    }
+    *verdict = json_pack("{s:s, s:o}", "verdict", failed ? "fail" : judged ? "pass" : "no_limit",
+                         "results", out);
+    return TT_OK;
+}

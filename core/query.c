@@ -1,0 +1,425 @@
+/*
+ * query.c: reading derived state — batches, actors, their histories, the
+ * lineage of a batch — and the audit that rebuilds all of it.
+ *
+ * Each query runs in one read transaction, so it sees one consistent
+ * snapshot while the daemon writes. A trace walks parents up to every
+ * origin and children down to every descendant, and lists each batch's
+ * events with the seq of its entry; a visited set keeps a batch that is
+ * reached twice (a process with several inputs from one lot) from being
+ * expanded twice.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger_internal.h"
+#include "tcmtrace/event.h"
+#include "tcmtrace/state.h"
+#include "tcmtrace/tracecode.h"
+
+#define TRACE_MAX_NODES 20000
+
+static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl)
+{
+    MDB_val key = {kl, (void *)k}, v;
+    if (mdb_get(txn, dbi, &key, &v) != 0)
+        return NULL;
+    return json_loadb(v.mv_data, v.mv_size, 0, NULL);
+}
+
+static tt_err parse_code(const char *in, char code[TT_CODE_LEN + 1], tt_error *err)
+{
+    return tt_code_parse(in, code, err);
+}
+
+tt_err tt_state_batch(tt_ledger *l, const char *in, json_t **out, tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    MDB_txn *txn;
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
+        return rc;
+    *out = get_json(txn, l->dbi[TT_DB_BATCHES], code, TT_CODE_LEN);
+    tt_rtxn_end(l, txn);
+    if (*out == NULL)
+        return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+    return TT_OK;
+}
+
+static json_t *actor_in_txn(tt_ledger *l, MDB_txn *txn, const char *id)
+{
+    char k[40];
+    uint8_t pk[34] = {'k', ':'};
+    size_t n = 0;
+    if (strlen(id) == 44 && tt_unb64(id, 44, 0, pk + 2, 32, &n) == TT_OK && n == 32) {
+        MDB_val key = {34, pk}, v;
+        if (mdb_get(txn, l->dbi[TT_DB_ACTORS], &key, &v) != 0 || v.mv_size > 32)
+            return NULL;
+        int kl = snprintf(k, sizeof k, "a:%.*s", (int)v.mv_size, (char *)v.mv_data);
+        return get_json(txn, l->dbi[TT_DB_ACTORS], k, (size_t)kl);
+    }
+    if (!tt_actor_id_valid(id))
+        return NULL;
+    int kl = snprintf(k, sizeof k, "a:%s", id);
+    return get_json(txn, l->dbi[TT_DB_ACTORS], k, (size_t)kl);
+}
+
+tt_err tt_state_actor(tt_ledger *l, const char *id, json_t **out, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    *out = actor_in_txn(l, txn, id);
+    tt_rtxn_end(l, txn);
+    if (*out == NULL)
+        return tt_fail(err, TT_ERR_UNKNOWN_ACTOR, "no actor has id or key \"%.44s\"", id);
+    return TT_OK;
+}
+
+static int owner_in_txn(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char id[33])
+{
+    uint8_t k[34] = {'k', ':'};
+    memcpy(k + 2, pk, 32);
+    MDB_val key = {34, k}, v;
+    if (mdb_get(txn, l->dbi[TT_DB_ACTORS], &key, &v) != 0 || v.mv_size > 32)
+        return 0;
+    memcpy(id, v.mv_data, v.mv_size);
+    id[v.mv_size] = '\0';
+    return 1;
+}
+
+tt_err tt_state_actor_of_key(tt_ledger *l, const uint8_t pk[32], char id[33], tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    if (!owner_in_txn(l, txn, pk, id))
+        rc = tt_fail(err, TT_ERR_NOT_FOUND, "that key belongs to no actor");
+    tt_rtxn_end(l, txn);
+    return rc;
+}
+
+/* [{"seq","type"}] for every key starting with `prefix` in `db`. */
+static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix,
+                           size_t plen)
+{
+    json_t *arr = json_array();
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, l->dbi[db], &cur) != 0)
+        return arr;
+    MDB_val k = {plen, (void *)prefix}, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s%}", "seq",
+                           (json_int_t)tt_get_u64be((uint8_t *)k.mv_data + plen), "type",
+                           (const char *)v.mv_data, v.mv_size));
+    }
+    mdb_cursor_close(cur);
+    return arr;
+}
+
+tt_err tt_state_batch_events(tt_ledger *l, const char *in, json_t **out, tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    MDB_txn *txn;
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
+        return rc;
+    *out = list_events(l, txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, TT_CODE_LEN);
+    tt_rtxn_end(l, txn);
+    return TT_OK;
+}
+
+tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    json_t *a = actor_in_txn(l, txn, id);
+    if (a == NULL) {
+        tt_rtxn_end(l, txn);
+        return tt_fail(err, TT_ERR_UNKNOWN_ACTOR, "no actor has id or key \"%.44s\"", id);
+    }
+    const char *aid = json_string_value(json_object_get(a, "id"));
+    uint8_t prefix[33];
+    size_t n = strlen(aid);
+    memcpy(prefix, aid, n);
+    prefix[n] = 0;
+    *out = list_events(l, txn, TT_DB_ACTOR_EVENTS, prefix, n + 1);
+    json_decref(a);
+    tt_rtxn_end(l, txn);
+    return TT_OK;
+}
+
+tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    *out = get_json(txn, l->dbi[TT_DB_STATE], "genesis", 7);
+    tt_rtxn_end(l, txn);
+    return *out ? TT_OK : tt_fail(err, TT_ERR_NOT_FOUND, "the ledger has no genesis yet");
+}
+
+/* ---- trace --------------------------------------------------------------- */
+
+typedef struct tracer {
+    tt_ledger *l;
+    MDB_txn *txn;
+    json_t *seen; /* code -> true, per direction */
+    size_t nodes;
+    int truncated;
+} tracer;
+
+/* What one event did, read back from its entry. */
+static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
+{
+    uint8_t kb[8];
+    tt_put_u64be(kb, seq);
+    MDB_val k = {8, kb}, v;
+    tt_entry e;
+    json_t *s = json_pack("{s:I}", "seq", (json_int_t)seq);
+    if (mdb_get(t->txn, t->l->dbi[TT_DB_ENTRIES], &k, &v) != 0 ||
+        tt_entry_decode((tt_bytes){v.mv_size, v.mv_data}, &e, NULL) != TT_OK)
+        return s;
+    json_t *body = json_loadb((const char *)e.body.data, e.body.size, 0, NULL);
+    char by[33];
+    if (owner_in_txn(t->l, t->txn, e.actor, by))
+        json_object_set_new(s, "by", json_string(by));
+    json_object_set_new(s, "time_ms", json_integer((json_int_t)e.time_ms));
+    static const char *keep[] = {"type", "at", "to", "qty_g", "child", "reason", "lab",
+                                 "buyer", "method"};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        json_t *x = json_object_get(body, keep[i]);
+        if (x)
+            json_object_set(s, keep[i], x);
+    }
+    json_t *type = json_object_get(body, "type");
+    const char *ts = json_string_value(type);
+    if (ts && strcmp(ts, "batch.split") == 0) {
+        size_t i;
+        json_t *ch;
+        json_array_foreach(json_object_get(body, "children"), i, ch) if (strcmp(
+            json_string_value(json_object_get(ch, "id")), code) == 0)
+            json_object_set(s, "qty_g", json_object_get(ch, "qty_g"));
+    }
+    if (ts && strcmp(ts, "batch.process") == 0)
+        json_object_set(s, "output", json_object_get(json_object_get(body, "output"), "id"));
+    json_decref(body);
+    return s;
+}
+
+static json_t *trace_node(tracer *t, const char *code, int up, int depth)
+{
+    json_t *b = get_json(t->txn, t->l->dbi[TT_DB_BATCHES], code, strlen(code));
+    if (b == NULL)
+        return NULL;
+    json_t *n = json_object();
+    static const char *keep[] = {"id",     "herb",   "form",   "status",     "holder",
+                                 "qty",    "origin", "grade",  "pending_to", "hold_reason",
+                                 "recall_root", "harvest_date", "processing"};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        json_t *x = json_object_get(b, keep[i]);
+        if (x)
+            json_object_set(n, keep[i], x);
+    }
+    json_t *insp = json_object_get(b, "inspections");
+    if (json_array_size(insp))
+        json_object_set(n, "inspections", insp);
+    json_t *events = list_events(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code,
+                                 strlen(code));
+    json_t *detailed = json_array();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) json_array_append_new(
+        detailed, event_summary(t, (uint64_t)json_integer_value(json_object_get(ev, "seq")), code));
+    json_decref(events);
+    json_object_set_new(n, "events", detailed);
+    t->nodes++;
+    const char *dir = up ? "parents" : "children";
+    json_t *links = json_object_get(b, dir), *kids = json_array();
+    json_t *link;
+    json_array_foreach(links, i, link)
+    {
+        const char *id = json_string_value(json_object_get(link, "id"));
+        json_t *k;
+        if (json_object_get(t->seen, id)) {
+            k = json_pack("{s:s, s:b}", "id", id, "shown_above", 1);
+        } else if (depth >= 64 || t->nodes >= TRACE_MAX_NODES) {
+            t->truncated = 1;
+            continue;
+        } else {
+            json_object_set_new(t->seen, id, json_true());
+            k = trace_node(t, id, up, depth + 1);
+            if (k == NULL)
+                continue;
+        }
+        json_object_set(k, "via", json_object_get(link, "via"));
+        json_object_set(k, "link_qty_g", json_object_get(link, "qty_g"));
+        json_object_set(k, "link_seq", json_object_get(link, "seq"));
+        json_array_append_new(kids, k);
+    }
+    json_object_set_new(n, dir, kids);
+    json_decref(b);
+    return n;
+}
+
+tt_err tt_trace(tt_ledger *l, const char *in, json_t **out, tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    tracer t = {.l = l};
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK || (rc = tt_rtxn_begin(l, &t.txn, err)) != TT_OK)
+        return rc;
+    t.seen = json_pack("{s:b}", code, 1);
+    json_t *up = trace_node(&t, code, 1, 0);
+    json_decref(t.seen);
+    t.seen = json_pack("{s:b}", code, 1);
+    json_t *down = up ? trace_node(&t, code, 0, 0) : NULL;
+    json_decref(t.seen);
+    tt_rtxn_end(l, t.txn);
+    if (up == NULL)
+        return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+    *out = json_pack("{s:s, s:o, s:o, s:b}", "id", code, "up", up, "down", down, "truncated",
+                     t.truncated);
+    return TT_OK;
+}
+
+/* ---- audit of derived state ------------------------------------------------ */
+
+typedef struct replay {
+    tt_ledger *scratch;
+    MDB_txn *txn;
+    uint64_t pending;
+} replay;
+
+static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
+{
+    replay *r = ctx;
+    int mrc;
+    if (r->txn == NULL && (mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
+        return tt_mdb_fail(err, mrc, "cannot write the scratch store");
+    struct tt_txn t = {r->scratch, r->txn, 0};
+    tt_error why;
+    if (tt_rules_apply(NULL, &t, e, &why) != TT_OK)
+        return tt_fail(err, TT_ERR_AUDIT, "replaying it breaks a rule: %.200s", why.message);
+    if (++r->pending == 4096) {
+        mrc = mdb_txn_commit(r->txn);
+        r->txn = NULL;
+        r->pending = 0;
+        if (mrc != 0)
+            return tt_mdb_fail(err, mrc, "cannot write the scratch store");
+    }
+    return TT_OK;
+}
+
+/* The seq a differing record names as its last change, if it has one. */
+static int record_seq(MDB_val *v, uint64_t *seq)
+{
+    json_t *j = v ? json_loadb(v->mv_data, v->mv_size, 0, NULL) : NULL;
+    json_t *s = json_object_get(j, "updated_seq");
+    int ok = json_is_integer(s);
+    if (ok)
+        *seq = (uint64_t)json_integer_value(s);
+    json_decref(j);
+    return ok;
+}
+
+static const tt_db state_dbs[] = {TT_DB_BATCHES, TT_DB_BATCH_EVENTS, TT_DB_ACTORS,
+                                  TT_DB_ACTOR_EVENTS, TT_DB_STATE};
+static const char *const state_names[] = {"batch", "batch event index", "actor",
+                                          "actor event index", "ledger state"};
+
+/* Compares one derived database of the ledger with the replayed one. */
+static int compare_db(tt_ledger *l, MDB_txn *a, tt_ledger *s, MDB_txn *b, size_t which,
+                      tt_audit_report *r)
+{
+    MDB_cursor *ca, *cb;
+    MDB_val ka, va, kb, vb;
+    tt_db db = state_dbs[which];
+    mdb_cursor_open(a, l->dbi[db], &ca);
+    mdb_cursor_open(b, s->dbi[db], &cb);
+    int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST), rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+    int same = 1;
+    while (same && (ra == 0 || rb == 0)) {
+        if (ra != 0 || rb != 0 || ka.mv_size != kb.mv_size ||
+            memcmp(ka.mv_data, kb.mv_data, ka.mv_size) != 0 || va.mv_size != vb.mv_size ||
+            memcmp(va.mv_data, vb.mv_data, va.mv_size) != 0) {
+            same = 0;
+            MDB_val *k = ra == 0 ? &ka : &kb;
+            uint64_t seq = 0;
+            r->ok = 0;
+            r->bad_seq_known = record_seq(ra == 0 ? &va : NULL, &seq) ||
+                               record_seq(rb == 0 ? &vb : NULL, &seq);
+            r->bad_seq = seq;
+            char key[80];
+            size_t n = k->mv_size < 40 ? k->mv_size : 40;
+            for (size_t i = 0; i < n; i++) {
+                unsigned char ch = ((unsigned char *)k->mv_data)[i];
+                key[i] = ch >= 0x20 && ch < 0x7F ? (char)ch : '.';
+            }
+            key[n] = '\0';
+            tt_fail(&r->why, TT_ERR_AUDIT,
+                    "derived %s state \"%s\" differs from what replaying the entries gives",
+                    state_names[which], key);
+            break;
+        }
+        ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+        rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+    }
+    mdb_cursor_close(ca);
+    mdb_cursor_close(cb);
+    return same;
+}
+
+static void remove_scratch(const char *dir)
+{
+    static const char *files[] = {"data.mdb", "lock.mdb", "writer.lock"};
+    char p[4096];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
+                      const char *scratch_dir, tt_progress_fn progress, void *progress_ctx,
+                      tt_audit_report *r, tt_error *err)
+{
+    replay rp = {0};
+    tt_ledger_opts o = {(size_t)16 << 30};
+    tt_err rc = tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &o,
+                                    &rp.scratch, err);
+    if (rc != TT_OK)
+        return rc;
+    rc = tt_audit(l, keys, nkeys, replay_entry, &rp, progress, progress_ctx, r, err);
+    if (rp.txn && mdb_txn_commit(rp.txn) != 0 && rc == TT_OK && r->ok)
+        rc = tt_fail(err, TT_ERR_STORE, "cannot write the scratch store");
+    if (rc == TT_OK && r->ok) {
+        MDB_txn *a, *b;
+        if ((rc = tt_rtxn_begin(l, &a, err)) == TT_OK) {
+            if ((rc = tt_rtxn_begin(rp.scratch, &b, err)) == TT_OK) {
+                for (size_t i = 0; i < sizeof state_dbs / sizeof *state_dbs; i++)
+                    if (!compare_db(l, a, rp.scratch, b, i, r))
+                        break;
+                tt_rtxn_end(rp.scratch, b);
+            }
+            tt_rtxn_end(l, a);
+        }
+    }
+    tt_ledger_close(rp.scratch);
+    remove_scratch(scratch_dir);
+    return rc;
+}

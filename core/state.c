@@ -1,0 +1,929 @@
+/*
+ * state.c: the batch rules, and queries over the state they derive.
+ *
+ * Records are JSON objects stored with sorted keys in compact form, so the
+ * same state always has the same bytes and audit can compare stores
+ * byte for byte. Every handler reads what it needs, checks every rule it
+ * owes before writing anything, then writes; the ledger's nested
+ * transaction undoes the writes of a refused event in any case.
+ *
+ * Keys: batches by trace code; actors as "a:" + id, and "k:" + raw public
+ * key -> id for every key an actor ever had; event indexes as code || seq
+ * and id || 0x00 || seq (seq big-endian, so a cursor lists them in order).
+ */
+#include "tcmtrace/state.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger_internal.h"
+#include "tcmtrace/event.h"
+#include "tcmtrace/limits.h"
+#include "tcmtrace/tracecode.h"
+
+typedef struct rctx {
+    struct tt_txn *t;
+    const tt_entry *e;
+    tt_event ev;
+    json_t *signer; /* the signer's actor record (NULL for genesis) */
+    const char *signer_id;
+    tt_error *err;
+} rctx;
+
+/* ---- records ------------------------------------------------------------- */
+
+static json_t *rec_get(struct tt_txn *t, tt_db db, const void *k, size_t kl)
+{
+    MDB_val key = {kl, (void *)k}, v;
+    if (mdb_get(t->txn, t->ledger->dbi[db], &key, &v) != 0)
+        return NULL;
+    return json_loadb(v.mv_data, v.mv_size, 0, NULL);
+}
+
+static tt_err rec_put(struct tt_txn *t, tt_db db, const void *k, size_t kl, json_t *rec,
+                      tt_error *err)
+{
+    char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    if (s == NULL)
+        return tt_fail(err, TT_ERR_NOMEM, NULL);
+    MDB_val key = {kl, (void *)k}, v = {strlen(s), s};
+    tt_err rc = tt_txn_put(t, db, &key, &v, 0, err, "state");
+    free(s);
+    return rc;
+}
+
+static tt_err raw_put(struct tt_txn *t, tt_db db, const void *k, size_t kl, const void *val,
+                      size_t vl, tt_error *err)
+{
+    MDB_val key = {kl, (void *)k}, v = {vl, (void *)val};
+    return tt_txn_put(t, db, &key, &v, 0, err, "state index");
+}
+
+static json_t *batch_get(struct tt_txn *t, const char *code)
+{
+    return rec_get(t, TT_DB_BATCHES, code, strlen(code));
+}
+
+static tt_err batch_put(rctx *c, json_t *b)
+{
+    json_object_set_new(b, "updated_seq", json_integer((json_int_t)c->e->seq));
+    const char *code = json_string_value(json_object_get(b, "id"));
+    return rec_put(c->t, TT_DB_BATCHES, code, strlen(code), b, c->err);
+}
+
+static json_t *actor_get(struct tt_txn *t, const char *id)
+{
+    char k[40];
+    int n = snprintf(k, sizeof k, "a:%s", id);
+    return rec_get(t, TT_DB_ACTORS, k, (size_t)n);
+}
+
+static tt_err actor_put(rctx *c, json_t *a)
+{
+    char k[40];
+    int n = snprintf(k, sizeof k, "a:%s", json_string_value(json_object_get(a, "id")));
+    return rec_put(c->t, TT_DB_ACTORS, k, (size_t)n, a, c->err);
+}
+
+/* The id owning raw key `pk` (copied into id), or 0. */
+static int key_owner(struct tt_txn *t, const uint8_t pk[32], char id[33])
+{
+    uint8_t k[34] = {'k', ':'};
+    memcpy(k + 2, pk, 32);
+    MDB_val key = {34, k}, v;
+    if (mdb_get(t->txn, t->ledger->dbi[TT_DB_ACTORS], &key, &v) != 0 || v.mv_size > 32)
+        return 0;
+    memcpy(id, v.mv_data, v.mv_size);
+    id[v.mv_size] = '\0';
+    return 1;
+}
+
+static tt_err key_put(rctx *c, const uint8_t pk[32], const char *id)
+{
+    uint8_t k[34] = {'k', ':'};
+    memcpy(k + 2, pk, 32);
+    return raw_put(c->t, TT_DB_ACTORS, k, 34, id, strlen(id), c->err);
+}
+
+static int key_from_b64(const char *b64, uint8_t pk[32])
+{
+    size_t n = 0;
+    return tt_unb64(b64, strlen(b64), 0, pk, 32, &n) == TT_OK && n == 32;
+}
+
+static tt_err index_batch(rctx *c, const char *code)
+{
+    uint8_t k[TT_CODE_LEN + 8];
+    memcpy(k, code, TT_CODE_LEN);
+    tt_put_u64be(k + TT_CODE_LEN, c->e->seq);
+    const char *type = tt_event_type_name(c->ev.type);
+    return raw_put(c->t, TT_DB_BATCH_EVENTS, k, sizeof k, type, strlen(type), c->err);
+}
+
+static tt_err index_actor(rctx *c, const char *id)
+{
+    uint8_t k[32 + 1 + 8];
+    size_t n = strlen(id);
+    memcpy(k, id, n);
+    k[n] = 0;
+    tt_put_u64be(k + n + 1, c->e->seq);
+    const char *type = tt_event_type_name(c->ev.type);
+    return raw_put(c->t, TT_DB_ACTOR_EVENTS, k, n + 9, type, strlen(type), c->err);
+}
+
+/* ---- small accessors ---------------------------------------------------- */
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static int64_t qty_get(json_t *b, const char *k)
+{
+    return jint(json_object_get(b, "qty"), k);
+}
+
+static void qty_set(json_t *b, const char *k, int64_t v)
+{
+    json_object_set_new(json_object_get(b, "qty"), k, json_integer((json_int_t)v));
+}
+
+static void qty_add(json_t *b, const char *k, int64_t v)
+{
+    qty_set(b, k, qty_get(b, k) + v);
+}
+
+static int has_role(json_t *actor, const char *role)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(actor, "roles"), i, r) if (strcmp(json_string_value(r),
+                                                                           role) == 0) return 1;
+    return 0;
+}
+
+static int is_authority(json_t *actor)
+{
+    return json_is_true(json_object_get(actor, "authority"));
+}
+
+/* ---- rule checks -------------------------------------------------------- */
+
+static tt_err load_signer(rctx *c)
+{
+    char id[33];
+    if (!key_owner(c->t, c->e->actor, id))
+        return tt_fail(c->err, TT_ERR_NOT_ENROLLED,
+                       "the signing key belongs to no enrolled actor; ask the market authority "
+                       "to enroll it");
+    c->signer = actor_get(c->t, id);
+    if (c->signer == NULL)
+        return tt_fail(c->err, TT_ERR_STORE, "actor %s is indexed but has no record", id);
+    c->signer_id = jstr(c->signer, "id");
+    if (strcmp(jstr(c->signer, "status"), "active") != 0)
+        return tt_fail(c->err, TT_ERR_REVOKED, "actor %s was revoked and may sign nothing", id);
+    uint8_t pk[32];
+    if (!key_from_b64(jstr(c->signer, "key"), pk) || memcmp(pk, c->e->actor, 32) != 0)
+        return tt_fail(c->err, TT_ERR_REVOKED,
+                       "this key of actor %s was retired by actor.rotate; sign with the new key",
+                       id);
+    return TT_OK;
+}
+
+static tt_err need_role(rctx *c, const char *const *roles, const char *what)
+{
+    for (; *roles; roles++)
+        if (has_role(c->signer, *roles))
+            return TT_OK;
+    return tt_fail(c->err, TT_ERR_FORBIDDEN, "actor %s may not %s (needs role %s)", c->signer_id,
+                   what, what);
+}
+
+static tt_err need_authority(rctx *c)
+{
+    if (is_authority(c->signer))
+        return TT_OK;
+    return tt_fail(c->err, TT_ERR_FORBIDDEN,
+                   "only a market authority named in the genesis may sign %s",
+                   tt_event_type_name(c->ev.type));
+}
+
+static tt_err load_batch(rctx *c, const char *code, json_t **b)
+{
+    *b = batch_get(c->t, code);
+    if (*b == NULL)
+        return tt_fail(c->err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+    return TT_OK;
+}
+
+/* The batch must have status `want`; held or recalled ones are frozen. */
+static tt_err need_status(rctx *c, json_t *b, const char *want)
+{
+    const char *st = jstr(b, "status");
+    if (strcmp(st, want) == 0)
+        return TT_OK;
+    if (strcmp(st, "held") == 0 || strcmp(st, "recalled") == 0)
+        return tt_fail(c->err, TT_ERR_FROZEN,
+                       "batch %s is %s: only hold, release, recall and inspect may touch it",
+                       jstr(b, "id"), st);
+    return tt_fail(c->err, TT_ERR_BAD_STATE, "batch %s is %s; %s needs it %s", jstr(b, "id"), st,
+                   tt_event_type_name(c->ev.type), want);
+}
+
+static tt_err need_holder(rctx *c, json_t *b)
+{
+    if (strcmp(jstr(b, "holder"), c->signer_id) == 0)
+        return TT_OK;
+    return tt_fail(c->err, TT_ERR_NOT_HOLDER, "batch %s is held by %s, not by %s", jstr(b, "id"),
+                   jstr(b, "holder"), c->signer_id);
+}
+
+static tt_err need_new_code(rctx *c, const char *code)
+{
+    json_t *b = batch_get(c->t, code);
+    if (b == NULL)
+        return TT_OK;
+    json_decref(b);
+    return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "trace code %s is taken already", code);
+}
+
+static tt_err need_qty(rctx *c, json_t *b, int64_t want)
+{
+    int64_t rem = qty_get(b, "remaining");
+    if (want <= rem)
+        return TT_OK;
+    return tt_fail(c->err, TT_ERR_QUANTITY, "batch %s has %lld g left, not %lld g", jstr(b, "id"),
+                   (long long)rem, (long long)want);
+}
+
+static void deplete_if_empty(json_t *b)
+{
+    if (qty_get(b, "remaining") == 0)
+        json_object_set_new(b, "status", json_string("depleted"));
+}
+
+static json_t *link_of(const char *id, int64_t qty, const char *via, uint64_t seq)
+{
+    return json_pack("{s:s, s:I, s:s, s:I}", "id", id, "qty_g", (json_int_t)qty, "via", via, "seq",
+                     (json_int_t)seq);
+}
+
+/* A new batch inheriting what it is (herb, origin...) from `from`. */
+static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, const char *holder,
+                         const char *status)
+{
+    json_t *b = json_object();
+    static const char *inherit[] = {"herb",  "form",       "origin",   "harvest_date",
+                                    "grade", "processing", "documents"};
+    for (size_t i = 0; from && i < sizeof inherit / sizeof *inherit; i++) {
+        json_t *v = json_object_get(from, inherit[i]);
+        if (v)
+            json_object_set_new(b, inherit[i], json_deep_copy(v));
+    }
+    json_object_set_new(b, "id", json_string(code));
+    json_object_set_new(b, "status", json_string(status));
+    json_object_set_new(b, "holder", json_string(holder));
+    json_object_set_new(b, "qty", json_pack("{s:I, s:I, s:I, s:I, s:I}", "registered",
+                                            (json_int_t)qty, "remaining", (json_int_t)qty, "sold",
+                                            (json_int_t)0, "destroyed", (json_int_t)0, "moved_out",
+                                            (json_int_t)0));
+    json_object_set_new(b, "parents", json_array());
+    json_object_set_new(b, "children", json_array());
+    json_object_set_new(b, "inspections", json_array());
+    json_object_set_new(b, "created_seq", json_integer((json_int_t)c->e->seq));
+    return b;
+}
+
+/* ---- handlers: the ledger and actors ------------------------------------- */
+
+static tt_err on_genesis(rctx *c)
+{
+    if (c->e->seq != 0)
+        return tt_fail(c->err, TT_ERR_GENESIS, "this ledger has its genesis already (entry 0)");
+    json_t *auths = json_object_get(c->ev.json, "authorities");
+    int signed_by_authority = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(auths, i, a)
+    {
+        uint8_t pk[32];
+        char owner[33];
+        key_from_b64(jstr(a, "key"), pk);
+        json_t *dup = actor_get(c->t, jstr(a, "id"));
+        if (dup || key_owner(c->t, pk, owner)) {
+            json_decref(dup);
+            return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "authority %s is named twice",
+                           jstr(a, "id"));
+        }
+        signed_by_authority |= memcmp(pk, c->e->actor, 32) == 0;
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:b, s:[], s:s, s:I}", "id", jstr(a, "id"), "name",
+                                jstr(a, "name"), "key", jstr(a, "key"), "authority", 1, "roles",
+                                "status", "active", "enrolled_seq", (json_int_t)0);
+        tt_err rc = actor_put(c, rec);
+        json_decref(rec);
+        if (rc == TT_OK)
+            rc = key_put(c, pk, jstr(a, "id"));
+        if (rc == TT_OK)
+            rc = index_actor(c, jstr(a, "id"));
+        if (rc != TT_OK)
+            return rc;
+    }
+    if (!signed_by_authority)
+        return tt_fail(c->err, TT_ERR_FORBIDDEN,
+                       "the genesis must be signed by one of the authorities it names");
+    json_t *g = json_pack("{s:O, s:O, s:O, s:O, s:O}", "origin", json_object_get(c->ev.json, "origin"),
+                          "log_key", json_object_get(c->ev.json, "log_key"), "market",
+                          json_object_get(c->ev.json, "market"), "authorities", auths, "at",
+                          json_object_get(c->ev.json, "at"));
+    tt_err rc = rec_put(c->t, TT_DB_STATE, "genesis", 7, g, c->err);
+    json_decref(g);
+    return rc;
+}
+
+static tt_err on_limits(rctx *c)
+{
+    tt_err rc = need_authority(c);
+    json_t *table = json_object_get(c->ev.json, "table");
+    if (rc == TT_OK)
+        rc = tt_limits_check(table, c->err);
+    if (rc != TT_OK)
+        return rc;
+    json_t *rec = json_pack("{s:O, s:O, s:I}", "edition", json_object_get(c->ev.json, "edition"),
+                            "table", table, "seq", (json_int_t)c->e->seq);
+    rc = rec_put(c->t, TT_DB_STATE, "limits", 6, rec, c->err);
+    json_decref(rec);
+    return rc;
+}
+
+static tt_err on_enroll(rctx *c)
+{
+    tt_err rc = need_authority(c);
+    if (rc != TT_OK)
+        return rc;
+    const char *id = tt_event_str(&c->ev, "id");
+    uint8_t pk[32];
+    char owner[33];
+    key_from_b64(tt_event_str(&c->ev, "key"), pk);
+    json_t *dup = actor_get(c->t, id);
+    if (dup) {
+        json_decref(dup);
+        return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "actor id %s is taken already", id);
+    }
+    if (key_owner(c->t, pk, owner))
+        return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "that key belongs to actor %s already", owner);
+    json_t *rec = json_deep_copy(c->ev.json);
+    static const char *drop[] = {"v", "type", "at", "nonce"};
+    for (size_t i = 0; i < 4; i++)
+        json_object_del(rec, drop[i]);
+    json_object_set_new(rec, "status", json_string("active"));
+    json_object_set_new(rec, "enrolled_seq", json_integer((json_int_t)c->e->seq));
+    json_object_set_new(rec, "enrolled_by", json_string(c->signer_id));
+    rc = actor_put(c, rec);
+    json_decref(rec);
+    if (rc == TT_OK)
+        rc = key_put(c, pk, id);
+    if (rc == TT_OK)
+        rc = index_actor(c, id);
+    return rc;
+}
+
+static tt_err on_revoke(rctx *c)
+{
+    tt_err rc = need_authority(c);
+    if (rc != TT_OK)
+        return rc;
+    const char *id = tt_event_str(&c->ev, "id");
+    json_t *a = actor_get(c->t, id);
+    if (a == NULL)
+        return tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", id);
+    if (is_authority(a))
+        rc = tt_fail(c->err, TT_ERR_FORBIDDEN, "%s is a market authority named in the genesis", id);
+    else if (strcmp(jstr(a, "status"), "active") != 0)
+        rc = tt_fail(c->err, TT_ERR_BAD_STATE, "actor %s is revoked already", id);
+    if (rc == TT_OK) {
+        json_object_set_new(a, "status", json_string("revoked"));
+        json_object_set_new(a, "revoked_seq", json_integer((json_int_t)c->e->seq));
+        json_object_set(a, "revoke_reason", json_object_get(c->ev.json, "reason"));
+        rc = actor_put(c, a);
+    }
+    if (rc == TT_OK)
+        rc = index_actor(c, id);
+    json_decref(a);
+    return rc;
+}
+
+static tt_err on_rotate(rctx *c)
+{
+    const char *id = tt_event_str(&c->ev, "id");
+    if (strcmp(id, c->signer_id) != 0)
+        return tt_fail(c->err, TT_ERR_FORBIDDEN, "actor %s may rotate only its own key, not %s's",
+                       c->signer_id, id);
+    uint8_t pk[32];
+    char owner[33];
+    key_from_b64(tt_event_str(&c->ev, "new_key"), pk);
+    if (key_owner(c->t, pk, owner))
+        return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "the new key belongs to actor %s already",
+                       owner);
+    json_t *old = json_object_get(c->signer, "retired_keys");
+    if (old == NULL)
+        json_object_set_new(c->signer, "retired_keys", old = json_array());
+    json_array_append(old, json_object_get(c->signer, "key"));
+    json_object_set(c->signer, "key", json_object_get(c->ev.json, "new_key"));
+    json_object_set_new(c->signer, "rotated_seq", json_integer((json_int_t)c->e->seq));
+    tt_err rc = actor_put(c, c->signer);
+    if (rc == TT_OK)
+        rc = key_put(c, pk, id);
+    return rc;
+}
+
+/* ---- handlers: batches --------------------------------------------------- */
+
+static const char *const PRODUCERS[] = {"grower", "trader", "processor", NULL};
+static const char *const HOLDERS[] = {"grower", "trader", "processor", "pharmacy", NULL};
+static const char *const SELLERS[] = {"pharmacy", "trader", NULL};
+static const char *const INSPECTORS[] = {"inspector", NULL};
+static const char *const WARDENS[] = {"inspector", "regulator", NULL};
+static const char *const REGULATORS[] = {"regulator", NULL};
+
+static tt_err on_register(rctx *c)
+{
+    tt_err rc = need_role(c, PRODUCERS, "register batches (grower, trader or processor)");
+    const char *code = tt_event_str(&c->ev, "id");
+    if (rc == TT_OK)
+        rc = need_new_code(c, code);
+    if (rc != TT_OK)
+        return rc;
+    json_t *b = batch_new(c, code, c->ev.json, tt_event_int(&c->ev, "qty_g"), c->signer_id,
+                          "active");
+    if (json_object_get(b, "form") == NULL)
+        json_object_set_new(b, "form", json_string("药材"));
+    json_object_set_new(b, "registered_by", json_string(c->signer_id));
+    rc = batch_put(c, b);
+    json_decref(b);
+    return rc == TT_OK ? index_batch(c, code) : rc;
+}
+
+static tt_err need_recipient(rctx *c, const char *to)
+{
+    json_t *r = actor_get(c->t, to);
+    tt_err rc = TT_OK;
+    if (r == NULL)
+        return tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", to);
+    if (strcmp(jstr(r, "status"), "active") != 0)
+        rc = tt_fail(c->err, TT_ERR_REVOKED, "recipient %s was revoked", to);
+    else if (strcmp(to, c->signer_id) == 0)
+        rc = tt_fail(c->err, TT_ERR_ARGUMENT, "a batch cannot be transferred to its holder");
+    else {
+        int ok = 0;
+        for (const char *const *h = HOLDERS; *h; h++)
+            ok |= has_role(r, *h);
+        if (!ok)
+            rc = tt_fail(c->err, TT_ERR_FORBIDDEN,
+                         "recipient %s holds no role that may hold goods", to);
+    }
+    json_decref(r);
+    return rc;
+}
+
+static tt_err on_transfer(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id"), *to = tt_event_str(&c->ev, "to");
+    const char *child = tt_event_str(&c->ev, "child");
+    json_t *b;
+    tt_err rc = load_batch(c, code, &b);
+    if (rc != TT_OK)
+        return rc;
+    int64_t rem = qty_get(b, "remaining");
+    int64_t qty = json_object_get(c->ev.json, "qty_g") ? tt_event_int(&c->ev, "qty_g") : rem;
+    if ((rc = need_status(c, b, "active")) == TT_OK && (rc = need_holder(c, b)) == TT_OK &&
+        (rc = need_recipient(c, to)) == TT_OK)
+        rc = need_qty(c, b, qty);
+    if (rc == TT_OK && child == NULL && qty != rem)
+        rc = tt_fail(c->err, TT_ERR_ARGUMENT,
+                     "moving %lld g of the %lld g left needs a \"child\" trace code for the part",
+                     (long long)qty, (long long)rem);
+    if (rc == TT_OK && child)
+        rc = need_new_code(c, child);
+    if (rc != TT_OK)
+        goto out;
+    json_t *moved = b;
+    if (child) { /* a part becomes a child batch, in transit */
+        json_t *cb = batch_new(c, child, b, qty, c->signer_id, "in_transit");
+        json_array_append_new(json_object_get(cb, "parents"),
+                              link_of(code, qty, "transfer", c->e->seq));
+        json_array_append_new(json_object_get(b, "children"),
+                              link_of(child, qty, "transfer", c->e->seq));
+        qty_add(b, "remaining", -qty);
+        qty_add(b, "moved_out", qty);
+        deplete_if_empty(b);
+        moved = cb;
+        if ((rc = batch_put(c, b)) == TT_OK)
+            rc = index_batch(c, child);
+    } else {
+        json_object_set_new(b, "status", json_string("in_transit"));
+    }
+    json_object_set_new(moved, "pending_to", json_string(to));
+    json_object_set_new(moved, "transfer_seq", json_integer((json_int_t)c->e->seq));
+    if (rc == TT_OK)
+        rc = batch_put(c, moved);
+    if (moved != b)
+        json_decref(moved);
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    if (rc == TT_OK)
+        rc = index_actor(c, to);
+out:
+    json_decref(b);
+    return rc;
+}
+
+static tt_err on_receive_or_reject(rctx *c, int accept)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b;
+    tt_err rc = load_batch(c, code, &b);
+    if (rc != TT_OK)
+        return rc;
+    rc = need_status(c, b, "in_transit");
+    const char *to = jstr(b, "pending_to");
+    if (rc == TT_OK && (to == NULL || strcmp(to, c->signer_id) != 0))
+        rc = tt_fail(c->err, TT_ERR_NOT_HOLDER, "batch %s is on its way to %s, not to %s", code,
+                     to ? to : "nobody", c->signer_id);
+    if (rc == TT_OK) {
+        if (accept)
+            json_object_set_new(b, "holder", json_string(c->signer_id));
+        else
+            json_object_set(b, "reject_reason", json_object_get(c->ev.json, "reason"));
+        json_object_del(b, "pending_to");
+        json_object_set_new(b, "status", json_string("active"));
+        rc = batch_put(c, b);
+    }
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    json_decref(b);
+    return rc;
+}
+
+/* Sums quantities of `parts` (a list of {id, qty_g}), checking overflow
+ * and that the ids are distinct and new (`fresh`) or not. */
+static tt_err sum_parts(rctx *c, json_t *parts, int fresh, int64_t *sum)
+{
+    size_t i, k;
+    json_t *p;
+    *sum = 0;
+    json_array_foreach(parts, i, p)
+    {
+        int64_t q = jint(p, "qty_g");
+        if (*sum > TT_QTY_MAX * 64 - q)
+            return tt_fail(c->err, TT_ERR_QUANTITY, "the quantities add up to too much");
+        *sum += q;
+        for (k = 0; k < i; k++)
+            if (strcmp(jstr(json_array_get(parts, k), "id"), jstr(p, "id")) == 0)
+                return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "trace code %s is listed twice",
+                               jstr(p, "id"));
+        if (fresh) {
+            tt_err rc = need_new_code(c, jstr(p, "id"));
+            if (rc != TT_OK)
+                return rc;
+        }
+    }
+    return TT_OK;
+}
+
+static tt_err on_split(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *children = json_object_get(c->ev.json, "children");
+    json_t *b;
+    int64_t sum;
+    tt_err rc = load_batch(c, code, &b);
+    if (rc != TT_OK)
+        return rc;
+    if ((rc = need_status(c, b, "active")) == TT_OK && (rc = need_holder(c, b)) == TT_OK &&
+        (rc = sum_parts(c, children, 1, &sum)) == TT_OK)
+        rc = need_qty(c, b, sum);
+    size_t i;
+    json_t *p;
+    json_array_foreach(children, i, p)
+    {
+        if (rc != TT_OK)
+            break;
+        json_t *cb = batch_new(c, jstr(p, "id"), b, jint(p, "qty_g"), c->signer_id, "active");
+        json_array_append_new(json_object_get(cb, "parents"),
+                              link_of(code, jint(p, "qty_g"), "split", c->e->seq));
+        json_array_append_new(json_object_get(b, "children"),
+                              link_of(jstr(p, "id"), jint(p, "qty_g"), "split", c->e->seq));
+        rc = batch_put(c, cb);
+        json_decref(cb);
+        if (rc == TT_OK)
+            rc = index_batch(c, jstr(p, "id"));
+    }
+    if (rc == TT_OK) {
+        qty_add(b, "remaining", -sum);
+        qty_add(b, "moved_out", sum);
+        deplete_if_empty(b);
+        rc = batch_put(c, b);
+    }
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    json_decref(b);
+    return rc;
+}
+
+static tt_err on_process(rctx *c)
+{
+    json_t *inputs = json_object_get(c->ev.json, "inputs");
+    json_t *out = json_object_get(c->ev.json, "output");
+    const char *out_code = jstr(out, "id");
+    int64_t sum, out_qty = jint(out, "qty_g");
+    tt_err rc = sum_parts(c, inputs, 0, &sum);
+    if (rc == TT_OK)
+        rc = need_new_code(c, out_code);
+    if (rc == TT_OK && out_qty > sum)
+        rc = tt_fail(c->err, TT_ERR_QUANTITY,
+                     "output of %lld g is more than the %lld g of inputs", (long long)out_qty,
+                     (long long)sum);
+    json_t *in = json_array(); /* loaded input batches */
+    size_t i;
+    json_t *p;
+    json_array_foreach(inputs, i, p)
+    {
+        json_t *b = NULL;
+        if (rc == TT_OK)
+            rc = load_batch(c, jstr(p, "id"), &b);
+        if (rc == TT_OK && (rc = need_status(c, b, "active")) == TT_OK &&
+            (rc = need_holder(c, b)) == TT_OK)
+            rc = need_qty(c, b, jint(p, "qty_g"));
+        if (b)
+            json_array_append_new(in, b);
+    }
+    if (rc != TT_OK)
+        goto done;
+    json_t *ob = batch_new(c, out_code, json_array_get(in, 0), out_qty, c->signer_id, "active");
+    json_object_set(ob, "form", json_object_get(out, "form"));
+    if (jstr(out, "name_zh"))
+        json_object_set(json_object_get(ob, "herb"), "name_zh", json_object_get(out, "name_zh"));
+    if (jstr(out, "grade"))
+        json_object_set(ob, "grade", json_object_get(out, "grade"));
+    json_object_set(ob, "processing", json_object_get(c->ev.json, "method"));
+    json_object_set_new(ob, "yield_permille", json_integer((json_int_t)(out_qty * 1000 / sum)));
+    json_array_foreach(inputs, i, p)
+    {
+        json_t *b = json_array_get(in, i);
+        json_array_append_new(json_object_get(ob, "parents"),
+                              link_of(jstr(p, "id"), jint(p, "qty_g"), "process", c->e->seq));
+        json_array_append_new(json_object_get(b, "children"),
+                              link_of(out_code, jint(p, "qty_g"), "process", c->e->seq));
+        qty_add(b, "remaining", -jint(p, "qty_g"));
+        qty_add(b, "moved_out", jint(p, "qty_g"));
+        deplete_if_empty(b);
+        if (rc == TT_OK)
+            rc = batch_put(c, b);
+        if (rc == TT_OK)
+            rc = index_batch(c, jstr(p, "id"));
+    }
+    if (rc == TT_OK)
+        rc = batch_put(c, ob);
+    if (rc == TT_OK)
+        rc = index_batch(c, out_code);
+    json_decref(ob);
+done:
+    json_decref(in);
+    return rc;
+}
+
+static void hold(json_t *b, const char *reason, uint64_t seq)
+{
+    const char *st = jstr(b, "status");
+    if (strcmp(st, "held") != 0 && strcmp(st, "recalled") != 0) {
+        json_object_set_new(b, "held_from", json_string(st));
+        json_object_set_new(b, "status", json_string("held"));
+    }
+    json_object_set_new(b, "hold_reason", json_string(reason));
+    json_object_set_new(b, "held_seq", json_integer((json_int_t)seq));
+}
+
+static tt_err on_inspect(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b, *limits, *verdict = NULL;
+    tt_err rc = need_role(c, INSPECTORS, "inspect batches (inspector)");
+    if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
+        return rc;
+    limits = rec_get(c->t, TT_DB_STATE, "limits", 6);
+    if (limits == NULL)
+        rc = tt_fail(c->err, TT_ERR_NO_LIMITS,
+                     "no limits table is in the ledger; the authority must sign ledger.limits "
+                     "first");
+    json_t *herb = json_object_get(b, "herb");
+    const char *cat = jstr(herb, "category");
+    if (rc == TT_OK)
+        rc = tt_limits_judge(json_object_get(limits, "table"), jstr(herb, "name_zh"),
+                             jstr(b, "form"), cat ? cat : "plant",
+                             json_object_get(c->ev.json, "results"), &verdict, c->err);
+    if (rc == TT_OK) {
+        json_object_set_new(verdict, "seq", json_integer((json_int_t)c->e->seq));
+        json_object_set_new(verdict, "inspector", json_string(c->signer_id));
+        static const char *copy[] = {"lab", "standard", "report_sha256", "at"};
+        for (size_t i = 0; i < 4; i++)
+            json_object_set(verdict, copy[i], json_object_get(c->ev.json, copy[i]));
+        json_object_set(verdict, "limits_seq", json_object_get(limits, "seq"));
+        json_array_append(json_object_get(b, "inspections"), verdict);
+        if (strcmp(jstr(verdict, "verdict"), "fail") == 0) {
+            char why[200];
+            size_t i;
+            json_t *r;
+            why[0] = '\0';
+            json_array_foreach(json_object_get(verdict, "results"), i, r) if (strcmp(
+                jstr(r, "verdict"), "fail") == 0) snprintf(why + strlen(why),
+                                                           sizeof why - strlen(why),
+                                                           "%s%s %s %s > %s",
+                                                           *why ? "; " : "inspection failed: ",
+                                                           jstr(r, "test"), jstr(r, "value"),
+                                                           jstr(r, "unit"), jstr(r, "limit"));
+            hold(b, why, c->e->seq);
+        }
+        rc = batch_put(c, b);
+    }
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    json_decref(verdict);
+    json_decref(limits);
+    json_decref(b);
+    return rc;
+}
+
+static tt_err on_hold_release(rctx *c, int release)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b;
+    tt_err rc = need_role(c, WARDENS, release ? "release batches (inspector or regulator)"
+                                              : "hold batches (inspector or regulator)");
+    if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
+        return rc;
+    const char *st = jstr(b, "status");
+    if (release) {
+        if (strcmp(st, "held") != 0)
+            rc = tt_fail(c->err, TT_ERR_BAD_STATE, "batch %s is %s, not held", code, st);
+        else {
+            json_object_set(b, "status", json_object_get(b, "held_from"));
+            json_object_del(b, "held_from");
+            json_object_del(b, "hold_reason");
+            json_object_set(b, "release_reason", json_object_get(c->ev.json, "reason"));
+        }
+    } else {
+        if (strcmp(st, "active") != 0 && strcmp(st, "in_transit") != 0)
+            rc = tt_fail(c->err, TT_ERR_BAD_STATE, "batch %s is %s and cannot be held", code, st);
+        else
+            hold(b, tt_event_str(&c->ev, "reason"), c->e->seq);
+    }
+    if (rc == TT_OK)
+        rc = batch_put(c, b);
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    json_decref(b);
+    return rc;
+}
+
+static tt_err recall_one(rctx *c, json_t *b, const char *root)
+{
+    json_object_set_new(b, "status", json_string("recalled"));
+    json_object_del(b, "held_from");
+    json_object_set_new(b, "recalled_seq", json_integer((json_int_t)c->e->seq));
+    json_object_set_new(b, "recall_root", json_string(root));
+    json_object_set(b, "recall_reason", json_object_get(c->ev.json, "reason"));
+    tt_err rc = batch_put(c, b);
+    return rc == TT_OK ? index_batch(c, jstr(b, "id")) : rc;
+}
+
+static tt_err on_recall(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b;
+    tt_err rc = need_role(c, REGULATORS, "recall batches (regulator)");
+    if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
+        return rc;
+    const char *st = jstr(b, "status");
+    if (strcmp(st, "recalled") == 0 || strcmp(st, "destroyed") == 0) {
+        rc = tt_fail(c->err, TT_ERR_BAD_STATE, "batch %s is %s already", code, st);
+        json_decref(b);
+        return rc;
+    }
+    /* breadth first over every descendant; the visited set stops cycles */
+    json_t *queue = json_array(), *seen = json_object();
+    json_array_append_new(queue, b);
+    json_object_set_new(seen, code, json_true());
+    for (size_t i = 0; rc == TT_OK && i < json_array_size(queue); i++) {
+        json_t *x = json_array_get(queue, i);
+        size_t k;
+        json_t *ch;
+        json_array_foreach(json_object_get(x, "children"), k, ch)
+        {
+            const char *id = jstr(ch, "id");
+            if (json_object_get(seen, id))
+                continue;
+            json_object_set_new(seen, id, json_true());
+            json_t *cb = batch_get(c->t, id);
+            if (cb)
+                json_array_append_new(queue, cb);
+        }
+        if (i == 0 || (strcmp(jstr(x, "status"), "destroyed") != 0 &&
+                       strcmp(jstr(x, "status"), "recalled") != 0))
+            rc = recall_one(c, x, code);
+    }
+    json_decref(seen);
+    json_decref(queue);
+    return rc;
+}
+
+static tt_err on_sell(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    int64_t qty = tt_event_int(&c->ev, "qty_g");
+    json_t *b;
+    tt_err rc = need_role(c, SELLERS, "sell (pharmacy or trader)");
+    if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
+        return rc;
+    if ((rc = need_status(c, b, "active")) == TT_OK && (rc = need_holder(c, b)) == TT_OK)
+        rc = need_qty(c, b, qty);
+    if (rc == TT_OK) {
+        qty_add(b, "remaining", -qty);
+        qty_add(b, "sold", qty);
+        deplete_if_empty(b);
+        rc = batch_put(c, b);
+    }
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    json_decref(b);
+    return rc;
+}
+
+static tt_err on_destroy(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b;
+    tt_err rc = load_batch(c, code, &b);
+    if (rc != TT_OK)
+        return rc;
+    rc = need_status(c, b, "active");
+    if (rc == TT_OK && !has_role(c->signer, "regulator"))
+        rc = need_holder(c, b);
+    if (rc == TT_OK) {
+        qty_add(b, "destroyed", qty_get(b, "remaining"));
+        qty_set(b, "remaining", 0);
+        json_object_set_new(b, "status", json_string("destroyed"));
+        json_object_set(b, "destroy_reason", json_object_get(c->ev.json, "reason"));
+        rc = batch_put(c, b);
+    }
+    if (rc == TT_OK)
+        rc = index_batch(c, code);
+    json_decref(b);
+    return rc;
+}
+
+tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err)
+{
+    (void)ctx;
+    rctx c = {.t = txn, .e = entry, .err = err};
+    tt_err rc = tt_event_parse(entry->body, &c.ev, err);
+    if (rc != TT_OK)
+        return rc;
+    if (c.ev.type == TT_EV_GENESIS) {
+        rc = on_genesis(&c);
+    } else if (entry->seq == 0) {
+        rc = tt_fail(err, TT_ERR_GENESIS, "the ledger's first entry must be a ledger.genesis");
+    } else if ((rc = load_signer(&c)) == TT_OK) {
+        switch (c.ev.type) {
+        case TT_EV_LIMITS: rc = on_limits(&c); break;
+        case TT_EV_ENROLL: rc = on_enroll(&c); break;
+        case TT_EV_REVOKE: rc = on_revoke(&c); break;
+        case TT_EV_ROTATE: rc = on_rotate(&c); break;
+        case TT_EV_REGISTER: rc = on_register(&c); break;
+        case TT_EV_TRANSFER: rc = on_transfer(&c); break;
+        case TT_EV_RECEIVE: rc = on_receive_or_reject(&c, 1); break;
+        case TT_EV_REJECT: rc = on_receive_or_reject(&c, 0); break;
+        case TT_EV_SPLIT: rc = on_split(&c); break;
+        case TT_EV_PROCESS: rc = on_process(&c); break;
+        case TT_EV_INSPECT: rc = on_inspect(&c); break;
+        case TT_EV_HOLD: rc = on_hold_release(&c, 0); break;
+        case TT_EV_RELEASE: rc = on_hold_release(&c, 1); break;
+        case TT_EV_RECALL: rc = on_recall(&c); break;
+        case TT_EV_SELL: rc = on_sell(&c); break;
+        case TT_EV_DESTROY: rc = on_destroy(&c); break;
+        default: rc = tt_fail(err, TT_ERR_MALFORMED, "unknown event type"); break;
+        }
+        if (rc == TT_OK && c.ev.type != TT_EV_ENROLL && c.ev.type != TT_EV_REVOKE)
+            rc = index_actor(&c, c.signer_id);
+    }
+    json_decref(c.signer);
+    tt_event_free(&c.ev);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * tcmtrace/limits.h: pharmacopoeia limits and the verdict of an inspection.
+ *
+ * A limits table is data (schemas/limits/chp2020.json is the one shipped):
+ *
+ *   {"edition": "...",
+ *    "tests": {"so2": {"name_zh": "二氧化硫残留", "unit": "mg/kg"}, ...},
+ *    "rules": [{"test": "so2", "max": "150", "herbs": [...], "forms": [...],
+ *               "categories": [...], "status": "confirmed", "source": "..."}]}
+ *
+ * A rule applies to a batch when each list it has contains the batch's herb
+ * (中文名), form (药材 / 饮片) or category. Rules naming herbs override
+ * rules that do not; within each kind the first rule in table order wins.
+ * status is one of confirmed, confirmed_2015, draft, unconfirmed, and is
+ * carried into every verdict so that nobody mistakes a draft limit for a
+ * binding one. A table enters the ledger as a ledger.limits event, so a
+ * market loads a newer table without a rebuild and every verdict replays.
+ *
+ * Values are compared as exact decimals (no floating point). Units convert
+ * between mg/kg (= ppm) and µg/kg (= ppb); % only matches %.
+ */
+#ifndef TCMTRACE_LIMITS_H
+#define TCMTRACE_LIMITS_H
+
+#include <jansson.h>
+
+#include "tcmtrace/err.h"
+
+/* Checks the shape of a limits table. */
+tt_err tt_limits_check(json_t *table, tt_error *err);
+
+/*
+ * Judges `results` (the inspect event's array of {test, value, unit})
+ * for a batch of herb `herb_zh`, form `form` and category `category`.
+ * *verdict becomes {"verdict": "pass"|"fail"|"no_limit", "results": [...]}
+ * where each result adds "limit", "limit_unit", "status", "source" and its
+ * own "verdict". TT_ERR_BAD_UNIT when a unit does not fit its test.
+ */
+tt_err tt_limits_judge(json_t *table, const char *herb_zh, const char *form, const char *category,
+                       json_t *results, json_t **verdict, tt_error *err);
+
+/* Compares decimal strings: <0, 0, >0. Both must be tt_decimal_valid. */
+int tt_decimal_cmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * tcmtrace/state.h: the batch rules and the state they derive (DESIGN §4).
+ *
+ * tt_rules_apply is the tt_apply_fn the daemon passes to tt_ledger_append:
+ * it parses the event, checks every rule against the current state and
+ * writes the new state, all in the event's own nested transaction, so a
+ * refused event changes nothing. Derived state (batches, actors, their
+ * event indexes, the genesis and the limits table in force) is a pure
+ * function of the entries: tt_state_audit rebuilds it by replaying every
+ * entry and compares.
+ *
+ * Rules: the ledger starts with ledger.genesis (and nothing else is a
+ * genesis); the signer is enrolled, not revoked, signs with its current key
+ * and has the role the event needs; only the holder moves a batch;
+ * transfers put a batch in transit until the recipient receives (or
+ * rejects) it; quantities are conserved across transfer of a part, split,
+ * process, sell and destroy; a held or recalled batch is touched only by
+ * hold, release, recall and inspect; a recall reaches every descendant; an
+ * inspection's verdict is computed from the limits table in the ledger and
+ * a fail holds the batch; trace codes and actor ids are unique.
+ */
+#ifndef TCMTRACE_STATE_H
+#define TCMTRACE_STATE_H
+
+#include <jansson.h>
+
+#include "tcmtrace/audit.h"
+#include "tcmtrace/ledger.h"
+
+/* The rules, as a tt_apply_fn (ctx is unused; pass NULL). */
+tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err);
+
+/* The state of a batch (a new reference; json_decref it). */
+tt_err tt_state_batch(tt_ledger *l, const char *code, json_t **out, tt_error *err);
+
+/* An actor by id, or by base64 public key when `id` is 44 characters. */
+tt_err tt_state_actor(tt_ledger *l, const char *id, json_t **out, tt_error *err);
+
+/* The actor id of a public key (current or retired), or TT_ERR_NOT_FOUND. */
+tt_err tt_state_actor_of_key(tt_ledger *l, const uint8_t pk[32], char id[33], tt_error *err);
+
+/* The events that touched a batch: [{"seq":n,"type":"..."}] in order. */
+tt_err tt_state_batch_events(tt_ledger *l, const char *code, json_t **out, tt_error *err);
+
+/* The events an actor signed or received: [{"seq":n,"type":"..."}]. */
+tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_error *err);
+
+/*
+ * The lineage of a batch: {"id", "up": node, "down": node} where a node is
+ * {"id","herb","form","status","holder","qty","origin","events":[...],
+ *  "parents"|"children":[node...]} and each event is
+ * {"seq","type","at","by", ...what it moved}. Up reaches every origin,
+ * down every descendant and sale.
+ */
+tt_err tt_trace(tt_ledger *l, const char *code, json_t **out, tt_error *err);
+
+/* The genesis record {"origin","log_key","market","authorities":[...]}. */
+tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err);
+
+/*
+ * A full audit (tt_audit) that also replays every entry through the rules
+ * into a scratch store under `scratch_dir` (created and removed) and
+ * compares the derived state with the ledger's.
+ */
+tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
+                      const char *scratch_dir, tt_progress_fn progress, void *progress_ctx,
+                      tt_audit_report *r, tt_error *err);
+
+#endif

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Validates event bodies against the JSON Schemas in schemas/events/.
+
+Usage: check_schemas.py [DIR...]
+
+Every file in tests/fixtures/events/valid must be valid against the schema of
+its type and every file in tests/fixtures/events/invalid must be invalid; any
+further DIR (e.g. the bodies the scenario test signed) must be all valid.
+The C parser is held to the same fixtures by tests/test_event.c, so the
+schemas and the code cannot drift apart. Prints "N passed, N failed".
+"""
+import json
+import os
+import sys
+
+import jsonschema
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+SCHEMAS = os.path.join(ROOT, 'schemas')
+
+
+def load_schemas():
+    store, by_type = {}, {}
+    for sub in ('events', 'api', 'limits'):
+        d = os.path.join(SCHEMAS, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if name.endswith('.schema.json'):
+                with open(os.path.join(d, name), encoding='utf-8') as f:
+                    s = json.load(f)
+                jsonschema.Draft202012Validator.check_schema(s)
+                store[s['$id']] = s
+                if sub == 'events' and name != 'common.schema.json':
+                    by_type[name[:-len('.schema.json')]] = s
+    return store, by_type
+
+
+def validate(store, by_type, body):
+    schema = by_type.get(body.get('type')) if isinstance(body, dict) else None
+    if schema is None:
+        return 'no schema for this type'
+    resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+    v = jsonschema.Draft202012Validator(schema, resolver=resolver)
+    errors = sorted(v.iter_errors(body), key=lambda e: list(e.path))
+    return errors[0].message if errors else None
+
+
+def main():
+    store, by_type = load_schemas()
+    fixtures = os.path.join(ROOT, 'tests', 'fixtures', 'events')
+    cases = [(os.path.join(fixtures, 'valid'), True), (os.path.join(fixtures, 'invalid'), False)]
+    cases += [(d, True) for d in sys.argv[1:]]
+    passed = failed = 0
+    for d, want_valid in cases:
+        for name in sorted(os.listdir(d)):
+            if not name.endswith('.json'):
+                continue
+            with open(os.path.join(d, name), encoding='utf-8') as f:
+                body = json.load(f)
+            problem = validate(store, by_type, body)
+            if (problem is None) == want_valid:
+                passed += 1
+            else:
+                failed += 1
+                print(f'FAIL {d}/{name}: ' + (problem or 'accepted but should be refused'))
+    # the shipped limits table must satisfy its schema
+    with open(os.path.join(SCHEMAS, 'limits', 'chp2020.json'), encoding='utf-8') as f:
+        table = json.load(f)
+    lim = store.get('urn:tcmtrace:schema:limits')
+    if lim is not None:
+        errs = list(jsonschema.Draft202012Validator(lim).iter_errors(table))
+        if errs:
+            failed += 1
+            print('FAIL schemas/limits/chp2020.json: ' + errs[0].message)
+        else:
+            passed += 1
+    print(f'schemas: {passed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

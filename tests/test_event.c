@@ -1,0 +1,313 @@
+/*
+ * test_event.c: trace codes, event validation and the limits judge.
+ *
+ * The event fixtures in tests/fixtures/events/ are shared with the JSON
+ * Schema check (tests/check_schemas.py): every valid one must pass both
+ * the C parser and its schema, every invalid one must fail both.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <dirent.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcmtrace/event.h"
+#include "tcmtrace/limits.h"
+#include "tcmtrace/tracecode.h"
+
+static void test_damm_catches_single_errors_and_swaps(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        char code[TT_CODE_LEN + 1], bad[TT_CODE_LEN + 1], out[TT_CODE_LEN + 1];
+        tt_code_new(tt_now_ms(), code);
+        assert_int_equal(tt_code_parse(code, out, NULL), TT_OK);
+        for (int i = 0; i < TT_CODE_LEN; i++) {
+            for (char d = '0'; d <= '9'; d++) { /* every single wrong digit */
+                if (d == code[i])
+                    continue;
+                memcpy(bad, code, sizeof bad);
+                bad[i] = d;
+                assert_int_equal(tt_code_parse(bad, out, NULL), TT_ERR_MALFORMED);
+            }
+            if (i + 1 < TT_CODE_LEN && code[i] != code[i + 1]) { /* every adjacent swap */
+                memcpy(bad, code, sizeof bad);
+                bad[i] = code[i + 1];
+                bad[i + 1] = code[i];
+                assert_int_equal(tt_code_parse(bad, out, NULL), TT_ERR_MALFORMED);
+            }
+        }
+    }
+}
+
+static void test_code_format(void **state)
+{
+    (void)state;
+    char code[TT_CODE_LEN + 1], out[TT_CODE_LEN + 1], pretty[TT_CODE_PRETTY + 1];
+    tt_error err;
+    /* 2026-11-22 12:00 UTC */
+    tt_code_new(UINT64_C(1795348800000), code);
+    assert_int_equal(strlen(code), 16);
+    assert_memory_equal(code, "261122", 6);
+    tt_code_pretty(code, pretty);
+    assert_int_equal(strlen(pretty), 19);
+    assert_int_equal(pretty[4], ' ');
+    assert_int_equal(tt_code_parse(pretty, out, &err), TT_OK);
+    assert_string_equal(out, code);
+    char dashed[32];
+    snprintf(dashed, sizeof dashed, "%.4s-%.4s-%.4s-%.4s", code, code + 4, code + 8, code + 12);
+    assert_int_equal(tt_code_parse(dashed, out, &err), TT_OK);
+    assert_int_equal(tt_code_parse("12345", out, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "5 digits"));
+    assert_int_equal(tt_code_parse("26112212345678901", out, &err), TT_ERR_MALFORMED);
+    assert_int_equal(tt_code_parse("2611221234567A90", out, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "only digits"));
+}
+
+static tt_err parse_str(const char *s, tt_event *ev, tt_error *err)
+{
+    return tt_event_parse(tt_bytes_str(s), ev, err);
+}
+
+#define HEAD "\"v\":1,\"at\":\"2026-11-22T09:30:00+08:00\",\"nonce\":\"q83vEjRWeJASNFZ4kBI0Vg\""
+
+static void test_event_strictness(void **state)
+{
+    (void)state;
+    tt_event ev;
+    tt_error err;
+    char code[17], body[1024];
+    tt_code_new(tt_now_ms(), code);
+    snprintf(body, sizeof body, "{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":500}",
+             code);
+    assert_int_equal(parse_str(body, &ev, &err), TT_OK);
+    assert_int_equal(ev.type, TT_EV_SELL);
+    assert_int_equal(tt_event_int(&ev, "qty_g"), 500);
+    tt_event_free(&ev);
+    struct {
+        const char *body, *needle;
+    } bad[] = {
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":500,\"qty_g\":9}", "duplicate"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":1.5}", "qty_g"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":-5}", "qty_g"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":0}", "qty_g"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":1000000000001}", "qty_g"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":99999999999999999999}", "JSON"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":\"500\"}", "qty_g"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\"}", "qty_g"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5,\"extra\":1}", "extra"},
+        {"{" HEAD ",\"type\":\"batch.steal\",\"id\":\"%s\",\"qty_g\":5}", "unknown event type"},
+        {"{\"v\":2,\"at\":\"2026-11-22T09:30:00+08:00\",\"nonce\":\"q83vEjRWeJASNFZ4kBI0Vg\","
+         "\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5}",
+         "\"v\""},
+        {"{\"v\":1,\"at\":\"2026-11-22 09:30\",\"nonce\":\"q83vEjRWeJASNFZ4kBI0Vg\","
+         "\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5}",
+         "RFC 3339"},
+        {"{\"v\":1,\"at\":\"2026-11-22T09:30:00\",\"nonce\":\"q83vEjRWeJASNFZ4kBI0Vg\","
+         "\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5}",
+         "RFC 3339"},
+        {"{\"v\":1,\"at\":\"2026-11-22T09:30:00Z\",\"nonce\":\"short\","
+         "\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5}",
+         "nonce"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5} trailing", "JSON"},
+        {"[" HEAD "]", "JSON"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5,\"buyer\":\"a\\u0000b\"}",
+         "JSON"},
+        {"{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5,\"buyer\":\"\"}", "buyer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(body, sizeof body, bad[i].body, code);
+        err.message[0] = '\0';
+        tt_err rc = parse_str(body, &ev, &err);
+        if (rc == TT_OK || strstr(err.message, bad[i].needle) == NULL)
+            fail_msg("case %zu: got %s \"%s\", wanted an error about %s", i, tt_err_name(rc),
+                     err.message, bad[i].needle);
+    }
+    /* a wrong check digit in the trace code */
+    char wrong[17];
+    memcpy(wrong, code, 17);
+    wrong[15] = wrong[15] == '9' ? '0' : (char)(wrong[15] + 1);
+    snprintf(body, sizeof body, "{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5}",
+             wrong);
+    assert_int_equal(parse_str(body, &ev, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "check digit"));
+    /* invalid UTF-8 */
+    snprintf(body, sizeof body,
+             "{" HEAD ",\"type\":\"batch.sell\",\"id\":\"%s\",\"qty_g\":5,\"buyer\":\"\xC0\xAF\"}",
+             code);
+    assert_int_equal(parse_str(body, &ev, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "UTF-8"));
+    /* oversized */
+    char *big = malloc(TT_BODY_MAX + 2);
+    memset(big, ' ', TT_BODY_MAX + 1);
+    big[TT_BODY_MAX + 1] = '\0';
+    assert_int_equal(parse_str(big, &ev, &err), TT_ERR_TOO_LARGE);
+    free(big);
+}
+
+static void test_scalars(void **state)
+{
+    (void)state;
+    assert_true(tt_rfc3339_valid("2026-11-22T09:30:00+08:00"));
+    assert_true(tt_rfc3339_valid("2026-11-22T01:30:00.123Z"));
+    assert_false(tt_rfc3339_valid("2026-02-30T01:30:00Z"));
+    assert_false(tt_rfc3339_valid("2026-11-22T24:30:00Z"));
+    assert_false(tt_rfc3339_valid("2026-11-22T09:30:00+0800"));
+    assert_true(tt_date_valid("2024-02-29"));
+    assert_false(tt_date_valid("2025-02-29"));
+    assert_true(tt_decimal_valid("0.35"));
+    assert_true(tt_decimal_valid("-104.0312"));
+    assert_false(tt_decimal_valid("0."));
+    assert_false(tt_decimal_valid(".5"));
+    assert_false(tt_decimal_valid("1e3"));
+    assert_false(tt_decimal_valid("0.1234567890"));
+    assert_int_equal(tt_decimal_cmp("150", "150.000"), 0);
+    assert_true(tt_decimal_cmp("150.0001", "150") > 0);
+    assert_true(tt_decimal_cmp("0.2", "0.19") > 0);
+    assert_true(tt_decimal_cmp("-1", "0") < 0);
+    assert_true(tt_actor_id_valid("T-0017"));
+    assert_false(tt_actor_id_valid("T 17"));
+    assert_false(tt_actor_id_valid(""));
+}
+
+static json_t *load_table(void)
+{
+    char *path;
+    json_error_t jerr;
+    assert_true(asprintf(&path, "%s/../../schemas/limits/chp2020.json", tu_datadir()) > 0);
+    json_t *t = json_load_file(path, 0, &jerr);
+    free(path);
+    assert_non_null(t);
+    assert_int_equal(tt_limits_check(t, NULL), TT_OK);
+    return t;
+}
+
+static const char *judge(json_t *table, const char *herb, const char *form, const char *cat,
+                         const char *test, const char *value, const char *unit, tt_err *rc,
+                         json_t **keep)
+{
+    json_t *results = json_pack("[{s:s, s:s, s:s}]", "test", test, "value", value, "unit", unit);
+    json_t *v = NULL;
+    *rc = tt_limits_judge(table, herb, form, cat, results, &v, NULL);
+    json_decref(results);
+    if (*rc != TT_OK)
+        return NULL;
+    static char verdict[32];
+    snprintf(verdict, sizeof verdict, "%s", json_string_value(json_object_get(v, "verdict")));
+    if (keep)
+        *keep = v;
+    else
+        json_decref(v);
+    return verdict;
+}
+
+static void test_limits_judge(void **state)
+{
+    (void)state;
+    json_t *t = load_table(), *v = NULL;
+    tt_err rc;
+    /* SO2: general 150 mg/kg; ten herbs 400; 山药片 10 */
+    assert_string_equal(judge(t, "当归", "药材", "plant", "so2", "520", "mg/kg", &rc, &v), "fail");
+    json_t *r0 = json_array_get(json_object_get(v, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "limit")), "150");
+    assert_string_equal(json_string_value(json_object_get(r0, "status")), "confirmed");
+    json_decref(v);
+    assert_string_equal(judge(t, "当归", "药材", "plant", "so2", "150", "mg/kg", &rc, NULL), "pass");
+    assert_string_equal(judge(t, "当归", "药材", "plant", "so2", "150.001", "mg/kg", &rc, NULL),
+                        "fail");
+    assert_string_equal(judge(t, "山药", "药材", "plant", "so2", "350", "mg/kg", &rc, NULL), "pass");
+    assert_string_equal(judge(t, "党参", "饮片", "plant", "so2", "401", "ppm", &rc, NULL), "fail");
+    assert_string_equal(judge(t, "山药", "饮片", "plant", "so2", "15", "mg/kg", &rc, NULL), "fail");
+    assert_string_equal(judge(t, "朱砂", "药材", "mineral", "so2", "900", "mg/kg", &rc, NULL),
+                        "no_limit");
+    /* heavy metals, draft limits for plants; 水蛭 has its own */
+    assert_string_equal(judge(t, "黄芪", "药材", "plant", "hg", "0.21", "mg/kg", &rc, &v), "fail");
+    r0 = json_array_get(json_object_get(v, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "status")), "draft");
+    json_decref(v);
+    assert_string_equal(judge(t, "水蛭", "药材", "animal", "pb", "8", "mg/kg", &rc, NULL), "pass");
+    assert_string_equal(judge(t, "水蛭", "药材", "animal", "pb", "11", "mg/kg", &rc, NULL), "fail");
+    /* aflatoxin with unit conversion: 0.004 mg/kg = 4 µg/kg */
+    assert_string_equal(judge(t, "桃仁", "药材", "plant", "aflatoxin_b1", "0.004", "mg/kg", &rc,
+                              NULL),
+                        "pass");
+    assert_string_equal(judge(t, "桃仁", "药材", "plant", "aflatoxin_b1", "6", "µg/kg", &rc, NULL),
+                        "fail");
+    assert_string_equal(judge(t, "当归", "药材", "plant", "aflatoxin_b1", "6", "µg/kg", &rc, NULL),
+                        "no_limit");
+    /* moisture: herb-specific wins over the 饮片 default */
+    assert_string_equal(judge(t, "当归", "饮片", "plant", "moisture", "14.5", "%", &rc, NULL),
+                        "pass");
+    assert_string_equal(judge(t, "白芍", "饮片", "plant", "moisture", "14.5", "%", &rc, NULL),
+                        "fail");
+    /* units that do not fit */
+    assert_null(judge(t, "当归", "药材", "plant", "so2", "5", "%", &rc, NULL));
+    assert_int_equal(rc, TT_ERR_BAD_UNIT);
+    assert_null(judge(t, "当归", "药材", "plant", "so2", "5", "furlongs", &rc, NULL));
+    assert_int_equal(rc, TT_ERR_BAD_UNIT);
+    assert_null(judge(t, "当归", "药材", "plant", "so2", "-5", "mg/kg", &rc, NULL));
+    assert_int_equal(rc, TT_ERR_MALFORMED);
+    /* malformed tables */
+    json_t *bad = json_pack("{s:{}, s:[{s:s, s:s}]}", "tests", "rules", "test", "so2", "max", "1");
+    assert_int_equal(tt_limits_check(bad, NULL), TT_ERR_MALFORMED);
+    json_decref(bad);
+    json_decref(t);
+}
+
+/* Every fixture: valid ones parse, invalid ones are refused. */
+static void check_fixture_dir(const char *sub, int want_ok)
+{
+    char *dir;
+    assert_true(asprintf(&dir, "%s/../fixtures/events/%s", tu_datadir(), sub) > 0);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!strstr(de->d_name, ".json"))
+            continue;
+        char *path;
+        size_t len;
+        assert_true(asprintf(&path, "%s/%s", dir, de->d_name) > 0);
+        char *body = tu_slurp(path, &len);
+        while (len && (body[len - 1] == '\n'))
+            len--; /* files end in a newline; the signed body does not */
+        tt_event ev;
+        tt_error err;
+        tt_err rc = tt_event_parse((tt_bytes){len, (uint8_t *)body}, &ev, &err);
+        if ((rc == TT_OK) != want_ok)
+            fail_msg("fixture %s/%s: %s (%s)", sub, de->d_name, tt_err_name(rc), err.message);
+        tt_event_free(&ev);
+        free(body);
+        free(path);
+        n++;
+    }
+    closedir(d);
+    free(dir);
+    assert_true(n >= 10);
+}
+
+static void test_fixtures(void **state)
+{
+    (void)state;
+    check_fixture_dir("valid", 1);
+    check_fixture_dir("invalid", 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_damm_catches_single_errors_and_swaps),
+        cmocka_unit_test(test_code_format),
+        cmocka_unit_test(test_event_strictness),
+        cmocka_unit_test(test_scalars),
+        cmocka_unit_test(test_limits_judge),
+        cmocka_unit_test(test_fixtures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

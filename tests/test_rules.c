@@ -1,0 +1,673 @@
+/*
+ * test_rules.c: the batch rules on a real ledger.
+ *
+ * A scenario (a grower in 甘肃岷县 registers 当归; a trader at the Jiefang
+ * Road market receives and splits it; a processor makes 饮片; an inspector
+ * fails one lot on SO2; a regulator recalls it; a pharmacy sells) is
+ * asserted step by step, trace included. Then every rule is broken once:
+ * each refusal must carry its code and leave every database unchanged.
+ * Finally audit replays the entries and must find the derived state equal,
+ * and must notice when it is not.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/ledger_internal.h"
+#include "tcmtrace/event.h"
+#include "tcmtrace/state.h"
+#include "tcmtrace/tracecode.h"
+
+#define ORIGIN "tcmtrace.test/cq-jiefanglu"
+
+typedef struct who {
+    const char *id;
+    tt_keypair kp;
+} who;
+
+static who MKT = {"MKT-01", {{0}, {0}}}, G = {"G-0001", {{0}, {0}}}, T1 = {"T-0017", {{0}, {0}}},
+           T2 = {"T-0023", {{0}, {0}}}, P = {"P-0005", {{0}, {0}}}, I = {"I-0002", {{0}, {0}}},
+           R = {"R-0001", {{0}, {0}}}, PH = {"PH-0009", {{0}, {0}}}, X = {"X-9999", {{0}, {0}}};
+
+static char *dir, *dump;
+static tt_ledger *L;
+static tt_keypair logkey;
+static int dumped;
+static uint64_t last_seq;
+
+/* Builds a body: the common fields, then `fields` (stolen). */
+static char *body_of(const char *type, json_t *fields)
+{
+    uint8_t n[16];
+    char nonce[32];
+    randombytes_buf(n, sizeof n);
+    tt_b64url((tt_bytes){16, n}, nonce);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "type", type, "at",
+                          "2026-11-22T09:30:00+08:00", "nonce", nonce);
+    json_object_update(o, fields);
+    json_decref(fields);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Signs and appends one event; returns the item's result code. */
+static tt_err submit_as(const tt_keypair *kp, const char *type, json_t *fields, tt_error *why)
+{
+    char *body = body_of(type, fields);
+    uint8_t sig[64];
+    tu_sign(kp, body, sig);
+    tt_append it = {.actor = kp->pk, .sig = sig, .body = tt_bytes_str(body)};
+    tt_error err;
+    assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, NULL, &err), TT_OK);
+    if (it.result.code == TT_OK) {
+        last_seq = it.seq;
+        char *path; /* keep every accepted body for the schema check */
+        assert_true(asprintf(&path, "%s/%03d.json", dump, dumped++) > 0);
+        FILE *f = fopen(path, "w");
+        fputs(body, f);
+        fclose(f);
+        free(path);
+    }
+    if (why)
+        *why = it.result;
+    free(body);
+    return it.result.code;
+}
+
+static tt_err submit(const who *w, const char *type, json_t *fields)
+{
+    return submit_as(&w->kp, type, fields, NULL);
+}
+
+#define OK(w, type, ...) assert_int_equal(submit(w, type, json_pack(__VA_ARGS__)), TT_OK)
+
+/* SHA-256 over every key and value of every database: "the ledger". */
+static void digest(uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    MDB_txn *txn;
+    crypto_hash_sha256_init(&st);
+    assert_int_equal(tt_rtxn_begin(L, &txn, NULL), TT_OK);
+    for (int db = 0; db < TT_DB_COUNT; db++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        mdb_cursor_open(txn, L->dbi[db], &c);
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            crypto_hash_sha256_update(&st, k.mv_data, k.mv_size);
+            crypto_hash_sha256_update(&st, v.mv_data, v.mv_size);
+        }
+        mdb_cursor_close(c);
+    }
+    tt_rtxn_end(L, txn);
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* The event must be refused with `code` and change nothing at all. */
+static void refused(const tt_keypair *kp, tt_err code, const char *type, json_t *fields,
+                    const char *needle)
+{
+    uint8_t before[32], after[32];
+    tt_error why;
+    digest(before);
+    tt_err rc = submit_as(kp, type, fields, &why);
+    if (rc != code)
+        fail_msg("%s: wanted %s, got %s (%s)", type, tt_err_name(code), tt_err_name(rc),
+                 why.message);
+    if (needle && strstr(why.message, needle) == NULL)
+        fail_msg("%s: message \"%s\" does not mention \"%s\"", type, why.message, needle);
+    digest(after);
+    assert_memory_equal(before, after, 32);
+}
+
+#define NO(w, code, needle, type, ...) refused(&(w)->kp, code, type, json_pack(__VA_ARGS__), needle)
+
+static char *b64key(const tt_keypair *kp)
+{
+    static char buf[8][64];
+    static int i;
+    char *b = buf[i++ % 8];
+    tt_b64((tt_bytes){32, kp->pk}, b);
+    return b;
+}
+
+static char *new_code(void)
+{
+    char *c = malloc(TT_CODE_LEN + 1);
+    tt_code_new(tt_now_ms(), c);
+    return c;
+}
+
+static json_t *batch(const char *code)
+{
+    json_t *b = NULL;
+    assert_int_equal(tt_state_batch(L, code, &b, NULL), TT_OK);
+    return b;
+}
+
+static const char *status_of(const char *code)
+{
+    static char st[32];
+    json_t *b = batch(code);
+    snprintf(st, sizeof st, "%s", json_string_value(json_object_get(b, "status")));
+    json_decref(b);
+    return st;
+}
+
+static long long qty(const char *code, const char *k)
+{
+    json_t *b = batch(code);
+    long long v = json_integer_value(json_object_get(json_object_get(b, "qty"), k));
+    json_decref(b);
+    return v;
+}
+
+static const char *holder_of(const char *code)
+{
+    static char h[40];
+    json_t *b = batch(code);
+    snprintf(h, sizeof h, "%s", json_string_value(json_object_get(b, "holder")));
+    json_decref(b);
+    return h;
+}
+
+static void enroll(who *w, const char *name, const char *org, const char *roles_csv)
+{
+    json_t *roles = json_array();
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", roles_csv);
+    for (char *r = strtok(buf, ","); r; r = strtok(NULL, ","))
+        json_array_append_new(roles, json_string(r));
+    OK(&MKT, "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:o}", "id", w->id, "key", b64key(&w->kp),
+       "name", name, "org", org, "licence", "渝药监 2026-001", "roles", roles);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tempdir();
+    tt_error err;
+    if (asprintf(&dump, "%s/bodies", dir) < 0 || mkdir(dump, 0700) != 0)
+        return 1;
+    char *ldir;
+    if (asprintf(&ldir, "%s/ledger", dir) < 0)
+        return 1;
+    if (tt_ledger_open(ldir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &L, &err) != TT_OK)
+        return 1;
+    free(ldir);
+    who *all[] = {&MKT, &G, &T1, &T2, &P, &I, &R, &PH, &X};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        tt_keypair_generate(&all[i]->kp);
+    tt_keypair_generate(&logkey);
+    return tt_ledger_set_signer(L, ORIGIN, &logkey, &err) == TT_OK ? 0 : 1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tt_ledger_close(L);
+    /* hand the signed bodies to the schema check when asked */
+    const char *keep = getenv("TT_KEEP_BODIES");
+    if (keep) {
+        char *cmd;
+        if (asprintf(&cmd, "rm -rf '%s' && cp -r '%s' '%s'", keep, dump, keep) > 0 &&
+            system(cmd) != 0)
+            fprintf(stderr, "could not keep the bodies in %s\n", keep);
+        free(cmd);
+    }
+    tu_rmtree(dir);
+    free(dir);
+    free(dump);
+    return 0;
+}
+
+static void genesis_and_actors(void)
+{
+    tt_verifier v;
+    char vkey[TT_VKEY_MAX + 1];
+    tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
+    tt_verifier_format(&v, vkey, sizeof vkey);
+    /* nothing but a genesis may come first */
+    NO(&MKT, TT_ERR_GENESIS, "first entry", "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:[s]}",
+       "id", "G-0001", "key", b64key(&G.kp), "name", "x", "org", "x", "licence", "x", "roles",
+       "grower");
+    /* a genesis must be signed by an authority it names */
+    NO(&X, TT_ERR_FORBIDDEN, "signed by one of the authorities", "ledger.genesis",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", ORIGIN, "log_key", vkey, "market",
+       "重庆解放路中药材专业市场", "authorities", "id", MKT.id, "name", "解放路中药材市场管理处",
+       "key", b64key(&MKT.kp));
+    OK(&MKT, "ledger.genesis", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", ORIGIN,
+       "log_key", vkey, "market", "重庆解放路中药材专业市场", "authorities", "id", MKT.id, "name",
+       "解放路中药材市场管理处", "key", b64key(&MKT.kp));
+    assert_int_equal(last_seq, 0);
+    NO(&MKT, TT_ERR_GENESIS, "already", "ledger.genesis", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}",
+       "origin", ORIGIN, "log_key", vkey, "market", "again", "authorities", "id", "MKT-02", "name",
+       "x", "key", b64key(&X.kp));
+    enroll(&G, "马建国", "岷县梅川当归专业合作社", "grower");
+    enroll(&T1, "陈秀兰", "陈氏药材行 (解放路 A 区 17 号)", "trader");
+    enroll(&T2, "刘德明", "德明参茸药材 (解放路 C 区 3 号)", "trader");
+    enroll(&P, "王志强", "重庆渝中饮片厂", "processor");
+    enroll(&I, "李静", "重庆市药品检验所", "inspector");
+    enroll(&R, "赵国栋", "渝中区市场监督管理局", "regulator");
+    enroll(&PH, "周敏", "同仁堂解放碑店", "pharmacy");
+}
+
+static void load_limits(void)
+{
+    char *path;
+    json_error_t jerr;
+    assert_true(asprintf(&path, "%s/../../schemas/limits/chp2020.json", tu_datadir()) > 0);
+    json_t *t = json_load_file(path, 0, &jerr);
+    free(path);
+    assert_non_null(t);
+    json_t *edition = json_incref(json_object_get(t, "edition"));
+    json_object_del(t, "edition");
+    NO(&T1, TT_ERR_FORBIDDEN, "authority", "ledger.limits", "{s:O, s:O}", "edition", edition,
+       "table", t);
+    OK(&MKT, "ledger.limits", "{s:o, s:o}", "edition", edition, "table", t);
+}
+
+/* Event seqs of a trace node, in order. */
+static int has_event(json_t *node, const char *type, uint64_t seq)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(node, "events"), i, e) if (
+        strcmp(json_string_value(json_object_get(e, "type")), type) == 0 &&
+        (uint64_t)json_integer_value(json_object_get(e, "seq")) == seq) return 1;
+    return 0;
+}
+
+static void test_market_day(void **state)
+{
+    (void)state;
+    genesis_and_actors();
+    char *A = new_code(), *A1 = new_code(), *A2 = new_code(), *A3 = new_code();
+    char *Y = new_code(), *Y1 = new_code(), *A3a = new_code();
+    uint64_t s_reg, s_tr, s_rcv, s_split, s_tr2, s_rcv2, s_proc, s_tr3, s_rcv3, s_sell, s_insp,
+        s_recall;
+
+    /* inspections need the limits table in the ledger */
+    OK(&G, "batch.register",
+       "{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}",
+       "id", A, "herb", "name_zh", "当归", "latin", "Angelica sinensis (Oliv.) Diels", "part", "根",
+       "category", "plant", "origin", "province", "甘肃省", "city", "定西市", "county", "岷县",
+       "base", "梅川镇当归种植基地", "lat", "34.4337", "lon", "104.0362", "daodi", 1,
+       "harvest_date", "2026-10-12", "grade", "一等", "processing", "晒干", "qty_g", 500000);
+    s_reg = last_seq;
+    NO(&I, TT_ERR_NO_LIMITS, "ledger.limits", "batch.inspect",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", A, "lab", "重庆市药品检验所", "standard",
+       "ChP 2020", "results", "test", "so2", "value", "10", "unit", "mg/kg", "report_sha256",
+       "0000000000000000000000000000000000000000000000000000000000000000");
+    load_limits();
+    assert_string_equal(holder_of(A), G.id);
+    assert_string_equal(status_of(A), "active");
+
+    /* 岷县 → Jiefang Road: two-party custody */
+    OK(&G, "batch.transfer", "{s:s, s:s}", "id", A, "to", T1.id);
+    s_tr = last_seq;
+    assert_string_equal(status_of(A), "in_transit");
+    assert_string_equal(holder_of(A), G.id); /* holder changes only on receive */
+    OK(&T1, "batch.receive", "{s:s}", "id", A);
+    s_rcv = last_seq;
+    assert_string_equal(holder_of(A), T1.id);
+    assert_string_equal(status_of(A), "active");
+
+    /* the trader splits the lot at the stall */
+    OK(&T1, "batch.split", "{s:s, s:[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}]}", "id", A, "children",
+       "id", A1, "qty_g", 200000, "id", A2, "qty_g", 200000, "id", A3, "qty_g", 100000);
+    s_split = last_seq;
+    assert_string_equal(status_of(A), "depleted");
+    assert_int_equal(qty(A, "remaining"), 0);
+    assert_int_equal(qty(A2, "remaining"), 200000);
+
+    /* to the processor, who makes 饮片 */
+    OK(&T1, "batch.transfer", "{s:s, s:s}", "id", A1, "to", P.id);
+    s_tr2 = last_seq;
+    OK(&P, "batch.receive", "{s:s}", "id", A1);
+    s_rcv2 = last_seq;
+    OK(&P, "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs", "id", A1,
+       "qty_g", 200000, "output", "id", Y, "qty_g", 180000, "form", "饮片", "name_zh", "当归片",
+       "method", "净制、润透、切薄片、晒干");
+    s_proc = last_seq;
+    json_t *yb = batch(Y);
+    assert_string_equal(json_string_value(json_object_get(yb, "form")), "饮片");
+    assert_int_equal(json_integer_value(json_object_get(yb, "yield_permille")), 900);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(yb, "origin"), "county")), "岷县");
+    json_decref(yb);
+
+    /* a part of the 饮片 goes to the pharmacy as a child batch */
+    OK(&P, "batch.transfer", "{s:s, s:s, s:i, s:s}", "id", Y, "to", PH.id, "qty_g", 50000, "child",
+       Y1);
+    s_tr3 = last_seq;
+    assert_int_equal(qty(Y, "remaining"), 130000);
+    assert_string_equal(status_of(Y1), "in_transit");
+    OK(&PH, "batch.receive", "{s:s}", "id", Y1);
+    s_rcv3 = last_seq;
+    OK(&PH, "batch.sell", "{s:s, s:i, s:s}", "id", Y1, "qty_g", 250, "buyer", "门诊处方 031");
+    s_sell = last_seq;
+    assert_int_equal(qty(Y1, "sold"), 250);
+    assert_int_equal(qty(Y1, "remaining"), 49750);
+
+    /* another lot goes to a second trader, who splits it; it fails on SO2 */
+    OK(&T1, "batch.transfer", "{s:s, s:s}", "id", A3, "to", T2.id);
+    OK(&T2, "batch.receive", "{s:s}", "id", A3);
+    OK(&T2, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", A3, "children", "id", A3a, "qty_g",
+       40000);
+    OK(&I, "batch.inspect", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}], s:s}", "id", A3,
+       "lab", "重庆市药品检验所", "standard", "中国药典 2020 年版", "results", "test", "so2",
+       "value", "520", "unit", "mg/kg", "test", "moisture", "value", "12.5", "unit", "%",
+       "report_sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+    s_insp = last_seq;
+    json_t *a3 = batch(A3);
+    assert_string_equal(json_string_value(json_object_get(a3, "status")), "held");
+    json_t *insp = json_array_get(json_object_get(a3, "inspections"), 0);
+    assert_string_equal(json_string_value(json_object_get(insp, "verdict")), "fail");
+    assert_non_null(strstr(json_string_value(json_object_get(a3, "hold_reason")), "so2 520"));
+    json_decref(a3);
+    /* a held lot is frozen */
+    NO(&T2, TT_ERR_FROZEN, "held", "batch.sell", "{s:s, s:i}", "id", A3, "qty_g", 100);
+    NO(&T2, TT_ERR_FROZEN, "held", "batch.transfer", "{s:s, s:s}", "id", A3, "to", T1.id);
+
+    /* the regulator recalls the failed lot: it and its descendants */
+    OK(&R, "batch.recall", "{s:s, s:s}", "id", A3, "reason", "二氧化硫残留超标");
+    s_recall = last_seq;
+    assert_string_equal(status_of(A3), "recalled");
+    assert_string_equal(status_of(A3a), "recalled");
+    assert_string_equal(status_of(Y1), "active"); /* other lineages are untouched */
+    NO(&T2, TT_ERR_FROZEN, "recalled", "batch.sell", "{s:s, s:i}", "id", A3a, "qty_g", 100);
+    NO(&I, TT_ERR_BAD_STATE, "not held", "batch.release", "{s:s, s:s}", "id", A3, "reason", "x");
+
+    /* trace upward from the pharmacy's lot to the field, with seqs */
+    json_t *tr = NULL;
+    assert_int_equal(tt_trace(L, Y1, &tr, NULL), TT_OK);
+    json_t *n0 = json_object_get(tr, "up");
+    assert_string_equal(json_string_value(json_object_get(n0, "id")), Y1);
+    assert_true(has_event(n0, "batch.transfer", s_tr3));
+    assert_true(has_event(n0, "batch.receive", s_rcv3));
+    assert_true(has_event(n0, "batch.sell", s_sell));
+    json_t *n1 = json_array_get(json_object_get(n0, "parents"), 0);
+    assert_string_equal(json_string_value(json_object_get(n1, "id")), Y);
+    assert_string_equal(json_string_value(json_object_get(n1, "via")), "transfer");
+    assert_true(has_event(n1, "batch.process", s_proc));
+    json_t *n2 = json_array_get(json_object_get(n1, "parents"), 0);
+    assert_string_equal(json_string_value(json_object_get(n2, "id")), A1);
+    assert_string_equal(json_string_value(json_object_get(n2, "via")), "process");
+    assert_true(has_event(n2, "batch.transfer", s_tr2));
+    assert_true(has_event(n2, "batch.receive", s_rcv2));
+    json_t *n3 = json_array_get(json_object_get(n2, "parents"), 0);
+    assert_string_equal(json_string_value(json_object_get(n3, "id")), A);
+    assert_string_equal(json_string_value(json_object_get(n3, "via")), "split");
+    assert_true(has_event(n3, "batch.register", s_reg));
+    assert_true(has_event(n3, "batch.transfer", s_tr));
+    assert_true(has_event(n3, "batch.receive", s_rcv));
+    assert_true(has_event(n3, "batch.split", s_split));
+    assert_int_equal(json_array_size(json_object_get(n3, "parents")), 0); /* the origin */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(n3, "origin"), "county")),
+                        "岷县");
+    json_decref(tr);
+
+    /* trace downward from the origin reaches every descendant and the sale */
+    assert_int_equal(tt_trace(L, A, &tr, NULL), TT_OK);
+    json_t *down = json_object_get(tr, "down");
+    json_t *kids = json_object_get(down, "children");
+    assert_int_equal(json_array_size(kids), 3);
+    json_t *k1 = json_array_get(kids, 0), *k3 = json_array_get(kids, 2);
+    assert_string_equal(json_string_value(json_object_get(k1, "id")), A1);
+    json_t *ky = json_array_get(json_object_get(k1, "children"), 0);
+    assert_string_equal(json_string_value(json_object_get(ky, "id")), Y);
+    json_t *ky1 = json_array_get(json_object_get(ky, "children"), 0);
+    assert_string_equal(json_string_value(json_object_get(ky1, "id")), Y1);
+    assert_true(has_event(ky1, "batch.sell", s_sell));
+    assert_string_equal(json_string_value(json_object_get(k3, "status")), "recalled");
+    assert_true(has_event(k3, "batch.inspect", s_insp));
+    assert_true(has_event(k3, "batch.recall", s_recall));
+    json_t *k3a = json_array_get(json_object_get(k3, "children"), 0);
+    assert_string_equal(json_string_value(json_object_get(k3a, "id")), A3a);
+    assert_true(has_event(k3a, "batch.recall", s_recall));
+    json_decref(tr);
+
+    /* an actor's history */
+    json_t *hist;
+    assert_int_equal(tt_state_actor_events(L, PH.id, &hist, NULL), TT_OK);
+    assert_int_equal(json_array_size(hist), 4); /* enrolled, sent to, received, sold */
+    json_decref(hist);
+
+    /* a later recall of the origin reaches into the pharmacy's stock */
+    OK(&R, "batch.recall", "{s:s, s:s}", "id", A, "reason", "同批次溯源召回");
+    assert_string_equal(status_of(Y1), "recalled");
+    assert_string_equal(status_of(Y), "recalled");
+    NO(&PH, TT_ERR_FROZEN, "recalled", "batch.sell", "{s:s, s:i}", "id", Y1, "qty_g", 250);
+    free(A), free(A1), free(A2), free(A3), free(Y), free(Y1), free(A3a);
+}
+
+/* Each rule broken once; refused with its code, nothing changed. */
+static void test_every_rule_refuses(void **state)
+{
+    (void)state;
+    char *B = new_code(), *C = new_code(), *D = new_code(), *E = new_code(), *F = new_code();
+    OK(&T1, "batch.register",
+       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", B,
+       "herb", "name_zh", "党参", "latin", "Codonopsis pilosula", "part", "根", "origin",
+       "province", "甘肃省", "city", "定西市", "county", "渭源县", "base", "会川镇", "daodi", 1,
+       "harvest_date", "2026-09-20", "grade", "统货", "processing", "晒干", "qty_g", 10000);
+    json_t *reg_fields = json_pack(
+        "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", B,
+        "herb", "name_zh", "党参", "latin", "Codonopsis pilosula", "part", "根", "origin",
+        "province", "甘肃省", "city", "定西市", "county", "渭源县", "base", "会川镇", "daodi", 1,
+        "harvest_date", "2026-09-20", "grade", "统货", "processing", "晒干", "qty_g", 10000);
+
+    /* who may sign */
+    refused(&X.kp, TT_ERR_NOT_ENROLLED, "batch.register", json_deep_copy(reg_fields), "enroll");
+    json_object_set_new(reg_fields, "id", json_string(C));
+    refused(&I.kp, TT_ERR_FORBIDDEN, "batch.register", json_deep_copy(reg_fields), "register");
+    NO(&T1, TT_ERR_FORBIDDEN, "authority", "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:[s]}",
+       "id", "Z-1", "key", b64key(&X.kp), "name", "x", "org", "x", "licence", "x", "roles",
+       "trader");
+    NO(&T1, TT_ERR_FORBIDDEN, "inspect", "batch.inspect",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x", "standard", "x",
+       "results", "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256",
+       "0000000000000000000000000000000000000000000000000000000000000000");
+    NO(&T1, TT_ERR_FORBIDDEN, "recall", "batch.recall", "{s:s, s:s}", "id", B, "reason", "x");
+    NO(&T1, TT_ERR_FORBIDDEN, "hold", "batch.hold", "{s:s, s:s}", "id", B, "reason", "x");
+    NO(&G, TT_ERR_FORBIDDEN, "sell", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1);
+    NO(&MKT, TT_ERR_FORBIDDEN, "market authority", "actor.revoke", "{s:s, s:s}", "id", MKT.id,
+       "reason", "x");
+
+    /* only the holder moves a batch */
+    NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.transfer", "{s:s, s:s}", "id", B, "to", PH.id);
+    NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", B,
+       "children", "id", C, "qty_g", 1);
+    NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1);
+    NO(&P, TT_ERR_NOT_HOLDER, "held by", "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}",
+       "inputs", "id", B, "qty_g", 10, "output", "id", C, "qty_g", 9, "form", "饮片", "method",
+       "切片");
+    NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.destroy", "{s:s, s:s}", "id", B, "reason", "x");
+
+    /* recipients */
+    NO(&T1, TT_ERR_UNKNOWN_ACTOR, "no actor", "batch.transfer", "{s:s, s:s}", "id", B, "to",
+       "NOBODY");
+    NO(&T1, TT_ERR_FORBIDDEN, "hold goods", "batch.transfer", "{s:s, s:s}", "id", B, "to", I.id);
+    NO(&T1, TT_ERR_ARGUMENT, "its holder", "batch.transfer", "{s:s, s:s}", "id", B, "to", T1.id);
+
+    /* quantities are conserved */
+    NO(&T1, TT_ERR_QUANTITY, "left", "batch.split", "{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", B,
+       "children", "id", C, "qty_g", 6000, "id", D, "qty_g", 4001);
+    NO(&T1, TT_ERR_QUANTITY, "left", "batch.transfer", "{s:s, s:s, s:i, s:s}", "id", B, "to",
+       T2.id, "qty_g", 10001, "child", C);
+    NO(&T1, TT_ERR_ARGUMENT, "child", "batch.transfer", "{s:s, s:s, s:i}", "id", B, "to", T2.id,
+       "qty_g", 5000);
+    NO(&T1, TT_ERR_QUANTITY, "more than", "batch.process",
+       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}", "inputs", "id", B, "qty_g", 1000, "output",
+       "id", C, "qty_g", 1001, "form", "饮片", "method", "切片");
+    NO(&T1, TT_ERR_QUANTITY, "left", "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}",
+       "inputs", "id", B, "qty_g", 10001, "output", "id", C, "qty_g", 10, "form", "饮片", "method",
+       "切片");
+    NO(&T1, TT_ERR_QUANTITY, "left", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 10001);
+    OK(&T1, "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1000);
+    assert_int_equal(qty(B, "remaining"), 9000);
+
+    /* ids are unique */
+    refused(&T1.kp, TT_ERR_DUPLICATE_ID, "batch.register",
+            json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}",
+                      "id", B, "herb", "name_zh", "党参", "latin", "Codonopsis pilosula", "part",
+                      "根", "origin", "province", "甘肃省", "city", "定西市", "county", "渭源县",
+                      "base", "会川镇", "daodi", 1, "harvest_date", "2026-09-20", "grade", "统货",
+                      "processing", "晒干", "qty_g", 1),
+            "taken");
+    NO(&T1, TT_ERR_DUPLICATE_ID, "twice", "batch.split", "{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id",
+       B, "children", "id", C, "qty_g", 1, "id", C, "qty_g", 1);
+    NO(&T1, TT_ERR_DUPLICATE_ID, "taken", "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", B,
+       "children", "id", B, "qty_g", 1);
+    NO(&MKT, TT_ERR_DUPLICATE_ID, "taken", "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:[s]}", "id",
+       T1.id, "key", b64key(&X.kp), "name", "x", "org", "x", "licence", "x", "roles", "trader");
+    NO(&MKT, TT_ERR_DUPLICATE_ID, "belongs", "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:[s]}",
+       "id", "Z-2", "key", b64key(&T1.kp), "name", "x", "org", "x", "licence", "x", "roles",
+       "trader");
+
+    /* unknown batches; bad trace codes never reach the rules */
+    NO(&T1, TT_ERR_UNKNOWN_BATCH, "no batch", "batch.sell", "{s:s, s:i}", "id", E, "qty_g", 1);
+    char bad[17];
+    memcpy(bad, B, 17);
+    bad[3] = bad[3] == '0' ? '1' : '0';
+    NO(&T1, TT_ERR_MALFORMED, "check digit", "batch.sell", "{s:s, s:i}", "id", bad, "qty_g", 1);
+
+    /* two-party custody */
+    NO(&T2, TT_ERR_BAD_STATE, "in_transit", "batch.receive", "{s:s}", "id", B);
+    OK(&T1, "batch.transfer", "{s:s, s:s}", "id", B, "to", T2.id);
+    NO(&T1, TT_ERR_BAD_STATE, "in_transit", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1);
+    NO(&PH, TT_ERR_NOT_HOLDER, "on its way", "batch.receive", "{s:s}", "id", B);
+    OK(&T2, "batch.reject", "{s:s, s:s}", "id", B, "reason", "数量不符");
+    assert_string_equal(holder_of(B), T1.id); /* back with the sender */
+    assert_string_equal(status_of(B), "active");
+
+    /* hold and release */
+    OK(&I, "batch.hold", "{s:s, s:s}", "id", B, "reason", "待复检");
+    NO(&T1, TT_ERR_FROZEN, "held", "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", B, "children",
+       "id", C, "qty_g", 1);
+    NO(&T1, TT_ERR_FROZEN, "held", "batch.destroy", "{s:s, s:s}", "id", B, "reason", "x");
+    NO(&I, TT_ERR_BAD_STATE, "cannot be held", "batch.hold", "{s:s, s:s}", "id", B, "reason", "x");
+    OK(&I, "batch.inspect", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x",
+       "standard", "ChP 2020", "results", "test", "so2", "value", "380", "unit", "mg/kg",
+       "report_sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+    assert_string_equal(status_of(B), "held"); /* 党参 allows 400: pass, but still held */
+    OK(&R, "batch.release", "{s:s, s:s}", "id", B, "reason", "复检合格");
+    assert_string_equal(status_of(B), "active");
+    NO(&I, TT_ERR_BAD_UNIT, "measured in", "batch.inspect",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x", "standard", "x",
+       "results", "test", "so2", "value", "1", "unit", "%", "report_sha256",
+       "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+
+    /* revocation and key rotation */
+    tt_keypair newkey;
+    tt_keypair_generate(&newkey);
+    NO(&T1, TT_ERR_FORBIDDEN, "own key", "actor.rotate", "{s:s, s:s}", "id", T2.id, "new_key",
+       b64key(&newkey));
+    NO(&T1, TT_ERR_DUPLICATE_ID, "belongs", "actor.rotate", "{s:s, s:s}", "id", T1.id, "new_key",
+       b64key(&T2.kp));
+    OK(&T1, "actor.rotate", "{s:s, s:s}", "id", T1.id, "new_key", b64key(&newkey));
+    NO(&T1, TT_ERR_REVOKED, "retired", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1);
+    assert_int_equal(submit_as(&newkey, "batch.sell", json_pack("{s:s, s:i}", "id", B, "qty_g", 1),
+                               NULL),
+                     TT_OK);
+    OK(&MKT, "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason", "营业执照过期");
+    NO(&T2, TT_ERR_REVOKED, "revoked", "batch.register", "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}",
+       "id", F, "herb", "name_zh", "黄芪", "latin", "Astragalus", "part", "根", "origin", "province",
+       "甘肃省", "city", "定西市", "county", "陇西县", "base", "x", "daodi", 0, "harvest_date",
+       "2026-09-01", "grade", "统货", "processing", "晒干", "qty_g", 5);
+    assert_int_equal(submit_as(&newkey, "batch.transfer",
+                               json_pack("{s:s, s:s}", "id", B, "to", T2.id), NULL),
+                     TT_ERR_REVOKED);
+    NO(&MKT, TT_ERR_BAD_STATE, "already", "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason", "x");
+    NO(&MKT, TT_ERR_UNKNOWN_ACTOR, "no actor", "actor.revoke", "{s:s, s:s}", "id", "NOBODY",
+       "reason", "x");
+
+    /* destroy by a regulator, not the holder; then nothing more */
+    OK(&R, "batch.destroy", "{s:s, s:s, s:s}", "id", B, "reason", "过期", "method", "焚烧");
+    assert_string_equal(status_of(B), "destroyed");
+    assert_int_equal(qty(B, "destroyed"), 8999);
+    assert_int_equal(qty(B, "remaining"), 0);
+    assert_int_equal(submit_as(&newkey, "batch.sell", json_pack("{s:s, s:i}", "id", B, "qty_g", 1),
+                               NULL),
+                     TT_ERR_BAD_STATE);
+    NO(&R, TT_ERR_BAD_STATE, "already", "batch.recall", "{s:s, s:s}", "id", B, "reason", "x");
+    json_decref(reg_fields);
+    free(B), free(C), free(D), free(E), free(F);
+}
+
+static void test_replay_and_state_audit(void **state)
+{
+    (void)state;
+    /* a replayed body is refused by the store, unchanged */
+    char *G2 = new_code();
+    char *body = body_of("batch.register",
+                         json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, "
+                                   "s:s, s:i}",
+                                   "id", G2, "herb", "name_zh", "黄芪", "latin", "Astragalus",
+                                   "part", "根", "origin", "province", "甘肃省", "city", "定西市",
+                                   "county", "陇西县", "base", "x", "daodi", 0, "harvest_date",
+                                   "2026-09-01", "grade", "统货", "processing", "晒干", "qty_g", 5));
+    uint8_t sig[64], before[32], after[32];
+    tu_sign(&G.kp, body, sig);
+    tt_append it = {.actor = G.kp.pk, .sig = sig, .body = tt_bytes_str(body)};
+    assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, NULL, NULL), TT_OK);
+    assert_int_equal(it.result.code, TT_OK);
+    digest(before);
+    assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, NULL, NULL), TT_OK);
+    assert_int_equal(it.result.code, TT_ERR_REPLAY);
+    digest(after);
+    assert_memory_equal(before, after, 32);
+    free(body);
+
+    /* audit replays every entry through the rules and finds the same state */
+    tt_verifier v;
+    tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
+    tt_audit_report r;
+    char *scratch;
+    assert_true(asprintf(&scratch, "%s/scratch", dir) > 0);
+    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, NULL), TT_OK);
+    if (!r.ok)
+        fail_msg("audit: %s", r.why.message);
+    assert_true(r.checkpoints > 10);
+    struct stat st;
+    assert_int_not_equal(stat(scratch, &st), 0); /* the scratch store is gone */
+
+    /* tamper with derived state behind the rules' back: audit names it */
+    json_t *b = batch(G2);
+    json_object_set_new(json_object_get(b, "qty"), "remaining", json_integer(5000));
+    uint64_t changed_at = (uint64_t)json_integer_value(json_object_get(b, "updated_seq"));
+    char *s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(L->env, NULL, 0, &txn), 0);
+    MDB_val k = {16, G2}, val = {strlen(s), s};
+    assert_int_equal(mdb_put(txn, L->dbi[TT_DB_BATCHES], &k, &val, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, NULL), TT_OK);
+    assert_false(r.ok);
+    assert_true(r.bad_seq_known);
+    assert_int_equal(r.bad_seq, changed_at);
+    assert_non_null(strstr(r.why.message, G2));
+    free(s);
+    json_decref(b);
+    free(scratch);
+    free(G2);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_market_day),
+        cmocka_unit_test(test_every_rule_refuses),
+        cmocka_unit_test(test_replay_and_state_audit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
