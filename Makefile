@@ -17,6 +17,7 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -fPIC \
             -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude
 LDFLAGS  += $(SAN)
 LIBS     := -lsodium -llmdb -ljansson -lpthread
+NNLIBS   := -lnanomsg
 TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
@@ -28,13 +29,22 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS_OK  := $(BUILD)/.deps-ok
+UTIL_OBJ := $(BUILD)/cli/util.o
+DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*.c)))
 
 .PHONY: all lib check asan deps clean
 .SECONDARY:
 
-all: lib
+all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
 
 lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
+
+$(BUILD)/tcmtraced: $(DAEMON_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
+
+$(BUILD)/tcmtrace: $(CLI_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
 deps:
 	@missing=""; \
@@ -53,7 +63,7 @@ $(DEPS_OK): Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h daemon/*.h cli/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -66,7 +76,7 @@ $(BUILD)/libtcmtrace.so: $(CORE_OBJ)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a $(LIBS) $(TESTLIBS)
 
-check: lib $(TEST_BIN)
+check: all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
 
 asan:

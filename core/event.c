@@ -10,6 +10,8 @@
 #include "tcmtrace/event.h"
 
 #include <ctype.h>
+#include <sodium.h>
+#include <time.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -528,4 +530,25 @@ const char *tt_event_str(const tt_event *ev, const char *field)
 int64_t tt_event_int(const tt_event *ev, const char *field)
 {
     return (int64_t)json_integer_value(json_object_get(ev->json, field));
+}
+
+char *tt_event_build(const char *type, json_t *fields)
+{
+    uint8_t raw[16];
+    char nonce[32], at[40];
+    randombytes_buf(raw, sizeof raw);
+    tt_b64url((tt_bytes){sizeof raw, raw}, nonce);
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S%z", &tm); /* ...+0800 */
+    size_t n = strlen(at);                                /* ...+08:00 */
+    memmove(at + n - 1, at + n - 2, 3);
+    at[n - 2] = ':';
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "type", type, "at", at, "nonce", nonce);
+    json_object_update(o, fields);
+    json_decref(fields);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return body;
 }

@@ -203,8 +203,7 @@ static tt_err need_role(rctx *c, const char *const *roles, const char *what)
     for (; *roles; roles++)
         if (has_role(c->signer, *roles))
             return TT_OK;
-    return tt_fail(c->err, TT_ERR_FORBIDDEN, "actor %s may not %s (needs role %s)", c->signer_id,
-                   what, what);
+    return tt_fail(c->err, TT_ERR_FORBIDDEN, "actor %s may not %s", c->signer_id, what);
 }
 
 static tt_err need_authority(rctx *c)

@@ -74,6 +74,13 @@ tt_err tt_event_parse(tt_bytes body, tt_event *ev, tt_error *err);
 
 void tt_event_free(tt_event *ev);
 
+/*
+ * Builds an event body: "v", "type", "at" (now, with the local offset) and a
+ * fresh 16-byte "nonce", then the members of `fields` (which is stolen).
+ * Returns compact JSON (malloc'd) ready to sign.
+ */
+char *tt_event_build(const char *type, json_t *fields);
+
 /* Field accessors for a validated event (NULL / 0 when absent). */
 const char *tt_event_str(const tt_event *ev, const char *field);
 int64_t tt_event_int(const tt_event *ev, const char *field);

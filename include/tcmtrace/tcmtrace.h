@@ -10,6 +10,10 @@
 #include "tcmtrace/ledger.h"
 #include "tcmtrace/merkle.h"
 #include "tcmtrace/note.h"
+#include "tcmtrace/event.h"
+#include "tcmtrace/limits.h"
+#include "tcmtrace/state.h"
+#include "tcmtrace/tracecode.h"
 
 #define TT_VERSION "0.1.0"
 

@@ -1,0 +1,93 @@
+/*
+ * cli.h: the command-line tool's shared state, client and formatting.
+ *
+ * Exit codes (also in README and `tcmtrace --help`):
+ *   0  done
+ *   1  refused: the daemon (or the ledger) said no, or the object is unknown
+ *   2  usage: the command line or an input file is wrong; nothing was sent
+ *   3  unreachable: no daemon, or a local file or key could not be used
+ *   4  not verified: a proof, signature, checkpoint or audit does not hold
+ */
+#ifndef TCMTRACE_CLI_H
+#define TCMTRACE_CLI_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "tcmtrace/tcmtrace.h"
+
+enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3, EX_UNVERIFIED = 4 };
+
+typedef struct cli {
+    const char *dir;       /* ledger directory: ipc://DIR/api.sock */
+    const char *connect;   /* or an explicit nanomsg address */
+    const char *key;       /* the user's secret key file */
+    const char *pass_file; /* its passphrase */
+    const char *log_key;   /* the log verifier key the user trusts (string or file) */
+    int json;              /* print JSON for scripts */
+    int timeout_ms;
+    int sock;
+} cli;
+
+typedef struct command {
+    const char *name;
+    int (*fn)(cli *c, int argc, char **argv);
+    const char *summary;
+} command;
+
+/* client.c */
+int cli_connect(cli *c);
+/* Sends `req` (stolen); *resp is the answer. Returns an exit code. */
+int cli_call(cli *c, json_t *req, json_t **resp);
+/* Like cli_call, but prints the daemon's error and returns EX_REFUSED. */
+int cli_request(cli *c, json_t *req, json_t **resp);
+/* Builds, signs and submits an event with the user's key; prints errors. */
+int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp);
+/* Loads the user's key (--key / TCMTRACE_KEY). */
+int cli_load_key(cli *c, tt_keypair *kp);
+/* The trusted log verifier key: --log-key, TCMTRACE_LOG_KEY or DIR/log.vkey. */
+int cli_log_verifier(cli *c, tt_verifier *v);
+/* Prints an error line "tcmtrace: CODE: message" and returns `ex`. */
+int cli_fail(int ex, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* fmt.c */
+int fmt_width(const char *utf8);
+void fmt_kv(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fmt_pad(const char *s, int width);
+const char *fmt_qty(int64_t grams, char buf[48]);
+int fmt_parse_qty(const char *s, int64_t *grams);
+const char *fmt_time(uint64_t ms, char buf[32]);
+const char *fmt_status(const char *status);
+const char *fmt_type(const char *type);
+const char *fmt_code(const char *code, char buf[TT_CODE_PRETTY + 1]);
+void fmt_json(json_t *j);
+/* A progress bar on stderr when it is a terminal. */
+void fmt_progress(const char *what, uint64_t done, uint64_t total);
+
+/* commands */
+int cmd_key(cli *c, int argc, char **argv);
+int cmd_actor(cli *c, int argc, char **argv);
+int cmd_register(cli *c, int argc, char **argv);
+int cmd_transfer(cli *c, int argc, char **argv);
+int cmd_receive(cli *c, int argc, char **argv);
+int cmd_reject(cli *c, int argc, char **argv);
+int cmd_split(cli *c, int argc, char **argv);
+int cmd_process(cli *c, int argc, char **argv);
+int cmd_inspect(cli *c, int argc, char **argv);
+int cmd_hold(cli *c, int argc, char **argv);
+int cmd_release(cli *c, int argc, char **argv);
+int cmd_recall(cli *c, int argc, char **argv);
+int cmd_sell(cli *c, int argc, char **argv);
+int cmd_destroy(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_trace(cli *c, int argc, char **argv);
+int cmd_log(cli *c, int argc, char **argv);
+int cmd_checkpoint(cli *c, int argc, char **argv);
+int cmd_proof(cli *c, int argc, char **argv);
+int cmd_verify(cli *c, int argc, char **argv);
+int cmd_audit(cli *c, int argc, char **argv);
+int cmd_status(cli *c, int argc, char **argv);
+int cmd_watch(cli *c, int argc, char **argv);
+int cmd_api(cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * client.c: talking to tcmtraced, and the user's keys.
+ *
+ * nanomsg connects lazily, so a missing daemon would only show as a
+ * timeout; for a local ledger the socket file is probed first so that the
+ * user hears at once that no daemon is running.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+int cli_fail(int ex, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tcmtrace: %s: ", code);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return ex;
+}
+
+static int ipc_listening(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (fd < 0 || strlen(path) >= sizeof a.sun_path)
+        return fd >= 0 ? (close(fd), 1) : 1; /* cannot probe: let nanomsg try */
+    strcpy(a.sun_path, path);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+int cli_connect(cli *c)
+{
+    if (c->sock >= 0)
+        return EX_DONE;
+    char url[4200];
+    if (c->connect) {
+        snprintf(url, sizeof url, "%s", c->connect);
+    } else if (c->dir) {
+        snprintf(url, sizeof url, "ipc://%s/api.sock", c->dir);
+        if (!ipc_listening(url + 6))
+            return cli_fail(EX_UNREACHABLE, "unreachable",
+                            "no tcmtraced is running on %s (start it with 'tcmtraced run %s')",
+                            c->dir, c->dir);
+    } else {
+        return cli_fail(EX_USAGE, "usage",
+                        "say which ledger: --dir DIR (or TCMTRACE_DIR), or --connect ADDRESS");
+    }
+    c->sock = nn_socket(AF_SP, NN_REQ);
+    if (c->sock < 0 || nn_connect(c->sock, url) < 0)
+        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot connect to %s: %s", url,
+                        nn_strerror(nn_errno()));
+    nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
+    nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
+    int resend = 3600 * 1000; /* never resend a submit behind the user's back */
+    nn_setsockopt(c->sock, NN_REQ, NN_REQ_RESEND_IVL, &resend, sizeof resend);
+    return EX_DONE;
+}
+
+int cli_call(cli *c, json_t *req, json_t **resp)
+{
+    int ex = cli_connect(c);
+    if (ex != EX_DONE) {
+        json_decref(req);
+        return ex;
+    }
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    int n = nn_send(c->sock, text, strlen(text), 0);
+    free(text);
+    if (n < 0)
+        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot send to tcmtraced: %s",
+                        nn_strerror(nn_errno()));
+    char *buf = NULL;
+    n = nn_recv(c->sock, &buf, NN_MSG, 0);
+    if (n < 0)
+        return cli_fail(EX_UNREACHABLE, "unreachable",
+                        "no answer from tcmtraced within %d ms: %s (a submit may still have been "
+                        "written; check with 'tcmtrace log')",
+                        c->timeout_ms, nn_strerror(nn_errno()));
+    json_error_t jerr;
+    *resp = json_loadb(buf, (size_t)n, 0, &jerr);
+    nn_freemsg(buf);
+    if (*resp == NULL)
+        return cli_fail(EX_UNREACHABLE, "malformed", "tcmtraced answered with invalid JSON");
+    return EX_DONE;
+}
+
+int cli_request(cli *c, json_t *req, json_t **resp)
+{
+    int ex = cli_call(c, req, resp);
+    if (ex != EX_DONE)
+        return ex;
+    if (json_is_true(json_object_get(*resp, "ok")))
+        return EX_DONE;
+    json_t *e = json_object_get(*resp, "error");
+    if (c->json)
+        fmt_json(*resp);
+    ex = cli_fail(EX_REFUSED, json_string_value(json_object_get(e, "code")), "%s",
+                  json_string_value(json_object_get(e, "message")));
+    json_decref(*resp);
+    *resp = NULL;
+    return ex;
+}
+
+int cli_load_key(cli *c, tt_keypair *kp)
+{
+    const char *path = c->key ? c->key : getenv("TCMTRACE_KEY");
+    tt_error err;
+    if (path == NULL)
+        return cli_fail(EX_USAGE, "usage", "say whose key signs: --key FILE (or TCMTRACE_KEY)");
+    if (tu_load_secret(path, c->pass_file, "TCMTRACE_PASSPHRASE", kp, &err) != TT_OK)
+        return cli_fail(err.code == TT_ERR_BAD_PASSPHRASE ? EX_USAGE : EX_UNREACHABLE,
+                        tt_err_name(err.code), "%s", err.message);
+    return EX_DONE;
+}
+
+int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp)
+{
+    tt_keypair kp;
+    int ex = cli_load_key(c, &kp);
+    if (ex != EX_DONE) {
+        json_decref(fields);
+        return ex;
+    }
+    char *body = tt_event_build(type, fields);
+    uint8_t sig[64];
+    char pk64[64], sig64[100];
+    tt_event_sign(tt_bytes_str(body), kp.sk, sig);
+    tt_b64((tt_bytes){32, kp.pk}, pk64);
+    tt_b64((tt_bytes){64, sig}, sig64);
+    tt_keypair_wipe(&kp);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk64, "sig", sig64,
+                            "body", body);
+    free(body);
+    return cli_request(c, req, resp);
+}
+
+int cli_log_verifier(cli *c, tt_verifier *v)
+{
+    const char *src = c->log_key ? c->log_key : getenv("TCMTRACE_LOG_KEY");
+    char *data = NULL, path[4096];
+    size_t len;
+    tt_error err;
+    if (src == NULL && c->dir) {
+        snprintf(path, sizeof path, "%s/log.vkey", c->dir);
+        src = path;
+    }
+    if (src == NULL)
+        return cli_fail(EX_USAGE, "usage",
+                        "say which log key you trust: --log-key VKEY|FILE (or TCMTRACE_LOG_KEY)");
+    if (strchr(src, '+') == NULL || access(src, R_OK) == 0) {
+        if (tt_read_file(src, 4096, &data, &len, &err) != TT_OK)
+            return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
+        data[strcspn(data, "\r\n")] = '\0';
+        src = data;
+    }
+    tt_err rc = tt_verifier_parse(src, v, &err);
+    free(data);
+    if (rc != TT_OK)
+        return cli_fail(EX_USAGE, "key_format", "the trusted log key: %s", err.message);
+    return EX_DONE;
+}

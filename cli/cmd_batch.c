@@ -1,0 +1,570 @@
+/*
+ * cmd_batch.c: the events that move goods — register, transfer, receive,
+ * reject, split, process, inspect, hold, release, recall, sell, destroy.
+ * Each builds its event, signs it with the user's key, submits it and
+ * prints what the person at the stall needs to see (the trace code, the
+ * entry it became) or the daemon's refusal.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int usage(const char *text, int help)
+{
+    fputs(text, help ? stdout : stderr);
+    return help ? EX_DONE : EX_USAGE;
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+static int code_arg(const char *in, char code[TT_CODE_LEN + 1])
+{
+    tt_error err;
+    if (tt_code_parse(in, code, &err) != TT_OK)
+        return cli_fail(EX_USAGE, "malformed", "%s", err.message);
+    return 0;
+}
+
+static int qty_arg(const char *in, int64_t *g)
+{
+    if (fmt_parse_qty(in, g) != 0)
+        return cli_fail(EX_USAGE, "usage",
+                        "\"%s\" is not a quantity: write e.g. 500kg, 1.5kg, 20g, 2t or 10斤 "
+                        "(whole grams)",
+                        in);
+    return 0;
+}
+
+static int sha256_file(const char *path, char hex[65])
+{
+    char *data;
+    size_t len;
+    tt_error err;
+    uint8_t h[32];
+    if (tt_read_file(path, 64u << 20, &data, &len, &err) != TT_OK)
+        return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
+    crypto_hash_sha256(h, (uint8_t *)data, len);
+    free(data);
+    tt_hex((tt_bytes){32, h}, hex);
+    return 0;
+}
+
+/* Prints an accepted event: what it did, its codes, its entry. */
+static int done(cli *c, json_t *resp, const char *what, const char *const *codes, size_t ncodes)
+{
+    if (c->json) {
+        json_t *cs = json_array();
+        for (size_t i = 0; i < ncodes; i++)
+            json_array_append_new(cs, json_string(codes[i]));
+        json_object_set_new(resp, "codes", cs);
+        fmt_json(resp);
+        json_decref(resp);
+        return EX_DONE;
+    }
+    char pretty[TT_CODE_PRETTY + 1];
+    printf("%s\n", what);
+    for (size_t i = 0; i < ncodes; i++)
+        fmt_kv(i == 0 ? "追溯码" : "", "%s", fmt_code(codes[i], pretty));
+    fmt_kv("账本序号", "#%lld", (long long)json_integer_value(json_object_get(resp, "seq")));
+    fmt_kv("条目哈希", "%s", json_string_value(json_object_get(resp, "hash")));
+    json_decref(resp);
+    return EX_DONE;
+}
+
+static const char REGISTER_USAGE[] =
+    "usage: tcmtrace register --herb 中文名 --latin NAME --part PART --qty QTY\n"
+    "         --province P --city C --county X --base BASE [--lat DEG --lon DEG] [--daodi]\n"
+    "         --harvest YYYY-MM-DD --grade GRADE --processing TEXT\n"
+    "         [--category plant|animal|mineral|fungus] [--form 药材|饮片]\n"
+    "         [--doc FILE:KIND]... [--id CODE]\n"
+    "Registers a new batch held by the signer (--key). A trace code is made unless --id.\n";
+
+int cmd_register(cli *c, int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"herb", 1, 0, 'h'},     {"latin", 1, 0, 'l'},   {"part", 1, 0, 'p'},
+        {"qty", 1, 0, 'q'},      {"province", 1, 0, 'P'}, {"city", 1, 0, 'C'},
+        {"county", 1, 0, 'X'},   {"base", 1, 0, 'b'},    {"lat", 1, 0, 'y'},
+        {"lon", 1, 0, 'x'},      {"daodi", 0, 0, 'd'},   {"harvest", 1, 0, 'H'},
+        {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'}, {"category", 1, 0, 'c'},
+        {"form", 1, 0, 'f'},     {"doc", 1, 0, 'D'},     {"id", 1, 0, 'i'},
+        {"help", 0, 0, '?'},     {0, 0, 0, 0}};
+    const char *v[128] = {0};
+    int daodi = 0, ch;
+    json_t *docs = json_array();
+    if (wants_help(argc, argv))
+        return usage(REGISTER_USAGE, 1);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+        if (ch == 'd')
+            daodi = 1;
+        else if (ch == 'D') {
+            char *sep = strrchr(optarg, ':'), hex[65];
+            if (sep == NULL)
+                return cli_fail(EX_USAGE, "usage", "--doc takes FILE:KIND, e.g. cert.pdf:产地证明");
+            *sep = '\0';
+            if (sha256_file(optarg, hex))
+                return EX_USAGE;
+            json_array_append_new(docs, json_pack("{s:s, s:s}", "sha256", hex, "kind", sep + 1));
+        } else if (ch == '?' || ch < 0 || ch > 127)
+            return usage(REGISTER_USAGE, 0);
+        else
+            v[ch] = optarg;
+    }
+    static const char req[] = "hlpqPCXbHgr";
+    for (const char *r = req; *r; r++)
+        if (v[(int)*r] == NULL)
+            return cli_fail(EX_USAGE, "usage",
+                            "register needs --herb, --latin, --part, --qty, --province, --city, "
+                            "--county, --base, --harvest, --grade and --processing");
+    int64_t g;
+    char code[TT_CODE_LEN + 1];
+    if (qty_arg(v['q'], &g))
+        return EX_USAGE;
+    if (v['i'] ? code_arg(v['i'], code) : (tt_code_new(tt_now_ms(), code), 0))
+        return EX_USAGE;
+    json_t *herb = json_pack("{s:s, s:s, s:s}", "name_zh", v['h'], "latin", v['l'], "part", v['p']);
+    if (v['c'])
+        json_object_set_new(herb, "category", json_string(v['c']));
+    json_t *origin = json_pack("{s:s, s:s, s:s, s:s, s:b}", "province", v['P'], "city", v['C'],
+                               "county", v['X'], "base", v['b'], "daodi", daodi);
+    if (v['y'])
+        json_object_set_new(origin, "lat", json_string(v['y']));
+    if (v['x'])
+        json_object_set_new(origin, "lon", json_string(v['x']));
+    json_t *f = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I}", "id", code, "herb", herb, "origin",
+                          origin, "harvest_date", v['H'], "grade", v['g'], "processing", v['r'],
+                          "qty_g", (json_int_t)g);
+    if (v['f'])
+        json_object_set_new(f, "form", json_string(v['f']));
+    if (json_array_size(docs))
+        json_object_set_new(f, "documents", docs);
+    else
+        json_decref(docs);
+    json_t *resp;
+    int ex = cli_submit(c, "batch.register", f, &resp);
+    if (ex)
+        return ex;
+    char what[512], q[48];
+    snprintf(what, sizeof what, "已登记批次 / batch registered: %s %s %s，%s%s %s，%s", v['h'],
+             v['l'], v['p'], v['P'], v['C'], v['X'], fmt_qty(g, q));
+    const char *codes[] = {code};
+    return done(c, resp, what, codes, 1);
+}
+
+static const char TRANSFER_USAGE[] =
+    "usage: tcmtrace transfer CODE --to ACTOR [--qty QTY] [--note TEXT]\n"
+    "Sends the batch (or QTY of it, as a new child batch) to ACTOR; it is in transit\n"
+    "until ACTOR runs 'tcmtrace receive'.\n";
+
+int cmd_transfer(cli *c, int argc, char **argv)
+{
+    static const struct option o[] = {{"to", 1, 0, 't'}, {"qty", 1, 0, 'q'}, {"note", 1, 0, 'n'},
+                                      {"help", 0, 0, '?'}, {0, 0, 0, 0}};
+    const char *to = 0, *qs = 0, *note = 0;
+    int ch;
+    if (wants_help(argc, argv))
+        return usage(TRANSFER_USAGE, 1);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+        if (ch == 't')
+            to = optarg;
+        else if (ch == 'q')
+            qs = optarg;
+        else if (ch == 'n')
+            note = optarg;
+        else
+            return usage(TRANSFER_USAGE, 0);
+    }
+    char code[TT_CODE_LEN + 1], child[TT_CODE_LEN + 1];
+    if (optind + 1 != argc || to == NULL)
+        return usage(TRANSFER_USAGE, 0);
+    if (code_arg(argv[optind], code))
+        return EX_USAGE;
+    int64_t g = 0;
+    if (qs && qty_arg(qs, &g))
+        return EX_USAGE;
+    json_t *f = json_pack("{s:s, s:s}", "id", code, "to", to), *resp;
+    int part = 0;
+    if (qs) { /* a part of what remains becomes a child batch */
+        int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &resp);
+        if (ex) {
+            json_decref(f);
+            return ex;
+        }
+        int64_t rem = json_integer_value(
+            json_object_get(json_object_get(json_object_get(resp, "batch"), "qty"), "remaining"));
+        json_decref(resp);
+        if (g < rem) {
+            part = 1;
+            tt_code_new(tt_now_ms(), child);
+            json_object_set_new(f, "qty_g", json_integer(g));
+            json_object_set_new(f, "child", json_string(child));
+        } else if (g > rem) {
+            json_object_set_new(f, "qty_g", json_integer(g)); /* let the daemon say no */
+        }
+    }
+    if (note)
+        json_object_set_new(f, "note", json_string(note));
+    int ex = cli_submit(c, "batch.transfer", f, &resp);
+    if (ex)
+        return ex;
+    char what[256], q[48];
+    if (part)
+        snprintf(what, sizeof what, "已发货 / sent: %s 给 %s（在途，待对方收货）", fmt_qty(g, q), to);
+    else
+        snprintf(what, sizeof what, "已发货 / sent: 整批给 %s（在途，待对方收货）", to);
+    const char *codes[] = {part ? child : code, code};
+    return done(c, resp, what, codes, part ? 2 : 1);
+}
+
+/* receive, reject, hold, release, recall: a code and maybe a reason. */
+static int simple(cli *c, int argc, char **argv, const char *type, int need_reason,
+                  const char *usage_text, const char *what)
+{
+    if (wants_help(argc, argv))
+        return usage(usage_text, 1);
+    const char *reason = NULL, *arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+            reason = argv[++i];
+        else if (argv[i][0] != '-' && arg == NULL)
+            arg = argv[i];
+        else
+            return usage(usage_text, 0);
+    }
+    char code[TT_CODE_LEN + 1];
+    if (arg == NULL || (need_reason && reason == NULL))
+        return usage(usage_text, 0);
+    if (code_arg(arg, code))
+        return EX_USAGE;
+    json_t *f = json_pack("{s:s}", "id", code), *resp;
+    if (need_reason)
+        json_object_set_new(f, "reason", json_string(reason));
+    int ex = cli_submit(c, type, f, &resp);
+    if (ex)
+        return ex;
+    const char *codes[] = {code};
+    return done(c, resp, what, codes, 1);
+}
+
+int cmd_receive(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.receive", 0,
+                  "usage: tcmtrace receive CODE\nConfirms receipt; you become the holder.\n",
+                  "已收货 / received: 您现在是持有人");
+}
+
+int cmd_reject(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.reject", 1,
+                  "usage: tcmtrace reject CODE --reason TEXT\nRefuses a batch sent to you; it "
+                  "returns to the sender.\n",
+                  "已拒收 / rejected: 退回发货人");
+}
+
+int cmd_hold(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.hold", 1,
+                  "usage: tcmtrace hold CODE --reason TEXT\nQuarantines a batch (inspector, "
+                  "regulator).\n",
+                  "已扣留 / held: 该批次冻结，只能检验、放行或召回");
+}
+
+int cmd_release(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.release", 1,
+                  "usage: tcmtrace release CODE --reason TEXT\nLifts a hold (inspector, "
+                  "regulator).\n",
+                  "已放行 / released");
+}
+
+int cmd_recall(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.recall", 1,
+                  "usage: tcmtrace recall CODE --reason TEXT\nRecalls a batch and every "
+                  "descendant (regulator).\n",
+                  "已召回 / recalled: 该批次及其全部下游批次");
+}
+
+static const char SPLIT_USAGE[] =
+    "usage: tcmtrace split CODE --into QTY[,QTY...]\n"
+    "Splits the batch into children of those quantities (new trace codes).\n";
+
+int cmd_split(cli *c, int argc, char **argv)
+{
+    if (wants_help(argc, argv))
+        return usage(SPLIT_USAGE, 1);
+    if (argc != 4 || strcmp(argv[2], "--into") != 0)
+        return usage(SPLIT_USAGE, 0);
+    char code[TT_CODE_LEN + 1];
+    if (code_arg(argv[1], code))
+        return EX_USAGE;
+    json_t *kids = json_array();
+    char *list = strdup(argv[3]);
+    char codes[1000][TT_CODE_LEN + 1];
+    const char *cp[1001];
+    size_t n = 0;
+    cp[n] = code;
+    for (char *q = strtok(list, ",，"); q; q = strtok(NULL, ",，")) {
+        int64_t g;
+        if (n == 999 || qty_arg(q, &g)) {
+            free(list);
+            json_decref(kids);
+            return EX_USAGE;
+        }
+        tt_code_new(tt_now_ms(), codes[n]);
+        json_array_append_new(kids, json_pack("{s:s, s:I}", "id", codes[n], "qty_g", (json_int_t)g));
+        cp[n + 1] = codes[n];
+        n++;
+    }
+    free(list);
+    json_t *resp;
+    int ex = cli_submit(c, "batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids),
+                        &resp);
+    if (ex)
+        return ex;
+    char what[128];
+    snprintf(what, sizeof what, "已分拆 / split into %zu: 新追溯码如下（第一行为原批次）", n);
+    return done(c, resp, what, cp, n + 1);
+}
+
+static const char PROCESS_USAGE[] =
+    "usage: tcmtrace process --in CODE=QTY [--in CODE=QTY]... --out-qty QTY\n"
+    "         --method TEXT [--form 饮片|药材] [--name 中文名] [--grade GRADE]\n"
+    "Turns the inputs you hold into one output batch (e.g. 饮片 after 炮制).\n";
+
+int cmd_process(cli *c, int argc, char **argv)
+{
+    static const struct option o[] = {{"in", 1, 0, 'i'},     {"out-qty", 1, 0, 'q'},
+                                      {"method", 1, 0, 'm'}, {"form", 1, 0, 'f'},
+                                      {"name", 1, 0, 'n'},   {"grade", 1, 0, 'g'},
+                                      {"help", 0, 0, '?'},   {0, 0, 0, 0}};
+    const char *v[128] = {0};
+    json_t *inputs = json_array();
+    int ch;
+    if (wants_help(argc, argv))
+        return usage(PROCESS_USAGE, 1);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+        if (ch == 'i') {
+            char *eq = strchr(optarg, '='), code[TT_CODE_LEN + 1];
+            int64_t g;
+            if (eq == NULL)
+                return cli_fail(EX_USAGE, "usage", "--in takes CODE=QTY");
+            *eq = '\0';
+            if (code_arg(optarg, code) || qty_arg(eq + 1, &g))
+                return EX_USAGE;
+            json_array_append_new(inputs, json_pack("{s:s, s:I}", "id", code, "qty_g", (json_int_t)g));
+        } else if (ch > 0 && ch < 128 && ch != '?') {
+            v[ch] = optarg;
+        } else {
+            return usage(PROCESS_USAGE, 0);
+        }
+    }
+    int64_t out;
+    if (!json_array_size(inputs) || !v['q'] || !v['m'])
+        return usage(PROCESS_USAGE, 0);
+    if (qty_arg(v['q'], &out))
+        return EX_USAGE;
+    char code[TT_CODE_LEN + 1];
+    tt_code_new(tt_now_ms(), code);
+    json_t *output = json_pack("{s:s, s:I, s:s}", "id", code, "qty_g", (json_int_t)out, "form",
+                               v['f'] ? v['f'] : "饮片");
+    if (v['n'])
+        json_object_set_new(output, "name_zh", json_string(v['n']));
+    if (v['g'])
+        json_object_set_new(output, "grade", json_string(v['g']));
+    json_t *resp;
+    int ex = cli_submit(c, "batch.process",
+                        json_pack("{s:o, s:o, s:s}", "inputs", inputs, "output", output, "method",
+                                  v['m']),
+                        &resp);
+    if (ex)
+        return ex;
+    char what[256], q[48];
+    snprintf(what, sizeof what, "已加工 / processed: 产出 %s %s", fmt_qty(out, q),
+             v['f'] ? v['f'] : "饮片");
+    const char *codes[] = {code};
+    return done(c, resp, what, codes, 1);
+}
+
+static const char INSPECT_USAGE[] =
+    "usage: tcmtrace inspect CODE --lab LAB --result TEST=VALUE[UNIT]... \n"
+    "         (--report FILE | --report-sha256 HEX) [--standard TEXT]\n"
+    "Records measured values, e.g. --result so2=520mg/kg --result moisture=12.5%.\n"
+    "Tests: so2, pb, cd, as, hg, cu, aflatoxin_b1, aflatoxin_total, moisture. The\n"
+    "verdict is computed against the limits table in the ledger; a fail holds the batch.\n";
+
+static json_t *result_arg(const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg)
+        return NULL;
+    const char *v = eq + 1, *u = v;
+    if (*u == '-')
+        u++;
+    while ((*u >= '0' && *u <= '9') || *u == '.')
+        u++;
+    char test[64], value[64];
+    snprintf(test, sizeof test, "%.*s", (int)(eq - arg), arg);
+    snprintf(value, sizeof value, "%.*s", (int)(u - v), v);
+    while (*u == ' ')
+        u++;
+    if (!tt_decimal_valid(value) || *u == '\0')
+        return NULL;
+    return json_pack("{s:s, s:s, s:s}", "test", test, "value", value, "unit", u);
+}
+
+int cmd_inspect(cli *c, int argc, char **argv)
+{
+    static const struct option o[] = {{"lab", 1, 0, 'l'},           {"result", 1, 0, 'r'},
+                                      {"report", 1, 0, 'f'},        {"report-sha256", 1, 0, 's'},
+                                      {"standard", 1, 0, 'S'},      {"help", 0, 0, '?'},
+                                      {0, 0, 0, 0}};
+    const char *lab = 0, *report = 0, *sha = 0, *standard = "中国药典 2020 年版";
+    json_t *results = json_array();
+    int ch;
+    if (wants_help(argc, argv))
+        return usage(INSPECT_USAGE, 1);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+        json_t *r;
+        switch (ch) {
+        case 'l': lab = optarg; break;
+        case 'f': report = optarg; break;
+        case 's': sha = optarg; break;
+        case 'S': standard = optarg; break;
+        case 'r':
+            if ((r = result_arg(optarg)) == NULL)
+                return cli_fail(EX_USAGE, "usage",
+                                "--result takes TEST=VALUE UNIT, e.g. so2=520mg/kg, not \"%s\"",
+                                optarg);
+            json_array_append_new(results, r);
+            break;
+        default: return usage(INSPECT_USAGE, 0);
+        }
+    }
+    char code[TT_CODE_LEN + 1], hex[65];
+    if (optind + 1 != argc || !lab || !json_array_size(results) || (!report && !sha))
+        return usage(INSPECT_USAGE, 0);
+    if (code_arg(argv[optind], code))
+        return EX_USAGE;
+    if (report && sha256_file(report, hex))
+        return EX_USAGE;
+    json_t *resp;
+    int ex = cli_submit(c, "batch.inspect",
+                        json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", code, "lab", lab, "standard",
+                                  standard, "results", results, "report_sha256", report ? hex : sha),
+                        &resp);
+    if (ex)
+        return ex;
+    /* show the computed verdict */
+    json_t *b;
+    if (!c->json && cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &b) == 0) {
+        json_t *ins = json_object_get(json_object_get(b, "batch"), "inspections");
+        json_t *last = json_array_get(ins, json_array_size(ins) - 1);
+        const char *verdict = json_string_value(json_object_get(last, "verdict"));
+        printf("检验结论 / verdict: %s\n", strcmp(verdict, "fail") == 0   ? "不合格 FAIL — 批次已扣留"
+                                             : strcmp(verdict, "pass") == 0 ? "合格 PASS"
+                                                                            : "无适用限量 no limit");
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(last, "results"), i, r)
+        {
+            const char *lim = json_string_value(json_object_get(r, "limit"));
+            printf("  %-16s %10s %-6s", json_string_value(json_object_get(r, "test")),
+                   json_string_value(json_object_get(r, "value")),
+                   json_string_value(json_object_get(r, "unit")));
+            if (lim)
+                printf("  限量 ≤ %s %s  %-5s [%s]\n", lim,
+                       json_string_value(json_object_get(r, "limit_unit")),
+                       json_string_value(json_object_get(r, "verdict")),
+                       json_string_value(json_object_get(r, "status")));
+            else
+                printf("  无适用限量\n");
+        }
+        json_decref(b);
+    }
+    const char *codes[] = {code};
+    return done(c, resp, "已记录检验 / inspection recorded", codes, 1);
+}
+
+static const char SELL_USAGE[] = "usage: tcmtrace sell CODE --qty QTY [--buyer TEXT]\n"
+                                 "Records a retail sale (pharmacy, trader).\n";
+
+int cmd_sell(cli *c, int argc, char **argv)
+{
+    if (wants_help(argc, argv))
+        return usage(SELL_USAGE, 1);
+    const char *qs = 0, *buyer = 0, *arg = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--qty") == 0 && i + 1 < argc)
+            qs = argv[++i];
+        else if (strcmp(argv[i], "--buyer") == 0 && i + 1 < argc)
+            buyer = argv[++i];
+        else if (argv[i][0] != '-' && !arg)
+            arg = argv[i];
+        else
+            return usage(SELL_USAGE, 0);
+    }
+    char code[TT_CODE_LEN + 1], q[48], what[128];
+    int64_t g;
+    if (!arg || !qs)
+        return usage(SELL_USAGE, 0);
+    if (code_arg(arg, code) || qty_arg(qs, &g))
+        return EX_USAGE;
+    json_t *f = json_pack("{s:s, s:I}", "id", code, "qty_g", (json_int_t)g), *resp;
+    if (buyer)
+        json_object_set_new(f, "buyer", json_string(buyer));
+    int ex = cli_submit(c, "batch.sell", f, &resp);
+    if (ex)
+        return ex;
+    snprintf(what, sizeof what, "已销售 / sold: %s", fmt_qty(g, q));
+    const char *codes[] = {code};
+    return done(c, resp, what, codes, 1);
+}
+
+static const char DESTROY_USAGE[] = "usage: tcmtrace destroy CODE --reason TEXT [--method TEXT]\n"
+                                    "Disposes of what remains (holder, regulator).\n";
+
+int cmd_destroy(cli *c, int argc, char **argv)
+{
+    if (wants_help(argc, argv))
+        return usage(DESTROY_USAGE, 1);
+    const char *reason = 0, *method = 0, *arg = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+            reason = argv[++i];
+        else if (strcmp(argv[i], "--method") == 0 && i + 1 < argc)
+            method = argv[++i];
+        else if (argv[i][0] != '-' && !arg)
+            arg = argv[i];
+        else
+            return usage(DESTROY_USAGE, 0);
+    }
+    char code[TT_CODE_LEN + 1];
+    if (!arg || !reason)
+        return usage(DESTROY_USAGE, 0);
+    if (code_arg(arg, code))
+        return EX_USAGE;
+    json_t *f = json_pack("{s:s, s:s}", "id", code, "reason", reason), *resp;
+    if (method)
+        json_object_set_new(f, "method", json_string(method));
+    int ex = cli_submit(c, "batch.destroy", f, &resp);
+    if (ex)
+        return ex;
+    const char *codes[] = {code};
+    return done(c, resp, "已销毁 / destroyed", codes, 1);
+}

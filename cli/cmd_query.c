@@ -1,0 +1,577 @@
+/*
+ * cmd_query.c: reading the ledger — show, trace, log, checkpoint, proof,
+ * verify, audit, status, watch and api.
+ *
+ * verify trusts nothing the daemon says: it checks the checkpoint's
+ * signature with the log key the user trusts, then for every entry in the
+ * batch's trace the entry's own signature, that its hash is the leaf, and
+ * the inclusion proof against that checkpoint's root.
+ */
+#define _GNU_SOURCE
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *js(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static long long ji(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static int one_code(int argc, char **argv, const char *usage_text, char code[TT_CODE_LEN + 1])
+{
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_text, stdout);
+        return -1;
+    }
+    tt_error err;
+    if (argc != 2) {
+        fputs(usage_text, stderr);
+        return EX_USAGE;
+    }
+    if (tt_code_parse(argv[1], code, &err) != TT_OK)
+        return cli_fail(EX_USAGE, "malformed", "%s", err.message);
+    return 0;
+}
+
+static void print_event_line(json_t *e, const char *indent)
+{
+    char t[32], q[48];
+    printf("%s#%-6lld %s  ", indent, ji(e, "seq"),
+           json_object_get(e, "time_ms") ? fmt_time((uint64_t)ji(e, "time_ms"), t) : "");
+    fmt_pad(fmt_type(js(e, "type")), 9);
+    if (*js(e, "by"))
+        printf(" %s", js(e, "by"));
+    if (*js(e, "to"))
+        printf(" → %s", js(e, "to"));
+    if (json_object_get(e, "qty_g"))
+        printf("  %s", fmt_qty(ji(e, "qty_g"), q));
+    if (*js(e, "buyer"))
+        printf("  (%s)", js(e, "buyer"));
+    if (*js(e, "reason"))
+        printf("  «%s»", js(e, "reason"));
+    putchar('\n');
+}
+
+static void print_batch(json_t *b)
+{
+    char pretty[TT_CODE_PRETTY + 1], q1[48], q2[48], q3[48];
+    json_t *herb = json_object_get(b, "herb"), *o = json_object_get(b, "origin");
+    json_t *qty = json_object_get(b, "qty");
+    printf("批次 / batch %s\n", fmt_code(js(b, "id"), pretty));
+    fmt_kv("药材", "%s (%s) %s · %s", js(herb, "name_zh"), js(herb, "latin"), js(herb, "part"),
+           js(b, "form"));
+    fmt_kv("状态", "%s (%s)", fmt_status(js(b, "status")), js(b, "status"));
+    fmt_kv("持有人", "%s%s%s", js(b, "holder"), *js(b, "pending_to") ? " → 在途至 " : "",
+           js(b, "pending_to"));
+    fmt_kv("数量", "剩余 %s / 登记 %s，已售 %s", fmt_qty(ji(qty, "remaining"), q1),
+           fmt_qty(ji(qty, "registered"), q2), fmt_qty(ji(qty, "sold"), q3));
+    fmt_kv("产地", "%s %s %s · %s%s", js(o, "province"), js(o, "city"), js(o, "county"),
+           js(o, "base"), json_is_true(json_object_get(o, "daodi")) ? "（道地药材）" : "");
+    fmt_kv("采收/等级", "%s · %s · %s", js(b, "harvest_date"), js(b, "grade"), js(b, "processing"));
+    if (*js(b, "hold_reason"))
+        fmt_kv("扣留原因", "%s", js(b, "hold_reason"));
+    if (*js(b, "recall_root"))
+        fmt_kv("召回", "由批次 %s 的召回波及 «%s»", fmt_code(js(b, "recall_root"), pretty),
+               js(b, "recall_reason"));
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(b, "parents"), i, x)
+        fmt_kv(i ? "" : "上游", "%s (%s, %s)", fmt_code(js(x, "id"), pretty), js(x, "via"),
+               fmt_qty(ji(x, "qty_g"), q1));
+    json_array_foreach(json_object_get(b, "children"), i, x)
+        fmt_kv(i ? "" : "下游", "%s (%s, %s)", fmt_code(js(x, "id"), pretty), js(x, "via"),
+               fmt_qty(ji(x, "qty_g"), q1));
+    json_array_foreach(json_object_get(b, "inspections"), i, x)
+        fmt_kv(i ? "" : "检验", "#%lld %s — %s", ji(x, "seq"), js(x, "lab"),
+               strcmp(js(x, "verdict"), "fail") == 0   ? "不合格 FAIL"
+               : strcmp(js(x, "verdict"), "pass") == 0 ? "合格 PASS"
+                                                       : "无适用限量");
+}
+
+int cmd_show(cli *c, int argc, char **argv)
+{
+    char code[TT_CODE_LEN + 1];
+    int ex = one_code(argc, argv, "usage: tcmtrace show CODE\nThe current state of a batch.\n",
+                      code);
+    if (ex)
+        return ex < 0 ? EX_DONE : ex;
+    json_t *resp;
+    if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &resp)))
+        return ex;
+    if (c->json)
+        fmt_json(resp);
+    else {
+        print_batch(json_object_get(resp, "batch"));
+        printf("  记录 / events\n");
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(resp, "events"), i, e)
+            printf("    #%-6lld %s\n", ji(e, "seq"), fmt_type(js(e, "type")));
+    }
+    json_decref(resp);
+    return EX_DONE;
+}
+
+/* One node of a trace tree, then its parents or children, indented. */
+static void print_node(json_t *n, int depth, const char *links)
+{
+    char pretty[TT_CODE_PRETTY + 1], q[48], q2[48], ind[160];
+    int pad = depth * 4;
+    snprintf(ind, sizeof ind, "%*s", pad, "");
+    json_t *herb = json_object_get(n, "herb");
+    if (depth)
+        printf("%s%s %s %s 的 %s\n", ind, strcmp(links, "parents") == 0 ? "↑ 来自" : "↓ 流向",
+               js(n, "via"), fmt_qty(ji(n, "link_qty_g"), q), fmt_code(js(n, "id"), pretty));
+    else
+        printf("%s\n", fmt_code(js(n, "id"), pretty));
+    if (json_is_true(json_object_get(n, "shown_above"))) {
+        printf("%s    (见上 / shown above)\n", ind);
+        return;
+    }
+    json_t *qty = json_object_get(n, "qty");
+    printf("%s    %s %s · %s · %s · 持有人 %s · 剩余 %s/%s\n", ind, js(herb, "name_zh"),
+           js(n, "form"), js(json_object_get(n, "origin"), "county"), fmt_status(js(n, "status")),
+           js(n, "holder"), fmt_qty(ji(qty, "remaining"), q), fmt_qty(ji(qty, "registered"), q2));
+    char evind[170];
+    snprintf(evind, sizeof evind, "%s    ", ind);
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(n, "events"), i, x) print_event_line(x, evind);
+    json_array_foreach(json_object_get(n, links), i, x) print_node(x, depth + 1, links);
+}
+
+int cmd_trace(cli *c, int argc, char **argv)
+{
+    char code[TT_CODE_LEN + 1];
+    int ex = one_code(argc, argv,
+                      "usage: tcmtrace trace CODE\nThe lineage of a batch: up to every origin, "
+                      "down to every descendant and sale.\n",
+                      code);
+    if (ex)
+        return ex < 0 ? EX_DONE : ex;
+    json_t *resp;
+    if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code), &resp)))
+        return ex;
+    if (c->json) {
+        fmt_json(resp);
+        json_decref(resp);
+        return EX_DONE;
+    }
+    json_t *t = json_object_get(resp, "trace");
+    printf("来源 (向上追溯至产地) / upstream to the origin\n");
+    print_node(json_object_get(t, "up"), 0, "parents");
+    printf("\n去向 (向下追踪至销售) / downstream to every sale\n");
+    print_node(json_object_get(t, "down"), 0, "children");
+    if (json_is_true(json_object_get(t, "truncated")))
+        printf("(追溯树过大，已截断 / the tree was cut short)\n");
+    json_decref(resp);
+    return EX_DONE;
+}
+
+int cmd_log(cli *c, int argc, char **argv)
+{
+    json_t *req = json_pack("{s:s}", "op", "log"), *resp;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--limit") == 0) && i + 1 < argc) {
+            json_object_set_new(req, argv[i] + 2, json_integer(atoll(argv[i + 1])));
+            i++;
+        } else {
+            json_decref(req);
+            fputs("usage: tcmtrace log [--from SEQ] [--limit N]\nThe latest entries (50 unless "
+                  "--limit).\n",
+                  strcmp(argv[i], "--help") == 0 ? stdout : stderr);
+            return strcmp(argv[i], "--help") == 0 ? EX_DONE : EX_USAGE;
+        }
+    }
+    int ex = cli_request(c, req, &resp);
+    if (ex)
+        return ex;
+    if (c->json) {
+        fmt_json(resp);
+        json_decref(resp);
+        return EX_DONE;
+    }
+    printf("账本共 %lld 条 / %lld entries\n", ji(resp, "size"), ji(resp, "size"));
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(resp, "entries"), i, e)
+    {
+        json_t *body = json_loads(js(e, "body"), 0, NULL);
+        char t[32], pretty[TT_CODE_PRETTY + 1];
+        printf("  #%-6lld %s  ", ji(e, "seq"), fmt_time((uint64_t)ji(e, "time_ms"), t));
+        fmt_pad(fmt_type(js(body, "type")), 10);
+        fmt_pad(js(e, "by"), 10);
+        const char *id = js(body, "id");
+        printf(" %s\n", strlen(id) == TT_CODE_LEN ? fmt_code(id, pretty) : id);
+        json_decref(body);
+    }
+    json_decref(resp);
+    return EX_DONE;
+}
+
+/* Fetches and verifies the latest (or `size`) checkpoint. */
+static int trusted_checkpoint(cli *c, int64_t size, tt_checkpoint *cp, char **note)
+{
+    tt_verifier v;
+    int ex = cli_log_verifier(c, &v);
+    if (ex)
+        return ex;
+    json_t *req = json_pack("{s:s}", "op", "checkpoint"), *resp;
+    if (size >= 0)
+        json_object_set_new(req, "size", json_integer(size));
+    if ((ex = cli_request(c, req, &resp)))
+        return ex;
+    tt_error err;
+    const char *n = js(resp, "checkpoint");
+    tt_err rc = tt_checkpoint_open(tt_bytes_str(n), &v, 1, cp, &err);
+    if (note)
+        *note = strdup(n);
+    json_decref(resp);
+    if (rc != TT_OK)
+        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the checkpoint does not verify: %s",
+                        err.message);
+    return EX_DONE;
+}
+
+int cmd_checkpoint(cli *c, int argc, char **argv)
+{
+    if (argc > 1) {
+        int help = strcmp(argv[1], "--help") == 0;
+        fputs("usage: tcmtrace checkpoint\nThe latest signed checkpoint, verified with the "
+              "trusted log key.\n",
+              help ? stdout : stderr);
+        return help ? EX_DONE : EX_USAGE;
+    }
+    tt_checkpoint cp;
+    char *note = NULL;
+    int ex = trusted_checkpoint(c, -1, &cp, &note);
+    if (ex == EX_DONE) {
+        if (c->json) {
+            json_t *j = json_pack("{s:s, s:I, s:s, s:b}", "origin", cp.origin, "size",
+                                  (json_int_t)cp.size, "checkpoint", note, "verified", 1);
+            fmt_json(j);
+            json_decref(j);
+        } else {
+            printf("%s", note);
+            printf("✓ 签名有效 / signature verified: %s, %llu 条\n", cp.origin,
+                   (unsigned long long)cp.size);
+        }
+    }
+    free(note);
+    return ex;
+}
+
+/* Checks entry `seq` against checkpoint `cp`; prints nothing on success. */
+static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
+{
+    json_t *e, *p;
+    int ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e);
+    if (ex)
+        return ex;
+    ex = cli_request(c, json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq, "size",
+                                  (json_int_t)cp->size),
+                     &p);
+    if (ex) {
+        json_decref(e);
+        return ex;
+    }
+    size_t len = 0, n = json_array_size(json_object_get(p, "proof"));
+    const char *b64 = js(e, "entry");
+    uint8_t *raw = malloc(strlen(b64) + 1), leaf[32];
+    uint8_t *proof = calloc(n ? n : 1, 32);
+    tt_entry en;
+    tt_error err;
+    tt_err rc = tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len);
+    if (rc == TT_OK)
+        rc = tt_entry_decode((tt_bytes){len, raw}, &en, &err);
+    if (rc == TT_OK && en.seq != seq)
+        rc = TT_ERR_BAD_SEQ;
+    if (rc == TT_OK)
+        rc = tt_event_verify(en.body, en.actor, en.sig);
+    for (size_t i = 0; rc == TT_OK && i < n; i++) {
+        const char *h = json_string_value(json_array_get(json_object_get(p, "proof"), i));
+        size_t hl = 0;
+        if (tt_unb64(h, strlen(h), 0, proof + i * 32, 32, &hl) != TT_OK || hl != 32)
+            rc = TT_ERR_MALFORMED;
+    }
+    if (rc == TT_OK) {
+        tt_entry_hash((tt_bytes){len, raw}, leaf);
+        rc = tt_merkle_verify_inclusion(seq, cp->size, (tt_bytes){32, leaf},
+                                        (tt_bytes){n * 32, proof}, (tt_bytes){32, cp->root}, &err);
+    }
+    free(raw);
+    free(proof);
+    json_decref(e);
+    json_decref(p);
+    if (rc != TT_OK)
+        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "entry #%llu does not verify",
+                        (unsigned long long)seq);
+    return EX_DONE;
+}
+
+int cmd_proof(cli *c, int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] < '0' || argv[1][0] > '9') {
+        int help = argc == 2 && strcmp(argv[1], "--help") == 0;
+        fputs("usage: tcmtrace proof SEQ\nThe inclusion proof of entry SEQ in the latest "
+              "checkpoint, verified.\n",
+              help ? stdout : stderr);
+        return help ? EX_DONE : EX_USAGE;
+    }
+    uint64_t seq = strtoull(argv[1], NULL, 10);
+    tt_checkpoint cp;
+    int ex = trusted_checkpoint(c, -1, &cp, NULL);
+    if (ex)
+        return ex;
+    if ((ex = check_entry(c, seq, &cp)))
+        return ex;
+    json_t *p;
+    if ((ex = cli_request(c, json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq,
+                                       "size", (json_int_t)cp.size),
+                          &p)))
+        return ex;
+    if (c->json) {
+        json_object_set_new(p, "verified", json_true());
+        fmt_json(p);
+    } else {
+        printf("条目 #%llu 在 %llu 条的树中的包含证明 / inclusion proof\n",
+               (unsigned long long)seq, (unsigned long long)cp.size);
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(p, "proof"), i, h) printf("  %2zu  %s\n", i,
+                                                                     json_string_value(h));
+        printf("✓ 已验证 / verified against the signed checkpoint of %s\n", cp.origin);
+    }
+    json_decref(p);
+    return EX_DONE;
+}
+
+static void collect_seqs(json_t *node, const char *links, json_t *seen)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(node, "events"), i, x)
+    {
+        char k[32];
+        snprintf(k, sizeof k, "%lld", ji(x, "seq"));
+        json_object_set_new(seen, k, json_integer(ji(x, "seq")));
+    }
+    json_array_foreach(json_object_get(node, links), i, x) collect_seqs(x, links, seen);
+}
+
+int cmd_verify(cli *c, int argc, char **argv)
+{
+    char code[TT_CODE_LEN + 1];
+    int ex = one_code(argc, argv,
+                      "usage: tcmtrace verify CODE [--log-key VKEY|FILE]\nProves every entry of "
+                      "the batch's trace is in the log, against a checkpoint signed by the log\n"
+                      "key you trust.\n",
+                      code);
+    if (ex)
+        return ex < 0 ? EX_DONE : ex;
+    tt_checkpoint cp;
+    if ((ex = trusted_checkpoint(c, -1, &cp, NULL)))
+        return ex;
+    json_t *resp;
+    if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code), &resp)))
+        return ex;
+    json_t *t = json_object_get(resp, "trace"), *seen = json_object();
+    collect_seqs(json_object_get(t, "up"), "parents", seen);
+    collect_seqs(json_object_get(t, "down"), "children", seen);
+    const char *k;
+    json_t *v;
+    size_t n = 0, total = json_object_size(seen);
+    json_object_foreach(seen, k, v)
+    {
+        uint64_t seq = (uint64_t)json_integer_value(v);
+        if (seq >= cp.size) /* newer than the checkpoint: fetch a newer one */
+            continue;
+        if ((ex = check_entry(c, seq, &cp)))
+            break;
+        fmt_progress("核验 verify", ++n, total);
+    }
+    json_decref(resp);
+    json_decref(seen);
+    if (ex)
+        return ex;
+    char pretty[TT_CODE_PRETTY + 1];
+    if (c->json) {
+        json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:s}", "id", code, "verified", 1, "entries",
+                              (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin",
+                              cp.origin);
+        fmt_json(j);
+        json_decref(j);
+    } else {
+        printf("✓ 批次 %s 的 %zu 条追溯记录均已验证\n", fmt_code(code, pretty), n);
+        printf("  每条记录签名有效，且包含在 %s 签名的检查点 (%llu 条) 中\n", cp.origin,
+               (unsigned long long)cp.size);
+        printf("  verified: %zu entries, signatures and inclusion proofs, checkpoint size %llu\n",
+               n, (unsigned long long)cp.size);
+    }
+    return EX_DONE;
+}
+
+static void audit_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    fmt_progress("审计 audit", done, total);
+}
+
+int cmd_audit(cli *c, int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        int help = argc == 2 && strcmp(argv[1], "--help") == 0;
+        fputs("usage: tcmtrace audit DIR [--log-key VKEY|FILE]\nA full offline audit of the "
+              "ledger in DIR: every link, signature, hash, Merkle node,\ncheckpoint and all "
+              "derived state. Needs no daemon.\n",
+              help ? stdout : stderr);
+        return help ? EX_DONE : EX_USAGE;
+    }
+    const char *saved = c->dir;
+    c->dir = argv[1];
+    tt_verifier v;
+    int ex = cli_log_verifier(c, &v);
+    c->dir = saved;
+    if (ex)
+        return ex;
+    tt_ledger *l;
+    tt_error err;
+    if (tt_ledger_open(argv[1], TT_LEDGER_RDONLY, &l, &err) != TT_OK)
+        return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
+    char scratch[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/tcmtrace-audit-%d", tmp ? tmp : "/tmp", (int)getpid());
+    tt_audit_report r;
+    tt_err rc = tt_state_audit(l, &v, 1, scratch, audit_progress, NULL, &r, &err);
+    tt_ledger_close(l);
+    if (rc != TT_OK)
+        return cli_fail(EX_UNREACHABLE, tt_err_name(rc), "%s", err.message);
+    char root[65];
+    tt_hex((tt_bytes){32, r.root}, root);
+    if (c->json) {
+        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", r.ok, "entries",
+                              (json_int_t)r.entries, "checkpoints", (json_int_t)r.checkpoints,
+                              "latest_checkpoint", (json_int_t)r.latest_checkpoint, "root", root);
+        if (!r.ok) {
+            json_object_set_new(j, "code", json_string(tt_err_name(r.why.code)));
+            json_object_set_new(j, "message", json_string(r.why.message));
+            if (r.bad_seq_known)
+                json_object_set_new(j, "bad_seq", json_integer((json_int_t)r.bad_seq));
+        }
+        fmt_json(j);
+        json_decref(j);
+    } else if (r.ok) {
+        printf("✓ 审计通过 / audit passed: %llu 条记录，%llu 个检查点已验证\n",
+               (unsigned long long)r.entries, (unsigned long long)r.checkpoints);
+        printf("  Merkle 根 root %s\n", root);
+    } else {
+        printf("✗ 审计未通过 / audit FAILED\n");
+        if (r.bad_seq_known)
+            printf("  第一个不一致的条目 / first entry that disagrees: #%llu\n",
+                   (unsigned long long)r.bad_seq);
+        printf("  %s: %s\n", tt_err_name(r.why.code), r.why.message);
+    }
+    return r.ok ? EX_DONE : EX_UNVERIFIED;
+}
+
+int cmd_status(cli *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return fputs("usage: tcmtrace status\n", stderr), EX_USAGE;
+    json_t *resp;
+    int ex = cli_request(c, json_pack("{s:s}", "op", "status"), &resp);
+    if (ex)
+        return ex;
+    if (c->json)
+        fmt_json(resp);
+    else {
+        printf("tcmtraced %s 运行中 / running\n", js(resp, "version"));
+        fmt_kv("日志来源", "%s", js(resp, "origin"));
+        fmt_kv("日志公钥", "%s", js(resp, "log_key"));
+        fmt_kv("条目数", "%lld", ji(resp, "size"));
+        fmt_kv("本次运行", "已写入 %lld，已拒绝 %lld，提交 %lld 次", ji(resp, "appended"),
+               ji(resp, "refused"), ji(resp, "commits"));
+    }
+    json_decref(resp);
+    return EX_DONE;
+}
+
+int cmd_watch(cli *c, int argc, char **argv)
+{
+    long count = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+            count = atol(argv[++i]);
+        else
+            return fputs("usage: tcmtrace watch [--count N]\nPrints entries and checkpoints as "
+                         "the daemon commits them.\n",
+                         strcmp(argv[i], "--help") == 0 ? stdout : stderr),
+                   strcmp(argv[i], "--help") == 0 ? EX_DONE : EX_USAGE;
+    }
+    if (c->dir == NULL)
+        return cli_fail(EX_USAGE, "usage", "watch needs --dir DIR (or TCMTRACE_DIR)");
+    char url[4200];
+    snprintf(url, sizeof url, "ipc://%s/feed.sock", c->dir);
+    int s = nn_socket(AF_SP, NN_SUB);
+    if (s < 0 || nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 || nn_connect(s, url) < 0)
+        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot subscribe to %s", url);
+    printf("监听 / watching %s\n", url);
+    fflush(stdout);
+    for (long n = 0; count < 0 || n < count; n++) {
+        char *msg = NULL;
+        int len = nn_recv(s, &msg, NN_MSG, 0);
+        if (len < 0)
+            break;
+        if (len > 6 && memcmp(msg, "entry ", 6) == 0) {
+            json_t *j = json_loadb(msg + 6, (size_t)len - 6, 0, NULL);
+            printf("entry #%lld %s\n", ji(j, "seq"), js(j, "hash"));
+            json_decref(j);
+        } else if (len > 11 && memcmp(msg, "checkpoint ", 11) == 0) {
+            const char *nl = memchr(msg + 11, '\n', (size_t)len - 11);
+            const char *size = nl ? nl + 1 : "";
+            printf("checkpoint %.*s\n", (int)strcspn(size, "\n"), size);
+        }
+        fflush(stdout);
+        nn_freemsg(msg);
+    }
+    nn_close(s);
+    return EX_DONE;
+}
+
+int cmd_api(cli *c, int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+        fputs("usage: tcmtrace api JSON\nSends one raw API request and prints the raw answer "
+              "(exit 1 when ok is false).\n",
+              argc == 2 ? stdout : stderr);
+        return argc == 2 ? EX_DONE : EX_USAGE;
+    }
+    int ex = cli_connect(c);
+    if (ex)
+        return ex;
+    /* sent as given, byte for byte: the point is to test what the daemon does */
+    if (nn_send(c->sock, argv[1], strlen(argv[1]), 0) < 0)
+        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot send: %s", nn_strerror(nn_errno()));
+    char *buf = NULL;
+    int n = nn_recv(c->sock, &buf, NN_MSG, 0);
+    if (n < 0)
+        return cli_fail(EX_UNREACHABLE, "unreachable", "no answer: %s", nn_strerror(nn_errno()));
+    printf("%.*s\n", n, buf);
+    json_t *resp = json_loadb(buf, (size_t)n, 0, NULL);
+    nn_freemsg(buf);
+    ex = json_is_true(json_object_get(resp, "ok")) ? EX_DONE : EX_REFUSED;
+    json_decref(resp);
+    return ex;
+}

@@ -1,0 +1,193 @@
+/*
+ * fmt.c: output for people. Chinese characters take two columns on a
+ * terminal, so labels are padded by display width, not by bytes.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static uint32_t next_cp(const char **p)
+{
+    const unsigned char *s = (const unsigned char *)*p;
+    uint32_t cp;
+    int n;
+    if (s[0] < 0x80) {
+        cp = s[0];
+        n = 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        cp = s[0] & 0x1F;
+        n = 2;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        cp = s[0] & 0x0F;
+        n = 3;
+    } else {
+        cp = s[0] & 0x07;
+        n = 4;
+    }
+    for (int i = 1; i < n && s[i]; i++)
+        cp = cp << 6 | (s[i] & 0x3F);
+    *p += n;
+    return cp;
+}
+
+int fmt_width(const char *s)
+{
+    int w = 0;
+    while (*s) {
+        uint32_t cp = next_cp(&s);
+        int wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+                   (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                   (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                   (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD);
+        w += wide ? 2 : 1;
+    }
+    return w;
+}
+
+void fmt_pad(const char *s, int width)
+{
+    fputs(s, stdout);
+    for (int w = fmt_width(s); w < width; w++)
+        putchar(' ');
+}
+
+void fmt_kv(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("  ", stdout);
+    fmt_pad(label, 10);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+const char *fmt_qty(int64_t g, char buf[48])
+{
+    if (g >= 1000 && g % 1000 == 0)
+        snprintf(buf, 48, "%lld kg", (long long)(g / 1000));
+    else if (g >= 1000)
+        snprintf(buf, 48, "%lld.%03lld kg", (long long)(g / 1000), (long long)(g % 1000));
+    else
+        snprintf(buf, 48, "%lld g", (long long)g);
+    if (g >= 1000 && g % 1000) { /* drop trailing zeros: 1.500 -> 1.5 */
+        char *kg = strstr(buf, " kg");
+        while (kg[-1] == '0')
+            memmove(kg - 1, kg, strlen(kg) + 1), kg--;
+    }
+    return buf;
+}
+
+/* "500kg", "1.5 kg", "20g", "2t", "10斤", "3两", "500公斤": whole grams only. */
+int fmt_parse_qty(const char *s, int64_t *grams)
+{
+    static const struct {
+        const char *unit;
+        int64_t g;
+    } units[] = {{"kg", 1000}, {"公斤", 1000}, {"千克", 1000}, {"g", 1}, {"克", 1},
+                 {"t", 1000000}, {"吨", 1000000}, {"斤", 500}, {"两", 50}};
+    const char *p = s;
+    int64_t whole = 0, frac = 0, fscale = 1;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (whole > INT64_C(1000000000000))
+            return -1;
+        whole = whole * 10 + (*p++ - '0');
+        digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9' && fscale < 1000000) {
+            frac = frac * 10 + (*p++ - '0');
+            fscale *= 10;
+            digits++;
+        }
+    }
+    while (*p == ' ')
+        p++;
+    if (digits == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        int64_t g = units[i].g;
+        if ((frac * g) % fscale != 0)
+            return -1; /* not a whole number of grams */
+        *grams = whole * g + frac * g / fscale;
+        return *grams >= 1 && *grams <= TT_QTY_MAX ? 0 : -1;
+    }
+    return -1;
+}
+
+const char *fmt_time(uint64_t ms, char buf[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+const char *fmt_status(const char *st)
+{
+    static const char *map[][2] = {{"active", "在库"},      {"in_transit", "在途"},
+                                   {"held", "扣留中"},      {"recalled", "已召回"},
+                                   {"depleted", "已用尽"},  {"destroyed", "已销毁"},
+                                   {"revoked", "已撤销"}};
+    for (size_t i = 0; st && i < sizeof map / sizeof *map; i++)
+        if (strcmp(st, map[i][0]) == 0)
+            return map[i][1];
+    return st ? st : "?";
+}
+
+const char *fmt_type(const char *t)
+{
+    static const char *map[][2] = {
+        {"ledger.genesis", "账本创建"}, {"ledger.limits", "限量标准"}, {"actor.enroll", "登记主体"},
+        {"actor.revoke", "撤销主体"},   {"actor.rotate", "更换密钥"},  {"batch.register", "产地登记"},
+        {"batch.transfer", "发货"},     {"batch.receive", "收货"},     {"batch.reject", "拒收"},
+        {"batch.split", "分拆"},        {"batch.process", "加工"},     {"batch.inspect", "检验"},
+        {"batch.hold", "扣留"},         {"batch.release", "放行"},     {"batch.recall", "召回"},
+        {"batch.sell", "销售"},         {"batch.destroy", "销毁"}};
+    for (size_t i = 0; t && i < sizeof map / sizeof *map; i++)
+        if (strcmp(t, map[i][0]) == 0)
+            return map[i][1];
+    return t ? t : "?";
+}
+
+const char *fmt_code(const char *code, char buf[TT_CODE_PRETTY + 1])
+{
+    if (code == NULL || strlen(code) != TT_CODE_LEN)
+        snprintf(buf, TT_CODE_PRETTY + 1, "%s", code ? code : "?");
+    else
+        tt_code_pretty(code, buf);
+    return buf;
+}
+
+void fmt_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII * 0);
+    puts(s);
+    free(s);
+}
+
+void fmt_progress(const char *what, uint64_t done, uint64_t total)
+{
+    if (!isatty(STDERR_FILENO) || total == 0)
+        return;
+    int width = 30, fill = (int)(done * (uint64_t)width / total);
+    fprintf(stderr, "\r%s [", what);
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '#' : ' ', stderr);
+    fprintf(stderr, "] %3d%%  %llu/%llu", (int)(done * 100 / total), (unsigned long long)done,
+            (unsigned long long)total);
+    if (done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}

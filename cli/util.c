@@ -1,0 +1,130 @@
+/*
+ * util.c: passphrases, shipped data, key loading — shared by tcmtraced and
+ * tcmtrace. Passphrases never pass through argv: they come from a file, an
+ * environment variable or the terminal with echo off.
+ */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static char *ask(const char *prompt)
+{
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (tty == NULL)
+        return NULL;
+    struct termios old, quiet;
+    int have = tcgetattr(fileno(tty), &old) == 0;
+    if (have) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    }
+    fprintf(tty, "%s", prompt);
+    fflush(tty);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, tty);
+    if (have)
+        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    fprintf(tty, "\n");
+    fclose(tty);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+char *tu_passphrase(const char *file, const char *env, const char *prompt, int confirm,
+                    tt_error *err)
+{
+    if (file) {
+        char *data;
+        size_t len;
+        if (tt_read_file(file, 4096, &data, &len, err) != TT_OK)
+            return NULL;
+        data[strcspn(data, "\r\n")] = '\0';
+        return data;
+    }
+    const char *e = env ? getenv(env) : NULL;
+    if (e && *e)
+        return strdup(e);
+    char *p = ask(prompt);
+    if (p == NULL) {
+        tt_fail(err, TT_ERR_BAD_PASSPHRASE,
+                "a passphrase is needed: give --passphrase-file FILE, set %s, or run on a terminal",
+                env ? env : "TCMTRACE_PASSPHRASE");
+        return NULL;
+    }
+    if (confirm) {
+        char *again = ask("再输入一次 / again: ");
+        int same = again && strcmp(p, again) == 0;
+        tu_pass_free(again);
+        if (!same) {
+            tu_pass_free(p);
+            tt_fail(err, TT_ERR_BAD_PASSPHRASE, "the two passphrases differ");
+            return NULL;
+        }
+    }
+    return p;
+}
+
+void tu_pass_free(char *p)
+{
+    if (p == NULL)
+        return;
+    sodium_memzero(p, strlen(p));
+    free(p);
+}
+
+tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env,
+                      tt_keypair *kp, tt_error *err)
+{
+    int sealed = 0;
+    tt_err rc = tt_key_secret_is_sealed(path, &sealed, err);
+    if (rc != TT_OK)
+        return rc;
+    if (!sealed)
+        return tt_key_load_secret(path, NULL, 0, kp, err);
+    char prompt[512];
+    snprintf(prompt, sizeof prompt, "%s 的口令 / passphrase for %s: ", path, path);
+    char *pass = tu_passphrase(pass_file, pass_env, prompt, 0, err);
+    if (pass == NULL)
+        return TT_ERR_BAD_PASSPHRASE;
+    rc = tt_key_load_secret(path, pass, strlen(pass), kp, err);
+    tu_pass_free(pass);
+    return rc;
+}
+
+char *tu_default_limits_path(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    static const char *rel[] = {"/../schemas/limits/chp2020.json",
+                                "/../../schemas/limits/chp2020.json",
+                                "/../share/tcmtrace/chp2020.json"};
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+            char *p;
+            if (asprintf(&p, "%s%s", exe, rel[i]) < 0)
+                return NULL;
+            if (access(p, R_OK) == 0)
+                return p;
+            free(p);
+        }
+    }
+    return strdup("/usr/local/share/tcmtrace/chp2020.json");
+}

@@ -1,0 +1,292 @@
+/*
+ * api.c: the operations of the daemon API (DESIGN §5), except the write
+ * path itself. Every answer is {"ok":true,...} or
+ * {"ok":false,"error":{"code","message"}}; schemas/api/ has them all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+static json_t *fail(tt_err code, const char *fmt, const char *arg)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, fmt, arg);
+    return error_json(code, msg);
+}
+
+static json_t *from_err(const tt_error *e)
+{
+    return error_json(e->code, e->message);
+}
+
+/* A non-negative integer field; -1 when absent, -2 when of the wrong kind. */
+static int64_t uint_field(json_t *req, const char *k)
+{
+    json_t *v = json_object_get(req, k);
+    if (v == NULL)
+        return -1;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -2;
+    return (int64_t)json_integer_value(v);
+}
+
+static json_t *b64_json(const uint8_t *data, size_t len)
+{
+    char *b = malloc(tt_b64_len(len));
+    tt_b64((tt_bytes){len, data}, b);
+    json_t *s = json_string(b);
+    free(b);
+    return s;
+}
+
+static json_t *proof_json(const tt_hash *proof, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, b64_json(proof[i], TT_HASH_SIZE));
+    return a;
+}
+
+static json_t *op_status(server *s)
+{
+    uint64_t size = 0;
+    uint8_t last[32];
+    char hex[65];
+    tt_ledger_head(s->ledger, &size, last, NULL);
+    tt_hex((tt_bytes){32, last}, hex);
+    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "version",
+                     TT_VERSION, "origin", s->origin, "log_key", s->vkey, "size", (json_int_t)size,
+                     "last_hash", hex, "uptime_ms", (json_int_t)(tt_now_ms() - s->started_ms),
+                     "requests", (json_int_t)atomic_load(&s->n_requests), "appended",
+                     (json_int_t)atomic_load(&s->n_appended), "refused",
+                     (json_int_t)atomic_load(&s->n_refused), "commits",
+                     (json_int_t)atomic_load(&s->n_commits));
+}
+
+static json_t *op_batch(server *s, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    json_t *b, *ev;
+    tt_error err;
+    if (id == NULL)
+        return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
+    if (tt_state_batch(s->ledger, id, &b, &err) != TT_OK)
+        return from_err(&err);
+    tt_state_batch_events(s->ledger, json_string_value(json_object_get(b, "id")), &ev, &err);
+    return json_pack("{s:b, s:o, s:o}", "ok", 1, "batch", b, "events", ev);
+}
+
+static json_t *op_trace(server *s, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    json_t *t;
+    tt_error err;
+    if (id == NULL)
+        return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
+    if (tt_trace(s->ledger, id, &t, &err) != TT_OK)
+        return from_err(&err);
+    return json_pack("{s:b, s:o}", "ok", 1, "trace", t);
+}
+
+static json_t *entry_json(server *s, uint64_t seq, tt_error *err)
+{
+    uint8_t *data, h[32];
+    size_t len;
+    tt_entry e;
+    char hex[65];
+    if (tt_ledger_entry(s->ledger, seq, &data, &len, err) != TT_OK)
+        return NULL;
+    if (tt_entry_decode((tt_bytes){len, data}, &e, err) != TT_OK) {
+        free(data);
+        return NULL;
+    }
+    tt_entry_hash((tt_bytes){len, data}, h);
+    tt_hex((tt_bytes){32, h}, hex);
+    char by[33] = "";
+    tt_state_actor_of_key(s->ledger, e.actor, by, NULL);
+    json_t *j = json_pack("{s:I, s:I, s:s, s:o, s:o, s:s#, s:s, s:o}", "seq", (json_int_t)e.seq,
+                          "time_ms", (json_int_t)e.time_ms, "hash", hex, "actor",
+                          b64_json(e.actor, 32), "sig", b64_json(e.sig, 64), "body",
+                          (const char *)e.body.data, (int)e.body.size, "by", by, "entry",
+                          b64_json(data, len));
+    free(data);
+    return j;
+}
+
+static json_t *op_entry(server *s, json_t *req)
+{
+    int64_t seq = uint_field(req, "seq");
+    tt_error err;
+    if (seq < 0)
+        return fail(TT_ERR_MALFORMED, "\"seq\" must be a non-negative integer%s", "");
+    json_t *e = entry_json(s, (uint64_t)seq, &err);
+    if (e == NULL)
+        return from_err(&err);
+    json_object_set_new(e, "ok", json_true());
+    return e;
+}
+
+static json_t *op_log(server *s, json_t *req)
+{
+    int64_t from = uint_field(req, "from"), limit = uint_field(req, "limit");
+    uint64_t size = 0;
+    if (from == -2 || limit == -2)
+        return fail(TT_ERR_MALFORMED, "\"from\" and \"limit\" must be non-negative integers%s",
+                    "");
+    tt_ledger_head(s->ledger, &size, NULL, NULL);
+    if (limit < 0 || limit > 1000)
+        limit = limit < 0 ? 50 : 1000;
+    if (from < 0)
+        from = size > (uint64_t)limit ? (int64_t)(size - (uint64_t)limit) : 0;
+    json_t *arr = json_array();
+    for (uint64_t i = (uint64_t)from; i < size && i < (uint64_t)(from + limit); i++) {
+        json_t *e = entry_json(s, i, NULL);
+        if (e) {
+            json_object_del(e, "entry");
+            json_object_del(e, "sig");
+            json_array_append_new(arr, e);
+        }
+    }
+    return json_pack("{s:b, s:I, s:o}", "ok", 1, "size", (json_int_t)size, "entries", arr);
+}
+
+/* The size to prove against: asked for, or the latest checkpoint's. */
+static tt_err proof_size(server *s, json_t *req, uint64_t *size, char **note, tt_error *err)
+{
+    int64_t want = uint_field(req, "size");
+    size_t len;
+    if (want == -2)
+        return tt_fail(err, TT_ERR_MALFORMED, "\"size\" must be a non-negative integer");
+    tt_err rc = tt_ledger_checkpoint(s->ledger, want < 0 ? UINT64_MAX : (uint64_t)want, note,
+                                     &len, err);
+    if (rc != TT_OK)
+        return rc;
+    tt_checkpoint cp;
+    size_t text = 0;
+    for (size_t i = 1; i < len; i++)
+        if ((*note)[i] == '\n' && (*note)[i - 1] == '\n')
+            text = i;
+    if (tt_checkpoint_parse((tt_bytes){text, (uint8_t *)*note}, &cp, err) != TT_OK) {
+        free(*note);
+        return TT_ERR_STORE;
+    }
+    *size = cp.size;
+    return TT_OK;
+}
+
+static json_t *op_proof(server *s, json_t *req)
+{
+    int64_t seq = uint_field(req, "seq");
+    uint64_t size;
+    char *note;
+    tt_hash proof[TT_MERKLE_PROOF_MAX];
+    size_t n;
+    tt_error err;
+    if (seq < 0)
+        return fail(TT_ERR_MALFORMED, "\"seq\" must be a non-negative integer%s", "");
+    if (proof_size(s, req, &size, &note, &err) != TT_OK)
+        return from_err(&err);
+    json_t *r;
+    if (tt_ledger_inclusion_proof(s->ledger, (uint64_t)seq, size, proof, &n, &err) != TT_OK)
+        r = from_err(&err);
+    else
+        r = json_pack("{s:b, s:I, s:I, s:o, s:s}", "ok", 1, "seq", (json_int_t)seq, "size",
+                      (json_int_t)size, "proof", proof_json(proof, n), "checkpoint", note);
+    free(note);
+    return r;
+}
+
+static json_t *op_consistency(server *s, json_t *req)
+{
+    int64_t from = uint_field(req, "from"), to = uint_field(req, "to");
+    tt_hash proof[TT_MERKLE_PROOF_MAX];
+    size_t n;
+    tt_error err;
+    if (from < 0 || to < 0)
+        return fail(TT_ERR_MALFORMED, "\"from\" and \"to\" must be non-negative integers%s", "");
+    if (tt_ledger_consistency_proof(s->ledger, (uint64_t)from, (uint64_t)to, proof, &n, &err) !=
+        TT_OK)
+        return from_err(&err);
+    return json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "from", (json_int_t)from, "to",
+                     (json_int_t)to, "proof", proof_json(proof, n));
+}
+
+static json_t *op_checkpoint(server *s, json_t *req)
+{
+    uint64_t size;
+    char *note;
+    tt_error err;
+    if (proof_size(s, req, &size, &note, &err) != TT_OK)
+        return from_err(&err);
+    json_t *r = json_pack("{s:b, s:I, s:s, s:s}", "ok", 1, "size", (json_int_t)size, "checkpoint",
+                          note, "log_key", s->vkey);
+    free(note);
+    return r;
+}
+
+static json_t *op_actor(server *s, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    json_t *a, *ev;
+    tt_error err;
+    if (id == NULL)
+        return fail(TT_ERR_MALFORMED, "\"id\" (an actor id or key) is missing%s", "");
+    if (tt_state_actor(s->ledger, id, &a, &err) != TT_OK)
+        return from_err(&err);
+    tt_state_actor_events(s->ledger, json_string_value(json_object_get(a, "id")), &ev, &err);
+    return json_pack("{s:b, s:o, s:o}", "ok", 1, "actor", a, "events", ev);
+}
+
+json_t *api_read(server *s, json_t *req)
+{
+    const char *op = json_string_value(json_object_get(req, "op"));
+    static const struct {
+        const char *name;
+        json_t *(*fn)(server *, json_t *);
+    } ops[] = {{"batch", op_batch},       {"trace", op_trace},
+               {"entry", op_entry},       {"log", op_log},
+               {"proof", op_proof},       {"consistency", op_consistency},
+               {"checkpoint", op_checkpoint}, {"actor", op_actor}};
+    if (strcmp(op, "status") == 0)
+        return op_status(s);
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (strcmp(op, ops[i].name) == 0)
+            return ops[i].fn(s, req);
+    return fail(TT_ERR_ARGUMENT,
+                "unknown op \"%.40s\"; ops are submit, status, batch, trace, entry, log, proof, "
+                "consistency, checkpoint, actor",
+                op);
+}
+
+tt_err api_check_submit(job *j, tt_error *err)
+{
+    const char *actor = json_string_value(json_object_get(j->req, "actor"));
+    const char *sig = json_string_value(json_object_get(j->req, "sig"));
+    json_t *body = json_object_get(j->req, "body");
+    size_t n = 0;
+    if (actor == NULL || tt_unb64(actor, strlen(actor), 0, j->actor, TT_PK_SIZE, &n) != TT_OK ||
+        n != TT_PK_SIZE)
+        return tt_fail(err, TT_ERR_MALFORMED, "\"actor\" must be a base64 32-byte public key");
+    if (sig == NULL || tt_unb64(sig, strlen(sig), 0, j->sig, TT_SIG_SIZE, &n) != TT_OK ||
+        n != TT_SIG_SIZE)
+        return tt_fail(err, TT_ERR_MALFORMED, "\"sig\" must be a base64 64-byte signature");
+    if (!json_is_string(body))
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "\"body\" must be the signed event JSON, as a string");
+    j->body_len = json_string_length(body);
+    if (j->body_len > TT_BODY_MAX)
+        return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d",
+                       j->body_len, TT_BODY_MAX);
+    j->body = malloc(j->body_len + 1);
+    memcpy(j->body, json_string_value(body), j->body_len + 1);
+    tt_bytes b = {j->body_len, (uint8_t *)j->body};
+    if (tt_event_verify(b, j->actor, j->sig) != TT_OK)
+        return tt_fail(err, TT_ERR_BAD_SIGNATURE,
+                       "the signature does not verify for this body and key");
+    tt_event ev;
+    tt_err rc = tt_event_parse(b, &ev, err);
+    tt_event_free(&ev);
+    return rc;
+}

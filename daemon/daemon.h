@@ -1,0 +1,89 @@
+/*
+ * daemon.h: tcmtraced's parts.
+ *
+ * Threads and what they own:
+ *   receiver  reads requests from the raw REP socket into the work queue
+ *   workers   (a pool) check each submit's signature and event shape and
+ *             pass it to the write queue, or answer a read request
+ *   writer    the only thread that writes the ledger: takes every verified
+ *             submit waiting (up to batch_max), appends them in one durable
+ *             transaction, answers each, publishes entries and checkpoint
+ *   signals   waits for SIGINT/SIGTERM and starts a clean shutdown
+ * The sockets are nanomsg's and thread-safe; the queues have their locks;
+ * the ledger handle is shared (reads use their own read transactions).
+ */
+#ifndef TCMTRACED_DAEMON_H
+#define TCMTRACED_DAEMON_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "tcmtrace/tcmtrace.h"
+
+#define TT_REQUEST_MAX (256 * 1024)
+
+typedef struct job {
+    struct job *next;
+    void *control; /* the request's routing header, handed back with the reply */
+    json_t *req;
+    /* a submit, once checked */
+    uint8_t actor[TT_PK_SIZE];
+    uint8_t sig[TT_SIG_SIZE];
+    char *body;
+    size_t body_len;
+} job;
+
+typedef struct queue {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    job *head, *tail;
+    size_t len;
+} queue;
+
+typedef struct config {
+    char *dir;
+    char *tcp;            /* optional tcp:// address for the API */
+    char *passphrase_file; /* for a sealed log key */
+    int threads;          /* verification workers */
+    int batch_max;        /* events per transaction at most */
+    int quiet;
+} config;
+
+typedef struct server {
+    config cfg;
+    tt_ledger *ledger;
+    int api, feed;
+    queue work, writes;
+    atomic_int stop;
+    char origin[256];
+    char vkey[TT_VKEY_MAX + 1];
+    uint64_t started_ms;
+    atomic_ullong n_requests, n_appended, n_refused, n_commits;
+} server;
+
+void queue_init(queue *q);
+void queue_push(queue *q, job *j);
+/* Pops one job, waiting; NULL is the shutdown marker. */
+job *queue_pop(queue *q);
+/* Pops up to `max` jobs (waiting for the first); returns how many. */
+size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end);
+
+/* Logs a line to stderr with time and level. */
+void logf_(server *s, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sends `resp` (stolen) as the reply to `j` and frees the job. */
+void reply(server *s, job *j, json_t *resp);
+json_t *error_json(tt_err code, const char *message);
+
+/* Handles every request but submit; returns the response. */
+json_t *api_read(server *s, json_t *req);
+
+/* Checks a submit request; fills the job's actor, sig and body. */
+tt_err api_check_submit(job *j, tt_error *err);
+
+/* Runs the daemon until a signal; returns the exit code. */
+int server_run(config *cfg);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * main.c: tcmtraced — `init` creates a ledger, `run` serves it.
+ *
+ * A ledger directory holds data.mdb and lock.mdb (LMDB), writer.lock,
+ * log.key (the log's secret key, 0600), log.vkey (its C2SP verifier key,
+ * the string users trust) and tcmtraced.conf. The daemon listens on
+ * ipc://DIR/api.sock and publishes on ipc://DIR/feed.sock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../cli/util.h"
+#include "daemon.h"
+
+static const char USAGE[] =
+    "usage: tcmtraced init DIR --origin ORIGIN --market NAME --authority-key FILE\n"
+    "                     --authority-id ID --authority-name NAME [--limits FILE]\n"
+    "                     [--passphrase-file FILE] [--log-passphrase-file FILE]\n"
+    "                     [--unsealed-log-key]\n"
+    "       tcmtraced [run] DIR [--tcp tcp://HOST:PORT] [--threads N] [--batch-max N]\n"
+    "                     [--log-passphrase-file FILE] [--config FILE] [--quiet]\n"
+    "       tcmtraced --help | --version\n"
+    "\n"
+    "init   creates a ledger in DIR: a new log key (sealed with a passphrase unless\n"
+    "       --unsealed-log-key), the genesis signed by the market authority's key, and the\n"
+    "       pharmacopoeia limits table (the shipped ChP 2020 one unless --limits).\n"
+    "run    serves DIR in the foreground: API on ipc://DIR/api.sock (and --tcp), feed on\n"
+    "       ipc://DIR/feed.sock. SIGTERM or SIGINT stops it after answering every request\n"
+    "       it has received. Settings come from DIR/tcmtraced.conf, then the flags.\n"
+    "\n"
+    "Passphrases: --passphrase-file, or TCMTRACE_PASSPHRASE (authority key), or\n"
+    "TCMTRACE_LOG_PASSPHRASE (log key), or asked on the terminal.\n";
+
+static int die(const char *what, const tt_error *err)
+{
+    fprintf(stderr, "tcmtraced: %s: %s\n", what, err->message);
+    return 1;
+}
+
+/* Appends one event signed by `kp` through the rules; 0 on success. */
+static int append_signed(tt_ledger *l, const tt_keypair *kp, char *body, const char *what)
+{
+    uint8_t sig[64];
+    tt_error err;
+    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_append it = {.actor = kp->pk, .sig = sig, .body = tt_bytes_str(body)};
+    tt_err rc = tt_ledger_append(l, &it, 1, tt_now_ms(), tt_rules_apply, NULL, &err);
+    free(body);
+    if (rc != TT_OK)
+        return die(what, &err);
+    if (it.result.code != TT_OK)
+        return die(what, &it.result);
+    return 0;
+}
+
+static int write_text(const char *dir, const char *name, const char *text, unsigned mode)
+{
+    char path[4096];
+    tt_error err;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (tt_write_file_new(path, text, strlen(text), mode, &err) != TT_OK)
+        return die(name, &err);
+    return 0;
+}
+
+typedef struct init_opts {
+    const char *dir, *origin, *market, *auth_key, *auth_id, *auth_name, *limits;
+    const char *pass_file, *log_pass_file;
+    int unsealed;
+} init_opts;
+
+static int make_log_key(const init_opts *o, tt_keypair *log)
+{
+    char path[4096];
+    tt_error err;
+    tt_keypair_generate(log);
+    snprintf(path, sizeof path, "%s/log.key", o->dir);
+    if (o->unsealed)
+        return tt_key_save_secret(path, log, NULL, 0, TT_KDF_INTERACTIVE, &err) == TT_OK
+                   ? 0
+                   : die("log.key", &err);
+    char *pass = tu_passphrase(o->log_pass_file, "TCMTRACE_LOG_PASSPHRASE",
+                               "新日志密钥的口令 / passphrase for the new log key: ", 1, &err);
+    if (pass == NULL)
+        return die("log key", &err);
+    tt_err rc = tt_key_save_secret(path, log, pass, strlen(pass), TT_KDF_INTERACTIVE, &err);
+    tu_pass_free(pass);
+    return rc == TT_OK ? 0 : die("log.key", &err);
+}
+
+static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair *auth,
+                              const char *vkey)
+{
+    char pk64[64];
+    tt_b64((tt_bytes){32, auth->pk}, pk64);
+    char *body = tt_event_build(
+        "ledger.genesis",
+        json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", o->origin, "log_key", vkey,
+                  "market", o->market, "authorities", "id", o->auth_id, "name", o->auth_name,
+                  "key", pk64));
+    if (append_signed(l, auth, body, "genesis"))
+        return 1;
+    char *limits_path = o->limits ? strdup(o->limits) : tu_default_limits_path();
+    json_error_t jerr;
+    json_t *table = json_load_file(limits_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (table == NULL) {
+        fprintf(stderr, "tcmtraced: cannot read the limits table %s: %s\n", limits_path,
+                jerr.text);
+        free(limits_path);
+        return 1;
+    }
+    free(limits_path);
+    json_t *edition = json_incref(json_object_get(table, "edition"));
+    json_object_del(table, "edition");
+    body = tt_event_build("ledger.limits", json_pack("{s:o, s:o}", "edition",
+                                                     edition ? edition : json_string("unnamed"),
+                                                     "table", table));
+    return append_signed(l, auth, body, "limits table");
+}
+
+static int cmd_init(const init_opts *o)
+{
+    tt_error err;
+    tt_keypair auth, log;
+    tt_ledger *l = NULL;
+    char path[4096], vkey[TT_VKEY_MAX + 1], conf[8192];
+    if (!o->dir || !o->origin || !o->market || !o->auth_key || !o->auth_id || !o->auth_name) {
+        fprintf(stderr, "tcmtraced init: DIR, --origin, --market, --authority-key, "
+                        "--authority-id and --authority-name are all needed\n\n%s",
+                USAGE);
+        return 2;
+    }
+    if (!tt_note_name_valid(o->origin)) {
+        fprintf(stderr, "tcmtraced init: the origin \"%s\" must have no spaces or '+', e.g. "
+                        "tcmtrace.example/cq-jiefanglu\n",
+                o->origin);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/data.mdb", o->dir);
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "tcmtraced init: %s holds a ledger already; nothing was changed\n",
+                o->dir);
+        return 1;
+    }
+    if (tu_load_secret(o->auth_key, o->pass_file, "TCMTRACE_PASSPHRASE", &auth, &err) != TT_OK)
+        return die(o->auth_key, &err);
+    if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "tcmtraced init: cannot create %s: %s\n", o->dir, strerror(errno));
+        return 1;
+    }
+    if (make_log_key(o, &log))
+        return 1;
+    tt_verifier v;
+    tt_verifier_init(&v, o->origin, log.pk, NULL);
+    tt_verifier_format(&v, vkey, sizeof vkey);
+    if (tt_ledger_open(o->dir, TT_LEDGER_CREATE, &l, &err) != TT_OK)
+        return die(o->dir, &err);
+    int rc = tt_ledger_set_signer(l, o->origin, &log, &err) != TT_OK ||
+             tt_ledger_meta_put(l, "origin", o->origin, strlen(o->origin), &err) != TT_OK ||
+             tt_ledger_meta_put(l, "log_vkey", vkey, strlen(vkey), &err) != TT_OK;
+    if (rc)
+        die("ledger", &err);
+    if (!rc)
+        rc = genesis_and_limits(o, l, &auth, vkey);
+    tt_keypair_wipe(&auth);
+    tt_keypair_wipe(&log);
+    tt_ledger_close(l);
+    if (rc)
+        return 1;
+    char line[TT_VKEY_MAX + 2];
+    snprintf(line, sizeof line, "%s\n", vkey);
+    snprintf(conf, sizeof conf,
+             "# tcmtraced settings for this ledger; flags given to 'tcmtraced run' win.\n"
+             "# tcp = tcp://127.0.0.1:7400\n"
+             "# threads = %ld\n"
+             "# batch_max = 1024\n"
+             "# log_passphrase_file = /etc/tcmtrace/log.pass\n",
+             sysconf(_SC_NPROCESSORS_ONLN));
+    if (write_text(o->dir, "log.vkey", line, 0644) || write_text(o->dir, "tcmtraced.conf", conf, 0644))
+        return 1;
+    printf("已创建账本 / ledger created: %s\n", o->dir);
+    printf("  日志来源 origin     %s\n", o->origin);
+    printf("  日志公钥 log key    %s\n", vkey);
+    printf("  (发给所有核验者 / give this verifier key to everyone who verifies)\n");
+    printf("  启动 start          tcmtraced run %s\n", o->dir);
+    return 0;
+}
+
+/* Reads "key = value" lines of DIR/tcmtraced.conf (or `path`). */
+static int read_config(const char *path, config *c, int explicit_path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (!explicit_path)
+            return 0;
+        fprintf(stderr, "tcmtraced: cannot read %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        char key[64], val[900];
+        if (sscanf(p, "%63[a-z_] = %899[^\n]", key, val) != 2) {
+            fprintf(stderr, "tcmtraced: %s:%d: expected \"key = value\"\n", path, lineno);
+            fclose(f);
+            return 2;
+        }
+        if (strcmp(key, "tcp") == 0)
+            c->tcp = strdup(val);
+        else if (strcmp(key, "threads") == 0)
+            c->threads = atoi(val);
+        else if (strcmp(key, "batch_max") == 0)
+            c->batch_max = atoi(val);
+        else if (strcmp(key, "log_passphrase_file") == 0)
+            c->passphrase_file = strdup(val);
+        else {
+            fprintf(stderr, "tcmtraced: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
+            fclose(f);
+            return 2;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_ORIGIN = 256, O_MARKET, O_AKEY, O_AID, O_ANAME, O_LIMITS, O_PASS, O_LOGPASS,
+           O_UNSEALED, O_TCP, O_THREADS, O_BATCH, O_CONFIG, O_QUIET, O_HELP, O_VERSION };
+    static const struct option longopts[] = {
+        {"origin", 1, 0, O_ORIGIN},       {"market", 1, 0, O_MARKET},
+        {"authority-key", 1, 0, O_AKEY},  {"authority-id", 1, 0, O_AID},
+        {"authority-name", 1, 0, O_ANAME}, {"limits", 1, 0, O_LIMITS},
+        {"passphrase-file", 1, 0, O_PASS}, {"log-passphrase-file", 1, 0, O_LOGPASS},
+        {"unsealed-log-key", 0, 0, O_UNSEALED}, {"tcp", 1, 0, O_TCP},
+        {"threads", 1, 0, O_THREADS},     {"batch-max", 1, 0, O_BATCH},
+        {"config", 1, 0, O_CONFIG},       {"quiet", 0, 0, O_QUIET},
+        {"help", 0, 0, O_HELP},           {"version", 0, 0, O_VERSION},
+        {0, 0, 0, 0}};
+    init_opts io = {0};
+    config flags = {0}, cfg = {0};
+    const char *config_path = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_ORIGIN: io.origin = optarg; break;
+        case O_MARKET: io.market = optarg; break;
+        case O_AKEY: io.auth_key = optarg; break;
+        case O_AID: io.auth_id = optarg; break;
+        case O_ANAME: io.auth_name = optarg; break;
+        case O_LIMITS: io.limits = optarg; break;
+        case O_PASS: io.pass_file = optarg; break;
+        case O_LOGPASS: io.log_pass_file = flags.passphrase_file = optarg; break;
+        case O_UNSEALED: io.unsealed = 1; break;
+        case O_TCP: flags.tcp = optarg; break;
+        case O_THREADS: flags.threads = atoi(optarg); break;
+        case O_BATCH: flags.batch_max = atoi(optarg); break;
+        case O_CONFIG: config_path = optarg; break;
+        case O_QUIET: flags.quiet = 1; break;
+        case O_VERSION: printf("tcmtraced %s\n", TT_VERSION); return 0;
+        case 'h':
+        case O_HELP: fputs(USAGE, stdout); return 0;
+        default: fputs(USAGE, stderr); return 2;
+        }
+    }
+    const char *cmd = optind < argc ? argv[optind] : NULL;
+    if (cmd && (strcmp(cmd, "init") == 0 || strcmp(cmd, "run") == 0))
+        optind++;
+    else
+        cmd = "run";
+    if (optind + 1 != argc) {
+        fprintf(stderr, "tcmtraced: give exactly one ledger directory\n\n%s", USAGE);
+        return 2;
+    }
+    if (strcmp(cmd, "init") == 0) {
+        io.dir = argv[optind];
+        return cmd_init(&io);
+    }
+    cfg.dir = realpath(argv[optind], NULL);
+    if (cfg.dir == NULL) {
+        fprintf(stderr, "tcmtraced: ledger directory %s: %s\n", argv[optind], strerror(errno));
+        return 1;
+    }
+    char defpath[4096];
+    snprintf(defpath, sizeof defpath, "%s/tcmtraced.conf", cfg.dir);
+    int rc = read_config(config_path ? config_path : defpath, &cfg, config_path != NULL);
+    if (rc)
+        return rc;
+    if (flags.tcp)
+        cfg.tcp = flags.tcp;
+    if (flags.threads)
+        cfg.threads = flags.threads;
+    if (flags.batch_max)
+        cfg.batch_max = flags.batch_max;
+    if (flags.passphrase_file)
+        cfg.passphrase_file = flags.passphrase_file;
+    cfg.quiet = flags.quiet;
+    if (cfg.threads <= 0)
+        cfg.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cfg.batch_max <= 0 || cfg.batch_max > 65536)
+        cfg.batch_max = 1024;
+    return server_run(&cfg);
+}

@@ -1,0 +1,461 @@
+/*
+ * server.c: sockets, threads and the write path of tcmtraced.
+ *
+ * The write path is built for throughput: signatures (the dominant cost)
+ * are checked by a pool of workers in parallel; one writer appends every
+ * verified event waiting in one LMDB transaction (group commit) and answers
+ * each submit only after that transaction is on disk. A busy ledger thus
+ * commits large groups and an idle one answers at once.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cli/util.h"
+
+void queue_init(queue *q)
+{
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->ready, NULL);
+    q->head = q->tail = NULL;
+    q->len = 0;
+}
+
+void queue_push(queue *q, job *j)
+{
+    pthread_mutex_lock(&q->lock);
+    if (j == NULL) { /* the end marker is a job with no request */
+        j = calloc(1, sizeof *j);
+        j->control = (void *)q; /* marks "end" */
+    }
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->len++;
+    pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static job *take(queue *q)
+{
+    job *j = q->head;
+    q->head = j->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    q->len--;
+    return j;
+}
+
+static int is_end(queue *q, job *j)
+{
+    return j->req == NULL && j->control == (void *)q;
+}
+
+job *queue_pop(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->head == NULL)
+        pthread_cond_wait(&q->ready, &q->lock);
+    job *j = take(q);
+    pthread_mutex_unlock(&q->lock);
+    if (is_end(q, j)) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end)
+{
+    size_t n = 0;
+    *saw_end = 0;
+    pthread_mutex_lock(&q->lock);
+    while (q->head == NULL)
+        pthread_cond_wait(&q->ready, &q->lock);
+    while (q->head && n < max) {
+        job *j = take(q);
+        if (is_end(q, j)) {
+            free(j);
+            *saw_end = 1;
+            break;
+        }
+        out[n++] = j;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+void logf_(server *s, const char *level, const char *fmt, ...)
+{
+    if (s->cfg.quiet && strcmp(level, "ERROR") != 0)
+        return;
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stderr);
+    fprintf(stderr, "%s %-5s ", when, level);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
+}
+
+json_t *error_json(tt_err code, const char *message)
+{
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", tt_err_name(code), "message",
+                     message && *message ? message : tt_strerror(code));
+}
+
+static void job_free(job *j)
+{
+    if (j->req)
+        json_decref(j->req);
+    free(j->body);
+    free(j);
+}
+
+void reply(server *s, job *j, json_t *resp)
+{
+    char *text = json_dumps(resp, JSON_COMPACT);
+    json_decref(resp);
+    size_t len = strlen(text);
+    void *msg = nn_allocmsg(len, 0);
+    memcpy(msg, text, len);
+    free(text);
+    struct nn_iovec iov = {&msg, NN_MSG};
+    struct nn_msghdr hdr = {&iov, 1, &j->control, NN_MSG};
+    if (nn_sendmsg(s->api, &hdr, 0) < 0) {
+        nn_freemsg(msg);
+        nn_freemsg(j->control);
+    }
+    j->control = NULL;
+    job_free(j);
+}
+
+/* ---- receiver ------------------------------------------------------------- */
+
+static void *receiver(void *arg)
+{
+    server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        void *body = NULL, *control = NULL;
+        struct nn_iovec iov = {&body, NN_MSG};
+        struct nn_msghdr hdr = {&iov, 1, &control, NN_MSG};
+        int n = nn_recvmsg(s->api, &hdr, 0);
+        if (n < 0) {
+            if (nn_errno() == ETIMEDOUT || nn_errno() == EINTR || nn_errno() == EAGAIN)
+                continue;
+            if (nn_errno() == ETERM || nn_errno() == EBADF)
+                break;
+            logf_(s, "WARN", "receive failed: %s", nn_strerror(nn_errno()));
+            continue;
+        }
+        atomic_fetch_add(&s->n_requests, 1);
+        job *j = calloc(1, sizeof *j);
+        j->control = control;
+        json_error_t jerr;
+        tt_err rc = TT_OK;
+        char msg[256];
+        if ((size_t)n > TT_REQUEST_MAX) {
+            rc = TT_ERR_TOO_LARGE;
+            snprintf(msg, sizeof msg, "request is %d bytes; the limit is %d", n, TT_REQUEST_MAX);
+        } else if ((j->req = json_loadb(body, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+            rc = TT_ERR_MALFORMED;
+            snprintf(msg, sizeof msg, "request is not valid JSON: %s", jerr.text);
+        } else if (!json_is_object(j->req) || !json_is_string(json_object_get(j->req, "op"))) {
+            rc = TT_ERR_MALFORMED;
+            snprintf(msg, sizeof msg, "a request is a JSON object with a string \"op\"");
+        }
+        nn_freemsg(body);
+        if (rc != TT_OK) {
+            reply(s, j, error_json(rc, msg));
+            continue;
+        }
+        queue_push(&s->work, j);
+    }
+    return NULL;
+}
+
+/* ---- workers ------------------------------------------------------------------ */
+
+static void *worker(void *arg)
+{
+    server *s = arg;
+    job *j;
+    while ((j = queue_pop(&s->work)) != NULL) {
+        const char *op = json_string_value(json_object_get(j->req, "op"));
+        if (strcmp(op, "submit") != 0) {
+            reply(s, j, api_read(s, j->req));
+            continue;
+        }
+        tt_error err;
+        if (api_check_submit(j, &err) != TT_OK) {
+            atomic_fetch_add(&s->n_refused, 1);
+            reply(s, j, error_json(err.code, err.message));
+            continue;
+        }
+        queue_push(&s->writes, j);
+    }
+    return NULL;
+}
+
+/* ---- writer ---------------------------------------------------------------------- */
+
+static void publish(server *s, const tt_append *it)
+{
+    uint8_t *data;
+    size_t len;
+    if (tt_ledger_entry(s->ledger, it->seq, &data, &len, NULL) != TT_OK)
+        return;
+    char *b64 = malloc(tt_b64_len(len)), hex[65];
+    tt_b64((tt_bytes){len, data}, b64);
+    tt_hex((tt_bytes){32, it->hash}, hex);
+    json_t *m = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)it->seq, "hash", hex, "entry", b64);
+    char *text = json_dumps(m, JSON_COMPACT), *msg;
+    int n = asprintf(&msg, "entry %s", text);
+    if (n > 0)
+        nn_send(s->feed, msg, (size_t)n, NN_DONTWAIT);
+    free(msg);
+    free(text);
+    json_decref(m);
+    free(b64);
+    free(data);
+}
+
+static void publish_checkpoint(server *s)
+{
+    char *note, *msg;
+    size_t len;
+    if (tt_ledger_checkpoint(s->ledger, UINT64_MAX, &note, &len, NULL) != TT_OK)
+        return;
+    int n = asprintf(&msg, "checkpoint %s", note);
+    if (n > 0)
+        nn_send(s->feed, msg, (size_t)n, NN_DONTWAIT);
+    free(msg);
+    free(note);
+}
+
+static void commit_group(server *s, job **jobs, size_t n, tt_append *items)
+{
+    for (size_t i = 0; i < n; i++) {
+        items[i] = (tt_append){.actor = jobs[i]->actor,
+                               .sig = jobs[i]->sig,
+                               .body = {jobs[i]->body_len, (uint8_t *)jobs[i]->body},
+                               .sig_checked = 1};
+    }
+    tt_error err;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tt_err rc = tt_ledger_append(s->ledger, items, n, tt_now_ms(), tt_rules_apply, NULL, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc != TT_OK)
+        logf_(s, "ERROR", "a group of %zu events was not written: %s", n, err.message);
+    size_t ok = 0;
+    uint64_t first = 0, size = 0;
+    for (size_t i = 0; i < n; i++) {
+        tt_append *it = &items[i];
+        if (rc == TT_OK && it->result.code == TT_OK) {
+            char hex[65];
+            tt_hex((tt_bytes){32, it->hash}, hex);
+            if (ok++ == 0)
+                first = it->seq;
+            size = it->seq + 1;
+            reply(s, jobs[i], json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq,
+                                        "hash", hex, "time_ms", (json_int_t)it->time_ms));
+        } else {
+            atomic_fetch_add(&s->n_refused, 1);
+            if (!s->cfg.quiet)
+                logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
+                      it->result.message);
+            reply(s, jobs[i], error_json(it->result.code, it->result.message));
+        }
+    }
+    if (ok) {
+        atomic_fetch_add(&s->n_appended, ok);
+        atomic_fetch_add(&s->n_commits, 1);
+        for (size_t i = 0; i < n; i++)
+            if (items[i].result.code == TT_OK)
+                publish(s, &items[i]);
+        publish_checkpoint(s);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        logf_(s, "INFO", "committed %zu event%s (seq %llu-%llu) in %.1f ms; size %llu", ok,
+              ok == 1 ? "" : "s", (unsigned long long)first, (unsigned long long)(size - 1), ms,
+              (unsigned long long)size);
+    }
+}
+
+static void *writer(void *arg)
+{
+    server *s = arg;
+    size_t max = (size_t)s->cfg.batch_max;
+    job **jobs = calloc(max, sizeof *jobs);
+    tt_append *items = calloc(max, sizeof *items);
+    int end = 0;
+    while (!end) {
+        size_t n = queue_pop_many(&s->writes, jobs, max, &end);
+        if (n)
+            commit_group(s, jobs, n, items);
+    }
+    free(jobs);
+    free(items);
+    return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------------------- */
+
+static tt_err load_identity(server *s, tt_error *err)
+{
+    char *origin = NULL, *vkey = NULL, path[4096];
+    size_t len;
+    tt_err rc = tt_ledger_meta_get(s->ledger, "origin", &origin, &len, err);
+    if (rc == TT_OK)
+        rc = tt_ledger_meta_get(s->ledger, "log_vkey", &vkey, &len, err);
+    if (rc != TT_OK) {
+        free(origin);
+        return tt_fail(err, TT_ERR_NOT_FOUND,
+                       "%s is not an initialised ledger; run 'tcmtraced init' first", s->cfg.dir);
+    }
+    snprintf(s->origin, sizeof s->origin, "%s", origin);
+    snprintf(s->vkey, sizeof s->vkey, "%s", vkey);
+    free(origin);
+    free(vkey);
+    snprintf(path, sizeof path, "%s/log.key", s->cfg.dir);
+    tt_keypair kp;
+    rc = tu_load_secret(path, s->cfg.passphrase_file, "TCMTRACE_LOG_PASSPHRASE", &kp, err);
+    if (rc != TT_OK)
+        return rc;
+    tt_verifier v;
+    if (tt_verifier_parse(s->vkey, &v, err) != TT_OK || memcmp(v.pk, kp.pk, 32) != 0) {
+        tt_keypair_wipe(&kp);
+        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path,
+                       s->vkey);
+    }
+    rc = tt_ledger_set_signer(s->ledger, s->origin, &kp, err);
+    tt_keypair_wipe(&kp);
+    return rc;
+}
+
+static int bind_sockets(server *s)
+{
+    char url[4200];
+    int maxsize = TT_REQUEST_MAX + 1024, timeout = 200;
+    s->api = nn_socket(AF_SP_RAW, NN_REP);
+    s->feed = nn_socket(AF_SP, NN_PUB);
+    if (s->api < 0 || s->feed < 0)
+        return -1;
+    nn_setsockopt(s->api, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsize, sizeof maxsize);
+    nn_setsockopt(s->api, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout, sizeof timeout);
+    snprintf(url, sizeof url, "ipc://%s/api.sock", s->cfg.dir);
+    if (nn_bind(s->api, url) < 0) {
+        logf_(s, "ERROR", "cannot listen on %s: %s", url, nn_strerror(nn_errno()));
+        return -1;
+    }
+    logf_(s, "INFO", "API on %s", url);
+    if (s->cfg.tcp) {
+        if (nn_bind(s->api, s->cfg.tcp) < 0) {
+            logf_(s, "ERROR", "cannot listen on %s: %s", s->cfg.tcp, nn_strerror(nn_errno()));
+            return -1;
+        }
+        logf_(s, "INFO", "API on %s", s->cfg.tcp);
+    }
+    snprintf(url, sizeof url, "ipc://%s/feed.sock", s->cfg.dir);
+    if (nn_bind(s->feed, url) < 0) {
+        logf_(s, "ERROR", "cannot publish on %s: %s", url, nn_strerror(nn_errno()));
+        return -1;
+    }
+    logf_(s, "INFO", "feed on %s", url);
+    return 0;
+}
+
+static void *signal_waiter(void *arg)
+{
+    server *s = arg;
+    sigset_t set;
+    int sig = 0;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigwait(&set, &sig);
+    logf_(s, "INFO", "%s: finishing what was received, then stopping",
+          sig == SIGINT ? "SIGINT" : "SIGTERM");
+    atomic_store(&s->stop, 1);
+    return NULL;
+}
+
+int server_run(config *cfg)
+{
+    server s = {.cfg = *cfg};
+    tt_error err;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (tt_ledger_open(cfg->dir, 0, &s.ledger, &err) != TT_OK) {
+        logf_(&s, "ERROR", "%s", err.message);
+        return 1;
+    }
+    if (load_identity(&s, &err) != TT_OK) {
+        logf_(&s, "ERROR", "%s", err.message);
+        tt_ledger_close(s.ledger);
+        return 1;
+    }
+    if (bind_sockets(&s) != 0) {
+        tt_ledger_close(s.ledger);
+        return 1;
+    }
+    uint64_t size = 0;
+    tt_ledger_head(s.ledger, &size, NULL, NULL);
+    logf_(&s, "INFO", "ledger %s (%s), %llu entries, %d verification threads", s.origin, cfg->dir,
+          (unsigned long long)size, cfg->threads);
+    s.started_ms = tt_now_ms();
+    queue_init(&s.work);
+    queue_init(&s.writes);
+    pthread_t sigt, recv, wr, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    pthread_create(&sigt, NULL, signal_waiter, &s);
+    pthread_create(&wr, NULL, writer, &s);
+    for (int i = 0; i < cfg->threads; i++)
+        pthread_create(&workers[i], NULL, worker, &s);
+    pthread_create(&recv, NULL, receiver, &s);
+    /* Shutdown: the receiver stops taking requests; each queue is drained
+     * in order behind an end marker, so every request received is answered
+     * and every acknowledged event is on disk before the ledger closes. */
+    pthread_join(recv, NULL);
+    if (!atomic_load(&s.stop))
+        pthread_kill(sigt, SIGTERM); /* let the signal thread end too */
+    for (int i = 0; i < cfg->threads; i++)
+        queue_push(&s.work, NULL);
+    for (int i = 0; i < cfg->threads; i++)
+        pthread_join(workers[i], NULL);
+    queue_push(&s.writes, NULL);
+    pthread_join(wr, NULL);
+    pthread_join(sigt, NULL);
+    tt_ledger_head(s.ledger, &size, NULL, NULL);
+    logf_(&s, "INFO", "stopped cleanly: %llu entries, %llu appended and %llu refused this run",
+          (unsigned long long)size, (unsigned long long)atomic_load(&s.n_appended),
+          (unsigned long long)atomic_load(&s.n_refused));
+    nn_close(s.api);
+    nn_close(s.feed);
+    tt_ledger_close(s.ledger);
+    free(workers);
+    return 0;
+}
