@@ -33,10 +33,14 @@ UTIL_OBJ := $(BUILD)/cli/util.o
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*.c)))
 
-.PHONY: all lib check asan deps clean
+.PHONY: all lib check asan demo deps clean
 .SECONDARY:
 
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
+
+# test helper: prints a signed submit request (not installed)
+$(BUILD)/tcmtrace-sign: $(BUILD)/tests/tcmtrace-sign.o $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
 
@@ -76,8 +80,11 @@ $(BUILD)/libtcmtrace.so: $(CORE_OBJ)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a $(LIBS) $(TESTLIBS)
 
-check: all $(TEST_BIN)
+check: all $(TEST_BIN) $(BUILD)/tcmtrace-sign
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+demo: all
+	@BIN=$(BUILD) sh tests/demo.sh
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \

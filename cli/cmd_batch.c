@@ -101,39 +101,44 @@ int cmd_register(cli *c, int argc, char **argv)
         {"form", 1, 0, 'f'},     {"doc", 1, 0, 'D'},     {"id", 1, 0, 'i'},
         {"help", 0, 0, '?'},     {0, 0, 0, 0}};
     const char *v[128] = {0};
-    int daodi = 0, ch;
-    json_t *docs = json_array();
+    int daodi = 0, ch, ex = EX_USAGE;
     if (wants_help(argc, argv))
         return usage(REGISTER_USAGE, 1);
+    json_t *docs = json_array();
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         if (ch == 'd')
             daodi = 1;
         else if (ch == 'D') {
             char *sep = strrchr(optarg, ':'), hex[65];
-            if (sep == NULL)
-                return cli_fail(EX_USAGE, "usage", "--doc takes FILE:KIND, e.g. cert.pdf:产地证明");
+            if (sep == NULL) {
+                cli_fail(EX_USAGE, "usage", "--doc takes FILE:KIND, e.g. cert.pdf:产地证明");
+                goto out;
+            }
             *sep = '\0';
             if (sha256_file(optarg, hex))
-                return EX_USAGE;
+                goto out;
             json_array_append_new(docs, json_pack("{s:s, s:s}", "sha256", hex, "kind", sep + 1));
-        } else if (ch == '?' || ch < 0 || ch > 127)
-            return usage(REGISTER_USAGE, 0);
-        else
+        } else if (ch == '?' || ch < 0 || ch > 127) {
+            usage(REGISTER_USAGE, 0);
+            goto out;
+        } else
             v[ch] = optarg;
     }
     static const char req[] = "hlpqPCXbHgr";
     for (const char *r = req; *r; r++)
-        if (v[(int)*r] == NULL)
-            return cli_fail(EX_USAGE, "usage",
-                            "register needs --herb, --latin, --part, --qty, --province, --city, "
-                            "--county, --base, --harvest, --grade and --processing");
+        if (v[(int)*r] == NULL) {
+            cli_fail(EX_USAGE, "usage",
+                     "register needs --herb, --latin, --part, --qty, --province, --city, "
+                     "--county, --base, --harvest, --grade and --processing");
+            goto out;
+        }
     int64_t g;
     char code[TT_CODE_LEN + 1];
     if (qty_arg(v['q'], &g))
-        return EX_USAGE;
+        goto out;
     if (v['i'] ? code_arg(v['i'], code) : (tt_code_new(tt_now_ms(), code), 0))
-        return EX_USAGE;
+        goto out;
     json_t *herb = json_pack("{s:s, s:s, s:s}", "name_zh", v['h'], "latin", v['l'], "part", v['p']);
     if (v['c'])
         json_object_set_new(herb, "category", json_string(v['c']));
@@ -149,18 +154,19 @@ int cmd_register(cli *c, int argc, char **argv)
     if (v['f'])
         json_object_set_new(f, "form", json_string(v['f']));
     if (json_array_size(docs))
-        json_object_set_new(f, "documents", docs);
-    else
-        json_decref(docs);
+        json_object_set(f, "documents", docs);
     json_t *resp;
-    int ex = cli_submit(c, "batch.register", f, &resp);
-    if (ex)
-        return ex;
+    if ((ex = cli_submit(c, "batch.register", f, &resp)) != EX_DONE)
+        goto out;
+    json_decref(docs);
     char what[512], q[48];
     snprintf(what, sizeof what, "已登记批次 / batch registered: %s %s %s，%s%s %s，%s", v['h'],
              v['l'], v['p'], v['P'], v['C'], v['X'], fmt_qty(g, q));
     const char *codes[] = {code};
     return done(c, resp, what, codes, 1);
+out:
+    json_decref(docs);
+    return ex;
 }
 
 static const char TRANSFER_USAGE[] =
@@ -352,32 +358,37 @@ int cmd_process(cli *c, int argc, char **argv)
                                       {"name", 1, 0, 'n'},   {"grade", 1, 0, 'g'},
                                       {"help", 0, 0, '?'},   {0, 0, 0, 0}};
     const char *v[128] = {0};
-    json_t *inputs = json_array();
     int ch;
     if (wants_help(argc, argv))
         return usage(PROCESS_USAGE, 1);
+    json_t *inputs = json_array();
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         if (ch == 'i') {
             char *eq = strchr(optarg, '='), code[TT_CODE_LEN + 1];
             int64_t g;
-            if (eq == NULL)
+            if (eq == NULL) {
+                json_decref(inputs);
                 return cli_fail(EX_USAGE, "usage", "--in takes CODE=QTY");
+            }
             *eq = '\0';
-            if (code_arg(optarg, code) || qty_arg(eq + 1, &g))
+            if (code_arg(optarg, code) || qty_arg(eq + 1, &g)) {
+                json_decref(inputs);
                 return EX_USAGE;
+            }
             json_array_append_new(inputs, json_pack("{s:s, s:I}", "id", code, "qty_g", (json_int_t)g));
         } else if (ch > 0 && ch < 128 && ch != '?') {
             v[ch] = optarg;
         } else {
+            json_decref(inputs);
             return usage(PROCESS_USAGE, 0);
         }
     }
     int64_t out;
-    if (!json_array_size(inputs) || !v['q'] || !v['m'])
-        return usage(PROCESS_USAGE, 0);
-    if (qty_arg(v['q'], &out))
-        return EX_USAGE;
+    if (!json_array_size(inputs) || !v['q'] || !v['m'] || qty_arg(v['q'], &out)) {
+        json_decref(inputs);
+        return v['q'] && v['m'] && json_array_size(inputs) ? EX_USAGE : usage(PROCESS_USAGE, 0);
+    }
     char code[TT_CODE_LEN + 1];
     tt_code_new(tt_now_ms(), code);
     json_t *output = json_pack("{s:s, s:I, s:s}", "id", code, "qty_g", (json_int_t)out, "form",
@@ -434,10 +445,10 @@ int cmd_inspect(cli *c, int argc, char **argv)
                                       {"standard", 1, 0, 'S'},      {"help", 0, 0, '?'},
                                       {0, 0, 0, 0}};
     const char *lab = 0, *report = 0, *sha = 0, *standard = "中国药典 2020 年版";
-    json_t *results = json_array();
     int ch;
     if (wants_help(argc, argv))
         return usage(INSPECT_USAGE, 1);
+    json_t *results = json_array();
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         json_t *r;
@@ -447,22 +458,26 @@ int cmd_inspect(cli *c, int argc, char **argv)
         case 's': sha = optarg; break;
         case 'S': standard = optarg; break;
         case 'r':
-            if ((r = result_arg(optarg)) == NULL)
+            if ((r = result_arg(optarg)) == NULL) {
+                json_decref(results);
                 return cli_fail(EX_USAGE, "usage",
                                 "--result takes TEST=VALUE UNIT, e.g. so2=520mg/kg, not \"%s\"",
                                 optarg);
+            }
             json_array_append_new(results, r);
             break;
-        default: return usage(INSPECT_USAGE, 0);
+        default: json_decref(results); return usage(INSPECT_USAGE, 0);
         }
     }
     char code[TT_CODE_LEN + 1], hex[65];
-    if (optind + 1 != argc || !lab || !json_array_size(results) || (!report && !sha))
+    if (optind + 1 != argc || !lab || !json_array_size(results) || (!report && !sha)) {
+        json_decref(results);
         return usage(INSPECT_USAGE, 0);
-    if (code_arg(argv[optind], code))
+    }
+    if (code_arg(argv[optind], code) || (report && sha256_file(report, hex))) {
+        json_decref(results);
         return EX_USAGE;
-    if (report && sha256_file(report, hex))
-        return EX_USAGE;
+    }
     json_t *resp;
     int ex = cli_submit(c, "batch.inspect",
                         json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", code, "lab", lab, "standard",

@@ -81,8 +81,10 @@ static void print_batch(json_t *b)
     fmt_kv("采收/等级", "%s · %s · %s", js(b, "harvest_date"), js(b, "grade"), js(b, "processing"));
     if (*js(b, "hold_reason"))
         fmt_kv("扣留原因", "%s", js(b, "hold_reason"));
-    if (*js(b, "recall_root"))
-        fmt_kv("召回", "由批次 %s 的召回波及 «%s»", fmt_code(js(b, "recall_root"), pretty),
+    if (*js(b, "recall_root") && strcmp(js(b, "recall_root"), js(b, "id")) == 0)
+        fmt_kv("召回", "本批次被召回 «%s»", js(b, "recall_reason"));
+    else if (*js(b, "recall_root"))
+        fmt_kv("召回", "随上游批次 %s 一并召回 «%s»", fmt_code(js(b, "recall_root"), pretty),
                js(b, "recall_reason"));
     size_t i;
     json_t *x;
@@ -553,16 +555,30 @@ int cmd_watch(cli *c, int argc, char **argv)
 int cmd_api(cli *c, int argc, char **argv)
 {
     if (argc != 2 || strcmp(argv[1], "--help") == 0) {
-        fputs("usage: tcmtrace api JSON\nSends one raw API request and prints the raw answer "
-              "(exit 1 when ok is false).\n",
+        fputs("usage: tcmtrace api JSON|-\nSends one raw API request (from standard input with "
+              "-) and prints the raw\nanswer (exit 1 when ok is false).\n",
               argc == 2 ? stdout : stderr);
         return argc == 2 ? EX_DONE : EX_USAGE;
     }
     int ex = cli_connect(c);
     if (ex)
         return ex;
+    char *req = NULL;
+    size_t len = 0;
+    if (strcmp(argv[1], "-") == 0) {
+        FILE *m = open_memstream(&req, &len);
+        int ch;
+        while ((ch = getchar()) != EOF)
+            fputc(ch, m);
+        fclose(m);
+    } else {
+        req = strdup(argv[1]);
+        len = strlen(req);
+    }
     /* sent as given, byte for byte: the point is to test what the daemon does */
-    if (nn_send(c->sock, argv[1], strlen(argv[1]), 0) < 0)
+    int sent = nn_send(c->sock, req, len, 0);
+    free(req);
+    if (sent < 0)
         return cli_fail(EX_UNREACHABLE, "unreachable", "cannot send: %s", nn_strerror(nn_errno()));
     char *buf = NULL;
     int n = nn_recv(c->sock, &buf, NN_MSG, 0);

@@ -737,17 +737,18 @@ static tt_err on_inspect(rctx *c)
         json_object_set(verdict, "limits_seq", json_object_get(limits, "seq"));
         json_array_append(json_object_get(b, "inspections"), verdict);
         if (strcmp(jstr(verdict, "verdict"), "fail") == 0) {
-            char why[200];
+            char why[400];
             size_t i;
             json_t *r;
             why[0] = '\0';
             json_array_foreach(json_object_get(verdict, "results"), i, r) if (strcmp(
                 jstr(r, "verdict"), "fail") == 0) snprintf(why + strlen(why),
                                                            sizeof why - strlen(why),
-                                                           "%s%s %s %s > %s",
-                                                           *why ? "; " : "inspection failed: ",
+                                                           "%s%s %s %s > %s %s",
+                                                           *why ? "; " : "检验不合格 / inspection failed: ",
                                                            jstr(r, "test"), jstr(r, "value"),
-                                                           jstr(r, "unit"), jstr(r, "limit"));
+                                                           jstr(r, "unit"), jstr(r, "limit"),
+                                                           jstr(r, "limit_unit"));
             hold(b, why, c->e->seq);
         }
         rc = batch_put(c, b);

@@ -356,7 +356,9 @@ static tt_err load_identity(server *s, tt_error *err)
 static int bind_sockets(server *s)
 {
     char url[4200];
-    int maxsize = TT_REQUEST_MAX + 1024, timeout = 200;
+    /* Accept up to 4x the limit so that an oversized request gets a
+     * too_large answer; beyond that nanomsg drops the connection. */
+    int maxsize = 4 * TT_REQUEST_MAX, timeout = 200;
     s->api = nn_socket(AF_SP_RAW, NN_REP);
     s->feed = nn_socket(AF_SP, NN_PUB);
     if (s->api < 0 || s->feed < 0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates event bodies against the JSON Schemas in schemas/events/.
 
-Usage: check_schemas.py [DIR...]
+Usage: check_schemas.py [DIR...] [--api DIR]
 
 Every file in tests/fixtures/events/valid must be valid against the schema of
 its type and every file in tests/fixtures/events/invalid must be invalid; any
@@ -50,8 +50,28 @@ def main():
     store, by_type = load_schemas()
     fixtures = os.path.join(ROOT, 'tests', 'fixtures', 'events')
     cases = [(os.path.join(fixtures, 'valid'), True), (os.path.join(fixtures, 'invalid'), False)]
-    cases += [(d, True) for d in sys.argv[1:]]
+    args = sys.argv[1:]
+    api_dir = None
+    if '--api' in args:
+        i = args.index('--api')
+        api_dir = args[i + 1] if i + 1 < len(args) else None
+        del args[i:i + 2]
+    cases += [(d, True) for d in args]
     passed = failed = 0
+    if api_dir and os.path.isdir(api_dir):
+        for name in sorted(os.listdir(api_dir)):
+            kind = 'request' if name.endswith('.request.json') else 'response' if name.endswith('.response.json') else None
+            if kind is None:
+                continue
+            schema = store['urn:tcmtrace:schema:api:' + kind]
+            with open(os.path.join(api_dir, name), encoding='utf-8') as f:
+                doc = json.load(f)
+            errs = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+            if errs:
+                failed += 1
+                print(f'FAIL {api_dir}/{name}: ' + errs[0].message)
+            else:
+                passed += 1
     for d, want_valid in cases:
         for name in sorted(os.listdir(d)):
             if not name.endswith('.json'):

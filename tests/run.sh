@@ -4,7 +4,7 @@
 # summary line "N passed, N failed" (programs; each prints its own cases).
 BUILD=${BUILD:-build}
 bodies="$BUILD/signed-bodies"
-rm -rf "$bodies"
+rm -rf "$bodies" "$BUILD/api-messages"
 passed=0
 failed=0
 failures=""
@@ -20,11 +20,12 @@ run() {
 for t in "$@"; do
     TT_KEEP_BODIES="$bodies" run "$t"
 done
+API_DIR="$BUILD/api-messages" BIN="$BUILD" run sh tests/e2e.sh
 # Debian's python3 with Debian's python3-jsonschema (make deps installs it)
 if [ -d "$bodies" ]; then
-    run /usr/bin/python3 tests/check_schemas.py "$bodies"
+    run /usr/bin/python3 tests/check_schemas.py "$bodies" --api "$BUILD/api-messages"
 else
-    run /usr/bin/python3 tests/check_schemas.py
+    run /usr/bin/python3 tests/check_schemas.py --api "$BUILD/api-messages"
 fi
 echo
 if [ "$failed" -ne 0 ]; then

@@ -1,0 +1,274 @@
+#!/bin/sh
+# End-to-end tests: a real tcmtraced on a temporary ledger, driven through
+# the tcmtrace CLI and raw API requests. Every API error path is exercised
+# and every raw request and response is kept for the schema check
+# (API_DIR). Prints "e2e: N passed, N failed".
+set -u
+BIN=${BIN:-build}
+BIN=$(cd "$BIN" && pwd)
+. "$(dirname "$0")/lib.sh"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tcmtrace-e2e-XXXXXX")
+KEYS="$WORK/keys"
+L="$WORK/ledger"
+API_DIR=${API_DIR:-$WORK/api}
+mkdir -p "$KEYS" "$API_DIR"
+trap 'stop_daemon; rm -rf "$WORK"' EXIT INT TERM
+export TCMTRACE_PASSPHRASE="e2e-口令" TCMTRACE_DIR="$L"
+OUT="$WORK/out" ERR="$WORK/err"
+passed=0 failed=0 n=0
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; sed 's/^/    /' "$OUT" "$ERR" 2>/dev/null | head -20; }
+
+# expect CODE DESC CMD...: exit status must be CODE.
+expect() {
+    want=$1 desc=$2
+    shift 2
+    "$@" >"$OUT" 2>"$ERR"
+    got=$?
+    if [ "$got" = "$want" ]; then pass; else fail "$desc (exit $got, wanted $want)"; fi
+}
+# contains FILE TEXT DESC
+contains() {
+    if grep -qF -- "$2" "$1"; then pass; else fail "$3: no \"$2\" in output"; fi
+}
+# api NAME WANT JSON [request]: raw request; WANT is "ok" or an error code.
+api() {
+    name=$1 want=$2 json=$3
+    n=$((n + 1))
+    printf '%s' "$json" | "$TT" api - >"$OUT" 2>"$ERR"
+    cp "$OUT" "$API_DIR/$(printf %03d $n)-$name.response.json"
+    if [ "${4:-}" = request ]; then
+        printf '%s\n' "$json" >"$API_DIR/$(printf %03d $n)-$name.request.json"
+    fi
+    if [ "$want" = ok ]; then
+        if grep -q '"ok":true' "$OUT"; then pass; else fail "api $name: wanted ok"; fi
+    elif grep -q "\"code\":\"$want\"" "$OUT"; then pass; else fail "api $name: wanted $want"; fi
+}
+for who in mkt grower trader pharmacy inspector regulator stranger; do
+    "$TT" key new "$KEYS/$who.key" >/dev/null
+done
+
+# ---- init ------------------------------------------------------------------------
+expect 2 "init without --origin is a usage error" "$TTD" init "$L" --market m \
+    --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name 管理处
+expect 2 "init with a bad origin" "$TTD" init "$L" --origin "has space" --market m \
+    --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name 管理处
+expect 0 "init" "$TTD" init "$L" --origin tcmtrace.test/e2e --market "重庆解放路中药材专业市场" \
+    --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name 解放路中药材市场管理处 \
+    --unsealed-log-key
+contains "$OUT" "tcmtrace.test/e2e+" "init prints the log verifier key"
+if [ "$(stat -c %a "$L/log.key")" = 600 ]; then pass; else fail "log.key is not 0600"; fi
+expect 1 "init refuses an existing ledger" "$TTD" init "$L" --origin tcmtrace.test/e2e \
+    --market m --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name x \
+    --unsealed-log-key
+contains "$ERR" "holds a ledger already" "init names the problem"
+
+# ---- daemon up -------------------------------------------------------------------
+expect 3 "no daemon yet: unreachable" "$TT" status
+contains "$ERR" "no tcmtraced is running" "unreachable names the problem"
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+expect 1 "a second daemon on the same ledger is refused" "$TTD" run "$L"
+contains "$ERR" "another process is writing" "second daemon says why"
+
+# the feed: a watcher sees the next entry and checkpoint
+"$TT" watch --count 2 >"$WORK/watch" 2>&1 &
+WATCH=$!
+sleep 0.3
+
+enroll() {
+    as mkt actor enroll --id "$1" --pubkey "$KEYS/$2.key.pub" --name "$3" --org "$4" \
+        --licence L-1 --role "$5"
+}
+expect 0 "enroll a grower" enroll G-1 grower 马建国 岷县合作社 grower
+wait $WATCH
+contains "$WORK/watch" "entry #2" "watch saw the entry"
+contains "$WORK/watch" "checkpoint 3" "watch saw the checkpoint"
+expect 0 "enroll a trader" enroll T-1 trader 陈秀兰 陈氏药材行 trader
+expect 0 "enroll a pharmacy" enroll PH-1 pharmacy 周敏 解放碑大药房 pharmacy
+expect 0 "enroll an inspector" enroll I-1 inspector 李静 药检所 inspector
+expect 0 "enroll a regulator" enroll R-1 regulator 赵国栋 市场监管局 regulator
+expect 1 "a trader cannot enroll anyone" as trader actor enroll --id X-1 \
+    --pubkey "$KEYS/stranger.key.pub" --name x --org x --licence x --role trader
+contains "$ERR" "forbidden" "the refusal carries its code"
+expect 1 "an unknown role is refused" enroll X-2 stranger x x smuggler
+contains "$ERR" "malformed" "unknown role code"
+
+# ---- quantities --------------------------------------------------------------------
+reg() {
+    as grower register --herb 当归 --latin "Angelica sinensis" --part 根 --qty "$1" \
+        --province 甘肃省 --city 定西市 --county 岷县 --base 梅川镇 --daodi \
+        --harvest 2026-10-12 --grade 一等 --processing 晒干
+}
+expect 2 "1.5g is not a whole number of grams" reg 1.5g
+expect 2 "a quantity needs a unit" reg 500
+expect 0 "register 10斤" reg 10斤
+C10=$(codes_of "$OUT" | head -1)
+expect 0 "show it" "$TT" --json show "$C10"
+contains "$OUT" '"remaining": 5000' "10斤 is 5000 g"
+expect 0 "register 1.5kg" reg 1.5kg
+C15=$(codes_of "$OUT" | head -1)
+expect 0 "register 500kg" reg 500kg
+A=$(codes_of "$OUT" | head -1)
+
+# ---- the lifecycle through the CLI ----------------------------------------------
+expect 1 "only the holder transfers" as trader transfer "$A" --to PH-1
+contains "$ERR" "not_holder" "not_holder code"
+expect 0 "transfer to the trader" as grower transfer "$A" --to T-1
+expect 1 "the pharmacy cannot receive what was sent to the trader" as pharmacy receive "$A"
+expect 0 "the trader receives" as trader receive "$A"
+expect 0 "split" as trader split "$A" --into 200kg,300kg
+set -- $(codes_of "$OUT")
+A1=$2 A2=$3
+expect 1 "selling more than remains" as trader sell "$A1" --qty 201kg
+contains "$ERR" "quantity" "quantity code"
+expect 0 "part transfer to the pharmacy" as trader transfer "$A1" --to PH-1 --qty 50kg
+P1=$(codes_of "$OUT" | head -1)
+expect 0 "the pharmacy receives" as pharmacy receive "$P1"
+expect 0 "the pharmacy sells" as pharmacy sell "$P1" --qty 250g
+echo report >"$WORK/report"
+expect 0 "inspection fails on SO2" as inspector inspect "$A2" --lab 药检所 --result so2=520mg/kg \
+    --report "$WORK/report"
+contains "$OUT" "不合格" "the verdict is shown"
+expect 1 "a held lot cannot be sold" as trader sell "$A2" --qty 1kg
+contains "$ERR" "frozen" "frozen code"
+expect 2 "a mistyped trace code is caught before sending" as trader sell "$(echo "$A2" | sed 's/^\(.\)\(.\)/\2\1/')" --qty 1kg
+expect 0 "the regulator recalls the origin lot" as regulator recall "$A" --reason 召回
+expect 0 "trace of the pharmacy lot" "$TT" trace "$P1"
+contains "$OUT" "$(echo "$A" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/')" "trace reaches the origin"
+contains "$OUT" "销售" "trace shows the sale"
+expect 0 "trace --json" "$TT" --json trace "$P1"
+contains "$OUT" '"status": "recalled"' "the recall reached the pharmacy lot"
+expect 0 "verify against the trusted log key" "$TT" verify "$P1"
+contains "$OUT" "✓" "verify reports success"
+"$TTD" init "$WORK/other" --origin tcmtrace.test/other --market m \
+    --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name x \
+    --unsealed-log-key >/dev/null 2>&1
+expect 4 "verify with another log's key fails" "$TT" --log-key "$WORK/other/log.vkey" verify "$P1"
+expect 0 "checkpoint" "$TT" checkpoint
+expect 0 "proof" "$TT" proof 3
+expect 0 "log" "$TT" log --limit 5
+contains "$OUT" "召回" "log lists the recall"
+expect 0 "actor show" "$TT" actor show PH-1
+contains "$OUT" "解放碑大药房" "actor show prints the organisation"
+
+# key rotation through the CLI
+"$TT" key new "$KEYS/pharmacy2.key" >/dev/null
+expect 0 "rotate the pharmacy's key" as pharmacy actor rotate --new-key "$KEYS/pharmacy2.key.pub"
+expect 1 "the old key is retired" as pharmacy sell "$C10" --qty 1g
+contains "$ERR" "revoked" "retired key code"
+expect 0 "revoke the stranger-free trader" as mkt actor revoke T-1 --reason 执照过期
+expect 1 "a revoked trader cannot sign" as trader sell "$A1" --qty 1kg
+
+# ---- raw API: every error path ---------------------------------------------------
+api status ok '{"op":"status"}' request
+api batch ok "{\"op\":\"batch\",\"id\":\"$A\"}" request
+api trace ok "{\"op\":\"trace\",\"id\":\"$A\"}" request
+api entry ok '{"op":"entry","seq":0}' request
+api log ok '{"op":"log","from":0,"limit":3}' request
+api proof ok '{"op":"proof","seq":1}' request
+api proof-size ok '{"op":"proof","seq":1,"size":5}' request
+api consistency ok '{"op":"consistency","from":3,"to":8}' request
+api checkpoint ok '{"op":"checkpoint"}' request
+api actor ok '{"op":"actor","id":"G-1"}' request
+api not-json malformed '{"op":'
+api not-object malformed '[1,2]'
+api no-op malformed '{"id":1}'
+api duplicate-keys malformed '{"op":"status","op":"batch"}'
+api unknown-op argument '{"op":"steal"}'
+api batch-no-id malformed '{"op":"batch"}' 
+UNKNOWN=$(python3 -c '
+t=[[0,3,1,7,5,9,8,6,4,2],[7,0,9,2,1,5,4,8,6,3],[4,2,0,6,8,7,1,3,5,9],[1,7,5,0,9,8,3,4,2,6],[6,1,2,3,0,4,5,9,7,8],[3,6,7,4,2,0,9,5,8,1],[5,8,6,9,7,2,0,1,3,4],[8,9,4,5,3,6,2,0,1,7],[9,4,3,8,6,1,7,2,0,5],[2,5,8,1,4,3,6,7,9,0]]
+s="261122123456789"; i=0
+for ch in s: i=t[i][int(ch)]
+print(s+str(i))')
+api batch-unknown unknown_batch "{\"op\":\"batch\",\"id\":\"$UNKNOWN\"}" request
+api batch-bad-code malformed '{"op":"batch","id":"2611221234567890"}' request
+api trace-bad-code malformed '{"op":"trace","id":"12"}' request
+api entry-missing not_found '{"op":"entry","seq":99999}' request
+api entry-negative malformed '{"op":"entry","seq":-1}'
+api entry-string malformed '{"op":"entry","seq":"1"}'
+api proof-range range '{"op":"proof","seq":99999}' request
+api proof-no-checkpoint not_found '{"op":"proof","seq":0,"size":99999}' request
+api consistency-zero range '{"op":"consistency","from":0,"to":3}' request
+api consistency-backwards range '{"op":"consistency","from":5,"to":3}' request
+api consistency-future range '{"op":"consistency","from":3,"to":99999}' request
+api checkpoint-missing not_found '{"op":"checkpoint","size":99999}' request
+api actor-unknown unknown_actor '{"op":"actor","id":"NOBODY"}' request
+api submit-no-actor malformed '{"op":"submit","sig":"x","body":"{}"}'
+api submit-bad-actor malformed '{"op":"submit","actor":"AAAA","sig":"x","body":"{}"}'
+PK=$(cat "$KEYS/grower.key.pub" | sed -n 's/^public: //p')
+ZSIG=$(printf 'A%.0s' $(seq 1 86))==
+api submit-bad-sig bad_signature "{\"op\":\"submit\",\"actor\":\"$PK\",\"sig\":\"$ZSIG\",\"body\":\"{}\"}" request
+api submit-body-number malformed "{\"op\":\"submit\",\"actor\":\"$PK\",\"sig\":\"$ZSIG\",\"body\":5}"
+# signed requests come from the test signer
+REQ=$("$BIN/tcmtrace-sign" "$KEYS/grower.key" '{"type":"batch.sell","id":"'"$C10"'","qty_g":1}')
+api submit-forbidden forbidden "$REQ" request
+REQ=$("$BIN/tcmtrace-sign" "$KEYS/stranger.key" '{"type":"batch.sell","id":"'"$C10"'","qty_g":1}')
+api submit-not-enrolled not_enrolled "$REQ" request
+REQ=$("$BIN/tcmtrace-sign" "$KEYS/grower.key" '{"type":"batch.sell","id":"'"$C10"'","qty_g":1.5}')
+api submit-float-qty malformed "$REQ" request
+REQ=$("$BIN/tcmtrace-sign" "$KEYS/grower.key" '{"type":"batch.transfer","id":"'"$C15"'","to":"I-1"}')
+api submit-to-inspector forbidden "$REQ" request
+REQ=$("$BIN/tcmtrace-sign" "$KEYS/grower.key" '{"type":"batch.transfer","id":"'"$C15"'","to":"PH-1"}')
+api submit-ok ok "$REQ" request
+api submit-replay replay "$REQ" request
+BIG=$(head -c 70000 /dev/zero | tr '\0' 'x')
+REQ=$("$BIN/tcmtrace-sign" "$KEYS/grower.key" '{"type":"batch.sell","id":"'"$C10"'","qty_g":1,"buyer":"'"$BIG"'"}')
+api submit-body-too-large too_large "$REQ"
+HUGE=$(head -c 300000 /dev/zero | tr '\0' 'x')
+api request-too-large too_large "{\"op\":\"status\",\"pad\":\"$HUGE\"}"
+
+# ---- concurrent clients ------------------------------------------------------------
+before=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+    (for j in 1 2 3 4 5; do reg "${i}${j}kg" >/dev/null 2>&1 || echo "client $i/$j failed"; done) \
+        >"$WORK/client$i" 2>&1 &
+    pids="$pids $!"
+done
+wait $pids
+if cat "$WORK"/client* | grep -q failed; then fail "a concurrent client was refused"; else pass; fi
+after=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+if [ $((after - before)) = 40 ]; then pass; else fail "40 concurrent registrations made $((after - before)) entries"; fi
+
+# ---- restart keeps everything ------------------------------------------------------
+"$TT" --json checkpoint >"$WORK/cp-before"
+stop_daemon
+contains "$WORK/daemon.log" "stopped cleanly" "SIGTERM stops cleanly"
+expect 3 "stopped daemon: unreachable" "$TT" status
+expect 0 "audit while stopped" "$TT" audit "$L"
+contains "$OUT" "审计通过" "audit passes"
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+"$TT" --json checkpoint >"$WORK/cp-after"
+if cmp -s "$WORK/cp-before" "$WORK/cp-after"; then pass; else fail "the checkpoint changed across a restart"; fi
+expect 0 "state survives a restart" "$TT" --json show "$P1"
+contains "$OUT" '"sold": 250' "the sale is still there"
+expect 0 "verify after restart" "$TT" verify "$P1"
+
+# ---- audit catches tampering -----------------------------------------------------------
+stop_daemon
+cp -r "$L" "$WORK/tampered"
+python3 - "$WORK/tampered/data.mdb" <<'PY'
+import sys
+p = sys.argv[1]
+d = bytearray(open(p, 'rb').read())
+i = d.rfind('"qty_g":500000'.encode())
+d[i + 9] = ord('9')  # a signed body now says 900000 g
+open(p, 'wb').write(bytes(d))
+PY
+expect 4 "audit finds a tampered body" "$TT" --log-key "$L/log.vkey" audit "$WORK/tampered"
+contains "$OUT" "审计未通过" "audit reports failure"
+
+# ---- usage ----------------------------------------------------------------------------
+expect 2 "unknown command" "$TT" frobnicate
+expect 0 "help" "$TT" --help
+for c in key actor register transfer receive reject split process inspect hold release recall \
+    sell destroy show trace log checkpoint proof verify audit watch api; do
+    expect 0 "$c --help" "$TT" $c --help
+done
+expect 0 "tcmtraced --help" "$TTD" --help
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]

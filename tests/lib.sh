@@ -1,0 +1,42 @@
+# lib.sh: shell helpers shared by demo.sh and e2e.sh (sourced, not run).
+# Expects BIN (the build directory holding tcmtrace and tcmtraced).
+
+TT="$BIN/tcmtrace"
+TTD="$BIN/tcmtraced"
+
+# start_daemon DIR LOG: runs tcmtraced in the background until it answers.
+start_daemon() {
+    "$TTD" run "$1" >>"$2" 2>&1 &
+    DAEMON_PID=$!
+    i=0
+    while [ $i -lt 100 ]; do
+        if "$TT" --dir "$1" status >/dev/null 2>&1; then return 0; fi
+        if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            echo "tcmtraced did not start:"; cat "$2"; return 1
+        fi
+        sleep 0.05
+        i=$((i + 1))
+    done
+    echo "tcmtraced did not answer within 5 s"; return 1
+}
+
+# stop_daemon: SIGTERM, then wait for a clean exit.
+stop_daemon() {
+    if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -TERM "$DAEMON_PID"
+        wait "$DAEMON_PID" 2>/dev/null
+    fi
+    DAEMON_PID=
+}
+
+# codes_of FILE: the trace codes a command printed, digits only, in order.
+codes_of() {
+    grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' "$1" | tr -d ' '
+}
+
+# as ACTOR CMD...: runs tcmtrace with ACTOR's key.
+as() {
+    who=$1
+    shift
+    "$TT" --key "$KEYS/$who.key" "$@"
+}

@@ -1,0 +1,45 @@
+/*
+ * tcmtrace-sign: a test helper. Prints a raw "submit" API request for the
+ * event fields given as JSON (the common fields v, at and nonce are added),
+ * signed with the unsealed or TCMTRACE_PASSPHRASE-sealed key FILE.
+ *
+ *   tcmtrace-sign KEYFILE '{"type":"batch.sell","id":"...","qty_g":1}'
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "../cli/util.h"
+
+int main(int argc, char **argv)
+{
+    tt_keypair kp;
+    tt_error err;
+    json_error_t jerr;
+    if (argc != 3 || sodium_init() < 0)
+        return fprintf(stderr, "usage: tcmtrace-sign KEYFILE FIELDS-JSON\n"), 2;
+    if (tu_load_secret(argv[1], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
+        return fprintf(stderr, "%s\n", err.message), 1;
+    json_t *fields = json_loads(argv[2], 0, &jerr);
+    if (fields == NULL)
+        return fprintf(stderr, "%s\n", jerr.text), 2;
+    const char *type = json_string_value(json_object_get(fields, "type"));
+    char *t = strdup(type ? type : "");
+    json_object_del(fields, "type");
+    char *body = tt_event_build(t, fields);
+    uint8_t sig[64];
+    char pk[64], s64[100];
+    tt_event_sign(tt_bytes_str(body), kp.sk, sig);
+    tt_b64((tt_bytes){32, kp.pk}, pk);
+    tt_b64((tt_bytes){64, sig}, s64);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64,
+                            "body", body);
+    char *out = json_dumps(req, JSON_COMPACT);
+    puts(out);
+    free(out);
+    free(body);
+    free(t);
+    json_decref(req);
+    return 0;
+}
