@@ -14,15 +14,16 @@ OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?=
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -fPIC \
-            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude
+            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I/usr/include/freetype2
 LDFLAGS  += $(SAN)
 LIBS     := -lsodium -llmdb -ljansson -lpthread
 NNLIBS   := -lnanomsg
+IMGLIBS  := -lqrencode -lpng16 -lzbar -lfreetype -ljpeg
 TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
-            python3 python3-jsonschema
+            libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema
 
 CORE_SRC := $(wildcard core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -48,7 +49,7 @@ $(BUILD)/tcmtraced: $(DAEMON_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
 $(BUILD)/tcmtrace: $(CLI_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(IMGLIBS)
 
 deps:
 	@missing=""; \
@@ -76,6 +77,10 @@ $(BUILD)/libtcmtrace.a: $(CORE_OBJ)
 
 $(BUILD)/libtcmtrace.so: $(CORE_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# the label test draws and reads real images with the CLI's QR code
+$(BUILD)/tests/test_label: $(BUILD)/tests/test_label.o $(BUILD)/tests/testutil.o $(BUILD)/cli/qr.o $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS) $(IMGLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a $(LIBS) $(TESTLIBS)

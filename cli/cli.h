@@ -89,5 +89,9 @@ int cmd_audit(cli *c, int argc, char **argv);
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_watch(cli *c, int argc, char **argv);
 int cmd_api(cli *c, int argc, char **argv);
+int cmd_label(cli *c, int argc, char **argv);
+int cmd_scan(cli *c, int argc, char **argv);
+/* Verifies every entry of a batch's trace against the latest trusted checkpoint. */
+int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp);
 
 #endif

@@ -372,18 +372,11 @@ static void collect_seqs(json_t *node, const char *links, json_t *seen)
     json_array_foreach(json_object_get(node, links), i, x) collect_seqs(x, links, seen);
 }
 
-int cmd_verify(cli *c, int argc, char **argv)
+/* Checks every entry of `code`'s trace against the latest trusted checkpoint. */
+int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
 {
-    char code[TT_CODE_LEN + 1];
-    int ex = one_code(argc, argv,
-                      "usage: tcmtrace verify CODE [--log-key VKEY|FILE]\nProves every entry of "
-                      "the batch's trace is in the log, against a checkpoint signed by the log\n"
-                      "key you trust.\n",
-                      code);
+    int ex = trusted_checkpoint(c, -1, cp, NULL);
     if (ex)
-        return ex < 0 ? EX_DONE : ex;
-    tt_checkpoint cp;
-    if ((ex = trusted_checkpoint(c, -1, &cp, NULL)))
         return ex;
     json_t *resp;
     if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code), &resp)))
@@ -397,15 +390,31 @@ int cmd_verify(cli *c, int argc, char **argv)
     json_object_foreach(seen, k, v)
     {
         uint64_t seq = (uint64_t)json_integer_value(v);
-        if (seq >= cp.size) /* newer than the checkpoint: fetch a newer one */
+        if (seq >= cp->size) /* committed after the checkpoint was read */
             continue;
-        if ((ex = check_entry(c, seq, &cp)))
+        if ((ex = check_entry(c, seq, cp)))
             break;
         fmt_progress("核验 verify", ++n, total);
     }
     json_decref(resp);
     json_decref(seen);
+    *entries = n;
+    return ex;
+}
+
+int cmd_verify(cli *c, int argc, char **argv)
+{
+    char code[TT_CODE_LEN + 1];
+    int ex = one_code(argc, argv,
+                      "usage: tcmtrace verify CODE [--log-key VKEY|FILE]\nProves every entry of "
+                      "the batch's trace is in the log, against a checkpoint signed by the log\n"
+                      "key you trust.\n",
+                      code);
     if (ex)
+        return ex < 0 ? EX_DONE : ex;
+    tt_checkpoint cp;
+    size_t n = 0;
+    if ((ex = verify_trace(c, code, &n, &cp)))
         return ex;
     char pretty[TT_CODE_PRETTY + 1];
     if (c->json) {

@@ -35,6 +35,8 @@ static const command commands[] = {
     {"proof", cmd_proof, "the inclusion proof of an entry, verified"},
     {"verify", cmd_verify, "prove every entry of a batch's trace against a checkpoint"},
     {"audit", cmd_audit, "full offline audit of a ledger directory"},
+    {"label", cmd_label, "print QR labels (PNG, SVG or terminal)"},
+    {"scan", cmd_scan, "read a label from a photo and check it"},
     {"status", cmd_status, "the daemon's status"},
     {"watch", cmd_watch, "follow entries and checkpoints as they are committed"},
     {"api", cmd_api, "send one raw API request"},

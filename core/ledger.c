@@ -28,11 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tcmtrace/label.h"
 #include "tcmtrace/note.h"
+
+#include <jansson.h>
 
 static const char *const db_names[TT_DB_COUNT] = {
     "entries", "hashes",  "bodies",       "merkle", "checkpoints",
     "meta",    "batches", "batch_events", "actors", "actor_events", "state",
+    "scans",
 };
 
 #define INITIAL_MAP (64u << 20)
@@ -503,6 +507,52 @@ tt_err tt_ledger_meta_put(tt_ledger *l, const char *key, const void *value, size
     if (mrc != 0)
         rc = tt_mdb_fail(err, mrc, "cannot write a ledger setting");
     return end_write(l, txn, rc, NULL, err);
+}
+
+tt_err tt_ledger_write(tt_ledger *l, size_t room, tt_err (*fn)(void *ctx, struct tt_txn *t, tt_error *err),
+                       void *ctx, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = ensure_room(l, room, 0, err);
+    if (rc == TT_OK)
+        rc = begin_write(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    struct tt_txn t = {l, txn, 0};
+    rc = fn(ctx, &t, err);
+    return end_write(l, txn, rc, NULL, err);
+}
+
+tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL_TOKEN_LEN + 1],
+                             uint64_t *reg_seq, uint8_t reg_hash[TT_HASH_SIZE], tt_error *err)
+{
+    if (!l->has_signer)
+        return tt_fail(err, TT_ERR_READ_ONLY, "only the daemon, which holds the log key, signs labels");
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    MDB_val k = {strlen(code), (void *)code}, v;
+    uint64_t seq = 0;
+    if (mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) != 0) {
+        rc = tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+    } else {
+        json_t *b = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        seq = (uint64_t)json_integer_value(json_object_get(b, "created_seq"));
+        json_decref(b);
+        uint8_t kb[8];
+        key_u64(kb, &k, seq);
+        if (mdb_get(txn, l->dbi[TT_DB_ENTRIES], &k, &v) != 0)
+            rc = tt_fail(err, TT_ERR_STORE, "the registration entry of %s is missing", code);
+        else
+            tt_entry_hash((tt_bytes){v.mv_size, v.mv_data}, reg_hash);
+    }
+    tt_rtxn_end(l, txn);
+    if (rc != TT_OK)
+        return rc;
+    *reg_seq = seq;
+    tt_label_token(l->origin, code, reg_hash, l->log_key.sk, token);
+    return TT_OK;
 }
 
 /* Signs a checkpoint of the first `size` entries and stores it. */

@@ -23,6 +23,7 @@ typedef enum tt_db {
     TT_DB_ACTORS,       /* "a:" id -> actor record; "k:" public key -> id */
     TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type */
     TT_DB_STATE,        /* rules-wide records: genesis, limits */
+    TT_DB_SCANS,        /* trace code -> scan record (observations, not events) */
     TT_DB_COUNT
 } tt_db;
 
@@ -55,6 +56,10 @@ tt_err tt_mdb_fail(tt_error *err, int rc, const char *what);
 /* Begins / ends a read transaction (handles a map grown by the writer). */
 tt_err tt_rtxn_begin(tt_ledger *l, MDB_txn **txn, tt_error *err);
 void tt_rtxn_end(tt_ledger *l, MDB_txn *txn);
+
+/* Runs `fn` in one write transaction (room ensured), then commits. */
+tt_err tt_ledger_write(tt_ledger *l, size_t room, tt_err (*fn)(void *ctx, struct tt_txn *t, tt_error *err),
+                       void *ctx, tt_error *err);
 
 /* Merkle read callback over a transaction: ctx is a struct tt_txn. */
 tt_err tt_merkle_read_txn(void *ctx, uint64_t index, uint8_t out[TT_HASH_SIZE]);

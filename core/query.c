@@ -423,3 +423,81 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
     remove_scratch(scratch_dir);
     return rc;
 }
+
+/* ---- scans: counterfeit signals ---------------------------------------------- */
+
+#define SCANS_AFTER_END_FLAG 3 /* scans after depletion that make a pattern */
+
+typedef struct scan_ctx {
+    const char *code, *by;
+    uint64_t now_ms;
+    json_t *out;
+} scan_ctx;
+
+static tt_err scan_write(void *ctx, struct tt_txn *t, tt_error *err)
+{
+    scan_ctx *sc = ctx;
+    size_t kl = strlen(sc->code);
+    json_t *b = get_json(t->txn, t->ledger->dbi[TT_DB_BATCHES], sc->code, kl);
+    if (b == NULL)
+        return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", sc->code);
+    json_t *r = get_json(t->txn, t->ledger->dbi[TT_DB_SCANS], sc->code, kl);
+    if (r == NULL)
+        r = json_pack("{s:i, s:i, s:{}, s:I}", "count", 0, "after_end", 0, "by", "first_ms",
+                      (json_int_t)sc->now_ms);
+    json_object_set_new(r, "count", json_integer(json_integer_value(json_object_get(r, "count")) + 1));
+    json_object_set_new(r, "last_ms", json_integer((json_int_t)sc->now_ms));
+    const char *st = json_string_value(json_object_get(b, "status"));
+    if (strcmp(st, "depleted") == 0 || strcmp(st, "destroyed") == 0)
+        json_object_set_new(r, "after_end",
+                            json_integer(json_integer_value(json_object_get(r, "after_end")) + 1));
+    json_t *by = json_object_get(r, "by");
+    const char *who = sc->by && *sc->by ? sc->by : "-";
+    json_object_set_new(by, who, json_integer(json_integer_value(json_object_get(by, who)) + 1));
+    /* where it was scanned, beyond the anonymous scans, against where it has been */
+    size_t places = json_object_size(by) - (json_object_get(by, "-") != NULL);
+    /* the places it was sent to: every holder, and where it is on its way */
+    size_t holders = json_array_size(json_object_get(b, "holders"));
+    const char *pending = json_string_value(json_object_get(b, "pending_to"));
+    if (pending) {
+        int known = 0;
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(b, "holders"), i, h) known |=
+            strcmp(json_string_value(h), pending) == 0;
+        holders += !known;
+    }
+    json_t *flags = json_array();
+    if (json_integer_value(json_object_get(r, "after_end")) >= SCANS_AFTER_END_FLAG)
+        json_array_append_new(flags, json_string("scanned_after_depleted"));
+    if (places > holders)
+        json_array_append_new(flags, json_string("more_holders_than_sent"));
+    json_object_set_new(r, "flags", flags);
+    json_object_set_new(r, "holders", json_integer((json_int_t)holders));
+    json_object_set_new(r, "status", json_string(st));
+    json_decref(b);
+    char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    MDB_val k = {kl, (void *)sc->code}, v = {strlen(s), s};
+    tt_err rc = tt_txn_put(t, TT_DB_SCANS, &k, &v, 0, err, "scans");
+    free(s);
+    if (rc == TT_OK)
+        sc->out = r;
+    else
+        json_decref(r);
+    return rc;
+}
+
+tt_err tt_scan_record(tt_ledger *l, const char *in, const char *by, json_t **out, tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK)
+        return rc;
+    if (by && *by && !tt_actor_id_valid(by))
+        return tt_fail(err, TT_ERR_MALFORMED, "\"by\" must be an actor id");
+    scan_ctx sc = {code, by, tt_now_ms(), NULL};
+    rc = tt_ledger_write(l, 4096, scan_write, &sc, err);
+    if (rc == TT_OK)
+        *out = sc.out;
+    return rc;
+}

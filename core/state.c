@@ -290,6 +290,7 @@ static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, c
     json_object_set_new(b, "id", json_string(code));
     json_object_set_new(b, "status", json_string(status));
     json_object_set_new(b, "holder", json_string(holder));
+    json_object_set_new(b, "holders", json_pack("[s]", holder));
     json_object_set_new(b, "qty", json_pack("{s:I, s:I, s:I, s:I, s:I}", "registered",
                                             (json_int_t)qty, "remaining", (json_int_t)qty, "sold",
                                             (json_int_t)0, "destroyed", (json_int_t)0, "moved_out",
@@ -557,8 +558,16 @@ static tt_err on_receive_or_reject(rctx *c, int accept)
         rc = tt_fail(c->err, TT_ERR_NOT_HOLDER, "batch %s is on its way to %s, not to %s", code,
                      to ? to : "nobody", c->signer_id);
     if (rc == TT_OK) {
-        if (accept)
+        if (accept) {
             json_object_set_new(b, "holder", json_string(c->signer_id));
+            json_t *hs = json_object_get(b, "holders");
+            size_t i;
+            json_t *h;
+            int known = 0;
+            json_array_foreach(hs, i, h) known |= strcmp(json_string_value(h), c->signer_id) == 0;
+            if (!known)
+                json_array_append_new(hs, json_string(c->signer_id));
+        }
         else
             json_object_set(b, "reject_reason", json_object_get(c->ev.json, "reason"));
         json_object_del(b, "pending_to");

@@ -239,6 +239,37 @@ static json_t *op_actor(server *s, json_t *req)
     return json_pack("{s:b, s:o, s:o}", "ok", 1, "actor", a, "events", ev);
 }
 
+static json_t *op_label(server *s, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    char code[TT_CODE_LEN + 1], token[TT_LABEL_TOKEN_LEN + 1], hex[65];
+    uint8_t h[32];
+    uint64_t seq;
+    tt_error err;
+    if (id == NULL)
+        return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
+    if (tt_code_parse(id, code, &err) != TT_OK ||
+        tt_ledger_label_token(s->ledger, code, token, &seq, h, &err) != TT_OK)
+        return from_err(&err);
+    tt_hex((tt_bytes){32, h}, hex);
+    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "id", code, "origin", s->origin,
+                     "token", token, "reg_seq", (json_int_t)seq, "reg_hash", hex);
+}
+
+static json_t *op_scan(server *s, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    json_t *by = json_object_get(req, "by"), *rec;
+    tt_error err;
+    if (id == NULL)
+        return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
+    if (by && !json_is_string(by))
+        return fail(TT_ERR_MALFORMED, "\"by\" must be an actor id%s", "");
+    if (tt_scan_record(s->ledger, id, json_string_value(by), &rec, &err) != TT_OK)
+        return from_err(&err);
+    return json_pack("{s:b, s:o}", "ok", 1, "scan", rec);
+}
+
 json_t *api_read(server *s, json_t *req)
 {
     const char *op = json_string_value(json_object_get(req, "op"));
@@ -248,7 +279,8 @@ json_t *api_read(server *s, json_t *req)
     } ops[] = {{"batch", op_batch},       {"trace", op_trace},
                {"entry", op_entry},       {"log", op_log},
                {"proof", op_proof},       {"consistency", op_consistency},
-               {"checkpoint", op_checkpoint}, {"actor", op_actor}};
+               {"checkpoint", op_checkpoint}, {"actor", op_actor},
+               {"label", op_label},       {"scan", op_scan}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
@@ -256,7 +288,7 @@ json_t *api_read(server *s, json_t *req)
             return ops[i].fn(s, req);
     return fail(TT_ERR_ARGUMENT,
                 "unknown op \"%.40s\"; ops are submit, status, batch, trace, entry, log, proof, "
-                "consistency, checkpoint, actor",
+                "consistency, checkpoint, actor, label, scan",
                 op);
 }
 

@@ -261,11 +261,61 @@ PY
 expect 4 "audit finds a tampered body" "$TT" --log-key "$L/log.vkey" audit "$WORK/tampered"
 contains "$OUT" "审计未通过" "audit reports failure"
 
+# ---- labels and scanning -----------------------------------------------------------
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+api label ok "{\"op\":\"label\",\"id\":\"$P1\"}" request
+api label-unknown unknown_batch "{\"op\":\"label\",\"id\":\"$UNKNOWN\"}" request
+api scan-bad-by malformed "{\"op\":\"scan\",\"id\":\"$C15\",\"by\":\"no spaces allowed\"}"
+expect 0 "label PNG" "$TT" label "$C15" --out "$WORK/c15.png"
+contains "$OUT" "QR version" "label reports the QR version"
+expect 0 "label SVG" "$TT" label "$C15" --out "$WORK/c15.svg"
+contains "$WORK/c15.svg" "<svg" "SVG is SVG"
+contains "$WORK/c15.svg" "$(echo "$C15" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/')" "SVG prints the code"
+expect 0 "label in the terminal" "$TT" label "$C15" --format term
+contains "$OUT" "▀" "terminal label uses half blocks"
+expect 2 "PNG without --out" "$TT" label "$C15" --format png
+expect 0 "sheet of a split lot" "$TT" label "$A" --all-children --out "$WORK/sheet.png"
+contains "$OUT" "2 labels" "one label per child"
+expect 0 "scan a genuine label" "$TT" scan "$WORK/c15.png" --by PH-1
+contains "$OUT" "标签签名有效" "scan says genuine"
+contains "$OUT" "entries proved" "scan proves the trace"
+expect 0 "scan offline needs no daemon" env -u TCMTRACE_DIR "$TT" --log-key "$L/log.vkey" scan "$WORK/c15.png"
+contains "$OUT" "offline" "offline scan says so"
+URL=$("$TT" --json label "$C15" --out "$WORK/c15b.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+expect 0 "scan the URL text" "$TT" scan "$URL"
+TAMPERED=$(echo "$URL" | sed 's/.$/A/; s/AA$/AB/')
+[ "$TAMPERED" = "$URL" ] && TAMPERED=$(echo "$URL" | sed 's/.$/B/')
+expect 4 "a tampered token is refused" "$TT" scan "$TAMPERED"
+contains "$OUT" "bad_signature" "tampered: bad_signature"
+SWAPPED=$(echo "$URL" | sed "s|/b/$C15|/b/$C10|")
+expect 4 "a swapped trace code is refused" "$TT" scan "$SWAPPED"
+contains "$OUT" "code_mismatch" "swapped: code_mismatch"
+expect 4 "scan with another ledger's key" "$TT" --log-key "$WORK/other/log.vkey" scan "$URL"
+contains "$OUT" "unknown_key" "other ledger: unknown_key"
+expect 0 "label the recalled lot" "$TT" label "$P1" --out "$WORK/p1.png"
+expect 1 "scanning a recalled lot warns" "$TT" scan "$WORK/p1.png"
+contains "$OUT" "RECALLED" "recalled warning"
+# counterfeit signals: a lot seen at more places than it has been
+expect 0 "scan at its holder" "$TT" --json scan "$URL" --by G-1
+expect 1 "scan at a second place it never went" "$TT" --json scan "$URL" --by T-1
+contains "$OUT" "more_holders_than_sent" "flag: more holders than sent"
+# a used-up lot that keeps being scanned
+expect 0 "send C10 to the pharmacy" as grower transfer "$C10" --to PH-1
+expect 0 "the pharmacy receives it" "$TT" --key "$KEYS/pharmacy2.key" receive "$C10"
+expect 0 "and sells all of it" "$TT" --key "$KEYS/pharmacy2.key" sell "$C10" --qty 10斤
+expect 0 "label C10" "$TT" label "$C10" --out "$WORK/c10.png"
+expect 1 "a used-up lot warns" "$TT" --json scan "$WORK/c10.png"
+if grep -q scanned_after_depleted "$OUT"; then fail "flagged after one scan"; else pass; fi
+expect 1 "scanned again" "$TT" --json scan "$WORK/c10.png"
+expect 1 "and again" "$TT" --json scan "$WORK/c10.png"
+contains "$OUT" "scanned_after_depleted" "flag: keeps being scanned after depletion"
+stop_daemon
+
 # ---- usage ----------------------------------------------------------------------------
 expect 2 "unknown command" "$TT" frobnicate
 expect 0 "help" "$TT" --help
 for c in key actor register transfer receive reject split process inspect hold release recall \
-    sell destroy show trace log checkpoint proof verify audit watch api; do
+    sell destroy show trace log checkpoint proof verify audit watch api label scan; do
     expect 0 "$c --help" "$TT" $c --help
 done
 expect 0 "tcmtraced --help" "$TTD" --help

@@ -47,7 +47,8 @@
     X(UNKNOWN_ACTOR, "unknown_actor", "no actor has that id")                                   \
     X(GENESIS, "genesis", "the ledger's first entry must be, and only it may be, its genesis")  \
     X(NO_LIMITS, "no_limits", "no limits table has been loaded into the ledger")                \
-    X(BAD_UNIT, "bad_unit", "a measured value has a unit that does not fit its test")                                                   \
+    X(BAD_UNIT, "bad_unit", "a measured value has a unit that does not fit its test")          \
+    X(CODE_MISMATCH, "code_mismatch", "the label's trace code is not the one its token was made for")                                                   \
     X(AUDIT, "audit", "the ledger does not pass audit")
 
 typedef enum tt_err {

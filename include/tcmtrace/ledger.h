@@ -92,6 +92,14 @@ tt_err tt_ledger_checkpoint(tt_ledger *l, uint64_t size, char **note, size_t *le
 tt_err tt_ledger_set_signer(tt_ledger *l, const char *origin, const tt_keypair *log_key,
                             tt_error *err);
 
+/*
+ * The QR label token of batch `code` (label.h), signed with the log key set
+ * by tt_ledger_set_signer; also gives the seq and hash of the entry that
+ * created the batch.
+ */
+tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[123], uint64_t *reg_seq,
+                             uint8_t reg_hash[TT_HASH_SIZE], tt_error *err);
+
 /* Signs and stores a checkpoint of the current tree now (e.g. at init). */
 tt_err tt_ledger_sign_checkpoint(tt_ledger *l, tt_error *err);
 

@@ -1,0 +1,377 @@
+/*
+ * cmd_label.c: `tcmtrace label` prints QR labels; `tcmtrace scan` reads one
+ * from a photo (or its text), checks it offline against the trusted log key
+ * and, when a daemon is reachable, shows the lot's state and trace with
+ * proofs and any counterfeit signal — loudly when something is wrong.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "qr.h"
+
+static const char *js(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static const char LABEL_USAGE[] =
+    "usage: tcmtrace label CODE [--format png|svg|term] [--out FILE] [--all-children]\n"
+    "         [--width-mm N] [--height-mm N] [--dpi N] [--base-url URL]\n"
+    "Prints the QR label of a batch: the symbol (error correction M, quiet zone) with\n"
+    "the trace code, herb (中文 and Latin), quantity and origin beside it. PNG and SVG\n"
+    "need --out; with --all-children the children of a split lot go on one sheet,\n"
+    "three labels to a row. Default size 60 × 30 mm at 300 dpi; default base URL\n"
+    "https://<log origin>.\n";
+
+typedef struct one_label {
+    char code[TT_CODE_LEN + 1];
+    char pretty[TT_CODE_PRETTY + 1];
+    char url[TT_LABEL_URL_MAX];
+    char herb[256], detail[160], origin[256];
+} one_label;
+
+static int fetch_label(cli *c, const char *code, const char *base, one_label *l)
+{
+    json_t *lr, *br;
+    int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "label", "id", code), &lr);
+    if (ex)
+        return ex;
+    if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &br))) {
+        json_decref(lr);
+        return ex;
+    }
+    json_t *b = json_object_get(br, "batch"), *h = json_object_get(b, "herb");
+    json_t *o = json_object_get(b, "origin");
+    char base_buf[300], q[48];
+    if (base == NULL) {
+        snprintf(base_buf, sizeof base_buf, "https://%s", js(lr, "origin"));
+        base = base_buf;
+    }
+    snprintf(l->code, sizeof l->code, "%s", code);
+    tt_code_pretty(code, l->pretty);
+    tt_error err;
+    ex = tt_label_url(base, code, js(lr, "token"), l->url, sizeof l->url, &err) == TT_OK
+             ? EX_DONE
+             : cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
+    snprintf(l->herb, sizeof l->herb, "%s %s", js(h, "name_zh"), js(h, "latin"));
+    snprintf(l->detail, sizeof l->detail, "%s · %s · %s",
+             fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "registered")), q),
+             js(b, "form"), js(b, "grade"));
+    snprintf(l->origin, sizeof l->origin, "%s %s %s%s", js(o, "province"), js(o, "city"),
+             js(o, "county"), json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
+    json_decref(lr);
+    json_decref(br);
+    return ex;
+}
+
+static int children_of(cli *c, const char *code, char (**out)[TT_CODE_LEN + 1], size_t *n)
+{
+    json_t *br;
+    int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &br);
+    if (ex)
+        return ex;
+    json_t *kids = json_object_get(json_object_get(br, "batch"), "children");
+    *n = json_array_size(kids);
+    *out = calloc(*n ? *n : 1, sizeof **out);
+    for (size_t i = 0; i < *n; i++)
+        snprintf((*out)[i], TT_CODE_LEN + 1, "%s", js(json_array_get(kids, i), "id"));
+    json_decref(br);
+    if (*n == 0)
+        return cli_fail(EX_REFUSED, "not_found", "batch %s has no children to label", code);
+    return EX_DONE;
+}
+
+static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n,
+                       const qr_geometry *g)
+{
+    int cols = n < 3 ? (int)n : 3, rows = (int)((n + 2) / 3);
+    char err[300];
+    if (strcmp(fmt, "svg") == 0) {
+        FILE *f = fopen(out, "w");
+        if (f == NULL)
+            return cli_fail(EX_UNREACHABLE, "io", "cannot write %s", out);
+        double W = cols * g->width_mm, H = rows * g->height_mm;
+        fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                   "width=\"%.2fmm\" height=\"%.2fmm\" viewBox=\"0 0 %.3f %.3f\" "
+                   "font-family=\"WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif\">\n",
+                W, H, W, H);
+        for (size_t i = 0; i < n; i++)
+            qr_svg_label(f, (double)(i % 3) * g->width_mm, (double)(i / 3) * g->height_mm, g,
+                         ls[i].url,
+                         &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin});
+        fprintf(f, "</svg>\n");
+        return fclose(f) == 0 ? EX_DONE : cli_fail(EX_UNREACHABLE, "io", "cannot write %s", out);
+    }
+    int w, h;
+    qr_image img;
+    qr_label_size(g, &w, &h);
+    if (qr_image_new(&img, w * cols, h * rows) != 0)
+        return cli_fail(EX_UNREACHABLE, "nomem", "the sheet is too large");
+    int ex = EX_DONE;
+    for (size_t i = 0; i < n && ex == EX_DONE; i++)
+        if (qr_draw_label(&img, (int)(i % 3) * w, (int)(i / 3) * h, g, ls[i].url,
+                          &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin},
+                          err, sizeof err) != 0)
+            ex = cli_fail(EX_UNREACHABLE, "io", "%s", err);
+    if (ex == EX_DONE && qr_write_png(&img, g->dpi, out, err, sizeof err) != 0)
+        ex = cli_fail(EX_UNREACHABLE, "io", "%s", err);
+    qr_image_free(&img);
+    return ex;
+}
+
+int cmd_label(cli *c, int argc, char **argv)
+{
+    const char *fmt = NULL, *out = NULL, *base = NULL, *arg = NULL;
+    int all = 0;
+    qr_geometry g = {60, 30, 300};
+    for (int i = 1; i < argc; i++) {
+        int has = i + 1 < argc;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return fputs(LABEL_USAGE, stdout), EX_DONE;
+        else if (strcmp(argv[i], "--format") == 0 && has)
+            fmt = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && has)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--base-url") == 0 && has)
+            base = argv[++i];
+        else if (strcmp(argv[i], "--all-children") == 0)
+            all = 1;
+        else if (strcmp(argv[i], "--width-mm") == 0 && has)
+            g.width_mm = atof(argv[++i]);
+        else if (strcmp(argv[i], "--height-mm") == 0 && has)
+            g.height_mm = atof(argv[++i]);
+        else if (strcmp(argv[i], "--dpi") == 0 && has)
+            g.dpi = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && arg == NULL)
+            arg = argv[i];
+        else
+            return fputs(LABEL_USAGE, stderr), EX_USAGE;
+    }
+    if (fmt == NULL) /* from the file name, else the terminal */
+        fmt = out && strstr(out, ".svg") ? "svg" : out ? "png" : "term";
+    if (arg == NULL || (strcmp(fmt, "png") && strcmp(fmt, "svg") && strcmp(fmt, "term")))
+        return fputs(LABEL_USAGE, stderr), EX_USAGE;
+    if (strcmp(fmt, "term") != 0 && out == NULL)
+        return cli_fail(EX_USAGE, "usage", "--format %s needs --out FILE", fmt);
+    if (g.width_mm < 20 || g.height_mm < 15 || g.width_mm > 300 || g.height_mm > 300 ||
+        g.dpi < 72 || g.dpi > 2400)
+        return cli_fail(EX_USAGE, "usage",
+                        "a label is 20-300 × 15-300 mm at 72-2400 dpi");
+    char code[TT_CODE_LEN + 1], (*codes)[TT_CODE_LEN + 1] = NULL;
+    tt_error err;
+    size_t n = 1;
+    if (tt_code_parse(arg, code, &err) != TT_OK)
+        return cli_fail(EX_USAGE, "malformed", "%s", err.message);
+    int ex = EX_DONE;
+    if (all)
+        ex = children_of(c, code, &codes, &n);
+    else {
+        codes = calloc(1, sizeof *codes);
+        memcpy(codes[0], code, sizeof code);
+    }
+    one_label *ls = calloc(n ? n : 1, sizeof *ls);
+    for (size_t i = 0; ex == EX_DONE && i < n; i++)
+        ex = fetch_label(c, codes[i], base, &ls[i]);
+    if (ex == EX_DONE && strcmp(fmt, "term") == 0) {
+        for (size_t i = 0; i < n; i++) {
+            qr_print_terminal(ls[i].url,
+                              &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin});
+            printf("%s\n\n", ls[i].url);
+        }
+    } else if (ex == EX_DONE) {
+        ex = write_sheet(fmt, out, ls, n, &g);
+        if (ex == EX_DONE && c->json) {
+            json_t *j = json_pack("{s:s, s:s, s:[]}", "file", out, "format", fmt, "labels");
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(json_object_get(j, "labels"),
+                                      json_pack("{s:s, s:s, s:i}", "id", ls[i].code, "url",
+                                                ls[i].url, "qr_version", qr_version(ls[i].url)));
+            fmt_json(j);
+            json_decref(j);
+        } else if (ex == EX_DONE) {
+            printf("已生成标签 / %zu label%s written to %s (%s, %.0f × %.0f mm, %d dpi)\n", n,
+                   n == 1 ? "" : "s", out, fmt, g.width_mm, g.height_mm, g.dpi);
+            for (size_t i = 0; i < n; i++)
+                printf("  %s  QR version %d\n", ls[i].pretty, qr_version(ls[i].url));
+        }
+    }
+    free(ls);
+    free(codes);
+    return ex;
+}
+
+/* ---- scan ------------------------------------------------------------------------------ */
+
+static const char SCAN_USAGE[] =
+    "usage: tcmtrace scan IMAGE|TEXT [--by ACTOR]\n"
+    "Reads a label from a PNG or JPEG photo (or its URL text), checks its token offline\n"
+    "against the trusted log key, and, when a daemon is reachable (--dir/--connect),\n"
+    "records the scan (at ACTOR's premises with --by) and shows the lot's state, its\n"
+    "trace proved against a signed checkpoint, and any warning. Exit 0: genuine and in\n"
+    "order; 1: genuine but held, recalled, used up, or flagged; 4: not genuine.\n";
+
+static void loud(const char *zh, const char *en)
+{
+    int tty = isatty(STDOUT_FILENO);
+    printf("%s⚠ %s / %s%s\n", tty ? "\033[1;41;37m" : "", zh, en, tty ? "\033[0m" : "");
+}
+
+static int scan_online(cli *c, const tt_label *lb, const char *by, json_t *report)
+{
+    json_t *sr, *br, *er;
+    json_t *req = json_pack("{s:s, s:s}", "op", "scan", "id", lb->code);
+    if (by)
+        json_object_set_new(req, "by", json_string(by));
+    int ex = cli_request(c, req, &sr);
+    if (ex)
+        return ex;
+    ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", lb->code), &br);
+    if (ex) {
+        json_decref(sr);
+        return ex;
+    }
+    json_t *b = json_object_get(br, "batch");
+    /* the token's registration hash must be the entry that created this lot */
+    ex = cli_request(c, json_pack("{s:s, s:O}", "op", "entry", "seq", json_object_get(b, "created_seq")),
+                     &er);
+    int bound = 0;
+    if (ex == EX_DONE) {
+        char hex[33];
+        tt_hex((tt_bytes){16, lb->hash16}, hex);
+        bound = strncmp(js(er, "hash"), hex, 32) == 0;
+        json_decref(er);
+    }
+    size_t n = 0;
+    tt_checkpoint cp;
+    int vx = bound ? verify_trace(c, lb->code, &n, &cp) : EX_UNVERIFIED;
+    json_object_set(report, "batch", b);
+    json_object_set(report, "scan", json_object_get(sr, "scan"));
+    json_object_set_new(report, "registration_matches", json_boolean(bound));
+    json_object_set_new(report, "trace_verified", json_boolean(vx == EX_DONE));
+    json_object_set_new(report, "entries_verified", json_integer((json_int_t)n));
+    json_decref(sr);
+    json_decref(br);
+    if (!bound)
+        return EX_UNVERIFIED;
+    return vx;
+}
+
+int cmd_scan(cli *c, int argc, char **argv)
+{
+    const char *arg = NULL, *by = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return fputs(SCAN_USAGE, stdout), EX_DONE;
+        else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc)
+            by = argv[++i];
+        else if (arg == NULL)
+            arg = argv[i];
+        else
+            return fputs(SCAN_USAGE, stderr), EX_USAGE;
+    }
+    if (arg == NULL)
+        return fputs(SCAN_USAGE, stderr), EX_USAGE;
+    tt_verifier v;
+    int ex = cli_log_verifier(c, &v);
+    if (ex)
+        return ex;
+    char *text = NULL, err[300];
+    if (access(arg, R_OK) == 0) {
+        qr_image img;
+        if (qr_load_image(arg, &img, err, sizeof err) != 0)
+            return cli_fail(EX_USAGE, "malformed", "%s", err);
+        text = qr_decode(&img);
+        qr_image_free(&img);
+        if (text == NULL)
+            return cli_fail(EX_USAGE, "malformed",
+                            "no QR symbol could be read in %s: hold the camera steady and closer",
+                            arg);
+    } else {
+        text = strdup(arg);
+    }
+    tt_label lb;
+    tt_error terr;
+    tt_err rc = tt_label_parse(text, &lb, &terr);
+    if (rc == TT_OK)
+        rc = tt_label_verify(&lb, &v, &terr);
+    json_t *report = json_pack("{s:s, s:b}", "text", text, "genuine", rc == TT_OK);
+    free(text);
+    if (rc != TT_OK) {
+        json_object_set_new(report, "code", json_string(tt_err_name(rc)));
+        json_object_set_new(report, "message", json_string(terr.message));
+        if (c->json)
+            fmt_json(report);
+        else {
+            loud("标签验证失败，可能是伪造或克隆的标签", "LABEL NOT GENUINE");
+            printf("  %s: %s\n", tt_err_name(rc), terr.message);
+        }
+        json_decref(report);
+        return EX_UNVERIFIED;
+    }
+    char pretty[TT_CODE_PRETTY + 1];
+    tt_code_pretty(lb.code, pretty);
+    int online = c->dir || c->connect;
+    if (online)
+        ex = scan_online(c, &lb, by, report);
+    json_object_set_new(report, "online", json_boolean(online));
+    json_t *b = json_object_get(report, "batch"), *s = json_object_get(report, "scan");
+    const char *st = js(b, "status");
+    int warn = 0;
+    if (!c->json) {
+        printf("✓ 标签签名有效 / label signed by %s: %s\n", v.name, pretty);
+        if (!online)
+            printf("  (离线核验；连接账本可查看批次状态 / offline check only)\n");
+    }
+    if (online && ex == EX_DONE) {
+        json_t *h = json_object_get(b, "herb");
+        char q[48];
+        if (!c->json) {
+            printf("✓ 追溯记录已由检查点证明 / %lld entries proved\n",
+                   json_integer_value(json_object_get(report, "entries_verified")));
+            fmt_kv("药材", "%s %s · %s", js(h, "name_zh"), js(h, "latin"), js(b, "form"));
+            fmt_kv("状态", "%s (%s)", fmt_status(st), st);
+            fmt_kv("持有人", "%s", js(b, "holder"));
+            fmt_kv("剩余", "%s",
+                   fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")), q));
+            fmt_kv("扫描次数", "%lld", json_integer_value(json_object_get(s, "count")));
+        }
+        if (strcmp(st, "held") == 0 || strcmp(st, "recalled") == 0 || strcmp(st, "depleted") == 0 ||
+            strcmp(st, "destroyed") == 0) {
+            warn = 1;
+            if (!c->json)
+                loud(strcmp(st, "recalled") == 0  ? "该批次已被召回，禁止销售和使用"
+                     : strcmp(st, "held") == 0     ? "该批次被扣留，禁止销售"
+                     : strcmp(st, "destroyed") == 0 ? "该批次已销毁，不应再出现"
+                                                    : "该批次已用尽，不应再出现",
+                     strcmp(st, "recalled") == 0 ? "RECALLED — do not sell or dispense"
+                     : strcmp(st, "held") == 0   ? "HELD — do not sell"
+                                                 : "USED UP — this label should not be in use");
+        }
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(s, "flags"), i, f)
+        {
+            warn = 1;
+            if (!c->json)
+                loud(strcmp(json_string_value(f), "scanned_after_depleted") == 0
+                         ? "已用尽的批次仍在被反复扫描：疑似克隆标签"
+                         : "扫描地点多于该批次到过的持有人：疑似克隆标签",
+                     json_string_value(f));
+        }
+    } else if (online && ex == EX_UNVERIFIED) {
+        if (!c->json)
+            loud("标签与账本中的登记记录不符", "LABEL DOES NOT MATCH THE LEDGER");
+    }
+    json_object_set_new(report, "warning", json_boolean(warn));
+    if (c->json)
+        fmt_json(report);
+    json_decref(report);
+    if (ex != EX_DONE)
+        return ex;
+    return warn ? EX_REFUSED : EX_DONE;
+}

@@ -1,0 +1,65 @@
+/*
+ * qr.h: QR symbols and label images — encoding (libqrencode), drawing
+ * (FreeType for text, libpng to write), SVG and terminal output, and
+ * reading a symbol back from a PNG or JPEG photo (zbar).
+ */
+#ifndef TCMTRACE_QR_H
+#define TCMTRACE_QR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An 8-bit grey image, 255 = white. */
+typedef struct qr_image {
+    int w, h;
+    uint8_t *px;
+} qr_image;
+
+/* What is printed beside the symbol. */
+typedef struct qr_label_text {
+    const char *code_pretty; /* "2611 2248 3910 5527" */
+    const char *herb;        /* "当归 Angelica sinensis" */
+    const char *detail;      /* "500 kg · 药材 · 一等" */
+    const char *origin;      /* "甘肃省 定西市 岷县（道地）" */
+} qr_label_text;
+
+typedef struct qr_geometry {
+    double width_mm, height_mm;
+    int dpi;
+} qr_geometry;
+
+/* The QR version (1-40) `text` needs at error correction M, or -1. */
+int qr_version(const char *text);
+
+/* Draws one label (symbol with quiet zone, text beside) into `img` at x, y.
+ * Returns 0, or -1 with a sentence in err (e.g. no CJK font). */
+int qr_draw_label(qr_image *img, int x, int y, const qr_geometry *g, const char *url,
+                  const qr_label_text *t, char *err, size_t errlen);
+
+/* Pixel size of one label. */
+void qr_label_size(const qr_geometry *g, int *w, int *h);
+
+/* A white image; free with qr_image_free. */
+int qr_image_new(qr_image *img, int w, int h);
+void qr_image_free(qr_image *img);
+
+/* Writes a grey PNG with its DPI recorded. */
+int qr_write_png(const qr_image *img, int dpi, const char *path, char *err, size_t errlen);
+
+/* Appends one label as SVG elements at (x, y) mm to `out` (a FILE *). */
+int qr_svg_label(void *out, double x_mm, double y_mm, const qr_geometry *g, const char *url,
+                 const qr_label_text *t);
+
+/* Prints the symbol in UTF-8 half blocks with the text beside it. */
+int qr_print_terminal(const char *url, const qr_label_text *t);
+
+/* Loads a PNG or JPEG (by its first bytes) as grey. */
+int qr_load_image(const char *path, qr_image *img, char *err, size_t errlen);
+
+/* Writes a grey JPEG (tests use it to make "photos"). */
+int qr_write_jpeg(const qr_image *img, int quality, const char *path);
+
+/* Decodes the first QR symbol in `img` into a malloc'd string, or NULL. */
+char *qr_decode(const qr_image *img);
+
+#endif
