@@ -67,6 +67,10 @@ run "trader 陈秀兰" --key "$KEYS/trader1.key" split "$LOT" --into 200kg,200kg
 set -- $(codes_of "$WORK/out")
 A1=$2 A2=$3 A3=$4
 
+say "The trader prints a sheet of QR labels for the split lot"
+run "trader 陈秀兰" --key "$KEYS/trader1.key" label "$LOT" --all-children --out "$WORK/labels.png"
+run "trader 陈秀兰" label "$A3" --format term
+
 say "One part goes to the processor, who makes 当归片 (饮片)"
 run "trader 陈秀兰" --key "$KEYS/trader1.key" transfer "$A1" --to P-0005
 run "processor 王志强" --key "$KEYS/processor.key" receive "$A1"
@@ -80,6 +84,8 @@ run "pharmacy 周敏" --key "$KEYS/pharmacy.key" receive "$PH_LOT"
 say "Another part goes to a second trader; the inspector scans it and tests it"
 run "trader 陈秀兰" --key "$KEYS/trader1.key" transfer "$A3" --to T-0023
 run "trader 刘德明" --key "$KEYS/trader2.key" receive "$A3"
+"$TT" label "$A3" --out "$WORK/a3.png" >/dev/null
+run "inspector 李静" scan "$WORK/a3.png" --by T-0023
 echo "检验报告 2026-1122-017: 二氧化硫残留 520 mg/kg" >"$WORK/report.txt"
 run "inspector 李静" --key "$KEYS/inspector.key" inspect "$A3" --lab 重庆市药品检验所 \
     --result so2=520mg/kg --result moisture=12.5% --report "$WORK/report.txt"
@@ -90,14 +96,18 @@ say "The regulator recalls the failed lot and everything made from it"
 run "regulator 赵国栋" --key "$KEYS/regulator.key" recall "$A3" --reason "二氧化硫残留超标 (520 mg/kg > 150)"
 
 say "At the pharmacy, a patient's prescription is filled from the good lot"
+"$TT" label "$PH_LOT" --out "$WORK/ph.png" >/dev/null
+run "pharmacy 周敏" scan "$WORK/ph.png" --by PH-0009
 run "pharmacy 周敏" --key "$KEYS/pharmacy.key" verify "$PH_LOT"
 run "pharmacy 周敏" --key "$KEYS/pharmacy.key" sell "$PH_LOT" --qty 250g --buyer "门诊处方 031"
 
 say "The trace a pharmacist or a regulator sees for the pharmacy's lot"
 run "anyone" trace "$PH_LOT"
 
-say "The recalled lot, as the regulator sees it"
+say "The recalled lot, as the regulator sees it — and as anyone scanning its label does"
 run "regulator 赵国栋" show "$A3"
+printf '\n[pharmacy 周敏] scans the recalled lot'"'"'s label when it is offered to her:\n'
+if "$TT" scan "$WORK/a3.png" --by PH-0009; then echo "(unexpectedly in order)"; exit 1; fi
 
 say "The signed checkpoint, verified with the log key everyone was given"
 run "anyone" --log-key "$LEDGER/log.vkey" checkpoint
