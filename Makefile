@@ -34,7 +34,7 @@ UTIL_OBJ := $(BUILD)/cli/util.o
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*.c)))
 
-.PHONY: all lib check asan demo deps clean
+.PHONY: all lib check asan demo bench deps clean
 .SECONDARY:
 
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
@@ -90,6 +90,13 @@ check: all $(TEST_BIN) $(BUILD)/tcmtrace-sign
 
 demo: all
 	@BIN=$(BUILD) sh tests/demo.sh
+
+$(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
+
+# figures, not pass/fail: BENCH_ARGS="--entries 200000" for a shorter run
+bench: all $(BUILD)/tcmtrace-bench
+	@$(BUILD)/tcmtrace-bench $(BENCH_ARGS)
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \

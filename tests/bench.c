@@ -1,0 +1,555 @@
+/*
+ * bench.c: `make bench` — figures, not pass/fail.
+ *
+ *  1. Ed25519 verifications per second on all cores: the write path's ceiling.
+ *  2. Durable ingest through the real API: a tcmtraced on a fresh ledger, N
+ *     concurrent clients each sending pre-signed events of realistic size and
+ *     mix (a registration, then sales from it), every submit answered only
+ *     once durable. Throughput, its ratio to the ceiling, latency p50/p99/p999.
+ *  3. A large ledger (--entries, default 1,000,000) built in-process, with a
+ *     10-deep lineage: trace and show latency (library and API), audit
+ *     throughput, bytes per entry on disk.
+ *
+ * tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]
+ */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <limits.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tcmtrace/tcmtrace.h"
+
+#define ORIGIN "tcmtrace.bench/cq"
+#define GROWERS 64
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- 1. the Ed25519 ceiling ---------------------------------------------------- */
+
+static volatile int stop_flag;
+
+static void *verify_loop(void *arg)
+{
+    uint64_t *count = arg;
+    tt_keypair kp;
+    uint8_t sig[64];
+    const char *body = "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611224839105527\",\"qty_g\":250}";
+    tt_keypair_generate(&kp);
+    tt_event_sign(tt_bytes_str(body), kp.sk, sig);
+    while (!stop_flag) {
+        if (tt_event_verify(tt_bytes_str(body), kp.pk, sig) == TT_OK)
+            (*count)++;
+    }
+    return NULL;
+}
+
+static double ed25519_ceiling(void)
+{
+    int n = ncpu();
+    pthread_t t[256];
+    uint64_t counts[256] = {0};
+    stop_flag = 0;
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, verify_loop, &counts[i]);
+    double t0 = now_s();
+    usleep(1500000);
+    stop_flag = 1;
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        total += counts[i];
+    }
+    return (double)total / (now_s() - t0);
+}
+
+/* ---- ledger setup --------------------------------------------------------------- */
+
+static tt_keypair authority, logkey, growers[GROWERS];
+
+static void append_one(tt_ledger *l, const tt_keypair *kp, char *body)
+{
+    uint8_t sig[64];
+    tt_error err;
+    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_append it = {.actor = kp->pk, .sig = sig, .body = tt_bytes_str(body)};
+    if (tt_ledger_append(l, &it, 1, tt_now_ms(), tt_rules_apply, NULL, &err) != TT_OK ||
+        it.result.code != TT_OK) {
+        fprintf(stderr, "setup failed: %s %s\n", err.message, it.result.message);
+        exit(1);
+    }
+    free(body);
+}
+
+/* A ledger with genesis, limits and GROWERS enrolled growers/traders. */
+static tt_ledger *make_ledger(const char *dir, const char *limits_path, unsigned flags)
+{
+    tt_ledger *l;
+    tt_error err;
+    char vkey[TT_VKEY_MAX + 1], pk[64], path[PATH_MAX + 16];
+    if (tt_ledger_open(dir, TT_LEDGER_CREATE | flags, &l, &err) != TT_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        exit(1);
+    }
+    tt_verifier v;
+    tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
+    tt_verifier_format(&v, vkey, sizeof vkey);
+    tt_ledger_set_signer(l, ORIGIN, &logkey, NULL);
+    tt_ledger_meta_put(l, "origin", ORIGIN, strlen(ORIGIN), NULL);
+    tt_ledger_meta_put(l, "log_vkey", vkey, strlen(vkey), NULL);
+    snprintf(path, sizeof path, "%s/log.key", dir);
+    tt_key_save_secret(path, &logkey, NULL, 0, TT_KDF_INTERACTIVE, NULL); /* bench only */
+    tt_b64((tt_bytes){32, authority.pk}, pk);
+    append_one(l, &authority,
+               tt_event_build("ledger.genesis",
+                              json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", ORIGIN,
+                                        "log_key", vkey, "market", "bench", "authorities", "id",
+                                        "MKT", "name", "bench", "key", pk)));
+    json_t *table = json_load_file(limits_path, 0, NULL);
+    json_object_del(table, "edition");
+    append_one(l, &authority,
+               tt_event_build("ledger.limits", json_pack("{s:s, s:o}", "edition", "ChP 2020", "table", table)));
+    for (int i = 0; i < GROWERS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "G-%04d", i);
+        tt_b64((tt_bytes){32, growers[i].pk}, pk);
+        append_one(l, &authority,
+                   tt_event_build("actor.enroll",
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s, s]}", "id", id, "key",
+                                            pk, "name", "马建国", "org", "岷县梅川当归专业合作社",
+                                            "licence", "GAP-甘-2026-0142", "roles", "grower",
+                                            "trader")));
+    }
+    return l;
+}
+
+/* Unique codes for the bench (random ones collide at a million a day). */
+static void next_code(char code[TT_CODE_LEN + 1])
+{
+    static uint64_t counter = 100000000;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    uint64_t n = counter++;
+    pthread_mutex_unlock(&lock);
+    snprintf(code, TT_CODE_LEN + 1, "261122%09llu", (unsigned long long)n);
+    code[15] = (char)('0' + tt_damm(code, 15));
+    code[16] = '\0';
+}
+
+/* A registration body of realistic size. */
+static char *register_body(const char *code, int64_t qty)
+{
+    return tt_event_build(
+        "batch.register",
+        json_pack("{s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:b}, "
+                  "s:s, s:s, s:s, s:I, s:[{s:s, s:s}]}",
+                  "id", code, "herb", "name_zh", "当归", "latin", "Angelica sinensis (Oliv.) Diels",
+                  "part", "根", "category", "plant", "form", "药材", "origin", "province", "甘肃省",
+                  "city", "定西市", "county", "岷县", "base", "梅川镇当归种植基地", "lat", "34.4337",
+                  "lon", "104.0362", "daodi", 1, "harvest_date", "2026-10-12", "grade", "一等",
+                  "processing", "晒干", "qty_g", (json_int_t)qty, "documents", "sha256",
+                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "kind",
+                  "产地证明"));
+}
+
+static char *sell_body(const char *code, int64_t qty)
+{
+    return tt_event_build("batch.sell", json_pack("{s:s, s:I, s:s}", "id", code, "qty_g",
+                                                  (json_int_t)qty, "buyer", "门诊处方"));
+}
+
+static char *request_of(const tt_keypair *kp, char *body)
+{
+    uint8_t sig[64];
+    char pk[64], s64[100];
+    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_b64((tt_bytes){32, kp->pk}, pk);
+    tt_b64((tt_bytes){64, sig}, s64);
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64, "body", body);
+    char *out = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    free(body);
+    return out;
+}
+
+/* ---- 2. ingest through the API --------------------------------------------------- */
+
+typedef struct client {
+    const char *url;
+    char **reqs;
+    size_t n;
+    double *lat;
+    size_t ok;
+} client;
+
+static void *client_run(void *arg)
+{
+    client *c = arg;
+    int s = nn_socket(AF_SP, NN_REQ), to = 60000;
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to);
+    nn_connect(s, c->url);
+    for (size_t i = 0; i < c->n; i++) {
+        double t0 = now_s();
+        nn_send(s, c->reqs[i], strlen(c->reqs[i]), 0);
+        char *buf = NULL;
+        int n = nn_recv(s, &buf, NN_MSG, 0);
+        c->lat[i] = now_s() - t0;
+        if (n > 0 && memmem(buf, (size_t)n, "\"ok\":true", 9))
+            c->ok++;
+        if (n > 0)
+            nn_freemsg(buf);
+    }
+    nn_close(s);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static pid_t start_daemon(const char *bin, const char *dir)
+{
+    char exe[PATH_MAX + 16];
+    snprintf(exe, sizeof exe, "%s/tcmtraced", bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        execl(exe, exe, "run", dir, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    char sock[PATH_MAX + 16];
+    snprintf(sock, sizeof sock, "%s/api.sock", dir);
+    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
+        usleep(25000);
+    usleep(100000);
+    return pid;
+}
+
+static void stop_daemon(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+static void ingest(const char *bin, const char *dir, const char *limits, int nclients,
+                   size_t nevents, double ceiling)
+{
+    tt_ledger *l = make_ledger(dir, limits, 0);
+    tt_ledger_close(l);
+    /* pre-sign everything: each client registers a lot, then sells from it twice */
+    client *cs = calloc((size_t)nclients, sizeof *cs);
+    char url[PATH_MAX + 32];
+    snprintf(url, sizeof url, "ipc://%s/api.sock", dir);
+    size_t per = nevents / (size_t)nclients / 3 * 3;
+    double t0 = now_s();
+    for (int i = 0; i < nclients; i++) {
+        client *c = &cs[i];
+        c->url = url;
+        c->n = per;
+        c->reqs = calloc(per, sizeof *c->reqs);
+        c->lat = calloc(per, sizeof *c->lat);
+        const tt_keypair *kp = &growers[i % GROWERS];
+        for (size_t k = 0; k < per; k += 3) {
+            char code[TT_CODE_LEN + 1];
+            next_code(code);
+            c->reqs[k] = request_of(kp, register_body(code, 100000));
+            c->reqs[k + 1] = request_of(kp, sell_body(code, 1000));
+            c->reqs[k + 2] = request_of(kp, sell_body(code, 500));
+        }
+    }
+    printf("  pre-signed %zu events in %.1f s\n", per * (size_t)nclients, now_s() - t0);
+    pid_t pid = start_daemon(bin, dir);
+    pthread_t *t = calloc((size_t)nclients, sizeof *t);
+    t0 = now_s();
+    for (int i = 0; i < nclients; i++)
+        pthread_create(&t[i], NULL, client_run, &cs[i]);
+    for (int i = 0; i < nclients; i++)
+        pthread_join(t[i], NULL);
+    double wall = now_s() - t0;
+    stop_daemon(pid);
+    size_t total = per * (size_t)nclients, ok = 0;
+    double *all = calloc(total, sizeof *all);
+    for (int i = 0; i < nclients; i++) {
+        memcpy(all + (size_t)i * per, cs[i].lat, per * sizeof *all);
+        ok += cs[i].ok;
+    }
+    qsort(all, total, sizeof *all, cmp_double);
+    double rate = (double)ok / wall;
+    printf("| durable ingest (%d clients, %zu events, %zu accepted) | %.0f events/s |\n", nclients,
+           total, ok, rate);
+    printf("| ingest / Ed25519 ceiling | %.2f |\n", rate / ceiling);
+    printf("| submit latency p50 / p99 / p999 | %.2f / %.2f / %.2f ms |\n", all[total / 2] * 1e3,
+           all[total * 99 / 100] * 1e3, all[total * 999 / 1000] * 1e3);
+    for (int i = 0; i < nclients; i++) {
+        for (size_t k = 0; k < per; k++)
+            free(cs[i].reqs[k]);
+        free(cs[i].reqs);
+        free(cs[i].lat);
+    }
+    free(cs);
+    free(t);
+    free(all);
+}
+
+/* ---- 3. a large ledger ---------------------------------------------------------- */
+
+typedef struct signjob {
+    tt_append *items;
+    char **bodies;
+    uint8_t (*sigs)[64];
+    size_t from, to;
+} signjob;
+
+static void *sign_range(void *arg)
+{
+    signjob *j = arg;
+    for (size_t i = j->from; i < j->to; i++) {
+        const tt_keypair *kp = &growers[i % GROWERS];
+        tt_event_sign(tt_bytes_str(j->bodies[i]), kp->sk, j->sigs[i]);
+        j->items[i] = (tt_append){.actor = kp->pk, .sig = j->sigs[i],
+                                  .body = tt_bytes_str(j->bodies[i]), .sig_checked = 1};
+    }
+    return NULL;
+}
+
+/* Appends bodies[0..n) signed by growers[i % GROWERS], signing on all cores. */
+static void bulk_append(tt_ledger *l, char **bodies, size_t n)
+{
+    tt_append *items = calloc(n, sizeof *items);
+    uint8_t(*sigs)[64] = calloc(n, 64);
+    int nt = ncpu();
+    pthread_t t[256];
+    signjob jobs[256];
+    for (int i = 0; i < nt; i++) {
+        jobs[i] = (signjob){items, bodies, sigs, n * (size_t)i / (size_t)nt,
+                            n * (size_t)(i + 1) / (size_t)nt};
+        pthread_create(&t[i], NULL, sign_range, &jobs[i]);
+    }
+    for (int i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < n; i += 4096) {
+        size_t m = n - i < 4096 ? n - i : 4096;
+        tt_error err;
+        if (tt_ledger_append(l, items + i, m, tt_now_ms(), tt_rules_apply, NULL, &err) != TT_OK) {
+            fprintf(stderr, "bulk append: %s\n", err.message);
+            exit(1);
+        }
+        for (size_t k = i; k < i + m; k++)
+            if (items[k].result.code != TT_OK) {
+                fprintf(stderr, "bulk append refused an event: %s\n", items[k].result.message);
+                exit(1);
+            }
+    }
+    free(items);
+    free(sigs);
+}
+
+static void progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\r  audit %3d%%", total ? (int)(done * 100 / total) : 100);
+}
+
+static void large(const char *bin, const char *dir, const char *limits, size_t entries)
+{
+    tt_ledger *l = make_ledger(dir, limits, TT_LEDGER_NOSYNC);
+    double t0 = now_s();
+    /* a 10-deep lineage: each split child is split again, all by grower 0 */
+    char chain[11][TT_CODE_LEN + 1];
+    next_code(chain[0]);
+    char *b0 = register_body(chain[0], 1000000);
+    bulk_append(l, &b0, 1);
+    free(b0);
+    int64_t q = 1000000;
+    for (int d = 1; d <= 10; d++, q /= 2) {
+        char other[TT_CODE_LEN + 1];
+        next_code(chain[d]);
+        next_code(other);
+        char *b = tt_event_build("batch.split",
+                                 json_pack("{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", chain[d - 1],
+                                           "children", "id", chain[d], "qty_g", (int)(q / 2), "id",
+                                           other, "qty_g", (int)(q / 4)));
+        bulk_append(l, &b, 1);
+        free(b);
+    }
+    /* the rest: registrations, in chunks (sales by the same grower of its own lots) */
+    uint64_t size = 0;
+    tt_ledger_head(l, &size, NULL, NULL);
+    size_t chunk = 100000;
+    while (size < entries) {
+        size_t n = entries - size < chunk ? entries - size : chunk;
+        char **bodies = calloc(n, sizeof *bodies);
+        for (size_t i = 0; i < n; i++) {
+            char code[TT_CODE_LEN + 1];
+            next_code(code);
+            bodies[i] = register_body(code, 50000);
+        }
+        bulk_append(l, bodies, n);
+        for (size_t i = 0; i < n; i++)
+            free(bodies[i]);
+        free(bodies);
+        tt_ledger_head(l, &size, NULL, NULL);
+        if (isatty(STDERR_FILENO))
+            fprintf(stderr, "\r  built %llu entries", (unsigned long long)size);
+    }
+    if (isatty(STDERR_FILENO))
+        fputc('\n', stderr);
+    printf("  built a ledger of %llu entries in %.1f s\n", (unsigned long long)size, now_s() - t0);
+    /* library latency */
+    int reps = 2000;
+    t0 = now_s();
+    for (int i = 0; i < reps; i++) {
+        json_t *tr;
+        tt_error err;
+        if (tt_trace(l, chain[10], &tr, &err) != TT_OK) {
+            fprintf(stderr, "trace: %s\n", err.message);
+            exit(1);
+        }
+        json_decref(tr);
+    }
+    double trace_us = (now_s() - t0) / reps * 1e6;
+    t0 = now_s();
+    for (int i = 0; i < reps; i++) {
+        json_t *b;
+        if (tt_state_batch(l, chain[10], &b, NULL) != TT_OK)
+            exit(1);
+        json_decref(b);
+    }
+    double show_us = (now_s() - t0) / reps * 1e6;
+    tt_ledger_close(l);
+    printf("| trace of a 10-deep lineage, library (%llu entries) | %.0f µs |\n",
+           (unsigned long long)size, trace_us);
+    printf("| show, library | %.1f µs |\n", show_us);
+    /* through the API */
+    pid_t pid = start_daemon(bin, dir);
+    char url[PATH_MAX + 32], *treq, *sreq;
+    snprintf(url, sizeof url, "ipc://%s/api.sock", dir);
+    asprintf(&treq, "{\"op\":\"trace\",\"id\":\"%s\"}", chain[10]);
+    asprintf(&sreq, "{\"op\":\"batch\",\"id\":\"%s\"}", chain[10]);
+    int s = nn_socket(AF_SP, NN_REQ);
+    nn_connect(s, url);
+    double api[2];
+    char *reqs[2] = {treq, sreq};
+    for (int k = 0; k < 2; k++) {
+        t0 = now_s();
+        for (int i = 0; i < 1000; i++) {
+            char *buf;
+            nn_send(s, reqs[k], strlen(reqs[k]), 0);
+            if (nn_recv(s, &buf, NN_MSG, 0) > 0)
+                nn_freemsg(buf);
+        }
+        api[k] = (now_s() - t0) / 1000 * 1e6;
+    }
+    nn_close(s);
+    stop_daemon(pid);
+    free(treq);
+    free(sreq);
+    printf("| trace of a 10-deep lineage, API round trip | %.0f µs |\n", api[0]);
+    printf("| show, API round trip | %.0f µs |\n", api[1]);
+    /* audit */
+    tt_verifier v;
+    tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
+    tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL);
+    char *scratch;
+    if (asprintf(&scratch, "%s-audit", dir) < 0)
+        exit(1);
+    tt_audit_report r;
+    t0 = now_s();
+    tt_state_audit(l, &v, 1, scratch, progress, NULL, &r, NULL);
+    free(scratch);
+    double at = now_s() - t0;
+    if (isatty(STDERR_FILENO))
+        fputc('\n', stderr);
+    tt_ledger_close(l);
+    printf("| full audit (signatures, chain, Merkle, replayed state: %s) | %.0f entries/s |\n",
+           r.ok ? "passed" : "FAILED", (double)r.entries / at);
+    char *path;
+    struct stat st;
+    if (asprintf(&path, "%s/data.mdb", dir) < 0 || stat(path, &st) != 0)
+        exit(1);
+    free(path);
+    printf("| bytes per entry on disk (entry, indexes, Merkle nodes, checkpoints, state) | %.0f |\n",
+           (double)st.st_size / (double)size);
+}
+
+int main(int argc, char **argv)
+{
+    int clients = 64;
+    size_t events = 30000, entries = 1000000;
+    int keep = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
+            clients = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
+            events = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--entries") == 0 && i + 1 < argc)
+            entries = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else {
+            fprintf(stderr, "usage: tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]\n");
+            return 2;
+        }
+    }
+    if (sodium_init() < 0 || clients < 1 || clients > 1024)
+        return 2;
+    char exe[PATH_MAX], bin[PATH_MAX], limits[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    snprintf(bin, sizeof bin, "%s", exe);
+    *strrchr(bin, '/') = '\0';
+    snprintf(limits, sizeof limits, "%s/../schemas/limits/chp2020.json", bin);
+    if (access(limits, R_OK) != 0)
+        snprintf(limits, sizeof limits, "%s/../../schemas/limits/chp2020.json", bin);
+    char tmpl[] = "/tmp/tcmtrace-bench-XXXXXX";
+    char *root = mkdtemp(tmpl);
+    tt_keypair_generate(&authority);
+    tt_keypair_generate(&logkey);
+    for (int i = 0; i < GROWERS; i++)
+        tt_keypair_generate(&growers[i]);
+    printf("tcmtrace bench — %d cores\n\n", ncpu());
+    double ceiling = ed25519_ceiling();
+    printf("| measure | result |\n| --- | --- |\n");
+    printf("| Ed25519 verifications on all cores | %.0f /s |\n", ceiling);
+    fflush(stdout);
+    char d1[PATH_MAX + 16], d2[PATH_MAX + 16];
+    snprintf(d1, sizeof d1, "%s/ingest", root);
+    snprintf(d2, sizeof d2, "%s/large", root);
+    ingest(bin, d1, limits, clients, events, ceiling);
+    fflush(stdout);
+    large(bin, d2, limits, entries);
+    if (keep) {
+        printf("\nledgers kept in %s\n", root);
+    } else {
+        char *cmd;
+        asprintf(&cmd, "rm -rf '%s'", root);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", root);
+        free(cmd);
+    }
+    return 0;
+}
