@@ -200,7 +200,7 @@ typedef struct client {
     char **reqs;
     size_t n;
     double *lat;
-    size_t ok;
+    size_t ok, errors;
 } client;
 
 static void *client_run(void *arg)
@@ -217,6 +217,9 @@ static void *client_run(void *arg)
         c->lat[i] = now_s() - t0;
         if (n > 0 && memmem(buf, (size_t)n, "\"ok\":true", 9))
             c->ok++;
+        else if (c->errors++ == 0) /* the first refusal of each client, as evidence */
+            fprintf(stderr, "  client refused: %.*s\n", n > 0 ? (n > 300 ? 300 : n) : 20,
+                    n > 0 ? buf : nn_strerror(nn_errno()));
         if (n > 0)
             nn_freemsg(buf);
     }
@@ -515,8 +518,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (sodium_init() < 0 || clients < 1 || clients > 1024)
+    if (sodium_init() < 0 || clients < 1 || clients > 500) {
+        /* nanomsg allows 512 sockets in one process; the bench is one process */
+        fprintf(stderr, "tcmtrace-bench: --clients must be 1 to 500\n");
         return 2;
+    }
     char exe[PATH_MAX], bin[PATH_MAX], limits[PATH_MAX + 64];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
