@@ -23,7 +23,8 @@ TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
-            libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema
+            libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
+            clang libclang-rt-14-dev valgrind
 
 CORE_SRC := $(wildcard core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -34,7 +35,7 @@ UTIL_OBJ := $(BUILD)/cli/util.o
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*.c)))
 
-.PHONY: all lib check asan demo bench deps clean
+.PHONY: all lib check test asan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
 .SECONDARY:
 
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
@@ -85,8 +86,43 @@ $(BUILD)/tests/test_label: $(BUILD)/tests/test_label.o $(BUILD)/tests/testutil.o
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a $(LIBS) $(TESTLIBS)
 
-check: all $(TEST_BIN) $(BUILD)/tcmtrace-sign
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+# The whole suite, as CI runs it: under ASan+UBSan, a short fuzz run, the
+# daemon and CLI under valgrind, then every suite on the normal build; the
+# last line is the summary "N passed, N failed".
+check:
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz-short
+	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory test SUITES="e2e hostile crash"
+
+# unit tests and the suites in SUITES (e2e hostile crash) on BUILD
+SUITES ?= e2e hostile
+test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign
+	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# the market-day demo with tcmtraced and tcmtrace under valgrind: any error or
+# definite leak in any process fails
+valgrind: all
+	@rm -rf $(BUILD)/vg && mkdir -p $(BUILD)/vg
+	@for b in tcmtrace tcmtraced; do \
+	  printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=%s/vg/log.%%p %s/%s "$$@"\n' \
+	    "$$(pwd)/$(BUILD)" "$$(pwd)/$(BUILD)" $$b >$(BUILD)/vg/$$b; chmod +x $(BUILD)/vg/$$b; \
+	done
+	@BIN=$(BUILD)/vg sh tests/demo.sh >$(BUILD)/vg/demo.out 2>&1 || { tail -30 $(BUILD)/vg/demo.out; exit 1; }
+	@if grep -l 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' $(BUILD)/vg/log.* 2>/dev/null; then \
+	  echo "valgrind: errors or leaks above"; cat $$(grep -l 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' $(BUILD)/vg/log.*) | head -60; exit 1; fi
+	@echo "valgrind: the demo's $$(ls $(BUILD)/vg/log.* | wc -l) tcmtrace and tcmtraced processes ran with no errors and no leaks"
+
+fuzz-short: fuzz-build
+	@for f in $(FUZZERS); do \
+	  build/fuzz/fuzz_$$f -max_total_time=5 -max_len=70000 tests/fuzz/corpus/$$f -runs=100000000 \
+	    >build/fuzz/short-$$f.log 2>&1 || { tail -40 build/fuzz/short-$$f.log; exit 1; }; \
+	  echo "fuzz_$$f: $$(grep -o 'Done [0-9]* runs' build/fuzz/short-$$f.log) without a crash"; \
+	done
 
 demo: all
 	@BIN=$(BUILD) sh tests/demo.sh
@@ -94,13 +130,33 @@ demo: all
 $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
+# ---- fuzzing (libFuzzer, clang) -------------------------------------------------
+FUZZERS := entry event note proof label api
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/api.o $(BUILD)/daemon/server.o $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+	$(CC) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS) $(NNLIBS)
+
+fuzz-build: | $(DEPS_OK)
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 \
+	  SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer" \
+	  $(FUZZERS:%=build/fuzz/fuzz_%)
+
+# each target for FUZZ_SECONDS on a copy of its seed corpus
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	  mkdir -p build/fuzz/corpus-$$f && cp -n tests/fuzz/corpus/$$f/* build/fuzz/corpus-$$f/ 2>/dev/null; \
+	  echo "== fuzz_$$f ($(FUZZ_SECONDS) s)"; \
+	  build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build/fuzz/corpus-$$f || exit 1; \
+	done
+
+# SIGKILL under load, many times, and a full disk
+crashtest: all
+	@BIN=$(BUILD) sh tests/crashtest.sh
+
 # figures, not pass/fail: BENCH_ARGS="--entries 200000" for a shorter run
 bench: all $(BUILD)/tcmtrace-bench
 	@$(BUILD)/tcmtrace-bench $(BENCH_ARGS)
-
-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
 clean:
 	rm -rf $(BUILD) build

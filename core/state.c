@@ -269,6 +269,25 @@ static void deplete_if_empty(json_t *b)
         json_object_set_new(b, "status", json_string("depleted"));
 }
 
+/* Moves `qty` out of what remains of `b` into its counter `into`. */
+static void take_qty(json_t *b, int64_t qty, const char *into)
+{
+    qty_add(b, "remaining", -qty);
+    qty_add(b, into, qty);
+    deplete_if_empty(b);
+}
+
+/* Stores `b` and indexes this event under it when rc is TT_OK; releases b. */
+static tt_err put_and_index(rctx *c, json_t *b, tt_err rc)
+{
+    if (rc == TT_OK)
+        rc = batch_put(c, b);
+    if (rc == TT_OK)
+        rc = index_batch(c, json_string_value(json_object_get(b, "id")));
+    json_decref(b);
+    return rc;
+}
+
 static json_t *link_of(const char *id, int64_t qty, const char *via, uint64_t seq)
 {
     return json_pack("{s:s, s:I, s:s, s:I}", "id", id, "qty_g", (json_int_t)qty, "via", via, "seq",
@@ -521,9 +540,7 @@ static tt_err on_transfer(rctx *c)
                               link_of(code, qty, "transfer", c->e->seq));
         json_array_append_new(json_object_get(b, "children"),
                               link_of(child, qty, "transfer", c->e->seq));
-        qty_add(b, "remaining", -qty);
-        qty_add(b, "moved_out", qty);
-        deplete_if_empty(b);
+        take_qty(b, qty, "moved_out");
         moved = cb;
         if ((rc = batch_put(c, b)) == TT_OK)
             rc = index_batch(c, child);
@@ -572,12 +589,8 @@ static tt_err on_receive_or_reject(rctx *c, int accept)
             json_object_set(b, "reject_reason", json_object_get(c->ev.json, "reason"));
         json_object_del(b, "pending_to");
         json_object_set_new(b, "status", json_string("active"));
-        rc = batch_put(c, b);
     }
-    if (rc == TT_OK)
-        rc = index_batch(c, code);
-    json_decref(b);
-    return rc;
+    return put_and_index(c, b, rc);
 }
 
 /* Sums quantities of `parts` (a list of {id, qty_g}), checking overflow
@@ -634,16 +647,9 @@ static tt_err on_split(rctx *c)
         if (rc == TT_OK)
             rc = index_batch(c, jstr(p, "id"));
     }
-    if (rc == TT_OK) {
-        qty_add(b, "remaining", -sum);
-        qty_add(b, "moved_out", sum);
-        deplete_if_empty(b);
-        rc = batch_put(c, b);
-    }
     if (rc == TT_OK)
-        rc = index_batch(c, code);
-    json_decref(b);
-    return rc;
+        take_qty(b, sum, "moved_out");
+    return put_and_index(c, b, rc);
 }
 
 static tt_err on_process(rctx *c)
@@ -690,9 +696,7 @@ static tt_err on_process(rctx *c)
                               link_of(jstr(p, "id"), jint(p, "qty_g"), "process", c->e->seq));
         json_array_append_new(json_object_get(b, "children"),
                               link_of(out_code, jint(p, "qty_g"), "process", c->e->seq));
-        qty_add(b, "remaining", -jint(p, "qty_g"));
-        qty_add(b, "moved_out", jint(p, "qty_g"));
-        deplete_if_empty(b);
+        take_qty(b, jint(p, "qty_g"), "moved_out");
         if (rc == TT_OK)
             rc = batch_put(c, b);
         if (rc == TT_OK)
@@ -794,12 +798,7 @@ static tt_err on_hold_release(rctx *c, int release)
         else
             hold(b, tt_event_str(&c->ev, "reason"), c->e->seq);
     }
-    if (rc == TT_OK)
-        rc = batch_put(c, b);
-    if (rc == TT_OK)
-        rc = index_batch(c, code);
-    json_decref(b);
-    return rc;
+    return put_and_index(c, b, rc);
 }
 
 static tt_err recall_one(rctx *c, json_t *b, const char *root)
@@ -863,16 +862,9 @@ static tt_err on_sell(rctx *c)
         return rc;
     if ((rc = need_status(c, b, "active")) == TT_OK && (rc = need_holder(c, b)) == TT_OK)
         rc = need_qty(c, b, qty);
-    if (rc == TT_OK) {
-        qty_add(b, "remaining", -qty);
-        qty_add(b, "sold", qty);
-        deplete_if_empty(b);
-        rc = batch_put(c, b);
-    }
     if (rc == TT_OK)
-        rc = index_batch(c, code);
-    json_decref(b);
-    return rc;
+        take_qty(b, qty, "sold");
+    return put_and_index(c, b, rc);
 }
 
 static tt_err on_destroy(rctx *c)
@@ -886,16 +878,11 @@ static tt_err on_destroy(rctx *c)
     if (rc == TT_OK && !has_role(c->signer, "regulator"))
         rc = need_holder(c, b);
     if (rc == TT_OK) {
-        qty_add(b, "destroyed", qty_get(b, "remaining"));
-        qty_set(b, "remaining", 0);
+        take_qty(b, qty_get(b, "remaining"), "destroyed");
         json_object_set_new(b, "status", json_string("destroyed"));
         json_object_set(b, "destroy_reason", json_object_get(c->ev.json, "reason"));
-        rc = batch_put(c, b);
     }
-    if (rc == TT_OK)
-        rc = index_batch(c, code);
-    json_decref(b);
-    return rc;
+    return put_and_index(c, b, rc);
 }
 
 tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err)

@@ -309,5 +309,11 @@ int main(int argc, char **argv)
         cfg.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (cfg.batch_max <= 0 || cfg.batch_max > 65536)
         cfg.batch_max = 1024;
-    return server_run(&cfg);
+    rc = server_run(&cfg);
+    free(cfg.dir);
+    if (cfg.tcp != flags.tcp)
+        free(cfg.tcp);
+    if (cfg.passphrase_file != flags.passphrase_file)
+        free(cfg.passphrase_file);
+    return rc;
 }

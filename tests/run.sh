@@ -1,7 +1,9 @@
 #!/bin/sh
-# Runs each test program given, then the JSON Schema check over the shared
-# fixtures and every event body the rules test signed, and prints one
-# summary line "N passed, N failed" (programs; each prints its own cases).
+# Runs each test program given, the shell suites named in SUITES (e2e,
+# hostile, crash), then the JSON Schema check over the shared fixtures,
+# every event body the rules test signed and every API message the e2e
+# suite saw; prints one summary line "N passed, N failed" (programs and
+# suites; each prints its own cases).
 BUILD=${BUILD:-build}
 bodies="$BUILD/signed-bodies"
 rm -rf "$bodies" "$BUILD/api-messages"
@@ -20,7 +22,13 @@ run() {
 for t in "$@"; do
     TT_KEEP_BODIES="$bodies" run "$t"
 done
-API_DIR="$BUILD/api-messages" BIN="$BUILD" run sh tests/e2e.sh
+for suite in ${SUITES:-e2e hostile}; do
+    case $suite in
+    e2e) API_DIR="$BUILD/api-messages" BIN="$BUILD" run sh tests/e2e.sh ;;
+    hostile) BIN="$BUILD" run sh tests/hostile.sh ;;
+    crash) ROUNDS=${ROUNDS:-10} BIN="$BUILD" run sh tests/crashtest.sh ;;
+    esac
+done
 # Debian's python3 with Debian's python3-jsonschema (make deps installs it)
 if [ -d "$bodies" ]; then
     run /usr/bin/python3 tests/check_schemas.py "$bodies" --api "$BUILD/api-messages"

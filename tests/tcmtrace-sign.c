@@ -4,6 +4,7 @@
  * signed with the unsealed or TCMTRACE_PASSPHRASE-sealed key FILE.
  *
  *   tcmtrace-sign KEYFILE '{"type":"batch.sell","id":"...","qty_g":1}'
+ *   tcmtrace-sign --raw KEYFILE 'BODY'    signs BODY byte for byte, as given
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +18,27 @@ int main(int argc, char **argv)
     tt_keypair kp;
     tt_error err;
     json_error_t jerr;
+    int raw = argc == 4 && strcmp(argv[1], "--raw") == 0;
+    if (raw) {
+        argv++;
+        argc--;
+    }
     if (argc != 3 || sodium_init() < 0)
-        return fprintf(stderr, "usage: tcmtrace-sign KEYFILE FIELDS-JSON\n"), 2;
+        return fprintf(stderr, "usage: tcmtrace-sign [--raw] KEYFILE FIELDS-JSON\n"), 2;
     if (tu_load_secret(argv[1], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
         return fprintf(stderr, "%s\n", err.message), 1;
-    json_t *fields = json_loads(argv[2], 0, &jerr);
-    if (fields == NULL)
-        return fprintf(stderr, "%s\n", jerr.text), 2;
-    const char *type = json_string_value(json_object_get(fields, "type"));
-    char *t = strdup(type ? type : "");
-    json_object_del(fields, "type");
-    char *body = tt_event_build(t, fields);
+    char *body, *t = NULL;
+    if (raw) {
+        body = strdup(argv[2]);
+    } else {
+        json_t *fields = json_loads(argv[2], 0, &jerr);
+        if (fields == NULL)
+            return fprintf(stderr, "%s\n", jerr.text), 2;
+        const char *type = json_string_value(json_object_get(fields, "type"));
+        t = strdup(type ? type : "");
+        json_object_del(fields, "type");
+        body = tt_event_build(t, fields);
+    }
     uint8_t sig[64];
     char pk[64], s64[100];
     tt_event_sign(tt_bytes_str(body), kp.sk, sig);

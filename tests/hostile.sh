@@ -1,0 +1,194 @@
+#!/bin/sh
+# Hostile input through the real API: each case must be refused with its
+# stable code and leave the ledger file byte-for-byte unchanged (data.mdb's
+# SHA-256 before and after). Prints "hostile: N passed, N failed".
+set -u
+BIN=${BIN:-build}
+BIN=$(cd "$BIN" && pwd)
+. "$(dirname "$0")/lib.sh"
+SIGN="$BIN/tcmtrace-sign"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tcmtrace-hostile-XXXXXX")
+KEYS="$WORK/keys" L="$WORK/ledger"
+mkdir -p "$KEYS"
+trap 'stop_daemon; rm -rf "$WORK"' EXIT INT TERM
+export TCMTRACE_DIR="$L"
+passed=0 failed=0 cases=0
+
+for who in mkt g t p i r ph x old; do "$TT" key new "$KEYS/$who.key" --unsealed >/dev/null; done
+"$TTD" init "$L" --origin tcmtrace.test/hostile --market m --authority-key "$KEYS/mkt.key" \
+    --authority-id MKT --authority-name m --unsealed-log-key >/dev/null || exit 1
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+enroll() {
+    as mkt actor enroll --id "$1" --pubkey "$KEYS/$2.key.pub" --name n --org o --licence l \
+        --role "$3" >/dev/null || { echo "setup: enroll $1"; exit 1; }
+}
+enroll G g grower
+enroll T t trader
+enroll P p processor
+enroll I i inspector
+enroll R r regulator
+enroll PH ph pharmacy
+enroll OLD old trader
+reg() { # reg KEY: a new 10 kg lot; prints its code
+    as "$1" --json register --herb 当归 --latin A --part 根 --qty 10kg --province p --city c \
+        --county x --base b --harvest 2026-10-12 --grade g --processing p |
+        sed -n 's/.*"codes": \[ *"\([0-9]*\)".*/\1/p;/"codes"/{n;s/[^0-9]//gp}' | head -1
+}
+A=$(reg g)          # held by G
+B=$(reg t)          # held by T
+HELD=$(reg t)
+RECALLED=$(reg t)
+SENT=$(reg g)
+as g transfer "$SENT" --to T >/dev/null
+[ -n "$A" ] && [ -n "$B" ] || { echo "setup: register"; exit 1; }
+as i hold "$HELD" --reason r >/dev/null
+as r recall "$RECALLED" --reason r >/dev/null
+"$TT" key new "$KEYS/new.key" --unsealed >/dev/null
+as old actor rotate --new-key "$KEYS/new.key.pub" >/dev/null
+as mkt actor revoke P --reason r >/dev/null
+GOOD=$("$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}')
+printf '%s' "$GOOD" | "$TT" api - >/dev/null || { echo "setup: a good submit"; exit 1; }
+PK=$(sed -n 's/^public: //p' "$KEYS/g.key.pub")
+NONCE=q83vEjRWeJASNFZ4kBI0Vg
+AT=2026-11-22T09:30:00+08:00
+UNKNOWN=2611221000000000
+UNKNOWN=$(python3 -c "
+t=[[0,3,1,7,5,9,8,6,4,2],[7,0,9,2,1,5,4,8,6,3],[4,2,0,6,8,7,1,3,5,9],[1,7,5,0,9,8,3,4,2,6],[6,1,2,3,0,4,5,9,7,8],[3,6,7,4,2,0,9,5,8,1],[5,8,6,9,7,2,0,1,3,4],[8,9,4,5,3,6,2,0,1,7],[9,4,3,8,6,1,7,2,0,5],[2,5,8,1,4,3,6,7,9,0]]
+s='261122999999999'; i=0
+for c in s: i=t[i][int(c)]
+print(s+str(i))")
+BADCHECK=$(echo "$A" | sed 's/.$/X/' | sed "s/X\$/$(( ( ${A#???????????????} + 1 ) % 10 ))/")
+
+sum() { sha256sum "$L/data.mdb" | cut -d' ' -f1; }
+
+# refuse NAME CODE: the request on standard input must be refused with CODE
+# (results go to a file: refuse often runs at the end of a pipeline, in a subshell)
+refuse() {
+    before=$(sum)
+    cat >"$WORK/req"
+    "$TT" api - <"$WORK/req" >"$WORK/out" 2>&1
+    after=$(sum)
+    if grep -q "\"code\":\"$2\"" "$WORK/out" && [ "$before" = "$after" ]; then
+        echo "pass $1" >>"$WORK/results"
+    else
+        echo "fail $1" >>"$WORK/results"
+        echo "FAIL $1: wanted $2, ledger $( [ "$before" = "$after" ] && echo unchanged || echo CHANGED)"
+        head -c 400 "$WORK/out"; echo
+    fi
+}
+# signed NAME CODE KEY FIELDS: a signed submit (common fields added)
+signed() { "$SIGN" "$KEYS/$3.key" "$4" | refuse "$1" "$2"; }
+# rawsigned NAME CODE KEY BODY: BODY signed exactly as given
+rawsigned() { "$SIGN" --raw "$KEYS/$3.key" "$4" | refuse "$1" "$2"; }
+body() { printf '{"v":1,"type":"batch.sell","at":"%s","nonce":"%s",%s}' "$AT" "$NONCE" "$1"; }
+
+# ---- malformed requests ---------------------------------------------------------
+printf '{"op":' | refuse truncated-json malformed
+printf '[1,2,3]' | refuse array malformed
+printf '42' | refuse number malformed
+printf '"status"' | refuse string malformed
+printf '' | refuse empty malformed
+printf '{"op":"status","x":"\377\376"}' | refuse invalid-utf8 malformed
+printf '{"op":"submit","op":"status"}' | refuse duplicate-keys malformed
+printf '{"id":1}' | refuse no-op malformed
+printf '{"op":7}' | refuse op-number malformed
+printf '{"op":"steal"}' | refuse unknown-op argument
+printf '{"op":"status"} trailing' | refuse trailing-garbage malformed
+printf '{"op":"entry","seq":-1}' | refuse negative-seq malformed
+printf '{"op":"entry","seq":1.5}' | refuse float-seq malformed
+printf '{"op":"proof","seq":"0"}' | refuse string-seq malformed
+printf '{"op":"consistency","from":0,"to":1}' | refuse consistency-zero range
+# ---- oversized ------------------------------------------------------------------
+{ printf '{"op":"status","pad":"'; head -c 300000 /dev/zero | tr '\0' x; printf '"}'; } | refuse oversized-request too_large
+signed oversized-body too_large g '{"type":"batch.sell","id":"'"$A"'","qty_g":1,"buyer":"'"$(head -c 70000 /dev/zero | tr '\0' x)"'"}'
+# ---- submit shape -----------------------------------------------------------------
+printf '{"op":"submit","sig":"x","body":"{}"}' | refuse no-actor malformed
+printf '{"op":"submit","actor":"!!","sig":"x","body":"{}"}' | refuse actor-not-base64 malformed
+printf '{"op":"submit","actor":"AAAA","sig":"x","body":"{}"}' | refuse actor-short malformed
+printf '{"op":"submit","actor":"%s","body":"{}"}' "$PK" | refuse no-sig malformed
+printf '{"op":"submit","actor":"%s","sig":"AAAA","body":"{}"}' "$PK" | refuse sig-short malformed
+ZSIG=$(head -c 64 /dev/zero | base64 -w0)
+printf '{"op":"submit","actor":"%s","sig":"%s"}' "$PK" "$ZSIG" | refuse no-body malformed
+printf '{"op":"submit","actor":"%s","sig":"%s","body":{"v":1}}' "$PK" "$ZSIG" | refuse body-object malformed
+printf '{"op":"submit","actor":"%s","sig":"%s","body":""}' "$PK" "$ZSIG" | refuse zero-signature bad_signature
+# ---- bad signatures -------------------------------------------------------------------
+"$SIGN" "$KEYS/x.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed "s|\"actor\":\"[^\"]*\"|\"actor\":\"$PK\"|" | refuse sig-by-another-key bad_signature
+"$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/"qty_g\\":1/"qty_g\\":2/' | refuse body-changed-after-signing bad_signature
+"$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/\(.*\)}"}/\1} "}/' | refuse trailing-space-added bad_signature
+# ---- events that are not valid -------------------------------------------------------
+rawsigned qty-string malformed t "$(body "\"id\":\"$B\",\"qty_g\":\"1\"")"
+rawsigned qty-float malformed t "$(body "\"id\":\"$B\",\"qty_g\":1.5")"
+rawsigned qty-negative malformed t "$(body "\"id\":\"$B\",\"qty_g\":-1")"
+rawsigned qty-zero malformed t "$(body "\"id\":\"$B\",\"qty_g\":0")"
+rawsigned qty-over-limit malformed t "$(body "\"id\":\"$B\",\"qty_g\":1000000000001")"
+rawsigned qty-overflow malformed t "$(body "\"id\":\"$B\",\"qty_g\":9223372036854775808")"
+rawsigned qty-exponent malformed t "$(body "\"id\":\"$B\",\"qty_g\":1e3")"
+rawsigned version-2 malformed t '{"v":2,"type":"batch.sell","at":"'$AT'","nonce":"'$NONCE'","id":"'$B'","qty_g":1}'
+rawsigned no-type malformed t '{"v":1,"at":"'$AT'","nonce":"'$NONCE'","id":"'$B'","qty_g":1}'
+rawsigned unknown-type malformed t '{"v":1,"type":"batch.steal","at":"'$AT'","nonce":"'$NONCE'","id":"'$B'"}'
+rawsigned no-nonce malformed t '{"v":1,"type":"batch.sell","at":"'$AT'","id":"'$B'","qty_g":1}'
+rawsigned short-nonce malformed t '{"v":1,"type":"batch.sell","at":"'$AT'","nonce":"abc","id":"'$B'","qty_g":1}'
+rawsigned at-no-offset malformed t '{"v":1,"type":"batch.sell","at":"2026-11-22T09:30:00","nonce":"'$NONCE'","id":"'$B'","qty_g":1}'
+rawsigned at-feb-30 malformed t '{"v":1,"type":"batch.sell","at":"2026-02-30T09:30:00Z","nonce":"'$NONCE'","id":"'$B'","qty_g":1}'
+rawsigned unknown-field malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"price\":\"9.90\"")"
+rawsigned duplicate-key-in-body malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"qty_g\":2")"
+rawsigned code-check-digit malformed t "$(body "\"id\":\"$BADCHECK\",\"qty_g\":1")"
+rawsigned code-letters malformed t "$(body "\"id\":\"26112212345678AB\",\"qty_g\":1")"
+rawsigned control-character malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"buyer\":\"a\\u0001b\"")"
+rawsigned lone-surrogate malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"buyer\":\"\\ud800\"")"
+rawsigned nul-in-string malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"buyer\":\"a\\u0000b\"")"
+rawsigned body-array malformed t '[1,2]'
+rawsigned body-not-json malformed t 'hello'
+signed unknown-role malformed mkt '{"type":"actor.enroll","id":"Z1","key":"'"$PK"'","name":"n","org":"o","licence":"l","roles":["smuggler"]}'
+signed daodi-string malformed g '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":"yes"},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed value-not-string malformed i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"so2","value":520,"unit":"mg/kg"}],"report_sha256":"'"$(printf %064d 0)"'"}'
+# ---- who may sign ---------------------------------------------------------------------
+signed unenrolled-key not_enrolled x '{"type":"batch.sell","id":"'"$B"'","qty_g":1}'
+signed revoked-actor revoked p '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed rotated-old-key revoked old '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed grower-sells forbidden g '{"type":"batch.sell","id":"'"$A"'","qty_g":1}'
+signed trader-enrolls forbidden t '{"type":"actor.enroll","id":"Z2","key":"'"$PK"'","name":"n","org":"o","licence":"l","roles":["trader"]}'
+signed trader-recalls forbidden t '{"type":"batch.recall","id":"'"$B"'","reason":"r"}'
+signed inspector-registers forbidden i '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed trader-sets-limits forbidden t '{"type":"ledger.limits","edition":"e","table":{"tests":{},"rules":[]}}'
+signed second-genesis genesis mkt '{"type":"ledger.genesis","origin":"o","log_key":"'"$(cat "$L/log.vkey")"'","market":"m","authorities":[{"id":"MKT","name":"m","key":"'"$PK"'"}]}'
+# ---- moving someone else's goods ---------------------------------------------------------
+signed move-others-batch not_holder t '{"type":"batch.transfer","id":"'"$A"'","to":"PH"}'
+signed split-others-batch not_holder t '{"type":"batch.split","id":"'"$A"'","children":[{"id":"'"$UNKNOWN"'","qty_g":1}]}'
+signed sell-others-batch not_holder ph '{"type":"batch.sell","id":"'"$B"'","qty_g":1}'
+signed receive-sent-to-another not_holder ph '{"type":"batch.receive","id":"'"$SENT"'"}'
+signed destroy-others-batch not_holder t '{"type":"batch.destroy","id":"'"$A"'","reason":"r"}'
+# ---- quantities and states -----------------------------------------------------------------
+signed sell-more-than-remains quantity t '{"type":"batch.sell","id":"'"$B"'","qty_g":10000}'
+signed transfer-more-than-remains quantity t '{"type":"batch.transfer","id":"'"$B"'","to":"PH","qty_g":20000,"child":"'"$UNKNOWN"'"}'
+signed split-more-than-remains quantity t '{"type":"batch.split","id":"'"$B"'","children":[{"id":"'"$UNKNOWN"'","qty_g":10000}]}'
+signed process-output-exceeds quantity t '{"type":"batch.process","inputs":[{"id":"'"$B"'","qty_g":1000}],"output":{"id":"'"$UNKNOWN"'","qty_g":1001,"form":"饮片"},"method":"m"}'
+signed part-without-child argument t '{"type":"batch.transfer","id":"'"$B"'","to":"PH","qty_g":10}'
+signed sell-recalled frozen t '{"type":"batch.sell","id":"'"$RECALLED"'","qty_g":1}'
+signed transfer-held frozen t '{"type":"batch.transfer","id":"'"$HELD"'","to":"PH"}'
+signed release-not-held bad_state i '{"type":"batch.release","id":"'"$B"'","reason":"r"}'
+signed receive-not-in-transit bad_state t '{"type":"batch.receive","id":"'"$B"'"}'
+signed unknown-batch unknown_batch t '{"type":"batch.sell","id":"'"$UNKNOWN"'","qty_g":1}'
+signed to-unknown-actor unknown_actor t '{"type":"batch.transfer","id":"'"$B"'","to":"NOBODY"}'
+signed to-revoked-actor revoked t '{"type":"batch.transfer","id":"'"$B"'","to":"P"}'
+signed to-inspector forbidden t '{"type":"batch.transfer","id":"'"$B"'","to":"I"}'
+signed duplicate-batch-id duplicate_id t '{"type":"batch.register","id":"'"$A"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed duplicate-actor-id duplicate_id mkt '{"type":"actor.enroll","id":"T","key":"'"$(sed -n 's/^public: //p' "$KEYS/x.key.pub")"'","name":"n","org":"o","licence":"l","roles":["trader"]}'
+signed inspect-bad-unit bad_unit i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"so2","value":"5","unit":"%"}],"report_sha256":"'"$(printf %064d 0)"'"}'
+printf '%s' "$GOOD" | refuse replay replay
+# ---- forged checkpoints and proofs (checked by the client) -----------------------------------
+"$TTD" init "$WORK/other" --origin tcmtrace.test/other --market m --authority-key "$KEYS/mkt.key" \
+    --authority-id MKT --authority-name m --unsealed-log-key >/dev/null 2>&1
+if "$TT" --log-key "$WORK/other/log.vkey" checkpoint >/dev/null 2>&1; then
+    echo "fail forged-checkpoint" >>"$WORK/results"; echo "FAIL forged-checkpoint: accepted"
+else echo "pass forged-checkpoint" >>"$WORK/results"; fi
+if "$TT" --log-key "$WORK/other/log.vkey" verify "$B" >/dev/null 2>&1; then
+    echo "fail forged-proof" >>"$WORK/results"; echo "FAIL forged-proof: accepted"
+else echo "pass forged-proof" >>"$WORK/results"; fi
+
+passed=$(grep -c '^pass' "$WORK/results")
+failed=$(grep -c '^fail' "$WORK/results")
+cases=$((passed + failed))
+echo "  $cases hostile cases"
+echo "hostile: $passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$cases" -ge 60 ]
