@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -474,12 +475,28 @@ static tt_err begin_write(tt_ledger *l, MDB_txn **txn, tt_error *err)
     return TT_OK;
 }
 
+/*
+ * LMDB reports a write cut short as EIO (not ENOSPC), which is what a disk
+ * that fills up in the middle of a commit gives; it is a full disk when the
+ * file system has (almost) no room left. Nothing was committed either way:
+ * LMDB writes the new meta page only after the data pages.
+ */
+static int disk_nearly_full(const tt_ledger *l)
+{
+    struct statvfs vfs;
+    if (statvfs(l->dir, &vfs) != 0)
+        return 0;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize < (UINT64_C(1) << 20);
+}
+
 /* Commits (or aborts when rc != TT_OK) and releases the resize lock. */
 static tt_err end_write(tt_ledger *l, MDB_txn *txn, tt_err rc, int *mrc_out, tt_error *err)
 {
     int mrc = 0;
     if (rc == TT_OK) {
         mrc = mdb_txn_commit(txn);
+        if (mrc == EIO && disk_nearly_full(l))
+            mrc = ENOSPC;
         if (mrc != 0)
             rc = tt_mdb_fail(err, mrc, "cannot commit to the ledger");
     } else {

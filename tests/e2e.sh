@@ -247,6 +247,24 @@ expect 0 "state survives a restart" "$TT" --json show "$P1"
 contains "$OUT" '"sold": 250' "the sale is still there"
 expect 0 "verify after restart" "$TT" verify "$P1"
 
+# ---- settings: the config file and a TCP listener ------------------------------------
+stop_daemon
+cp "$L/tcmtraced.conf" "$WORK/conf.saved"
+echo "colour = blue" >>"$L/tcmtraced.conf"
+expect 2 "an unknown setting is refused" "$TTD" run "$L"
+contains "$ERR" "unknown setting \"colour\"" "the setting is named"
+cp "$WORK/conf.saved" "$L/tcmtraced.conf"
+PORT=$((20000 + $$ % 20000))
+printf 'tcp = tcp://127.0.0.1:%s\nthreads = 3\nbatch_max = 16\n' "$PORT" >>"$L/tcmtraced.conf"
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+expect 0 "the API over TCP from the config file" env -u TCMTRACE_DIR "$TT" --connect "tcp://127.0.0.1:$PORT" status
+contains "$WORK/daemon.log" "3 verification threads" "threads from the config file"
+stop_daemon
+cp "$WORK/conf.saved" "$L/tcmtraced.conf"
+start_daemon "$L" "$WORK/daemon.log" --threads 1 --batch-max 2 || exit 1
+contains "$WORK/daemon.log" "1 verification threads" "flags win over the config file"
+expect 0 "writes with one thread and groups of two" reg 2kg
+
 # ---- audit catches tampering -----------------------------------------------------------
 stop_daemon
 cp -r "$L" "$WORK/tampered"

@@ -4,15 +4,17 @@
 TT="$BIN/tcmtrace"
 TTD="$BIN/tcmtraced"
 
-# start_daemon DIR LOG: runs tcmtraced in the background until it answers.
+# start_daemon DIR LOG [ARGS...]: runs tcmtraced in the background until it answers.
 start_daemon() {
-    "$TTD" run "$1" >>"$2" 2>&1 &
+    sd_dir=$1 sd_log=$2
+    shift 2
+    "$TTD" run "$sd_dir" "$@" >>"$sd_log" 2>&1 &
     DAEMON_PID=$!
     i=0
     while [ $i -lt 100 ]; do
-        if "$TT" --dir "$1" status >/dev/null 2>&1; then return 0; fi
+        if "$TT" --dir "$sd_dir" status >/dev/null 2>&1; then return 0; fi
         if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-            echo "tcmtraced did not start:"; cat "$2"; return 1
+            echo "tcmtraced did not start:"; cat "$sd_log"; return 1
         fi
         sleep 0.05
         i=$((i + 1))
