@@ -294,8 +294,12 @@ int main(int argc, char **argv)
     char defpath[4096];
     snprintf(defpath, sizeof defpath, "%s/tcmtraced.conf", cfg.dir);
     int rc = read_config(config_path ? config_path : defpath, &cfg, config_path != NULL);
-    if (rc)
+    if (rc) { /* the settings read before the bad line are the config file's */
+        free(cfg.dir);
+        free(cfg.tcp);
+        free(cfg.passphrase_file);
         return rc;
+    }
     if (flags.tcp)
         cfg.tcp = flags.tcp;
     if (flags.threads)
