@@ -92,14 +92,16 @@ static const char REGISTER_USAGE[] =
 
 int cmd_register(cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"herb", 1, 0, 'h'},     {"latin", 1, 0, 'l'},   {"part", 1, 0, 'p'},
-        {"qty", 1, 0, 'q'},      {"province", 1, 0, 'P'}, {"city", 1, 0, 'C'},
-        {"county", 1, 0, 'X'},   {"base", 1, 0, 'b'},    {"lat", 1, 0, 'y'},
-        {"lon", 1, 0, 'x'},      {"daodi", 0, 0, 'd'},   {"harvest", 1, 0, 'H'},
-        {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'}, {"category", 1, 0, 'c'},
-        {"form", 1, 0, 'f'},     {"doc", 1, 0, 'D'},     {"id", 1, 0, 'i'},
-        {"help", 0, 0, '?'},     {0, 0, 0, 0}};
+    static const struct option o[] = {{"herb", 1, 0, 'h'},     {"latin", 1, 0, 'l'},
+                                      {"part", 1, 0, 'p'},     {"qty", 1, 0, 'q'},
+                                      {"province", 1, 0, 'P'}, {"city", 1, 0, 'C'},
+                                      {"county", 1, 0, 'X'},   {"base", 1, 0, 'b'},
+                                      {"lat", 1, 0, 'y'},      {"lon", 1, 0, 'x'},
+                                      {"daodi", 0, 0, 'd'},    {"harvest", 1, 0, 'H'},
+                                      {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'},
+                                      {"category", 1, 0, 'c'}, {"form", 1, 0, 'f'},
+                                      {"doc", 1, 0, 'D'},      {"id", 1, 0, 'i'},
+                                      {"help", 0, 0, '?'},     {0, 0, 0, 0}};
     const char *v[128] = {0};
     int daodi = 0, ch, ex = EX_USAGE;
     if (wants_help(argc, argv))
@@ -176,8 +178,11 @@ static const char TRANSFER_USAGE[] =
 
 int cmd_transfer(cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {{"to", 1, 0, 't'}, {"qty", 1, 0, 'q'}, {"note", 1, 0, 'n'},
-                                      {"help", 0, 0, '?'}, {0, 0, 0, 0}};
+    static const struct option o[] = {{"to", 1, 0, 't'},
+                                      {"qty", 1, 0, 'q'},
+                                      {"note", 1, 0, 'n'},
+                                      {"help", 0, 0, '?'},
+                                      {0, 0, 0, 0}};
     const char *to = 0, *qs = 0, *note = 0;
     int ch;
     if (wants_help(argc, argv))
@@ -228,7 +233,8 @@ int cmd_transfer(cli *c, int argc, char **argv)
         return ex;
     char what[256], q[48];
     if (part)
-        snprintf(what, sizeof what, "已发货 / sent: %s 给 %s（在途，待对方收货）", fmt_qty(g, q), to);
+        snprintf(what, sizeof what, "已发货 / sent: %s 给 %s（在途，待对方收货）", fmt_qty(g, q),
+                 to);
     else
         snprintf(what, sizeof what, "已发货 / sent: 整批给 %s（在途，待对方收货）", to);
     const char *codes[] = {part ? child : code, code};
@@ -331,14 +337,15 @@ int cmd_split(cli *c, int argc, char **argv)
             return EX_USAGE;
         }
         tt_code_new(tt_now_ms(), codes[n]);
-        json_array_append_new(kids, json_pack("{s:s, s:I}", "id", codes[n], "qty_g", (json_int_t)g));
+        json_array_append_new(kids,
+                              json_pack("{s:s, s:I}", "id", codes[n], "qty_g", (json_int_t)g));
         cp[n + 1] = codes[n];
         n++;
     }
     free(list);
     json_t *resp;
-    int ex = cli_submit(c, "batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids),
-                        &resp);
+    int ex =
+        cli_submit(c, "batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids), &resp);
     if (ex)
         return ex;
     char what[128];
@@ -353,10 +360,9 @@ static const char PROCESS_USAGE[] =
 
 int cmd_process(cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {{"in", 1, 0, 'i'},     {"out-qty", 1, 0, 'q'},
-                                      {"method", 1, 0, 'm'}, {"form", 1, 0, 'f'},
-                                      {"name", 1, 0, 'n'},   {"grade", 1, 0, 'g'},
-                                      {"help", 0, 0, '?'},   {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"in", 1, 0, 'i'},   {"out-qty", 1, 0, 'q'}, {"method", 1, 0, 'm'}, {"form", 1, 0, 'f'},
+        {"name", 1, 0, 'n'}, {"grade", 1, 0, 'g'},   {"help", 0, 0, '?'},   {0, 0, 0, 0}};
     const char *v[128] = {0};
     int ch;
     if (wants_help(argc, argv))
@@ -376,7 +382,8 @@ int cmd_process(cli *c, int argc, char **argv)
                 json_decref(inputs);
                 return EX_USAGE;
             }
-            json_array_append_new(inputs, json_pack("{s:s, s:I}", "id", code, "qty_g", (json_int_t)g));
+            json_array_append_new(inputs,
+                                  json_pack("{s:s, s:I}", "id", code, "qty_g", (json_int_t)g));
         } else if (ch > 0 && ch < 128 && ch != '?') {
             v[ch] = optarg;
         } else {
@@ -398,10 +405,9 @@ int cmd_process(cli *c, int argc, char **argv)
     if (v['g'])
         json_object_set_new(output, "grade", json_string(v['g']));
     json_t *resp;
-    int ex = cli_submit(c, "batch.process",
-                        json_pack("{s:o, s:o, s:s}", "inputs", inputs, "output", output, "method",
-                                  v['m']),
-                        &resp);
+    int ex = cli_submit(
+        c, "batch.process",
+        json_pack("{s:o, s:o, s:s}", "inputs", inputs, "output", output, "method", v['m']), &resp);
     if (ex)
         return ex;
     char what[256], q[48];
@@ -440,9 +446,12 @@ static json_t *result_arg(const char *arg)
 
 int cmd_inspect(cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {{"lab", 1, 0, 'l'},           {"result", 1, 0, 'r'},
-                                      {"report", 1, 0, 'f'},        {"report-sha256", 1, 0, 's'},
-                                      {"standard", 1, 0, 'S'},      {"help", 0, 0, '?'},
+    static const struct option o[] = {{"lab", 1, 0, 'l'},
+                                      {"result", 1, 0, 'r'},
+                                      {"report", 1, 0, 'f'},
+                                      {"report-sha256", 1, 0, 's'},
+                                      {"standard", 1, 0, 'S'},
+                                      {"help", 0, 0, '?'},
                                       {0, 0, 0, 0}};
     const char *lab = 0, *report = 0, *sha = 0, *standard = "中国药典 2020 年版";
     int ch;
@@ -453,10 +462,18 @@ int cmd_inspect(cli *c, int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         json_t *r;
         switch (ch) {
-        case 'l': lab = optarg; break;
-        case 'f': report = optarg; break;
-        case 's': sha = optarg; break;
-        case 'S': standard = optarg; break;
+        case 'l':
+            lab = optarg;
+            break;
+        case 'f':
+            report = optarg;
+            break;
+        case 's':
+            sha = optarg;
+            break;
+        case 'S':
+            standard = optarg;
+            break;
         case 'r':
             if ((r = result_arg(optarg)) == NULL) {
                 json_decref(results);
@@ -466,7 +483,9 @@ int cmd_inspect(cli *c, int argc, char **argv)
             }
             json_array_append_new(results, r);
             break;
-        default: json_decref(results); return usage(INSPECT_USAGE, 0);
+        default:
+            json_decref(results);
+            return usage(INSPECT_USAGE, 0);
         }
     }
     char code[TT_CODE_LEN + 1], hex[65];
@@ -479,10 +498,11 @@ int cmd_inspect(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     json_t *resp;
-    int ex = cli_submit(c, "batch.inspect",
-                        json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", code, "lab", lab, "standard",
-                                  standard, "results", results, "report_sha256", report ? hex : sha),
-                        &resp);
+    int ex =
+        cli_submit(c, "batch.inspect",
+                   json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", code, "lab", lab, "standard",
+                             standard, "results", results, "report_sha256", report ? hex : sha),
+                   &resp);
     if (ex)
         return ex;
     /* show the computed verdict */
@@ -491,9 +511,9 @@ int cmd_inspect(cli *c, int argc, char **argv)
         json_t *ins = json_object_get(json_object_get(b, "batch"), "inspections");
         json_t *last = json_array_get(ins, json_array_size(ins) - 1);
         const char *verdict = json_string_value(json_object_get(last, "verdict"));
-        printf("检验结论 / verdict: %s\n", strcmp(verdict, "fail") == 0   ? "不合格 FAIL — 批次已扣留"
-                                             : strcmp(verdict, "pass") == 0 ? "合格 PASS"
-                                                                            : "无适用限量 no limit");
+        printf("检验结论 / verdict: %s\n", strcmp(verdict, "fail") == 0 ? "不合格 FAIL — 批次已扣留"
+                                           : strcmp(verdict, "pass") == 0 ? "合格 PASS"
+                                                                          : "无适用限量 no limit");
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(last, "results"), i, r)

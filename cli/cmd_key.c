@@ -46,8 +46,8 @@ static int key_new(cli *c, int argc, char **argv)
         if (pass == NULL)
             return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     }
-    tt_err rc = tt_key_save_secret(file, &kp, pass, pass ? strlen(pass) : 0, TT_KDF_INTERACTIVE,
-                                   &err);
+    tt_err rc =
+        tt_key_save_secret(file, &kp, pass, pass ? strlen(pass) : 0, TT_KDF_INTERACTIVE, &err);
     tu_pass_free(pass);
     snprintf(pub, sizeof pub, "%s.pub", file);
     if (rc == TT_OK)
@@ -144,23 +144,37 @@ static int pubkey_arg(const char *arg, char out[64])
 
 static int actor_enroll(cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {{"id", 1, 0, 'i'},      {"name", 1, 0, 'n'},
-                                      {"org", 1, 0, 'o'},     {"licence", 1, 0, 'l'},
-                                      {"role", 1, 0, 'r'},    {"pubkey", 1, 0, 'p'},
-                                      {"stall", 1, 0, 's'},   {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"id", 1, 0, 'i'},   {"name", 1, 0, 'n'},   {"org", 1, 0, 'o'},   {"licence", 1, 0, 'l'},
+        {"role", 1, 0, 'r'}, {"pubkey", 1, 0, 'p'}, {"stall", 1, 0, 's'}, {0, 0, 0, 0}};
     const char *id = 0, *name = 0, *org = 0, *lic = 0, *roles = 0, *pub = 0, *stall = 0;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         switch (ch) {
-        case 'i': id = optarg; break;
-        case 'n': name = optarg; break;
-        case 'o': org = optarg; break;
-        case 'l': lic = optarg; break;
-        case 'r': roles = optarg; break;
-        case 'p': pub = optarg; break;
-        case 's': stall = optarg; break;
-        default: return fputs(ACTOR_USAGE, stderr), EX_USAGE;
+        case 'i':
+            id = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'o':
+            org = optarg;
+            break;
+        case 'l':
+            lic = optarg;
+            break;
+        case 'r':
+            roles = optarg;
+            break;
+        case 'p':
+            pub = optarg;
+            break;
+        case 's':
+            stall = optarg;
+            break;
+        default:
+            return fputs(ACTOR_USAGE, stderr), EX_USAGE;
         }
     }
     if (!id || !name || !org || !lic || !roles || !pub)
@@ -192,8 +206,8 @@ static int actor_revoke(cli *c, int argc, char **argv)
     if (argc != 4 || strcmp(argv[2], "--reason") != 0)
         return fputs(ACTOR_USAGE, stderr), EX_USAGE;
     json_t *resp;
-    int ex = cli_submit(c, "actor.revoke", json_pack("{s:s, s:s}", "id", argv[1], "reason", argv[3]),
-                        &resp);
+    int ex = cli_submit(c, "actor.revoke",
+                        json_pack("{s:s, s:s}", "id", argv[1], "reason", argv[3]), &resp);
     if (ex)
         return ex;
     char what[128];
@@ -246,9 +260,9 @@ static int actor_show(cli *c, int argc, char **argv)
     char roles[256] = "";
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(a, "roles"), i, r) snprintf(
-        roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", i ? ", " : "",
-        json_string_value(r));
+    json_array_foreach(json_object_get(a, "roles"), i, r)
+        snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", i ? ", " : "",
+                 json_string_value(r));
     if (json_is_true(json_object_get(a, "authority")))
         snprintf(roles, sizeof roles, "market authority / 市场管理方");
     printf("主体 / actor %s\n", json_string_value(json_object_get(a, "id")));
@@ -260,9 +274,10 @@ static int actor_show(cli *c, int argc, char **argv)
     if (json_object_get(a, "stall"))
         fmt_kv("摊位", "%s", json_string_value(json_object_get(a, "stall")));
     fmt_kv("角色", "%s", roles);
-    fmt_kv("状态", "%s", strcmp(json_string_value(json_object_get(a, "status")), "active") == 0
-                             ? "有效 / active"
-                             : "已撤销 / revoked");
+    fmt_kv("状态", "%s",
+           strcmp(json_string_value(json_object_get(a, "status")), "active") == 0
+               ? "有效 / active"
+               : "已撤销 / revoked");
     fmt_kv("公钥", "%s", json_string_value(json_object_get(a, "key")));
     printf("  记录 / history (%zu)\n", json_array_size(json_object_get(resp, "events")));
     json_array_foreach(json_object_get(resp, "events"), i, r)

@@ -59,9 +59,10 @@ static int fetch_label(cli *c, const char *code, const char *base, one_label *l)
              ? EX_DONE
              : cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     snprintf(l->herb, sizeof l->herb, "%s %s", js(h, "name_zh"), js(h, "latin"));
-    snprintf(l->detail, sizeof l->detail, "%s · %s · %s",
-             fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "registered")), q),
-             js(b, "form"), js(b, "grade"));
+    snprintf(
+        l->detail, sizeof l->detail, "%s · %s · %s",
+        fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "registered")), q),
+        js(b, "form"), js(b, "grade"));
     snprintf(l->origin, sizeof l->origin, "%s %s %s%s", js(o, "province"), js(o, "city"),
              js(o, "county"), json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
     json_decref(lr);
@@ -96,10 +97,12 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
         if (f == NULL)
             return cli_fail(EX_UNREACHABLE, "io", "cannot write %s", out);
         double W = cols * g->width_mm, H = rows * g->height_mm;
-        fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                   "width=\"%.2fmm\" height=\"%.2fmm\" viewBox=\"0 0 %.3f %.3f\" "
-                   "font-family=\"WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif\">\n",
-                W, H, W, H);
+        fprintf(
+            f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+            "width=\"%.2fmm\" height=\"%.2fmm\" viewBox=\"0 0 %.3f %.3f\" "
+            "font-family=\"WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif\">\n",
+            W, H, W, H);
         for (size_t i = 0; i < n; i++)
             qr_svg_label(f, (double)(i % 3) * g->width_mm, (double)(i / 3) * g->height_mm, g,
                          ls[i].url,
@@ -160,8 +163,7 @@ int cmd_label(cli *c, int argc, char **argv)
         return cli_fail(EX_USAGE, "usage", "--format %s needs --out FILE", fmt);
     if (g.width_mm < 20 || g.height_mm < 15 || g.width_mm > 300 || g.height_mm > 300 ||
         g.dpi < 72 || g.dpi > 2400)
-        return cli_fail(EX_USAGE, "usage",
-                        "a label is 20-300 × 15-300 mm at 72-2400 dpi");
+        return cli_fail(EX_USAGE, "usage", "a label is 20-300 × 15-300 mm at 72-2400 dpi");
     char code[TT_CODE_LEN + 1], (*codes)[TT_CODE_LEN + 1] = NULL;
     tt_error err;
     size_t n = 1;
@@ -179,8 +181,8 @@ int cmd_label(cli *c, int argc, char **argv)
         ex = fetch_label(c, codes[i], base, &ls[i]);
     if (ex == EX_DONE && strcmp(fmt, "term") == 0) {
         for (size_t i = 0; i < n; i++) {
-            qr_print_terminal(ls[i].url,
-                              &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin});
+            qr_print_terminal(
+                ls[i].url, &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin});
             printf("%s\n\n", ls[i].url);
         }
     } else if (ex == EX_DONE) {
@@ -237,8 +239,8 @@ static int scan_online(cli *c, const tt_label *lb, const char *by, json_t *repor
     }
     json_t *b = json_object_get(br, "batch");
     /* the token's registration hash must be the entry that created this lot */
-    ex = cli_request(c, json_pack("{s:s, s:O}", "op", "entry", "seq", json_object_get(b, "created_seq")),
-                     &er);
+    ex = cli_request(
+        c, json_pack("{s:s, s:O}", "op", "entry", "seq", json_object_get(b, "created_seq")), &er);
     int bound = 0;
     if (ex == EX_DONE) {
         char hex[33];
@@ -336,16 +338,18 @@ int cmd_scan(cli *c, int argc, char **argv)
             fmt_kv("药材", "%s %s · %s", js(h, "name_zh"), js(h, "latin"), js(b, "form"));
             fmt_kv("状态", "%s (%s)", fmt_status(st), st);
             fmt_kv("持有人", "%s", js(b, "holder"));
-            fmt_kv("剩余", "%s",
-                   fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")), q));
+            fmt_kv(
+                "剩余", "%s",
+                fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")),
+                        q));
             fmt_kv("扫描次数", "%lld", json_integer_value(json_object_get(s, "count")));
         }
         if (strcmp(st, "held") == 0 || strcmp(st, "recalled") == 0 || strcmp(st, "depleted") == 0 ||
             strcmp(st, "destroyed") == 0) {
             warn = 1;
             if (!c->json)
-                loud(strcmp(st, "recalled") == 0  ? "该批次已被召回，禁止销售和使用"
-                     : strcmp(st, "held") == 0     ? "该批次被扣留，禁止销售"
+                loud(strcmp(st, "recalled") == 0 ? "该批次已被召回，禁止销售和使用"
+                     : strcmp(st, "held") == 0   ? "该批次被扣留，禁止销售"
                      : strcmp(st, "destroyed") == 0 ? "该批次已销毁，不应再出现"
                                                     : "该批次已用尽，不应再出现",
                      strcmp(st, "recalled") == 0 ? "RECALLED — do not sell or dispense"

@@ -104,8 +104,8 @@ static void print_batch(json_t *b)
 int cmd_show(cli *c, int argc, char **argv)
 {
     char code[TT_CODE_LEN + 1];
-    int ex = one_code(argc, argv, "usage: tcmtrace show CODE\nThe current state of a batch.\n",
-                      code);
+    int ex =
+        one_code(argc, argv, "usage: tcmtrace show CODE\nThe current state of a batch.\n", code);
     if (ex)
         return ex < 0 ? EX_DONE : ex;
     json_t *resp;
@@ -281,8 +281,9 @@ static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
     int ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e);
     if (ex)
         return ex;
-    ex = cli_request(c, json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq, "size",
-                                  (json_int_t)cp->size),
+    ex = cli_request(c,
+                     json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq, "size",
+                               (json_int_t)cp->size),
                      &p);
     if (ex) {
         json_decref(e);
@@ -339,20 +340,21 @@ int cmd_proof(cli *c, int argc, char **argv)
     if ((ex = check_entry(c, seq, &cp)))
         return ex;
     json_t *p;
-    if ((ex = cli_request(c, json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq,
-                                       "size", (json_int_t)cp.size),
+    if ((ex = cli_request(c,
+                          json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq,
+                                    "size", (json_int_t)cp.size),
                           &p)))
         return ex;
     if (c->json) {
         json_object_set_new(p, "verified", json_true());
         fmt_json(p);
     } else {
-        printf("条目 #%llu 在 %llu 条的树中的包含证明 / inclusion proof\n",
-               (unsigned long long)seq, (unsigned long long)cp.size);
+        printf("条目 #%llu 在 %llu 条的树中的包含证明 / inclusion proof\n", (unsigned long long)seq,
+               (unsigned long long)cp.size);
         size_t i;
         json_t *h;
-        json_array_foreach(json_object_get(p, "proof"), i, h) printf("  %2zu  %s\n", i,
-                                                                     json_string_value(h));
+        json_array_foreach(json_object_get(p, "proof"), i, h)
+            printf("  %2zu  %s\n", i, json_string_value(h));
         printf("✓ 已验证 / verified against the signed checkpoint of %s\n", cp.origin);
     }
     json_decref(p);
@@ -418,9 +420,9 @@ int cmd_verify(cli *c, int argc, char **argv)
         return ex;
     char pretty[TT_CODE_PRETTY + 1];
     if (c->json) {
-        json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:s}", "id", code, "verified", 1, "entries",
-                              (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin",
-                              cp.origin);
+        json_t *j =
+            json_pack("{s:s, s:b, s:I, s:I, s:s}", "id", code, "verified", 1, "entries",
+                      (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin", cp.origin);
         fmt_json(j);
         json_decref(j);
     } else {

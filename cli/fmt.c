@@ -90,8 +90,8 @@ int fmt_parse_qty(const char *s, int64_t *grams)
     static const struct {
         const char *unit;
         int64_t g;
-    } units[] = {{"kg", 1000}, {"公斤", 1000}, {"千克", 1000}, {"g", 1}, {"克", 1},
-                 {"t", 1000000}, {"吨", 1000000}, {"斤", 500}, {"两", 50}};
+    } units[] = {{"kg", 1000},   {"公斤", 1000},  {"千克", 1000}, {"g", 1},  {"克", 1},
+                 {"t", 1000000}, {"吨", 1000000}, {"斤", 500},    {"两", 50}};
     const char *p = s;
     int64_t whole = 0, frac = 0, fscale = 1;
     int digits = 0;
@@ -136,9 +136,9 @@ const char *fmt_time(uint64_t ms, char buf[32])
 
 const char *fmt_status(const char *st)
 {
-    static const char *map[][2] = {{"active", "在库"},      {"in_transit", "在途"},
-                                   {"held", "扣留中"},      {"recalled", "已召回"},
-                                   {"depleted", "已用尽"},  {"destroyed", "已销毁"},
+    static const char *map[][2] = {{"active", "在库"},     {"in_transit", "在途"},
+                                   {"held", "扣留中"},     {"recalled", "已召回"},
+                                   {"depleted", "已用尽"}, {"destroyed", "已销毁"},
                                    {"revoked", "已撤销"}};
     for (size_t i = 0; st && i < sizeof map / sizeof *map; i++)
         if (strcmp(st, map[i][0]) == 0)
@@ -148,13 +148,15 @@ const char *fmt_status(const char *st)
 
 const char *fmt_type(const char *t)
 {
-    static const char *map[][2] = {
-        {"ledger.genesis", "账本创建"}, {"ledger.limits", "限量标准"}, {"actor.enroll", "登记主体"},
-        {"actor.revoke", "撤销主体"},   {"actor.rotate", "更换密钥"},  {"batch.register", "产地登记"},
-        {"batch.transfer", "发货"},     {"batch.receive", "收货"},     {"batch.reject", "拒收"},
-        {"batch.split", "分拆"},        {"batch.process", "加工"},     {"batch.inspect", "检验"},
-        {"batch.hold", "扣留"},         {"batch.release", "放行"},     {"batch.recall", "召回"},
-        {"batch.sell", "销售"},         {"batch.destroy", "销毁"}};
+    static const char *map[][2] = {{"ledger.genesis", "账本创建"}, {"ledger.limits", "限量标准"},
+                                   {"actor.enroll", "登记主体"},   {"actor.revoke", "撤销主体"},
+                                   {"actor.rotate", "更换密钥"},   {"batch.register", "产地登记"},
+                                   {"batch.transfer", "发货"},     {"batch.receive", "收货"},
+                                   {"batch.reject", "拒收"},       {"batch.split", "分拆"},
+                                   {"batch.process", "加工"},      {"batch.inspect", "检验"},
+                                   {"batch.hold", "扣留"},         {"batch.release", "放行"},
+                                   {"batch.recall", "召回"},       {"batch.sell", "销售"},
+                                   {"batch.destroy", "销毁"}};
     for (size_t i = 0; t && i < sizeof map / sizeof *map; i++)
         if (strcmp(t, map[i][0]) == 0)
             return map[i][1];

@@ -5,11 +5,11 @@
  * the subcommand sees its arguments.
  */
 #define _GNU_SOURCE
+#include <nanomsg/nn.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
-#include <nanomsg/nn.h>
 
 #include "cli.h"
 
@@ -44,10 +44,9 @@ static const command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tcmtrace [--dir DIR | --connect ADDR] [--key FILE] [--passphrase-file F]\n"
-            "                [--log-key VKEY|FILE] [--json] [--timeout MS] COMMAND [ARGS]\n\n"
-            "commands:\n");
+    fprintf(out, "usage: tcmtrace [--dir DIR | --connect ADDR] [--key FILE] [--passphrase-file F]\n"
+                 "                [--log-key VKEY|FILE] [--json] [--timeout MS] COMMAND [ARGS]\n\n"
+                 "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,

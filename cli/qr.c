@@ -275,8 +275,9 @@ int qr_svg_label(void *out, double x, double y, const qr_geometry *g, const char
     double h = g->height_mm, w = g->width_mm, margin = h / 16;
     double mod = (h - 2 * margin) / (q->width + 2 * QUIET), side = mod * (q->width + 2 * QUIET);
     double qx = x + margin + QUIET * mod, qy = y + (h - side) / 2 + QUIET * mod;
-    fprintf(f, "<rect x=\"%.3f\" y=\"%.3f\" width=\"%.3f\" height=\"%.3f\" fill=\"white\" "
-               "stroke=\"#a0a0a0\" stroke-width=\"0.1\"/>\n",
+    fprintf(f,
+            "<rect x=\"%.3f\" y=\"%.3f\" width=\"%.3f\" height=\"%.3f\" fill=\"white\" "
+            "stroke=\"#a0a0a0\" stroke-width=\"0.1\"/>\n",
             x, y, w, h);
     fprintf(f, "<path fill=\"black\" d=\"");
     for (int r = 0; r < q->width; r++)
@@ -307,7 +308,8 @@ int qr_print_terminal(const char *url, const qr_label_text *t)
     if (q == NULL)
         return -1;
     int n = q->width + 2 * QUIET;
-    const char *text[] = {"", t->code_pretty, t->herb, t->detail, t->origin, "扫码验真 · scan to verify"};
+    const char *text[] = {"",        t->code_pretty, t->herb,
+                          t->detail, t->origin,      "扫码验真 · scan to verify"};
     int row = 0;
     for (int r = 0; r < n; r += 2, row++) {
         fputs("\033[30;47m", stdout); /* black on white, whatever the terminal's colours */

@@ -86,8 +86,8 @@ void tu_pass_free(char *p)
     free(p);
 }
 
-tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env,
-                      tt_keypair *kp, tt_error *err)
+tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
+                      tt_error *err)
 {
     int sealed = 0;
     tt_err rc = tt_key_secret_is_sealed(path, &sealed, err);

@@ -20,8 +20,8 @@ char *tu_passphrase(const char *file, const char *env, const char *prompt, int c
 void tu_pass_free(char *p);
 
 /* Loads a secret key file, asking for its passphrase only if it is sealed. */
-tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env,
-                      tt_keypair *kp, tt_error *err);
+tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
+                      tt_error *err);
 
 /* The shipped limits table (next to the binary, or installed). */
 char *tu_default_limits_path(void);

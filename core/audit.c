@@ -131,8 +131,7 @@ static tt_err check_checkpoint(audit *a, MDB_val *k, MDB_val *v)
         snprintf(msg, sizeof msg,
                  "the signed checkpoint of size %llu does not commit to these entries",
                  (unsigned long long)size);
-        return size ? bad(a, size - 1, TT_ERR_BAD_PROOF, msg)
-                    : bad_other(a, TT_ERR_BAD_PROOF, msg);
+        return size ? bad(a, size - 1, TT_ERR_BAD_PROOF, msg) : bad_other(a, TT_ERR_BAD_PROOF, msg);
     }
     if (a->nkeys > 0)
         a->r->checkpoints++;
@@ -168,8 +167,7 @@ static tt_err check_totals(audit *a, uint64_t size, const uint8_t *last)
     int rc = mdb_get(a->txn, a->l->dbi[TT_DB_META], &k, &v);
     if (size == 0 && rc == MDB_NOTFOUND)
         return TT_OK;
-    if (rc != 0 || v.mv_size != 8 + TT_HASH_SIZE + 8 ||
-        tt_get_u64be(v.mv_data) != size ||
+    if (rc != 0 || v.mv_size != 8 + TT_HASH_SIZE + 8 || tt_get_u64be(v.mv_data) != size ||
         memcmp((uint8_t *)v.mv_data + 8, last, TT_HASH_SIZE) != 0)
         return bad_other(a, TT_ERR_AUDIT, "the head record does not name the last entry");
     return TT_OK;
@@ -203,8 +201,8 @@ static tt_err walk(audit *a, MDB_cursor *ents, MDB_cursor *cps, tt_audit_entry_f
 }
 
 tt_err tt_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, tt_audit_entry_fn extra,
-                void *extra_ctx, tt_progress_fn progress, void *progress_ctx,
-                tt_audit_report *r, tt_error *err)
+                void *extra_ctx, tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
+                tt_error *err)
 {
     memset(r, 0, sizeof *r);
     audit a = {.l = l, .r = r, .keys = keys, .nkeys = nkeys};

@@ -93,7 +93,8 @@ void tt_entry_hash(tt_bytes in, uint8_t out[TT_HASH_SIZE])
 
 static uint8_t *message_new(tt_bytes body, uint8_t *stack, size_t stack_cap)
 {
-    uint8_t *buf = TT_PREFIX_LEN + body.size <= stack_cap ? stack : malloc(TT_PREFIX_LEN + body.size);
+    uint8_t *buf =
+        TT_PREFIX_LEN + body.size <= stack_cap ? stack : malloc(TT_PREFIX_LEN + body.size);
     if (buf == NULL)
         return NULL;
     memcpy(buf, TT_EVENT_SIG_PREFIX, TT_PREFIX_LEN);

@@ -11,10 +11,10 @@
 
 #include <ctype.h>
 #include <sodium.h>
-#include <time.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tcmtrace/entry.h"
 #include "tcmtrace/note.h"
@@ -77,13 +77,27 @@ typedef struct field {
     size_t min, max;
 } field;
 
-#define END {NULL, K_END, 0, NULL, 0, 0}
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, K_END, 0, NULL, 0, 0                                                                 \
+    }
 #define COMMON                                                                                     \
     {"v", K_V, 1, NULL, 0, 0}, {"type", K_TYPE, 1, NULL, 0, 0}, {"at", K_TIME, 1, NULL, 0, 0},     \
-        {"nonce", K_NONCE, 1, NULL, 0, 0}
-#define STR(n, req, lo, hi) {n, K_STR, req, NULL, lo, hi}
-#define REQ(n, k) {n, k, 1, NULL, 0, 0}
-#define OPT(n, k) {n, k, 0, NULL, 0, 0}
+    {                                                                                              \
+        "nonce", K_NONCE, 1, NULL, 0, 0                                                            \
+    }
+#define STR(n, req, lo, hi)                                                                        \
+    {                                                                                              \
+        n, K_STR, req, NULL, lo, hi                                                                \
+    }
+#define REQ(n, k)                                                                                  \
+    {                                                                                              \
+        n, k, 1, NULL, 0, 0                                                                        \
+    }
+#define OPT(n, k)                                                                                  \
+    {                                                                                              \
+        n, k, 0, NULL, 0, 0                                                                        \
+    }
 
 static const char *const forms[] = {"药材", "饮片", NULL};
 static const char *const categories[] = {"plant", "animal", "mineral", "fungus", NULL};
@@ -132,18 +146,22 @@ static const field register_f[] = {COMMON,
                                    REQ("qty_g", K_QTY),
                                    {"documents", K_ARR, 0, &doc_item, 0, 32},
                                    END};
-static const field transfer_f[] = {COMMON,          REQ("id", K_CODE),  REQ("to", K_ACTOR),
-                                   OPT("qty_g", K_QTY), OPT("child", K_CODE), STR("note", 0, 1, 500),
+static const field transfer_f[] = {COMMON,
+                                   REQ("id", K_CODE),
+                                   REQ("to", K_ACTOR),
+                                   OPT("qty_g", K_QTY),
+                                   OPT("child", K_CODE),
+                                   STR("note", 0, 1, 500),
                                    END};
 static const field receive_f[] = {COMMON, REQ("id", K_CODE), END};
 static const field reason_f[] = {COMMON, REQ("id", K_CODE), STR("reason", 1, 1, 500), END};
 static const field part_f[] = {REQ("id", K_CODE), REQ("qty_g", K_QTY), END};
 static const field part_item = {"", K_OBJ, 1, part_f, 0, 0};
-static const field split_f[] = {COMMON, REQ("id", K_CODE), {"children", K_ARR, 1, &part_item, 1, 1000},
-                                END};
-static const field output_f[] = {REQ("id", K_CODE), REQ("qty_g", K_QTY),
-                                 {"form", K_ENUM, 1, forms, 0, 0}, STR("name_zh", 0, 1, 64),
-                                 STR("grade", 0, 1, 64), END};
+static const field split_f[] = {
+    COMMON, REQ("id", K_CODE), {"children", K_ARR, 1, &part_item, 1, 1000}, END};
+static const field output_f[] = {
+    REQ("id", K_CODE),        REQ("qty_g", K_QTY),    {"form", K_ENUM, 1, forms, 0, 0},
+    STR("name_zh", 0, 1, 64), STR("grade", 0, 1, 64), END};
 static const field process_f[] = {COMMON,
                                   {"inputs", K_ARR, 1, &part_item, 1, 64},
                                   {"output", K_OBJ, 1, output_f, 0, 0},
@@ -321,8 +339,8 @@ static tt_err check_object(const field *fields, json_t *obj, const char *path, t
         while (f->k != K_END && strcmp(f->name, key) != 0)
             f++;
         if (f->k == K_END)
-            return tt_fail(err, TT_ERR_MALFORMED, "%s has a field \"%.40s\" this event does not know",
-                           path, key);
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "%s has a field \"%.40s\" this event does not know", path, key);
     }
     for (const field *f = fields; f->k != K_END; f++) {
         char sub[160];
@@ -359,25 +377,25 @@ static tt_err check_string(const field *f, const char *s, size_t len, const char
                            "\"%s\" must be a 16-digit trace code with a valid check digit", path);
         return TT_OK;
     case K_ACTOR:
-        return tt_actor_id_valid(s) ? TT_OK
-                                    : tt_fail(err, TT_ERR_MALFORMED,
-                                              "\"%s\" must be an actor id (1-32 of A-Z a-z 0-9 _ -)",
-                                              path);
-    case K_KEY:
-        return b64_bytes(s, 0, 32, 32) ? TT_OK
-                                       : tt_fail(err, TT_ERR_MALFORMED,
-                                                 "\"%s\" must be a base64 32-byte public key", path);
-    case K_DATE:
-        return tt_date_valid(s) ? TT_OK
-                                : tt_fail(err, TT_ERR_MALFORMED,
-                                          "\"%s\" must be a date YYYY-MM-DD", path);
-    case K_TIME:
-        return tt_rfc3339_valid(s)
+        return tt_actor_id_valid(s)
                    ? TT_OK
                    : tt_fail(err, TT_ERR_MALFORMED,
-                             "\"%s\" must be an RFC 3339 time with offset, e.g. "
-                             "2026-11-22T09:30:00+08:00",
+                             "\"%s\" must be an actor id (1-32 of A-Z a-z 0-9 _ -)", path);
+    case K_KEY:
+        return b64_bytes(s, 0, 32, 32)
+                   ? TT_OK
+                   : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be a base64 32-byte public key",
                              path);
+    case K_DATE:
+        return tt_date_valid(s)
+                   ? TT_OK
+                   : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be a date YYYY-MM-DD", path);
+    case K_TIME:
+        return tt_rfc3339_valid(s) ? TT_OK
+                                   : tt_fail(err, TT_ERR_MALFORMED,
+                                             "\"%s\" must be an RFC 3339 time with offset, e.g. "
+                                             "2026-11-22T09:30:00+08:00",
+                                             path);
     case K_NONCE:
         return b64_bytes(s, 1, 16, 64) ? TT_OK
                                        : tt_fail(err, TT_ERR_MALFORMED,
@@ -395,18 +413,18 @@ static tt_err check_string(const field *f, const char *s, size_t len, const char
                                              "e.g. \"0.35\"",
                                              path);
     case K_ORIGIN:
-        return tt_note_name_valid(s) ? TT_OK
-                                     : tt_fail(err, TT_ERR_MALFORMED,
-                                               "\"%s\" must be a log origin without spaces or '+'",
-                                               path);
+        return tt_note_name_valid(s)
+                   ? TT_OK
+                   : tt_fail(err, TT_ERR_MALFORMED,
+                             "\"%s\" must be a log origin without spaces or '+'", path);
     case K_VKEY:
         return tt_verifier_parse(s, &v, NULL) == TT_OK
                    ? TT_OK
                    : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be a C2SP verifier key", path);
     case K_ENUM:
-        return in_list(s, f->sub) ? TT_OK
-                                  : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" has a value it may not have",
-                                            path);
+        return in_list(s, f->sub)
+                   ? TT_OK
+                   : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" has a value it may not have", path);
     default:
         return tt_fail(err, TT_ERR_MALFORMED, "\"%s\" has the wrong type", path);
     }
@@ -441,15 +459,14 @@ static tt_err check_value(const field *f, json_t *v, const char *path, tt_error 
     case K_TYPE:
         return TT_OK;
     case K_QTY:
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > TT_QTY_MAX)
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > TT_QTY_MAX)
             return tt_fail(err, TT_ERR_MALFORMED,
                            "\"%s\" must be a whole number of grams from 1 to 10^12", path);
         return TT_OK;
     case K_BOOL:
-        return json_is_boolean(v) ? TT_OK
-                                  : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be true or false",
-                                            path);
+        return json_is_boolean(v)
+                   ? TT_OK
+                   : tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be true or false", path);
     case K_OBJ:
         return check_object(f->sub, v, path, err);
     case K_TABLE:
@@ -460,8 +477,8 @@ static tt_err check_value(const field *f, json_t *v, const char *path, tt_error 
     case K_ARR: {
         size_t n = json_array_size(v);
         if (!json_is_array(v) || n < f->min || n > f->max)
-            return tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be a list of %zu to %zu items",
-                           path, f->min, f->max);
+            return tt_fail(err, TT_ERR_MALFORMED, "\"%s\" must be a list of %zu to %zu items", path,
+                           f->min, f->max);
         for (size_t i = 0; i < n; i++) {
             char sub[160];
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
@@ -482,8 +499,8 @@ tt_err tt_event_parse(tt_bytes body, tt_event *ev, tt_error *err)
 {
     ev->json = NULL;
     if (body.size > TT_BODY_MAX)
-        return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d",
-                       body.size, TT_BODY_MAX);
+        return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d", body.size,
+                       TT_BODY_MAX);
     if (!tt_utf8_valid(body.data, body.size))
         return tt_fail(err, TT_ERR_MALFORMED, "event body is not valid UTF-8");
     json_error_t jerr;
@@ -542,7 +559,7 @@ char *tt_event_build(const char *type, json_t *fields)
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S%z", &tm); /* ...+0800 */
-    size_t n = strlen(at);                                /* ...+08:00 */
+    size_t n = strlen(at);                               /* ...+08:00 */
     memmove(at + n - 1, at + n - 2, 3);
     at[n - 2] = ':';
     json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "type", type, "at", at, "nonce", nonce);

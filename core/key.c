@@ -86,8 +86,8 @@ fail:;
     int saved = errno;
     close(fd);
     unlink(path);
-    return tt_fail(err, saved == ENOSPC ? TT_ERR_DISK_FULL : TT_ERR_IO, "cannot write %s: %s",
-                   path, strerror(saved));
+    return tt_fail(err, saved == ENOSPC ? TT_ERR_DISK_FULL : TT_ERR_IO, "cannot write %s: %s", path,
+                   strerror(saved));
 }
 
 tt_err tt_read_file(const char *path, size_t max, char **data, size_t *len, tt_error *err)
@@ -145,8 +145,8 @@ static tt_err get_b64_field(const char *text, const char *field, uint8_t *out, s
     if (!get_field(text, field, v, sizeof v))
         return tt_fail(err, TT_ERR_KEY_FORMAT, "%s has no \"%s:\" line", path, field);
     if (tt_unb64(v, strlen(v), 0, out, want, &n) != TT_OK || n != want)
-        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s: \"%s\" is not %zu bytes of base64", path,
-                       field, want);
+        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s: \"%s\" is not %zu bytes of base64", path, field,
+                       want);
     return TT_OK;
 }
 

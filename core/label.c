@@ -15,11 +15,9 @@
 
 #define LABEL_PREFIX "tcmtrace/label/v1\n"
 
-
-
 /* The signed message, laid out flat (Ed25519 pure, not the prehash mode). */
-static size_t message(const char *origin, const char *code, const uint8_t hash16[16],
-                      uint8_t *buf, size_t cap)
+static size_t message(const char *origin, const char *code, const uint8_t hash16[16], uint8_t *buf,
+                      size_t cap)
 {
     int n = snprintf((char *)buf, cap, LABEL_PREFIX "%s\n%s\n", origin, code);
     if (n < 0 || (size_t)n + 16 > cap)

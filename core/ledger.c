@@ -35,9 +35,8 @@
 #include <jansson.h>
 
 static const char *const db_names[TT_DB_COUNT] = {
-    "entries", "hashes",  "bodies",       "merkle", "checkpoints",
-    "meta",    "batches", "batch_events", "actors", "actor_events", "state",
-    "scans",
+    "entries", "hashes",       "bodies", "merkle",       "checkpoints", "meta",
+    "batches", "batch_events", "actors", "actor_events", "state",       "scans",
 };
 
 #define INITIAL_MAP (64u << 20)
@@ -222,8 +221,7 @@ static tt_err read_head(tt_ledger *l, MDB_txn *txn, uint64_t *size, uint8_t hash
     return TT_OK;
 }
 
-tt_err tt_ledger_head(tt_ledger *l, uint64_t *size, uint8_t last_hash[TT_HASH_SIZE],
-                      tt_error *err)
+tt_err tt_ledger_head(tt_ledger *l, uint64_t *size, uint8_t last_hash[TT_HASH_SIZE], tt_error *err)
 {
     MDB_txn *txn;
     uint64_t t;
@@ -249,8 +247,8 @@ tt_err tt_ledger_entry(tt_ledger *l, uint64_t seq, uint8_t **data, size_t *len, 
     key_u64(kb, &k, seq);
     int mrc = mdb_get(txn, l->dbi[TT_DB_ENTRIES], &k, &v);
     if (mrc == MDB_NOTFOUND)
-        rc = tt_fail(err, TT_ERR_NOT_FOUND, "the ledger has no entry %llu",
-                     (unsigned long long)seq);
+        rc =
+            tt_fail(err, TT_ERR_NOT_FOUND, "the ledger has no entry %llu", (unsigned long long)seq);
     else if (mrc != 0)
         rc = tt_mdb_fail(err, mrc, "cannot read an entry");
     else if ((*data = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
@@ -526,8 +524,9 @@ tt_err tt_ledger_meta_put(tt_ledger *l, const char *key, const void *value, size
     return end_write(l, txn, rc, NULL, err);
 }
 
-tt_err tt_ledger_write(tt_ledger *l, size_t room, tt_err (*fn)(void *ctx, struct tt_txn *t, tt_error *err),
-                       void *ctx, tt_error *err)
+tt_err tt_ledger_write(tt_ledger *l, size_t room,
+                       tt_err (*fn)(void *ctx, struct tt_txn *t, tt_error *err), void *ctx,
+                       tt_error *err)
 {
     MDB_txn *txn;
     tt_err rc = ensure_room(l, room, 0, err);
@@ -544,7 +543,8 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
                              uint64_t *reg_seq, uint8_t reg_hash[TT_HASH_SIZE], tt_error *err)
 {
     if (!l->has_signer)
-        return tt_fail(err, TT_ERR_READ_ONLY, "only the daemon, which holds the log key, signs labels");
+        return tt_fail(err, TT_ERR_READ_ONLY,
+                       "only the daemon, which holds the log key, signs labels");
     MDB_txn *txn;
     tt_err rc = tt_rtxn_begin(l, &txn, err);
     if (rc != TT_OK)
@@ -622,8 +622,8 @@ typedef struct write_state {
     uint64_t time_ms;
 } write_state;
 
-tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags,
-                  tt_error *err, const char *what)
+tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
+                  const char *what)
 {
     int rc = mdb_put(t->txn, t->ledger->dbi[db], k, v, flags);
     if (rc == 0)
@@ -635,9 +635,9 @@ tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned f
 }
 
 /* Stores entry bytes, indexes and Merkle hashes of one entry. */
-static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *bytes,
-                          size_t len, const uint8_t hash[TT_HASH_SIZE],
-                          const uint8_t body_hash[TT_HASH_SIZE], tt_error *err)
+static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *bytes, size_t len,
+                          const uint8_t hash[TT_HASH_SIZE], const uint8_t body_hash[TT_HASH_SIZE],
+                          tt_error *err)
 {
     uint8_t kb[8], sb[8];
     MDB_val k, v;
@@ -738,8 +738,7 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     return TT_OK;
 }
 
-static tt_err write_head(tt_ledger *l, MDB_txn *txn, const write_state *ws, int *mrc,
-                         tt_error *err)
+static tt_err write_head(tt_ledger *l, MDB_txn *txn, const write_state *ws, int *mrc, tt_error *err)
 {
     uint8_t hb[HEAD_SIZE];
     tt_put_u64be(hb, ws->size);

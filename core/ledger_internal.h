@@ -34,8 +34,8 @@ struct tt_txn {
 };
 
 /* mdb_put through a tt_txn: records a failing code in t->mdb_rc. */
-tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags,
-                  tt_error *err, const char *what);
+tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
+                  const char *what);
 
 struct tt_ledger {
     MDB_env *env;
@@ -58,8 +58,9 @@ tt_err tt_rtxn_begin(tt_ledger *l, MDB_txn **txn, tt_error *err);
 void tt_rtxn_end(tt_ledger *l, MDB_txn *txn);
 
 /* Runs `fn` in one write transaction (room ensured), then commits. */
-tt_err tt_ledger_write(tt_ledger *l, size_t room, tt_err (*fn)(void *ctx, struct tt_txn *t, tt_error *err),
-                       void *ctx, tt_error *err);
+tt_err tt_ledger_write(tt_ledger *l, size_t room,
+                       tt_err (*fn)(void *ctx, struct tt_txn *t, tt_error *err), void *ctx,
+                       tt_error *err);
 
 /* Merkle read callback over a transaction: ctx is a struct tt_txn. */
 tt_err tt_merkle_read_txn(void *ctx, uint64_t index, uint8_t out[TT_HASH_SIZE]);

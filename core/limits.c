@@ -50,8 +50,10 @@ static int unit_of(const char *u, int *family, int *factor)
         const char *name;
         int family, factor;
     } units[] = {
-        {"mg/kg", 1, 1000}, {"ppm", 1, 1000},      {"µg/kg", 1, 1}, /* micro sign */
-        {"μg/kg", 1, 1},    /* Greek mu */ {"ug/kg", 1, 1}, {"ppb", 1, 1}, {"%", 2, 1},
+        {"mg/kg", 1, 1000}, {"ppm", 1, 1000},
+        {"µg/kg", 1, 1}, /* micro sign */
+        {"μg/kg", 1, 1},    /* Greek mu */ {"ug/kg", 1, 1},
+        {"ppb", 1, 1},      {"%", 2, 1},
     };
     for (size_t i = 0; i < sizeof units / sizeof *units; i++)
         if (strcmp(u, units[i].name) == 0) {
@@ -104,8 +106,8 @@ tt_err tt_limits_check(json_t *table, tt_error *err)
                            i);
         if (strcmp(status, "confirmed") && strcmp(status, "confirmed_2015") &&
             strcmp(status, "draft") && strcmp(status, "unconfirmed"))
-            return tt_fail(err, TT_ERR_MALFORMED, "limits rule %zu has unknown status \"%.20s\"",
-                           i, status);
+            return tt_fail(err, TT_ERR_MALFORMED, "limits rule %zu has unknown status \"%.20s\"", i,
+                           status);
         static const char *lists[] = {"herbs", "forms", "categories"};
         for (int k = 0; k < 3; k++) {
             json_t *l = json_object_get(r, lists[k]);
@@ -147,8 +149,7 @@ static json_t *find_rule(json_t *table, const char *test, const char *herb, cons
 }
 
 static tt_err judge_one(json_t *table, json_t *res, const char *herb, const char *form,
-                        const char *category, json_t **out, int *failed, int *judged,
-                        tt_error *err)
+                        const char *category, json_t **out, int *failed, int *judged, tt_error *err)
 {
     const char *test = json_string_value(json_object_get(res, "test"));
     const char *value = json_string_value(json_object_get(res, "value"));
@@ -199,7 +200,10 @@ tt_err tt_limits_judge(json_t *table, const char *herb_zh, const char *form, con
             return rc;
         }
     }
-    *verdict = json_pack("{s:s, s:o}", "verdict", failed ? "fail" : judged ? "pass" : "no_limit",
+    *verdict = json_pack("{s:s, s:o}", "verdict",
+                         failed   ? "fail"
+                         : judged ? "pass"
+                                  : "no_limit",
                          "results", out);
     return TT_OK;
 }

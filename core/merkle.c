@@ -69,8 +69,8 @@ static unsigned trailing_ones(uint64_t n)
     return c;
 }
 
-tt_err tt_merkle_append_hashes(uint64_t n, const uint8_t leaf[TT_HASH_SIZE],
-                               tt_merkle_read_fn read, void *ctx, tt_hash out[65], size_t *count)
+tt_err tt_merkle_append_hashes(uint64_t n, const uint8_t leaf[TT_HASH_SIZE], tt_merkle_read_fn read,
+                               void *ctx, tt_hash out[65], size_t *count)
 {
     unsigned m = trailing_ones(n);
     memcpy(out[0], leaf, TT_HASH_SIZE);
@@ -322,8 +322,8 @@ void tt_merkle_builder_init(tt_merkle_builder *b)
     memset(b, 0, sizeof *b);
 }
 
-void tt_merkle_builder_push(tt_merkle_builder *b, const uint8_t leaf[TT_HASH_SIZE],
-                            tt_hash out[65], size_t *count)
+void tt_merkle_builder_push(tt_merkle_builder *b, const uint8_t leaf[TT_HASH_SIZE], tt_hash out[65],
+                            size_t *count)
 {
     memcpy(out[0], leaf, TT_HASH_SIZE);
     size_t c = 1;

@@ -90,7 +90,8 @@ tt_err tt_verifier_parse(const char *vkey, tt_verifier *v, tt_error *err)
     uint8_t idb[4];
     for (int i = 0; i < 8; i++)
         if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-            return tt_fail(err, TT_ERR_KEY_FORMAT, "verifier key ID must be 8 lower-case hex digits");
+            return tt_fail(err, TT_ERR_KEY_FORMAT,
+                           "verifier key ID must be 8 lower-case hex digits");
     if (tt_unhex(hex, idb, 4) != TT_OK)
         return tt_fail(err, TT_ERR_KEY_FORMAT, "verifier key ID is not hex");
     uint8_t raw[64];
@@ -162,9 +163,8 @@ tt_err tt_note_sign(tt_bytes text, const char *name, const uint8_t sk[TT_SK_SIZE
 }
 
 /* Checks one signature line (without its newline) against the known keys. */
-static tt_err check_sig_line(const char *line, size_t len, tt_bytes text,
-                             const tt_verifier *known, size_t nknown, int *verified,
-                             tt_error *err)
+static tt_err check_sig_line(const char *line, size_t len, tt_bytes text, const tt_verifier *known,
+                             size_t nknown, int *verified, tt_error *err)
 {
     if (len < EM_DASH_LEN || memcmp(line, EM_DASH, EM_DASH_LEN) != 0)
         return tt_fail(err, TT_ERR_MALFORMED, "signature line does not start with an em dash");
@@ -319,8 +319,8 @@ tt_err tt_checkpoint_sign(const tt_checkpoint *cp, const char *name, const uint8
     return rc;
 }
 
-tt_err tt_checkpoint_open(tt_bytes note, const tt_verifier *known, size_t nknown,
-                          tt_checkpoint *cp, tt_error *err)
+tt_err tt_checkpoint_open(tt_bytes note, const tt_verifier *known, size_t nknown, tt_checkpoint *cp,
+                          tt_error *err)
 {
     size_t text_len = 0;
     tt_err rc = tt_note_verify(note, known, nknown, &text_len, err);

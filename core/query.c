@@ -106,8 +106,7 @@ tt_err tt_state_actor_of_key(tt_ledger *l, const uint8_t pk[32], char id[33], tt
 }
 
 /* [{"seq","type"}] for every key starting with `prefix` in `db`. */
-static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix,
-                           size_t plen)
+static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix, size_t plen)
 {
     json_t *arr = json_array();
     MDB_cursor *cur;
@@ -118,10 +117,9 @@ static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
             break;
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s%}", "seq",
-                           (json_int_t)tt_get_u64be((uint8_t *)k.mv_data + plen), "type",
-                           (const char *)v.mv_data, v.mv_size));
+        json_array_append_new(arr, json_pack("{s:I, s:s%}", "seq",
+                                             (json_int_t)tt_get_u64be((uint8_t *)k.mv_data + plen),
+                                             "type", (const char *)v.mv_data, v.mv_size));
     }
     mdb_cursor_close(cur);
     return arr;
@@ -198,8 +196,8 @@ static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
     if (owner_in_txn(t->l, t->txn, e.actor, by))
         json_object_set_new(s, "by", json_string(by));
     json_object_set_new(s, "time_ms", json_integer((json_int_t)e.time_ms));
-    static const char *keep[] = {"type", "at", "to", "qty_g", "child", "reason", "lab",
-                                 "buyer", "method"};
+    static const char *keep[] = {"type",   "at",  "to",    "qty_g", "child",
+                                 "reason", "lab", "buyer", "method"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
         json_t *x = json_object_get(body, keep[i]);
         if (x)
@@ -210,8 +208,8 @@ static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
     if (ts && strcmp(ts, "batch.split") == 0) {
         size_t i;
         json_t *ch;
-        json_array_foreach(json_object_get(body, "children"), i, ch) if (strcmp(
-            json_string_value(json_object_get(ch, "id")), code) == 0)
+        json_array_foreach(json_object_get(body, "children"), i,
+                           ch) if (strcmp(json_string_value(json_object_get(ch, "id")), code) == 0)
             json_object_set(s, "qty_g", json_object_get(ch, "qty_g"));
     }
     if (ts && strcmp(ts, "batch.process") == 0)
@@ -226,9 +224,9 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
     if (b == NULL)
         return NULL;
     json_t *n = json_object();
-    static const char *keep[] = {"id",     "herb",   "form",   "status",     "holder",
-                                 "qty",    "origin", "grade",  "pending_to", "hold_reason",
-                                 "recall_root", "harvest_date", "processing"};
+    static const char *keep[] = {
+        "id",    "herb",       "form",        "status",      "holder",       "qty",       "origin",
+        "grade", "pending_to", "hold_reason", "recall_root", "harvest_date", "processing"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
         json_t *x = json_object_get(b, keep[i]);
         if (x)
@@ -237,8 +235,8 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
     json_t *insp = json_object_get(b, "inspections");
     if (json_array_size(insp))
         json_object_set(n, "inspections", insp);
-    json_t *events = list_events(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code,
-                                 strlen(code));
+    json_t *events =
+        list_events(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, strlen(code));
     json_t *detailed = json_array();
     size_t i;
     json_t *ev;
@@ -360,8 +358,8 @@ static int compare_db(tt_ledger *l, MDB_txn *a, tt_ledger *s, MDB_txn *b, size_t
             MDB_val *k = ra == 0 ? &ka : &kb;
             uint64_t seq = 0;
             r->ok = 0;
-            r->bad_seq_known = record_seq(ra == 0 ? &va : NULL, &seq) ||
-                               record_seq(rb == 0 ? &vb : NULL, &seq);
+            r->bad_seq_known =
+                record_seq(ra == 0 ? &va : NULL, &seq) || record_seq(rb == 0 ? &vb : NULL, &seq);
             r->bad_seq = seq;
             char key[80];
             size_t n = k->mv_size < 40 ? k->mv_size : 40;
@@ -394,14 +392,14 @@ static void remove_scratch(const char *dir)
     rmdir(dir);
 }
 
-tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
-                      const char *scratch_dir, tt_progress_fn progress, void *progress_ctx,
-                      tt_audit_report *r, tt_error *err)
+tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const char *scratch_dir,
+                      tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
+                      tt_error *err)
 {
     replay rp = {0};
     tt_ledger_opts o = {(size_t)16 << 30};
-    tt_err rc = tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &o,
-                                    &rp.scratch, err);
+    tt_err rc =
+        tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &o, &rp.scratch, err);
     if (rc != TT_OK)
         return rc;
     rc = tt_audit(l, keys, nkeys, replay_entry, &rp, progress, progress_ctx, r, err);
@@ -445,7 +443,8 @@ static tt_err scan_write(void *ctx, struct tt_txn *t, tt_error *err)
     if (r == NULL)
         r = json_pack("{s:i, s:i, s:{}, s:I}", "count", 0, "after_end", 0, "by", "first_ms",
                       (json_int_t)sc->now_ms);
-    json_object_set_new(r, "count", json_integer(json_integer_value(json_object_get(r, "count")) + 1));
+    json_object_set_new(r, "count",
+                        json_integer(json_integer_value(json_object_get(r, "count")) + 1));
     json_object_set_new(r, "last_ms", json_integer((json_int_t)sc->now_ms));
     const char *st = json_string_value(json_object_get(b, "status"));
     if (strcmp(st, "depleted") == 0 || strcmp(st, "destroyed") == 0)

@@ -165,8 +165,8 @@ static int has_role(json_t *actor, const char *role)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(actor, "roles"), i, r) if (strcmp(json_string_value(r),
-                                                                           role) == 0) return 1;
+    json_array_foreach(json_object_get(actor, "roles"), i,
+                       r) if (strcmp(json_string_value(r), role) == 0) return 1;
     return 0;
 }
 
@@ -310,10 +310,10 @@ static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, c
     json_object_set_new(b, "status", json_string(status));
     json_object_set_new(b, "holder", json_string(holder));
     json_object_set_new(b, "holders", json_pack("[s]", holder));
-    json_object_set_new(b, "qty", json_pack("{s:I, s:I, s:I, s:I, s:I}", "registered",
-                                            (json_int_t)qty, "remaining", (json_int_t)qty, "sold",
-                                            (json_int_t)0, "destroyed", (json_int_t)0, "moved_out",
-                                            (json_int_t)0));
+    json_object_set_new(b, "qty",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "registered", (json_int_t)qty,
+                                  "remaining", (json_int_t)qty, "sold", (json_int_t)0, "destroyed",
+                                  (json_int_t)0, "moved_out", (json_int_t)0));
     json_object_set_new(b, "parents", json_array());
     json_object_set_new(b, "children", json_array());
     json_object_set_new(b, "inspections", json_array());
@@ -358,10 +358,10 @@ static tt_err on_genesis(rctx *c)
     if (!signed_by_authority)
         return tt_fail(c->err, TT_ERR_FORBIDDEN,
                        "the genesis must be signed by one of the authorities it names");
-    json_t *g = json_pack("{s:O, s:O, s:O, s:O, s:O}", "origin", json_object_get(c->ev.json, "origin"),
-                          "log_key", json_object_get(c->ev.json, "log_key"), "market",
-                          json_object_get(c->ev.json, "market"), "authorities", auths, "at",
-                          json_object_get(c->ev.json, "at"));
+    json_t *g = json_pack(
+        "{s:O, s:O, s:O, s:O, s:O}", "origin", json_object_get(c->ev.json, "origin"), "log_key",
+        json_object_get(c->ev.json, "log_key"), "market", json_object_get(c->ev.json, "market"),
+        "authorities", auths, "at", json_object_get(c->ev.json, "at"));
     tt_err rc = rec_put(c->t, TT_DB_STATE, "genesis", 7, g, c->err);
     json_decref(g);
     return rc;
@@ -480,8 +480,8 @@ static tt_err on_register(rctx *c)
         rc = need_new_code(c, code);
     if (rc != TT_OK)
         return rc;
-    json_t *b = batch_new(c, code, c->ev.json, tt_event_int(&c->ev, "qty_g"), c->signer_id,
-                          "active");
+    json_t *b =
+        batch_new(c, code, c->ev.json, tt_event_int(&c->ev, "qty_g"), c->signer_id, "active");
     if (json_object_get(b, "form") == NULL)
         json_object_set_new(b, "form", json_string("药材"));
     json_object_set_new(b, "registered_by", json_string(c->signer_id));
@@ -505,8 +505,8 @@ static tt_err need_recipient(rctx *c, const char *to)
         for (const char *const *h = HOLDERS; *h; h++)
             ok |= has_role(r, *h);
         if (!ok)
-            rc = tt_fail(c->err, TT_ERR_FORBIDDEN,
-                         "recipient %s holds no role that may hold goods", to);
+            rc = tt_fail(c->err, TT_ERR_FORBIDDEN, "recipient %s holds no role that may hold goods",
+                         to);
     }
     json_decref(r);
     return rc;
@@ -584,8 +584,7 @@ static tt_err on_receive_or_reject(rctx *c, int accept)
             json_array_foreach(hs, i, h) known |= strcmp(json_string_value(h), c->signer_id) == 0;
             if (!known)
                 json_array_append_new(hs, json_string(c->signer_id));
-        }
-        else
+        } else
             json_object_set(b, "reject_reason", json_object_get(c->ev.json, "reason"));
         json_object_del(b, "pending_to");
         json_object_set_new(b, "status", json_string("active"));
@@ -662,9 +661,8 @@ static tt_err on_process(rctx *c)
     if (rc == TT_OK)
         rc = need_new_code(c, out_code);
     if (rc == TT_OK && out_qty > sum)
-        rc = tt_fail(c->err, TT_ERR_QUANTITY,
-                     "output of %lld g is more than the %lld g of inputs", (long long)out_qty,
-                     (long long)sum);
+        rc = tt_fail(c->err, TT_ERR_QUANTITY, "output of %lld g is more than the %lld g of inputs",
+                     (long long)out_qty, (long long)sum);
     json_t *in = json_array(); /* loaded input batches */
     size_t i;
     json_t *p;
@@ -754,14 +752,12 @@ static tt_err on_inspect(rctx *c)
             size_t i;
             json_t *r;
             why[0] = '\0';
-            json_array_foreach(json_object_get(verdict, "results"), i, r) if (strcmp(
-                jstr(r, "verdict"), "fail") == 0) snprintf(why + strlen(why),
-                                                           sizeof why - strlen(why),
-                                                           "%s%s %s %s > %s %s",
-                                                           *why ? "; " : "检验不合格 / inspection failed: ",
-                                                           jstr(r, "test"), jstr(r, "value"),
-                                                           jstr(r, "unit"), jstr(r, "limit"),
-                                                           jstr(r, "limit_unit"));
+            json_array_foreach(json_object_get(verdict, "results"), i,
+                               r) if (strcmp(jstr(r, "verdict"), "fail") == 0)
+                snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s %s %s > %s %s",
+                         *why ? "; " : "检验不合格 / inspection failed: ", jstr(r, "test"),
+                         jstr(r, "value"), jstr(r, "unit"), jstr(r, "limit"),
+                         jstr(r, "limit_unit"));
             hold(b, why, c->e->seq);
         }
         rc = batch_put(c, b);
@@ -778,8 +774,9 @@ static tt_err on_hold_release(rctx *c, int release)
 {
     const char *code = tt_event_str(&c->ev, "id");
     json_t *b;
-    tt_err rc = need_role(c, WARDENS, release ? "release batches (inspector or regulator)"
-                                              : "hold batches (inspector or regulator)");
+    tt_err rc = need_role(c, WARDENS,
+                          release ? "release batches (inspector or regulator)"
+                                  : "hold batches (inspector or regulator)");
     if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
         return rc;
     const char *st = jstr(b, "status");
@@ -898,23 +895,57 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
         rc = tt_fail(err, TT_ERR_GENESIS, "the ledger's first entry must be a ledger.genesis");
     } else if ((rc = load_signer(&c)) == TT_OK) {
         switch (c.ev.type) {
-        case TT_EV_LIMITS: rc = on_limits(&c); break;
-        case TT_EV_ENROLL: rc = on_enroll(&c); break;
-        case TT_EV_REVOKE: rc = on_revoke(&c); break;
-        case TT_EV_ROTATE: rc = on_rotate(&c); break;
-        case TT_EV_REGISTER: rc = on_register(&c); break;
-        case TT_EV_TRANSFER: rc = on_transfer(&c); break;
-        case TT_EV_RECEIVE: rc = on_receive_or_reject(&c, 1); break;
-        case TT_EV_REJECT: rc = on_receive_or_reject(&c, 0); break;
-        case TT_EV_SPLIT: rc = on_split(&c); break;
-        case TT_EV_PROCESS: rc = on_process(&c); break;
-        case TT_EV_INSPECT: rc = on_inspect(&c); break;
-        case TT_EV_HOLD: rc = on_hold_release(&c, 0); break;
-        case TT_EV_RELEASE: rc = on_hold_release(&c, 1); break;
-        case TT_EV_RECALL: rc = on_recall(&c); break;
-        case TT_EV_SELL: rc = on_sell(&c); break;
-        case TT_EV_DESTROY: rc = on_destroy(&c); break;
-        default: rc = tt_fail(err, TT_ERR_MALFORMED, "unknown event type"); break;
+        case TT_EV_LIMITS:
+            rc = on_limits(&c);
+            break;
+        case TT_EV_ENROLL:
+            rc = on_enroll(&c);
+            break;
+        case TT_EV_REVOKE:
+            rc = on_revoke(&c);
+            break;
+        case TT_EV_ROTATE:
+            rc = on_rotate(&c);
+            break;
+        case TT_EV_REGISTER:
+            rc = on_register(&c);
+            break;
+        case TT_EV_TRANSFER:
+            rc = on_transfer(&c);
+            break;
+        case TT_EV_RECEIVE:
+            rc = on_receive_or_reject(&c, 1);
+            break;
+        case TT_EV_REJECT:
+            rc = on_receive_or_reject(&c, 0);
+            break;
+        case TT_EV_SPLIT:
+            rc = on_split(&c);
+            break;
+        case TT_EV_PROCESS:
+            rc = on_process(&c);
+            break;
+        case TT_EV_INSPECT:
+            rc = on_inspect(&c);
+            break;
+        case TT_EV_HOLD:
+            rc = on_hold_release(&c, 0);
+            break;
+        case TT_EV_RELEASE:
+            rc = on_hold_release(&c, 1);
+            break;
+        case TT_EV_RECALL:
+            rc = on_recall(&c);
+            break;
+        case TT_EV_SELL:
+            rc = on_sell(&c);
+            break;
+        case TT_EV_DESTROY:
+            rc = on_destroy(&c);
+            break;
+        default:
+            rc = tt_fail(err, TT_ERR_MALFORMED, "unknown event type");
+            break;
         }
         if (rc == TT_OK && c.ev.type != TT_EV_ENROLL && c.ev.type != TT_EV_REVOKE)
             rc = index_actor(&c, c.signer_id);

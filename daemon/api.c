@@ -106,11 +106,11 @@ static json_t *entry_json(server *s, uint64_t seq, tt_error *err)
     tt_hex((tt_bytes){32, h}, hex);
     char by[33] = "";
     tt_state_actor_of_key(s->ledger, e.actor, by, NULL);
-    json_t *j = json_pack("{s:I, s:I, s:s, s:o, s:o, s:s#, s:s, s:o}", "seq", (json_int_t)e.seq,
-                          "time_ms", (json_int_t)e.time_ms, "hash", hex, "actor",
-                          b64_json(e.actor, 32), "sig", b64_json(e.sig, 64), "body",
-                          (const char *)e.body.data, (int)e.body.size, "by", by, "entry",
-                          b64_json(data, len));
+    json_t *j =
+        json_pack("{s:I, s:I, s:s, s:o, s:o, s:s#, s:s, s:o}", "seq", (json_int_t)e.seq, "time_ms",
+                  (json_int_t)e.time_ms, "hash", hex, "actor", b64_json(e.actor, 32), "sig",
+                  b64_json(e.sig, 64), "body", (const char *)e.body.data, (int)e.body.size, "by",
+                  by, "entry", b64_json(data, len));
     free(data);
     return j;
 }
@@ -133,8 +133,7 @@ static json_t *op_log(server *s, json_t *req)
     int64_t from = uint_field(req, "from"), limit = uint_field(req, "limit");
     uint64_t size = 0;
     if (from == -2 || limit == -2)
-        return fail(TT_ERR_MALFORMED, "\"from\" and \"limit\" must be non-negative integers%s",
-                    "");
+        return fail(TT_ERR_MALFORMED, "\"from\" and \"limit\" must be non-negative integers%s", "");
     tt_ledger_head(s->ledger, &size, NULL, NULL);
     if (limit < 0 || limit > 1000)
         limit = limit < 0 ? 50 : 1000;
@@ -159,8 +158,8 @@ static tt_err proof_size(server *s, json_t *req, uint64_t *size, char **note, tt
     size_t len;
     if (want == -2)
         return tt_fail(err, TT_ERR_MALFORMED, "\"size\" must be a non-negative integer");
-    tt_err rc = tt_ledger_checkpoint(s->ledger, want < 0 ? UINT64_MAX : (uint64_t)want, note,
-                                     &len, err);
+    tt_err rc =
+        tt_ledger_checkpoint(s->ledger, want < 0 ? UINT64_MAX : (uint64_t)want, note, &len, err);
     if (rc != TT_OK)
         return rc;
     tt_checkpoint cp;
@@ -276,11 +275,11 @@ json_t *api_read(server *s, json_t *req)
     static const struct {
         const char *name;
         json_t *(*fn)(server *, json_t *);
-    } ops[] = {{"batch", op_batch},       {"trace", op_trace},
-               {"entry", op_entry},       {"log", op_log},
-               {"proof", op_proof},       {"consistency", op_consistency},
+    } ops[] = {{"batch", op_batch},           {"trace", op_trace},
+               {"entry", op_entry},           {"log", op_log},
+               {"proof", op_proof},           {"consistency", op_consistency},
                {"checkpoint", op_checkpoint}, {"actor", op_actor},
-               {"label", op_label},       {"scan", op_scan}};
+               {"label", op_label},           {"scan", op_scan}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)

@@ -44,10 +44,10 @@ typedef struct queue {
 
 typedef struct config {
     char *dir;
-    char *tcp;            /* optional tcp:// address for the API */
+    char *tcp;             /* optional tcp:// address for the API */
     char *passphrase_file; /* for a sealed log key */
-    int threads;          /* verification workers */
-    int batch_max;        /* events per transaction at most */
+    int threads;           /* verification workers */
+    int batch_max;         /* events per transaction at most */
     int quiet;
 } config;
 
@@ -71,7 +71,8 @@ job *queue_pop(queue *q);
 size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end);
 
 /* Logs a line to stderr with time and level. */
-void logf_(server *s, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void logf_(server *s, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Sends `resp` (stolen) as the reply to `j` and frees the job. */
 void reply(server *s, job *j, json_t *resp);

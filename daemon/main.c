@@ -100,27 +100,25 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
     char pk64[64];
     tt_b64((tt_bytes){32, auth->pk}, pk64);
     char *body = tt_event_build(
-        "ledger.genesis",
-        json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", o->origin, "log_key", vkey,
-                  "market", o->market, "authorities", "id", o->auth_id, "name", o->auth_name,
-                  "key", pk64));
+        "ledger.genesis", json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", o->origin,
+                                    "log_key", vkey, "market", o->market, "authorities", "id",
+                                    o->auth_id, "name", o->auth_name, "key", pk64));
     if (append_signed(l, auth, body, "genesis"))
         return 1;
     char *limits_path = o->limits ? strdup(o->limits) : tu_default_limits_path();
     json_error_t jerr;
     json_t *table = json_load_file(limits_path, JSON_REJECT_DUPLICATES, &jerr);
     if (table == NULL) {
-        fprintf(stderr, "tcmtraced: cannot read the limits table %s: %s\n", limits_path,
-                jerr.text);
+        fprintf(stderr, "tcmtraced: cannot read the limits table %s: %s\n", limits_path, jerr.text);
         free(limits_path);
         return 1;
     }
     free(limits_path);
     json_t *edition = json_incref(json_object_get(table, "edition"));
     json_object_del(table, "edition");
-    body = tt_event_build("ledger.limits", json_pack("{s:o, s:o}", "edition",
-                                                     edition ? edition : json_string("unnamed"),
-                                                     "table", table));
+    body = tt_event_build("ledger.limits",
+                          json_pack("{s:o, s:o}", "edition",
+                                    edition ? edition : json_string("unnamed"), "table", table));
     return append_signed(l, auth, body, "limits table");
 }
 
@@ -131,21 +129,22 @@ static int cmd_init(const init_opts *o)
     tt_ledger *l = NULL;
     char path[4096], vkey[TT_VKEY_MAX + 1], conf[8192];
     if (!o->dir || !o->origin || !o->market || !o->auth_key || !o->auth_id || !o->auth_name) {
-        fprintf(stderr, "tcmtraced init: DIR, --origin, --market, --authority-key, "
-                        "--authority-id and --authority-name are all needed\n\n%s",
+        fprintf(stderr,
+                "tcmtraced init: DIR, --origin, --market, --authority-key, "
+                "--authority-id and --authority-name are all needed\n\n%s",
                 USAGE);
         return 2;
     }
     if (!tt_note_name_valid(o->origin)) {
-        fprintf(stderr, "tcmtraced init: the origin \"%s\" must have no spaces or '+', e.g. "
-                        "tcmtrace.example/cq-jiefanglu\n",
+        fprintf(stderr,
+                "tcmtraced init: the origin \"%s\" must have no spaces or '+', e.g. "
+                "tcmtrace.example/cq-jiefanglu\n",
                 o->origin);
         return 2;
     }
     snprintf(path, sizeof path, "%s/data.mdb", o->dir);
     if (access(path, F_OK) == 0) {
-        fprintf(stderr, "tcmtraced init: %s holds a ledger already; nothing was changed\n",
-                o->dir);
+        fprintf(stderr, "tcmtraced init: %s holds a ledger already; nothing was changed\n", o->dir);
         return 1;
     }
     if (tu_load_secret(o->auth_key, o->pass_file, "TCMTRACE_PASSPHRASE", &auth, &err) != TT_OK)
@@ -182,7 +181,8 @@ static int cmd_init(const init_opts *o)
              "# batch_max = 1024\n"
              "# log_passphrase_file = /etc/tcmtrace/log.pass\n",
              sysconf(_SC_NPROCESSORS_ONLN));
-    if (write_text(o->dir, "log.vkey", line, 0644) || write_text(o->dir, "tcmtraced.conf", conf, 0644))
+    if (write_text(o->dir, "log.vkey", line, 0644) ||
+        write_text(o->dir, "tcmtraced.conf", conf, 0644))
         return 1;
     printf("已创建账本 / ledger created: %s\n", o->dir);
     printf("  日志来源 origin     %s\n", o->origin);
@@ -235,42 +235,99 @@ static int read_config(const char *path, config *c, int explicit_path)
 
 int main(int argc, char **argv)
 {
-    enum { O_ORIGIN = 256, O_MARKET, O_AKEY, O_AID, O_ANAME, O_LIMITS, O_PASS, O_LOGPASS,
-           O_UNSEALED, O_TCP, O_THREADS, O_BATCH, O_CONFIG, O_QUIET, O_HELP, O_VERSION };
-    static const struct option longopts[] = {
-        {"origin", 1, 0, O_ORIGIN},       {"market", 1, 0, O_MARKET},
-        {"authority-key", 1, 0, O_AKEY},  {"authority-id", 1, 0, O_AID},
-        {"authority-name", 1, 0, O_ANAME}, {"limits", 1, 0, O_LIMITS},
-        {"passphrase-file", 1, 0, O_PASS}, {"log-passphrase-file", 1, 0, O_LOGPASS},
-        {"unsealed-log-key", 0, 0, O_UNSEALED}, {"tcp", 1, 0, O_TCP},
-        {"threads", 1, 0, O_THREADS},     {"batch-max", 1, 0, O_BATCH},
-        {"config", 1, 0, O_CONFIG},       {"quiet", 0, 0, O_QUIET},
-        {"help", 0, 0, O_HELP},           {"version", 0, 0, O_VERSION},
-        {0, 0, 0, 0}};
+    enum {
+        O_ORIGIN = 256,
+        O_MARKET,
+        O_AKEY,
+        O_AID,
+        O_ANAME,
+        O_LIMITS,
+        O_PASS,
+        O_LOGPASS,
+        O_UNSEALED,
+        O_TCP,
+        O_THREADS,
+        O_BATCH,
+        O_CONFIG,
+        O_QUIET,
+        O_HELP,
+        O_VERSION
+    };
+    static const struct option longopts[] = {{"origin", 1, 0, O_ORIGIN},
+                                             {"market", 1, 0, O_MARKET},
+                                             {"authority-key", 1, 0, O_AKEY},
+                                             {"authority-id", 1, 0, O_AID},
+                                             {"authority-name", 1, 0, O_ANAME},
+                                             {"limits", 1, 0, O_LIMITS},
+                                             {"passphrase-file", 1, 0, O_PASS},
+                                             {"log-passphrase-file", 1, 0, O_LOGPASS},
+                                             {"unsealed-log-key", 0, 0, O_UNSEALED},
+                                             {"tcp", 1, 0, O_TCP},
+                                             {"threads", 1, 0, O_THREADS},
+                                             {"batch-max", 1, 0, O_BATCH},
+                                             {"config", 1, 0, O_CONFIG},
+                                             {"quiet", 0, 0, O_QUIET},
+                                             {"help", 0, 0, O_HELP},
+                                             {"version", 0, 0, O_VERSION},
+                                             {0, 0, 0, 0}};
     init_opts io = {0};
     config flags = {0}, cfg = {0};
     const char *config_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case O_ORIGIN: io.origin = optarg; break;
-        case O_MARKET: io.market = optarg; break;
-        case O_AKEY: io.auth_key = optarg; break;
-        case O_AID: io.auth_id = optarg; break;
-        case O_ANAME: io.auth_name = optarg; break;
-        case O_LIMITS: io.limits = optarg; break;
-        case O_PASS: io.pass_file = optarg; break;
-        case O_LOGPASS: io.log_pass_file = flags.passphrase_file = optarg; break;
-        case O_UNSEALED: io.unsealed = 1; break;
-        case O_TCP: flags.tcp = optarg; break;
-        case O_THREADS: flags.threads = atoi(optarg); break;
-        case O_BATCH: flags.batch_max = atoi(optarg); break;
-        case O_CONFIG: config_path = optarg; break;
-        case O_QUIET: flags.quiet = 1; break;
-        case O_VERSION: printf("tcmtraced %s\n", TT_VERSION); return 0;
+        case O_ORIGIN:
+            io.origin = optarg;
+            break;
+        case O_MARKET:
+            io.market = optarg;
+            break;
+        case O_AKEY:
+            io.auth_key = optarg;
+            break;
+        case O_AID:
+            io.auth_id = optarg;
+            break;
+        case O_ANAME:
+            io.auth_name = optarg;
+            break;
+        case O_LIMITS:
+            io.limits = optarg;
+            break;
+        case O_PASS:
+            io.pass_file = optarg;
+            break;
+        case O_LOGPASS:
+            io.log_pass_file = flags.passphrase_file = optarg;
+            break;
+        case O_UNSEALED:
+            io.unsealed = 1;
+            break;
+        case O_TCP:
+            flags.tcp = optarg;
+            break;
+        case O_THREADS:
+            flags.threads = atoi(optarg);
+            break;
+        case O_BATCH:
+            flags.batch_max = atoi(optarg);
+            break;
+        case O_CONFIG:
+            config_path = optarg;
+            break;
+        case O_QUIET:
+            flags.quiet = 1;
+            break;
+        case O_VERSION:
+            printf("tcmtraced %s\n", TT_VERSION);
+            return 0;
         case 'h':
-        case O_HELP: fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
+        case O_HELP:
+            fputs(USAGE, stdout);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return 2;
         }
     }
     const char *cmd = optind < argc ? argv[optind] : NULL;

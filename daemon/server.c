@@ -278,8 +278,9 @@ static void commit_group(server *s, job **jobs, size_t n, tt_append *items)
             if (ok++ == 0)
                 first = it->seq;
             size = it->seq + 1;
-            reply(s, jobs[i], json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq,
-                                        "hash", hex, "time_ms", (json_int_t)it->time_ms));
+            reply(s, jobs[i],
+                  json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
+                            hex, "time_ms", (json_int_t)it->time_ms));
         } else {
             atomic_fetch_add(&s->n_refused, 1);
             if (!s->cfg.quiet)
@@ -345,8 +346,7 @@ static tt_err load_identity(server *s, tt_error *err)
     tt_verifier v;
     if (tt_verifier_parse(s->vkey, &v, err) != TT_OK || memcmp(v.pk, kp.pk, 32) != 0) {
         tt_keypair_wipe(&kp);
-        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path,
-                       s->vkey);
+        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path, s->vkey);
     }
     rc = tt_ledger_set_signer(s->ledger, s->origin, &kp, err);
     tt_keypair_wipe(&kp);

@@ -55,7 +55,8 @@ static void *verify_loop(void *arg)
     uint64_t *count = arg;
     tt_keypair kp;
     uint8_t sig[64];
-    const char *body = "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611224839105527\",\"qty_g\":250}";
+    const char *body =
+        "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611224839105527\",\"qty_g\":250}";
     tt_keypair_generate(&kp);
     tt_event_sign(tt_bytes_str(body), kp.sk, sig);
     while (!stop_flag) {
@@ -129,17 +130,18 @@ static tt_ledger *make_ledger(const char *dir, const char *limits_path, unsigned
     json_t *table = json_load_file(limits_path, 0, NULL);
     json_object_del(table, "edition");
     append_one(l, &authority,
-               tt_event_build("ledger.limits", json_pack("{s:s, s:o}", "edition", "ChP 2020", "table", table)));
+               tt_event_build("ledger.limits",
+                              json_pack("{s:s, s:o}", "edition", "ChP 2020", "table", table)));
     for (int i = 0; i < GROWERS; i++) {
         char id[16];
         snprintf(id, sizeof id, "G-%04d", i);
         tt_b64((tt_bytes){32, growers[i].pk}, pk);
-        append_one(l, &authority,
-                   tt_event_build("actor.enroll",
-                                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s, s]}", "id", id, "key",
-                                            pk, "name", "马建国", "org", "岷县梅川当归专业合作社",
-                                            "licence", "GAP-甘-2026-0142", "roles", "grower",
-                                            "trader")));
+        append_one(
+            l, &authority,
+            tt_event_build("actor.enroll",
+                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s, s]}", "id", id, "key", pk,
+                                     "name", "马建国", "org", "岷县梅川当归专业合作社", "licence",
+                                     "GAP-甘-2026-0142", "roles", "grower", "trader")));
     }
     return l;
 }
@@ -166,9 +168,9 @@ static char *register_body(const char *code, int64_t qty)
                   "s:s, s:s, s:s, s:I, s:[{s:s, s:s}]}",
                   "id", code, "herb", "name_zh", "当归", "latin", "Angelica sinensis (Oliv.) Diels",
                   "part", "根", "category", "plant", "form", "药材", "origin", "province", "甘肃省",
-                  "city", "定西市", "county", "岷县", "base", "梅川镇当归种植基地", "lat", "34.4337",
-                  "lon", "104.0362", "daodi", 1, "harvest_date", "2026-10-12", "grade", "一等",
-                  "processing", "晒干", "qty_g", (json_int_t)qty, "documents", "sha256",
+                  "city", "定西市", "county", "岷县", "base", "梅川镇当归种植基地", "lat",
+                  "34.4337", "lon", "104.0362", "daodi", 1, "harvest_date", "2026-10-12", "grade",
+                  "一等", "processing", "晒干", "qty_g", (json_int_t)qty, "documents", "sha256",
                   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "kind",
                   "产地证明"));
 }
@@ -186,7 +188,8 @@ static char *request_of(const tt_keypair *kp, char *body)
     tt_event_sign(tt_bytes_str(body), kp->sk, sig);
     tt_b64((tt_bytes){32, kp->pk}, pk);
     tt_b64((tt_bytes){64, sig}, s64);
-    json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64, "body", body);
+    json_t *r =
+        json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64, "body", body);
     char *out = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     free(body);
@@ -332,8 +335,10 @@ static void *sign_range(void *arg)
     for (size_t i = j->from; i < j->to; i++) {
         const tt_keypair *kp = &growers[i % GROWERS];
         tt_event_sign(tt_bytes_str(j->bodies[i]), kp->sk, j->sigs[i]);
-        j->items[i] = (tt_append){.actor = kp->pk, .sig = j->sigs[i],
-                                  .body = tt_bytes_str(j->bodies[i]), .sig_checked = 1};
+        j->items[i] = (tt_append){.actor = kp->pk,
+                                  .sig = j->sigs[i],
+                                  .body = tt_bytes_str(j->bodies[i]),
+                                  .sig_checked = 1};
     }
     return NULL;
 }
@@ -495,8 +500,9 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     if (asprintf(&path, "%s/data.mdb", dir) < 0 || stat(path, &st) != 0)
         exit(1);
     free(path);
-    printf("| bytes per entry on disk (entry, indexes, Merkle nodes, checkpoints, state) | %.0f |\n",
-           (double)st.st_size / (double)size);
+    printf(
+        "| bytes per entry on disk (entry, indexes, Merkle nodes, checkpoints, state) | %.0f |\n",
+        (double)st.st_size / (double)size);
 }
 
 int main(int argc, char **argv)
@@ -514,7 +520,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else {
-            fprintf(stderr, "usage: tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]\n");
+            fprintf(stderr,
+                    "usage: tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]\n");
             return 2;
         }
     }

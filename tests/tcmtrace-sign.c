@@ -6,10 +6,10 @@
  *   tcmtrace-sign KEYFILE '{"type":"batch.sell","id":"...","qty_g":1}'
  *   tcmtrace-sign --raw KEYFILE 'BODY'    signs BODY byte for byte, as given
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
 #include "../cli/util.h"
 
@@ -44,8 +44,8 @@ int main(int argc, char **argv)
     tt_event_sign(tt_bytes_str(body), kp.sk, sig);
     tt_b64((tt_bytes){32, kp.pk}, pk);
     tt_b64((tt_bytes){64, sig}, s64);
-    json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64,
-                            "body", body);
+    json_t *req =
+        json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64, "body", body);
     char *out = json_dumps(req, JSON_COMPACT);
     puts(out);
     free(out);

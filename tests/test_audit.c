@@ -51,7 +51,8 @@ static int setup(void **state)
                          randombytes_random()) < 0)
                 return 1;
             tu_sign(&actor, bodies[k], sigs[k]);
-            items[k] = (tt_append){.actor = actor.pk, .sig = sigs[k], .body = tt_bytes_str(bodies[k])};
+            items[k] =
+                (tt_append){.actor = actor.pk, .sig = sigs[k], .body = tt_bytes_str(bodies[k])};
         }
         if (tt_ledger_append(l, items, 4, tt_now_ms(), NULL, NULL, &err) != TT_OK)
             return 1;
@@ -115,8 +116,7 @@ static size_t find_all(const uint8_t *needle, size_t len, long *out, size_t max)
     size_t flen, n = 0;
     assert_true(asprintf(&from, "%s/data.mdb", src) > 0);
     char *data = tu_slurp(from, &flen);
-    for (char *p = data; n < max && (p = memmem(p, flen - (size_t)(p - data), needle, len));
-         p++)
+    for (char *p = data; n < max && (p = memmem(p, flen - (size_t)(p - data), needle, len)); p++)
         out[n++] = p - data;
     free(data);
     free(from);
@@ -225,7 +225,7 @@ static void test_every_copy_of_a_hash_is_checked(void **state)
         tt_entry_hash((tt_bytes){entry_len[seq], entry_bytes[seq]}, h);
         long at[3] = {
             live_seq_offset(TT_DB_ENTRIES, (uint64_t)seq + 1) + 17 + 31, /* next entry's prev */
-            live_offset(TT_DB_HASHES, h, 32, 1) + 31,                     /* index key */
+            live_offset(TT_DB_HASHES, h, 32, 1) + 31,                    /* index key */
             live_seq_offset(TT_DB_MERKLE, tt_merkle_stored_index(0, (uint64_t)seq)) + 31,
         };
         uint64_t blame[3] = {(uint64_t)seq + 1, (uint64_t)seq, (uint64_t)seq};

@@ -155,8 +155,9 @@ static void test_signature_domain(void **state)
     tu_sign(&kp, body, sig);
     assert_int_equal(tt_event_verify(tt_bytes_str(body), kp.pk, sig), TT_OK);
     assert_int_equal(tt_event_verify(tt_bytes_str(body), other.pk, sig), TT_ERR_BAD_SIGNATURE);
-    assert_int_equal(tt_event_verify(tt_bytes_str("{\"v\":1,\"type\":\"batch.sell\"} "), kp.pk, sig),
-                     TT_ERR_BAD_SIGNATURE);
+    assert_int_equal(
+        tt_event_verify(tt_bytes_str("{\"v\":1,\"type\":\"batch.sell\"} "), kp.pk, sig),
+        TT_ERR_BAD_SIGNATURE);
     /* a plain signature of the body (without the domain prefix) is refused */
     uint8_t raw[64];
     crypto_sign_detached(raw, NULL, (const uint8_t *)body, strlen(body), kp.sk);

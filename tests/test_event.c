@@ -215,10 +215,12 @@ static void test_limits_judge(void **state)
     assert_string_equal(json_string_value(json_object_get(r0, "limit")), "150");
     assert_string_equal(json_string_value(json_object_get(r0, "status")), "confirmed");
     json_decref(v);
-    assert_string_equal(judge(t, "当归", "药材", "plant", "so2", "150", "mg/kg", &rc, NULL), "pass");
+    assert_string_equal(judge(t, "当归", "药材", "plant", "so2", "150", "mg/kg", &rc, NULL),
+                        "pass");
     assert_string_equal(judge(t, "当归", "药材", "plant", "so2", "150.001", "mg/kg", &rc, NULL),
                         "fail");
-    assert_string_equal(judge(t, "山药", "药材", "plant", "so2", "350", "mg/kg", &rc, NULL), "pass");
+    assert_string_equal(judge(t, "山药", "药材", "plant", "so2", "350", "mg/kg", &rc, NULL),
+                        "pass");
     assert_string_equal(judge(t, "党参", "饮片", "plant", "so2", "401", "ppm", &rc, NULL), "fail");
     assert_string_equal(judge(t, "山药", "饮片", "plant", "so2", "15", "mg/kg", &rc, NULL), "fail");
     assert_string_equal(judge(t, "朱砂", "药材", "mineral", "so2", "900", "mg/kg", &rc, NULL),
@@ -231,9 +233,8 @@ static void test_limits_judge(void **state)
     assert_string_equal(judge(t, "水蛭", "药材", "animal", "pb", "8", "mg/kg", &rc, NULL), "pass");
     assert_string_equal(judge(t, "水蛭", "药材", "animal", "pb", "11", "mg/kg", &rc, NULL), "fail");
     /* aflatoxin with unit conversion: 0.004 mg/kg = 4 µg/kg */
-    assert_string_equal(judge(t, "桃仁", "药材", "plant", "aflatoxin_b1", "0.004", "mg/kg", &rc,
-                              NULL),
-                        "pass");
+    assert_string_equal(
+        judge(t, "桃仁", "药材", "plant", "aflatoxin_b1", "0.004", "mg/kg", &rc, NULL), "pass");
     assert_string_equal(judge(t, "桃仁", "药材", "plant", "aflatoxin_b1", "6", "µg/kg", &rc, NULL),
                         "fail");
     assert_string_equal(judge(t, "当归", "药材", "plant", "aflatoxin_b1", "6", "µg/kg", &rc, NULL),

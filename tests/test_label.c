@@ -109,8 +109,12 @@ static void test_token_roundtrip_and_refusals(void **state)
     c[5] = c[5] == '0' ? '1' : '0';
     assert_int_equal(check(bad, &vlog, &err), TT_ERR_MALFORMED);
     /* not a label at all */
-    static const char *junk[] = {"", "hello", "https://x/b/", "https://x/b/1234?t=abc",
-                                 BASE "/b/2611224839105527", BASE "/b/2611224839105527?t=",
+    static const char *junk[] = {"",
+                                 "hello",
+                                 "https://x/b/",
+                                 "https://x/b/1234?t=abc",
+                                 BASE "/b/2611224839105527",
+                                 BASE "/b/2611224839105527?t=",
                                  "https://example.com/?q=1"};
     for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
         assert_int_equal(check(junk[i], &vlog, &err), TT_ERR_MALFORMED);

@@ -189,12 +189,11 @@ static void test_proofs_and_checkpoints(void **state)
             tt_hash proof[TT_MERKLE_PROOF_MAX];
             size_t plen;
             assert_int_equal(tt_ledger_root(l, sizes[j], r1, &err), TT_OK);
-            assert_int_equal(
-                tt_ledger_consistency_proof(l, sizes[j], sizes[k], proof, &plen, &err), TT_OK);
-            assert_int_equal(tt_merkle_verify_consistency(sizes[j], sizes[k], (tt_bytes){32, r1},
-                                                          (tt_bytes){32, cp.root},
-                                                          (tt_bytes){plen * 32, (uint8_t *)proof},
-                                                          &err),
+            assert_int_equal(tt_ledger_consistency_proof(l, sizes[j], sizes[k], proof, &plen, &err),
+                             TT_OK);
+            assert_int_equal(tt_merkle_verify_consistency(
+                                 sizes[j], sizes[k], (tt_bytes){32, r1}, (tt_bytes){32, cp.root},
+                                 (tt_bytes){plen * 32, (uint8_t *)proof}, &err),
                              TT_OK);
         }
     }

@@ -137,8 +137,12 @@ static void test_rfc6962_constants(void **state)
 static void test_reference_roots(void **state)
 {
     (void)state;
-    static const char *inputs[] = {"",         "00",       "10",
-                                   "2021",     "3031",     "40414243",
+    static const char *inputs[] = {"",
+                                   "00",
+                                   "10",
+                                   "2021",
+                                   "3031",
+                                   "40414243",
                                    "5051525354555657",
                                    "606162636465666768696a6b6c6d6e6f"};
     static const char *roots[] = {
@@ -225,18 +229,18 @@ static int run_vector(const char *path, int consistency)
         size_t l1, l2;
         uint8_t *r1 = tu_unb64(json_string_value(json_object_get(j, "root1")), &l1);
         uint8_t *r2 = tu_unb64(json_string_value(json_object_get(j, "root2")), &l2);
-        rc = tt_merkle_verify_consistency(
-            u64_field(text, "size1"), u64_field(text, "size2"), (tt_bytes){l1, r1},
-            (tt_bytes){l2, r2}, (tt_bytes){plen, proof}, NULL);
+        rc = tt_merkle_verify_consistency(u64_field(text, "size1"), u64_field(text, "size2"),
+                                          (tt_bytes){l1, r1}, (tt_bytes){l2, r2},
+                                          (tt_bytes){plen, proof}, NULL);
         free(r1);
         free(r2);
     } else {
         size_t lr, ll;
         uint8_t *root = tu_unb64(json_string_value(json_object_get(j, "root")), &lr);
         uint8_t *leaf = tu_unb64(json_string_value(json_object_get(j, "leafHash")), &ll);
-        rc = tt_merkle_verify_inclusion(
-            u64_field(text, "leafIdx"), u64_field(text, "treeSize"), (tt_bytes){ll, leaf},
-            (tt_bytes){plen, proof}, (tt_bytes){lr, root}, NULL);
+        rc = tt_merkle_verify_inclusion(u64_field(text, "leafIdx"), u64_field(text, "treeSize"),
+                                        (tt_bytes){ll, leaf}, (tt_bytes){plen, proof},
+                                        (tt_bytes){lr, root}, NULL);
         free(root);
         free(leaf);
     }
@@ -409,11 +413,10 @@ static void test_verifier_edges(void **state)
                                                 (tt_bytes){32, root}, &err),
                      TT_ERR_MALFORMED);
     uint8_t *huge = calloc(TT_MERKLE_PROOF_MAX + 1, 32);
-    assert_int_equal(
-        tt_merkle_verify_inclusion(0, UINT64_MAX, (tt_bytes){32, leaf},
-                                   (tt_bytes){(TT_MERKLE_PROOF_MAX + 1) * 32, huge},
-                                   (tt_bytes){32, root}, &err),
-        TT_ERR_TOO_LARGE);
+    assert_int_equal(tt_merkle_verify_inclusion(0, UINT64_MAX, (tt_bytes){32, leaf},
+                                                (tt_bytes){(TT_MERKLE_PROOF_MAX + 1) * 32, huge},
+                                                (tt_bytes){32, root}, &err),
+                     TT_ERR_TOO_LARGE);
     free(huge);
     assert_int_equal(tt_merkle_verify_consistency(0, 5, (tt_bytes){32, leaf}, (tt_bytes){32, root},
                                                   (tt_bytes){0, NULL}, &err),

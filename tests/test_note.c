@@ -15,7 +15,7 @@
 #define SPEC_NOTE                                                                                  \
     "This is an example message.\n\n"                                                              \
     "\xE2\x80\x94 example.com/foo "                                                                \
-    "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM" \
+    "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM"  \
     "=\n"
 
 #define PN_VKEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
@@ -24,7 +24,7 @@
     "then you don't know what your problem is.\n"
 #define PN_SIG                                                                                     \
     "\xE2\x80\x94 PeterNeumann "                                                                   \
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM" \
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM"  \
     "=\n"
 
 static void test_spec_example_verifies(void **state)
@@ -109,9 +109,10 @@ static void test_vkey_negatives(void **state)
                      TT_ERR_KEY_FORMAT);
     assert_int_equal(tt_verifier_parse("rekor.sigstore.dev+12345678+AwEB", &v, &err),
                      TT_ERR_KEY_FORMAT);
-    assert_int_equal(tt_verifier_parse("has space+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
-                                       &v, &err),
-                     TT_ERR_KEY_FORMAT);
+    assert_int_equal(
+        tt_verifier_parse("has space+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k", &v,
+                          &err),
+        TT_ERR_KEY_FORMAT);
 }
 
 static void test_note_rules(void **state)
@@ -259,7 +260,7 @@ static void test_random_notes_never_crash(void **state)
     tt_verifier_parse(SPEC_VKEY, &v, NULL);
     char buf[300];
     const char *parts[] = {"\n", "\xE2\x80\x94 ", "example.com/foo ", "AAAA", "Uw2QOk", "=", "a",
-                           " ", "\n\n", "\xE2\x80", "12\n", "+"};
+                           " ",  "\n\n",          "\xE2\x80",         "12\n", "+"};
     for (int i = 0; i < 20000; i++) {
         size_t len = 0;
         int n = (int)randombytes_uniform(20);

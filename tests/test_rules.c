@@ -242,8 +242,8 @@ static void genesis_and_actors(void)
        "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", ORIGIN, "log_key", vkey, "market",
        "重庆解放路中药材专业市场", "authorities", "id", MKT.id, "name", "解放路中药材市场管理处",
        "key", b64key(&MKT.kp));
-    OK(&MKT, "ledger.genesis", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", ORIGIN,
-       "log_key", vkey, "market", "重庆解放路中药材专业市场", "authorities", "id", MKT.id, "name",
+    OK(&MKT, "ledger.genesis", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", ORIGIN, "log_key",
+       vkey, "market", "重庆解放路中药材专业市场", "authorities", "id", MKT.id, "name",
        "解放路中药材市场管理处", "key", b64key(&MKT.kp));
     assert_int_equal(last_seq, 0);
     NO(&MKT, TT_ERR_GENESIS, "already", "ledger.genesis", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}",
@@ -278,9 +278,10 @@ static int has_event(json_t *node, const char *type, uint64_t seq)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(node, "events"), i, e) if (
-        strcmp(json_string_value(json_object_get(e, "type")), type) == 0 &&
-        (uint64_t)json_integer_value(json_object_get(e, "seq")) == seq) return 1;
+    json_array_foreach(json_object_get(node, "events"), i,
+                       e) if (strcmp(json_string_value(json_object_get(e, "type")), type) == 0 &&
+                              (uint64_t)json_integer_value(json_object_get(e, "seq")) ==
+                                  seq) return 1;
     return 0;
 }
 
@@ -339,8 +340,8 @@ static void test_market_day(void **state)
     json_t *yb = batch(Y);
     assert_string_equal(json_string_value(json_object_get(yb, "form")), "饮片");
     assert_int_equal(json_integer_value(json_object_get(yb, "yield_permille")), 900);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(yb, "origin"), "county")), "岷县");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(yb, "origin"), "county")),
+                        "岷县");
     json_decref(yb);
 
     /* a part of the 饮片 goes to the pharmacy as a child batch */
@@ -454,10 +455,10 @@ static void test_every_rule_refuses(void **state)
     (void)state;
     char *B = new_code(), *C = new_code(), *D = new_code(), *E = new_code(), *F = new_code();
     OK(&T1, "batch.register",
-       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", B,
-       "herb", "name_zh", "党参", "latin", "Codonopsis pilosula", "part", "根", "origin",
-       "province", "甘肃省", "city", "定西市", "county", "渭源县", "base", "会川镇", "daodi", 1,
-       "harvest_date", "2026-09-20", "grade", "统货", "processing", "晒干", "qty_g", 10000);
+       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", B, "herb",
+       "name_zh", "党参", "latin", "Codonopsis pilosula", "part", "根", "origin", "province",
+       "甘肃省", "city", "定西市", "county", "渭源县", "base", "会川镇", "daodi", 1, "harvest_date",
+       "2026-09-20", "grade", "统货", "processing", "晒干", "qty_g", 10000);
     json_t *reg_fields = json_pack(
         "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", B,
         "herb", "name_zh", "党参", "latin", "Codonopsis pilosula", "part", "根", "origin",
@@ -468,12 +469,11 @@ static void test_every_rule_refuses(void **state)
     refused(&X.kp, TT_ERR_NOT_ENROLLED, "batch.register", json_deep_copy(reg_fields), "enroll");
     json_object_set_new(reg_fields, "id", json_string(C));
     refused(&I.kp, TT_ERR_FORBIDDEN, "batch.register", json_deep_copy(reg_fields), "register");
-    NO(&T1, TT_ERR_FORBIDDEN, "authority", "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:[s]}",
-       "id", "Z-1", "key", b64key(&X.kp), "name", "x", "org", "x", "licence", "x", "roles",
-       "trader");
+    NO(&T1, TT_ERR_FORBIDDEN, "authority", "actor.enroll", "{s:s, s:s, s:s, s:s, s:s, s:[s]}", "id",
+       "Z-1", "key", b64key(&X.kp), "name", "x", "org", "x", "licence", "x", "roles", "trader");
     NO(&T1, TT_ERR_FORBIDDEN, "inspect", "batch.inspect",
-       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x", "standard", "x",
-       "results", "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x", "standard", "x", "results",
+       "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256",
        "0000000000000000000000000000000000000000000000000000000000000000");
     NO(&T1, TT_ERR_FORBIDDEN, "recall", "batch.recall", "{s:s, s:s}", "id", B, "reason", "x");
     NO(&T1, TT_ERR_FORBIDDEN, "hold", "batch.hold", "{s:s, s:s}", "id", B, "reason", "x");
@@ -486,9 +486,9 @@ static void test_every_rule_refuses(void **state)
     NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", B,
        "children", "id", C, "qty_g", 1);
     NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1);
-    NO(&P, TT_ERR_NOT_HOLDER, "held by", "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}",
-       "inputs", "id", B, "qty_g", 10, "output", "id", C, "qty_g", 9, "form", "饮片", "method",
-       "切片");
+    NO(&P, TT_ERR_NOT_HOLDER, "held by", "batch.process",
+       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}", "inputs", "id", B, "qty_g", 10, "output", "id",
+       C, "qty_g", 9, "form", "饮片", "method", "切片");
     NO(&T2, TT_ERR_NOT_HOLDER, "held by", "batch.destroy", "{s:s, s:s}", "id", B, "reason", "x");
 
     /* recipients */
@@ -500,13 +500,13 @@ static void test_every_rule_refuses(void **state)
     /* quantities are conserved */
     NO(&T1, TT_ERR_QUANTITY, "left", "batch.split", "{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", B,
        "children", "id", C, "qty_g", 6000, "id", D, "qty_g", 4001);
-    NO(&T1, TT_ERR_QUANTITY, "left", "batch.transfer", "{s:s, s:s, s:i, s:s}", "id", B, "to",
-       T2.id, "qty_g", 10001, "child", C);
+    NO(&T1, TT_ERR_QUANTITY, "left", "batch.transfer", "{s:s, s:s, s:i, s:s}", "id", B, "to", T2.id,
+       "qty_g", 10001, "child", C);
     NO(&T1, TT_ERR_ARGUMENT, "child", "batch.transfer", "{s:s, s:s, s:i}", "id", B, "to", T2.id,
        "qty_g", 5000);
     NO(&T1, TT_ERR_QUANTITY, "more than", "batch.process",
-       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}", "inputs", "id", B, "qty_g", 1000, "output",
-       "id", C, "qty_g", 1001, "form", "饮片", "method", "切片");
+       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}", "inputs", "id", B, "qty_g", 1000, "output", "id",
+       C, "qty_g", 1001, "form", "饮片", "method", "切片");
     NO(&T1, TT_ERR_QUANTITY, "left", "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s}, s:s}",
        "inputs", "id", B, "qty_g", 10001, "output", "id", C, "qty_g", 10, "form", "饮片", "method",
        "切片");
@@ -561,8 +561,8 @@ static void test_every_rule_refuses(void **state)
     OK(&R, "batch.release", "{s:s, s:s}", "id", B, "reason", "复检合格");
     assert_string_equal(status_of(B), "active");
     NO(&I, TT_ERR_BAD_UNIT, "measured in", "batch.inspect",
-       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x", "standard", "x",
-       "results", "test", "so2", "value", "1", "unit", "%", "report_sha256",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", B, "lab", "x", "standard", "x", "results",
+       "test", "so2", "value", "1", "unit", "%", "report_sha256",
        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 
     /* revocation and key rotation */
@@ -574,17 +574,18 @@ static void test_every_rule_refuses(void **state)
        b64key(&T2.kp));
     OK(&T1, "actor.rotate", "{s:s, s:s}", "id", T1.id, "new_key", b64key(&newkey));
     NO(&T1, TT_ERR_REVOKED, "retired", "batch.sell", "{s:s, s:i}", "id", B, "qty_g", 1);
-    assert_int_equal(submit_as(&newkey, "batch.sell", json_pack("{s:s, s:i}", "id", B, "qty_g", 1),
-                               NULL),
-                     TT_OK);
+    assert_int_equal(
+        submit_as(&newkey, "batch.sell", json_pack("{s:s, s:i}", "id", B, "qty_g", 1), NULL),
+        TT_OK);
     OK(&MKT, "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason", "营业执照过期");
-    NO(&T2, TT_ERR_REVOKED, "revoked", "batch.register", "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}",
-       "id", F, "herb", "name_zh", "黄芪", "latin", "Astragalus", "part", "根", "origin", "province",
-       "甘肃省", "city", "定西市", "county", "陇西县", "base", "x", "daodi", 0, "harvest_date",
-       "2026-09-01", "grade", "统货", "processing", "晒干", "qty_g", 5);
-    assert_int_equal(submit_as(&newkey, "batch.transfer",
-                               json_pack("{s:s, s:s}", "id", B, "to", T2.id), NULL),
-                     TT_ERR_REVOKED);
+    NO(&T2, TT_ERR_REVOKED, "revoked", "batch.register",
+       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", F, "herb",
+       "name_zh", "黄芪", "latin", "Astragalus", "part", "根", "origin", "province", "甘肃省",
+       "city", "定西市", "county", "陇西县", "base", "x", "daodi", 0, "harvest_date", "2026-09-01",
+       "grade", "统货", "processing", "晒干", "qty_g", 5);
+    assert_int_equal(
+        submit_as(&newkey, "batch.transfer", json_pack("{s:s, s:s}", "id", B, "to", T2.id), NULL),
+        TT_ERR_REVOKED);
     NO(&MKT, TT_ERR_BAD_STATE, "already", "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason", "x");
     NO(&MKT, TT_ERR_UNKNOWN_ACTOR, "no actor", "actor.revoke", "{s:s, s:s}", "id", "NOBODY",
        "reason", "x");
@@ -594,9 +595,9 @@ static void test_every_rule_refuses(void **state)
     assert_string_equal(status_of(B), "destroyed");
     assert_int_equal(qty(B, "destroyed"), 8999);
     assert_int_equal(qty(B, "remaining"), 0);
-    assert_int_equal(submit_as(&newkey, "batch.sell", json_pack("{s:s, s:i}", "id", B, "qty_g", 1),
-                               NULL),
-                     TT_ERR_BAD_STATE);
+    assert_int_equal(
+        submit_as(&newkey, "batch.sell", json_pack("{s:s, s:i}", "id", B, "qty_g", 1), NULL),
+        TT_ERR_BAD_STATE);
     NO(&R, TT_ERR_BAD_STATE, "already", "batch.recall", "{s:s, s:s}", "id", B, "reason", "x");
     json_decref(reg_fields);
     free(B), free(C), free(D), free(E), free(F);
@@ -607,13 +608,14 @@ static void test_replay_and_state_audit(void **state)
     (void)state;
     /* a replayed body is refused by the store, unchanged */
     char *G2 = new_code();
-    char *body = body_of("batch.register",
-                         json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, "
-                                   "s:s, s:i}",
-                                   "id", G2, "herb", "name_zh", "黄芪", "latin", "Astragalus",
-                                   "part", "根", "origin", "province", "甘肃省", "city", "定西市",
-                                   "county", "陇西县", "base", "x", "daodi", 0, "harvest_date",
-                                   "2026-09-01", "grade", "统货", "processing", "晒干", "qty_g", 5));
+    char *body =
+        body_of("batch.register",
+                json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, "
+                          "s:s, s:i}",
+                          "id", G2, "herb", "name_zh", "黄芪", "latin", "Astragalus", "part", "根",
+                          "origin", "province", "甘肃省", "city", "定西市", "county", "陇西县",
+                          "base", "x", "daodi", 0, "harvest_date", "2026-09-01", "grade", "统货",
+                          "processing", "晒干", "qty_g", 5));
     uint8_t sig[64], before[32], after[32];
     tu_sign(&G.kp, body, sig);
     tt_append it = {.actor = G.kp.pk, .sig = sig, .body = tt_bytes_str(body)};

@@ -17,15 +17,15 @@
 #include "tcmtrace/note.h"
 
 typedef struct tt_audit_report {
-    int ok;                       /* 1 when everything checked out */
-    uint64_t entries;             /* entries in the ledger */
-    uint64_t checked;             /* entries checked before stopping */
-    uint64_t checkpoints;         /* signed checkpoints verified */
-    uint64_t latest_checkpoint;   /* tree size of the latest one (0: none) */
-    uint8_t root[TT_HASH_SIZE];   /* root recomputed from the entries */
-    uint64_t bad_seq;             /* first seq that disagrees (when !ok) */
-    int bad_seq_known;            /* bad_seq names an entry */
-    tt_error why;                 /* what disagrees */
+    int ok;                     /* 1 when everything checked out */
+    uint64_t entries;           /* entries in the ledger */
+    uint64_t checked;           /* entries checked before stopping */
+    uint64_t checkpoints;       /* signed checkpoints verified */
+    uint64_t latest_checkpoint; /* tree size of the latest one (0: none) */
+    uint8_t root[TT_HASH_SIZE]; /* root recomputed from the entries */
+    uint64_t bad_seq;           /* first seq that disagrees (when !ok) */
+    int bad_seq_known;          /* bad_seq names an entry */
+    tt_error why;               /* what disagrees */
 } tt_audit_report;
 
 /* Called now and then with how many of `total` entries are done. */
@@ -44,7 +44,7 @@ typedef tt_err (*tt_audit_entry_fn)(void *ctx, const tt_entry *e, tt_error *err)
  * the verdict in `r`; another code when it could not run at all.
  */
 tt_err tt_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, tt_audit_entry_fn extra,
-                void *extra_ctx, tt_progress_fn progress, void *progress_ctx,
-                tt_audit_report *r, tt_error *err);
+                void *extra_ctx, tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
+                tt_error *err);
 
 #endif

@@ -34,8 +34,8 @@
 #define TT_LABEL_URL_MAX 512
 
 typedef struct tt_label {
-    char base[256];                 /* the URL before "/b/" */
-    char code[TT_CODE_LEN + 1];     /* the code in the URL path */
+    char base[256];             /* the URL before "/b/" */
+    char code[TT_CODE_LEN + 1]; /* the code in the URL path */
     uint32_t key_id;
     char token_code[TT_CODE_LEN + 1]; /* the code the token was made for */
     uint8_t hash16[16];

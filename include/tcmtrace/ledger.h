@@ -26,6 +26,7 @@
 #include "tcmtrace/entry.h"
 #include "tcmtrace/err.h"
 #include "tcmtrace/key.h"
+#include "tcmtrace/label.h"
 #include "tcmtrace/merkle.h"
 
 typedef struct tt_ledger tt_ledger;
@@ -57,8 +58,7 @@ void tt_ledger_close(tt_ledger *l);
 const char *tt_ledger_dir(const tt_ledger *l);
 
 /* Number of entries, and the hash of the last one (zeros when empty). */
-tt_err tt_ledger_head(tt_ledger *l, uint64_t *size, uint8_t last_hash[TT_HASH_SIZE],
-                      tt_error *err);
+tt_err tt_ledger_head(tt_ledger *l, uint64_t *size, uint8_t last_hash[TT_HASH_SIZE], tt_error *err);
 
 /* A copy of entry `seq` (free with free()). */
 tt_err tt_ledger_entry(tt_ledger *l, uint64_t seq, uint8_t **data, size_t *len, tt_error *err);
@@ -97,15 +97,14 @@ tt_err tt_ledger_set_signer(tt_ledger *l, const char *origin, const tt_keypair *
  * by tt_ledger_set_signer; also gives the seq and hash of the entry that
  * created the batch.
  */
-tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[123], uint64_t *reg_seq,
+tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL_TOKEN_LEN + 1], uint64_t *reg_seq,
                              uint8_t reg_hash[TT_HASH_SIZE], tt_error *err);
 
 /* Signs and stores a checkpoint of the current tree now (e.g. at init). */
 tt_err tt_ledger_sign_checkpoint(tt_ledger *l, tt_error *err);
 
 /* Settings in the meta database (values are bytes; keys not "head"). */
-tt_err tt_ledger_meta_get(tt_ledger *l, const char *key, char **value, size_t *len,
-                          tt_error *err);
+tt_err tt_ledger_meta_get(tt_ledger *l, const char *key, char **value, size_t *len, tt_error *err);
 tt_err tt_ledger_meta_put(tt_ledger *l, const char *key, const void *value, size_t len,
                           tt_error *err);
 

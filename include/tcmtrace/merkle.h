@@ -50,12 +50,11 @@ typedef tt_err (*tt_merkle_read_fn)(void *ctx, uint64_t index, uint8_t out[TT_HA
  * tt_merkle_stored_index(0, n). At most 65 hashes. Earlier hashes are read
  * through `read`.
  */
-tt_err tt_merkle_append_hashes(uint64_t n, const uint8_t leaf[TT_HASH_SIZE],
-                               tt_merkle_read_fn read, void *ctx, tt_hash out[65], size_t *count);
+tt_err tt_merkle_append_hashes(uint64_t n, const uint8_t leaf[TT_HASH_SIZE], tt_merkle_read_fn read,
+                               void *ctx, tt_hash out[65], size_t *count);
 
 /* The root of the first `size` leaves, from stored hashes. */
-tt_err tt_merkle_root(uint64_t size, tt_merkle_read_fn read, void *ctx,
-                      uint8_t out[TT_HASH_SIZE]);
+tt_err tt_merkle_root(uint64_t size, tt_merkle_read_fn read, void *ctx, uint8_t out[TT_HASH_SIZE]);
 
 /*
  * The RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
@@ -97,8 +96,8 @@ typedef struct tt_merkle_builder {
 void tt_merkle_builder_init(tt_merkle_builder *b);
 
 /* Adds a leaf; the hashes a store would write for it go to out[0..*count). */
-void tt_merkle_builder_push(tt_merkle_builder *b, const uint8_t leaf[TT_HASH_SIZE],
-                            tt_hash out[65], size_t *count);
+void tt_merkle_builder_push(tt_merkle_builder *b, const uint8_t leaf[TT_HASH_SIZE], tt_hash out[65],
+                            size_t *count);
 
 /* The root of all leaves pushed so far. */
 void tt_merkle_builder_root(const tt_merkle_builder *b, uint8_t out[TT_HASH_SIZE]);

@@ -82,7 +82,7 @@ tt_err tt_checkpoint_sign(const tt_checkpoint *cp, const char *name, const uint8
                           char **note, size_t *note_len, tt_error *err);
 
 /* Verifies a checkpoint note against the known keys and parses its text. */
-tt_err tt_checkpoint_open(tt_bytes note, const tt_verifier *known, size_t nknown,
-                          tt_checkpoint *cp, tt_error *err);
+tt_err tt_checkpoint_open(tt_bytes note, const tt_verifier *known, size_t nknown, tt_checkpoint *cp,
+                          tt_error *err);
 
 #endif

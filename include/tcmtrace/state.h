@@ -73,8 +73,8 @@ tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err);
  * into a scratch store under `scratch_dir` (created and removed) and
  * compares the derived state with the ledger's.
  */
-tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
-                      const char *scratch_dir, tt_progress_fn progress, void *progress_ctx,
-                      tt_audit_report *r, tt_error *err);
+tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const char *scratch_dir,
+                      tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
+                      tt_error *err);
 
 #endif
