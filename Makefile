@@ -117,9 +117,11 @@ valgrind: all
 	  echo "valgrind: errors or leaks above"; cat $$(grep -l 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' $(BUILD)/vg/log.*) | head -60; exit 1; fi
 	@echo "valgrind: the demo's $$(ls $(BUILD)/vg/log.* | wc -l) tcmtrace and tcmtraced processes ran with no errors and no leaks"
 
+# five seconds a target, on a copy of its seed corpus (libFuzzer adds to it)
 fuzz-short: fuzz-build
 	@for f in $(FUZZERS); do \
-	  build/fuzz/fuzz_$$f -max_total_time=5 -max_len=70000 tests/fuzz/corpus/$$f -runs=100000000 \
+	  rm -rf build/fuzz/short-corpus-$$f && cp -r tests/fuzz/corpus/$$f build/fuzz/short-corpus-$$f; \
+	  build/fuzz/fuzz_$$f -max_total_time=5 -max_len=70000 build/fuzz/short-corpus-$$f -runs=100000000 \
 	    >build/fuzz/short-$$f.log 2>&1 || { tail -40 build/fuzz/short-$$f.log; exit 1; }; \
 	  echo "fuzz_$$f: $$(grep -o 'Done [0-9]* runs' build/fuzz/short-$$f.log) without a crash"; \
 	done
