@@ -731,6 +731,13 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     }
     it->seq = e.seq;
     it->time_ms = e.time_ms;
+    if (it->want_entry) { /* a batch replayed after MAP_FULL frees the first copy */
+        free(it->entry);
+        it->entry = malloc(len);
+        if (it->entry)
+            memcpy(it->entry, buf, len);
+        it->entry_len = it->entry ? len : 0;
+    }
     ws->size++;
     memcpy(ws->last, it->hash, TT_HASH_SIZE);
     ws->time_ms = e.time_ms;

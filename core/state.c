@@ -882,11 +882,32 @@ static tt_err on_destroy(rctx *c)
     return put_and_index(c, b, rc);
 }
 
+/* The event parsed from these very bytes earlier, if the caller has it. */
+static const tt_event *parsed_before(tt_parsed *p, const tt_entry *entry)
+{
+    if (p == NULL || p->n == 0)
+        return NULL;
+    for (size_t k = 0; k < p->n; k++) {
+        size_t i = (p->next + k) % p->n;
+        if (p->bodies[i] == entry->body.data && p->events[i].json) {
+            p->next = i + 1;
+            return &p->events[i];
+        }
+    }
+    return NULL;
+}
+
 tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err)
 {
-    (void)ctx;
     rctx c = {.t = txn, .e = entry, .err = err};
-    tt_err rc = tt_event_parse(entry->body, &c.ev, err);
+    const tt_event *pre = parsed_before(ctx, entry);
+    tt_err rc = TT_OK;
+    if (pre) {
+        c.ev.type = pre->type;
+        c.ev.json = json_incref(pre->json);
+    } else {
+        rc = tt_event_parse(entry->body, &c.ev, err);
+    }
     if (rc != TT_OK)
         return rc;
     if (c.ev.type == TT_EV_GENESIS) {

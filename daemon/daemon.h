@@ -33,6 +33,7 @@ typedef struct job {
     uint8_t sig[TT_SIG_SIZE];
     char *body;
     size_t body_len;
+    tt_event ev; /* the body, parsed by the worker */
 } job;
 
 typedef struct queue {

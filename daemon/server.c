@@ -128,6 +128,7 @@ static void job_free(job *j)
 {
     if (j->req)
         json_decref(j->req);
+    tt_event_free(&j->ev);
     free(j->body);
     free(j);
 }
@@ -221,23 +222,17 @@ static void *worker(void *arg)
 
 static void publish(server *s, const tt_append *it)
 {
-    uint8_t *data;
-    size_t len;
-    if (tt_ledger_entry(s->ledger, it->seq, &data, &len, NULL) != TT_OK)
+    if (it->entry == NULL)
         return;
-    char *b64 = malloc(tt_b64_len(len)), hex[65];
-    tt_b64((tt_bytes){len, data}, b64);
+    char *b64 = malloc(tt_b64_len(it->entry_len)), hex[65], *msg;
+    tt_b64((tt_bytes){it->entry_len, it->entry}, b64);
     tt_hex((tt_bytes){32, it->hash}, hex);
-    json_t *m = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)it->seq, "hash", hex, "entry", b64);
-    char *text = json_dumps(m, JSON_COMPACT), *msg;
-    int n = asprintf(&msg, "entry %s", text);
+    int n = asprintf(&msg, "entry {\"seq\":%llu,\"hash\":\"%s\",\"entry\":\"%s\"}",
+                     (unsigned long long)it->seq, hex, b64);
     if (n > 0)
         nn_send(s->feed, msg, (size_t)n, NN_DONTWAIT);
     free(msg);
-    free(text);
-    json_decref(m);
     free(b64);
-    free(data);
 }
 
 static void publish_checkpoint(server *s)
@@ -253,18 +248,23 @@ static void publish_checkpoint(server *s)
     free(note);
 }
 
-static void commit_group(server *s, job **jobs, size_t n, tt_append *items)
+static void commit_group(server *s, job **jobs, size_t n, tt_append *items,
+                         const uint8_t **bodies, tt_event *events)
 {
     for (size_t i = 0; i < n; i++) {
         items[i] = (tt_append){.actor = jobs[i]->actor,
                                .sig = jobs[i]->sig,
                                .body = {jobs[i]->body_len, (uint8_t *)jobs[i]->body},
-                               .sig_checked = 1};
+                               .sig_checked = 1,
+                               .want_entry = 1};
+        bodies[i] = items[i].body.data;
+        events[i] = jobs[i]->ev;
     }
+    tt_parsed parsed = {bodies, events, n, 0};
     tt_error err;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    tt_err rc = tt_ledger_append(s->ledger, items, n, tt_now_ms(), tt_rules_apply, NULL, &err);
+    tt_err rc = tt_ledger_append(s->ledger, items, n, tt_now_ms(), tt_rules_apply, &parsed, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc != TT_OK)
         logf_(s, "ERROR", "a group of %zu events was not written: %s", n, err.message);
@@ -301,6 +301,8 @@ static void commit_group(server *s, job **jobs, size_t n, tt_append *items)
               ok == 1 ? "" : "s", (unsigned long long)first, (unsigned long long)(size - 1), ms,
               (unsigned long long)size);
     }
+    for (size_t i = 0; i < n; i++) /* copies kept for the feed, whatever became of them */
+        free(items[i].entry);
 }
 
 static void *writer(void *arg)
@@ -309,14 +311,18 @@ static void *writer(void *arg)
     size_t max = (size_t)s->cfg.batch_max;
     job **jobs = calloc(max, sizeof *jobs);
     tt_append *items = calloc(max, sizeof *items);
+    const uint8_t **bodies = calloc(max, sizeof *bodies);
+    tt_event *events = calloc(max, sizeof *events);
     int end = 0;
     while (!end) {
         size_t n = queue_pop_many(&s->writes, jobs, max, &end);
         if (n)
-            commit_group(s, jobs, n, items);
+            commit_group(s, jobs, n, items, bodies, events);
     }
     free(jobs);
     free(items);
+    free(bodies);
+    free(events);
     return NULL;
 }
 

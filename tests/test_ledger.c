@@ -129,6 +129,21 @@ static void test_group_commit_and_chain(void **state)
         free_batch(&b);
     }
     assert_chain(l, 200);
+    /* want_entry hands back exactly the bytes that were stored */
+    batch w = make_batch(3, 5000, 7);
+    for (size_t i = 0; i < w.n; i++)
+        w.items[i].want_entry = 1;
+    assert_int_equal(tt_ledger_append(l, w.items, w.n, tt_now_ms(), NULL, NULL, &err), TT_OK);
+    for (size_t i = 0; i < w.n; i++) {
+        uint8_t *stored;
+        size_t len;
+        assert_int_equal(tt_ledger_entry(l, w.items[i].seq, &stored, &len, &err), TT_OK);
+        assert_int_equal(w.items[i].entry_len, len);
+        assert_memory_equal(w.items[i].entry, stored, len);
+        free(stored);
+        free(w.items[i].entry);
+    }
+    free_batch(&w);
     /* time is non-decreasing even if the clock steps back */
     batch b = make_batch(1, 1000, 0);
     assert_int_equal(tt_ledger_append(l, b.items, 1, 1, NULL, NULL, &err), TT_OK);

@@ -603,6 +603,45 @@ static void test_every_rule_refuses(void **state)
     free(B), free(C), free(D), free(E), free(F);
 }
 
+/* Events parsed beforehand (as the daemon's workers do) are matched to their
+ * entries by their bytes, whatever order they are handed over in. */
+static void test_parsed_events_are_matched(void **state)
+{
+    (void)state;
+    char *codes[3], *bodies[3];
+    uint8_t sigs[3][64];
+    tt_append items[3] = {{0}};
+    tt_event events[3];
+    const uint8_t *ptrs[3];
+    for (int i = 0; i < 3; i++) {
+        codes[i] = new_code();
+        bodies[i] = body_of("batch.register",
+                            json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, "
+                                      "s:s, s:s, s:i}",
+                                      "id", codes[i], "herb", "name_zh", "黄芪", "latin", "A",
+                                      "part", "根", "origin", "province", "p", "city", "c",
+                                      "county", "x", "base", "b", "daodi", 0, "harvest_date",
+                                      "2026-09-01", "grade", "g", "processing", "p", "qty_g",
+                                      1000 * (i + 1)));
+        tu_sign(&G.kp, bodies[i], sigs[i]);
+        items[i] = (tt_append){.actor = G.kp.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
+    }
+    for (int i = 0; i < 3; i++) { /* handed over in reverse order */
+        ptrs[i] = items[2 - i].body.data;
+        assert_int_equal(tt_event_parse(items[2 - i].body, &events[i], NULL), TT_OK);
+    }
+    tt_parsed parsed = {ptrs, events, 3, 0};
+    assert_int_equal(tt_ledger_append(L, items, 3, tt_now_ms(), tt_rules_apply, &parsed, NULL),
+                     TT_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(items[i].result.code, TT_OK);
+        assert_int_equal(qty(codes[i], "registered"), 1000 * (i + 1));
+        tt_event_free(&events[i]);
+        free(codes[i]);
+        free(bodies[i]);
+    }
+}
+
 static void test_replay_and_state_audit(void **state)
 {
     (void)state;
@@ -669,6 +708,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_market_day),
         cmocka_unit_test(test_every_rule_refuses),
+        cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -114,11 +114,14 @@ typedef struct tt_append {
     const uint8_t *sig;   /* 64-byte signature over the body */
     tt_bytes body;
     int sig_checked; /* the caller verified the signature already */
+    int want_entry;  /* also hand back the encoded entry (for a feed) */
     /* results */
     tt_error result; /* TT_OK when appended, else why it was refused */
     uint64_t seq;
     uint64_t time_ms;
     uint8_t hash[TT_HASH_SIZE];
+    uint8_t *entry; /* with want_entry: the encoded entry, malloc'd; caller frees */
+    size_t entry_len;
 } tt_append;
 
 /*

@@ -25,9 +25,23 @@
 #include <jansson.h>
 
 #include "tcmtrace/audit.h"
+#include "tcmtrace/event.h"
 #include "tcmtrace/ledger.h"
 
-/* The rules, as a tt_apply_fn (ctx is unused; pass NULL). */
+/*
+ * Events the caller has parsed already (the daemon's workers do, while
+ * checking signatures), so that the single writer does not parse them
+ * again: events[i] was parsed from exactly the bytes at bodies[i].data.
+ * An entry whose body is not among them is parsed as usual.
+ */
+typedef struct tt_parsed {
+    const uint8_t *const *bodies;
+    const tt_event *events;
+    size_t n;
+    size_t next; /* where to look first: entries come in order */
+} tt_parsed;
+
+/* The rules, as a tt_apply_fn; ctx is a tt_parsed, or NULL. */
 tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err);
 
 /* The state of a batch (a new reference; json_decref it). */
