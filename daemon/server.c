@@ -248,8 +248,8 @@ static void publish_checkpoint(server *s)
     free(note);
 }
 
-static void commit_group(server *s, job **jobs, size_t n, tt_append *items,
-                         const uint8_t **bodies, tt_event *events)
+static void commit_group(server *s, job **jobs, size_t n, tt_append *items, const uint8_t **bodies,
+                         tt_event *events)
 {
     for (size_t i = 0; i < n; i++) {
         items[i] = (tt_append){.actor = jobs[i]->actor,

@@ -164,6 +164,29 @@ static void test_signature_domain(void **state)
     assert_int_equal(tt_event_verify(tt_bytes_str(body), kp.pk, raw), TT_ERR_BAD_SIGNATURE);
 }
 
+/* One value, one encoding: base64 with stray bits, bad padding, whitespace
+ * or trailing bytes is refused. */
+static void test_base64_is_strict(void **state)
+{
+    (void)state;
+    uint8_t out[16];
+    size_t n;
+    assert_int_equal(tt_unb64("AA==", 4, 0, out, sizeof out, &n), TT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tt_unb64("AA", 2, 1, out, sizeof out, &n), TT_OK);
+    static const struct {
+        const char *s;
+        int url;
+    } bad[] = {{"AB==", 0}, {"AAB=", 0}, {"AA=", 0},   {"AA", 0},   {"AB", 1},   {"A", 1},
+               {" AA=", 0}, {"AA= ", 0}, {"AA==x", 0}, {"A+==", 1}, {"A_==", 0}, {"AA==", 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (tt_unb64(bad[i].s, strlen(bad[i].s), bad[i].url, out, sizeof out, &n) !=
+            TT_ERR_MALFORMED)
+            fail_msg("\"%s\" (url=%d) was accepted", bad[i].s, bad[i].url);
+    /* too long for the buffer */
+    assert_int_equal(tt_unb64("AAAAAAAAAAAAAAAAAAAAAAAA", 24, 0, out, 4, &n), TT_ERR_MALFORMED);
+}
+
 static void test_error_table(void **state)
 {
     (void)state;
@@ -187,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_bad_version_and_oversize),
         cmocka_unit_test(test_random_bytes_never_crash),
         cmocka_unit_test(test_signature_domain),
+        cmocka_unit_test(test_base64_is_strict),
         cmocka_unit_test(test_error_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -615,14 +615,14 @@ static void test_parsed_events_are_matched(void **state)
     const uint8_t *ptrs[3];
     for (int i = 0; i < 3; i++) {
         codes[i] = new_code();
-        bodies[i] = body_of("batch.register",
-                            json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, "
-                                      "s:s, s:s, s:i}",
-                                      "id", codes[i], "herb", "name_zh", "黄芪", "latin", "A",
-                                      "part", "根", "origin", "province", "p", "city", "c",
-                                      "county", "x", "base", "b", "daodi", 0, "harvest_date",
-                                      "2026-09-01", "grade", "g", "processing", "p", "qty_g",
-                                      1000 * (i + 1)));
+        bodies[i] =
+            body_of("batch.register",
+                    json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, "
+                              "s:s, s:s, s:i}",
+                              "id", codes[i], "herb", "name_zh", "黄芪", "latin", "A", "part", "根",
+                              "origin", "province", "p", "city", "c", "county", "x", "base", "b",
+                              "daodi", 0, "harvest_date", "2026-09-01", "grade", "g", "processing",
+                              "p", "qty_g", 1000 * (i + 1)));
         tu_sign(&G.kp, bodies[i], sigs[i]);
         items[i] = (tt_append){.actor = G.kp.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
     }

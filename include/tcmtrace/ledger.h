@@ -97,8 +97,8 @@ tt_err tt_ledger_set_signer(tt_ledger *l, const char *origin, const tt_keypair *
  * by tt_ledger_set_signer; also gives the seq and hash of the entry that
  * created the batch.
  */
-tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL_TOKEN_LEN + 1], uint64_t *reg_seq,
-                             uint8_t reg_hash[TT_HASH_SIZE], tt_error *err);
+tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL_TOKEN_LEN + 1],
+                             uint64_t *reg_seq, uint8_t reg_hash[TT_HASH_SIZE], tt_error *err);
 
 /* Signs and stores a checkpoint of the current tree now (e.g. at init). */
 tt_err tt_ledger_sign_checkpoint(tt_ledger *l, tt_error *err);
