@@ -30,9 +30,9 @@ enroll R r regulator
 enroll PH ph pharmacy
 enroll OLD old trader
 reg() { # reg KEY: a new 10 kg lot; prints its code
-    as "$1" --json register --herb 当归 --latin A --part 根 --qty 10kg --province p --city c \
-        --county x --base b --harvest 2026-10-12 --grade g --processing p |
-        sed -n 's/.*"codes": \[ *"\([0-9]*\)".*/\1/p;/"codes"/{n;s/[^0-9]//gp}' | head -1
+    as "$1" register --herb 当归 --latin A --part 根 --qty 10kg --province p --city c \
+        --county x --base b --harvest 2026-10-12 --grade g --processing p >"$WORK/reg.out" &&
+        codes_of "$WORK/reg.out" | head -1
 }
 A=$(reg g)          # held by G
 B=$(reg t)          # held by T
