@@ -5,6 +5,7 @@
 #ifndef TCMTRACE_LEDGER_INTERNAL_H
 #define TCMTRACE_LEDGER_INTERNAL_H
 
+#include <jansson.h>
 #include <lmdb.h>
 #include <pthread.h>
 
@@ -37,6 +38,16 @@ struct tt_txn {
 tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
                   const char *what);
 
+/* A cache of parsed JSON (jcache.c); values are shared and read-only. */
+typedef struct tt_jcache tt_jcache;
+tt_jcache *tt_jcache_new(size_t slots); /* slots: a power of two */
+void tt_jcache_free(tt_jcache *c);
+/* A new reference to the value stored under `key` from the same `raw`
+ * bytes (raw NULL: the key alone names the content), or NULL. */
+json_t *tt_jcache_get(tt_jcache *c, const void *key, size_t klen, const void *raw, size_t rlen);
+void tt_jcache_put(tt_jcache *c, const void *key, size_t klen, const void *raw, size_t rlen,
+                   json_t *json);
+
 struct tt_ledger {
     MDB_env *env;
     MDB_dbi dbi[TT_DB_COUNT];
@@ -48,6 +59,8 @@ struct tt_ledger {
     int has_signer;
     char origin[256];
     tt_keypair log_key;
+    tt_jcache *records; /* parsed batch records, checked against their bytes */
+    tt_jcache *events;  /* what an entry did, as a trace shows it (entries never change) */
 };
 
 /* Maps an LMDB return code to a tt_err with a sentence. */

@@ -31,6 +31,19 @@ static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl)
     return json_loadb(v.mv_data, v.mv_size, 0, NULL);
 }
 
+/* A batch record, shared through the ledger's cache: read-only. */
+static json_t *get_record_shared(tt_ledger *l, MDB_txn *txn, const char *code)
+{
+    size_t kl = strlen(code);
+    MDB_val key = {kl, (void *)code}, v;
+    if (mdb_get(txn, l->dbi[TT_DB_BATCHES], &key, &v) != 0)
+        return NULL;
+    json_t *j = tt_jcache_get(l->records, code, kl, v.mv_data, v.mv_size);
+    if (j == NULL && (j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
+        tt_jcache_put(l->records, code, kl, v.mv_data, v.mv_size, j);
+    return j;
+}
+
 static tt_err parse_code(const char *in, char code[TT_CODE_LEN + 1], tt_error *err)
 {
     return tt_code_parse(in, code, err);
@@ -180,8 +193,26 @@ typedef struct tracer {
     int truncated;
 } tracer;
 
-/* What one event did, read back from its entry. */
+static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code);
+
+/* What one event did for batch `code`: entries never change, so the
+ * summary is kept under (seq, code). Shared: read-only. */
 static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
+{
+    uint8_t key[8 + TT_CODE_LEN];
+    tt_put_u64be(key, seq);
+    memcpy(key + 8, code, TT_CODE_LEN);
+    json_t *s = tt_jcache_get(t->l->events, key, sizeof key, NULL, 0);
+    if (s == NULL) {
+        s = event_summary_read(t, seq, code);
+        if (json_object_get(s, "type")) /* a complete one */
+            tt_jcache_put(t->l->events, key, sizeof key, NULL, 0, s);
+    }
+    return s;
+}
+
+/* What one event did, read back from its entry. */
+static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
 {
     uint8_t kb[8];
     tt_put_u64be(kb, seq);
@@ -220,7 +251,7 @@ static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
 
 static json_t *trace_node(tracer *t, const char *code, int up, int depth)
 {
-    json_t *b = get_json(t->txn, t->l->dbi[TT_DB_BATCHES], code, strlen(code));
+    json_t *b = get_record_shared(t->l, t->txn, code);
     if (b == NULL)
         return NULL;
     json_t *n = json_object();

@@ -10,7 +10,7 @@
  *     10-deep lineage: trace and show latency (library and API), audit
  *     throughput, bytes per entry on disk.
  *
- * tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]
+ * tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep] [--daemon-log FILE]
  */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -236,13 +237,18 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static const char *daemon_log; /* --daemon-log: the daemon's own log, for a closer look */
+
 static pid_t start_daemon(const char *bin, const char *dir)
 {
     char exe[PATH_MAX + 16];
     snprintf(exe, sizeof exe, "%s/tcmtraced", bin);
     pid_t pid = fork();
     if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
+        if (freopen(daemon_log ? daemon_log : "/dev/null", "a", stderr) == NULL)
+            _exit(127);
+        if (daemon_log)
+            execl(exe, exe, "run", dir, (char *)NULL);
         execl(exe, exe, "run", dir, "--quiet", (char *)NULL);
         _exit(127);
     }
@@ -254,10 +260,23 @@ static pid_t start_daemon(const char *bin, const char *dir)
     return pid;
 }
 
-static void stop_daemon(pid_t pid)
+/* Stops the daemon; returns the CPU seconds it used. */
+static double stop_daemon(pid_t pid)
 {
+    struct rusage ru;
     kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    if (wait4(pid, NULL, 0, &ru) != pid)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void ingest(const char *bin, const char *dir, const char *limits, int nclients,
@@ -290,12 +309,13 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     pid_t pid = start_daemon(bin, dir);
     pthread_t *t = calloc((size_t)nclients, sizeof *t);
     t0 = now_s();
+    double c0 = self_cpu();
     for (int i = 0; i < nclients; i++)
         pthread_create(&t[i], NULL, client_run, &cs[i]);
     for (int i = 0; i < nclients; i++)
         pthread_join(t[i], NULL);
-    double wall = now_s() - t0;
-    stop_daemon(pid);
+    double wall = now_s() - t0, client_cpu = self_cpu() - c0;
+    double daemon_cpu = stop_daemon(pid);
     size_t total = per * (size_t)nclients, ok = 0;
     double *all = calloc(total, sizeof *all);
     for (int i = 0; i < nclients; i++) {
@@ -309,6 +329,9 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     printf("| ingest / Ed25519 ceiling | %.2f |\n", rate / ceiling);
     printf("| submit latency p50 / p99 / p999 | %.2f / %.2f / %.2f ms |\n", all[total / 2] * 1e3,
            all[total * 99 / 100] * 1e3, all[total * 999 / 1000] * 1e3);
+    printf("| CPU per event: daemon (verification %.0f µs of it) / clients | %.0f µs / %.0f µs |\n",
+           1e6 * ncpu() / ceiling, daemon_cpu * 1e6 / (double)total,
+           client_cpu * 1e6 / (double)total);
     for (int i = 0; i < nclients; i++) {
         for (size_t k = 0; k < per; k++)
             free(cs[i].reqs[k]);
@@ -382,27 +405,42 @@ static void progress(void *ctx, uint64_t done, uint64_t total)
         fprintf(stderr, "\r  audit %3d%%", total ? (int)(done * 100 / total) : 100);
 }
 
+#define LINEAGES 32 /* distinct 10-deep lineages: a first trace of each is a cold one */
+
+/* Sends `req` and waits for the answer; returns its length. */
+static int round_trip(int sock, const char *req)
+{
+    char *buf;
+    nn_send(sock, req, strlen(req), 0);
+    int n = nn_recv(sock, &buf, NN_MSG, 0);
+    if (n > 0)
+        nn_freemsg(buf);
+    return n;
+}
+
 static void large(const char *bin, const char *dir, const char *limits, size_t entries)
 {
     tt_ledger *l = make_ledger(dir, limits, TT_LEDGER_NOSYNC);
     double t0 = now_s();
-    /* a 10-deep lineage: each split child is split again, all by grower 0 */
-    char chain[11][TT_CODE_LEN + 1];
-    next_code(chain[0]);
-    char *b0 = register_body(chain[0], 1000000);
-    bulk_append(l, &b0, 1);
-    free(b0);
-    int64_t q = 1000000;
-    for (int d = 1; d <= 10; d++, q /= 2) {
-        char other[TT_CODE_LEN + 1];
-        next_code(chain[d]);
-        next_code(other);
-        char *b = tt_event_build("batch.split",
-                                 json_pack("{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", chain[d - 1],
-                                           "children", "id", chain[d], "qty_g", (int)(q / 2), "id",
-                                           other, "qty_g", (int)(q / 4)));
-        bulk_append(l, &b, 1);
-        free(b);
+    /* 10-deep lineages: each split child is split again, all by grower 0 */
+    static char chain[LINEAGES][11][TT_CODE_LEN + 1];
+    for (int c = 0; c < LINEAGES; c++) {
+        next_code(chain[c][0]);
+        char *b0 = register_body(chain[c][0], 1000000);
+        bulk_append(l, &b0, 1);
+        free(b0);
+        int64_t q = 1000000;
+        for (int d = 1; d <= 10; d++, q /= 2) {
+            char other[TT_CODE_LEN + 1];
+            next_code(chain[c][d]);
+            next_code(other);
+            char *b = tt_event_build(
+                "batch.split", json_pack("{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", chain[c][d - 1],
+                                         "children", "id", chain[c][d], "qty_g", (int)(q / 2), "id",
+                                         other, "qty_g", (int)(q / 4)));
+            bulk_append(l, &b, 1);
+            free(b);
+        }
     }
     /* the rest: registrations, in chunks (sales by the same grower of its own lots) */
     uint64_t size = 0;
@@ -427,57 +465,75 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     if (isatty(STDERR_FILENO))
         fputc('\n', stderr);
     printf("  built a ledger of %llu entries in %.1f s\n", (unsigned long long)size, now_s() - t0);
-    /* library latency */
+    tt_ledger_close(l);
+    /* library latency: cold is the first trace of each lineage on a newly
+     * opened ledger; warm repeats one, its records parsed already */
+    tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL);
+    double cold_us = 0, trace_us, show_us;
+    for (int c = 0; c < LINEAGES; c++) {
+        json_t *tr;
+        tt_error err;
+        t0 = now_s();
+        if (tt_trace(l, chain[c][10], &tr, &err) != TT_OK) {
+            fprintf(stderr, "trace: %s\n", err.message);
+            exit(1);
+        }
+        cold_us += (now_s() - t0) / LINEAGES * 1e6;
+        json_decref(tr);
+    }
     int reps = 2000;
     t0 = now_s();
     for (int i = 0; i < reps; i++) {
         json_t *tr;
-        tt_error err;
-        if (tt_trace(l, chain[10], &tr, &err) != TT_OK) {
-            fprintf(stderr, "trace: %s\n", err.message);
+        if (tt_trace(l, chain[0][10], &tr, NULL) != TT_OK)
             exit(1);
-        }
         json_decref(tr);
     }
-    double trace_us = (now_s() - t0) / reps * 1e6;
+    trace_us = (now_s() - t0) / reps * 1e6;
     t0 = now_s();
     for (int i = 0; i < reps; i++) {
         json_t *b;
-        if (tt_state_batch(l, chain[10], &b, NULL) != TT_OK)
+        if (tt_state_batch(l, chain[0][10], &b, NULL) != TT_OK)
             exit(1);
         json_decref(b);
     }
-    double show_us = (now_s() - t0) / reps * 1e6;
+    show_us = (now_s() - t0) / reps * 1e6;
     tt_ledger_close(l);
-    printf("| trace of a 10-deep lineage, library (%llu entries) | %.0f µs |\n",
-           (unsigned long long)size, trace_us);
+    printf("| trace of a 10-deep lineage, library (%llu entries): first / repeated | %.0f / %.0f "
+           "µs |\n",
+           (unsigned long long)size, cold_us, trace_us);
     printf("| show, library | %.1f µs |\n", show_us);
-    /* through the API */
+    /* through the API, on a daemon started afresh */
     pid_t pid = start_daemon(bin, dir);
-    char url[PATH_MAX + 32], *treq, *sreq;
+    char url[PATH_MAX + 32], req[128];
     snprintf(url, sizeof url, "ipc://%s/api.sock", dir);
-    asprintf(&treq, "{\"op\":\"trace\",\"id\":\"%s\"}", chain[10]);
-    asprintf(&sreq, "{\"op\":\"batch\",\"id\":\"%s\"}", chain[10]);
     int s = nn_socket(AF_SP, NN_REQ);
     nn_connect(s, url);
-    double api[2];
-    char *reqs[2] = {treq, sreq};
-    for (int k = 0; k < 2; k++) {
+    round_trip(s, "{\"op\":\"status\"}"); /* connected */
+    double api_cold = 0, api_trace, api_show;
+    int tlen = 0, slen = 0;
+    for (int c = 0; c < LINEAGES; c++) {
+        snprintf(req, sizeof req, "{\"op\":\"trace\",\"id\":\"%s\"}", chain[c][10]);
         t0 = now_s();
-        for (int i = 0; i < 1000; i++) {
-            char *buf;
-            nn_send(s, reqs[k], strlen(reqs[k]), 0);
-            if (nn_recv(s, &buf, NN_MSG, 0) > 0)
-                nn_freemsg(buf);
-        }
-        api[k] = (now_s() - t0) / 1000 * 1e6;
+        tlen = round_trip(s, req);
+        api_cold += (now_s() - t0) / LINEAGES * 1e6;
     }
+    snprintf(req, sizeof req, "{\"op\":\"trace\",\"id\":\"%s\"}", chain[0][10]);
+    t0 = now_s();
+    for (int i = 0; i < 1000; i++)
+        round_trip(s, req);
+    api_trace = (now_s() - t0) / 1000 * 1e6;
+    snprintf(req, sizeof req, "{\"op\":\"batch\",\"id\":\"%s\"}", chain[0][10]);
+    t0 = now_s();
+    for (int i = 0; i < 1000; i++)
+        slen = round_trip(s, req);
+    api_show = (now_s() - t0) / 1000 * 1e6;
     nn_close(s);
     stop_daemon(pid);
-    free(treq);
-    free(sreq);
-    printf("| trace of a 10-deep lineage, API round trip | %.0f µs |\n", api[0]);
-    printf("| show, API round trip | %.0f µs |\n", api[1]);
+    printf("| trace of a 10-deep lineage, API round trip (%d-byte answer): first / repeated | %.0f "
+           "/ %.0f µs |\n",
+           tlen, api_cold, api_trace);
+    printf("| show, API round trip (%d-byte answer) | %.0f µs |\n", slen, api_show);
     /* audit */
     tt_verifier v;
     tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
@@ -519,9 +575,12 @@ int main(int argc, char **argv)
             entries = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
+        else if (strcmp(argv[i], "--daemon-log") == 0 && i + 1 < argc)
+            daemon_log = argv[++i];
         else {
             fprintf(stderr,
-                    "usage: tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]\n");
+                    "usage: tcmtrace-bench [--clients N] [--events N] [--entries N] [--keep]\n"
+                    "                      [--daemon-log FILE]\n");
             return 2;
         }
     }

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,11 +443,82 @@ static void test_market_day(void **state)
     json_decref(hist);
 
     /* a later recall of the origin reaches into the pharmacy's stock */
+    assert_int_equal(tt_trace(L, Y1, &tr, NULL), TT_OK); /* read (and cached) before */
+    json_decref(tr);
     OK(&R, "batch.recall", "{s:s, s:s}", "id", A, "reason", "同批次溯源召回");
+    uint64_t s_recall2 = last_seq;
+    assert_int_equal(tt_trace(L, Y1, &tr, NULL), TT_OK); /* and the trace shows it at once */
+    n0 = json_object_get(tr, "up");
+    assert_string_equal(json_string_value(json_object_get(n0, "status")), "recalled");
+    assert_true(has_event(n0, "batch.recall", s_recall2));
+    n1 = json_array_get(json_object_get(n0, "parents"), 0);
+    assert_string_equal(json_string_value(json_object_get(n1, "status")), "recalled");
+    json_decref(tr);
     assert_string_equal(status_of(Y1), "recalled");
     assert_string_equal(status_of(Y), "recalled");
     NO(&PH, TT_ERR_FROZEN, "recalled", "batch.sell", "{s:s, s:i}", "id", Y1, "qty_g", 250);
     free(A), free(A1), free(A2), free(A3), free(Y), free(Y1), free(A3a);
+}
+
+/* Traces on other threads while a lot is sold from: each sees one
+ * consistent snapshot, and the last one sees every sale. */
+typedef struct tracing {
+    const char *code;
+    int traces, bad;
+} tracing;
+
+static void *trace_loop(void *arg)
+{
+    tracing *t = arg;
+    for (int i = 0; i < t->traces; i++) {
+        json_t *tr;
+        if (tt_trace(L, t->code, &tr, NULL) != TT_OK) {
+            t->bad++;
+            continue;
+        }
+        json_t *n = json_object_get(tr, "up"), *q = json_object_get(n, "qty");
+        /* remaining + sold is what was registered, and one sale is one event */
+        int64_t rem = json_integer_value(json_object_get(q, "remaining"));
+        int64_t sold = json_integer_value(json_object_get(q, "sold"));
+        size_t events = json_array_size(json_object_get(n, "events"));
+        if (rem + sold != 100000 || (size_t)(sold / 100) + 1 != events) {
+            t->bad++;
+        }
+        json_decref(tr);
+    }
+    return NULL;
+}
+
+static void test_traces_while_writing(void **state)
+{
+    (void)state;
+    char *Z = new_code();
+    OK(&T1, "batch.register",
+       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", Z, "herb",
+       "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根", "origin", "province",
+       "甘肃省", "city", "定西市", "county", "陇西县", "base", "首阳镇", "daodi", 0, "harvest_date",
+       "2026-09-30", "grade", "统货", "processing", "晒干", "qty_g", 100000);
+    pthread_t th[3];
+    tracing t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (tracing){Z, 300, 0};
+        pthread_create(&th[i], NULL, trace_loop, &t[i]);
+    }
+    for (int i = 0; i < 60; i++)
+        OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 100, "buyer", "零售");
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].bad, 0);
+    }
+    t[0] = (tracing){Z, 1, 0};
+    trace_loop(&t[0]);
+    assert_int_equal(t[0].bad, 0);
+    assert_int_equal(qty(Z, "sold"), 6000);
+    json_t *tr;
+    assert_int_equal(tt_trace(L, Z, &tr, NULL), TT_OK);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(tr, "up"), "events")), 61);
+    json_decref(tr);
+    free(Z);
 }
 
 /* Each rule broken once; refused with its code, nothing changed. */
@@ -707,6 +779,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_market_day),
+        cmocka_unit_test(test_traces_while_writing),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),
