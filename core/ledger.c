@@ -172,7 +172,7 @@ tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts
     mdb_env_set_mapsize(l->env, 0);
     if ((rc = open_dbs(l, err)) != TT_OK)
         goto fail;
-    l->records = tt_jcache_new(1024);
+    l->records = tt_jcache_new(4096);
     l->events = tt_jcache_new(4096);
     *out = l;
     return TT_OK;
@@ -320,7 +320,7 @@ static tt_err with_tree(tt_ledger *l, uint64_t a, uint64_t b, uint64_t need, mer
         rc = tt_fail(err, TT_ERR_RANGE, "the ledger has %llu entries, fewer than %llu",
                      (unsigned long long)size, (unsigned long long)need);
     if (rc == TT_OK) {
-        struct tt_txn tx = {l, txn, 0};
+        struct tt_txn tx = {l, txn, 0, 0};
         rc = op(&tx, a, b, out, len);
         if (rc == TT_ERR_RANGE)
             tt_fail(err, rc, "sizes %llu and %llu do not make a proof", (unsigned long long)a,
@@ -538,7 +538,7 @@ tt_err tt_ledger_write(tt_ledger *l, size_t room,
         rc = begin_write(l, &txn, err);
     if (rc != TT_OK)
         return rc;
-    struct tt_txn t = {l, txn, 0};
+    struct tt_txn t = {l, txn, 0, 0};
     rc = fn(ctx, &t, err);
     return end_write(l, txn, rc, NULL, err);
 }
@@ -579,7 +579,7 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
 /* Signs a checkpoint of the first `size` entries and stores it. */
 static tt_err put_checkpoint(tt_ledger *l, MDB_txn *txn, uint64_t size, int *mrc, tt_error *err)
 {
-    struct tt_txn rt = {l, txn, 0};
+    struct tt_txn rt = {l, txn, 0, 0};
     tt_checkpoint cp;
     snprintf(cp.origin, sizeof cp.origin, "%s", l->origin);
     cp.size = size;
@@ -594,7 +594,7 @@ static tt_err put_checkpoint(tt_ledger *l, MDB_txn *txn, uint64_t size, int *mrc
     uint8_t kb[8];
     MDB_val k, v = {len, note};
     key_u64(kb, &k, size);
-    struct tt_txn t = {l, txn, 0};
+    struct tt_txn t = {l, txn, 0, 0};
     rc = tt_txn_put(&t, TT_DB_CHECKPOINTS, &k, &v, 0, err, "checkpoints");
     free(note);
     if (mrc)
@@ -630,8 +630,10 @@ tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned f
                   const char *what)
 {
     int rc = mdb_put(t->txn, t->ledger->dbi[db], k, v, flags);
-    if (rc == 0)
+    if (rc == 0) {
+        t->puts++;
         return TT_OK;
+    }
     t->mdb_rc = rc;
     if (rc == MDB_KEYEXIST)
         return tt_fail(err, TT_ERR_STORE, "%s already holds that key", what);
@@ -673,9 +675,20 @@ static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *by
     return TT_OK;
 }
 
-/* Checks, applies and stores one event in a nested transaction. */
+/* append_one's *fatal when a refused event had written already: the batch
+ * is done again with a nested transaction per event. */
+#define REDO_NESTED (-2)
+
+/*
+ * Checks, applies and stores one event. The rules check everything before
+ * they write, so an event is applied straight into the batch's transaction;
+ * a refusal that comes after a write (which the rules should never make)
+ * spoils the batch, which is then done again with a nested transaction per
+ * event (`nested`), where a refusal undoes the event's own writes.
+ */
 static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_state *ws,
-                         uint64_t now_ms, tt_apply_fn apply, void *ctx, uint8_t *buf, int *fatal)
+                         uint64_t now_ms, tt_apply_fn apply, void *ctx, uint8_t *buf, int nested,
+                         int *fatal)
 {
     tt_error *err = &it->result;
     tt_entry e;
@@ -709,27 +722,30 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
         return rc;
     tt_entry_hash((tt_bytes){len, buf}, it->hash);
 
-    MDB_txn *child;
-    if ((mrc = mdb_txn_begin(l->env, parent, 0, &child)) != 0) {
+    MDB_txn *child = parent;
+    if (nested && (mrc = mdb_txn_begin(l->env, parent, 0, &child)) != 0) {
         *fatal = mrc;
         return tt_mdb_fail(err, mrc, "cannot begin a nested transaction");
     }
-    struct tt_txn t = {l, child, 0};
+    struct tt_txn t = {l, child, 0, 0};
     if (apply)
         rc = apply(ctx, &t, &e, err);
     if (rc == TT_OK)
         rc = store_entry(&t, &e, buf, len, it->hash, body_hash, err);
     if (rc != TT_OK) {
-        mdb_txn_abort(child);
+        if (nested)
+            mdb_txn_abort(child);
         /* A store failure spoils the parent too: the batch must be redone. */
         if (t.mdb_rc != 0)
             *fatal = t.mdb_rc;
         else if (rc == TT_ERR_STORE || rc == TT_ERR_DISK_FULL || rc == TT_ERR_IO ||
                  rc == TT_ERR_NOMEM)
             *fatal = -1;
+        else if (!nested && t.puts > 0)
+            *fatal = REDO_NESTED;
         return rc;
     }
-    if ((mrc = mdb_txn_commit(child)) != 0) {
+    if (nested && (mrc = mdb_txn_commit(child)) != 0) {
         *fatal = mrc;
         return tt_mdb_fail(err, mrc, "cannot commit a nested transaction");
     }
@@ -756,7 +772,7 @@ static tt_err write_head(tt_ledger *l, MDB_txn *txn, const write_state *ws, int 
     memcpy(hb + 8, ws->last, TT_HASH_SIZE);
     tt_put_u64be(hb + 8 + TT_HASH_SIZE, ws->time_ms);
     MDB_val k = {4, "head"}, v = {HEAD_SIZE, hb};
-    struct tt_txn t = {l, txn, 0};
+    struct tt_txn t = {l, txn, 0, 0};
     tt_err rc = tt_txn_put(&t, TT_DB_META, &k, &v, 0, err, "meta");
     *mrc = t.mdb_rc;
     return rc;
@@ -764,7 +780,8 @@ static tt_err write_head(tt_ledger *l, MDB_txn *txn, const write_state *ws, int 
 
 /* One attempt at the whole batch; *mrc is the LMDB code of a fatal error. */
 static tt_err append_batch(tt_ledger *l, tt_append *items, size_t n, uint64_t now_ms,
-                           tt_apply_fn apply, void *ctx, uint8_t *buf, int *mrc, tt_error *err)
+                           tt_apply_fn apply, void *ctx, uint8_t *buf, int nested, int *mrc,
+                           tt_error *err)
 {
     MDB_txn *txn;
     write_state ws;
@@ -776,7 +793,7 @@ static tt_err append_batch(tt_ledger *l, tt_append *items, size_t n, uint64_t no
     uint64_t start = ws.size;
     for (size_t i = 0; i < n && rc == TT_OK; i++) {
         int fatal = 0;
-        tt_err irc = append_one(l, txn, &items[i], &ws, now_ms, apply, ctx, buf, &fatal);
+        tt_err irc = append_one(l, txn, &items[i], &ws, now_ms, apply, ctx, buf, nested, &fatal);
         if (fatal) {
             *mrc = fatal;
             rc = tt_fail(err, irc, "%s", items[i].result.message);
@@ -804,9 +821,16 @@ tt_err tt_ledger_append(tt_ledger *l, tt_append *items, size_t n, uint64_t now_m
     if (buf == NULL)
         return tt_fail(err, TT_ERR_NOMEM, NULL);
     tt_err rc = ensure_room(l, need, 0, err);
+    int nested = 0;
     for (int attempt = 0; rc == TT_OK; attempt++) {
         int mrc = 0;
-        rc = append_batch(l, items, n, now_ms, apply, ctx, buf, &mrc, err);
+        rc = append_batch(l, items, n, now_ms, apply, ctx, buf, nested, &mrc, err);
+        if (mrc == REDO_NESTED && !nested) {
+            nested = 1; /* nothing was committed; once more, carefully */
+            rc = TT_OK;
+            attempt--;
+            continue;
+        }
         if (mrc != MDB_MAP_FULL)
             break;
         if (attempt + 1 == MAX_RETRIES) {

@@ -31,7 +31,8 @@ typedef enum tt_db {
 struct tt_txn {
     tt_ledger *ledger;
     MDB_txn *txn;
-    int mdb_rc; /* the last failing LMDB code, so MAP_FULL can be retried */
+    int mdb_rc;    /* the last failing LMDB code, so MAP_FULL can be retried */
+    unsigned puts; /* writes made through it, so a refusal after a write is seen */
 };
 
 /* mdb_put through a tt_txn: records a failing code in t->mdb_rc. */

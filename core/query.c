@@ -339,7 +339,7 @@ static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
     int mrc;
     if (r->txn == NULL && (mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
         return tt_mdb_fail(err, mrc, "cannot write the scratch store");
-    struct tt_txn t = {r->scratch, r->txn, 0};
+    struct tt_txn t = {r->scratch, r->txn, 0, 0};
     tt_error why;
     if (tt_rules_apply(NULL, &t, e, &why) != TT_OK)
         return tt_fail(err, TT_ERR_AUDIT, "replaying it breaks a rule: %.200s", why.message);

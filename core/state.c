@@ -88,6 +88,21 @@ static tt_err actor_put(rctx *c, json_t *a)
     return rec_put(c->t, TT_DB_ACTORS, k, (size_t)n, a, c->err);
 }
 
+/* An actor record shared through the ledger's cache (actors change
+ * seldom, and every event reads its signer's): read-only. */
+static json_t *actor_get_shared(struct tt_txn *t, const char *id)
+{
+    char k[40];
+    int n = snprintf(k, sizeof k, "a:%s", id);
+    MDB_val key = {(size_t)n, k}, v;
+    if (mdb_get(t->txn, t->ledger->dbi[TT_DB_ACTORS], &key, &v) != 0)
+        return NULL;
+    json_t *a = tt_jcache_get(t->ledger->records, k, (size_t)n, v.mv_data, v.mv_size);
+    if (a == NULL && (a = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
+        tt_jcache_put(t->ledger->records, k, (size_t)n, v.mv_data, v.mv_size, a);
+    return a;
+}
+
 /* The id owning raw key `pk` (copied into id), or 0. */
 static int key_owner(struct tt_txn *t, const uint8_t pk[32], char id[33])
 {
@@ -184,7 +199,7 @@ static tt_err load_signer(rctx *c)
         return tt_fail(c->err, TT_ERR_NOT_ENROLLED,
                        "the signing key belongs to no enrolled actor; ask the market authority "
                        "to enroll it");
-    c->signer = actor_get(c->t, id);
+    c->signer = actor_get_shared(c->t, id); /* read-only: on_rotate copies it */
     if (c->signer == NULL)
         return tt_fail(c->err, TT_ERR_STORE, "actor %s is indexed but has no record", id);
     c->signer_id = jstr(c->signer, "id");
@@ -451,13 +466,15 @@ static tt_err on_rotate(rctx *c)
     if (key_owner(c->t, pk, owner))
         return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "the new key belongs to actor %s already",
                        owner);
-    json_t *old = json_object_get(c->signer, "retired_keys");
+    json_t *a = json_deep_copy(c->signer); /* the signer's record is shared */
+    json_t *old = json_object_get(a, "retired_keys");
     if (old == NULL)
-        json_object_set_new(c->signer, "retired_keys", old = json_array());
-    json_array_append(old, json_object_get(c->signer, "key"));
-    json_object_set(c->signer, "key", json_object_get(c->ev.json, "new_key"));
-    json_object_set_new(c->signer, "rotated_seq", json_integer((json_int_t)c->e->seq));
-    tt_err rc = actor_put(c, c->signer);
+        json_object_set_new(a, "retired_keys", old = json_array());
+    json_array_append(old, json_object_get(a, "key"));
+    json_object_set(a, "key", json_object_get(c->ev.json, "new_key"));
+    json_object_set_new(a, "rotated_seq", json_integer((json_int_t)c->e->seq));
+    tt_err rc = actor_put(c, a);
+    json_decref(a);
     if (rc == TT_OK)
         rc = key_put(c, pk, id);
     return rc;

@@ -6,8 +6,10 @@
  *   workers   (a pool) check each submit's signature and event shape and
  *             pass it to the write queue, or answer a read request
  *   writer    the only thread that writes the ledger: takes every verified
- *             submit waiting (up to batch_max), appends them in one durable
- *             transaction, answers each, publishes entries and checkpoint
+ *             submit waiting (up to batch_max) and appends them in one
+ *             durable transaction, then hands them to the acker
+ *   acker     answers each submit of a committed group and publishes its
+ *             entries and the new checkpoint, while the writer goes on
  *   signals   waits for SIGINT/SIGTERM and starts a clean shutdown
  * The sockets are nanomsg's and thread-safe; the queues have their locks;
  * the ledger handle is shared (reads use their own read transactions).
@@ -34,6 +36,9 @@ typedef struct job {
     char *body;
     size_t body_len;
     tt_event ev; /* the body, parsed by the worker */
+    /* a submit, once the writer is done with it */
+    tt_append done; /* its result, seq, hash and entry bytes (owned) */
+    int group_end;  /* the last of a committed group: publish the checkpoint */
 } job;
 
 typedef struct queue {
@@ -56,7 +61,7 @@ typedef struct server {
     config cfg;
     tt_ledger *ledger;
     int api, feed;
-    queue work, writes;
+    queue work, writes, acks;
     atomic_int stop;
     char origin[256];
     char vkey[TT_VKEY_MAX + 1];
@@ -66,6 +71,8 @@ typedef struct server {
 
 void queue_init(queue *q);
 void queue_push(queue *q, job *j);
+/* Appends jobs[0..n) in order under one lock. */
+void queue_push_many(queue *q, job **jobs, size_t n);
 /* Pops one job, waiting; NULL is the shutdown marker. */
 job *queue_pop(queue *q);
 /* Pops up to `max` jobs (waiting for the first); returns how many. */

@@ -50,6 +50,24 @@ void queue_push(queue *q, job *j)
     pthread_mutex_unlock(&q->lock);
 }
 
+void queue_push_many(queue *q, job **jobs, size_t n)
+{
+    if (n == 0)
+        return;
+    for (size_t i = 0; i + 1 < n; i++)
+        jobs[i]->next = jobs[i + 1];
+    jobs[n - 1]->next = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail)
+        q->tail->next = jobs[0];
+    else
+        q->head = jobs[0];
+    q->tail = jobs[n - 1];
+    q->len += n;
+    pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
 static job *take(queue *q)
 {
     job *j = q->head;
@@ -130,6 +148,7 @@ static void job_free(job *j)
         json_decref(j->req);
     tt_event_free(&j->ev);
     free(j->body);
+    free(j->done.entry);
     free(j);
 }
 
@@ -262,47 +281,69 @@ static void commit_group(server *s, job **jobs, size_t n, tt_append *items, cons
     }
     tt_parsed parsed = {bodies, events, n, 0};
     tt_error err;
-    struct timespec t0, t1;
+    struct timespec t0, t1, c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     tt_err rc = tt_ledger_append(s->ledger, items, n, tt_now_ms(), tt_rules_apply, &parsed, &err);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc != TT_OK)
         logf_(s, "ERROR", "a group of %zu events was not written: %s", n, err.message);
     size_t ok = 0;
     uint64_t first = 0, size = 0;
     for (size_t i = 0; i < n; i++) {
-        tt_append *it = &items[i];
-        if (rc == TT_OK && it->result.code == TT_OK) {
-            char hex[65];
-            tt_hex((tt_bytes){32, it->hash}, hex);
+        /* the result (a failed group gives each item its error) and the entry copy */
+        jobs[i]->done = items[i];
+        jobs[i]->group_end = 0;
+        if (rc == TT_OK && items[i].result.code == TT_OK) {
             if (ok++ == 0)
-                first = it->seq;
-            size = it->seq + 1;
-            reply(s, jobs[i],
-                  json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
-                            hex, "time_ms", (json_int_t)it->time_ms));
-        } else {
-            atomic_fetch_add(&s->n_refused, 1);
-            if (!s->cfg.quiet)
-                logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
-                      it->result.message);
-            reply(s, jobs[i], error_json(it->result.code, it->result.message));
+                first = items[i].seq;
+            size = items[i].seq + 1;
         }
     }
     if (ok) {
+        jobs[n - 1]->group_end = 1;
         atomic_fetch_add(&s->n_appended, ok);
         atomic_fetch_add(&s->n_commits, 1);
-        for (size_t i = 0; i < n; i++)
-            if (items[i].result.code == TT_OK)
-                publish(s, &items[i]);
-        publish_checkpoint(s);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        logf_(s, "INFO", "committed %zu event%s (seq %llu-%llu) in %.1f ms; size %llu", ok,
-              ok == 1 ? "" : "s", (unsigned long long)first, (unsigned long long)(size - 1), ms,
-              (unsigned long long)size);
     }
-    for (size_t i = 0; i < n; i++) /* copies kept for the feed, whatever became of them */
-        free(items[i].entry);
+    atomic_fetch_add(&s->n_refused, n - ok);
+    queue_push_many(&s->acks, jobs, n);
+    if (ok) {
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        double cpu =
+            (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
+        logf_(s, "INFO",
+              "committed %zu event%s (seq %llu-%llu) in %.1f ms (%.1f ms CPU); size %llu", ok,
+              ok == 1 ? "" : "s", (unsigned long long)first, (unsigned long long)(size - 1), ms,
+              cpu, (unsigned long long)size);
+    }
+}
+
+/* Answers each submit of a committed group, in order, and publishes. */
+static void *acker(void *arg)
+{
+    server *s = arg;
+    job *j;
+    while ((j = queue_pop(&s->acks)) != NULL) {
+        tt_append *it = &j->done;
+        int group_end = j->group_end;
+        if (it->result.code == TT_OK) {
+            char hex[65];
+            tt_hex((tt_bytes){32, it->hash}, hex);
+            publish(s, it);
+            reply(s, j,
+                  json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
+                            hex, "time_ms", (json_int_t)it->time_ms));
+        } else {
+            if (!s->cfg.quiet)
+                logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
+                      it->result.message);
+            reply(s, j, error_json(it->result.code, it->result.message));
+        }
+        if (group_end)
+            publish_checkpoint(s);
+    }
+    return NULL;
 }
 
 static void *writer(void *arg)
@@ -438,8 +479,10 @@ int server_run(config *cfg)
     s.started_ms = tt_now_ms();
     queue_init(&s.work);
     queue_init(&s.writes);
-    pthread_t sigt, recv, wr, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    queue_init(&s.acks);
+    pthread_t sigt, recv, wr, ack, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
     pthread_create(&sigt, NULL, signal_waiter, &s);
+    pthread_create(&ack, NULL, acker, &s);
     pthread_create(&wr, NULL, writer, &s);
     for (int i = 0; i < cfg->threads; i++)
         pthread_create(&workers[i], NULL, worker, &s);
@@ -456,6 +499,8 @@ int server_run(config *cfg)
         pthread_join(workers[i], NULL);
     queue_push(&s.writes, NULL);
     pthread_join(wr, NULL);
+    queue_push(&s.acks, NULL);
+    pthread_join(ack, NULL);
     pthread_join(sigt, NULL);
     tt_ledger_head(s.ledger, &size, NULL, NULL);
     logf_(&s, "INFO", "stopped cleanly: %llu entries, %llu appended and %llu refused this run",

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include "../core/ledger_internal.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +299,59 @@ static void test_refusals_change_nothing(void **state)
     tt_ledger_close(l);
 }
 
+/* Rules that write a state record for every event, then refuse some: a
+ * refusal after a write must take back that event's write and only it. */
+static tt_err write_then_refuse(void *ctx, tt_txn *t, const tt_entry *e, tt_error *err)
+{
+    int *calls = ctx;
+    (*calls)++;
+    MDB_val k = {e->body.size, (void *)e->body.data}, v = {1, "x"};
+    tt_err rc = tt_txn_put(t, TT_DB_STATE, &k, &v, 0, err, "state");
+    if (rc == TT_OK && memmem(e->body.data, e->body.size, "refuse", 6))
+        rc = tt_fail(err, TT_ERR_ARGUMENT, "refused after a write");
+    return rc;
+}
+
+static int state_has(tt_ledger *l, const char *key)
+{
+    MDB_txn *txn;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    assert_int_equal(tt_rtxn_begin(l, &txn, NULL), TT_OK);
+    int found = mdb_get(txn, l->dbi[TT_DB_STATE], &k, &v) == 0;
+    tt_rtxn_end(l, txn);
+    return found;
+}
+
+static void test_refusal_after_a_write(void **state)
+{
+    (void)state;
+    tt_ledger *l = open_fresh("write-then-refuse", 0);
+    tt_error err;
+    const char *bodies[3] = {"{\"n\":\"first\"}", "{\"n\":\"refuse me\"}", "{\"n\":\"third\"}"};
+    uint8_t sigs[3][64];
+    tt_append items[3];
+    for (int i = 0; i < 3; i++) {
+        tu_sign(&actor, bodies[i], sigs[i]);
+        items[i] = (tt_append){.actor = actor.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
+    }
+    int calls = 0;
+    assert_int_equal(tt_ledger_append(l, items, 3, tt_now_ms(), write_then_refuse, &calls, &err),
+                     TT_OK);
+    /* applied straight, spoiled by the refusal at the second event, then
+     * done again with a nested transaction per event */
+    assert_int_equal(calls, 2 + 3);
+    assert_int_equal(items[0].result.code, TT_OK);
+    assert_int_equal(items[1].result.code, TT_ERR_ARGUMENT);
+    assert_int_equal(items[2].result.code, TT_OK);
+    assert_int_equal(items[0].seq, 0);
+    assert_int_equal(items[2].seq, 1);
+    assert_true(state_has(l, bodies[0]));
+    assert_false(state_has(l, bodies[1]));
+    assert_true(state_has(l, bodies[2]));
+    assert_chain(l, 2);
+    tt_ledger_close(l);
+}
+
 static void test_reopen_and_locks(void **state)
 {
     (void)state;
@@ -426,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_group_commit_and_chain),
         cmocka_unit_test(test_proofs_and_checkpoints),
         cmocka_unit_test(test_refusals_change_nothing),
+        cmocka_unit_test(test_refusal_after_a_write),
         cmocka_unit_test(test_reopen_and_locks),
         cmocka_unit_test(test_growth_with_reader_process),
     };
