@@ -3,6 +3,7 @@
 #   make          build libtcmtrace (static and shared), tcmtraced and tcmtrace
 #   make check    build and run the whole test suite
 #   make asan     the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan     the test suite under ThreadSanitizer
 #   make deps     install the Debian packages the build needs (as root)
 #
 # Every target first checks the Debian packages below and, when one is
@@ -35,7 +36,7 @@ UTIL_OBJ := $(BUILD)/cli/util.o
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*.c)))
 
-.PHONY: all lib check test asan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
+.PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
 .SECONDARY:
 
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
@@ -91,6 +92,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtr
 # last line is the summary "N passed, N failed".
 check:
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory test SUITES="e2e hostile crash"
@@ -104,8 +106,16 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-# the market-day demo with tcmtraced and tcmtrace under valgrind: any error or
-# definite leak in any process fails
+# The unit tests and the e2e and hostile suites built with ThreadSanitizer:
+# every process writes its reports to build/tsan/races/, and any report fails.
+tsan:
+	@rm -rf build/tsan/races && mkdir -p build/tsan/races
+	@TSAN_OPTIONS="log_path=$$(pwd)/build/tsan/races/race" $(MAKE) --no-print-directory \
+	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile" SAN="-fsanitize=thread" test
+	@if ls build/tsan/races/race* >/dev/null 2>&1; then \
+	  echo "tsan: data races reported:"; head -80 build/tsan/races/race*; exit 1; fi
+	@echo "tsan: no data race reported in the unit tests or the e2e and hostile suites"
+
 # Every tcmtrace and tcmtraced process of the demo, the end-to-end suite and
 # the hostile-input suite runs under memcheck. With -q valgrind writes a log
 # only when it has something to report, so any non-empty log is a failure.

@@ -6,10 +6,14 @@
  * A slot holds a key, the raw bytes the value was parsed from and the
  * parsed value. A lookup hits only when the key and the bytes read in the
  * caller's transaction are both equal, so a record that changed is parsed
- * afresh: the cache never needs to be told about writes. Values are
- * shared between threads and must be treated as read-only.
+ * afresh: the cache never needs to be told about writes.
+ *
+ * Each thread has caches of its own, for one ledger at a time: jansson
+ * does no locking, so no parsed value is ever seen by two threads. Values
+ * handed out are shared with the cache and must be treated as read-only.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,28 +28,23 @@ typedef struct slot {
     json_t *json;
 } slot;
 
-struct tt_jcache {
-    pthread_mutex_t lock;
+typedef struct cache {
     size_t n; /* a power of two */
     slot *slots;
-};
+} cache;
 
-tt_jcache *tt_jcache_new(size_t n)
-{
-    tt_jcache *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return NULL;
-    c->slots = calloc(n, sizeof *c->slots);
-    if (c->slots == NULL) {
-        free(c);
-        return NULL;
-    }
-    c->n = n;
-    pthread_mutex_init(&c->lock, NULL);
-    return c;
-}
+typedef struct thread_caches {
+    uint64_t ledger; /* the tt_ledger uid the caches are for */
+    cache *c[TT_JCACHE_COUNT];
+} thread_caches;
 
-void tt_jcache_free(tt_jcache *c)
+static const size_t SLOTS[TT_JCACHE_COUNT] = {4096, 4096};
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t next_uid = 1;
+
+static void cache_free(cache *c)
 {
     if (c == NULL)
         return;
@@ -53,12 +52,58 @@ void tt_jcache_free(tt_jcache *c)
         free(c->slots[i].raw);
         json_decref(c->slots[i].json);
     }
-    pthread_mutex_destroy(&c->lock);
     free(c->slots);
     free(c);
 }
 
-static slot *slot_of(tt_jcache *c, const void *key, size_t klen)
+static void caches_free(void *p)
+{
+    thread_caches *t = p;
+    for (int i = 0; i < TT_JCACHE_COUNT; i++)
+        cache_free(t->c[i]);
+    free(t);
+}
+
+static void tls_init(void)
+{
+    pthread_key_create(&tls_key, caches_free);
+}
+
+uint64_t tt_jcache_uid(void)
+{
+    return atomic_fetch_add(&next_uid, 1);
+}
+
+/* This thread's cache `which` for ledger `uid` (NULL without memory). */
+static cache *cache_of(uint64_t uid, tt_jcache_id which)
+{
+    pthread_once(&tls_once, tls_init);
+    thread_caches *t = pthread_getspecific(tls_key);
+    if (t == NULL) {
+        if ((t = calloc(1, sizeof *t)) == NULL)
+            return NULL;
+        pthread_setspecific(tls_key, t);
+    }
+    if (t->ledger != uid) { /* another ledger: start afresh */
+        for (int i = 0; i < TT_JCACHE_COUNT; i++) {
+            cache_free(t->c[i]);
+            t->c[i] = NULL;
+        }
+        t->ledger = uid;
+    }
+    if (t->c[which] == NULL) {
+        cache *c = calloc(1, sizeof *c);
+        if (c == NULL || (c->slots = calloc(SLOTS[which], sizeof *c->slots)) == NULL) {
+            free(c);
+            return NULL;
+        }
+        c->n = SLOTS[which];
+        t->c[which] = c;
+    }
+    return t->c[which];
+}
+
+static slot *slot_of(cache *c, const void *key, size_t klen)
 {
     uint64_t h = 1469598103934665603u; /* FNV-1a */
     for (size_t i = 0; i < klen; i++)
@@ -66,41 +111,37 @@ static slot *slot_of(tt_jcache *c, const void *key, size_t klen)
     return &c->slots[h & (c->n - 1)];
 }
 
-json_t *tt_jcache_get(tt_jcache *c, const void *key, size_t klen, const void *raw, size_t rlen)
+json_t *tt_jcache_get(uint64_t uid, tt_jcache_id which, const void *key, size_t klen,
+                      const void *raw, size_t rlen)
 {
-    if (c == NULL || klen > KEY_MAX)
+    cache *c = klen <= KEY_MAX ? cache_of(uid, which) : NULL;
+    if (c == NULL)
         return NULL;
-    json_t *j = NULL;
-    pthread_mutex_lock(&c->lock);
     slot *s = slot_of(c, key, klen);
     if (s->json && s->klen == klen && memcmp(s->key, key, klen) == 0 &&
         (raw == NULL ? s->raw == NULL
                      : s->raw && s->rlen == rlen && memcmp(s->raw, raw, rlen) == 0))
-        j = json_incref(s->json);
-    pthread_mutex_unlock(&c->lock);
-    return j;
+        return json_incref(s->json);
+    return NULL;
 }
 
-void tt_jcache_put(tt_jcache *c, const void *key, size_t klen, const void *raw, size_t rlen,
-                   json_t *json)
+void tt_jcache_put(uint64_t uid, tt_jcache_id which, const void *key, size_t klen, const void *raw,
+                   size_t rlen, json_t *json)
 {
-    if (c == NULL || klen > KEY_MAX || json == NULL)
+    cache *c = klen <= KEY_MAX && json ? cache_of(uid, which) : NULL;
+    if (c == NULL)
         return;
     uint8_t *copy = NULL;
     if (raw && (copy = malloc(rlen ? rlen : 1)) == NULL)
         return;
     if (raw)
         memcpy(copy, raw, rlen);
-    pthread_mutex_lock(&c->lock);
     slot *s = slot_of(c, key, klen);
-    json_t *old = s->json;
-    uint8_t *old_raw = s->raw;
+    free(s->raw);
+    json_decref(s->json);
     memcpy(s->key, key, klen);
     s->klen = klen;
     s->raw = copy;
     s->rlen = rlen;
     s->json = json_incref(json);
-    pthread_mutex_unlock(&c->lock);
-    free(old_raw);
-    json_decref(old);
 }

@@ -172,8 +172,7 @@ tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts
     mdb_env_set_mapsize(l->env, 0);
     if ((rc = open_dbs(l, err)) != TT_OK)
         goto fail;
-    l->records = tt_jcache_new(4096);
-    l->events = tt_jcache_new(4096);
+    l->uid = tt_jcache_uid();
     *out = l;
     return TT_OK;
 fail:
@@ -190,8 +189,6 @@ void tt_ledger_close(tt_ledger *l)
     if (l->lock_fd >= 0)
         close(l->lock_fd);
     pthread_rwlock_destroy(&l->resize_lock);
-    tt_jcache_free(l->records);
-    tt_jcache_free(l->events);
     tt_keypair_wipe(&l->log_key);
     free(l->dir);
     free(l);

@@ -39,15 +39,21 @@ struct tt_txn {
 tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
                   const char *what);
 
-/* A cache of parsed JSON (jcache.c); values are shared and read-only. */
-typedef struct tt_jcache tt_jcache;
-tt_jcache *tt_jcache_new(size_t slots); /* slots: a power of two */
-void tt_jcache_free(tt_jcache *c);
+/* Caches of parsed JSON (jcache.c), one set per thread, for one ledger at a
+ * time: values are shared with the cache and read-only. */
+typedef enum {
+    TT_JCACHE_RECORDS, /* batch and actor records, checked against their bytes */
+    TT_JCACHE_EVENTS,  /* what an entry did, as a trace shows it (entries never change) */
+    TT_JCACHE_COUNT
+} tt_jcache_id;
+/* A number no other ledger opened by this process has. */
+uint64_t tt_jcache_uid(void);
 /* A new reference to the value stored under `key` from the same `raw`
  * bytes (raw NULL: the key alone names the content), or NULL. */
-json_t *tt_jcache_get(tt_jcache *c, const void *key, size_t klen, const void *raw, size_t rlen);
-void tt_jcache_put(tt_jcache *c, const void *key, size_t klen, const void *raw, size_t rlen,
-                   json_t *json);
+json_t *tt_jcache_get(uint64_t ledger, tt_jcache_id which, const void *key, size_t klen,
+                      const void *raw, size_t rlen);
+void tt_jcache_put(uint64_t ledger, tt_jcache_id which, const void *key, size_t klen,
+                   const void *raw, size_t rlen, json_t *json);
 
 struct tt_ledger {
     MDB_env *env;
@@ -60,8 +66,7 @@ struct tt_ledger {
     int has_signer;
     char origin[256];
     tt_keypair log_key;
-    tt_jcache *records; /* parsed batch records, checked against their bytes */
-    tt_jcache *events;  /* what an entry did, as a trace shows it (entries never change) */
+    uint64_t uid; /* names this handle's entries in the per-thread caches */
 };
 
 /* Maps an LMDB return code to a tt_err with a sentence. */

@@ -38,9 +38,9 @@ static json_t *get_record_shared(tt_ledger *l, MDB_txn *txn, const char *code)
     MDB_val key = {kl, (void *)code}, v;
     if (mdb_get(txn, l->dbi[TT_DB_BATCHES], &key, &v) != 0)
         return NULL;
-    json_t *j = tt_jcache_get(l->records, code, kl, v.mv_data, v.mv_size);
+    json_t *j = tt_jcache_get(l->uid, TT_JCACHE_RECORDS, code, kl, v.mv_data, v.mv_size);
     if (j == NULL && (j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
-        tt_jcache_put(l->records, code, kl, v.mv_data, v.mv_size, j);
+        tt_jcache_put(l->uid, TT_JCACHE_RECORDS, code, kl, v.mv_data, v.mv_size, j);
     return j;
 }
 
@@ -202,11 +202,11 @@ static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
     uint8_t key[8 + TT_CODE_LEN];
     tt_put_u64be(key, seq);
     memcpy(key + 8, code, TT_CODE_LEN);
-    json_t *s = tt_jcache_get(t->l->events, key, sizeof key, NULL, 0);
+    json_t *s = tt_jcache_get(t->l->uid, TT_JCACHE_EVENTS, key, sizeof key, NULL, 0);
     if (s == NULL) {
         s = event_summary_read(t, seq, code);
         if (json_object_get(s, "type")) /* a complete one */
-            tt_jcache_put(t->l->events, key, sizeof key, NULL, 0, s);
+            tt_jcache_put(t->l->uid, TT_JCACHE_EVENTS, key, sizeof key, NULL, 0, s);
     }
     return s;
 }

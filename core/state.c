@@ -97,9 +97,10 @@ static json_t *actor_get_shared(struct tt_txn *t, const char *id)
     MDB_val key = {(size_t)n, k}, v;
     if (mdb_get(t->txn, t->ledger->dbi[TT_DB_ACTORS], &key, &v) != 0)
         return NULL;
-    json_t *a = tt_jcache_get(t->ledger->records, k, (size_t)n, v.mv_data, v.mv_size);
+    json_t *a =
+        tt_jcache_get(t->ledger->uid, TT_JCACHE_RECORDS, k, (size_t)n, v.mv_data, v.mv_size);
     if (a == NULL && (a = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
-        tt_jcache_put(t->ledger->records, k, (size_t)n, v.mv_data, v.mv_size, a);
+        tt_jcache_put(t->ledger->uid, TT_JCACHE_RECORDS, k, (size_t)n, v.mv_data, v.mv_size, a);
     return a;
 }
 

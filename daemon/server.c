@@ -477,6 +477,7 @@ int server_run(config *cfg)
     logf_(&s, "INFO", "ledger %s (%s), %llu entries, %d verification threads", s.origin, cfg->dir,
           (unsigned long long)size, cfg->threads);
     s.started_ms = tt_now_ms();
+    json_object_seed(0); /* jansson's hash seed, before any thread could race to make it */
     queue_init(&s.work);
     queue_init(&s.writes);
     queue_init(&s.acks);
