@@ -25,6 +25,14 @@
 #include "tcmtrace/tcmtrace.h"
 
 #define TT_REQUEST_MAX (256 * 1024)
+#define TT_SUBMIT_MANY_MAX 256 /* events in one submit_many */
+
+/* A submit_many request: answered once every one of its events is. */
+typedef struct bulk {
+    void *control;   /* the request's routing header */
+    json_t *results; /* one answer per event, in order */
+    size_t pending;  /* events the writer has yet to answer (the acker's, once handed over) */
+} bulk;
 
 typedef struct job {
     struct job *next;
@@ -39,6 +47,8 @@ typedef struct job {
     /* a submit, once the writer is done with it */
     tt_append done; /* its result, seq, hash and entry bytes (owned) */
     int group_end;  /* the last of a committed group: publish the checkpoint */
+    bulk *bulk;     /* set for one event of a submit_many, answered through it */
+    size_t index;   /* its place in the request */
 } job;
 
 typedef struct queue {

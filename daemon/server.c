@@ -152,7 +152,8 @@ static void job_free(job *j)
     free(j);
 }
 
-void reply(server *s, job *j, json_t *resp)
+/* Sends `resp` (stolen) along the routing header `*control` (consumed). */
+static void send_reply(server *s, void **control, json_t *resp)
 {
     char *text = json_dumps(resp, JSON_COMPACT);
     json_decref(resp);
@@ -161,13 +162,25 @@ void reply(server *s, job *j, json_t *resp)
     memcpy(msg, text, len);
     free(text);
     struct nn_iovec iov = {&msg, NN_MSG};
-    struct nn_msghdr hdr = {&iov, 1, &j->control, NN_MSG};
+    struct nn_msghdr hdr = {&iov, 1, control, NN_MSG};
     if (nn_sendmsg(s->api, &hdr, 0) < 0) {
         nn_freemsg(msg);
-        nn_freemsg(j->control);
+        nn_freemsg(*control);
     }
-    j->control = NULL;
+    *control = NULL;
+}
+
+void reply(server *s, job *j, json_t *resp)
+{
+    send_reply(s, &j->control, resp);
     job_free(j);
+}
+
+/* Answers a submit_many whose events are all answered, and frees it. */
+static void bulk_reply(server *s, bulk *b)
+{
+    send_reply(s, &b->control, json_pack("{s:b, s:o}", "ok", 1, "results", b->results));
+    free(b);
 }
 
 /* ---- receiver ------------------------------------------------------------- */
@@ -216,12 +229,73 @@ static void *receiver(void *arg)
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/*
+ * submit_many: each event is checked here like a submit; the good ones go
+ * to the writer, in order, as jobs of their own that answer through the
+ * bulk; the request is answered once the last of them is.
+ */
+static void submit_many(server *s, job *j)
+{
+    json_t *events = json_object_get(j->req, "events");
+    size_t n = json_array_size(events);
+    if (!json_is_array(events) || n == 0) {
+        reply(s, j,
+              error_json(TT_ERR_MALFORMED, "\"events\" must be an array of signed events, "
+                                           "each an object with actor, sig and body"));
+        return;
+    }
+    if (n > TT_SUBMIT_MANY_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%zu events in one submit_many; the limit is %d", n,
+                 TT_SUBMIT_MANY_MAX);
+        reply(s, j, error_json(TT_ERR_TOO_LARGE, msg));
+        return;
+    }
+    bulk *b = calloc(1, sizeof *b);
+    job **good = calloc(n, sizeof *good);
+    b->control = j->control;
+    j->control = NULL;
+    b->results = json_array();
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *e = calloc(1, sizeof *e);
+        tt_error err;
+        json_array_append_new(b->results, json_null());
+        e->req = json_array_get(events, i); /* borrowed while it is checked */
+        tt_err rc = json_is_object(e->req) ? api_check_submit(e, &err)
+                                           : tt_fail(&err, TT_ERR_MALFORMED,
+                                                     "each event is an object with actor, sig "
+                                                     "and body");
+        e->req = NULL;
+        if (rc == TT_OK) {
+            e->bulk = b;
+            e->index = i;
+            good[k++] = e;
+        } else {
+            atomic_fetch_add(&s->n_refused, 1);
+            json_array_set_new(b->results, i, error_json(err.code, err.message));
+            job_free(e);
+        }
+    }
+    job_free(j);
+    b->pending = k;
+    if (k == 0)
+        bulk_reply(s, b);
+    else /* from here on the bulk is the acker's */
+        queue_push_many(&s->writes, good, k);
+    free(good);
+}
+
 static void *worker(void *arg)
 {
     server *s = arg;
     job *j;
     while ((j = queue_pop(&s->work)) != NULL) {
         const char *op = json_string_value(json_object_get(j->req, "op"));
+        if (strcmp(op, "submit_many") == 0) {
+            submit_many(s, j);
+            continue;
+        }
         if (strcmp(op, "submit") != 0) {
             reply(s, j, api_read(s, j->req));
             continue;
@@ -327,18 +401,27 @@ static void *acker(void *arg)
     while ((j = queue_pop(&s->acks)) != NULL) {
         tt_append *it = &j->done;
         int group_end = j->group_end;
+        json_t *answer;
         if (it->result.code == TT_OK) {
             char hex[65];
             tt_hex((tt_bytes){32, it->hash}, hex);
             publish(s, it);
-            reply(s, j,
-                  json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
-                            hex, "time_ms", (json_int_t)it->time_ms));
+            answer = json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
+                               hex, "time_ms", (json_int_t)it->time_ms);
         } else {
             if (!s->cfg.quiet)
                 logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
                       it->result.message);
-            reply(s, j, error_json(it->result.code, it->result.message));
+            answer = error_json(it->result.code, it->result.message);
+        }
+        bulk *b = j->bulk;
+        if (b == NULL) {
+            reply(s, j, answer);
+        } else {
+            json_array_set_new(b->results, j->index, answer);
+            job_free(j);
+            if (--b->pending == 0)
+                bulk_reply(s, b);
         }
         if (group_end)
             publish_checkpoint(s);

@@ -220,6 +220,36 @@ api submit-body-too-large too_large "$REQ"
 HUGE=$(head -c 300000 /dev/zero | tr '\0' 'x')
 api request-too-large too_large "{\"op\":\"status\",\"pad\":\"$HUGE\"}"
 
+# ---- submit_many: each event answered in order, the good ones kept ------------------
+expect 0 "register a lot for submit_many" reg 2kg
+CB=$(codes_of "$OUT" | head -1)
+item() { "$BIN/tcmtrace-sign" "$KEYS/$1.key" "$2" | sed 's/^{"op":"submit",/{/'; }
+SELL1=$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":100,"buyer":"门诊"}')
+BADSIG=$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":100}' | sed 's/"sig":"[A-Za-z0-9+/]/"sig":"A/')
+MANY="[$(item grower '{"type":"batch.transfer","id":"'"$CB"'","to":"PH-1"}'),
+$(item pharmacy2 '{"type":"batch.receive","id":"'"$CB"'"}'),
+$SELL1,
+$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":100,"buyer":"门诊"}'),
+$BADSIG, 5, $SELL1,
+$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":5000}')]"
+before=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+api submit-many ok "{\"op\":\"submit_many\",\"events\":$MANY}"
+codes=$(grep -o '"ok":true,"seq"\|"code":"[a-z_]*"' "$OUT" |
+    sed 's/"ok":true,"seq"/ok/; s/"code":"\(.*\)"/\1/' | tr '\n' ' ')
+if [ "$codes" = "ok ok ok ok bad_signature malformed replay quantity " ]; then pass; else
+    fail "submit_many answers in order: got '$codes'"; fi
+after=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+if [ $((after - before)) = 4 ]; then pass; else fail "submit_many kept $((after - before)) events, not 4"; fi
+expect 0 "the lot after submit_many" "$TT" --json show "$CB"
+contains "$OUT" '"sold": 200' "two sales of 100 g went in"
+contains "$OUT" '"holder": "PH-1"' "the transfer and receive went in"
+api submit-many-empty malformed '{"op":"submit_many","events":[]}'
+api submit-many-not-array malformed '{"op":"submit_many","events":{"actor":"x"}}'
+TOO_MANY=$(i=0; printf '['; while [ $i -lt 257 ]; do [ $i -gt 0 ] && printf ,; printf 5; i=$((i + 1)); done; printf ']')
+api submit-many-too-many too_large "{\"op\":\"submit_many\",\"events\":$TOO_MANY}"
+api submit-many-all-bad ok "{\"op\":\"submit_many\",\"events\":[$BADSIG,$BADSIG]}" request
+contains "$OUT" '"bad_signature"' "an all-refused submit_many still answers each event"
+
 # ---- concurrent clients ------------------------------------------------------------
 before=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
 pids=

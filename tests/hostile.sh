@@ -111,6 +111,12 @@ ZSIG=$(head -c 64 /dev/zero | base64 -w0)
 printf '{"op":"submit","actor":"%s","sig":"%s"}' "$PK" "$ZSIG" | refuse no-body malformed
 printf '{"op":"submit","actor":"%s","sig":"%s","body":{"v":1}}' "$PK" "$ZSIG" | refuse body-object malformed
 printf '{"op":"submit","actor":"%s","sig":"%s","body":""}' "$PK" "$ZSIG" | refuse zero-signature bad_signature
+# ---- submit_many: refused whole, or every event refused on its own ---------------------
+printf '{"op":"submit_many","events":[]}' | refuse many-empty malformed
+printf '{"op":"submit_many","events":"x"}' | refuse many-not-array malformed
+{ printf '{"op":"submit_many","events":['; i=0; while [ $i -lt 257 ]; do [ $i -gt 0 ] && printf ,;
+    printf '{"actor":"%s","sig":"%s","body":""}' "$PK" "$ZSIG"; i=$((i + 1)); done; printf ']}'; } | refuse many-too-many too_large
+printf '{"op":"submit_many","events":[{"actor":"%s","sig":"%s","body":""},7]}' "$PK" "$ZSIG" | refuse many-all-bad bad_signature
 # ---- bad signatures -------------------------------------------------------------------
 "$SIGN" "$KEYS/x.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed "s|\"actor\":\"[^\"]*\"|\"actor\":\"$PK\"|" | refuse sig-by-another-key bad_signature
 "$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/"qty_g\\":1/"qty_g\\":2/' | refuse body-changed-after-signing bad_signature
