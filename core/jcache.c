@@ -38,7 +38,8 @@ typedef struct thread_caches {
     cache *c[TT_JCACHE_COUNT];
 } thread_caches;
 
-static const size_t SLOTS[TT_JCACHE_COUNT] = {4096, 4096};
+/* full, about 10 MB of records (9 KB each, parsed) and 3 MB of summaries a thread */
+static const size_t SLOTS[TT_JCACHE_COUNT] = {1024, 2048};
 
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
