@@ -2,9 +2,9 @@
  * daemon.h: tcmtraced's parts.
  *
  * Threads and what they own:
- *   receiver  reads requests from the raw REP socket into the work queue
- *   workers   (a pool) check each submit's signature and event shape and
- *             pass it to the write queue, or answer a read request
+ *   workers   (a pool) each receive requests from the raw REP socket,
+ *             check each submit's signature and event shape and pass it to
+ *             the write queue, or answer a read request themselves
  *   writer    the only thread that writes the ledger: takes every verified
  *             submit waiting (up to batch_max) and appends them in one
  *             durable transaction, then hands them to the acker
@@ -71,7 +71,7 @@ typedef struct server {
     config cfg;
     tt_ledger *ledger;
     int api, feed;
-    queue work, writes, acks;
+    queue writes, acks;
     atomic_int stop;
     char origin[256];
     char vkey[TT_VKEY_MAX + 1];

@@ -183,11 +183,12 @@ static void bulk_reply(server *s, bulk *b)
     free(b);
 }
 
-/* ---- receiver ------------------------------------------------------------- */
+/* ---- receiving ------------------------------------------------------------ */
 
-static void *receiver(void *arg)
+/* The next well-formed request for this worker, or NULL once the daemon
+ * stops. Requests that are not JSON objects with an "op" are answered here. */
+static job *receive(server *s)
 {
-    server *s = arg;
     while (!atomic_load(&s->stop)) {
         void *body = NULL, *control = NULL;
         struct nn_iovec iov = {&body, NN_MSG};
@@ -218,11 +219,9 @@ static void *receiver(void *arg)
             snprintf(msg, sizeof msg, "a request is a JSON object with a string \"op\"");
         }
         nn_freemsg(body);
-        if (rc != TT_OK) {
-            reply(s, j, error_json(rc, msg));
-            continue;
-        }
-        queue_push(&s->work, j);
+        if (rc == TT_OK)
+            return j;
+        reply(s, j, error_json(rc, msg));
     }
     return NULL;
 }
@@ -290,7 +289,7 @@ static void *worker(void *arg)
 {
     server *s = arg;
     job *j;
-    while ((j = queue_pop(&s->work)) != NULL) {
+    while ((j = receive(s)) != NULL) {
         const char *op = json_string_value(json_object_get(j->req, "op"));
         if (strcmp(op, "submit_many") == 0) {
             submit_many(s, j);
@@ -561,26 +560,22 @@ int server_run(config *cfg)
           (unsigned long long)size, cfg->threads);
     s.started_ms = tt_now_ms();
     json_object_seed(0); /* jansson's hash seed, before any thread could race to make it */
-    queue_init(&s.work);
     queue_init(&s.writes);
     queue_init(&s.acks);
-    pthread_t sigt, recv, wr, ack, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    pthread_t sigt, wr, ack, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
     pthread_create(&sigt, NULL, signal_waiter, &s);
     pthread_create(&ack, NULL, acker, &s);
     pthread_create(&wr, NULL, writer, &s);
     for (int i = 0; i < cfg->threads; i++)
         pthread_create(&workers[i], NULL, worker, &s);
-    pthread_create(&recv, NULL, receiver, &s);
-    /* Shutdown: the receiver stops taking requests; each queue is drained
-     * in order behind an end marker, so every request received is answered
-     * and every acknowledged event is on disk before the ledger closes. */
-    pthread_join(recv, NULL);
-    if (!atomic_load(&s.stop))
-        pthread_kill(sigt, SIGTERM); /* let the signal thread end too */
-    for (int i = 0; i < cfg->threads; i++)
-        queue_push(&s.work, NULL);
+    /* Shutdown: the workers stop taking requests and finish the one each
+     * has; then the write and answer queues are drained in order behind an
+     * end marker, so every request received is answered and every
+     * acknowledged event is on disk before the ledger closes. */
     for (int i = 0; i < cfg->threads; i++)
         pthread_join(workers[i], NULL);
+    if (!atomic_load(&s.stop))
+        pthread_kill(sigt, SIGTERM); /* let the signal thread end too */
     queue_push(&s.writes, NULL);
     pthread_join(wr, NULL);
     queue_push(&s.acks, NULL);
