@@ -146,3 +146,14 @@ void tt_jcache_put(uint64_t uid, tt_jcache_id which, const void *key, size_t kle
     s->rlen = rlen;
     s->json = json_incref(json);
 }
+
+json_t *tt_jcache_record(tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    if (mdb_get(txn, l->dbi[db], &k, &v) != 0)
+        return NULL;
+    json_t *j = tt_jcache_get(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size);
+    if (j == NULL && (j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
+        tt_jcache_put(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size, j);
+    return j;
+}

@@ -54,6 +54,9 @@ json_t *tt_jcache_get(uint64_t ledger, tt_jcache_id which, const void *key, size
                       const void *raw, size_t rlen);
 void tt_jcache_put(uint64_t ledger, tt_jcache_id which, const void *key, size_t klen,
                    const void *raw, size_t rlen, json_t *json);
+/* The JSON record under `key` in `db`, parsed (or found parsed) through this
+ * thread's cache: read-only. NULL when there is none. */
+json_t *tt_jcache_record(struct tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, size_t klen);
 
 struct tt_ledger {
     MDB_env *env;

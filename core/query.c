@@ -31,19 +31,6 @@ static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl)
     return json_loadb(v.mv_data, v.mv_size, 0, NULL);
 }
 
-/* A batch record, shared through the ledger's cache: read-only. */
-static json_t *get_record_shared(tt_ledger *l, MDB_txn *txn, const char *code)
-{
-    size_t kl = strlen(code);
-    MDB_val key = {kl, (void *)code}, v;
-    if (mdb_get(txn, l->dbi[TT_DB_BATCHES], &key, &v) != 0)
-        return NULL;
-    json_t *j = tt_jcache_get(l->uid, TT_JCACHE_RECORDS, code, kl, v.mv_data, v.mv_size);
-    if (j == NULL && (j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
-        tt_jcache_put(l->uid, TT_JCACHE_RECORDS, code, kl, v.mv_data, v.mv_size, j);
-    return j;
-}
-
 static tt_err parse_code(const char *in, char code[TT_CODE_LEN + 1], tt_error *err)
 {
     return tt_code_parse(in, code, err);
@@ -251,7 +238,7 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
 
 static json_t *trace_node(tracer *t, const char *code, int up, int depth)
 {
-    json_t *b = get_record_shared(t->l, t->txn, code);
+    json_t *b = tt_jcache_record(t->l, t->txn, TT_DB_BATCHES, code, strlen(code)); /* read-only */
     if (b == NULL)
         return NULL;
     json_t *n = json_object();

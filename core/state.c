@@ -88,22 +88,6 @@ static tt_err actor_put(rctx *c, json_t *a)
     return rec_put(c->t, TT_DB_ACTORS, k, (size_t)n, a, c->err);
 }
 
-/* An actor record shared through the ledger's cache (actors change
- * seldom, and every event reads its signer's): read-only. */
-static json_t *actor_get_shared(struct tt_txn *t, const char *id)
-{
-    char k[40];
-    int n = snprintf(k, sizeof k, "a:%s", id);
-    MDB_val key = {(size_t)n, k}, v;
-    if (mdb_get(t->txn, t->ledger->dbi[TT_DB_ACTORS], &key, &v) != 0)
-        return NULL;
-    json_t *a =
-        tt_jcache_get(t->ledger->uid, TT_JCACHE_RECORDS, k, (size_t)n, v.mv_data, v.mv_size);
-    if (a == NULL && (a = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
-        tt_jcache_put(t->ledger->uid, TT_JCACHE_RECORDS, k, (size_t)n, v.mv_data, v.mv_size, a);
-    return a;
-}
-
 /* The id owning raw key `pk` (copied into id), or 0. */
 static int key_owner(struct tt_txn *t, const uint8_t pk[32], char id[33])
 {
@@ -200,7 +184,10 @@ static tt_err load_signer(rctx *c)
         return tt_fail(c->err, TT_ERR_NOT_ENROLLED,
                        "the signing key belongs to no enrolled actor; ask the market authority "
                        "to enroll it");
-    c->signer = actor_get_shared(c->t, id); /* read-only: on_rotate copies it */
+    char k[40];
+    int n = snprintf(k, sizeof k, "a:%s", id);
+    /* shared with the cache (every event reads its signer's): on_rotate copies it */
+    c->signer = tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_ACTORS, k, (size_t)n);
     if (c->signer == NULL)
         return tt_fail(c->err, TT_ERR_STORE, "actor %s is indexed but has no record", id);
     c->signer_id = jstr(c->signer, "id");
