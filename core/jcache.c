@@ -11,6 +11,10 @@
  * Each thread has caches of its own, for one ledger at a time: jansson
  * does no locking, so no parsed value is ever seen by two threads. Values
  * handed out are shared with the cache and must be treated as read-only.
+ *
+ * The writer uses the same cache the other way round: a record it stores
+ * is put here with the bytes it was stored as, and the next event that
+ * changes it takes it out again (tt_jcache_take) instead of parsing it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -156,4 +160,25 @@ json_t *tt_jcache_record(tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, 
     if (j == NULL && (j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
         tt_jcache_put(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size, j);
     return j;
+}
+
+json_t *tt_jcache_take(tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    if (mdb_get(txn, l->dbi[db], &k, &v) != 0)
+        return NULL;
+    cache *c = klen <= KEY_MAX ? cache_of(l->uid, TT_JCACHE_RECORDS) : NULL;
+    slot *s = c ? slot_of(c, key, klen) : NULL;
+    if (s == NULL || s->json == NULL || s->klen != klen || memcmp(s->key, key, klen) != 0 ||
+        s->raw == NULL || s->rlen != v.mv_size || memcmp(s->raw, v.mv_data, v.mv_size) != 0)
+        return json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    json_t *j = s->json;
+    s->json = NULL;
+    free(s->raw);
+    s->raw = NULL;
+    if (j->refcount == 1) /* the cache's was the only reference: now the caller's */
+        return j;
+    json_t *copy = json_deep_copy(j); /* a reader of this thread still holds it */
+    json_decref(j);
+    return copy;
 }

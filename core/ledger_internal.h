@@ -57,6 +57,10 @@ void tt_jcache_put(uint64_t ledger, tt_jcache_id which, const void *key, size_t 
 /* The JSON record under `key` in `db`, parsed (or found parsed) through this
  * thread's cache: read-only. NULL when there is none. */
 json_t *tt_jcache_record(struct tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, size_t klen);
+/* The same record for the caller to change and store again: taken out of
+ * the cache (copied if the cache was not its only holder). The caller owns
+ * the reference. NULL when there is none. */
+json_t *tt_jcache_take(struct tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, size_t klen);
 
 struct tt_ledger {
     MDB_env *env;

@@ -175,8 +175,9 @@ static tt_err judge_one(json_t *table, json_t *res, const char *herb, const char
     int pass = v <= m;
     json_object_set_new(o, "limit", json_string(max));
     json_object_set_new(o, "limit_unit", json_string(lunit));
-    json_object_set(o, "status", json_object_get(rule, "status"));
-    json_object_set(o, "source", json_object_get(rule, "source"));
+    /* copies: the verdict is kept in a batch record, the table is shared */
+    json_object_set_new(o, "status", json_deep_copy(json_object_get(rule, "status")));
+    json_object_set_new(o, "source", json_deep_copy(json_object_get(rule, "source")));
     json_object_set_new(o, "verdict", json_string(pass ? "pass" : "fail"));
     *failed |= !pass;
     *judged = 1;

@@ -7,6 +7,12 @@
  * owes before writing anything, then writes; the ledger's nested
  * transaction undoes the writes of a refused event in any case.
  *
+ * A batch or actor record that is stored stays parsed in this thread's
+ * cache, checked against the stored bytes when the next event takes it
+ * (jcache.c). So a record must not change once stored, and must hold no
+ * value of the event's own (the event is freed by another thread): values
+ * from the event are copied in (set_copy).
+ *
  * Keys: batches by trace code; actors as "a:" + id, and "k:" + raw public
  * key -> id for every key an actor ever had; event indexes as code || seq
  * and id || 0x00 || seq (seq big-endian, so a cursor lists them in order).
@@ -35,14 +41,19 @@ typedef struct rctx {
 
 /* ---- records ------------------------------------------------------------- */
 
+/* The record under k, for the caller to change (a reference of its own). */
 static json_t *rec_get(struct tt_txn *t, tt_db db, const void *k, size_t kl)
 {
+    if (db == TT_DB_BATCHES || db == TT_DB_ACTORS)
+        return tt_jcache_take(t->ledger, t->txn, db, k, kl);
     MDB_val key = {kl, (void *)k}, v;
     if (mdb_get(t->txn, t->ledger->dbi[db], &key, &v) != 0)
         return NULL;
     return json_loadb(v.mv_data, v.mv_size, 0, NULL);
 }
 
+/* Stores rec under k; batch and actor records stay cached, and rec must
+ * not change after this. */
 static tt_err rec_put(struct tt_txn *t, tt_db db, const void *k, size_t kl, json_t *rec,
                       tt_error *err)
 {
@@ -51,8 +62,25 @@ static tt_err rec_put(struct tt_txn *t, tt_db db, const void *k, size_t kl, json
         return tt_fail(err, TT_ERR_NOMEM, NULL);
     MDB_val key = {kl, (void *)k}, v = {strlen(s), s};
     tt_err rc = tt_txn_put(t, db, &key, &v, 0, err, "state");
+    if (rc == TT_OK && (db == TT_DB_BATCHES || db == TT_DB_ACTORS))
+        tt_jcache_put(t->ledger->uid, TT_JCACHE_RECORDS, k, kl, s, v.mv_size, rec);
     free(s);
     return rc;
+}
+
+/* Whether a record is stored under k, without reading it. */
+static int rec_exists(struct tt_txn *t, tt_db db, const void *k, size_t kl)
+{
+    MDB_val key = {kl, (void *)k}, v;
+    return mdb_get(t->txn, t->ledger->dbi[db], &key, &v) == 0;
+}
+
+/* o[k] = a copy of v (nothing when v is NULL): records keep no value of
+ * the event's. */
+static void set_copy(json_t *o, const char *k, json_t *v)
+{
+    if (v)
+        json_object_set_new(o, k, json_deep_copy(v));
 }
 
 static tt_err raw_put(struct tt_txn *t, tt_db db, const void *k, size_t kl, const void *val,
@@ -250,10 +278,8 @@ static tt_err need_holder(rctx *c, json_t *b)
 
 static tt_err need_new_code(rctx *c, const char *code)
 {
-    json_t *b = batch_get(c->t, code);
-    if (b == NULL)
+    if (!rec_exists(c->t, TT_DB_BATCHES, code, strlen(code)))
         return TT_OK;
-    json_decref(b);
     return tt_fail(c->err, TT_ERR_DUPLICATE_ID, "trace code %s is taken already", code);
 }
 
@@ -433,7 +459,7 @@ static tt_err on_revoke(rctx *c)
     if (rc == TT_OK) {
         json_object_set_new(a, "status", json_string("revoked"));
         json_object_set_new(a, "revoked_seq", json_integer((json_int_t)c->e->seq));
-        json_object_set(a, "revoke_reason", json_object_get(c->ev.json, "reason"));
+        set_copy(a, "revoke_reason", json_object_get(c->ev.json, "reason"));
         rc = actor_put(c, a);
     }
     if (rc == TT_OK)
@@ -459,7 +485,7 @@ static tt_err on_rotate(rctx *c)
     if (old == NULL)
         json_object_set_new(a, "retired_keys", old = json_array());
     json_array_append(old, json_object_get(a, "key"));
-    json_object_set(a, "key", json_object_get(c->ev.json, "new_key"));
+    set_copy(a, "key", json_object_get(c->ev.json, "new_key"));
     json_object_set_new(a, "rotated_seq", json_integer((json_int_t)c->e->seq));
     tt_err rc = actor_put(c, a);
     json_decref(a);
@@ -497,7 +523,9 @@ static tt_err on_register(rctx *c)
 
 static tt_err need_recipient(rctx *c, const char *to)
 {
-    json_t *r = actor_get(c->t, to);
+    char k[40];
+    int n = snprintf(k, sizeof k, "a:%s", to);
+    json_t *r = tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_ACTORS, k, (size_t)n); /* read-only */
     tt_err rc = TT_OK;
     if (r == NULL)
         return tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", to);
@@ -590,7 +618,7 @@ static tt_err on_receive_or_reject(rctx *c, int accept)
             if (!known)
                 json_array_append_new(hs, json_string(c->signer_id));
         } else
-            json_object_set(b, "reject_reason", json_object_get(c->ev.json, "reason"));
+            set_copy(b, "reject_reason", json_object_get(c->ev.json, "reason"));
         json_object_del(b, "pending_to");
         json_object_set_new(b, "status", json_string("active"));
     }
@@ -685,12 +713,12 @@ static tt_err on_process(rctx *c)
     if (rc != TT_OK)
         goto done;
     json_t *ob = batch_new(c, out_code, json_array_get(in, 0), out_qty, c->signer_id, "active");
-    json_object_set(ob, "form", json_object_get(out, "form"));
+    set_copy(ob, "form", json_object_get(out, "form"));
     if (jstr(out, "name_zh"))
-        json_object_set(json_object_get(ob, "herb"), "name_zh", json_object_get(out, "name_zh"));
+        set_copy(json_object_get(ob, "herb"), "name_zh", json_object_get(out, "name_zh"));
     if (jstr(out, "grade"))
-        json_object_set(ob, "grade", json_object_get(out, "grade"));
-    json_object_set(ob, "processing", json_object_get(c->ev.json, "method"));
+        set_copy(ob, "grade", json_object_get(out, "grade"));
+    set_copy(ob, "processing", json_object_get(c->ev.json, "method"));
     json_object_set_new(ob, "yield_permille", json_integer((json_int_t)(out_qty * 1000 / sum)));
     json_array_foreach(inputs, i, p)
     {
@@ -733,7 +761,7 @@ static tt_err on_inspect(rctx *c)
     tt_err rc = need_role(c, INSPECTORS, "inspect batches (inspector)");
     if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
         return rc;
-    limits = rec_get(c->t, TT_DB_STATE, "limits", 6);
+    limits = tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_STATE, "limits", 6); /* read-only */
     if (limits == NULL)
         rc = tt_fail(c->err, TT_ERR_NO_LIMITS,
                      "no limits table is in the ledger; the authority must sign ledger.limits "
@@ -749,8 +777,8 @@ static tt_err on_inspect(rctx *c)
         json_object_set_new(verdict, "inspector", json_string(c->signer_id));
         static const char *copy[] = {"lab", "standard", "report_sha256", "at"};
         for (size_t i = 0; i < 4; i++)
-            json_object_set(verdict, copy[i], json_object_get(c->ev.json, copy[i]));
-        json_object_set(verdict, "limits_seq", json_object_get(limits, "seq"));
+            set_copy(verdict, copy[i], json_object_get(c->ev.json, copy[i]));
+        set_copy(verdict, "limits_seq", json_object_get(limits, "seq"));
         json_array_append(json_object_get(b, "inspections"), verdict);
         if (strcmp(jstr(verdict, "verdict"), "fail") == 0) {
             char why[400];
@@ -792,7 +820,7 @@ static tt_err on_hold_release(rctx *c, int release)
             json_object_set(b, "status", json_object_get(b, "held_from"));
             json_object_del(b, "held_from");
             json_object_del(b, "hold_reason");
-            json_object_set(b, "release_reason", json_object_get(c->ev.json, "reason"));
+            set_copy(b, "release_reason", json_object_get(c->ev.json, "reason"));
         }
     } else {
         if (strcmp(st, "active") != 0 && strcmp(st, "in_transit") != 0)
@@ -809,7 +837,7 @@ static tt_err recall_one(rctx *c, json_t *b, const char *root)
     json_object_del(b, "held_from");
     json_object_set_new(b, "recalled_seq", json_integer((json_int_t)c->e->seq));
     json_object_set_new(b, "recall_root", json_string(root));
-    json_object_set(b, "recall_reason", json_object_get(c->ev.json, "reason"));
+    set_copy(b, "recall_reason", json_object_get(c->ev.json, "reason"));
     tt_err rc = batch_put(c, b);
     return rc == TT_OK ? index_batch(c, jstr(b, "id")) : rc;
 }
@@ -882,7 +910,7 @@ static tt_err on_destroy(rctx *c)
     if (rc == TT_OK) {
         take_qty(b, qty_get(b, "remaining"), "destroyed");
         json_object_set_new(b, "status", json_string("destroyed"));
-        json_object_set(b, "destroy_reason", json_object_get(c->ev.json, "reason"));
+        set_copy(b, "destroy_reason", json_object_get(c->ev.json, "reason"));
     }
     return put_and_index(c, b, rc);
 }

@@ -714,6 +714,60 @@ static void test_parsed_events_are_matched(void **state)
     }
 }
 
+/* The rules, then a refusal of one chosen event after all of its writes. */
+typedef struct spoiler {
+    const uint8_t *body;
+    int calls;
+} spoiler;
+
+static tt_err apply_then_spoil(void *ctx, tt_txn *txn, const tt_entry *e, tt_error *err)
+{
+    spoiler *s = ctx;
+    tt_err rc = tt_rules_apply(NULL, txn, e, err);
+    if (rc == TT_OK && e->body.data == s->body) {
+        s->calls++;
+        return tt_fail(err, TT_ERR_ARGUMENT, "refused after its writes");
+    }
+    return rc;
+}
+
+/* The writer keeps the records it stores parsed; a write that is undone
+ * (the group redone, then the event's own nested transaction) must not
+ * leave the next event reading the undone record. */
+static void test_undone_writes_are_not_remembered(void **state)
+{
+    (void)state;
+    char *Z = new_code();
+    OK(&T1, "batch.register",
+       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", Z, "herb",
+       "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根", "origin", "province",
+       "甘肃省", "city", "定西市", "county", "陇西县", "base", "首阳镇", "daodi", 0, "harvest_date",
+       "2026-09-30", "grade", "统货", "processing", "晒干", "qty_g", 10000);
+    OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 100, "buyer", "零售");
+    char *bodies[2] = {
+        body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 1000, "buyer", "x")),
+        body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 200, "buyer", "y"))};
+    uint8_t sigs[2][64];
+    tt_append items[2];
+    for (int i = 0; i < 2; i++) {
+        tu_sign(&T1.kp, bodies[i], sigs[i]);
+        items[i] = (tt_append){.actor = T1.kp.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
+    }
+    spoiler sp = {items[0].body.data, 0};
+    assert_int_equal(tt_ledger_append(L, items, 2, tt_now_ms(), apply_then_spoil, &sp, NULL),
+                     TT_OK);
+    assert_int_equal(sp.calls, 2); /* straight in the group, then in its own transaction */
+    assert_int_equal(items[0].result.code, TT_ERR_ARGUMENT);
+    assert_int_equal(items[1].result.code, TT_OK);
+    assert_int_equal(qty(Z, "sold"), 300);
+    assert_int_equal(qty(Z, "remaining"), 9700);
+    OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 50, "buyer", "零售");
+    assert_int_equal(qty(Z, "remaining"), 9650);
+    free(bodies[0]);
+    free(bodies[1]);
+    free(Z);
+}
+
 static void test_replay_and_state_audit(void **state)
 {
     (void)state;
@@ -780,6 +834,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_market_day),
         cmocka_unit_test(test_traces_while_writing),
+        cmocka_unit_test(test_undone_writes_are_not_remembered), /* before T1 rotates its key */
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),
