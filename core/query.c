@@ -175,7 +175,8 @@ tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err)
 typedef struct tracer {
     tt_ledger *l;
     MDB_txn *txn;
-    json_t *seen; /* code -> true, per direction */
+    json_t *seen;   /* code -> true, per direction */
+    json_t *bodies; /* seq -> parsed body: a split is read for its parent and each child */
     size_t nodes;
     int truncated;
 } tracer;
@@ -209,7 +210,11 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
     if (mdb_get(t->txn, t->l->dbi[TT_DB_ENTRIES], &k, &v) != 0 ||
         tt_entry_decode((tt_bytes){v.mv_size, v.mv_data}, &e, NULL) != TT_OK)
         return s;
-    json_t *body = json_loadb((const char *)e.body.data, e.body.size, 0, NULL);
+    char sk[24];
+    snprintf(sk, sizeof sk, "%llu", (unsigned long long)seq);
+    json_t *body = json_object_get(t->bodies, sk);
+    if (body == NULL && (body = json_loadb((const char *)e.body.data, e.body.size, 0, NULL)))
+        json_object_set_new(t->bodies, sk, body);
     char by[33];
     if (owner_in_txn(t->l, t->txn, e.actor, by))
         json_object_set_new(s, "by", json_string(by));
@@ -232,7 +237,6 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
     }
     if (ts && strcmp(ts, "batch.process") == 0)
         json_object_set(s, "output", json_object_get(json_object_get(body, "output"), "id"));
-    json_decref(body);
     return s;
 }
 
@@ -298,12 +302,14 @@ tt_err tt_trace(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     tt_err rc = parse_code(in, code, err);
     if (rc != TT_OK || (rc = tt_rtxn_begin(l, &t.txn, err)) != TT_OK)
         return rc;
+    t.bodies = json_object();
     t.seen = json_pack("{s:b}", code, 1);
     json_t *up = trace_node(&t, code, 1, 0);
     json_decref(t.seen);
     t.seen = json_pack("{s:b}", code, 1);
     json_t *down = up ? trace_node(&t, code, 0, 0) : NULL;
     json_decref(t.seen);
+    json_decref(t.bodies);
     tt_rtxn_end(l, t.txn);
     if (up == NULL)
         return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
