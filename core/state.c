@@ -525,7 +525,8 @@ static tt_err need_recipient(rctx *c, const char *to)
 {
     char k[40];
     int n = snprintf(k, sizeof k, "a:%s", to);
-    json_t *r = tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_ACTORS, k, (size_t)n); /* read-only */
+    json_t *r =
+        tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_ACTORS, k, (size_t)n); /* read-only */
     tt_err rc = TT_OK;
     if (r == NULL)
         return tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", to);

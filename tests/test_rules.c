@@ -286,6 +286,20 @@ static int has_event(json_t *node, const char *type, uint64_t seq)
     return 0;
 }
 
+/* The qty_g the trace shows for the event at seq in node's events (-1: none). */
+static long long event_qty(json_t *node, uint64_t seq)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(node, "events"), i, e)
+    {
+        if ((uint64_t)json_integer_value(json_object_get(e, "seq")) == seq)
+            return json_object_get(e, "qty_g") ? json_integer_value(json_object_get(e, "qty_g"))
+                                               : -1;
+    }
+    return -1;
+}
+
 static void test_market_day(void **state)
 {
     (void)state;
@@ -434,6 +448,10 @@ static void test_market_day(void **state)
     json_t *k3a = json_array_get(json_object_get(k3, "children"), 0);
     assert_string_equal(json_string_value(json_object_get(k3a, "id")), A3a);
     assert_true(has_event(k3a, "batch.recall", s_recall));
+    /* one split, read once, shown for each child with that child's part */
+    assert_int_equal(event_qty(k1, s_split), 200000);
+    assert_int_equal(event_qty(k3, s_split), 100000);
+    assert_int_equal(event_qty(down, s_split), -1);
     json_decref(tr);
 
     /* an actor's history */
