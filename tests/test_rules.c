@@ -507,15 +507,22 @@ static void *trace_loop(void *arg)
     return NULL;
 }
 
-static void test_traces_while_writing(void **state)
+/* A new lot of 黄芪 registered by trader T1; its trace code (free it). */
+static char *register_by_t1(int qty_g)
 {
-    (void)state;
     char *Z = new_code();
     OK(&T1, "batch.register",
        "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", Z, "herb",
        "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根", "origin", "province",
        "甘肃省", "city", "定西市", "county", "陇西县", "base", "首阳镇", "daodi", 0, "harvest_date",
-       "2026-09-30", "grade", "统货", "processing", "晒干", "qty_g", 100000);
+       "2026-09-30", "grade", "统货", "processing", "晒干", "qty_g", qty_g);
+    return Z;
+}
+
+static void test_traces_while_writing(void **state)
+{
+    (void)state;
+    char *Z = register_by_t1(100000);
     pthread_t th[3];
     tracing t[3];
     for (int i = 0; i < 3; i++) {
@@ -755,12 +762,7 @@ static tt_err apply_then_spoil(void *ctx, tt_txn *txn, const tt_entry *e, tt_err
 static void test_undone_writes_are_not_remembered(void **state)
 {
     (void)state;
-    char *Z = new_code();
-    OK(&T1, "batch.register",
-       "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", Z, "herb",
-       "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根", "origin", "province",
-       "甘肃省", "city", "定西市", "county", "陇西县", "base", "首阳镇", "daodi", 0, "harvest_date",
-       "2026-09-30", "grade", "统货", "processing", "晒干", "qty_g", 10000);
+    char *Z = register_by_t1(10000);
     OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 100, "buyer", "零售");
     char *bodies[2] = {
         body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 1000, "buyer", "x")),
