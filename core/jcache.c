@@ -116,7 +116,8 @@ static slot *slot_of(cache *c, const void *key, size_t klen)
     return &c->slots[h & (c->n - 1)];
 }
 
-json_t *tt_jcache_get(uint64_t uid, tt_jcache_id which, const void *key, size_t klen,
+/* The slot holding the value of `key` parsed from `raw`, or NULL. */
+static slot *slot_hit(uint64_t uid, tt_jcache_id which, const void *key, size_t klen,
                       const void *raw, size_t rlen)
 {
     cache *c = klen <= KEY_MAX ? cache_of(uid, which) : NULL;
@@ -126,8 +127,15 @@ json_t *tt_jcache_get(uint64_t uid, tt_jcache_id which, const void *key, size_t 
     if (s->json && s->klen == klen && memcmp(s->key, key, klen) == 0 &&
         (raw == NULL ? s->raw == NULL
                      : s->raw && s->rlen == rlen && memcmp(s->raw, raw, rlen) == 0))
-        return json_incref(s->json);
+        return s;
     return NULL;
+}
+
+json_t *tt_jcache_get(uint64_t uid, tt_jcache_id which, const void *key, size_t klen,
+                      const void *raw, size_t rlen)
+{
+    slot *s = slot_hit(uid, which, key, klen, raw, rlen);
+    return s ? json_incref(s->json) : NULL;
 }
 
 void tt_jcache_put(uint64_t uid, tt_jcache_id which, const void *key, size_t klen, const void *raw,
@@ -167,10 +175,8 @@ json_t *tt_jcache_take(tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, si
     MDB_val k = {klen, (void *)key}, v;
     if (mdb_get(txn, l->dbi[db], &k, &v) != 0)
         return NULL;
-    cache *c = klen <= KEY_MAX ? cache_of(l->uid, TT_JCACHE_RECORDS) : NULL;
-    slot *s = c ? slot_of(c, key, klen) : NULL;
-    if (s == NULL || s->json == NULL || s->klen != klen || memcmp(s->key, key, klen) != 0 ||
-        s->raw == NULL || s->rlen != v.mv_size || memcmp(s->raw, v.mv_data, v.mv_size) != 0)
+    slot *s = slot_hit(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size);
+    if (s == NULL)
         return json_loadb(v.mv_data, v.mv_size, 0, NULL);
     json_t *j = s->json;
     s->json = NULL;
