@@ -102,18 +102,31 @@ static tt_err batch_put(rctx *c, json_t *b)
     return rec_put(c->t, TT_DB_BATCHES, code, strlen(code), b, c->err);
 }
 
+/* The key of actor `id`'s record ("a:" + id); returns its length. */
+static size_t actor_key(char k[40], const char *id)
+{
+    int n = snprintf(k, 40, "a:%s", id);
+    return n < 40 ? (size_t)n : 39;
+}
+
 static json_t *actor_get(struct tt_txn *t, const char *id)
 {
     char k[40];
-    int n = snprintf(k, sizeof k, "a:%s", id);
-    return rec_get(t, TT_DB_ACTORS, k, (size_t)n);
+    return rec_get(t, TT_DB_ACTORS, k, actor_key(k, id));
+}
+
+/* Actor `id`'s record shared with this thread's cache: read-only. */
+static json_t *actor_shared(struct tt_txn *t, const char *id)
+{
+    char k[40];
+    return tt_jcache_record(t->ledger, t->txn, TT_DB_ACTORS, k, actor_key(k, id));
 }
 
 static tt_err actor_put(rctx *c, json_t *a)
 {
     char k[40];
-    int n = snprintf(k, sizeof k, "a:%s", json_string_value(json_object_get(a, "id")));
-    return rec_put(c->t, TT_DB_ACTORS, k, (size_t)n, a, c->err);
+    size_t n = actor_key(k, json_string_value(json_object_get(a, "id")));
+    return rec_put(c->t, TT_DB_ACTORS, k, n, a, c->err);
 }
 
 /* The id owning raw key `pk` (copied into id), or 0. */
@@ -212,10 +225,8 @@ static tt_err load_signer(rctx *c)
         return tt_fail(c->err, TT_ERR_NOT_ENROLLED,
                        "the signing key belongs to no enrolled actor; ask the market authority "
                        "to enroll it");
-    char k[40];
-    int n = snprintf(k, sizeof k, "a:%s", id);
-    /* shared with the cache (every event reads its signer's): on_rotate copies it */
-    c->signer = tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_ACTORS, k, (size_t)n);
+    /* every event reads its signer's: shared, so on_rotate copies it */
+    c->signer = actor_shared(c->t, id);
     if (c->signer == NULL)
         return tt_fail(c->err, TT_ERR_STORE, "actor %s is indexed but has no record", id);
     c->signer_id = jstr(c->signer, "id");
@@ -523,10 +534,7 @@ static tt_err on_register(rctx *c)
 
 static tt_err need_recipient(rctx *c, const char *to)
 {
-    char k[40];
-    int n = snprintf(k, sizeof k, "a:%s", to);
-    json_t *r =
-        tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_ACTORS, k, (size_t)n); /* read-only */
+    json_t *r = actor_shared(c->t, to);
     tt_err rc = TT_OK;
     if (r == NULL)
         return tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", to);
