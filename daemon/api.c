@@ -285,12 +285,10 @@ json_t *api_read(server *s, json_t *req)
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (strcmp(op, ops[i].name) == 0)
             return ops[i].fn(s, req);
-    return fail(
-        TT_ERR_ARGUMENT,
-        "unknown op \"%.40s\"; ops are submit, submit_many, status, batch, trace, entry, log, "
-        "proof, "
-        "consistency, checkpoint, actor, label, scan",
-        op);
+    return fail(TT_ERR_ARGUMENT,
+                "unknown op \"%.40s\"; ops are submit, submit_many, status, batch, trace, entry, "
+                "log, proof, consistency, checkpoint, actor, label, scan",
+                op);
 }
 
 tt_err api_check_submit(job *j, tt_error *err)
