@@ -308,6 +308,39 @@ static double self_cpu(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * The JSON the API itself makes the daemon parse, on one core: each request
+ * (json_loadb, as the daemon receives it) and each event body in it (the
+ * rules need its fields), and nothing else. Seconds per event: no daemon can
+ * spend less than this per event besides verifying, whatever it does.
+ */
+static double json_floor(char **reqs, size_t nreqs, size_t events)
+{
+    double parse = 0;
+    for (int round = 0; round < 3; round++) { /* the best of three: the least noise */
+        double t = 0;
+        for (size_t i = 0; i < nreqs; i++) {
+            double t0 = now_s();
+            json_t *r = json_loadb(reqs[i], strlen(reqs[i]), JSON_REJECT_DUPLICATES, NULL);
+            t += now_s() - t0;
+            json_t *evs = json_object_get(r, "events");
+            size_t n = evs ? json_array_size(evs) : 1;
+            for (size_t k = 0; k < n; k++) {
+                json_t *ev = evs ? json_array_get(evs, k) : r;
+                json_t *body = json_object_get(ev, "body");
+                t0 = now_s();
+                json_t *b = json_loadb(json_string_value(body), json_string_length(body), 0, NULL);
+                t += now_s() - t0;
+                json_decref(b);
+            }
+            json_decref(r);
+        }
+        if (round == 0 || t < parse)
+            parse = t;
+    }
+    return parse / (double)events;
+}
+
 /* bulk: events per request (1: submit, more: submit_many) */
 static void ingest(const char *bin, const char *dir, const char *limits, int nclients,
                    size_t nevents, size_t bulk, double ceiling)
@@ -382,6 +415,11 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     printf("| bound with the clients on the same cores: verification only | %.2f of the ceiling "
            "|\n",
            (ncpu() / (verify_s + client_s)) / ceiling);
+    /* and what the API's JSON alone leaves, with nothing else done at all */
+    double json_s = json_floor(cs[0].reqs, cs[0].n, cs[0].events);
+    printf("| bound from the API's JSON alone (request and event body parsed by jansson: %.1f µs "
+           "per event), verification on all cores | %.2f of the ceiling |\n",
+           json_s * 1e6, verify_s / (verify_s + json_s));
     for (int i = 0; i < nclients; i++) {
         for (size_t k = 0; k < cs[i].n; k++)
             free(cs[i].reqs[k]);
@@ -453,6 +491,61 @@ static void progress(void *ctx, uint64_t done, uint64_t total)
     (void)ctx;
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "\r  audit %3d%%", total ? (int)(done * 100 / total) : 100);
+}
+
+/*
+ * What jansson alone costs a first trace of lineage `chain` (its leaf last):
+ * parsing each batch record on the way up and each entry's body (the same
+ * documents tt_trace reads), and encoding the answer `tr`. Microseconds,
+ * the best of several rounds.
+ */
+static void trace_json_floor(tt_ledger *l, char chain[11][TT_CODE_LEN + 1], json_t *tr,
+                             double *parse_us, double *dump_us)
+{
+    char *texts[64];
+    size_t n = 0;
+    json_t *seqs = json_object();
+    for (int d = 0; d <= 10; d++) {
+        json_t *b, *evs, *ev;
+        size_t i;
+        if (tt_state_batch(l, chain[d], &b, NULL) != TT_OK ||
+            tt_state_batch_events(l, chain[d], &evs, NULL) != TT_OK)
+            exit(1);
+        texts[n++] = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS); /* as records are stored */
+        json_decref(b);
+        json_array_foreach(evs, i, ev)
+        {
+            char key[24];
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(ev, "seq"));
+            snprintf(key, sizeof key, "%llu", (unsigned long long)seq);
+            uint8_t *data;
+            size_t len;
+            tt_entry e;
+            if (json_object_get(seqs, key) || n == sizeof texts / sizeof *texts ||
+                tt_ledger_entry(l, seq, &data, &len, NULL) != TT_OK)
+                continue;
+            if (tt_entry_decode((tt_bytes){len, data}, &e, NULL) == TT_OK)
+                texts[n++] = strndup((const char *)e.body.data, e.body.size);
+            free(data);
+            json_object_set_new(seqs, key, json_true());
+        }
+        json_decref(evs);
+    }
+    json_decref(seqs);
+    *parse_us = *dump_us = 1e9;
+    for (int round = 0; round < 50; round++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+            json_decref(json_loads(texts[i], 0, NULL));
+        double p = (now_s() - t0) * 1e6;
+        t0 = now_s();
+        free(json_dumps(tr, JSON_COMPACT));
+        double d = (now_s() - t0) * 1e6;
+        *parse_us = p < *parse_us ? p : *parse_us;
+        *dump_us = d < *dump_us ? d : *dump_us;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
 }
 
 #define LINEAGES 32 /* distinct 10-deep lineages, so that a first trace of each can be timed */
@@ -562,10 +655,21 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
         cold_us += (now_s() - t0) / (LINEAGES - 1) * 1e6;
         json_decref(tr);
     }
+    double parse_us, dump_us;
+    {
+        json_t *tr;
+        if (tt_trace(l, chain[1][10], &tr, NULL) != TT_OK)
+            exit(1);
+        trace_json_floor(l, chain[1], tr, &parse_us, &dump_us);
+        json_decref(tr);
+    }
     tt_ledger_close(l);
     printf("| trace of a 10-deep lineage, library (%llu entries): first / repeated | %.0f / %.0f "
            "µs |\n",
            (unsigned long long)size, cold_us, trace_us);
+    printf("| of a first trace, jansson alone: parsing its 11 batch records and entry bodies / "
+           "encoding the answer | %.0f / %.0f µs |\n",
+           parse_us, dump_us);
     printf("| show, library | %.1f µs |\n", show_us);
     /* the same through the API, on a daemon started afresh */
     pid_t pid = start_daemon(bin, dir);
