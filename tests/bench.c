@@ -5,10 +5,12 @@
  *  2. Durable ingest through the real API: a tcmtraced on a fresh ledger, N
  *     concurrent clients each sending pre-signed events of realistic size and
  *     mix (a registration, then sales from it), every submit answered only
- *     once durable. Throughput, its ratio to the ceiling, latency p50/p99/p999;
+ *     once durable. Throughput, its ratio to the ceiling, latency p50/p99/p999,
+ *     and the bound that parsing the API's JSON alone sets on that ratio;
  *     then the same with the events sent --bulk at a time in submit_many.
  *  3. A large ledger (--entries, default 1,000,000) built in-process, with a
- *     10-deep lineage: trace and show latency (library and API), audit
+ *     10-deep lineage: trace and show latency (library and API), jansson's
+ *     share of a first trace, audit
  *     throughput, bytes per entry on disk.
  *
  * tcmtrace-bench [--clients N] [--events N] [--bulk N] [--entries N] [--keep]
