@@ -43,6 +43,16 @@ int cli_call(cli *c, json_t *req, json_t **resp);
 int cli_request(cli *c, json_t *req, json_t **resp);
 /* Builds, signs and submits an event with the user's key; prints errors. */
 int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp);
+/*
+ * Like cli_submit, for an event that creates batches under codes[0..ncodes)
+ * made here (tt_code_new), each a string somewhere in `fields`. If the
+ * daemon finds one taken already (duplicate_id), all of them are made afresh
+ * in fields and in codes and the event is signed and sent again, up to
+ * CLI_NEW_CODE_TRIES times in all.
+ */
+#define CLI_NEW_CODE_TRIES 5
+int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CODE_LEN + 1],
+                   size_t ncodes, json_t **resp);
 /* Loads the user's key (--key / TCMTRACE_KEY). */
 int cli_load_key(cli *c, tt_keypair *kp);
 /* The trusted log verifier key: --log-key, TCMTRACE_LOG_KEY or DIR/log.vkey. */

@@ -100,20 +100,88 @@ int cli_call(cli *c, json_t *req, json_t **resp)
     return EX_DONE;
 }
 
+/* Prints the daemon's refusal in *resp (freed) and returns EX_REFUSED. */
+static int refused(cli *c, json_t **resp)
+{
+    json_t *e = json_object_get(*resp, "error");
+    if (c->json)
+        fmt_json(*resp);
+    int ex = cli_fail(EX_REFUSED, json_string_value(json_object_get(e, "code")), "%s",
+                      json_string_value(json_object_get(e, "message")));
+    json_decref(*resp);
+    *resp = NULL;
+    return ex;
+}
+
 int cli_request(cli *c, json_t *req, json_t **resp)
 {
     int ex = cli_call(c, req, resp);
     if (ex != EX_DONE)
         return ex;
-    if (json_is_true(json_object_get(*resp, "ok")))
-        return EX_DONE;
-    json_t *e = json_object_get(*resp, "error");
-    if (c->json)
-        fmt_json(*resp);
-    ex = cli_fail(EX_REFUSED, json_string_value(json_object_get(e, "code")), "%s",
-                  json_string_value(json_object_get(e, "message")));
-    json_decref(*resp);
-    *resp = NULL;
+    return json_is_true(json_object_get(*resp, "ok")) ? EX_DONE : refused(c, resp);
+}
+
+int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp)
+{
+    return cli_submit_new(c, type, fields, NULL, 0, resp);
+}
+
+/* Sets every string in `j` equal to `from` to `to`. */
+static void replace_string(json_t *j, const char *from, const char *to)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_string(j) && strcmp(json_string_value(j), from) == 0)
+        json_string_set(j, to);
+    else if (json_is_object(j))
+        json_object_foreach(j, k, v) replace_string(v, from, to);
+    else if (json_is_array(j))
+        json_array_foreach(j, i, v) replace_string(v, from, to);
+}
+
+int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CODE_LEN + 1],
+                   size_t ncodes, json_t **resp)
+{
+    tt_keypair kp;
+    int ex = cli_load_key(c, &kp);
+    if (ex != EX_DONE) {
+        json_decref(fields);
+        return ex;
+    }
+    char pk64[64];
+    tt_b64((tt_bytes){32, kp.pk}, pk64);
+    for (int attempt = 1;; attempt++) {
+        char *body = tt_event_build(type, json_incref(fields)), sig64[100];
+        uint8_t sig[64];
+        tt_event_sign(tt_bytes_str(body), kp.sk, sig);
+        tt_b64((tt_bytes){64, sig}, sig64);
+        json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk64, "sig", sig64,
+                                "body", body);
+        free(body);
+        if ((ex = cli_call(c, req, resp)) != EX_DONE)
+            break;
+        if (json_is_true(json_object_get(*resp, "ok")))
+            break;
+        const char *code =
+            json_string_value(json_object_get(json_object_get(*resp, "error"), "code"));
+        if (ncodes == 0 || attempt == CLI_NEW_CODE_TRIES || code == NULL ||
+            strcmp(code, tt_err_name(TT_ERR_DUPLICATE_ID)) != 0) {
+            ex = refused(c, resp);
+            break;
+        }
+        /* a code made here is taken already: make them all afresh and sign again */
+        json_decref(*resp);
+        *resp = NULL;
+        for (size_t i = 0; i < ncodes; i++) {
+            char fresh[TT_CODE_LEN + 1];
+            tt_code_new(tt_now_ms(), fresh);
+            replace_string(fields, codes[i], fresh);
+            memcpy(codes[i], fresh, sizeof fresh);
+        }
+    }
+    tt_keypair_wipe(&kp);
+    json_decref(fields);
     return ex;
 }
 
@@ -127,27 +195,6 @@ int cli_load_key(cli *c, tt_keypair *kp)
         return cli_fail(err.code == TT_ERR_BAD_PASSPHRASE ? EX_USAGE : EX_UNREACHABLE,
                         tt_err_name(err.code), "%s", err.message);
     return EX_DONE;
-}
-
-int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp)
-{
-    tt_keypair kp;
-    int ex = cli_load_key(c, &kp);
-    if (ex != EX_DONE) {
-        json_decref(fields);
-        return ex;
-    }
-    char *body = tt_event_build(type, fields);
-    uint8_t sig[64];
-    char pk64[64], sig64[100];
-    tt_event_sign(tt_bytes_str(body), kp.sk, sig);
-    tt_b64((tt_bytes){32, kp.pk}, pk64);
-    tt_b64((tt_bytes){64, sig}, sig64);
-    tt_keypair_wipe(&kp);
-    json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk64, "sig", sig64,
-                            "body", body);
-    free(body);
-    return cli_request(c, req, resp);
 }
 
 int cli_log_verifier(cli *c, tt_verifier *v)

@@ -158,7 +158,8 @@ int cmd_register(cli *c, int argc, char **argv)
     if (json_array_size(docs))
         json_object_set(f, "documents", docs);
     json_t *resp;
-    if ((ex = cli_submit(c, "batch.register", f, &resp)) != EX_DONE)
+    if ((ex = cli_submit_new(c, "batch.register", f, v['i'] ? NULL : &code, v['i'] ? 0 : 1,
+                             &resp)) != EX_DONE)
         goto out;
     json_decref(docs);
     char what[512], q[48];
@@ -228,7 +229,7 @@ int cmd_transfer(cli *c, int argc, char **argv)
     }
     if (note)
         json_object_set_new(f, "note", json_string(note));
-    int ex = cli_submit(c, "batch.transfer", f, &resp);
+    int ex = cli_submit_new(c, "batch.transfer", f, part ? &child : NULL, part ? 1 : 0, &resp);
     if (ex)
         return ex;
     char what[256], q[48];
@@ -344,8 +345,8 @@ int cmd_split(cli *c, int argc, char **argv)
     }
     free(list);
     json_t *resp;
-    int ex =
-        cli_submit(c, "batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids), &resp);
+    int ex = cli_submit_new(c, "batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids),
+                            codes, n, &resp);
     if (ex)
         return ex;
     char what[128];
@@ -405,9 +406,10 @@ int cmd_process(cli *c, int argc, char **argv)
     if (v['g'])
         json_object_set_new(output, "grade", json_string(v['g']));
     json_t *resp;
-    int ex = cli_submit(
+    int ex = cli_submit_new(
         c, "batch.process",
-        json_pack("{s:o, s:o, s:s}", "inputs", inputs, "output", output, "method", v['m']), &resp);
+        json_pack("{s:o, s:o, s:s}", "inputs", inputs, "output", output, "method", v['m']), &code,
+        1, &resp);
     if (ex)
         return ex;
     char what[256], q[48];

@@ -112,6 +112,45 @@ C15=$(codes_of "$OUT" | head -1)
 expect 0 "register 500kg" reg 500kg
 A=$(codes_of "$OUT" | head -1)
 
+# ---- a trace code the CLI made that is taken already is made afresh ----------------
+# tests/fixed-digits.c, preloaded, makes the CLI draw chosen digits first
+SHIM=
+for d in "$BIN" "$BIN/.."; do
+    if [ -f "$d/tests/fixed-digits.so" ]; then SHIM="$d/tests/fixed-digits.so"; break; fi
+done
+if [ -n "$SHIM" ]; then pass; else fail "no tests/fixed-digits.so beside $BIN"; fi
+# drawing DIGITS CMD...: CMD with the CLI's first random digits fixed
+drawing() {
+    dg=$1
+    shift
+    LD_PRELOAD="$SHIM" TT_FIXED_DIGITS="$dg" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
+expect 0 "register with drawn digits" drawing 123456789 reg 1kg
+F1=$(codes_of "$OUT" | head -1)
+case $F1 in ??????123456789?) pass ;; *) fail "the shim did not fix the drawn code ($F1)" ;; esac
+expect 0 "the same code drawn again: registered under a fresh one" drawing 123456789 reg 2kg
+F2=$(codes_of "$OUT" | head -1)
+if [ -n "$F2" ] && [ "$F2" != "$F1" ]; then pass; else fail "no fresh code ($F1 / $F2)"; fi
+expect 0 "the fresh code holds the new lot" "$TT" --json show "$F2"
+contains "$OUT" '"registered": 2000' "the new lot is under the fresh code"
+expect 0 "the taken code is unchanged" "$TT" --json show "$F1"
+contains "$OUT" '"registered": 1000' "the first lot is untouched"
+expect 0 "a split whose drawn child code is taken gets fresh ones" \
+    drawing 123456789 as grower split "$F2" --into 1kg,1kg
+set -- $(codes_of "$OUT")
+if [ $# = 3 ] && [ "$2" != "$F1" ] && [ "$3" != "$F1" ] && [ "$2" != "$3" ]; then pass; else
+    fail "split codes: $*"; fi
+expect 0 "the split's first child exists" "$TT" --json show "$2"
+contains "$OUT" '"registered": 1000' "the child holds its part"
+expect 1 "drawn taken five times: refused after five tries" \
+    drawing 123456789123456789123456789123456789123456789 reg 3kg
+contains "$ERR" "duplicate_id" "the refusal names duplicate_id"
+expect 1 "a taken --id is refused, not replaced" as grower register --herb 当归 \
+    --latin "Angelica sinensis" --part 根 --qty 1kg --province 甘肃省 --city 定西市 \
+    --county 岷县 --base 梅川镇 --harvest 2026-10-12 --grade 一等 --processing 晒干 --id "$F1"
+contains "$ERR" "duplicate_id" "a taken --id names duplicate_id"
+
 # ---- the lifecycle through the CLI ----------------------------------------------
 expect 1 "only the holder transfers" as trader transfer "$A" --to PH-1
 contains "$ERR" "not_holder" "not_holder code"
