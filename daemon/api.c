@@ -35,6 +35,8 @@ static int64_t uint_field(json_t *req, const char *k)
 static json_t *b64_json(const uint8_t *data, size_t len)
 {
     char *b = malloc(tt_b64_len(len));
+    if (b == NULL)
+        return NULL; /* the answer cannot be made: nomem */
     tt_b64((tt_bytes){len, data}, b);
     json_t *s = json_string(b);
     free(b);
@@ -310,7 +312,8 @@ tt_err api_check_submit(job *j, tt_error *err)
     if (j->body_len > TT_BODY_MAX)
         return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d",
                        j->body_len, TT_BODY_MAX);
-    j->body = malloc(j->body_len + 1);
+    if ((j->body = malloc(j->body_len + 1)) == NULL)
+        return tt_fail(err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
     memcpy(j->body, json_string_value(body), j->body_len + 1);
     tt_bytes b = {j->body_len, (uint8_t *)j->body};
     if (tt_event_verify(b, j->actor, j->sig) != TT_OK)

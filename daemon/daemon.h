@@ -56,6 +56,7 @@ typedef struct queue {
     pthread_cond_t ready;
     job *head, *tail;
     size_t len;
+    job end; /* the shutdown marker, pushed once */
 } queue;
 
 typedef struct config {
@@ -77,6 +78,12 @@ typedef struct server {
     char vkey[TT_VKEY_MAX + 1];
     uint64_t started_ms;
     atomic_ullong n_requests, n_appended, n_refused, n_commits;
+    struct { /* the writer's, for one group */
+        job **jobs;
+        tt_append *items;
+        const uint8_t **bodies;
+        tt_event *events;
+    } w;
 } server;
 
 void queue_init(queue *q);
@@ -92,7 +99,7 @@ size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end);
 void logf_(server *s, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Sends `resp` (stolen) as the reply to `j` and frees the job. */
+/* Sends `resp` (stolen; NULL answers nomem) as the reply to `j` and frees the job. */
 void reply(server *s, job *j, json_t *resp);
 json_t *error_json(tt_err code, const char *message);
 

@@ -30,15 +30,14 @@ void queue_init(queue *q)
     pthread_cond_init(&q->ready, NULL);
     q->head = q->tail = NULL;
     q->len = 0;
+    memset(&q->end, 0, sizeof q->end);
 }
 
 void queue_push(queue *q, job *j)
 {
     pthread_mutex_lock(&q->lock);
-    if (j == NULL) { /* the end marker is a job with no request */
-        j = calloc(1, sizeof *j);
-        j->control = (void *)q; /* marks "end" */
-    }
+    if (j == NULL) /* the end marker: pushed once, at shutdown */
+        j = &q->end;
     j->next = NULL;
     if (q->tail)
         q->tail->next = j;
@@ -80,7 +79,7 @@ static job *take(queue *q)
 
 static int is_end(queue *q, job *j)
 {
-    return j->req == NULL && j->control == (void *)q;
+    return j == &q->end;
 }
 
 job *queue_pop(queue *q)
@@ -90,10 +89,8 @@ job *queue_pop(queue *q)
         pthread_cond_wait(&q->ready, &q->lock);
     job *j = take(q);
     pthread_mutex_unlock(&q->lock);
-    if (is_end(q, j)) {
-        free(j);
+    if (is_end(q, j))
         return NULL;
-    }
     return j;
 }
 
@@ -107,7 +104,6 @@ size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end)
     while (q->head && n < max) {
         job *j = take(q);
         if (is_end(q, j)) {
-            free(j);
             *saw_end = 1;
             break;
         }
@@ -152,15 +148,22 @@ static void job_free(job *j)
     free(j);
 }
 
-/* Sends `resp` (stolen) along the routing header `*control` (consumed). */
-static void send_reply(server *s, void **control, json_t *resp)
+/* What a request is answered when its answer cannot be made for want of memory. */
+static const char NOMEM_REPLY[] =
+    "{\"ok\":false,\"error\":{\"code\":\"nomem\",\"message\":\"the daemon is out of memory; "
+    "nothing was done\"}}";
+
+/* Sends `len` bytes of `text` along the routing header `*control` (consumed). */
+static void send_text(server *s, void **control, const char *text, size_t len)
 {
-    char *text = json_dumps(resp, JSON_COMPACT);
-    json_decref(resp);
-    size_t len = strlen(text);
     void *msg = nn_allocmsg(len, 0);
+    if (msg == NULL) { /* the client times out, and is told to check */
+        logf_(s, "WARN", "out of memory: a %zu-byte answer was not sent", len);
+        nn_freemsg(*control);
+        *control = NULL;
+        return;
+    }
     memcpy(msg, text, len);
-    free(text);
     struct nn_iovec iov = {&msg, NN_MSG};
     struct nn_msghdr hdr = {&iov, 1, control, NN_MSG};
     if (nn_sendmsg(s->api, &hdr, 0) < 0) {
@@ -168,6 +171,18 @@ static void send_reply(server *s, void **control, json_t *resp)
         nn_freemsg(*control);
     }
     *control = NULL;
+}
+
+/* Sends `resp` (stolen; NULL when making it ran out of memory). */
+static void send_reply(server *s, void **control, json_t *resp)
+{
+    char *text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    json_decref(resp);
+    if (text == NULL)
+        send_text(s, control, NOMEM_REPLY, sizeof NOMEM_REPLY - 1);
+    else
+        send_text(s, control, text, strlen(text));
+    free(text);
 }
 
 void reply(server *s, job *j, json_t *resp)
@@ -204,6 +219,11 @@ static job *receive(server *s)
         }
         atomic_fetch_add(&s->n_requests, 1);
         job *j = calloc(1, sizeof *j);
+        if (j == NULL) {
+            nn_freemsg(body);
+            send_text(s, &control, NOMEM_REPLY, sizeof NOMEM_REPLY - 1);
+            continue;
+        }
         j->control = control;
         json_error_t jerr;
         tt_err rc = TT_OK;
@@ -252,20 +272,30 @@ static void submit_many(server *s, job *j)
     }
     bulk *b = calloc(1, sizeof *b);
     job **good = calloc(n, sizeof *good);
+    if (b == NULL || good == NULL || (b->results = json_array()) == NULL) {
+        free(b);
+        free(good);
+        reply(s, j, NULL); /* nomem */
+        return;
+    }
     b->control = j->control;
     j->control = NULL;
-    b->results = json_array();
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         job *e = calloc(1, sizeof *e);
         tt_error err;
+        tt_err rc;
         json_array_append_new(b->results, json_null());
-        e->req = json_array_get(events, i); /* borrowed while it is checked */
-        tt_err rc = json_is_object(e->req) ? api_check_submit(e, &err)
-                                           : tt_fail(&err, TT_ERR_MALFORMED,
-                                                     "each event is an object with actor, sig "
-                                                     "and body");
-        e->req = NULL;
+        if (e == NULL) {
+            rc = tt_fail(&err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
+        } else {
+            e->req = json_array_get(events, i); /* borrowed while it is checked */
+            rc = json_is_object(e->req) ? api_check_submit(e, &err)
+                                        : tt_fail(&err, TT_ERR_MALFORMED,
+                                                  "each event is an object with actor, sig "
+                                                  "and body");
+            e->req = NULL;
+        }
         if (rc == TT_OK) {
             e->bulk = b;
             e->index = i;
@@ -273,7 +303,8 @@ static void submit_many(server *s, job *j)
         } else {
             atomic_fetch_add(&s->n_refused, 1);
             json_array_set_new(b->results, i, error_json(err.code, err.message));
-            job_free(e);
+            if (e)
+                job_free(e);
         }
     }
     job_free(j);
@@ -317,6 +348,11 @@ static void publish(server *s, const tt_append *it)
     if (it->entry == NULL)
         return;
     char *b64 = malloc(tt_b64_len(it->entry_len)), hex[65], *msg;
+    if (b64 == NULL) { /* the feed is best effort: a mirror catches up with the log */
+        logf_(s, "WARN", "out of memory: entry %llu was not published",
+              (unsigned long long)it->seq);
+        return;
+    }
     tt_b64((tt_bytes){it->entry_len, it->entry}, b64);
     tt_hex((tt_bytes){32, it->hash}, hex);
     int n = asprintf(&msg, "entry {\"seq\":%llu,\"hash\":\"%s\",\"entry\":\"%s\"}",
@@ -407,6 +443,18 @@ static void *acker(void *arg)
             publish(s, it);
             answer = json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
                                hex, "time_ms", (json_int_t)it->time_ms);
+            if (answer == NULL && j->bulk == NULL) { /* written: never answer nomem for it */
+                char text[192];
+                int len =
+                    snprintf(text, sizeof text,
+                             "{\"ok\":true,\"seq\":%llu,\"hash\":\"%s\",\"time_ms\":%llu}",
+                             (unsigned long long)it->seq, hex, (unsigned long long)it->time_ms);
+                send_text(s, &j->control, text, (size_t)len);
+                job_free(j);
+                if (group_end)
+                    publish_checkpoint(s);
+                continue;
+            }
         } else {
             if (!s->cfg.quiet)
                 logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
@@ -431,22 +479,22 @@ static void *acker(void *arg)
 static void *writer(void *arg)
 {
     server *s = arg;
-    size_t max = (size_t)s->cfg.batch_max;
-    job **jobs = calloc(max, sizeof *jobs);
-    tt_append *items = calloc(max, sizeof *items);
-    const uint8_t **bodies = calloc(max, sizeof *bodies);
-    tt_event *events = calloc(max, sizeof *events);
     int end = 0;
     while (!end) {
-        size_t n = queue_pop_many(&s->writes, jobs, max, &end);
+        size_t n = queue_pop_many(&s->writes, s->w.jobs, (size_t)s->cfg.batch_max, &end);
         if (n)
-            commit_group(s, jobs, n, items, bodies, events);
+            commit_group(s, s->w.jobs, n, s->w.items, s->w.bodies, s->w.events);
     }
-    free(jobs);
-    free(items);
-    free(bodies);
-    free(events);
     return NULL;
+}
+
+static void free_buffers(server *s, pthread_t *workers)
+{
+    free(s->w.jobs);
+    free(s->w.items);
+    free(s->w.bodies);
+    free(s->w.events);
+    free(workers);
 }
 
 /* ---- start and stop ---------------------------------------------------------------- */
@@ -562,7 +610,21 @@ int server_run(config *cfg)
     json_object_seed(0); /* jansson's hash seed, before any thread could race to make it */
     queue_init(&s.writes);
     queue_init(&s.acks);
+    size_t max = (size_t)cfg->batch_max;
     pthread_t sigt, wr, ack, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    s.w.jobs = calloc(max, sizeof *s.w.jobs);
+    s.w.items = calloc(max, sizeof *s.w.items);
+    s.w.bodies = calloc(max, sizeof *s.w.bodies);
+    s.w.events = calloc(max, sizeof *s.w.events);
+    if (!workers || !s.w.jobs || !s.w.items || !s.w.bodies || !s.w.events) {
+        logf_(&s, "ERROR", "out of memory for %d threads and groups of %d events", cfg->threads,
+              cfg->batch_max);
+        free_buffers(&s, workers);
+        nn_close(s.api);
+        nn_close(s.feed);
+        tt_ledger_close(s.ledger);
+        return 1;
+    }
     pthread_create(&sigt, NULL, signal_waiter, &s);
     pthread_create(&ack, NULL, acker, &s);
     pthread_create(&wr, NULL, writer, &s);
@@ -588,6 +650,6 @@ int server_run(config *cfg)
     nn_close(s.api);
     nn_close(s.feed);
     tt_ledger_close(s.ledger);
-    free(workers);
+    free_buffers(&s, workers);
     return 0;
 }
