@@ -51,6 +51,11 @@ $(BUILD)/tests/fixed-digits.so: tests/fixed-digits.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
 
+# test shim: fails the daemon's per-request allocation on demand (crashtest.sh)
+$(BUILD)/tests/fail-jobs.so: tests/fail-jobs.c daemon/daemon.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC -Iinclude -o $@ $< -ldl
+
 lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
 
 $(BUILD)/tcmtraced: $(DAEMON_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
@@ -105,7 +110,7 @@ check:
 
 # unit tests and the suites in SUITES (e2e hostile crash) on BUILD
 SUITES ?= e2e hostile
-test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/tests/fixed-digits.so
+test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
 asan:
@@ -178,7 +183,7 @@ fuzz: fuzz-build
 	done
 
 # SIGKILL under load, many times, and a full disk
-crashtest: all
+crashtest: all $(BUILD)/tcmtrace-sign $(BUILD)/tests/fail-jobs.so
 	@BIN=$(BUILD) sh tests/crashtest.sh
 
 # figures, not pass/fail: BENCH_ARGS="--entries 200000" for a shorter run

@@ -5,7 +5,8 @@
 # at the end every event a client saw acknowledged must be in the ledger with
 # the seq and hash it was acknowledged with. Then a full disk (a small tmpfs,
 # when this user may mount one): clean refusals, nothing acknowledged lost,
-# the ledger still audits. Prints "crashtest: N passed, N failed".
+# the ledger still audits. Then no memory for requests (a preloaded shim):
+# nomem answers, nothing written for them. Prints "crashtest: N passed, N failed".
 set -u
 BIN=${BIN:-build}
 BIN=$(cd "$BIN" && pwd)
@@ -120,6 +121,52 @@ else
     echo "  (cannot mount a tmpfs here: full-disk test not run)"
     fail "the full-disk test needs a small tmpfs (run as root)"
 fi
+
+# ---- out of memory ------------------------------------------------------------------
+# tests/fail-jobs.c, preloaded into the daemon alone, fails its per-request
+# allocation while $WORK/oom exists ("all": every one; "odd": every second)
+export TCMTRACE_DIR="$L"
+printf '#!/bin/sh\nLD_PRELOAD="%s" TT_FAIL_JOBS="%s" exec "%s" "$@"\n' \
+    "$BIN/tests/fail-jobs.so" "$WORK/oom" "$TTD" >"$WORK/tcmtraced-oom"
+chmod +x "$WORK/tcmtraced-oom"
+size_of() { "$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p'; }
+"$TT" key new "$KEYS/t1.key" --unsealed >/dev/null
+reg1() {
+    as t1 --json register --herb 当归 --latin A --part 根 --qty 1kg --province p --city c \
+        --county x --base b --harvest 2026-10-12 --grade g --processing p
+}
+REAL_TTD=$TTD TTD="$WORK/tcmtraced-oom"
+start_daemon "$L" "$WORK/oom.log" || exit 1
+TTD=$REAL_TTD
+as mkt actor enroll --id t1 --pubkey "$KEYS/t1.key.pub" --name n --org o --licence l \
+    --role trader >/dev/null || fail "enroll a trader"
+size0=$(size_of)
+echo all >"$WORK/oom"
+if "$TT" status >/dev/null 2>"$WORK/oom.err"; then fail "a request was answered with no memory for it"
+elif grep -q "nomem" "$WORK/oom.err"; then pass; else fail "no nomem answer:"; cat "$WORK/oom.err"; fi
+if reg1 >/dev/null 2>"$WORK/oom.err"; then fail "a register was accepted with no memory for it"
+elif grep -q "nomem" "$WORK/oom.err"; then pass; else fail "no nomem answer to a register:"; cat "$WORK/oom.err"; fi
+rm -f "$WORK/oom"
+if [ "$(size_of)" = "$size0" ]; then pass; else fail "the ledger changed while out of memory"; fi
+# a submit_many whose first and third events find no memory: those two are
+# refused with nomem, the second is written
+C=$(reg1 | sed -n 's/.*"codes": \[ *"\([0-9]*\)".*/\1/p;s/^ *"\([0-9]\{16\}\)",*$/\1/p' | head -1)
+size1=$(size_of)
+sell1() { "$BIN/tcmtrace-sign" "$KEYS/t1.key" '{"type":"batch.sell","id":"'"$C"'","qty_g":1}' |
+    sed 's/^{"op":"submit",/{/'; }
+MANY="{\"op\":\"submit_many\",\"events\":[$(sell1),$(sell1),$(sell1)]}"
+echo odd >"$WORK/oom"
+printf '%s' "$MANY" | "$TT" api - >"$WORK/oom.out" 2>&1
+rm -f "$WORK/oom"
+codes=$(grep -o '"ok":true,"seq"\|"code":"[a-z_]*"' "$WORK/oom.out" |
+    sed 's/"ok":true,"seq"/ok/; s/"code":"\(.*\)"/\1/' | tr '\n' ' ')
+if [ "$codes" = "nomem ok nomem " ]; then pass; else
+    fail "submit_many out of memory: got '$codes'"; cat "$WORK/oom.out"; fi
+if [ "$(size_of)" = $((size1 + 1)) ]; then pass; else fail "submit_many out of memory kept $(($(size_of) - size1)) events, not 1"; fi
+stop_daemon
+if grep -q "stopped cleanly" "$WORK/oom.log"; then pass; else fail "no clean stop after running out of memory"; fi
+if "$TT" audit "$L" >"$WORK/audit" 2>&1; then pass; else fail "audit after running out of memory"; cat "$WORK/audit"; fi
+echo "  out of memory: requests answered nomem, nothing written for them, ledger intact"
 
 echo "crashtest: $passed passed, $failed failed"
 [ "$failed" = 0 ]
