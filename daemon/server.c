@@ -272,7 +272,12 @@ static void submit_many(server *s, job *j)
     }
     bulk *b = calloc(1, sizeof *b);
     job **good = calloc(n, sizeof *good);
-    if (b == NULL || good == NULL || (b->results = json_array()) == NULL) {
+    int ok = b && good && (b->results = json_array()) != NULL;
+    for (size_t i = 0; ok && i < n; i++) /* one answer per event, in place before any is queued */
+        ok = json_array_append_new(b->results, json_null()) == 0;
+    if (!ok) {
+        if (b)
+            json_decref(b->results);
         free(b);
         free(good);
         reply(s, j, NULL); /* nomem */
@@ -285,7 +290,6 @@ static void submit_many(server *s, job *j)
         job *e = calloc(1, sizeof *e);
         tt_error err;
         tt_err rc;
-        json_array_append_new(b->results, json_null());
         if (e == NULL) {
             rc = tt_fail(&err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
         } else {
@@ -441,9 +445,7 @@ static void *acker(void *arg)
             char hex[65];
             tt_hex((tt_bytes){32, it->hash}, hex);
             publish(s, it);
-            answer = json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
-                               hex, "time_ms", (json_int_t)it->time_ms);
-            if (answer == NULL && j->bulk == NULL) { /* written: never answer nomem for it */
+            if (j->bulk == NULL) { /* made without the heap: a written event is never "nomem" */
                 char text[192];
                 int len =
                     snprintf(text, sizeof text,
@@ -455,6 +457,8 @@ static void *acker(void *arg)
                     publish_checkpoint(s);
                 continue;
             }
+            answer = json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
+                               hex, "time_ms", (json_int_t)it->time_ms);
         } else {
             if (!s->cfg.quiet)
                 logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
