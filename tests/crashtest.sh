@@ -27,6 +27,8 @@ export TCMTRACE_DIR="$L"
 passed=0 failed=0
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# size_of: the ledger size the running daemon reports
+size_of() { "$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p'; }
 
 for who in mkt g1 g2 g3 g4; do "$TT" key new "$KEYS/$who.key" --unsealed >/dev/null; done
 "$TTD" init "$L" --origin tcmtrace.test/crash --market m --authority-key "$KEYS/mkt.key" \
@@ -69,7 +71,7 @@ done
 # every acknowledged event is there, with its seq and hash
 cat "$WORK"/acked.* | grep -E '^[0-9]+ [0-9a-f]{64}$' | sort -n >"$WORK/acked"
 acked=$(wc -l <"$WORK/acked")
-size=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+size=$(size_of)
 from=0
 : >"$WORK/ledger.txt"
 while [ "$from" -lt "$size" ]; do
@@ -129,7 +131,6 @@ export TCMTRACE_DIR="$L"
 printf '#!/bin/sh\nLD_PRELOAD="%s" TT_FAIL_JOBS="%s" exec "%s" "$@"\n' \
     "$BIN/tests/fail-jobs.so" "$WORK/oom" "$TTD" >"$WORK/tcmtraced-oom"
 chmod +x "$WORK/tcmtraced-oom"
-size_of() { "$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p'; }
 "$TT" key new "$KEYS/t1.key" --unsealed >/dev/null
 reg1() {
     as t1 --json register --herb 当归 --latin A --part 根 --qty 1kg --province p --city c \
