@@ -71,6 +71,11 @@ const char *fmt_status(const char *status);
 const char *fmt_type(const char *type);
 const char *fmt_code(const char *code, char buf[TT_CODE_PRETTY + 1]);
 void fmt_json(json_t *j);
+/* "不合格 FAIL", "合格 PASS", "无适用限量 no limit" for a verdict. */
+const char *fmt_verdict(const char *verdict);
+/* An inspection: who, which lab, the verdict, then every measured value
+ * with its limit, its own verdict and the limit's status. */
+void fmt_inspection(json_t *inspection, const char *indent);
 /* A progress bar on stderr when it is a terminal. */
 void fmt_progress(const char *what, uint64_t done, uint64_t total);
 
@@ -85,6 +90,10 @@ int cmd_split(cli *c, int argc, char **argv);
 int cmd_process(cli *c, int argc, char **argv);
 int cmd_inspect(cli *c, int argc, char **argv);
 int cmd_hold(cli *c, int argc, char **argv);
+int cmd_cancel(cli *c, int argc, char **argv);
+int cmd_herbs(cli *c, int argc, char **argv);
+int cmd_limits(cli *c, int argc, char **argv);
+int cmd_buyer_check(cli *c, int argc, char **argv);
 int cmd_release(cli *c, int argc, char **argv);
 int cmd_recall(cli *c, int argc, char **argv);
 int cmd_sell(cli *c, int argc, char **argv);

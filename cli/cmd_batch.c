@@ -87,8 +87,11 @@ static const char REGISTER_USAGE[] =
     "         --province P --city C --county X --base BASE [--lat DEG --lon DEG] [--daodi]\n"
     "         --harvest YYYY-MM-DD --grade GRADE --processing TEXT\n"
     "         [--category plant|animal|mineral|fungus] [--form 药材|饮片]\n"
-    "         [--doc FILE:KIND]... [--id CODE]\n"
-    "Registers a new batch held by the signer (--key). A trace code is made unless --id.\n";
+    "         [--doc FILE:KIND]... [--id CODE] [--unlisted]\n"
+    "Registers a new batch held by the signer (--key). A trace code is made unless --id.\n"
+    "The herb must agree with the ledger's herb dictionary (中文名, Latin drug name or\n"
+    "source species, part); a herb the dictionary lacks needs --unlisted and is shown\n"
+    "as unlisted everywhere.\n";
 
 int cmd_register(cli *c, int argc, char **argv)
 {
@@ -101,9 +104,10 @@ int cmd_register(cli *c, int argc, char **argv)
                                       {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'},
                                       {"category", 1, 0, 'c'}, {"form", 1, 0, 'f'},
                                       {"doc", 1, 0, 'D'},      {"id", 1, 0, 'i'},
-                                      {"help", 0, 0, '?'},     {0, 0, 0, 0}};
+                                      {"unlisted", 0, 0, 'U'}, {"help", 0, 0, '?'},
+                                      {0, 0, 0, 0}};
     const char *v[128] = {0};
-    int daodi = 0, ch, ex = EX_USAGE;
+    int daodi = 0, unlisted = 0, ch, ex = EX_USAGE;
     if (wants_help(argc, argv))
         return usage(REGISTER_USAGE, 1);
     json_t *docs = json_array();
@@ -111,6 +115,8 @@ int cmd_register(cli *c, int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         if (ch == 'd')
             daodi = 1;
+        else if (ch == 'U')
+            unlisted = 1;
         else if (ch == 'D') {
             char *sep = strrchr(optarg, ':'), hex[65];
             if (sep == NULL) {
@@ -157,6 +163,8 @@ int cmd_register(cli *c, int argc, char **argv)
         json_object_set_new(f, "form", json_string(v['f']));
     if (json_array_size(docs))
         json_object_set(f, "documents", docs);
+    if (unlisted)
+        json_object_set_new(f, "unlisted", json_true());
     json_t *resp;
     if ((ex = cli_submit_new(c, "batch.register", f, v['i'] ? NULL : &code, v['i'] ? 0 : 1,
                              &resp)) != EX_DONE)
@@ -287,6 +295,14 @@ int cmd_reject(cli *c, int argc, char **argv)
                   "已拒收 / rejected: 退回发货人");
 }
 
+int cmd_cancel(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.cancel", 0,
+                  "usage: tcmtrace cancel CODE\nTakes back a transfer still in transit (the "
+                  "sender); custody returns to you.\n",
+                  "已撤回发货 / transfer cancelled: 批次回到您手中");
+}
+
 int cmd_hold(cli *c, int argc, char **argv)
 {
     return simple(c, argc, argv, "batch.hold", 1,
@@ -356,14 +372,18 @@ int cmd_split(cli *c, int argc, char **argv)
 
 static const char PROCESS_USAGE[] =
     "usage: tcmtrace process --in CODE=QTY [--in CODE=QTY]... --out-qty QTY\n"
-    "         --method TEXT [--form 饮片|药材] [--name 中文名] [--grade GRADE]\n"
-    "Turns the inputs you hold into one output batch (e.g. 饮片 after 炮制).\n";
+    "         --method TEXT [--form 饮片|药材] [--grade GRADE]\n"
+    "         [--compound 中文名 --compound-latin NAME]\n"
+    "Turns the inputs you hold into one output batch (e.g. 饮片 after 炮制). The output\n"
+    "is the herb its inputs prove, all of one herb; a mixture of herbs must be declared\n"
+    "a compound product with its own name. Its origin and 道地 follow from the inputs.\n";
 
 int cmd_process(cli *c, int argc, char **argv)
 {
     static const struct option o[] = {
         {"in", 1, 0, 'i'},   {"out-qty", 1, 0, 'q'}, {"method", 1, 0, 'm'}, {"form", 1, 0, 'f'},
-        {"name", 1, 0, 'n'}, {"grade", 1, 0, 'g'},   {"help", 0, 0, '?'},   {0, 0, 0, 0}};
+        {"name", 1, 0, 'n'}, {"grade", 1, 0, 'g'},   {"help", 0, 0, '?'},   {"compound", 1, 0, 'c'},
+        {"compound-latin", 1, 0, 'L'}, {0, 0, 0, 0}};
     const char *v[128] = {0};
     int ch;
     if (wants_help(argc, argv))
@@ -403,6 +423,12 @@ int cmd_process(cli *c, int argc, char **argv)
                                v['f'] ? v['f'] : "饮片");
     if (v['n'])
         json_object_set_new(output, "name_zh", json_string(v['n']));
+    if (v['c']) {
+        json_object_set_new(output, "compound", json_true());
+        json_object_set_new(output, "herb",
+                            json_pack("{s:s, s:s, s:s}", "name_zh", v['c'], "latin",
+                                      v['L'] ? v['L'] : v['c'], "part", "复方"));
+    }
     if (v['g'])
         json_object_set_new(output, "grade", json_string(v['g']));
     json_t *resp;
@@ -507,39 +533,26 @@ int cmd_inspect(cli *c, int argc, char **argv)
                    &resp);
     if (ex)
         return ex;
-    /* show the computed verdict */
+    /* show the computed verdict, every value with its limit */
     json_t *b;
     if (!c->json && cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &b) == 0) {
         json_t *ins = json_object_get(json_object_get(b, "batch"), "inspections");
         json_t *last = json_array_get(ins, json_array_size(ins) - 1);
         const char *verdict = json_string_value(json_object_get(last, "verdict"));
-        printf("检验结论 / verdict: %s\n", strcmp(verdict, "fail") == 0 ? "不合格 FAIL — 批次已扣留"
-                                           : strcmp(verdict, "pass") == 0 ? "合格 PASS"
-                                                                          : "无适用限量 no limit");
-        size_t i;
-        json_t *r;
-        json_array_foreach(json_object_get(last, "results"), i, r)
-        {
-            const char *lim = json_string_value(json_object_get(r, "limit"));
-            printf("  %-16s %10s %-6s", json_string_value(json_object_get(r, "test")),
-                   json_string_value(json_object_get(r, "value")),
-                   json_string_value(json_object_get(r, "unit")));
-            if (lim)
-                printf("  限量 ≤ %s %s  %-5s [%s]\n", lim,
-                       json_string_value(json_object_get(r, "limit_unit")),
-                       json_string_value(json_object_get(r, "verdict")),
-                       json_string_value(json_object_get(r, "status")));
-            else
-                printf("  无适用限量\n");
-        }
+        printf("检验结论 / verdict: %s%s\n", fmt_verdict(verdict),
+               strcmp(verdict, "fail") == 0 ? " — 批次及其全部下游批次已扣留 / held with every descendant" : "");
+        fmt_inspection(last, "  ");
         json_decref(b);
     }
     const char *codes[] = {code};
     return done(c, resp, "已记录检验 / inspection recorded", codes, 1);
 }
 
-static const char SELL_USAGE[] = "usage: tcmtrace sell CODE --qty QTY [--buyer TEXT]\n"
-                                 "Records a retail sale (pharmacy, trader).\n";
+static const char SELL_USAGE[] =
+    "usage: tcmtrace sell CODE --qty QTY [--buyer TEXT]\n"
+    "Records a retail sale (pharmacy, trader). --buyer (a prescription or customer\n"
+    "reference) is never written to the public log: the sale carries a salted\n"
+    "commitment to it, and the salt is printed for you to keep.\n";
 
 int cmd_sell(cli *c, int argc, char **argv)
 {
@@ -563,11 +576,24 @@ int cmd_sell(cli *c, int argc, char **argv)
     if (code_arg(arg, code) || qty_arg(qs, &g))
         return EX_USAGE;
     json_t *f = json_pack("{s:s, s:I}", "id", code, "qty_g", (json_int_t)g), *resp;
-    if (buyer)
-        json_object_set_new(f, "buyer", json_string(buyer));
+    char salt[33] = "", commit[65];
+    if (buyer) { /* the buyer stays with the seller: only a commitment is signed */
+        uint8_t raw[16];
+        randombytes_buf(raw, sizeof raw);
+        tt_hex((tt_bytes){16, raw}, salt);
+        tt_buyer_commitment(salt, buyer, commit);
+        json_object_set_new(f, "buyer_commitment", json_string(commit));
+    }
     int ex = cli_submit(c, "batch.sell", f, &resp);
     if (ex)
         return ex;
+    if (buyer && c->json)
+        json_object_set_new(resp, "buyer_opening", json_pack("{s:s, s:s}", "salt", salt, "buyer", buyer));
+    else if (buyer)
+        printf("买方记录未公开，账本只存其承诺。请保存以下凭据，以便需要时出示：\n"
+               "The buyer is not in the public log, only a commitment to it. Keep this opening:\n"
+               "  buyer  %s\n  salt   %s\n  (tcmtrace buyer-check SEQ --salt SALT --buyer TEXT)\n",
+               buyer, salt);
     snprintf(what, sizeof what, "已销售 / sold: %s", fmt_qty(g, q));
     const char *codes[] = {code};
     return done(c, resp, what, codes, 1);

@@ -56,8 +56,8 @@ static void print_event_line(json_t *e, const char *indent)
         printf(" → %s", js(e, "to"));
     if (json_object_get(e, "qty_g"))
         printf("  %s", fmt_qty(ji(e, "qty_g"), q));
-    if (*js(e, "buyer"))
-        printf("  (%s)", js(e, "buyer"));
+    if (*js(e, "buyer_commitment"))
+        printf("  (买方承诺 buyer commitment %.12s…)", js(e, "buyer_commitment"));
     if (*js(e, "reason"))
         printf("  «%s»", js(e, "reason"));
     putchar('\n');
@@ -69,15 +69,30 @@ static void print_batch(json_t *b)
     json_t *herb = json_object_get(b, "herb"), *o = json_object_get(b, "origin");
     json_t *qty = json_object_get(b, "qty");
     printf("批次 / batch %s\n", fmt_code(js(b, "id"), pretty));
-    fmt_kv("药材", "%s (%s) %s · %s", js(herb, "name_zh"), js(herb, "latin"), js(herb, "part"),
-           js(b, "form"));
+    const char *listing = js(herb, "listing");
+    fmt_kv("药材", "%s (%s) %s · %s%s", js(herb, "name_zh"), js(herb, "latin"), js(herb, "part"),
+           js(b, "form"),
+           strcmp(listing, "unlisted") == 0      ? "  [药材目录未收录 unlisted]"
+           : strcmp(listing, "unconfirmed") == 0 ? "  [目录条目待核实 unconfirmed]"
+           : strcmp(listing, "compound") == 0    ? "  [复方产品 compound]"
+                                                 : "");
     fmt_kv("状态", "%s (%s)", fmt_status(js(b, "status")), js(b, "status"));
     fmt_kv("持有人", "%s%s%s", js(b, "holder"), *js(b, "pending_to") ? " → 在途至 " : "",
            js(b, "pending_to"));
     fmt_kv("数量", "剩余 %s / 登记 %s，已售 %s", fmt_qty(ji(qty, "remaining"), q1),
            fmt_qty(ji(qty, "registered"), q2), fmt_qty(ji(qty, "sold"), q3));
-    fmt_kv("产地", "%s %s %s · %s%s", js(o, "province"), js(o, "city"), js(o, "county"),
-           js(o, "base"), json_is_true(json_object_get(o, "daodi")) ? "（道地药材）" : "");
+    if (json_is_true(json_object_get(o, "mixed")))
+        fmt_kv("产地", "多个产地 mixed origins%s%s", *js(o, "province") ? " · " : "",
+               js(o, "province"));
+    else
+        fmt_kv("产地", "%s %s %s · %s%s", js(o, "province"), js(o, "city"), js(o, "county"),
+               js(o, "base"), json_is_true(json_object_get(o, "daodi")) ? "（道地药材）" : "");
+    size_t k;
+    json_t *p;
+    json_array_foreach(json_object_get(b, "composition"), k, p)
+        fmt_kv(k ? "" : "成分", "%s %s %s %s%s  %s", js(p, "name_zh"), js(p, "province"),
+               js(p, "city"), js(p, "county"), json_is_true(json_object_get(p, "daodi")) ? " 道地" : "",
+               fmt_qty(ji(p, "g"), q1));
     fmt_kv("采收/等级", "%s · %s · %s", js(b, "harvest_date"), js(b, "grade"), js(b, "processing"));
     if (*js(b, "hold_reason"))
         fmt_kv("扣留原因", "%s", js(b, "hold_reason"));
@@ -94,11 +109,9 @@ static void print_batch(json_t *b)
     json_array_foreach(json_object_get(b, "children"), i, x)
         fmt_kv(i ? "" : "下游", "%s (%s, %s)", fmt_code(js(x, "id"), pretty), js(x, "via"),
                fmt_qty(ji(x, "qty_g"), q1));
-    json_array_foreach(json_object_get(b, "inspections"), i, x)
-        fmt_kv(i ? "" : "检验", "#%lld %s — %s", ji(x, "seq"), js(x, "lab"),
-               strcmp(js(x, "verdict"), "fail") == 0   ? "不合格 FAIL"
-               : strcmp(js(x, "verdict"), "pass") == 0 ? "合格 PASS"
-                                                       : "无适用限量");
+    if (json_array_size(json_object_get(b, "inspections")))
+        printf("  检验 / inspections\n");
+    json_array_foreach(json_object_get(b, "inspections"), i, x) fmt_inspection(x, "    ");
 }
 
 int cmd_show(cli *c, int argc, char **argv)
@@ -150,6 +163,7 @@ static void print_node(json_t *n, int depth, const char *links)
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(n, "events"), i, x) print_event_line(x, evind);
+    json_array_foreach(json_object_get(n, "inspections"), i, x) fmt_inspection(x, evind);
     json_array_foreach(json_object_get(n, links), i, x) print_node(x, depth + 1, links);
 }
 

@@ -193,3 +193,37 @@ void fmt_progress(const char *what, uint64_t done, uint64_t total)
         fputc('\n', stderr);
     fflush(stderr);
 }
+
+static const char *js_(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+const char *fmt_verdict(const char *v)
+{
+    return strcmp(v, "fail") == 0   ? "不合格 FAIL"
+           : strcmp(v, "pass") == 0 ? "合格 PASS"
+                                    : "无适用限量 no limit";
+}
+
+void fmt_inspection(json_t *x, const char *indent)
+{
+    printf("%s#%lld %s  %s — %s\n", indent, (long long)json_integer_value(json_object_get(x, "seq")),
+           js_(x, "inspector"), js_(x, "lab"), fmt_verdict(js_(x, "verdict")));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(x, "results"), i, r)
+    {
+        char name[96];
+        snprintf(name, sizeof name, "%s %s", js_(r, "test"), js_(r, "name_zh"));
+        printf("%s  ", indent);
+        fmt_pad(name, 26);
+        printf(" %10s %-6s", js_(r, "value"), js_(r, "unit"));
+        if (*js_(r, "limit"))
+            printf("  限量 ≤ %s %s  %s  [%s]\n", js_(r, "limit"), js_(r, "limit_unit"),
+                   fmt_verdict(js_(r, "verdict")), js_(r, "status"));
+        else
+            printf("  %s\n", fmt_verdict("no_limit"));
+    }
+}

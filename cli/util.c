@@ -105,26 +105,31 @@ tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_
     return rc;
 }
 
-char *tu_default_limits_path(void)
+char *tu_shipped_path(const char *name)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    static const char *rel[] = {"/../schemas/limits/chp2020.json",
-                                "/../../schemas/limits/chp2020.json",
-                                "/../share/tcmtrace/chp2020.json"};
+    /* beside the build tree (build/, build/asan/...), or installed */
+    static const char *rel[] = {"/../schemas/%s", "/../../schemas/%s", "/../share/tcmtrace/%s"};
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
         for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-            char *p;
-            if (asprintf(&p, "%s%s", exe, rel[i]) < 0)
+            char *p, *f;
+            if (asprintf(&f, rel[i], i == 2 ? base : name) < 0)
+                return NULL;
+            int ok = asprintf(&p, "%s%s", exe, f) >= 0;
+            free(f);
+            if (!ok)
                 return NULL;
             if (access(p, R_OK) == 0)
                 return p;
             free(p);
         }
     }
-    return strdup("/usr/local/share/tcmtrace/chp2020.json");
+    char *p;
+    return asprintf(&p, "/usr/local/share/tcmtrace/%s", base) < 0 ? NULL : p;
 }

@@ -23,7 +23,8 @@ void tu_pass_free(char *p);
 tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
                       tt_error *err);
 
-/* The shipped limits table (next to the binary, or installed). */
-char *tu_default_limits_path(void);
+/* The path of shipped data `name` (as under schemas/, "limits/chp2020.json"):
+ * beside the build tree, or installed in share/tcmtrace/. Free it. */
+char *tu_shipped_path(const char *name);
 
 #endif

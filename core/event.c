@@ -112,6 +112,25 @@ static const field genesis_f[] = {COMMON,
                                   {"authorities", K_ARR, 1, &authority_item, 1, 16},
                                   END};
 static const field limits_f[] = {COMMON, STR("edition", 1, 1, 200), REQ("table", K_TABLE), END};
+static const field text_item = {"", K_STR, 1, NULL, 1, 200};
+static const char *const herb_categories[] = {"plant", "animal", "mineral", "fungus", "other", NULL};
+static const field herb_row_f[] = {STR("name_zh", 1, 1, 64),
+                                   STR("pinyin", 0, 1, 64),
+                                   STR("latin", 0, 1, 128),
+                                   {"species", K_ARR, 0, &text_item, 1, 8},
+                                   STR("part", 0, 1, 64),
+                                   {"parts", K_ARR, 0, &text_item, 1, 8},
+                                   {"category", K_ENUM, 0, herb_categories, 0, 0},
+                                   STR("parent", 0, 1, 64),
+                                   STR("review", 0, 1, 200),
+                                   OPT("withdrawn", K_BOOL),
+                                   END};
+static const field herb_row_item = {"", K_OBJ, 1, herb_row_f, 0, 0};
+static const field herbs_f[] = {COMMON,
+                                STR("edition", 1, 1, 200),
+                                STR("source", 0, 1, 500),
+                                {"herbs", K_ARR, 1, &herb_row_item, 1, 1000},
+                                END};
 static const field enroll_f[] = {COMMON,
                                  REQ("id", K_ACTOR),
                                  REQ("key", K_KEY),
@@ -145,6 +164,7 @@ static const field register_f[] = {COMMON,
                                    STR("processing", 1, 1, 200),
                                    REQ("qty_g", K_QTY),
                                    {"documents", K_ARR, 0, &doc_item, 0, 32},
+                                   OPT("unlisted", K_BOOL),
                                    END};
 static const field transfer_f[] = {COMMON,
                                    REQ("id", K_CODE),
@@ -161,7 +181,8 @@ static const field split_f[] = {
     COMMON, REQ("id", K_CODE), {"children", K_ARR, 1, &part_item, 1, 1000}, END};
 static const field output_f[] = {
     REQ("id", K_CODE),        REQ("qty_g", K_QTY),    {"form", K_ENUM, 1, forms, 0, 0},
-    STR("name_zh", 0, 1, 64), STR("grade", 0, 1, 64), END};
+    STR("name_zh", 0, 1, 64), STR("grade", 0, 1, 64), OPT("compound", K_BOOL),
+    {"herb", K_OBJ, 0, herb_f, 0, 0}, END};
 static const field process_f[] = {COMMON,
                                   {"inputs", K_ARR, 1, &part_item, 1, 64},
                                   {"output", K_OBJ, 1, output_f, 0, 0},
@@ -178,12 +199,13 @@ static const field inspect_f[] = {COMMON,
                                   REQ("report_sha256", K_SHA256),
                                   END};
 static const field sell_f[] = {COMMON, REQ("id", K_CODE), REQ("qty_g", K_QTY),
-                               STR("buyer", 0, 1, 200), END};
+                               OPT("buyer_commitment", K_SHA256), END};
 static const field destroy_f[] = {COMMON, REQ("id", K_CODE), STR("reason", 1, 1, 500),
                                   STR("method", 0, 1, 200), END};
 
 static const field *const type_fields[TT_EV_COUNT] = {
-    [TT_EV_GENESIS] = genesis_f,   [TT_EV_LIMITS] = limits_f,   [TT_EV_ENROLL] = enroll_f,
+    [TT_EV_GENESIS] = genesis_f,   [TT_EV_LIMITS] = limits_f,   [TT_EV_HERBS] = herbs_f,
+    [TT_EV_CANCEL] = receive_f,    [TT_EV_ENROLL] = enroll_f,
     [TT_EV_REVOKE] = revoke_f,     [TT_EV_ROTATE] = rotate_f,   [TT_EV_REGISTER] = register_f,
     [TT_EV_TRANSFER] = transfer_f, [TT_EV_RECEIVE] = receive_f, [TT_EV_REJECT] = reason_f,
     [TT_EV_SPLIT] = split_f,       [TT_EV_PROCESS] = process_f, [TT_EV_INSPECT] = inspect_f,
@@ -495,6 +517,132 @@ static tt_err check_value(const field *f, json_t *v, const char *path, tt_error 
     }
 }
 
+/* ---- plausible values ------------------------------------------------------ */
+
+/* Days since 1970-01-01 of a valid proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int tt_rfc3339_ms(const char *s, int64_t *ms)
+{
+    if (!tt_rfc3339_valid(s))
+        return 0;
+    int64_t days = days_from_civil(atoi(s), atoi(s + 5), atoi(s + 8));
+    int64_t sec = days * 86400 + atoi(s + 11) * 3600 + atoi(s + 14) * 60 + atoi(s + 17);
+    const char *p = s + 19;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int n = 0;
+        for (p++; isdigit((unsigned char)*p); p++, n++)
+            if (n < 3)
+                frac = frac * 10 + (*p - '0');
+        for (; n < 3; n++)
+            frac *= 10;
+    }
+    if (*p == '+' || *p == '-') {
+        int64_t off = atoi(p + 1) * 3600 + atoi(p + 4) * 60;
+        sec -= *p == '+' ? off : -off;
+    }
+    *ms = sec * 1000 + frac;
+    return 1;
+}
+
+#define EARLIEST_HARVEST "1950-01-01"
+
+/* A trace code's date (its first six digits, YYMMDD in UTC) must not come
+ * after the moment the event was signed. */
+static tt_err code_not_future(json_t *code, int64_t at_ms, const char *path, tt_error *err)
+{
+    const char *c = json_string_value(code);
+    if (c == NULL)
+        return TT_OK;
+    int y = 2000 + (c[0] - '0') * 10 + (c[1] - '0'), m = (c[2] - '0') * 10 + (c[3] - '0'),
+        d = (c[4] - '0') * 10 + (c[5] - '0');
+    if (m < 1 || m > 12 || d < 1 || d > 31)
+        return tt_fail(err, TT_ERR_MALFORMED, "\"%s\" %s does not begin with a date YYMMDD", path,
+                       c);
+    if (days_from_civil(y, m, d) * 86400000 > at_ms)
+        return tt_fail(err, TT_ERR_BAD_TIME,
+                       "trace code %s in \"%s\" is dated 20%.6s, after the event was signed; "
+                       "draw a new code",
+                       c, path, c);
+    return TT_OK;
+}
+
+static tt_err coord_ok(json_t *origin, const char *k, int limit, tt_error *err)
+{
+    const char *v = json_string_value(json_object_get(origin, k));
+    if (v == NULL)
+        return TT_OK;
+    char lim[8];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *mag = v[0] == '-' ? v + 1 : v;
+    /* decimal strings: compare the magnitude against the limit exactly */
+    size_t il = strcspn(mag, ".");
+    int over = il > strlen(lim) || (il == strlen(lim) && strncmp(mag, lim, il) > 0) ||
+               (il == strlen(lim) && strncmp(mag, lim, il) == 0 && mag[il] == '.' &&
+                strspn(mag + il + 1, "0") != strlen(mag + il + 1));
+    if (over)
+        return tt_fail(err, TT_ERR_MALFORMED, "\"origin.%s\" %s is outside -%d to %d degrees", k, v,
+                       limit, limit);
+    return TT_OK;
+}
+
+/* What the shape alone cannot say: dates and places that cannot be. */
+static tt_err check_plausible(tt_event_type t, json_t *j, tt_error *err)
+{
+    const char *at = json_string_value(json_object_get(j, "at"));
+    int64_t at_ms = 0;
+    tt_rfc3339_ms(at, &at_ms);
+    if (strncmp(at, EARLIEST_HARVEST, 10) < 0)
+        return tt_fail(err, TT_ERR_BAD_TIME, "\"at\" %s is before 1950; sign with a true clock",
+                       at);
+    tt_err rc = TT_OK;
+    size_t i;
+    json_t *p;
+    switch (t) {
+    case TT_EV_REGISTER: {
+        const char *h = json_string_value(json_object_get(j, "harvest_date"));
+        json_t *o = json_object_get(j, "origin");
+        if (strcmp(h, EARLIEST_HARVEST) < 0)
+            return tt_fail(err, TT_ERR_BAD_TIME, "harvest date %s is before 1950", h);
+        if (strncmp(h, at, 10) > 0)
+            return tt_fail(err, TT_ERR_BAD_TIME,
+                           "harvest date %s is after the event was signed (%.10s)", h, at);
+        if ((rc = coord_ok(o, "lat", 90, err)) == TT_OK && (rc = coord_ok(o, "lon", 180, err)) == TT_OK)
+            rc = code_not_future(json_object_get(j, "id"), at_ms, "id", err);
+        return rc;
+    }
+    case TT_EV_TRANSFER:
+        return code_not_future(json_object_get(j, "child"), at_ms, "child", err);
+    case TT_EV_SPLIT:
+        json_array_foreach(json_object_get(j, "children"), i, p)
+        {
+            if ((rc = code_not_future(json_object_get(p, "id"), at_ms, "children", err)) != TT_OK)
+                return rc;
+        }
+        return TT_OK;
+    case TT_EV_PROCESS: {
+        json_t *out = json_object_get(j, "output");
+        int compound = json_is_true(json_object_get(out, "compound"));
+        if (compound != (json_object_get(out, "herb") != NULL))
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "\"output.compound\": true and \"output.herb\" go together: a "
+                           "compound product names its own herb");
+        return code_not_future(json_object_get(out, "id"), at_ms, "output.id", err);
+    }
+    default:
+        return TT_OK;
+    }
+}
+
 tt_err tt_event_parse(tt_bytes body, tt_event *ev, tt_error *err)
 {
     ev->json = NULL;
@@ -523,6 +671,8 @@ tt_err tt_event_parse(tt_bytes body, tt_event *ev, tt_error *err)
         return TT_ERR_MALFORMED;
     }
     tt_err rc = check_object(type_fields[t], j, "", err);
+    if (rc == TT_OK)
+        rc = check_plausible(t, j, err);
     if (rc != TT_OK) {
         json_decref(j);
         return rc;
@@ -568,4 +718,18 @@ char *tt_event_build(const char *type, json_t *fields)
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return body;
+}
+
+void tt_buyer_commitment(const char *salt_hex, const char *buyer, char out[65])
+{
+    static const char pfx[] = "tcmtrace/buyer/v1\n";
+    crypto_hash_sha256_state st;
+    uint8_t h[32];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)pfx, sizeof pfx - 1);
+    crypto_hash_sha256_update(&st, (const uint8_t *)salt_hex, strlen(salt_hex));
+    crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
+    crypto_hash_sha256_update(&st, (const uint8_t *)buyer, strlen(buyer));
+    crypto_hash_sha256_final(&st, h);
+    tt_hex((tt_bytes){32, h}, out);
 }

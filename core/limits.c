@@ -90,6 +90,14 @@ tt_err tt_limits_check(json_t *table, tt_error *err)
             !json_is_string(json_object_get(t, "name_zh")))
             return tt_fail(err, TT_ERR_MALFORMED,
                            "limits test \"%.32s\" needs name_zh and a known unit", name);
+        json_t *al = json_object_get(t, "aliases");
+        size_t j;
+        json_t *a;
+        if (al && !json_is_array(al))
+            return tt_fail(err, TT_ERR_MALFORMED, "limits test \"%.32s\": aliases must be a list",
+                           name);
+        json_array_foreach(al, j, a) if (!json_is_string(a)) return tt_fail(
+            err, TT_ERR_MALFORMED, "limits test \"%.32s\": aliases must be strings", name);
     }
     size_t i;
     json_t *r;
@@ -125,6 +133,54 @@ tt_err tt_limits_check(json_t *table, tt_error *err)
     return TT_OK;
 }
 
+/* ASCII letters compare without case; everything else (Chinese names,
+ * symbols) byte for byte. */
+static int same_name(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x < 0x80 && y < 0x80) {
+            if (x >= 'A' && x <= 'Z')
+                x += 32;
+            if (y >= 'A' && y <= 'Z')
+                y += 32;
+        }
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+const char *tt_limits_test_id(json_t *table, const char *name)
+{
+    const char *id;
+    json_t *t;
+    json_object_foreach(json_object_get(table, "tests"), id, t)
+    {
+        if (same_name(id, name) || same_name(json_string_value(json_object_get(t, "name_zh")), name))
+            return id;
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(t, "aliases"), i, a) if (same_name(
+            json_string_value(a), name)) return id;
+    }
+    return NULL;
+}
+
+/* "so2 (二氧化硫残留), pb (铅), ...": what an unknown test's message lists. */
+static void known_tests(json_t *table, char *out, size_t cap)
+{
+    const char *id;
+    json_t *t;
+    out[0] = '\0';
+    json_object_foreach(json_object_get(table, "tests"), id, t)
+    {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s (%s)", n ? ", " : "", id,
+                 json_string_value(json_object_get(t, "name_zh")));
+    }
+}
+
 /* The rule for one test: herb-specific rules first, then the others. */
 static json_t *find_rule(json_t *table, const char *test, const char *herb, const char *form,
                          const char *category)
@@ -148,27 +204,57 @@ static json_t *find_rule(json_t *table, const char *test, const char *herb, cons
     return NULL;
 }
 
-static tt_err judge_one(json_t *table, json_t *res, const char *herb, const char *form,
+/* The strictest rule over every herb the batch is made of: a compound is
+ * held to the lowest limit any of its herbs has. */
+static json_t *strictest_rule(json_t *table, const char *test, json_t *herbs, const char *form,
+                              const char *category)
+{
+    json_t *best = NULL, *h;
+    size_t i;
+    json_array_foreach(herbs, i, h)
+    {
+        json_t *r = find_rule(table, test, json_string_value(h), form, category);
+        if (r && (best == NULL || tt_decimal_cmp(json_string_value(json_object_get(r, "max")),
+                                                 json_string_value(json_object_get(best, "max"))) < 0))
+            best = r;
+    }
+    return best;
+}
+
+static tt_err judge_one(json_t *table, json_t *res, json_t *herbs, const char *form,
                         const char *category, json_t **out, int *failed, int *judged, tt_error *err)
 {
-    const char *test = json_string_value(json_object_get(res, "test"));
+    const char *written = json_string_value(json_object_get(res, "test"));
     const char *value = json_string_value(json_object_get(res, "value"));
     const char *unit = json_string_value(json_object_get(res, "unit"));
-    json_t *o = json_deep_copy(res);
-    *out = o;
+    *out = NULL;
     if (value[0] == '-')
-        return tt_fail(err, TT_ERR_MALFORMED, "measured value %s of %s is negative", value, test);
-    json_t *tdef = json_object_get(json_object_get(table, "tests"), test);
-    json_t *rule = tdef ? find_rule(table, test, herb, form, category) : NULL;
-    if (rule == NULL) {
-        json_object_set_new(o, "verdict", json_string("no_limit"));
-        return TT_OK;
+        return tt_fail(err, TT_ERR_MALFORMED, "measured value %s of %s is negative", value,
+                       written);
+    const char *test = tt_limits_test_id(table, written);
+    if (test == NULL) {
+        char list[700];
+        known_tests(table, list, sizeof list);
+        return tt_fail(err, TT_ERR_UNKNOWN_TEST, "the limits table knows no test \"%.32s\"; use one of: %.200s",
+                       written, list);
     }
+    json_t *tdef = json_object_get(json_object_get(table, "tests"), test);
     const char *lunit = json_string_value(json_object_get(tdef, "unit"));
     int fam, fac, lfam, lfac;
     if (!unit_of(unit, &fam, &fac) || !unit_of(lunit, &lfam, &lfac) || fam != lfam)
         return tt_fail(err, TT_ERR_BAD_UNIT, "test %s is measured in %s, not in \"%.16s\"", test,
                        lunit, unit);
+    json_t *o = json_deep_copy(res);
+    *out = o;
+    json_object_set_new(o, "test", json_string(test));
+    if (strcmp(test, written) != 0)
+        json_object_set_new(o, "as_written", json_string(written));
+    json_object_set_new(o, "name_zh", json_deep_copy(json_object_get(tdef, "name_zh")));
+    json_t *rule = strictest_rule(table, test, herbs, form, category);
+    if (rule == NULL) {
+        json_object_set_new(o, "verdict", json_string("no_limit"));
+        return TT_OK;
+    }
     const char *max = json_string_value(json_object_get(rule, "max"));
     /* compare value*fac with max*lfac, both in the smallest unit */
     dec v = dec_parse(value) * fac, m = dec_parse(max) * lfac;
@@ -184,22 +270,28 @@ static tt_err judge_one(json_t *table, json_t *res, const char *herb, const char
     return TT_OK;
 }
 
-tt_err tt_limits_judge(json_t *table, const char *herb_zh, const char *form, const char *category,
+tt_err tt_limits_judge(json_t *table, json_t *herbs, const char *form, const char *category,
                        json_t *results, json_t **verdict, tt_error *err)
 {
     json_t *out = json_array();
     int failed = 0, judged = 0;
-    size_t i;
+    size_t i, k;
     json_t *res;
     json_array_foreach(results, i, res)
     {
         json_t *o = NULL;
-        tt_err rc = judge_one(table, res, herb_zh, form, category, &o, &failed, &judged, err);
-        json_array_append_new(out, o);
+        tt_err rc = judge_one(table, res, herbs, form, category, &o, &failed, &judged, err);
+        for (k = 0; rc == TT_OK && k < json_array_size(out); k++)
+            if (strcmp(json_string_value(json_object_get(json_array_get(out, k), "test")),
+                       json_string_value(json_object_get(o, "test"))) == 0)
+                rc = tt_fail(err, TT_ERR_MALFORMED, "test %s is reported twice",
+                             json_string_value(json_object_get(o, "test")));
         if (rc != TT_OK) {
+            json_decref(o);
             json_decref(out);
             return rc;
         }
+        json_array_append_new(out, o);
     }
     *verdict = json_pack("{s:s, s:o}", "verdict",
                          failed   ? "fail"

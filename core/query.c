@@ -220,7 +220,7 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
         json_object_set_new(s, "by", json_string(by));
     json_object_set_new(s, "time_ms", json_integer((json_int_t)e.time_ms));
     static const char *keep[] = {"type",   "at",  "to",    "qty_g", "child",
-                                 "reason", "lab", "buyer", "method"};
+                                 "reason", "lab", "buyer_commitment", "method"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
         json_t *x = json_object_get(body, keep[i]);
         if (x)

@@ -27,6 +27,7 @@
 
 #include "ledger_internal.h"
 #include "tcmtrace/event.h"
+#include "tcmtrace/herbs.h"
 #include "tcmtrace/limits.h"
 #include "tcmtrace/tracecode.h"
 
@@ -334,13 +335,68 @@ static json_t *link_of(const char *id, int64_t qty, const char *via, uint64_t se
                      (json_int_t)seq);
 }
 
-/* A new batch inheriting what it is (herb, origin...) from `from`. */
+/* Whether the string array `a` holds `v`. */
+static int list_has_str(json_t *a, const char *v)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) if (strcmp(json_string_value(x), v) == 0) return 1;
+    return 0;
+}
+
+static void list_add_str(json_t *a, const char *v)
+{
+    if (!list_has_str(a, v))
+        json_array_append_new(a, json_string(v));
+}
+
+/* What batch b is made of, by herb and origin, in grams of source material
+ * (a new array): its stored composition, or, for a batch registered from
+ * the field, its own herb and origin and the grams registered. */
+static json_t *composition_of(json_t *b)
+{
+    json_t *comp = json_object_get(b, "composition");
+    if (comp)
+        return json_deep_copy(comp);
+    json_t *h = json_object_get(b, "herb"), *o = json_object_get(b, "origin");
+    json_t *one = json_pack("{s:O, s:I}", "name_zh", json_object_get(h, "name_zh"), "g",
+                            (json_int_t)qty_get(b, "registered"));
+    static const char *copy[] = {"province", "city", "county", "daodi"};
+    for (size_t i = 0; i < 4; i++)
+        set_copy(one, copy[i], json_object_get(o, copy[i]));
+    return json_pack("[o]", one);
+}
+
+/* The share of `comp` that `part` of `whole` grams carries: each mass
+ * scaled by part/whole, rounded down, the rest to the first. */
+static json_t *composition_share(json_t *comp, int64_t part, int64_t whole)
+{
+    json_t *out = json_deep_copy(comp), *x;
+    size_t i;
+    __int128 total = 0, given = 0;
+    json_array_foreach(out, i, x) total += jint(x, "g");
+    __int128 want = whole > 0 ? total * part / whole : 0;
+    json_array_foreach(out, i, x)
+    {
+        __int128 g = whole > 0 ? (__int128)jint(x, "g") * part / whole : 0;
+        given += g;
+        json_object_set_new(x, "g", json_integer((json_int_t)g));
+    }
+    if (json_array_size(out))
+        json_object_set_new(json_array_get(out, 0), "g",
+                            json_integer((json_int_t)(jint(json_array_get(out, 0), "g") +
+                                                      (int64_t)(want - given))));
+    return out;
+}
+
+/* A new batch inheriting what it is (herb, origin...) from `from`, and who
+ * has held its material: the same goods under a new code. */
 static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, const char *holder,
                          const char *status)
 {
     json_t *b = json_object();
     static const char *inherit[] = {"herb",  "form",       "origin",   "harvest_date",
-                                    "grade", "processing", "documents"};
+                                    "grade", "processing", "documents", "holders"};
     for (size_t i = 0; from && i < sizeof inherit / sizeof *inherit; i++) {
         json_t *v = json_object_get(from, inherit[i]);
         if (v)
@@ -349,7 +405,13 @@ static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, c
     json_object_set_new(b, "id", json_string(code));
     json_object_set_new(b, "status", json_string(status));
     json_object_set_new(b, "holder", json_string(holder));
-    json_object_set_new(b, "holders", json_pack("[s]", holder));
+    if (json_object_get(b, "holders") == NULL)
+        json_object_set_new(b, "holders", json_array());
+    list_add_str(json_object_get(b, "holders"), holder);
+    if (from && json_object_get(from, "composition"))
+        json_object_set_new(b, "composition",
+                            composition_share(json_object_get(from, "composition"), qty,
+                                              qty_get(from, "registered")));
     json_object_set_new(b, "qty",
                         json_pack("{s:I, s:I, s:I, s:I, s:I}", "registered", (json_int_t)qty,
                                   "remaining", (json_int_t)qty, "sold", (json_int_t)0, "destroyed",
@@ -422,6 +484,46 @@ static tt_err on_limits(rctx *c)
     return rc;
 }
 
+/* The key of herb `name`'s dictionary row in the state database. */
+static size_t herb_key(char k[80], const char *name)
+{
+    int n = snprintf(k, 80, "h:%s", name);
+    return n < 80 ? (size_t)n : 79;
+}
+
+static tt_err on_herbs(rctx *c)
+{
+    tt_err rc = need_authority(c);
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(c->ev.json, "herbs"), i, row)
+    {
+        char k[80];
+        size_t kl = herb_key(k, jstr(row, "name_zh"));
+        if (rc != TT_OK)
+            break;
+        if (json_is_true(json_object_get(row, "withdrawn"))) {
+            MDB_val key = {kl, k};
+            int m = mdb_del(c->t->txn, c->t->ledger->dbi[TT_DB_STATE], &key, NULL);
+            if (m != 0 && m != MDB_NOTFOUND)
+                rc = tt_fail(c->err, TT_ERR_STORE, "herb dictionary: %s", mdb_strerror(m));
+            continue;
+        }
+        json_t *rec = json_deep_copy(row);
+        json_object_set_new(rec, "edition", json_deep_copy(json_object_get(c->ev.json, "edition")));
+        json_object_set_new(rec, "seq", json_integer((json_int_t)c->e->seq));
+        rc = rec_put(c->t, TT_DB_STATE, k, kl, rec, c->err);
+        json_decref(rec);
+    }
+    if (rc != TT_OK)
+        return rc;
+    json_t *ed = json_pack("{s:O, s:I}", "edition", json_object_get(c->ev.json, "edition"), "seq",
+                           (json_int_t)c->e->seq);
+    rc = rec_put(c->t, TT_DB_STATE, "herbs", 5, ed, c->err);
+    json_decref(ed);
+    return rc;
+}
+
 static tt_err on_enroll(rctx *c)
 {
     tt_err rc = need_authority(c);
@@ -454,6 +556,22 @@ static tt_err on_enroll(rctx *c)
     return rc;
 }
 
+/* How many authorities named in the genesis are still active. */
+static int active_authorities(rctx *c)
+{
+    json_t *g = rec_get(c->t, TT_DB_STATE, "genesis", 7), *a;
+    size_t i;
+    int n = 0;
+    json_array_foreach(json_object_get(g, "authorities"), i, a)
+    {
+        json_t *rec = actor_shared(c->t, jstr(a, "id"));
+        n += rec && strcmp(jstr(rec, "status"), "active") == 0;
+        json_decref(rec);
+    }
+    json_decref(g);
+    return n;
+}
+
 static tt_err on_revoke(rctx *c)
 {
     tt_err rc = need_authority(c);
@@ -463,10 +581,13 @@ static tt_err on_revoke(rctx *c)
     json_t *a = actor_get(c->t, id);
     if (a == NULL)
         return tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", id);
-    if (is_authority(a))
-        rc = tt_fail(c->err, TT_ERR_FORBIDDEN, "%s is a market authority named in the genesis", id);
-    else if (strcmp(jstr(a, "status"), "active") != 0)
+    if (strcmp(jstr(a, "status"), "active") != 0)
         rc = tt_fail(c->err, TT_ERR_BAD_STATE, "actor %s is revoked already", id);
+    else if (is_authority(a) && active_authorities(c) < 2)
+        rc = tt_fail(c->err, TT_ERR_FORBIDDEN,
+                     "%s is the last active market authority and cannot be revoked; revoke it "
+                     "only after another authority has been named",
+                     id);
     if (rc == TT_OK) {
         json_object_set_new(a, "status", json_string("revoked"));
         json_object_set_new(a, "revoked_seq", json_integer((json_int_t)c->e->seq));
@@ -520,10 +641,39 @@ static tt_err on_register(rctx *c)
     const char *code = tt_event_str(&c->ev, "id");
     if (rc == TT_OK)
         rc = need_new_code(c, code);
-    if (rc != TT_OK)
+    json_t *herb = json_object_get(c->ev.json, "herb"), *row = NULL;
+    const char *name = jstr(herb, "name_zh"), *listing = "unlisted";
+    int unlisted = json_is_true(json_object_get(c->ev.json, "unlisted")), confirmed = 0;
+    char k[80];
+    if (rc == TT_OK)
+        row = rec_get(c->t, TT_DB_STATE, k, herb_key(k, name));
+    if (rc == TT_OK && row == NULL && !unlisted)
+        rc = tt_fail(c->err, TT_ERR_UNKNOWN_HERB,
+                     "%s is not in the ledger's herb dictionary; check the name, or register it "
+                     "marked \"unlisted\": true (--unlisted) and it is shown as unlisted",
+                     name);
+    else if (rc == TT_OK && row && unlisted)
+        rc = tt_fail(c->err, TT_ERR_UNKNOWN_HERB,
+                     "%s is in the herb dictionary, so it cannot be registered as unlisted", name);
+    else if (rc == TT_OK && row) {
+        rc = tt_herbs_match(row, herb, &confirmed, c->err);
+        listing = confirmed ? "confirmed" : "unconfirmed";
+    }
+    if (rc != TT_OK) {
+        json_decref(row);
         return rc;
+    }
     json_t *b =
         batch_new(c, code, c->ev.json, tt_event_int(&c->ev, "qty_g"), c->signer_id, "active");
+    json_t *bh = json_object_get(b, "herb");
+    json_object_set_new(bh, "listing", json_string(listing));
+    if (row) {
+        set_copy(bh, "latin_drug", json_object_get(row, "latin"));
+        set_copy(bh, "pinyin", json_object_get(row, "pinyin"));
+        if (json_object_get(bh, "category") == NULL && strcmp(jstr(row, "category"), "other") != 0)
+            set_copy(bh, "category", json_object_get(row, "category"));
+    }
+    json_decref(row);
     if (json_object_get(b, "form") == NULL)
         json_object_set_new(b, "form", json_string("药材"));
     json_object_set_new(b, "registered_by", json_string(c->signer_id));
@@ -619,19 +769,35 @@ static tt_err on_receive_or_reject(rctx *c, int accept)
     if (rc == TT_OK) {
         if (accept) {
             json_object_set_new(b, "holder", json_string(c->signer_id));
-            json_t *hs = json_object_get(b, "holders");
-            size_t i;
-            json_t *h;
-            int known = 0;
-            json_array_foreach(hs, i, h) known |= strcmp(json_string_value(h), c->signer_id) == 0;
-            if (!known)
-                json_array_append_new(hs, json_string(c->signer_id));
+            list_add_str(json_object_get(b, "holders"), c->signer_id);
         } else
             set_copy(b, "reject_reason", json_object_get(c->ev.json, "reason"));
         json_object_del(b, "pending_to");
         json_object_set_new(b, "status", json_string("active"));
     }
     return put_and_index(c, b, rc);
+}
+
+/* The sender takes back a transfer still in transit; custody returns to it,
+ * whatever became of the recipient meanwhile. */
+static tt_err on_cancel(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b;
+    tt_err rc = load_batch(c, code, &b);
+    if (rc != TT_OK)
+        return rc;
+    char to[40] = "";
+    if ((rc = need_status(c, b, "in_transit")) == TT_OK && (rc = need_holder(c, b)) == TT_OK) {
+        snprintf(to, sizeof to, "%s", jstr(b, "pending_to"));
+        json_object_del(b, "pending_to");
+        json_object_set_new(b, "status", json_string("active"));
+        json_object_set_new(b, "cancel_seq", json_integer((json_int_t)c->e->seq));
+    }
+    rc = put_and_index(c, b, rc);
+    if (rc == TT_OK && *to)
+        rc = index_actor(c, to);
+    return rc;
 }
 
 /* Sums quantities of `parts` (a list of {id, qty_g}), checking overflow
@@ -693,11 +859,108 @@ static tt_err on_split(rctx *c)
     return put_and_index(c, b, rc);
 }
 
+/* Adds `part` (a composition) into `into`, merging rows of the same herb
+ * and origin. */
+static void composition_merge(json_t *into, json_t *part)
+{
+    static const char *keys[] = {"name_zh", "province", "city", "county", "daodi"};
+    size_t i, k, n;
+    json_t *p, *q;
+    json_array_foreach(part, i, p)
+    {
+        json_t *same = NULL;
+        json_array_foreach(into, k, q)
+        {
+            int eq = 1;
+            for (n = 0; n < 5; n++)
+                eq &= json_equal(json_object_get(p, keys[n]), json_object_get(q, keys[n])) ||
+                      (!json_object_get(p, keys[n]) && !json_object_get(q, keys[n]));
+            if (eq) {
+                same = q;
+                break;
+            }
+        }
+        if (same)
+            json_object_set_new(same, "g", json_integer((json_int_t)(jint(same, "g") + jint(p, "g"))));
+        else
+            json_array_append(into, p);
+    }
+}
+
+/* The output's origin: what every part of its composition shares, 道地 only
+ * when every part is 道地 from one county. */
+static json_t *composition_origin(json_t *comp, json_t *first_origin)
+{
+    static const char *keys[] = {"province", "city", "county"};
+    json_t *o = json_object();
+    int same_place = 1, all_daodi = 1;
+    size_t i, k;
+    json_t *p;
+    for (k = 0; k < 3; k++) {
+        json_t *v = json_object_get(json_array_get(comp, 0), keys[k]);
+        int same = v != NULL;
+        json_array_foreach(comp, i, p) same &= json_equal(json_object_get(p, keys[k]), v);
+        if (same && (k == 0 || json_object_get(o, keys[k - 1])))
+            json_object_set(o, keys[k], v);
+        else
+            same_place = 0;
+    }
+    json_array_foreach(comp, i, p) all_daodi &= json_is_true(json_object_get(p, "daodi"));
+    if (same_place && json_object_get(first_origin, "base"))
+        json_object_set(o, "base", json_object_get(first_origin, "base"));
+    if (!same_place)
+        json_object_set_new(o, "mixed", json_true());
+    json_object_set_new(o, "daodi", json_boolean(same_place && all_daodi));
+    return o;
+}
+
+/* Loads and checks every input of a process: active, held by the signer,
+ * with enough left; all of one herb unless the output is a compound. */
+static tt_err process_inputs(rctx *c, json_t *inputs, json_t *out, json_t *in)
+{
+    tt_err rc = TT_OK;
+    int compound = json_is_true(json_object_get(out, "compound"));
+    size_t i;
+    json_t *p;
+    json_array_foreach(inputs, i, p)
+    {
+        json_t *b = NULL;
+        if ((rc = load_batch(c, jstr(p, "id"), &b)) != TT_OK)
+            return rc;
+        json_array_append_new(in, b);
+        if ((rc = need_status(c, b, "active")) != TT_OK || (rc = need_holder(c, b)) != TT_OK ||
+            (rc = need_qty(c, b, jint(p, "qty_g"))) != TT_OK)
+            return rc;
+        const char *h0 = jstr(json_object_get(json_array_get(in, 0), "herb"), "name_zh");
+        const char *h = jstr(json_object_get(b, "herb"), "name_zh");
+        if (!compound && strcmp(h, h0) != 0)
+            return tt_fail(c->err, TT_ERR_RELABEL,
+                           "inputs %s (%s) and %s (%s) are different herbs; a mixture must be "
+                           "declared a compound product (\"compound\": true) naming its own herb",
+                           jstr(json_array_get(inputs, 0), "id"), h0, jstr(p, "id"), h);
+    }
+    const char *name = jstr(out, "name_zh");
+    const char *h0 = jstr(json_object_get(json_array_get(in, 0), "herb"), "name_zh");
+    if (compound || name == NULL || strncmp(name, h0, strlen(h0)) == 0)
+        return TT_OK; /* 当归 → 当归片: the same herb under its 饮片 name */
+    char k[80];
+    json_t *row = rec_get(c->t, TT_DB_STATE, k, herb_key(k, name));
+    int child_of = row && jstr(row, "parent") && strcmp(jstr(row, "parent"), h0) == 0;
+    json_decref(row); /* 甘草 → 炙甘草: the dictionary names it a product of the herb */
+    if (child_of)
+        return TT_OK;
+    return tt_fail(c->err, TT_ERR_RELABEL,
+                   "processing cannot rename %s as %s: the output is the herb its inputs prove "
+                   "(a product name must be the herb's own, e.g. %s片)",
+                   h0, name, h0);
+}
+
 static tt_err on_process(rctx *c)
 {
     json_t *inputs = json_object_get(c->ev.json, "inputs");
     json_t *out = json_object_get(c->ev.json, "output");
     const char *out_code = jstr(out, "id");
+    int compound = json_is_true(json_object_get(out, "compound"));
     int64_t sum, out_qty = jint(out, "qty_g");
     tt_err rc = sum_parts(c, inputs, 0, &sum);
     if (rc == TT_OK)
@@ -705,26 +968,44 @@ static tt_err on_process(rctx *c)
     if (rc == TT_OK && out_qty > sum)
         rc = tt_fail(c->err, TT_ERR_QUANTITY, "output of %lld g is more than the %lld g of inputs",
                      (long long)out_qty, (long long)sum);
-    json_t *in = json_array(); /* loaded input batches */
+    json_t *in = json_array(), *comp = json_array(), *holders = json_array();
+    if (rc == TT_OK)
+        rc = process_inputs(c, inputs, out, in);
+    if (rc != TT_OK)
+        goto done;
     size_t i;
     json_t *p;
     json_array_foreach(inputs, i, p)
     {
-        json_t *b = NULL;
-        if (rc == TT_OK)
-            rc = load_batch(c, jstr(p, "id"), &b);
-        if (rc == TT_OK && (rc = need_status(c, b, "active")) == TT_OK &&
-            (rc = need_holder(c, b)) == TT_OK)
-            rc = need_qty(c, b, jint(p, "qty_g"));
-        if (b)
-            json_array_append_new(in, b);
+        json_t *b = json_array_get(in, i), *all = composition_of(b), *h;
+        json_t *share = composition_share(all, jint(p, "qty_g"), qty_get(b, "registered"));
+        composition_merge(comp, share);
+        json_decref(share);
+        json_decref(all);
+        size_t k;
+        json_array_foreach(json_object_get(b, "holders"), k, h) list_add_str(holders, json_string_value(h));
     }
-    if (rc != TT_OK)
+    if (json_array_size(comp) > 256) {
+        rc = tt_fail(c->err, TT_ERR_TOO_LARGE,
+                     "the output would be made of %zu herbs and origins; at most 256",
+                     json_array_size(comp));
         goto done;
-    json_t *ob = batch_new(c, out_code, json_array_get(in, 0), out_qty, c->signer_id, "active");
+    }
+    json_t *first = json_array_get(in, 0);
+    json_t *ob = batch_new(c, out_code, first, out_qty, c->signer_id, "active");
+    json_object_set(ob, "holders", holders);
+    list_add_str(holders, c->signer_id);
+    json_object_set(ob, "composition", comp);
+    json_object_set_new(ob, "origin", composition_origin(comp, json_object_get(first, "origin")));
+    if (compound) {
+        json_t *h = json_deep_copy(json_object_get(out, "herb"));
+        json_object_set_new(h, "compound", json_true());
+        json_object_set_new(h, "listing", json_string("compound"));
+        json_object_set_new(ob, "herb", h);
+    }
     set_copy(ob, "form", json_object_get(out, "form"));
-    if (jstr(out, "name_zh"))
-        set_copy(json_object_get(ob, "herb"), "name_zh", json_object_get(out, "name_zh"));
+    if (!compound && jstr(out, "name_zh"))
+        set_copy(ob, "product_name", json_object_get(out, "name_zh"));
     if (jstr(out, "grade"))
         set_copy(ob, "grade", json_object_get(out, "grade"));
     set_copy(ob, "processing", json_object_get(c->ev.json, "method"));
@@ -748,6 +1029,8 @@ static tt_err on_process(rctx *c)
         rc = index_batch(c, out_code);
     json_decref(ob);
 done:
+    json_decref(holders);
+    json_decref(comp);
     json_decref(in);
     return rc;
 }
@@ -763,24 +1046,141 @@ static void hold(json_t *b, const char *reason, uint64_t seq)
     json_object_set_new(b, "held_seq", json_integer((json_int_t)seq));
 }
 
+/* Separation of duties: no actor judges goods that it, or an actor of its
+ * organisation, holds, has ever held or is about to receive. */
+static tt_err need_independent(rctx *c, json_t *b, const char *verb)
+{
+    const char *org = jstr(c->signer, "org");
+    json_t *hs = json_object_get(b, "holders");
+    const char *pending = jstr(b, "pending_to");
+    size_t n = json_array_size(hs) + (pending != NULL);
+    for (size_t i = 0; i < n; i++) {
+        const char *h = i < json_array_size(hs) ? json_string_value(json_array_get(hs, i)) : pending;
+        if (strcmp(h, c->signer_id) == 0)
+            return tt_fail(c->err, TT_ERR_FORBIDDEN,
+                           "%s holds or has held batch %s and may not %s it; an independent "
+                           "inspector or regulator must",
+                           c->signer_id, jstr(b, "id"), verb);
+        json_t *a = org ? actor_shared(c->t, h) : NULL;
+        int same = a && jstr(a, "org") && strcmp(jstr(a, "org"), org) == 0;
+        json_decref(a);
+        if (same)
+            return tt_fail(c->err, TT_ERR_FORBIDDEN,
+                           "%s is of %s, as is %s, which holds or has held batch %s; it may not "
+                           "%s it, an independent inspector or regulator must",
+                           c->signer_id, org, h, jstr(b, "id"), verb);
+    }
+    return TT_OK;
+}
+
+/* Calls fn on every descendant of b (not b itself), breadth first; the
+ * visited set stops cycles. */
+static tt_err each_descendant(rctx *c, json_t *b, tt_err (*fn)(rctx *, json_t *, void *),
+                              void *arg)
+{
+    json_t *queue = json_array(), *seen = json_object();
+    tt_err rc = TT_OK;
+    json_array_append(queue, b);
+    json_object_set_new(seen, jstr(b, "id"), json_true());
+    for (size_t i = 0; rc == TT_OK && i < json_array_size(queue); i++) {
+        json_t *x = json_array_get(queue, i);
+        size_t k;
+        json_t *ch;
+        json_array_foreach(json_object_get(x, "children"), k, ch)
+        {
+            const char *id = jstr(ch, "id");
+            if (json_object_get(seen, id))
+                continue;
+            json_object_set_new(seen, id, json_true());
+            json_t *cb = batch_get(c->t, id);
+            if (cb)
+                json_array_append_new(queue, cb);
+        }
+        if (i > 0)
+            rc = fn(c, x, arg);
+    }
+    json_decref(seen);
+    json_decref(queue);
+    return rc;
+}
+
+static int is_live(json_t *b)
+{
+    const char *st = jstr(b, "status");
+    return strcmp(st, "active") == 0 || strcmp(st, "in_transit") == 0 || strcmp(st, "held") == 0;
+}
+
+/* Held by a failed inspection: only a regulator lifts it. */
+static void hold_for_fail(rctx *c, json_t *b, const char *why)
+{
+    hold(b, why, c->e->seq);
+    json_object_set_new(b, "hold_fail_seq", json_integer((json_int_t)c->e->seq));
+}
+
+static tt_err hold_descendant(rctx *c, json_t *b, void *why)
+{
+    if (!is_live(b))
+        return TT_OK;
+    hold_for_fail(c, b, why);
+    tt_err rc = batch_put(c, b);
+    return rc == TT_OK ? index_batch(c, jstr(b, "id")) : rc;
+}
+
+/* The herbs a batch is judged as: its own, or for a compound every herb
+ * of its composition (a new array). */
+static json_t *judged_herbs(json_t *b)
+{
+    json_t *herb = json_object_get(b, "herb"), *out = json_array();
+    if (!json_is_true(json_object_get(herb, "compound"))) {
+        json_array_append(out, json_object_get(herb, "name_zh"));
+        return out;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(b, "composition"), i, p)
+        list_add_str(out, jstr(p, "name_zh"));
+    return out;
+}
+
+/* "检验不合格 / inspection failed: so2 380 mg/kg > 150 mg/kg; ..." */
+static void fail_reason(json_t *verdict, char *why, size_t cap)
+{
+    size_t i;
+    json_t *r;
+    why[0] = '\0';
+    json_array_foreach(json_object_get(verdict, "results"), i, r)
+    {
+        if (strcmp(jstr(r, "verdict"), "fail") != 0)
+            continue;
+        size_t n = strlen(why);
+        snprintf(why + n, cap - n, "%s%s %s %s > %s %s", n ? "; " : "检验不合格 / inspection failed: ",
+                 jstr(r, "test"), jstr(r, "value"), jstr(r, "unit"), jstr(r, "limit"),
+                 jstr(r, "limit_unit"));
+    }
+}
+
 static tt_err on_inspect(rctx *c)
 {
     const char *code = tt_event_str(&c->ev, "id");
-    json_t *b, *limits, *verdict = NULL;
+    json_t *b, *limits, *verdict = NULL, *herbs = NULL;
     tt_err rc = need_role(c, INSPECTORS, "inspect batches (inspector)");
     if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
         return rc;
+    rc = need_independent(c, b, "inspect");
     limits = tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_STATE, "limits", 6); /* read-only */
-    if (limits == NULL)
+    if (rc == TT_OK && limits == NULL)
         rc = tt_fail(c->err, TT_ERR_NO_LIMITS,
                      "no limits table is in the ledger; the authority must sign ledger.limits "
                      "first");
-    json_t *herb = json_object_get(b, "herb");
-    const char *cat = jstr(herb, "category");
-    if (rc == TT_OK)
-        rc = tt_limits_judge(json_object_get(limits, "table"), jstr(herb, "name_zh"),
-                             jstr(b, "form"), cat ? cat : "plant",
-                             json_object_get(c->ev.json, "results"), &verdict, c->err);
+    const char *cat = jstr(json_object_get(b, "herb"), "category");
+    if (rc == TT_OK) {
+        herbs = judged_herbs(b);
+        rc = tt_limits_judge(json_object_get(limits, "table"), herbs, jstr(b, "form"),
+                             cat ? cat : "plant", json_object_get(c->ev.json, "results"), &verdict,
+                             c->err);
+    }
+    int failed = 0;
+    char why[400];
     if (rc == TT_OK) {
         json_object_set_new(verdict, "seq", json_integer((json_int_t)c->e->seq));
         json_object_set_new(verdict, "inspector", json_string(c->signer_id));
@@ -789,23 +1189,19 @@ static tt_err on_inspect(rctx *c)
             set_copy(verdict, copy[i], json_object_get(c->ev.json, copy[i]));
         set_copy(verdict, "limits_seq", json_object_get(limits, "seq"));
         json_array_append(json_object_get(b, "inspections"), verdict);
-        if (strcmp(jstr(verdict, "verdict"), "fail") == 0) {
-            char why[400];
-            size_t i;
-            json_t *r;
-            why[0] = '\0';
-            json_array_foreach(json_object_get(verdict, "results"), i,
-                               r) if (strcmp(jstr(r, "verdict"), "fail") == 0)
-                snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s %s %s > %s %s",
-                         *why ? "; " : "检验不合格 / inspection failed: ", jstr(r, "test"),
-                         jstr(r, "value"), jstr(r, "unit"), jstr(r, "limit"),
-                         jstr(r, "limit_unit"));
-            hold(b, why, c->e->seq);
+        failed = strcmp(jstr(verdict, "verdict"), "fail") == 0;
+        if (failed) {
+            fail_reason(verdict, why, sizeof why);
+            hold_for_fail(c, b, why);
         }
         rc = batch_put(c, b);
     }
     if (rc == TT_OK)
         rc = index_batch(c, code);
+    /* what was split or sent off before the test is the same material */
+    if (rc == TT_OK && failed)
+        rc = each_descendant(c, b, hold_descendant, why);
+    json_decref(herbs);
     json_decref(verdict);
     json_decref(limits);
     json_decref(b);
@@ -822,13 +1218,21 @@ static tt_err on_hold_release(rctx *c, int release)
     if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
         return rc;
     const char *st = jstr(b, "status");
-    if (release) {
+    rc = need_independent(c, b, release ? "release" : "hold");
+    if (rc != TT_OK) {
+    } else if (release) {
         if (strcmp(st, "held") != 0)
             rc = tt_fail(c->err, TT_ERR_BAD_STATE, "batch %s is %s, not held", code, st);
+        else if (json_object_get(b, "hold_fail_seq") && !has_role(c->signer, "regulator"))
+            rc = tt_fail(c->err, TT_ERR_FORBIDDEN,
+                         "batch %s is held after a failed inspection (entry %lld); only a "
+                         "regulator may release it, with a reason",
+                         code, (long long)jint(b, "hold_fail_seq"));
         else {
             json_object_set(b, "status", json_object_get(b, "held_from"));
             json_object_del(b, "held_from");
             json_object_del(b, "hold_reason");
+            json_object_del(b, "hold_fail_seq");
             set_copy(b, "release_reason", json_object_get(c->ev.json, "reason"));
         }
     } else {
@@ -840,8 +1244,11 @@ static tt_err on_hold_release(rctx *c, int release)
     return put_and_index(c, b, rc);
 }
 
-static tt_err recall_one(rctx *c, json_t *b, const char *root)
+static tt_err recall_one(rctx *c, json_t *b, void *root)
 {
+    const char *st = jstr(b, "status");
+    if (strcmp(st, "destroyed") == 0 || strcmp(st, "recalled") == 0)
+        return TT_OK;
     json_object_set_new(b, "status", json_string("recalled"));
     json_object_del(b, "held_from");
     json_object_set_new(b, "recalled_seq", json_integer((json_int_t)c->e->seq));
@@ -859,35 +1266,13 @@ static tt_err on_recall(rctx *c)
     if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
         return rc;
     const char *st = jstr(b, "status");
-    if (strcmp(st, "recalled") == 0 || strcmp(st, "destroyed") == 0) {
+    if (strcmp(st, "recalled") == 0 || strcmp(st, "destroyed") == 0)
         rc = tt_fail(c->err, TT_ERR_BAD_STATE, "batch %s is %s already", code, st);
-        json_decref(b);
-        return rc;
-    }
-    /* breadth first over every descendant; the visited set stops cycles */
-    json_t *queue = json_array(), *seen = json_object();
-    json_array_append_new(queue, b);
-    json_object_set_new(seen, code, json_true());
-    for (size_t i = 0; rc == TT_OK && i < json_array_size(queue); i++) {
-        json_t *x = json_array_get(queue, i);
-        size_t k;
-        json_t *ch;
-        json_array_foreach(json_object_get(x, "children"), k, ch)
-        {
-            const char *id = jstr(ch, "id");
-            if (json_object_get(seen, id))
-                continue;
-            json_object_set_new(seen, id, json_true());
-            json_t *cb = batch_get(c->t, id);
-            if (cb)
-                json_array_append_new(queue, cb);
-        }
-        if (i == 0 || (strcmp(jstr(x, "status"), "destroyed") != 0 &&
-                       strcmp(jstr(x, "status"), "recalled") != 0))
-            rc = recall_one(c, x, code);
-    }
-    json_decref(seen);
-    json_decref(queue);
+    if (rc == TT_OK)
+        rc = recall_one(c, b, (void *)code);
+    if (rc == TT_OK)
+        rc = each_descendant(c, b, recall_one, (void *)code);
+    json_decref(b);
     return rc;
 }
 
@@ -913,12 +1298,16 @@ static tt_err on_destroy(rctx *c)
     tt_err rc = load_batch(c, code, &b);
     if (rc != TT_OK)
         return rc;
-    rc = need_status(c, b, "active");
+    /* destruction is what a recall asks for: held and recalled lots too */
+    const char *st = jstr(b, "status");
+    if (strcmp(st, "held") != 0 && strcmp(st, "recalled") != 0)
+        rc = need_status(c, b, "active");
     if (rc == TT_OK && !has_role(c->signer, "regulator"))
         rc = need_holder(c, b);
     if (rc == TT_OK) {
         take_qty(b, qty_get(b, "remaining"), "destroyed");
         json_object_set_new(b, "status", json_string("destroyed"));
+        json_object_del(b, "held_from");
         set_copy(b, "destroy_reason", json_object_get(c->ev.json, "reason"));
     }
     return put_and_index(c, b, rc);
@@ -960,6 +1349,12 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
         switch (c.ev.type) {
         case TT_EV_LIMITS:
             rc = on_limits(&c);
+            break;
+        case TT_EV_HERBS:
+            rc = on_herbs(&c);
+            break;
+        case TT_EV_CANCEL:
+            rc = on_cancel(&c);
             break;
         case TT_EV_ENROLL:
             rc = on_enroll(&c);

@@ -293,7 +293,26 @@ json_t *api_read(server *s, json_t *req)
                 op);
 }
 
-tt_err api_check_submit(job *j, tt_error *err)
+/* An event's "at" must fall in the daemon's window around its own clock. */
+static tt_err check_window(const config *cfg, const tt_event *ev, tt_error *err)
+{
+    const char *at = tt_event_str(ev, "at");
+    int64_t ms = 0, now = (int64_t)tt_now_ms();
+    tt_rfc3339_ms(at, &ms);
+    if (ms > now + cfg->at_ahead_ms)
+        return tt_fail(err, TT_ERR_BAD_TIME,
+                       "\"at\" %s is %lld minutes ahead of the ledger's clock (at most %lld); "
+                       "set the signing device's clock right and sign again",
+                       at, (long long)((ms - now) / 60000), (long long)(cfg->at_ahead_ms / 60000));
+    if (ms < now - cfg->at_behind_ms)
+        return tt_fail(err, TT_ERR_BAD_TIME,
+                       "\"at\" %s is %lld days behind the ledger's clock (at most %lld); a device "
+                       "catching up on older events needs at_behind_days raised in tcmtraced.conf",
+                       at, (long long)((now - ms) / 86400000), (long long)(cfg->at_behind_ms / 86400000));
+    return TT_OK;
+}
+
+tt_err api_check_submit(const config *cfg, job *j, tt_error *err)
 {
     const char *actor = json_string_value(json_object_get(j->req, "actor"));
     const char *sig = json_string_value(json_object_get(j->req, "sig"));
@@ -319,5 +338,6 @@ tt_err api_check_submit(job *j, tt_error *err)
     if (tt_event_verify(b, j->actor, j->sig) != TT_OK)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                        "the signature does not verify for this body and key");
-    return tt_event_parse(b, &j->ev, err); /* kept for the writer's rules */
+    tt_err rc = tt_event_parse(b, &j->ev, err); /* kept for the writer's rules */
+    return rc == TT_OK ? check_window(cfg, &j->ev, err) : rc;
 }

@@ -66,6 +66,8 @@ typedef struct config {
     int threads;           /* verification workers */
     int batch_max;         /* events per transaction at most */
     int quiet;
+    int64_t at_ahead_ms;   /* how far an event's "at" may be ahead of the clock */
+    int64_t at_behind_ms;  /* and how far behind it */
 } config;
 
 typedef struct server {
@@ -107,7 +109,7 @@ json_t *error_json(tt_err code, const char *message);
 json_t *api_read(server *s, json_t *req);
 
 /* Checks a submit request; fills the job's actor, sig and body. */
-tt_err api_check_submit(job *j, tt_error *err);
+tt_err api_check_submit(const config *cfg, job *j, tt_error *err);
 
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);

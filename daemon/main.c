@@ -20,7 +20,7 @@
 
 static const char USAGE[] =
     "usage: tcmtraced init DIR --origin ORIGIN --market NAME --authority-key FILE\n"
-    "                     --authority-id ID --authority-name NAME [--limits FILE]\n"
+    "                     --authority-id ID --authority-name NAME [--limits FILE] [--herbs FILE]\n"
     "                     [--passphrase-file FILE] [--log-passphrase-file FILE]\n"
     "                     [--unsealed-log-key]\n"
     "       tcmtraced [run] DIR [--tcp tcp://HOST:PORT] [--threads N] [--batch-max N]\n"
@@ -29,7 +29,8 @@ static const char USAGE[] =
     "\n"
     "init   creates a ledger in DIR: a new log key (sealed with a passphrase unless\n"
     "       --unsealed-log-key), the genesis signed by the market authority's key, and the\n"
-    "       pharmacopoeia limits table (the shipped ChP 2020 one unless --limits).\n"
+    "       pharmacopoeia limits table (the shipped ChP 2020 one unless --limits) and the\n"
+    "       herb dictionary (the shipped ChP 2020 one unless --herbs).\n"
     "run    serves DIR in the foreground: API on ipc://DIR/api.sock (and --tcp), feed on\n"
     "       ipc://DIR/feed.sock. SIGTERM or SIGINT stops it after answering every request\n"
     "       it has received. Settings come from DIR/tcmtraced.conf, then the flags.\n"
@@ -70,7 +71,7 @@ static int write_text(const char *dir, const char *name, const char *text, unsig
 }
 
 typedef struct init_opts {
-    const char *dir, *origin, *market, *auth_key, *auth_id, *auth_name, *limits;
+    const char *dir, *origin, *market, *auth_key, *auth_id, *auth_name, *limits, *herbs;
     const char *pass_file, *log_pass_file;
     int unsealed;
 } init_opts;
@@ -94,6 +95,28 @@ static int make_log_key(const init_opts *o, tt_keypair *log)
     return rc == TT_OK ? 0 : die("log.key", &err);
 }
 
+/* The herb dictionary, as the ledger.herbs events it takes to fit entries. */
+static int publish_herbs(const init_opts *o, tt_ledger *l, const tt_keypair *auth)
+{
+    char *path = o->herbs ? strdup(o->herbs) : tu_shipped_path("herbs/chp2020-herbs.json");
+    json_error_t jerr;
+    tt_error err;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *events = NULL, *f;
+    if (doc == NULL) {
+        fprintf(stderr, "tcmtraced: cannot read the herb dictionary %s: %s\n", path, jerr.text);
+        free(path);
+        return 1;
+    }
+    free(path);
+    int rc = tt_herbs_events(doc, &events, &err) != TT_OK ? die("herb dictionary", &err) : 0;
+    size_t i;
+    json_array_foreach(events, i, f) if (rc == 0) rc =
+        append_signed(l, auth, tt_event_build("ledger.herbs", json_incref(f)), "herb dictionary");
+    json_decref(events);
+    json_decref(doc);
+    return rc;
+}
+
 static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair *auth,
                               const char *vkey)
 {
@@ -105,7 +128,7 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
                                     o->auth_id, "name", o->auth_name, "key", pk64));
     if (append_signed(l, auth, body, "genesis"))
         return 1;
-    char *limits_path = o->limits ? strdup(o->limits) : tu_default_limits_path();
+    char *limits_path = o->limits ? strdup(o->limits) : tu_shipped_path("limits/chp2020.json");
     json_error_t jerr;
     json_t *table = json_load_file(limits_path, JSON_REJECT_DUPLICATES, &jerr);
     if (table == NULL) {
@@ -119,7 +142,9 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
     body = tt_event_build("ledger.limits",
                           json_pack("{s:o, s:o}", "edition",
                                     edition ? edition : json_string("unnamed"), "table", table));
-    return append_signed(l, auth, body, "limits table");
+    if (append_signed(l, auth, body, "limits table"))
+        return 1;
+    return publish_herbs(o, l, auth);
 }
 
 static int cmd_init(const init_opts *o)
@@ -179,6 +204,9 @@ static int cmd_init(const init_opts *o)
              "# tcp = tcp://127.0.0.1:7400\n"
              "# threads = %ld\n"
              "# batch_max = 1024\n"
+             "# an event's \"at\" may be this far ahead of the clock, and behind it:\n"
+             "# at_ahead_minutes = 10\n"
+             "# at_behind_days = 30\n"
              "# log_passphrase_file = /etc/tcmtrace/log.pass\n",
              sysconf(_SC_NPROCESSORS_ONLN));
     if (write_text(o->dir, "log.vkey", line, 0644) ||
@@ -223,6 +251,21 @@ static int read_config(const char *path, config *c, int explicit_path)
             c->batch_max = atoi(val);
         else if (strcmp(key, "log_passphrase_file") == 0)
             c->passphrase_file = strdup(val);
+        else if (strcmp(key, "at_ahead_minutes") == 0 || strcmp(key, "at_behind_days") == 0) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            int days = key[3] == 'b';
+            if (end == val || *end != '\0' || v < 0 || v > (days ? 36500 : 1440)) {
+                fprintf(stderr, "tcmtraced: %s:%d: %s must be a whole number from 0 to %d\n", path,
+                        lineno, key, days ? 36500 : 1440);
+                fclose(f);
+                return 2;
+            }
+            if (days)
+                c->at_behind_ms = (int64_t)v * 86400000;
+            else
+                c->at_ahead_ms = (int64_t)v * 60000;
+        }
         else {
             fprintf(stderr, "tcmtraced: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
             fclose(f);
@@ -242,6 +285,7 @@ int main(int argc, char **argv)
         O_AID,
         O_ANAME,
         O_LIMITS,
+        O_HERBS,
         O_PASS,
         O_LOGPASS,
         O_UNSEALED,
@@ -258,7 +302,7 @@ int main(int argc, char **argv)
                                              {"authority-key", 1, 0, O_AKEY},
                                              {"authority-id", 1, 0, O_AID},
                                              {"authority-name", 1, 0, O_ANAME},
-                                             {"limits", 1, 0, O_LIMITS},
+                                             {"limits", 1, 0, O_LIMITS}, {"herbs", 1, 0, O_HERBS},
                                              {"passphrase-file", 1, 0, O_PASS},
                                              {"log-passphrase-file", 1, 0, O_LOGPASS},
                                              {"unsealed-log-key", 0, 0, O_UNSEALED},
@@ -272,6 +316,7 @@ int main(int argc, char **argv)
                                              {0, 0, 0, 0}};
     init_opts io = {0};
     config flags = {0}, cfg = {0};
+    cfg.at_ahead_ms = cfg.at_behind_ms = -1; /* unset: the defaults below */
     const char *config_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -293,6 +338,9 @@ int main(int argc, char **argv)
             break;
         case O_LIMITS:
             io.limits = optarg;
+            break;
+        case O_HERBS:
+            io.herbs = optarg;
             break;
         case O_PASS:
             io.pass_file = optarg;
@@ -370,6 +418,10 @@ int main(int argc, char **argv)
         cfg.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (cfg.batch_max <= 0 || cfg.batch_max > 65536)
         cfg.batch_max = 1024;
+    if (cfg.at_ahead_ms < 0)
+        cfg.at_ahead_ms = 10 * 60000;
+    if (cfg.at_behind_ms < 0)
+        cfg.at_behind_ms = INT64_C(30) * 86400000;
     rc = server_run(&cfg);
     free(cfg.dir);
     if (cfg.tcp != flags.tcp)

@@ -294,7 +294,7 @@ static void submit_many(server *s, job *j)
             rc = tt_fail(&err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
         } else {
             e->req = json_array_get(events, i); /* borrowed while it is checked */
-            rc = json_is_object(e->req) ? api_check_submit(e, &err)
+            rc = json_is_object(e->req) ? api_check_submit(&s->cfg, e, &err)
                                         : tt_fail(&err, TT_ERR_MALFORMED,
                                                   "each event is an object with actor, sig "
                                                   "and body");
@@ -335,7 +335,7 @@ static void *worker(void *arg)
             continue;
         }
         tt_error err;
-        if (api_check_submit(j, &err) != TT_OK) {
+        if (api_check_submit(&s->cfg, j, &err) != TT_OK) {
             atomic_fetch_add(&s->n_refused, 1);
             reply(s, j, error_json(err.code, err.message));
             continue;

@@ -184,7 +184,8 @@ static char *register_body(const char *code, int64_t qty)
 static char *sell_body(const char *code, int64_t qty)
 {
     return tt_event_build("batch.sell", json_pack("{s:s, s:I, s:s}", "id", code, "qty_g",
-                                                  (json_int_t)qty, "buyer", "门诊处方"));
+                                                  (json_int_t)qty, "buyer_commitment",
+                                                  "3f1c0a6f6a1b5e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"));
 }
 
 static char *request_of(const tt_keypair *kp, char *body);

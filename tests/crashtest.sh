@@ -42,7 +42,7 @@ done
 # client KEY OUT: registers lots until killed; logs "seq hash" of each ack.
 client() {
     while :; do
-        out=$(as "$1" --json --timeout 5000 register --herb 当归 --latin A --part 根 --qty 1kg \
+        out=$(as "$1" --json --timeout 5000 register --herb 当归 --latin "Angelica sinensis" --part 根 --qty 1kg \
             --province 甘肃省 --city 定西市 --county 岷县 --base b --harvest 2026-10-12 \
             --grade 一等 --processing 晒干 2>/dev/null) || { sleep 0.05; continue; }
         echo "$out" | sed -n 's/.*"seq": \([0-9]*\),*$/\1/p;s/.*"hash": "\([0-9a-f]*\)".*/\1/p' |
@@ -100,7 +100,7 @@ if mount -t tmpfs -o size=3m tmpfs "$MNT" 2>/dev/null; then
     : >"$WORK/full.acked"
     full=0
     for i in $(seq 1 3000); do
-        if out=$(as g1 --json register --herb 当归 --latin A --part 根 --qty 1kg --province p \
+        if out=$(as g1 --json register --herb 当归 --latin "Angelica sinensis" --part 根 --qty 1kg --province p \
             --city c --county x --base b --harvest 2026-10-12 --grade g --processing p 2>"$WORK/full.err"); then
             echo "$out" | sed -n 's/.*"hash": "\([0-9a-f]*\)".*/\1/p' >>"$WORK/full.acked"
         else
@@ -133,7 +133,7 @@ printf '#!/bin/sh\nLD_PRELOAD="%s" TT_FAIL_JOBS="%s" exec "%s" "$@"\n' \
 chmod +x "$WORK/tcmtraced-oom"
 "$TT" key new "$KEYS/t1.key" --unsealed >/dev/null
 reg1() {
-    as t1 --json register --herb 当归 --latin A --part 根 --qty 1kg --province p --city c \
+    as t1 --json register --herb 当归 --latin "Angelica sinensis" --part 根 --qty 1kg --province p --city c \
         --county x --base b --harvest 2026-10-12 --grade g --processing p
 }
 REAL_TTD=$TTD TTD="$WORK/tcmtraced-oom"

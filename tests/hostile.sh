@@ -19,7 +19,7 @@ for who in mkt g t p i r ph x old; do "$TT" key new "$KEYS/$who.key" --unsealed 
     --authority-id MKT --authority-name m --unsealed-log-key >/dev/null || exit 1
 start_daemon "$L" "$WORK/daemon.log" || exit 1
 enroll() {
-    as mkt actor enroll --id "$1" --pubkey "$KEYS/$2.key.pub" --name n --org o --licence l \
+    as mkt actor enroll --id "$1" --pubkey "$KEYS/$2.key.pub" --name n --org "org-$1" --licence l \
         --role "$3" >/dev/null || { echo "setup: enroll $1"; exit 1; }
 }
 enroll G g grower
@@ -30,7 +30,7 @@ enroll R r regulator
 enroll PH ph pharmacy
 enroll OLD old trader
 reg() { # reg KEY: a new 10 kg lot; prints its code
-    as "$1" register --herb 当归 --latin A --part 根 --qty 10kg --province p --city c \
+    as "$1" register --herb 当归 --latin "Angelica sinensis" --part 根 --qty 10kg --province p --city c \
         --county x --base b --harvest 2026-10-12 --grade g --processing p >"$WORK/reg.out" &&
         codes_of "$WORK/reg.out" | head -1
 }
@@ -81,6 +81,8 @@ signed() { "$SIGN" "$KEYS/$3.key" "$4" | refuse "$1" "$2"; }
 # rawsigned NAME CODE KEY BODY: BODY signed exactly as given
 rawsigned() { "$SIGN" --raw "$KEYS/$3.key" "$4" | refuse "$1" "$2"; }
 body() { printf '{"v":1,"type":"batch.sell","at":"%s","nonce":"%s",%s}' "$AT" "$NONCE" "$1"; }
+# note NOTE: a transfer body whose free text is NOTE (as written in JSON)
+note() { printf '{"v":1,"type":"batch.transfer","at":"%s","nonce":"%s","id":"%s","to":"T","note":"%s"}' "$AT" "$NONCE" "$A" "$1"; }
 
 # ---- malformed requests ---------------------------------------------------------
 printf '{"op":' | refuse truncated-json malformed
@@ -100,7 +102,7 @@ printf '{"op":"proof","seq":"0"}' | refuse string-seq malformed
 printf '{"op":"consistency","from":0,"to":1}' | refuse consistency-zero range
 # ---- oversized ------------------------------------------------------------------
 { printf '{"op":"status","pad":"'; head -c 300000 /dev/zero | tr '\0' x; printf '"}'; } | refuse oversized-request too_large
-signed oversized-body too_large g '{"type":"batch.sell","id":"'"$A"'","qty_g":1,"buyer":"'"$(head -c 70000 /dev/zero | tr '\0' x)"'"}'
+signed oversized-body too_large g '{"type":"batch.transfer","id":"'"$A"'","to":"T","note":"'"$(head -c 70000 /dev/zero | tr '\0' x)"'"}'
 # ---- submit shape -----------------------------------------------------------------
 printf '{"op":"submit","sig":"x","body":"{}"}' | refuse no-actor malformed
 printf '{"op":"submit","actor":"!!","sig":"x","body":"{}"}' | refuse actor-not-base64 malformed
@@ -140,22 +142,22 @@ rawsigned unknown-field malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"price\"
 rawsigned duplicate-key-in-body malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"qty_g\":2")"
 rawsigned code-check-digit malformed t "$(body "\"id\":\"$BADCHECK\",\"qty_g\":1")"
 rawsigned code-letters malformed t "$(body "\"id\":\"26112212345678AB\",\"qty_g\":1")"
-rawsigned control-character malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"buyer\":\"a\\u0001b\"")"
-rawsigned lone-surrogate malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"buyer\":\"\\ud800\"")"
-rawsigned nul-in-string malformed t "$(body "\"id\":\"$B\",\"qty_g\":1,\"buyer\":\"a\\u0000b\"")"
+rawsigned control-character malformed g "$(note 'a\u0001b')"
+rawsigned lone-surrogate malformed g "$(note '\ud800')"
+rawsigned nul-in-string malformed g "$(note 'a\u0000b')"
 rawsigned body-array malformed t '[1,2]'
 rawsigned body-not-json malformed t 'hello'
 signed unknown-role malformed mkt '{"type":"actor.enroll","id":"Z1","key":"'"$PK"'","name":"n","org":"o","licence":"l","roles":["smuggler"]}'
-signed daodi-string malformed g '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":"yes"},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed daodi-string malformed g '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"Angelica sinensis","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":"yes"},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
 signed value-not-string malformed i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"so2","value":520,"unit":"mg/kg"}],"report_sha256":"'"$(printf %064d 0)"'"}'
 # ---- who may sign ---------------------------------------------------------------------
 signed unenrolled-key not_enrolled x '{"type":"batch.sell","id":"'"$B"'","qty_g":1}'
-signed revoked-actor revoked p '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
-signed rotated-old-key revoked old '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed revoked-actor revoked p '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"Angelica sinensis","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed rotated-old-key revoked old '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"Angelica sinensis","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
 signed grower-sells forbidden g '{"type":"batch.sell","id":"'"$A"'","qty_g":1}'
 signed trader-enrolls forbidden t '{"type":"actor.enroll","id":"Z2","key":"'"$PK"'","name":"n","org":"o","licence":"l","roles":["trader"]}'
 signed trader-recalls forbidden t '{"type":"batch.recall","id":"'"$B"'","reason":"r"}'
-signed inspector-registers forbidden i '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed inspector-registers forbidden i '{"type":"batch.register","id":"'"$UNKNOWN"'","herb":{"name_zh":"当归","latin":"Angelica sinensis","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
 signed trader-sets-limits forbidden t '{"type":"ledger.limits","edition":"e","table":{"tests":{},"rules":[]}}'
 signed second-genesis genesis mkt '{"type":"ledger.genesis","origin":"o","log_key":"'"$(cat "$L/log.vkey")"'","market":"m","authorities":[{"id":"MKT","name":"m","key":"'"$PK"'"}]}'
 # ---- moving someone else's goods ---------------------------------------------------------
@@ -178,7 +180,7 @@ signed unknown-batch unknown_batch t '{"type":"batch.sell","id":"'"$UNKNOWN"'","
 signed to-unknown-actor unknown_actor t '{"type":"batch.transfer","id":"'"$B"'","to":"NOBODY"}'
 signed to-revoked-actor revoked t '{"type":"batch.transfer","id":"'"$B"'","to":"P"}'
 signed to-inspector forbidden t '{"type":"batch.transfer","id":"'"$B"'","to":"I"}'
-signed duplicate-batch-id duplicate_id t '{"type":"batch.register","id":"'"$A"'","herb":{"name_zh":"当归","latin":"A","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
+signed duplicate-batch-id duplicate_id t '{"type":"batch.register","id":"'"$A"'","herb":{"name_zh":"当归","latin":"Angelica sinensis","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
 signed duplicate-actor-id duplicate_id mkt '{"type":"actor.enroll","id":"T","key":"'"$(sed -n 's/^public: //p' "$KEYS/x.key.pub")"'","name":"n","org":"o","licence":"l","roles":["trader"]}'
 signed inspect-bad-unit bad_unit i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"so2","value":"5","unit":"%"}],"report_sha256":"'"$(printf %064d 0)"'"}'
 printf '%s' "$GOOD" | refuse replay replay

@@ -48,6 +48,10 @@
     X(GENESIS, "genesis", "the ledger's first entry must be, and only it may be, its genesis")     \
     X(NO_LIMITS, "no_limits", "no limits table has been loaded into the ledger")                   \
     X(BAD_UNIT, "bad_unit", "a measured value has a unit that does not fit its test")              \
+    X(UNKNOWN_TEST, "unknown_test", "the limits table knows no test of that name")                 \
+    X(UNKNOWN_HERB, "unknown_herb", "the herb does not agree with the herb dictionary")            \
+    X(RELABEL, "relabel", "processing may not change the herb or origin its inputs prove")         \
+    X(BAD_TIME, "bad_time", "a time or date in the event is not plausible")                        \
     X(CODE_MISMATCH, "code_mismatch",                                                              \
       "the label's trace code is not the one its token was made for")                              \
     X(AUDIT, "audit", "the ledger does not pass audit")

@@ -22,6 +22,7 @@
 #define TT_EVENT_TYPES(X)                                                                          \
     X(GENESIS, "ledger.genesis")                                                                   \
     X(LIMITS, "ledger.limits")                                                                     \
+    X(HERBS, "ledger.herbs")                                                                       \
     X(ENROLL, "actor.enroll")                                                                      \
     X(REVOKE, "actor.revoke")                                                                      \
     X(ROTATE, "actor.rotate")                                                                      \
@@ -29,6 +30,7 @@
     X(TRANSFER, "batch.transfer")                                                                  \
     X(RECEIVE, "batch.receive")                                                                    \
     X(REJECT, "batch.reject")                                                                      \
+    X(CANCEL, "batch.cancel")                                                                      \
     X(SPLIT, "batch.split")                                                                        \
     X(PROCESS, "batch.process")                                                                    \
     X(INSPECT, "batch.inspect")                                                                    \
@@ -94,7 +96,20 @@ int tt_rfc3339_valid(const char *s);
 /* Checks a calendar date "YYYY-MM-DD". */
 int tt_date_valid(const char *s);
 
+/* Milliseconds since the Unix epoch of a valid RFC 3339 time, in *ms;
+ * 0 when s is not one (fractions beyond milliseconds are cut). */
+int tt_rfc3339_ms(const char *s, int64_t *ms);
+
 /* Checks an actor id: 1 to 32 of A-Z a-z 0-9 _ -. */
 int tt_actor_id_valid(const char *s);
+
+/*
+ * The salted commitment a sale carries instead of its buyer (a person's
+ * data stays out of the public log): lower-case hex of
+ * SHA-256("tcmtrace/buyer/v1\n" || salt_hex || "\n" || buyer). The seller
+ * keeps salt_hex (32 random hex digits) and opens the commitment on request
+ * by showing salt and buyer.
+ */
+void tt_buyer_commitment(const char *salt_hex, const char *buyer, char out[65]);
 
 #endif

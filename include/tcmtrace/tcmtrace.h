@@ -7,6 +7,7 @@
 #include "tcmtrace/entry.h"
 #include "tcmtrace/err.h"
 #include "tcmtrace/event.h"
+#include "tcmtrace/herbs.h"
 #include "tcmtrace/key.h"
 #include "tcmtrace/label.h"
 #include "tcmtrace/ledger.h"

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (strcmp(op, "submit") == 0) {
         job j = {.req = req};
         tt_error err;
-        api_check_submit(&j, &err);
+        api_check_submit(&srv.cfg, &j, &err);
         free(j.body);
     } else if (strcmp(op, "scan") != 0) { /* scan writes; the writer is not under test here */
         resp = api_read(&srv, req);
