@@ -5,6 +5,8 @@
  * proofs and any counterfeit signal — loudly when something is wrong.
  */
 #define _GNU_SOURCE
+#include <sodium.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,12 +212,14 @@ int cmd_label(cli *c, int argc, char **argv)
 /* ---- scan ------------------------------------------------------------------------------ */
 
 static const char SCAN_USAGE[] =
-    "usage: tcmtrace scan IMAGE|TEXT [--by ACTOR]\n"
+    "usage: tcmtrace scan IMAGE|TEXT [--anonymous]\n"
     "Reads a label from a PNG or JPEG photo (or its URL text), checks its token offline\n"
     "against the trusted log key, and, when a daemon is reachable (--dir/--connect),\n"
-    "records the scan (at ACTOR's premises with --by) and shows the lot's state, its\n"
-    "trace proved against a signed checkpoint, and any warning. Exit 0: genuine and in\n"
-    "order; 1: genuine but held, recalled, used up, or flagged; 4: not genuine.\n";
+    "records the scan and shows the lot's state, its trace proved against a signed\n"
+    "checkpoint, every inspection and any warning. With a key (--key or TCMTRACE_KEY)\n"
+    "the scan is signed and counts as a place the lot was seen; without one, or with\n"
+    "--anonymous, it is only counted. Exit 0: genuine and in order; 1: genuine but held,\n"
+    "recalled, used up, or flagged; 4: not genuine.\n";
 
 static void loud(const char *zh, const char *en)
 {
@@ -223,13 +227,44 @@ static void loud(const char *zh, const char *en)
     printf("%s⚠ %s / %s%s\n", tty ? "\033[1;41;37m" : "", zh, en, tty ? "\033[0m" : "");
 }
 
-static int scan_online(cli *c, const tt_label *lb, const char *by, json_t *report)
+/* A signed scan request for `code`, or NULL (and *ex) when the key fails. */
+static json_t *signed_scan(cli *c, const char *code, int *ex)
+{
+    tt_keypair kp;
+    if ((*ex = cli_load_key(c, &kp)) != EX_DONE)
+        return NULL;
+    uint8_t raw[16], sig[64];
+    char nonce[32], pk64[64], sig64[100], at[40];
+    randombytes_buf(raw, sizeof raw);
+    tt_b64url((tt_bytes){16, raw}, nonce);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(at + strlen(at), sizeof at - strlen(at), ".%03dZ", (int)(tt_now_ms() % 1000));
+    json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", code, "at", at,
+                          "nonce", nonce);
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    tt_scan_sign(tt_bytes_str(body), kp.sk, sig);
+    tt_b64((tt_bytes){32, kp.pk}, pk64);
+    tt_b64((tt_bytes){64, sig}, sig64);
+    tt_keypair_wipe(&kp);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "scan", "id", code, "actor", pk64,
+                            "sig", sig64, "body", body);
+    free(body);
+    return req;
+}
+
+static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report)
 {
     json_t *sr, *br, *er;
-    json_t *req = json_pack("{s:s, s:s}", "op", "scan", "id", lb->code);
-    if (by)
-        json_object_set_new(req, "by", json_string(by));
-    int ex = cli_request(c, req, &sr);
+    int ex = EX_DONE;
+    json_t *req = sign ? signed_scan(c, lb->code, &ex)
+                       : json_pack("{s:s, s:s}", "op", "scan", "id", lb->code);
+    if (req == NULL)
+        return ex;
+    ex = cli_request(c, req, &sr);
     if (ex)
         return ex;
     ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", lb->code), &br);
@@ -265,12 +300,17 @@ static int scan_online(cli *c, const tt_label *lb, const char *by, json_t *repor
 
 int cmd_scan(cli *c, int argc, char **argv)
 {
-    const char *arg = NULL, *by = NULL;
+    const char *arg = NULL;
+    int anonymous = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return fputs(SCAN_USAGE, stdout), EX_DONE;
-        else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc)
-            by = argv[++i];
+        else if (strcmp(argv[i], "--anonymous") == 0)
+            anonymous = 1;
+        else if (strcmp(argv[i], "--by") == 0)
+            return cli_fail(EX_USAGE, "usage",
+                            "--by is not taken on trust any more: give your key (--key) and the "
+                            "scan is signed as yours");
         else if (arg == NULL)
             arg = argv[i];
         else
@@ -319,7 +359,7 @@ int cmd_scan(cli *c, int argc, char **argv)
     tt_code_pretty(lb.code, pretty);
     int online = c->dir || c->connect;
     if (online)
-        ex = scan_online(c, &lb, by, report);
+        ex = scan_online(c, &lb, !anonymous && (c->key || getenv("TCMTRACE_KEY")), report);
     json_object_set_new(report, "online", json_boolean(online));
     json_t *b = json_object_get(report, "batch"), *s = json_object_get(report, "scan");
     const char *st = js(b, "status");
@@ -342,7 +382,22 @@ int cmd_scan(cli *c, int argc, char **argv)
                 "剩余", "%s",
                 fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")),
                         q));
-            fmt_kv("扫描次数", "%lld", json_integer_value(json_object_get(s, "count")));
+            fmt_kv("扫描次数", "%lld 次，其中实名 %lld 次 / %lld scans, %lld signed",
+                   json_integer_value(json_object_get(s, "count")),
+                   json_integer_value(json_object_get(s, "signed")),
+                   json_integer_value(json_object_get(s, "count")),
+                   json_integer_value(json_object_get(s, "signed")));
+            size_t k;
+            json_t *p;
+            json_array_foreach(json_object_get(s, "places"), k, p)
+                fmt_kv(k ? "" : "实名扫描", "%s（%lld 次）", js(p, "by"),
+                       json_integer_value(json_object_get(p, "n")));
+            json_array_foreach(json_object_get(b, "inspections"), k, p)
+            {
+                if (k == 0)
+                    printf("  检验 / inspections\n");
+                fmt_inspection(p, "    ");
+            }
         }
         if (strcmp(st, "held") == 0 || strcmp(st, "recalled") == 0 || strcmp(st, "depleted") == 0 ||
             strcmp(st, "destroyed") == 0) {

@@ -36,7 +36,7 @@
 
 static const char *const db_names[TT_DB_COUNT] = {
     "entries", "hashes",       "bodies", "merkle",       "checkpoints", "meta",
-    "batches", "batch_events", "actors", "actor_events", "state",       "scans",
+    "batches", "batch_events", "actors", "actor_events", "state",
 };
 
 #define INITIAL_MAP (64u << 20)
@@ -149,6 +149,8 @@ tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts
     l->flags = flags;
     l->lock_fd = -1;
     pthread_rwlock_init(&l->resize_lock, NULL);
+    pthread_mutex_init(&l->scan_open, NULL);
+    pthread_rwlock_init(&l->scan_resize, NULL);
     if (!(flags & TT_LEDGER_RDONLY) && (rc = take_writer_lock(l, err)) != TT_OK)
         goto fail;
     if ((mrc = mdb_env_create(&l->env)) != 0) {
@@ -186,6 +188,10 @@ void tt_ledger_close(tt_ledger *l)
         return;
     if (l->env)
         mdb_env_close(l->env);
+    if (l->scan_env)
+        mdb_env_close(l->scan_env);
+    pthread_mutex_destroy(&l->scan_open);
+    pthread_rwlock_destroy(&l->scan_resize);
     if (l->lock_fd >= 0)
         close(l->lock_fd);
     pthread_rwlock_destroy(&l->resize_lock);

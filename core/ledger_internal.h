@@ -24,7 +24,6 @@ typedef enum tt_db {
     TT_DB_ACTORS,       /* "a:" id -> actor record; "k:" public key -> id */
     TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type */
     TT_DB_STATE,        /* rules-wide records: genesis, limits */
-    TT_DB_SCANS,        /* trace code -> scan record (observations, not events) */
     TT_DB_COUNT
 } tt_db;
 
@@ -74,6 +73,11 @@ struct tt_ledger {
     char origin[256];
     tt_keypair log_key;
     uint64_t uid; /* names this handle's entries in the per-thread caches */
+    /* scans.c: the scans' own environment, DIR/scans/, opened on first use */
+    pthread_mutex_t scan_open;
+    MDB_env *scan_env;
+    MDB_dbi scan_dbi;
+    pthread_rwlock_t scan_resize;
 };
 
 /* Maps an LMDB return code to a tt_err with a sentence. */

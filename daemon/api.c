@@ -257,16 +257,37 @@ static json_t *op_label(server *s, json_t *req)
                      "token", token, "reg_seq", (json_int_t)seq, "reg_hash", hex);
 }
 
+/* A scan: anonymous ({"id"}) or signed by an enrolled actor ({"id",
+ * "actor","sig","body"}); only signed scans count toward the flags. */
 static json_t *op_scan(server *s, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
-    json_t *by = json_object_get(req, "by"), *rec;
+    const char *actor = json_string_value(json_object_get(req, "actor"));
+    const char *sig = json_string_value(json_object_get(req, "sig"));
+    json_t *body = json_object_get(req, "body"), *rec;
     tt_error err;
     if (id == NULL)
         return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
-    if (by && !json_is_string(by))
-        return fail(TT_ERR_MALFORMED, "\"by\" must be an actor id%s", "");
-    if (tt_scan_record(s->ledger, id, json_string_value(by), &rec, &err) != TT_OK)
+    if (json_object_get(req, "by"))
+        return fail(TT_ERR_MALFORMED,
+                    "\"by\" is not taken on trust: sign the scan (actor, sig, body) to count as "
+                    "an enrolled actor's, or leave it out to scan anonymously%s",
+                    "");
+    if (!actor && !sig && !body) {
+        if (tt_scan_record(s->ledger, id, NULL, &rec, &err) != TT_OK)
+            return from_err(&err);
+        return json_pack("{s:b, s:o}", "ok", 1, "scan", rec);
+    }
+    uint8_t pk[32], sg[64];
+    size_t n = 0, m = 0;
+    if (!actor || tt_unb64(actor, strlen(actor), 0, pk, 32, &n) != TT_OK || n != 32 || !sig ||
+        tt_unb64(sig, strlen(sig), 0, sg, 64, &m) != TT_OK || m != 64 || !json_is_string(body))
+        return fail(TT_ERR_MALFORMED,
+                    "a signed scan has \"actor\" (base64 key), \"sig\" (base64 signature) and "
+                    "\"body\" (the signed scan JSON, as a string)%s",
+                    "");
+    tt_scan_sig ss = {pk, sg, {json_string_length(body), (const uint8_t *)json_string_value(body)}};
+    if (tt_scan_record(s->ledger, id, &ss, &rec, &err) != TT_OK)
         return from_err(&err);
     return json_pack("{s:b, s:o}", "ok", 1, "scan", rec);
 }

@@ -85,7 +85,7 @@ say "Another part goes to a second trader; the inspector scans it and tests it"
 run "trader 陈秀兰" --key "$KEYS/trader1.key" transfer "$A3" --to T-0023
 run "trader 刘德明" --key "$KEYS/trader2.key" receive "$A3"
 "$TT" label "$A3" --out "$WORK/a3.png" >/dev/null
-run "inspector 李静" scan "$WORK/a3.png" --by T-0023
+run "inspector 李静" --key "$KEYS/inspector.key" scan "$WORK/a3.png"
 echo "检验报告 2026-1122-017: 二氧化硫残留 520 mg/kg" >"$WORK/report.txt"
 run "inspector 李静" --key "$KEYS/inspector.key" inspect "$A3" --lab 重庆市药品检验所 \
     --result so2=520mg/kg --result moisture=12.5% --report "$WORK/report.txt"
@@ -97,7 +97,7 @@ run "regulator 赵国栋" --key "$KEYS/regulator.key" recall "$A3" --reason "二
 
 say "At the pharmacy, a patient's prescription is filled from the good lot"
 "$TT" label "$PH_LOT" --out "$WORK/ph.png" >/dev/null
-run "pharmacy 周敏" scan "$WORK/ph.png" --by PH-0009
+run "pharmacy 周敏" --key "$KEYS/pharmacy.key" scan "$WORK/ph.png"
 run "pharmacy 周敏" --key "$KEYS/pharmacy.key" verify "$PH_LOT"
 run "pharmacy 周敏" --key "$KEYS/pharmacy.key" sell "$PH_LOT" --qty 250g --buyer "门诊处方 031"
 
@@ -107,7 +107,7 @@ run "anyone" trace "$PH_LOT"
 say "The recalled lot, as the regulator sees it — and as anyone scanning its label does"
 run "regulator 赵国栋" show "$A3"
 printf '\n[pharmacy 周敏] scans the recalled lot'"'"'s label when it is offered to her:\n'
-if "$TT" scan "$WORK/a3.png" --by PH-0009; then echo "(unexpectedly in order)"; exit 1; fi
+if "$TT" --key "$KEYS/pharmacy.key" scan "$WORK/a3.png"; then echo "(unexpectedly in order)"; exit 1; fi
 
 say "The signed checkpoint, verified with the log key everyone was given"
 run "anyone" --log-key "$LEDGER/log.vkey" checkpoint

@@ -364,7 +364,8 @@ contains "$OUT" "▀" "terminal label uses half blocks"
 expect 2 "PNG without --out" "$TT" label "$C15" --format png
 expect 0 "sheet of a split lot" "$TT" label "$A" --all-children --out "$WORK/sheet.png"
 contains "$OUT" "2 labels" "one label per child"
-expect 0 "scan a genuine label" "$TT" scan "$WORK/c15.png" --by PH-1
+expect 0 "scan a genuine label" "$TT" --key "$KEYS/pharmacy2.key" scan "$WORK/c15.png"
+contains "$OUT" "PH-1" "a signed scan names its signer"
 contains "$OUT" "标签签名有效" "scan says genuine"
 contains "$OUT" "entries proved" "scan proves the trace"
 expect 0 "scan offline needs no daemon" env -u TCMTRACE_DIR "$TT" --log-key "$L/log.vkey" scan "$WORK/c15.png"
@@ -383,19 +384,36 @@ contains "$OUT" "unknown_key" "other ledger: unknown_key"
 expect 0 "label the recalled lot" "$TT" label "$P1" --out "$WORK/p1.png"
 expect 1 "scanning a recalled lot warns" "$TT" scan "$WORK/p1.png"
 contains "$OUT" "RECALLED" "recalled warning"
-# counterfeit signals: a lot seen at more places than it has been
-expect 0 "scan at its holder" "$TT" --json scan "$URL" --by G-1
-expect 1 "scan at a second place it never went" "$TT" --json scan "$URL" --by T-1
+# counterfeit signals come from signed scans alone
+expect 2 "scan --by is not taken on trust" "$TT" scan "$URL" --by G-1
+contains "$ERR" "--key" "--by names what to do instead"
+for i in 1 2 3; do expect 0 "anonymous scan $i" "$TT" --json scan "$URL"; done
+if grep -q more_holders_than_sent "$OUT"; then fail "anonymous scans raised a flag"; else pass; fi
+contains "$OUT" '"anonymous": 4' "anonymous scans are counted"
+expect 0 "signed scan at its holder" "$TT" --key "$KEYS/grower.key" --json scan "$URL"
+contains "$OUT" '"by": "G-1"' "the scan's place is its signer"
+expect 1 "signed scan at a second place it never went" "$TT" --key "$KEYS/inspector.key" --json scan "$URL"
 contains "$OUT" "more_holders_than_sent" "flag: more holders than sent"
-# a used-up lot that keeps being scanned
+REQ=$("$BIN/tcmtrace-sign" --scan "$KEYS/inspector.key" "$C15")
+api signed-scan ok "$REQ"
+api signed-scan-replay replay "$REQ"
+REQ=$("$BIN/tcmtrace-sign" --scan "$KEYS/inspector.key" "$C15" 2099-01-01T00:00:00Z)
+api signed-scan-future bad_time "$REQ"
+REQ=$("$BIN/tcmtrace-sign" --scan "$KEYS/stranger.key" "$C15")
+api signed-scan-unenrolled not_enrolled "$REQ"
+REQ=$("$BIN/tcmtrace-sign" --scan "$KEYS/inspector.key" "$C10")
+api signed-scan-other-code malformed "$(echo "$REQ" | sed "s/\"id\":\"$C10\"/\"id\":\"$C15\"/")"
+# a used-up lot that keeps being scanned: only signed scans make the pattern
 expect 0 "send C10 to the pharmacy" as grower transfer "$C10" --to PH-1
 expect 0 "the pharmacy receives it" "$TT" --key "$KEYS/pharmacy2.key" receive "$C10"
 expect 0 "and sells all of it" "$TT" --key "$KEYS/pharmacy2.key" sell "$C10" --qty 10斤
 expect 0 "label C10" "$TT" label "$C10" --out "$WORK/c10.png"
-expect 1 "a used-up lot warns" "$TT" --json scan "$WORK/c10.png"
+for i in 1 2 3; do expect 1 "a used-up lot warns ($i, anonymous)" "$TT" --json scan "$WORK/c10.png"; done
+if grep -q scanned_after_depleted "$OUT"; then fail "anonymous scans flagged a used-up lot"; else pass; fi
+expect 1 "signed scan of the used-up lot" "$TT" --key "$KEYS/inspector.key" --json scan "$WORK/c10.png"
 if grep -q scanned_after_depleted "$OUT"; then fail "flagged after one scan"; else pass; fi
-expect 1 "scanned again" "$TT" --json scan "$WORK/c10.png"
-expect 1 "and again" "$TT" --json scan "$WORK/c10.png"
+expect 1 "scanned again" "$TT" --key "$KEYS/inspector.key" --json scan "$WORK/c10.png"
+expect 1 "and again" "$TT" --key "$KEYS/inspector.key" --json scan "$WORK/c10.png"
 contains "$OUT" "scanned_after_depleted" "flag: keeps being scanned after depletion"
 stop_daemon
 

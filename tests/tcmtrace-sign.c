@@ -5,16 +5,55 @@
  *
  *   tcmtrace-sign KEYFILE '{"type":"batch.sell","id":"...","qty_g":1}'
  *   tcmtrace-sign --raw KEYFILE 'BODY'    signs BODY byte for byte, as given
+ *   tcmtrace-sign --scan KEYFILE CODE [AT] a signed "scan" request (AT: its "at",
+ *                                          default now)
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../cli/util.h"
 
+static int scan_request(int argc, char **argv)
+{
+    tt_keypair kp;
+    tt_error err;
+    if (argc < 4 || argc > 5)
+        return fprintf(stderr, "usage: tcmtrace-sign --scan KEYFILE CODE [AT]\n"), 2;
+    if (tu_load_secret(argv[2], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
+        return fprintf(stderr, "%s\n", err.message), 1;
+    char at[40], nonce[32];
+    uint8_t raw[16], sig[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(at + strlen(at), sizeof at - strlen(at), ".%03dZ", (int)(tt_now_ms() % 1000));
+    randombytes_buf(raw, sizeof raw);
+    tt_b64url((tt_bytes){16, raw}, nonce);
+    json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", argv[3], "at",
+                          argc == 5 ? argv[4] : at, "nonce", nonce);
+    char *body = json_dumps(b, JSON_COMPACT), pk[64], s64[100];
+    tt_scan_sign(tt_bytes_str(body), kp.sk, sig);
+    tt_b64((tt_bytes){32, kp.pk}, pk);
+    tt_b64((tt_bytes){64, sig}, s64);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "scan", "id", argv[3], "actor", pk,
+                            "sig", s64, "body", body);
+    char *out = json_dumps(req, JSON_COMPACT);
+    puts(out);
+    free(out);
+    free(body);
+    json_decref(req);
+    json_decref(b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--scan") == 0)
+        return sodium_init() < 0 ? 1 : scan_request(argc, argv);
     tt_keypair kp;
     tt_error err;
     json_error_t jerr;

@@ -68,17 +68,6 @@ tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_erro
  */
 tt_err tt_trace(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 
-/*
- * Records that the label of `code` was scanned (by actor `by`, or NULL) and
- * returns its scan record: {"count","after_end","by":{id:n},"holders",
- * "status","flags":[...]}. Flags: "scanned_after_depleted" once a depleted or
- * destroyed lot has been scanned 3 times; "more_holders_than_sent" when it
- * was scanned at more places than it was ever sent to (its holders and the
- * recipient it is on its way to). Scans are
- * observations, kept apart from the signed log.
- */
-tt_err tt_scan_record(tt_ledger *l, const char *code, const char *by, json_t **out, tt_error *err);
-
 /* The genesis record {"origin","log_key","market","authorities":[...]}. */
 tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err);
 

@@ -14,6 +14,7 @@
 #include "tcmtrace/limits.h"
 #include "tcmtrace/merkle.h"
 #include "tcmtrace/note.h"
+#include "tcmtrace/scans.h"
 #include "tcmtrace/state.h"
 #include "tcmtrace/tracecode.h"
 

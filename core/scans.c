@@ -1,0 +1,416 @@
+/*
+ * scans.c: label scans, observations beside the signed log.
+ *
+ * Only a scan signed by an enrolled actor is evidence of where a lot was
+ * seen; anonymous scans are counted and nothing more, so an anonymous
+ * client can neither frame an honest holder (two invented scanners used to
+ * mark a genuine lot as cloned) nor stay invisible. A signed scan's "at"
+ * must be close to the clock and later than its signer's previous signed
+ * scan, which is all the replay protection a scan needs: one number per
+ * actor, not a set of nonces that grows.
+ *
+ * The scans have an LMDB environment of their own (DIR/scans/), so a scan
+ * commit never takes the ledger's write lock and never waits for, or holds
+ * up, a group commit. Each lot's record is bounded: counters and the
+ * TT_SCAN_PLACES places it was seen at most recently. A record that does not
+ * parse is reported as damaged, never silently reset.
+ */
+#include "tcmtrace/scans.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ledger_internal.h"
+#include "tcmtrace/event.h"
+#include "tcmtrace/tracecode.h"
+
+#define SCAN_PREFIX "tcmtrace/scan/v1\n"
+#define SCAN_PREFIX_LEN (sizeof SCAN_PREFIX - 1)
+#define SCAN_MAP (64u << 20)
+
+/* ---- the scans' environment ------------------------------------------------ */
+
+static tt_err open_env(tt_ledger *l, tt_error *err)
+{
+    int ro = (l->flags & TT_LEDGER_RDONLY) != 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/scans", l->dir);
+    if (!ro && mkdir(path, 0700) != 0 && errno != EEXIST)
+        return tt_fail(err, TT_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return tt_fail(err, TT_ERR_NOT_FOUND, "no label of this ledger has been scanned yet");
+    MDB_env *env;
+    MDB_txn *txn;
+    int rc = mdb_env_create(&env);
+    if (rc != 0)
+        return tt_mdb_fail(err, rc, "cannot create the scans' environment");
+    mdb_env_set_maxdbs(env, 2);
+    mdb_env_set_mapsize(env, SCAN_MAP);
+    unsigned flags = MDB_NOTLS | (ro ? MDB_RDONLY : 0) | (l->flags & TT_LEDGER_NOSYNC ? MDB_NOSYNC : 0);
+    if ((rc = mdb_env_open(env, path, flags, 0600)) != 0) {
+        mdb_env_close(env);
+        return tt_mdb_fail(err, rc, "cannot open the scans' store");
+    }
+    mdb_env_set_mapsize(env, 0); /* adopt a larger file's size */
+    if ((rc = mdb_txn_begin(env, NULL, ro ? MDB_RDONLY : 0, &txn)) == 0) {
+        rc = mdb_dbi_open(txn, "scans", ro ? 0 : MDB_CREATE, &l->scan_dbi);
+        rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    }
+    if (rc != 0) {
+        mdb_env_close(env);
+        return rc == MDB_NOTFOUND
+                   ? tt_fail(err, TT_ERR_NOT_FOUND, "no label of this ledger has been scanned yet")
+                   : tt_mdb_fail(err, rc, "cannot open the scans' database");
+    }
+    l->scan_env = env;
+    return TT_OK;
+}
+
+static tt_err scans_env(tt_ledger *l, tt_error *err)
+{
+    pthread_mutex_lock(&l->scan_open);
+    tt_err rc = l->scan_env ? TT_OK : open_env(l, err);
+    pthread_mutex_unlock(&l->scan_open);
+    return rc;
+}
+
+/* ---- a signed scan ----------------------------------------------------------- */
+
+void tt_scan_sign(tt_bytes body, const uint8_t sk[64], uint8_t sig[64])
+{
+    uint8_t msg[SCAN_PREFIX_LEN + TT_SCAN_BODY_MAX];
+    if (body.size > TT_SCAN_BODY_MAX) {
+        memset(sig, 0, 64);
+        return;
+    }
+    memcpy(msg, SCAN_PREFIX, SCAN_PREFIX_LEN);
+    memcpy(msg + SCAN_PREFIX_LEN, body.data, body.size);
+    crypto_sign_detached(sig, NULL, msg, SCAN_PREFIX_LEN + body.size, sk);
+}
+
+/* The body's shape: exactly v, type, id, at, nonce. */
+static tt_err check_body(const tt_scan_sig *s, const char *code, int64_t *at_ms, tt_error *err)
+{
+    uint8_t msg[SCAN_PREFIX_LEN + TT_SCAN_BODY_MAX];
+    if (s->body.size > TT_SCAN_BODY_MAX)
+        return tt_fail(err, TT_ERR_TOO_LARGE, "a scan body is at most %d bytes", TT_SCAN_BODY_MAX);
+    memcpy(msg, SCAN_PREFIX, SCAN_PREFIX_LEN);
+    memcpy(msg + SCAN_PREFIX_LEN, s->body.data, s->body.size);
+    if (crypto_sign_verify_detached(s->sig, msg, SCAN_PREFIX_LEN + s->body.size, s->actor) != 0)
+        return tt_fail(err, TT_ERR_BAD_SIGNATURE,
+                       "the scan's signature does not verify for this body and key");
+    json_t *j = json_loadb((const char *)s->body.data, s->body.size, JSON_REJECT_DUPLICATES, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *id = json_string_value(json_object_get(j, "id"));
+    const char *at = json_string_value(json_object_get(j, "at"));
+    const char *nonce = json_string_value(json_object_get(j, "nonce"));
+    uint8_t n[64];
+    size_t nl = 0;
+    int ok = json_is_object(j) && json_object_size(j) == 5 &&
+             json_integer_value(json_object_get(j, "v")) == 1 && type &&
+             strcmp(type, "scan") == 0 && id && at && nonce && tt_rfc3339_ms(at, at_ms) &&
+             tt_unb64(nonce, strlen(nonce), 1, n, sizeof n, &nl) == TT_OK && nl >= 16;
+    int same = ok && strcmp(id, code) == 0;
+    json_decref(j);
+    if (!ok)
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "a scan body is {\"v\":1,\"type\":\"scan\",\"id\",\"at\",\"nonce\"} and "
+                       "nothing else");
+    if (!same)
+        return tt_fail(err, TT_ERR_MALFORMED, "the signed scan is of another trace code");
+    int64_t now = (int64_t)tt_now_ms();
+    if (*at_ms > now + TT_SCAN_WINDOW_MS || *at_ms < now - TT_SCAN_WINDOW_MS)
+        return tt_fail(err, TT_ERR_BAD_TIME,
+                       "the scan's \"at\" is more than 10 minutes from the ledger's clock; set "
+                       "the device's clock and scan again");
+    return TT_OK;
+}
+
+/* The signer of a scan: enrolled, active, signing with its current key. */
+static tt_err signer_of(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char id[33],
+                        tt_error *err)
+{
+    uint8_t k[34] = {'k', ':'};
+    memcpy(k + 2, pk, 32);
+    MDB_val key = {34, k}, v;
+    if (mdb_get(txn, l->dbi[TT_DB_ACTORS], &key, &v) != 0 || v.mv_size > 32)
+        return tt_fail(err, TT_ERR_NOT_ENROLLED,
+                       "the scan's key belongs to no enrolled actor; scan anonymously or ask the "
+                       "market authority to enroll it");
+    memcpy(id, v.mv_data, v.mv_size);
+    id[v.mv_size] = '\0';
+    char ak[40];
+    int n = snprintf(ak, sizeof ak, "a:%s", id);
+    MDB_val akey = {(size_t)n, ak}, av;
+    json_t *a = mdb_get(txn, l->dbi[TT_DB_ACTORS], &akey, &av) == 0
+                    ? json_loadb(av.mv_data, av.mv_size, 0, NULL)
+                    : NULL;
+    const char *st = json_string_value(json_object_get(a, "status"));
+    const char *cur = json_string_value(json_object_get(a, "key"));
+    uint8_t cpk[32];
+    size_t cl = 0;
+    int active = st && strcmp(st, "active") == 0;
+    int current = cur && tt_unb64(cur, strlen(cur), 0, cpk, 32, &cl) == TT_OK && cl == 32 &&
+                  memcmp(cpk, pk, 32) == 0;
+    json_decref(a);
+    if (!active || !current)
+        return tt_fail(err, TT_ERR_REVOKED, "actor %s %s", id,
+                       !active ? "was revoked and may not sign scans"
+                               : "signed with a key it has rotated away");
+    return TT_OK;
+}
+
+/* ---- the record ---------------------------------------------------------------- */
+
+static int64_t ival(json_t *o, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static void bump(json_t *o, const char *k)
+{
+    json_object_set_new(o, k, json_integer((json_int_t)(ival(o, k) + 1)));
+}
+
+/* Moves `by` to the front of the places, counting it; keeps the newest. */
+static void seen_at(json_t *rec, const char *by, uint64_t now)
+{
+    json_t *places = json_object_get(rec, "places"), *p = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(places, i, x) if (strcmp(json_string_value(json_object_get(x, "by")), by) ==
+                                         0)
+    {
+        p = json_incref(x);
+        json_array_remove(places, i);
+        break;
+    }
+    if (p == NULL) {
+        p = json_pack("{s:s, s:i}", "by", by, "n", 0);
+        bump(rec, "places_seen");
+    }
+    bump(p, "n");
+    json_object_set_new(p, "last_ms", json_integer((json_int_t)now));
+    json_array_insert_new(places, 0, p);
+    while (json_array_size(places) > TT_SCAN_PLACES)
+        json_array_remove(places, TT_SCAN_PLACES);
+}
+
+/* What an answer adds to the stored counters: the lot's status, where it
+ * was ever sent, and the flags signed scans raise. */
+static void annotate(json_t *rec, json_t *batch)
+{
+    const char *st = json_string_value(json_object_get(batch, "status"));
+    json_t *hs = json_object_get(batch, "holders"), *h;
+    const char *pending = json_string_value(json_object_get(batch, "pending_to"));
+    size_t holders = json_array_size(hs), i;
+    int known = 0;
+    json_array_foreach(hs, i, h) known |= pending && strcmp(json_string_value(h), pending) == 0;
+    holders += pending && !known;
+    json_t *flags = json_array();
+    if (ival(rec, "after_end") >= TT_SCAN_AFTER_END_FLAG)
+        json_array_append_new(flags, json_string("scanned_after_depleted"));
+    if ((size_t)ival(rec, "places_seen") > holders)
+        json_array_append_new(flags, json_string("more_holders_than_sent"));
+    json_object_set_new(rec, "flags", flags);
+    json_object_set_new(rec, "holders", json_integer((json_int_t)holders));
+    json_object_set_new(rec, "status", json_string(st ? st : ""));
+}
+
+static tt_err read_batch(tt_ledger *l, const char *code, const tt_scan_sig *sig, char signer[33],
+                         json_t **batch, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    MDB_val k = {TT_CODE_LEN, (void *)code}, v;
+    *batch = mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) == 0
+                 ? json_loadb(v.mv_data, v.mv_size, 0, NULL)
+                 : NULL;
+    if (*batch == NULL)
+        rc = tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+    else if (sig)
+        rc = signer_of(l, txn, sig->actor, signer, err);
+    tt_rtxn_end(l, txn);
+    return rc;
+}
+
+static json_t *stored(MDB_txn *txn, MDB_dbi dbi, const char *code, tt_err *rc, tt_error *err)
+{
+    MDB_val k = {TT_CODE_LEN, (void *)code}, v;
+    int m = mdb_get(txn, dbi, &k, &v);
+    if (m == MDB_NOTFOUND)
+        return json_pack("{s:i, s:i, s:i, s:i, s:[], s:i}", "count", 0, "anonymous", 0, "signed",
+                         0, "after_end", 0, "places", "places_seen", 0);
+    json_t *r = m == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
+    if (!json_is_object(r) || !json_is_array(json_object_get(r, "places"))) {
+        json_decref(r);
+        *rc = m ? tt_mdb_fail(err, m, "cannot read a scan record")
+                : tt_fail(err, TT_ERR_STORE,
+                          "the scan record of %s in scans/ is damaged; nothing was recorded "
+                          "(restore scans/ from a backup, or move it aside to start the counts "
+                          "afresh)",
+                          code);
+        return NULL;
+    }
+    return r;
+}
+
+typedef struct scan_job {
+    const char *code, *signer;
+    int64_t at_ms;
+    uint64_t now;
+    int after_end;
+    json_t *out;
+} scan_job;
+
+static tt_err scan_write(tt_ledger *l, MDB_txn *txn, scan_job *j, tt_error *err)
+{
+    tt_err rc = TT_OK;
+    if (j->signer) { /* a replayed (or older) signed scan counts nowhere */
+        char ak[40];
+        int n = snprintf(ak, sizeof ak, "a:%s", j->signer);
+        MDB_val k = {(size_t)n, ak}, v;
+        uint8_t be[8];
+        if (mdb_get(txn, l->scan_dbi, &k, &v) == 0 && v.mv_size == 8 &&
+            (int64_t)tt_get_u64be(v.mv_data) >= j->at_ms)
+            return tt_fail(err, TT_ERR_REPLAY,
+                           "actor %s signed a scan at the same time or later already; sign a new "
+                           "one",
+                           j->signer);
+        tt_put_u64be(be, (uint64_t)j->at_ms);
+        MDB_val nv = {8, be};
+        int m = mdb_put(txn, l->scan_dbi, &k, &nv, 0);
+        if (m != 0)
+            return tt_mdb_fail(err, m, "cannot record the scan");
+    }
+    json_t *r = stored(txn, l->scan_dbi, j->code, &rc, err);
+    if (r == NULL)
+        return rc;
+    bump(r, "count");
+    bump(r, j->signer ? "signed" : "anonymous");
+    if (json_object_get(r, "first_ms") == NULL)
+        json_object_set_new(r, "first_ms", json_integer((json_int_t)j->now));
+    json_object_set_new(r, "last_ms", json_integer((json_int_t)j->now));
+    if (j->signer) {
+        if (j->after_end)
+            bump(r, "after_end");
+        seen_at(r, j->signer, j->now);
+    }
+    char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    MDB_val k = {TT_CODE_LEN, (void *)j->code}, v = {s ? strlen(s) : 0, s};
+    int m = s ? mdb_put(txn, l->scan_dbi, &k, &v, 0) : ENOMEM;
+    free(s);
+    if (m != 0) {
+        json_decref(r);
+        return tt_mdb_fail(err, m, "cannot record the scan");
+    }
+    j->out = r;
+    return TT_OK;
+}
+
+/* One write transaction on the scans' environment; the map grows when full. */
+static tt_err scan_txn(tt_ledger *l, scan_job *j, tt_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        MDB_txn *txn;
+        pthread_rwlock_rdlock(&l->scan_resize);
+        int m = mdb_txn_begin(l->scan_env, NULL, 0, &txn);
+        tt_err rc = m ? tt_mdb_fail(err, m, "cannot begin a scan") : scan_write(l, txn, j, err);
+        if (m == 0 && rc == TT_OK && (m = mdb_txn_commit(txn)) != 0)
+            rc = tt_mdb_fail(err, m, "cannot commit a scan");
+        else if (m == 0 && rc != TT_OK)
+            mdb_txn_abort(txn);
+        pthread_rwlock_unlock(&l->scan_resize);
+        if (rc == TT_OK || m != MDB_MAP_FULL || attempt > 0) {
+            if (rc != TT_OK && j->out) {
+                json_decref(j->out);
+                j->out = NULL;
+            }
+            return rc;
+        }
+        json_decref(j->out);
+        j->out = NULL;
+        MDB_envinfo info;
+        pthread_rwlock_wrlock(&l->scan_resize);
+        mdb_env_info(l->scan_env, &info);
+        mdb_env_set_mapsize(l->scan_env, info.me_mapsize * 2);
+        pthread_rwlock_unlock(&l->scan_resize);
+    }
+}
+
+tt_err tt_scan_record(tt_ledger *l, const char *in, const tt_scan_sig *sig, json_t **out,
+                      tt_error *err)
+{
+    char code[TT_CODE_LEN + 1], signer[33] = "";
+    json_t *batch = NULL;
+    scan_job j = {code, NULL, 0, tt_now_ms(), 0, NULL};
+    if (l->flags & TT_LEDGER_RDONLY)
+        return tt_fail(err, TT_ERR_READ_ONLY, "scans are recorded by the daemon");
+    tt_err rc = tt_code_parse(in, code, err);
+    if (rc == TT_OK && sig)
+        rc = check_body(sig, code, &j.at_ms, err);
+    if (rc == TT_OK)
+        rc = read_batch(l, code, sig, signer, &batch, err);
+    if (rc == TT_OK)
+        rc = scans_env(l, err);
+    if (rc == TT_OK) {
+        const char *st = json_string_value(json_object_get(batch, "status"));
+        j.after_end = st && (strcmp(st, "depleted") == 0 || strcmp(st, "destroyed") == 0);
+        j.signer = sig ? signer : NULL;
+        rc = scan_txn(l, &j, err);
+    }
+    if (rc == TT_OK) {
+        annotate(j.out, batch);
+        if (sig)
+            json_object_set_new(j.out, "by", json_string(signer));
+        *out = j.out;
+    }
+    json_decref(batch);
+    return rc;
+}
+
+tt_err tt_scan_get(tt_ledger *l, const char *in, json_t **out, tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    json_t *batch = NULL;
+    tt_err rc = tt_code_parse(in, code, err);
+    if (rc == TT_OK)
+        rc = read_batch(l, code, NULL, NULL, &batch, err);
+    if (rc == TT_OK)
+        rc = scans_env(l, err);
+    MDB_txn *txn;
+    int m = 0;
+    if (rc == TT_OK) {
+        pthread_rwlock_rdlock(&l->scan_resize);
+        if ((m = mdb_txn_begin(l->scan_env, NULL, MDB_RDONLY, &txn)) == MDB_MAP_RESIZED) {
+            pthread_rwlock_unlock(&l->scan_resize);
+            pthread_rwlock_wrlock(&l->scan_resize); /* the daemon grew it: follow */
+            mdb_env_set_mapsize(l->scan_env, 0);
+            pthread_rwlock_unlock(&l->scan_resize);
+            pthread_rwlock_rdlock(&l->scan_resize);
+            m = mdb_txn_begin(l->scan_env, NULL, MDB_RDONLY, &txn);
+        }
+        if (m != 0) {
+            pthread_rwlock_unlock(&l->scan_resize);
+            rc = tt_mdb_fail(err, m, "cannot read the scans");
+        }
+    }
+    if (rc == TT_OK) {
+        json_t *r = stored(txn, l->scan_dbi, code, &rc, err);
+        mdb_txn_abort(txn);
+        pthread_rwlock_unlock(&l->scan_resize);
+        if (r) {
+            annotate(r, batch);
+            *out = r;
+        }
+    }
+    json_decref(batch);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * tcmtrace/scans.h: label scans, the observations kept beside the signed log
+ * (DESIGN §4 "Scans").
+ *
+ * A scan is anonymous (anyone who opens a label) or signed by an enrolled
+ * actor: a scan body
+ *
+ *   {"v":1,"type":"scan","id":"<trace code>","at":"<RFC 3339>","nonce":"<b64url>"}
+ *
+ * signed with Ed25519 over "tcmtrace/scan/v1\n" || body. Anonymous scans only
+ * count: they are the public scan count people are shown, and never raise a
+ * flag. A signed scan is a place the lot was seen, and only signed scans raise
+ * the counterfeit flags, so nobody can frame a holder or stay invisible by
+ * scanning anonymously. Its "at" must be within TT_SCAN_WINDOW_MS of the
+ * clock and later than the actor's previous signed scan, so a scan cannot be
+ * replayed.
+ *
+ * Scans live in their own LMDB environment (DIR/scans/), so that recording
+ * one never holds the ledger's write lock, and each lot's record is bounded:
+ * counters and the TT_SCAN_PLACES most recent places.
+ */
+#ifndef TCMTRACE_SCANS_H
+#define TCMTRACE_SCANS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "tcmtrace/bytes.h"
+#include "tcmtrace/err.h"
+#include "tcmtrace/ledger.h"
+
+#define TT_SCAN_BODY_MAX 1024
+#define TT_SCAN_WINDOW_MS (10 * 60 * 1000)
+#define TT_SCAN_PLACES 16
+#define TT_SCAN_AFTER_END_FLAG 3 /* signed scans of a used-up lot that make a pattern */
+
+/* A signed scan as it arrives: the signer's key, its signature, the body. */
+typedef struct tt_scan_sig {
+    const uint8_t *actor; /* 32 bytes */
+    const uint8_t *sig;   /* 64 bytes */
+    tt_bytes body;
+} tt_scan_sig;
+
+/* Signs a scan body (for clients and tests). */
+void tt_scan_sign(tt_bytes body, const uint8_t sk[64], uint8_t sig[64]);
+
+/*
+ * Records a scan of `code` (its written form: spaces and hyphens allowed),
+ * anonymous when `sig` is NULL, and returns the lot's scan record:
+ *   {"count", "anonymous", "signed", "after_end", "places": [{"by","n","last_ms"}],
+ *    "places_seen", "holders", "status", "flags": [...], "by"?}
+ * "by" is the signer of this scan. Flags (from signed scans alone):
+ * "scanned_after_depleted" once a used-up or destroyed lot has been scanned
+ * TT_SCAN_AFTER_END_FLAG times; "more_holders_than_sent" when it was seen at
+ * more places than it was ever sent to. A signed scan is refused with
+ * bad_signature, malformed, not_enrolled, revoked, bad_time (outside the
+ * window) or replay (not later than the signer's last signed scan), and then
+ * counts nowhere.
+ */
+tt_err tt_scan_record(tt_ledger *l, const char *code, const tt_scan_sig *sig, json_t **out,
+                      tt_error *err);
+
+/* The scan record of `code` without recording anything (NOT_FOUND: never scanned). */
+tt_err tt_scan_get(tt_ledger *l, const char *code, json_t **out, tt_error *err);
+
+#endif
