@@ -106,15 +106,15 @@ check:
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(MAKE) --no-print-directory valgrind
-	@$(MAKE) --no-print-directory test SUITES="e2e hostile crash"
+	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario crash"
 
-# unit tests and the suites in SUITES (e2e hostile crash) on BUILD
-SUITES ?= e2e hostile
+# unit tests and the suites in SUITES (e2e hostile scenario crash) on BUILD
+SUITES ?= e2e hostile scenario
 test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile" \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile scenario" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # The unit tests and the e2e and hostile suites built with ThreadSanitizer:
@@ -122,7 +122,7 @@ asan:
 tsan:
 	@rm -rf build/tsan/races && mkdir -p build/tsan/races
 	@TSAN_OPTIONS="log_path=$$(pwd)/build/tsan/races/race" $(MAKE) --no-print-directory \
-	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile" SAN="-fsanitize=thread" test
+	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile scenario" SAN="-fsanitize=thread" test
 	@if ls build/tsan/races/race* >/dev/null 2>&1; then \
 	  echo "tsan: data races reported:"; head -80 build/tsan/races/race*; exit 1; fi
 	@echo "tsan: no data race reported in the unit tests or the e2e and hostile suites"

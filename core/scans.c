@@ -133,7 +133,7 @@ static tt_err check_body(const tt_scan_sig *s, const char *code, int64_t *at_ms,
 
 /* The signer of a scan: enrolled, active, signing with its current key. */
 static tt_err signer_of(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char id[33],
-                        tt_error *err)
+                        int *observer, tt_error *err)
 {
     uint8_t k[34] = {'k', ':'};
     memcpy(k + 2, pk, 32);
@@ -155,6 +155,15 @@ static tt_err signer_of(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char i
     uint8_t cpk[32];
     size_t cl = 0;
     int active = st && strcmp(st, "active") == 0;
+    /* inspectors and regulators observe goods; they are not places goods go */
+    *observer = 1;
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(a, "roles"), i, r)
+    {
+        const char *role = json_string_value(r);
+        *observer &= strcmp(role, "inspector") == 0 || strcmp(role, "regulator") == 0;
+    }
     int current = cur && tt_unb64(cur, strlen(cur), 0, cpk, 32, &cl) == TT_OK && cl == 32 &&
                   memcmp(cpk, pk, 32) == 0;
     json_decref(a);
@@ -177,8 +186,9 @@ static void bump(json_t *o, const char *k)
     json_object_set_new(o, k, json_integer((json_int_t)(ival(o, k) + 1)));
 }
 
-/* Moves `by` to the front of the places, counting it; keeps the newest. */
-static void seen_at(json_t *rec, const char *by, uint64_t now)
+/* Moves `by` to the front of the places, counting it; keeps the newest.
+ * An observer is listed but is not a place the goods went. */
+static void seen_at(json_t *rec, const char *by, int observer, uint64_t now)
 {
     json_t *places = json_object_get(rec, "places"), *p = NULL;
     size_t i;
@@ -192,7 +202,10 @@ static void seen_at(json_t *rec, const char *by, uint64_t now)
     }
     if (p == NULL) {
         p = json_pack("{s:s, s:i}", "by", by, "n", 0);
-        bump(rec, "places_seen");
+        if (observer)
+            json_object_set_new(p, "observer", json_true());
+        else
+            bump(rec, "places_seen");
     }
     bump(p, "n");
     json_object_set_new(p, "last_ms", json_integer((json_int_t)now));
@@ -223,7 +236,7 @@ static void annotate(json_t *rec, json_t *batch)
 }
 
 static tt_err read_batch(tt_ledger *l, const char *code, const tt_scan_sig *sig, char signer[33],
-                         json_t **batch, tt_error *err)
+                         int *observer, json_t **batch, tt_error *err)
 {
     MDB_txn *txn;
     tt_err rc = tt_rtxn_begin(l, &txn, err);
@@ -236,7 +249,7 @@ static tt_err read_batch(tt_ledger *l, const char *code, const tt_scan_sig *sig,
     if (*batch == NULL)
         rc = tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
     else if (sig)
-        rc = signer_of(l, txn, sig->actor, signer, err);
+        rc = signer_of(l, txn, sig->actor, signer, observer, err);
     tt_rtxn_end(l, txn);
     return rc;
 }
@@ -266,7 +279,7 @@ typedef struct scan_job {
     const char *code, *signer;
     int64_t at_ms;
     uint64_t now;
-    int after_end;
+    int after_end, observer;
     json_t *out;
 } scan_job;
 
@@ -301,7 +314,7 @@ static tt_err scan_write(tt_ledger *l, MDB_txn *txn, scan_job *j, tt_error *err)
     if (j->signer) {
         if (j->after_end)
             bump(r, "after_end");
-        seen_at(r, j->signer, j->now);
+        seen_at(r, j->signer, j->observer, j->now);
     }
     char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
     MDB_val k = {TT_CODE_LEN, (void *)j->code}, v = {s ? strlen(s) : 0, s};
@@ -350,14 +363,14 @@ tt_err tt_scan_record(tt_ledger *l, const char *in, const tt_scan_sig *sig, json
 {
     char code[TT_CODE_LEN + 1], signer[33] = "";
     json_t *batch = NULL;
-    scan_job j = {code, NULL, 0, tt_now_ms(), 0, NULL};
+    scan_job j = {code, NULL, 0, tt_now_ms(), 0, 0, NULL};
     if (l->flags & TT_LEDGER_RDONLY)
         return tt_fail(err, TT_ERR_READ_ONLY, "scans are recorded by the daemon");
     tt_err rc = tt_code_parse(in, code, err);
     if (rc == TT_OK && sig)
         rc = check_body(sig, code, &j.at_ms, err);
     if (rc == TT_OK)
-        rc = read_batch(l, code, sig, signer, &batch, err);
+        rc = read_batch(l, code, sig, signer, &j.observer, &batch, err);
     if (rc == TT_OK)
         rc = scans_env(l, err);
     if (rc == TT_OK) {
@@ -382,7 +395,7 @@ tt_err tt_scan_get(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     json_t *batch = NULL;
     tt_err rc = tt_code_parse(in, code, err);
     if (rc == TT_OK)
-        rc = read_batch(l, code, NULL, NULL, &batch, err);
+        rc = read_batch(l, code, NULL, NULL, NULL, &batch, err);
     if (rc == TT_OK)
         rc = scans_env(l, err);
     MDB_txn *txn;

@@ -1108,6 +1108,34 @@ static void test_claims_are_checked(void **state)
     free(Q), free(Q1), free(Q2);
 }
 
+/* An authority may revoke another authority, never the last one: on a
+ * ledger of its own whose genesis names two. */
+static void test_authorities(void **state)
+{
+    (void)state;
+    tt_ledger *keep = L;
+    who A1 = {"MKT-A", {{0}, {0}}}, A2 = {"MKT-B", {{0}, {0}}};
+    tt_keypair_generate(&A1.kp);
+    tt_keypair_generate(&A2.kp);
+    char *ldir, vkey[TT_VKEY_MAX + 1];
+    assert_true(asprintf(&ldir, "%s/two-authorities", dir) > 0);
+    assert_int_equal(tt_ledger_open(ldir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &L, NULL), TT_OK);
+    assert_int_equal(tt_ledger_set_signer(L, ORIGIN, &logkey, NULL), TT_OK);
+    tt_verifier v;
+    tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
+    tt_verifier_format(&v, vkey, sizeof vkey);
+    OK(&A1, "ledger.genesis", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "origin",
+       ORIGIN, "log_key", vkey, "market", "两个管理处", "authorities", "id", A1.id, "name", "甲",
+       "key", b64key(&A1.kp), "id", A2.id, "name", "乙", "key", b64key(&A2.kp));
+    OK(&A1, "actor.revoke", "{s:s, s:s}", "id", A2.id, "reason", "密钥遗失");
+    NO(&A2, TT_ERR_REVOKED, "revoked", "actor.revoke", "{s:s, s:s}", "id", A1.id, "reason", "x");
+    NO(&A1, TT_ERR_FORBIDDEN, "last active market authority", "actor.revoke", "{s:s, s:s}", "id",
+       A1.id, "reason", "x");
+    tt_ledger_close(L);
+    L = keep;
+    free(ldir);
+}
+
 static void test_replay_and_state_audit(void **state)
 {
     (void)state;
@@ -1176,6 +1204,7 @@ int main(void)
         cmocka_unit_test(test_traces_while_writing),
         cmocka_unit_test(test_undone_writes_are_not_remembered), /* before T1 rotates its key */
         cmocka_unit_test(test_claims_are_checked),
+        cmocka_unit_test(test_authorities),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),

@@ -1,0 +1,247 @@
+#!/bin/sh
+# A market day with adversaries, through the real daemon and the CLI: a
+# careless inspector, a dishonest processor, a trader who is also enrolled
+# as an inspector, and a counterfeiter try each way of making the ledger
+# state something false. Every try must be refused with its stable code and
+# leave data.mdb byte for byte unchanged, or end in the corrected state; each
+# check is one line "pass NAME" / "FAIL NAME". Prints
+# "scenario: N passed, N failed".
+set -u
+BIN=${BIN:-build}
+BIN=$(cd "$BIN" && pwd)
+. "$(dirname "$0")/lib.sh"
+SIGN="$BIN/tcmtrace-sign"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tcmtrace-scenario-XXXXXX")
+KEYS="$WORK/keys" L="$WORK/ledger"
+mkdir -p "$KEYS"
+trap 'stop_daemon; rm -rf "$WORK"' EXIT INT TERM
+export TCMTRACE_DIR="$L"
+passed=0 failed=0
+
+pass() { passed=$((passed + 1)); echo "pass $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -8; }
+sum() { sha256sum "$L/data.mdb" | cut -d' ' -f1; }
+
+# refused NAME CODE CMD...: exits 1 with CODE in its message, ledger unchanged
+refused() {
+    name=$1 code=$2
+    shift 2
+    before=$(sum)
+    "$@" >"$WORK/out" 2>&1
+    rc=$?
+    after=$(sum)
+    if [ $rc -eq 1 ] && grep -q "$code" "$WORK/out" && [ "$before" = "$after" ]; then
+        pass "$name"
+    else
+        echo "    (exit $rc, ledger $([ "$before" = "$after" ] && echo unchanged || echo CHANGED))"
+        fail "$name" "$WORK/out"
+    fi
+}
+# ok NAME CMD...: exits 0
+ok() {
+    name=$1
+    shift
+    if "$@" >"$WORK/out" 2>&1; then pass "$name"; else fail "$name" "$WORK/out"; fi
+}
+# says NAME TEXT: the last command's output holds TEXT
+says() { if grep -q -- "$2" "$WORK/out"; then pass "$1"; else fail "$1" "$WORK/out"; fi; }
+lacks() { if grep -q -- "$2" "$WORK/out"; then fail "$1" "$WORK/out"; else pass "$1"; fi; }
+field() { # field JSON-PATH (python syntax) of batch CODE: field CODE "['status']"
+    "$TT" --json show "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['batch']$2)"
+}
+is() { # is NAME WANT GOT
+    if [ "$2" = "$3" ]; then pass "$1"; else echo "    wanted '$2', got '$3'"; fail "$1"; fi
+}
+
+for who in mkt grower trader1 trader2 processor inspector dual dual2 regulator pharmacy fake fake2; do
+    "$TT" key new "$KEYS/$who.key" --unsealed >/dev/null
+done
+"$TTD" init "$L" --origin tcmtrace.test/scenario --market 重庆解放路中药材专业市场 \
+    --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name 市场管理处 \
+    --unsealed-log-key >/dev/null || exit 1
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+enroll() { # id key name org roles
+    as mkt actor enroll --id "$1" --pubkey "$KEYS/$2.key.pub" --name "$3" --org "$4" \
+        --licence "渝 2026-$1" --role "$5" >/dev/null || { echo "setup: enroll $1"; exit 1; }
+}
+enroll G-0001 grower 马建国 岷县梅川当归专业合作社 grower
+enroll T-0017 trader1 陈秀兰 "陈氏药材行 (A-17)" trader
+enroll T-0023 trader2 刘德明 "德明参茸 (C-3)" trader
+enroll P-0005 processor 王志强 重庆渝中饮片厂 processor
+enroll I-0002 inspector 李静 重庆市药品检验所 inspector
+enroll D-0001 dual 孙某 孙记药材 inspector,trader
+enroll R-0001 regulator 赵国栋 渝中区市场监督管理局 regulator
+enroll PH-0009 pharmacy 周敏 同仁堂解放碑店 pharmacy
+enroll F-0666 fake 假冒者 某某贸易 trader
+enroll F-0667 fake2 同伙 某某商行 trader
+
+reg() { # reg KEY HERB LATIN PART COUNTY [--daodi] [QTY] ...: prints the new code
+    k=$1 h=$2 la=$3 p=$4 co=$5
+    shift 5
+    as "$k" register --herb "$h" --latin "$la" --part "$p" --qty "${QTY:-100kg}" --province 甘肃省 \
+        --city 定西市 --county "$co" --base 基地 --harvest 2026-10-12 --grade 一等 \
+        --processing 晒干 "$@" >"$WORK/reg" 2>&1 && codes_of "$WORK/reg" | head -1
+}
+
+# ---- the morning: an honest grower and trader --------------------------------------
+A=$(reg grower 当归 "Angelica sinensis (Oliv.) Diels" 根 岷县 --daodi)
+[ -n "$A" ] || { cat "$WORK/reg"; exit 1; }
+as grower transfer "$A" --to T-0017 >/dev/null && as trader1 receive "$A" >/dev/null
+as trader1 split "$A" --into 40kg,30kg >"$WORK/split" || exit 1
+A1=$(codes_of "$WORK/split" | sed -n 2p) A2=$(codes_of "$WORK/split" | sed -n 3p)
+[ -n "$A1" ] && [ -n "$A2" ] || { cat "$WORK/split"; exit 1; }
+
+# ---- the careless inspector -----------------------------------------------------------
+refused "an unknown test name is refused" unknown_test \
+    as inspector inspect "$A" --lab 市药检所 --result aflatoxin_x=12ug/kg --report-sha256 "$(printf %064d 0)"
+says "the refusal names the valid tests" "so2 (二氧化硫残留)"
+ok "铅 is the limits table's pb" as inspector inspect "$A" --lab 市药检所 --result 铅=1.2mg/kg \
+    --result SO2=20mg/kg --report-sha256 "$(printf %064d 1)"
+says "SO2 in capitals gets its limit" "限量 ≤ 150 mg/kg"
+says "铅 is judged against the lead limit" "pb 铅"
+ok "a test with no limit for 当归" as inspector inspect "$A" --lab 市药检所 --result AFB1=12ug/kg \
+    --report-sha256 "$(printf %064d 2)"
+says "is recorded with its value and no_limit" "12 ug/kg"
+says "and says so" "无适用限量"
+ok "show prints every measured value" "$TT" show "$A"
+says "show: the SO2 value with its limit" "限量 ≤ 150 mg/kg"
+ok "the inspector fails the lot on SO2" as inspector inspect "$A" --lab 市药检所 \
+    --result 二氧化硫=390mg/kg --report-sha256 "$(printf %064d 3)"
+is "the lot is held" held "$(field "$A" "['status']")"
+is "a part split off before the test is held too" held "$(field "$A1" "['status']")"
+refused "the part cannot be sold" frozen as trader1 transfer "$A1" --to T-0023
+refused "the inspector who failed it cannot release it" forbidden \
+    as inspector release "$A1" --reason 复检合格
+says "only a regulator may" "only a regulator"
+ok "a regulator releases the part, with a reason" as regulator release "$A1" --reason 复检合格，监管放行
+is "the part is active again" active "$(field "$A1" "['status']")"
+
+# ---- an actor that is inspector and trader passes its own lot --------------------------
+D=$(reg dual 当归 "Angelica sinensis" 根 岷县)
+refused "an inspector may not pass its own lot" forbidden \
+    as dual inspect "$D" --lab 孙记 --result so2=1mg/kg --report-sha256 "$(printf %064d 4)"
+ok "a regulator holds it" as regulator hold "$D" --reason 抽检
+refused "nor may it release a lot it holds" forbidden as dual release "$D" --reason x
+enroll I-0003 dual2 陈小明 "陈氏药材行 (A-17)" inspector
+refused "an inspector of the holder's organisation may not inspect" forbidden \
+    as dual2 inspect "$A2" --lab x --result so2=1mg/kg --report-sha256 "$(printf %064d 5)"
+
+# ---- a recall asks for destruction -----------------------------------------------------
+ok "the regulator recalls the failed lot" as regulator recall "$A" --reason 二氧化硫超标
+ok "its holder destroys the recalled remainder" as trader1 destroy "$A" --reason 召回销毁 --method 焚烧
+is "the recalled lot is destroyed" destroyed "$(field "$A" "['status']")"
+
+# ---- the dishonest processor ----------------------------------------------------------
+QTY=1g M1=$(reg processor 当归 "Angelica sinensis" 根 岷县 --daodi)
+QTY=999999g M2=$(reg processor 独活 "Angelicae Pubescentis Radix" 根 巴东县)
+QTY=999999g M3=$(reg processor 当归 "Angelica sinensis" 根 渭源县)
+refused "1 g of 当归 with 999,999 g of 独活 is not 当归" relabel \
+    as processor process --in "$M1=1g" --in "$M2=999999g" --out-qty 1000kg --method 切片 --name 当归
+refused "独活 cannot be renamed 党参 to pass a softer limit" relabel \
+    as processor process --in "$M2=100kg" --out-qty 90kg --method 切片 --name 党参
+ok "1 g of 道地 岷县 当归 with 999,999 g from 渭源县" \
+    as processor process --in "$M1=1g" --in "$M3=999999g" --out-qty 900kg --method 切片 --name 当归片
+OUTP=$(codes_of "$WORK/out" | head -1)
+is "the output is not 道地" False "$(field "$OUTP" "['origin']['daodi']")"
+is "and not 岷县" True "$(field "$OUTP" "['origin'].get('mixed', False)")"
+COMP=$("$TT" --json show "$OUTP" | python3 -c "import json,sys; print(' '.join(c['county']+':'+str(c['g']) for c in json.load(sys.stdin)['batch']['composition']))")
+is "its composition carries both origins with masses" "岷县:1 渭源县:999999" "$COMP"
+ok "show prints the composition" "$TT" show "$OUTP"
+says "show: 多个产地" "多个产地"
+D1=$(QTY=5kg reg processor 党参 "Codonopsis Radix" 根 渭源县 --daodi)
+ok "a declared compound" as processor process --in "$D1=4kg" --in "$M2=1kg" --out-qty 4500g \
+    --method 配伍切片 --compound 参活饮片 --compound-latin "Codonopsis et Angelica"
+OUTC=$(codes_of "$WORK/out" | head -1)
+as processor transfer "$OUTC" --to T-0023 >/dev/null && as trader2 receive "$OUTC" >/dev/null
+ok "SO2 390 mg/kg in the compound" as inspector inspect "$OUTC" --lab 市药检所 \
+    --result so2=390mg/kg --report-sha256 "$(printf %064d 6)"
+says "is judged against 独活's 150, not 党参's 400" "限量 ≤ 150 mg/kg"
+says "and fails" "不合格"
+
+# ---- the herb dictionary ------------------------------------------------------------------
+refused "当归 with 独活's Latin name is refused" unknown_herb \
+    as trader1 register --herb 独活 --latin "Angelica sinensis" --part 根 --qty 1kg --province p \
+    --city c --county x --base b --harvest 2026-10-01 --grade g --processing p
+says "naming the dictionary's entry" "Angelicae Pubescentis Radix"
+refused "a herb the dictionary lacks needs --unlisted" unknown_herb \
+    as trader1 register --herb 川银花 --latin "Lonicera confusa" --part 花蕾 --qty 1kg --province 重庆市 \
+    --city 重庆市 --county 秀山县 --base b --harvest 2026-06-01 --grade g --processing p
+ok "with --unlisted it is accepted" as trader1 register --herb 川银花 --latin "Lonicera confusa" \
+    --part 花蕾 --qty 1kg --province 重庆市 --city 重庆市 --county 秀山县 --base b --harvest 2026-06-01 \
+    --grade g --processing p --unlisted
+U=$(codes_of "$WORK/out" | head -1)
+ok "show the unlisted lot" "$TT" show "$U"
+says "and it is shown as unlisted" "unlisted"
+printf '{"edition":"勘误 1","herbs":[{"name_zh":"川银花","latin":"Lonicerae Flos","species":["Lonicera confusa DC."],"part":"干燥花蕾","category":"plant"}]}' >"$WORK/herbs.json"
+refused "a trader cannot publish a herb dictionary" forbidden as trader1 herbs publish "$WORK/herbs.json"
+ok "the authority publishes a dictionary edition" as mkt herbs publish "$WORK/herbs.json"
+ok "the new row is in force" as trader1 register --herb 川银花 --latin "Lonicera confusa" \
+    --part 花蕾 --qty 1kg --province 重庆市 --city 重庆市 --county 秀山县 --base b --harvest 2026-06-01 \
+    --grade g --processing p
+python3 -c "import json; d=json.load(open('$(cd "$(dirname "$0")/.." && pwd)/schemas/limits/chp2020.json')); d['edition']='ChP 2020, 勘误 1'; print(json.dumps(d, ensure_ascii=False))" >"$WORK/limits.json"
+refused "a trader cannot publish a limits table" forbidden as trader1 limits publish "$WORK/limits.json"
+ok "the authority publishes a new limits table" as mkt limits publish "$WORK/limits.json"
+
+# ---- plausible values -------------------------------------------------------------------
+refused "a harvest date in 2999" bad_time as trader1 register --herb 当归 --latin "Angelica sinensis" \
+    --part 根 --qty 1kg --province p --city c --county x --base b --harvest 2999-01-01 --grade g --processing p
+AT_BODY() { printf '{"v":1,"type":"batch.sell","at":"%s","nonce":"q83vEjRWeJASNFZ4kBI0Vg","id":"%s","qty_g":1}' "$1" "$A2"; }
+api_refused() { # NAME CODE REQUEST
+    before=$(sum)
+    printf '%s' "$3" | "$TT" api - >"$WORK/out" 2>&1
+    after=$(sum)
+    if grep -q "\"code\":\"$2\"" "$WORK/out" && [ "$before" = "$after" ]; then pass "$1"; else fail "$1" "$WORK/out"; fi
+}
+api_refused "\"at\" of 9999-12-31" bad_time "$("$SIGN" --raw "$KEYS/trader1.key" "$(AT_BODY 9999-12-31T00:00:00+08:00)")"
+api_refused "\"at\" of 1900-01-01" bad_time "$("$SIGN" --raw "$KEYS/trader1.key" "$(AT_BODY 1900-01-01T00:00:00+08:00)")"
+api_refused "\"at\" 40 days behind the clock" bad_time \
+    "$("$SIGN" --raw "$KEYS/trader1.key" "$(AT_BODY "$(date -u -d '40 days ago' +%Y-%m-%dT%H:%M:%SZ)")")"
+
+# ---- custody -----------------------------------------------------------------------------
+B=$(reg grower 当归 "Angelica sinensis (Oliv.) Diels" 根 岷县 --daodi)
+as grower transfer "$B" --to T-0017 >/dev/null && as trader1 receive "$B" >/dev/null
+as trader1 split "$B" --into 20kg,20kg >"$WORK/split" || exit 1
+B1=$(codes_of "$WORK/split" | sed -n 2p) B2=$(codes_of "$WORK/split" | sed -n 3p)
+ok "send a lot to trader 刘德明" as trader1 transfer "$B1" --to T-0023
+ok "the market office revokes the recipient" as mkt actor revoke T-0023 --reason 营业执照过期
+refused "a stranger cannot cancel the transfer" not_holder as fake cancel "$B1"
+ok "the sender takes back the transfer" as trader1 cancel "$B1"
+is "custody is back with the sender" "T-0017 active" "$(field "$B1" "['holder']") $(field "$B1" "['status']")"
+refused "the last authority cannot be revoked" forbidden as mkt actor revoke MKT-01 --reason x
+
+# ---- personal data stays out of the public log ---------------------------------------------
+as trader1 transfer "$B1" --to PH-0009 >/dev/null && as pharmacy receive "$B1" >/dev/null
+ok "a sale to a prescription" as pharmacy --json sell "$B1" --qty 250g --buyer "门诊处方 2026-1201-031"
+SEQ=$(python3 -c "import json,sys; print(json.load(open('$WORK/out'))['seq'])")
+SALT=$(python3 -c "import json,sys; print(json.load(open('$WORK/out'))['buyer_opening']['salt'])")
+ok "the sale's entry" "$TT" api "{\"op\":\"entry\",\"seq\":$SEQ}"
+lacks "does not hold the prescription" "门诊处方"
+says "but a commitment to it" "buyer_commitment"
+ok "the pharmacy opens the commitment on request" "$TT" buyer-check "$SEQ" --salt "$SALT" --buyer "门诊处方 2026-1201-031"
+if "$TT" buyer-check "$SEQ" --salt "$SALT" --buyer "门诊处方 2026-1201-032" >"$WORK/out" 2>&1; then
+    fail "another buyer does not open it" "$WORK/out"
+else pass "another buyer does not open it"; fi
+
+# ---- the counterfeiter --------------------------------------------------------------------
+"$TT" label "$B2" --out "$WORK/b2.png" >/dev/null
+URL=$("$TT" --json label "$B2" --out "$WORK/b2b.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+api_refused "a scan with an invented \"by\" is refused" malformed "{\"op\":\"scan\",\"id\":\"$A1\",\"by\":\"T-9999\"}"
+for i in 1 2 3 4; do "$TT" --json scan "$URL" >"$WORK/out" 2>&1; done
+lacks "anonymous scans never flag the lot" "more_holders_than_sent"
+ok "the honest holder's next scan" as trader1 scan "$WORK/b2.png"
+lacks "does not warn of a cloned label" "疑似克隆"
+says "and shows the public scan count" "5 次"
+ok "an inspector on the market floor scans it" as inspector --json scan "$URL"
+lacks "an observer is no place the goods went" "more_holders_than_sent"
+as fake --json scan "$URL" >"$WORK/out" 2>&1
+says "a counterfeiter's stall scans its clone, signed" '"by": "F-0666"'
+lacks "one extra place is a buyer looking, not yet a pattern" "more_holders_than_sent"
+as fake2 --json scan "$URL" >"$WORK/out" 2>&1
+says "a second stall it was never sent to raises the flag" "more_holders_than_sent"
+as pharmacy scan "$WORK/b2.png" >"$WORK/out" 2>&1
+says "and everyone who scans it next is warned" "疑似克隆标签"
+
+stop_daemon
+ok "the ledger audits" "$TT" --log-key "$L/log.vkey" audit "$L"
+echo "scenario: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
