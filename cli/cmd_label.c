@@ -237,11 +237,7 @@ static json_t *signed_scan(cli *c, const char *code, int *ex)
     char nonce[32], pk64[64], sig64[100], at[40];
     randombytes_buf(raw, sizeof raw);
     tt_b64url((tt_bytes){16, raw}, nonce);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(at + strlen(at), sizeof at - strlen(at), ".%03dZ", (int)(tt_now_ms() % 1000));
+    tt_rfc3339_now(at);
     json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", code, "at", at,
                           "nonce", nonce);
     char *body = json_dumps(b, JSON_COMPACT);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "tcmtrace/entry.h"
+#include "tcmtrace/ledger.h"
 #include "tcmtrace/note.h"
 #include "tcmtrace/tracecode.h"
 
@@ -732,4 +733,14 @@ void tt_buyer_commitment(const char *salt_hex, const char *buyer, char out[65])
     crypto_hash_sha256_update(&st, (const uint8_t *)buyer, strlen(buyer));
     crypto_hash_sha256_final(&st, h);
     tt_hex((tt_bytes){32, h}, out);
+}
+
+void tt_rfc3339_now(char out[32])
+{
+    uint64_t ms = tt_now_ms();
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }

@@ -265,7 +265,7 @@ expect 0 "register a lot for submit_many" reg 2kg
 CB=$(codes_of "$OUT" | head -1)
 item() { "$BIN/tcmtrace-sign" "$KEYS/$1.key" "$2" | sed 's/^{"op":"submit",/{/'; }
 SELL1=$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":100}')
-BADSIG=$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":100}' | sed 's/"sig":"[A-Za-z0-9+/]/"sig":"A/')
+BADSIG=$(item pharmacy2 '{"type":"batch.sell","id":"'"$CB"'","qty_g":100}' | sed 's/"sig":"A/"sig":"B/;t;s/"sig":"[A-Za-z0-9+/]/"sig":"A/')
 MANY="[$(item grower '{"type":"batch.transfer","id":"'"$CB"'","to":"PH-1"}'),
 $(item pharmacy2 '{"type":"batch.receive","id":"'"$CB"'"}'),
 $SELL1,
@@ -392,7 +392,12 @@ if grep -q more_holders_than_sent "$OUT"; then fail "anonymous scans raised a fl
 contains "$OUT" '"anonymous": 4' "anonymous scans are counted"
 expect 0 "signed scan at its holder" "$TT" --key "$KEYS/grower.key" --json scan "$URL"
 contains "$OUT" '"by": "G-1"' "the scan's place is its signer"
-expect 1 "signed scan at a second place it never went" "$TT" --key "$KEYS/inspector.key" --json scan "$URL"
+expect 0 "an inspector's scan is an observer's" "$TT" --key "$KEYS/inspector.key" --json scan "$URL"
+contains "$OUT" '"observer": true' "observers are listed as such"
+if grep -q more_holders_than_sent "$OUT"; then fail "an observer raised a flag"; else pass; fi
+"$TT" key new "$KEYS/stall2.key" >/dev/null
+expect 0 "enroll a second stall" enroll T-2 stall2 黄丽 黄记药材 trader
+expect 1 "signed scan at a third place it never went" "$TT" --key "$KEYS/stall2.key" --json scan "$URL"
 contains "$OUT" "more_holders_than_sent" "flag: more holders than sent"
 REQ=$("$BIN/tcmtrace-sign" --scan "$KEYS/inspector.key" "$C15")
 api signed-scan ok "$REQ"

@@ -26,11 +26,7 @@ static int scan_request(int argc, char **argv)
         return fprintf(stderr, "%s\n", err.message), 1;
     char at[40], nonce[32];
     uint8_t raw[16], sig[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(at + strlen(at), sizeof at - strlen(at), ".%03dZ", (int)(tt_now_ms() % 1000));
+    tt_rfc3339_now(at);
     randombytes_buf(raw, sizeof raw);
     tt_b64url((tt_bytes){16, raw}, nonce);
     json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", argv[3], "at",

@@ -100,6 +100,10 @@ int tt_date_valid(const char *s);
  * 0 when s is not one (fractions beyond milliseconds are cut). */
 int tt_rfc3339_ms(const char *s, int64_t *ms);
 
+/* Now, as RFC 3339 UTC with milliseconds ("2026-12-01T09:30:00.123Z"), from
+ * one reading of the clock, so that successive calls never go back. */
+void tt_rfc3339_now(char out[32]);
+
 /* Checks an actor id: 1 to 32 of A-Z a-z 0-9 _ -. */
 int tt_actor_id_valid(const char *s);
 
