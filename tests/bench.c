@@ -138,6 +138,19 @@ static tt_ledger *make_ledger(const char *dir, const char *limits_path, unsigned
     append_one(l, &authority,
                tt_event_build("ledger.limits",
                               json_pack("{s:s, s:o}", "edition", "ChP 2020", "table", table)));
+    /* the herb dictionary beside the limits table, as init publishes it */
+    char herbs[PATH_MAX + 64];
+    snprintf(herbs, sizeof herbs, "%.*s/herbs/chp2020-herbs.json",
+             (int)(strstr(limits_path, "/limits/") - limits_path), limits_path);
+    json_t *doc = json_load_file(herbs, 0, NULL), *evs = NULL, *f;
+    if (doc == NULL || tt_herbs_events(doc, &evs, &err) != TT_OK) {
+        fprintf(stderr, "cannot read the herb dictionary %s\n", herbs);
+        exit(1);
+    }
+    size_t hi;
+    json_array_foreach(evs, hi, f) append_one(l, &authority, tt_event_build("ledger.herbs", json_incref(f)));
+    json_decref(evs);
+    json_decref(doc);
     for (int i = 0; i < GROWERS; i++) {
         char id[16];
         snprintf(id, sizeof id, "G-%04d", i);
@@ -263,6 +276,63 @@ static void *client_run(void *arg)
     return NULL;
 }
 
+/* ---- scans beside the writes ---------------------------------------------------- */
+
+#define SCAN_CODE "2611220000000000" /* a lot registered before the clients start */
+
+typedef struct scanner {
+    const char *url;
+    const tt_keypair *kp; /* signs every other scan; each scanner its own key */
+    size_t done;
+} scanner;
+
+static void *scan_loop(void *arg)
+{
+    scanner *sc = arg;
+    int s = nn_socket(AF_SP, NN_REQ), to = 60000;
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to);
+    nn_connect(s, sc->url);
+    char code[TT_CODE_LEN + 1] = SCAN_CODE;
+    code[15] = (char)('0' + tt_damm(code, 15));
+    for (size_t i = 0; !stop_flag; i++) {
+        char *req;
+        if (i % 2 == 0) {
+            json_t *r = json_pack("{s:s, s:s}", "op", "scan", "id", code);
+            req = json_dumps(r, JSON_COMPACT);
+            json_decref(r);
+        } else {
+            char at[32], nonce[32], pk[64], s64[100];
+            uint8_t raw[16], sig[64];
+            tt_rfc3339_now(at);
+            randombytes_buf(raw, sizeof raw);
+            tt_b64url((tt_bytes){16, raw}, nonce);
+            json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", code,
+                                  "at", at, "nonce", nonce);
+            char *body = json_dumps(b, JSON_COMPACT);
+            json_decref(b);
+            tt_scan_sign(tt_bytes_str(body), sc->kp->sk, sig);
+            tt_b64((tt_bytes){32, sc->kp->pk}, pk);
+            tt_b64((tt_bytes){64, sig}, s64);
+            json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "scan", "id", code, "actor",
+                                  pk, "sig", s64, "body", body);
+            req = json_dumps(r, JSON_COMPACT);
+            json_decref(r);
+            free(body);
+        }
+        nn_send(s, req, strlen(req), 0);
+        free(req);
+        char *buf = NULL;
+        int n = nn_recv(s, &buf, NN_MSG, 0);
+        if (n > 0 && memmem(buf, (size_t)n, "\"ok\":true", 9))
+            sc->done++;
+        if (n > 0)
+            nn_freemsg(buf);
+        usleep(50000); /* 20 a second each: a busy market floor, not a flood */
+    }
+    nn_close(s);
+    return NULL;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -346,9 +416,12 @@ static double json_floor(char **reqs, size_t nreqs, size_t events)
 
 /* bulk: events per request (1: submit, more: submit_many) */
 static void ingest(const char *bin, const char *dir, const char *limits, int nclients,
-                   size_t nevents, size_t bulk, double ceiling)
+                   size_t nevents, size_t bulk, int nscanners, double ceiling)
 {
     tt_ledger *l = make_ledger(dir, limits, 0);
+    char scode[TT_CODE_LEN + 1] = SCAN_CODE;
+    scode[15] = (char)('0' + tt_damm(scode, 15));
+    append_one(l, &growers[0], register_body(scode, 100000));
     tt_ledger_close(l);
     /* pre-sign everything: each client registers a lot, then sells from it twice */
     client *cs = calloc((size_t)nclients, sizeof *cs);
@@ -382,7 +455,13 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     }
     printf("  pre-signed %zu events in %.1f s\n", per * (size_t)nclients, now_s() - t0);
     pid_t pid = start_daemon(bin, dir);
-    pthread_t *t = calloc((size_t)nclients, sizeof *t);
+    pthread_t *t = calloc((size_t)nclients, sizeof *t), st[GROWERS];
+    scanner scs[GROWERS] = {{0}};
+    stop_flag = 0;
+    for (int i = 0; i < nscanners && i < GROWERS; i++) {
+        scs[i] = (scanner){url, &growers[i], 0};
+        pthread_create(&st[i], NULL, scan_loop, &scs[i]);
+    }
     t0 = now_s();
     double c0 = self_cpu();
     for (int i = 0; i < nclients; i++)
@@ -390,6 +469,12 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     for (int i = 0; i < nclients; i++)
         pthread_join(t[i], NULL);
     double wall = now_s() - t0, client_cpu = self_cpu() - c0;
+    stop_flag = 1;
+    size_t scans = 0;
+    for (int i = 0; i < nscanners && i < GROWERS; i++) {
+        pthread_join(st[i], NULL);
+        scans += scs[i].done;
+    }
     double daemon_cpu = stop_daemon(pid);
     size_t total = per * (size_t)nclients, ok = 0, nreq = cs[0].n * (size_t)nclients;
     double *all = calloc(nreq, sizeof *all);
@@ -404,6 +489,26 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
         snprintf(how, sizeof how, "submit_many of %zu events", bulk);
     else
         snprintf(how, sizeof how, "one event per submit");
+    if (nscanners) { /* the scan runs print latencies (-1: the same run without scans) */
+        if (nscanners < 0)
+            printf("| submit latency p50 / p99, no scans (%d clients, %zu events) | %.2f / %.2f "
+                   "ms |\n",
+                   nclients, total, all[nreq / 2] * 1e3, all[nreq * 99 / 100] * 1e3);
+        else
+            printf("| the same with %d clients scanning one lot meanwhile | %.2f / %.2f ms |\n",
+                   nscanners, all[nreq / 2] * 1e3, all[nreq * 99 / 100] * 1e3);
+        if (nscanners < 0)
+            goto free_all;
+        printf("| scans answered meanwhile (each client 20 a second, half of them signed) | %.0f "
+               "/s |\n",
+               (double)scans / wall);
+        char sp[PATH_MAX + 32];
+        snprintf(sp, sizeof sp, "%s/scans/data.mdb", dir);
+        struct stat sst;
+        printf("| the scanned lot's scan store after %zu scans | %lld KB on disk |\n", scans,
+               stat(sp, &sst) == 0 ? (long long)sst.st_size / 1024 : -1LL);
+        goto free_all;
+    }
     printf("| durable ingest (%d clients, %s; %zu events, %zu accepted) | %.0f events/s |\n",
            nclients, how, total, ok, rate);
     printf("| ingest / Ed25519 ceiling | %.2f |\n", rate / ceiling);
@@ -423,6 +528,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     printf("| bound from the API's JSON alone (request and event body parsed by jansson: %.1f µs "
            "per event), verification on all cores | %.2f of the ceiling |\n",
            json_s * 1e6, verify_s / (verify_s + json_s));
+free_all:
     for (int i = 0; i < nclients; i++) {
         for (size_t k = 0; k < cs[i].n; k++)
             free(cs[i].reqs[k]);
@@ -789,13 +895,20 @@ int main(int argc, char **argv)
     char d1[PATH_MAX + 16], d2[PATH_MAX + 16];
     snprintf(d1, sizeof d1, "%s/ingest", root);
     snprintf(d2, sizeof d2, "%s/large", root);
-    ingest(bin, d1, limits, clients, events, 1, ceiling);
+    ingest(bin, d1, limits, clients, events, 1, 0, ceiling);
     fflush(stdout);
     if (bulk > 1) {
         snprintf(d1, sizeof d1, "%s/ingest-many", root);
-        ingest(bin, d1, limits, clients, events, (size_t)bulk, ceiling);
+        ingest(bin, d1, limits, clients, events, (size_t)bulk, 0, ceiling);
         fflush(stdout);
     }
+    /* scans beside the writes: the same submits, 16 clients, with and without
+     * 16 clients scanning one lot (scans have their own store and lock) */
+    snprintf(d1, sizeof d1, "%s/ingest-calm", root);
+    ingest(bin, d1, limits, 16, events / 3, 1, -1, ceiling);
+    snprintf(d1, sizeof d1, "%s/ingest-scans", root);
+    ingest(bin, d1, limits, 16, events / 3, 1, 16, ceiling);
+    fflush(stdout);
     large(bin, d2, limits, entries);
     if (keep) {
         printf("\nledgers kept in %s\n", root);

@@ -1136,6 +1136,75 @@ static void test_authorities(void **state)
     free(ldir);
 }
 
+/* A signed scan of `code` by kp, now. */
+static tt_err scan_as(const tt_keypair *kp, const char *code, const char *at, json_t **out,
+                      tt_error *why)
+{
+    char now[32], nonce[32];
+    uint8_t raw[16], sig[64];
+    tt_rfc3339_now(now);
+    randombytes_buf(raw, sizeof raw);
+    tt_b64url((tt_bytes){16, raw}, nonce);
+    json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", code, "at",
+                          at ? at : now, "nonce", nonce);
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    tt_scan_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_scan_sig ss = {kp->pk, sig, tt_bytes_str(body)};
+    *out = NULL;
+    tt_err rc = tt_scan_record(L, code, &ss, out, why);
+    free(body);
+    return rc;
+}
+
+/* Scans: only signed ones are places; a lot's record stays bounded however
+ * many actors scan it; replays and strangers count nowhere. */
+static void test_scans_are_bounded(void **state)
+{
+    (void)state;
+    char *S = reg_herb(&T2, "当归", "Angelica sinensis", "根", "岷县", 1, 1000);
+    json_t *r = NULL;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(tt_scan_record(L, S, NULL, &r, NULL), TT_OK);
+        json_decref(r);
+    }
+    enum { N = 40 };
+    who many[N];
+    char ids[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "S-%04d", i);
+        many[i].id = ids[i];
+        tt_keypair_generate(&many[i].kp);
+        enroll(&many[i], "扫码者", ids[i], "trader");
+        assert_int_equal(scan_as(&many[i].kp, S, NULL, &r, NULL), TT_OK);
+        if (i < N - 1)
+            json_decref(r);
+    }
+    assert_int_equal(json_integer_value(json_object_get(r, "count")), 5 + N);
+    assert_int_equal(json_integer_value(json_object_get(r, "anonymous")), 5);
+    assert_int_equal(json_integer_value(json_object_get(r, "signed")), N);
+    assert_int_equal(json_integer_value(json_object_get(r, "places_seen")), N);
+    assert_int_equal(json_array_size(json_object_get(r, "places")), TT_SCAN_PLACES);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "places"), 0), "by")), ids[N - 1]);
+    char *dumped = json_dumps(r, JSON_COMPACT);
+    assert_true(strlen(dumped) < 2048); /* bounded: not one entry per scanner */
+    free(dumped);
+    json_decref(r);
+    /* a replayed or older signed scan, a stranger's, one far from the clock */
+    tt_error why;
+    assert_int_equal(scan_as(&many[0].kp, S, "2026-01-01T00:00:00Z", &r, &why), TT_ERR_BAD_TIME);
+    char past[32];
+    tt_rfc3339_now(past);
+    assert_int_equal(scan_as(&many[1].kp, S, past, &r, &why), TT_OK);
+    json_decref(r);
+    assert_int_equal(scan_as(&many[1].kp, S, past, &r, &why), TT_ERR_REPLAY);
+    assert_int_equal(scan_as(&X.kp, S, NULL, &r, &why), TT_ERR_NOT_ENROLLED);
+    assert_int_equal(tt_scan_get(L, S, &r, NULL), TT_OK);
+    assert_int_equal(json_integer_value(json_object_get(r, "signed")), N + 1);
+    json_decref(r);
+    free(S);
+}
+
 static void test_replay_and_state_audit(void **state)
 {
     (void)state;
@@ -1205,6 +1274,7 @@ int main(void)
         cmocka_unit_test(test_undone_writes_are_not_remembered), /* before T1 rotates its key */
         cmocka_unit_test(test_claims_are_checked),
         cmocka_unit_test(test_authorities),
+        cmocka_unit_test(test_scans_are_bounded),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),
