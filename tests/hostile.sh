@@ -183,6 +183,24 @@ signed to-inspector forbidden t '{"type":"batch.transfer","id":"'"$B"'","to":"I"
 signed duplicate-batch-id duplicate_id t '{"type":"batch.register","id":"'"$A"'","herb":{"name_zh":"当归","latin":"Angelica sinensis","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"2026-10-12","grade":"g","processing":"p","qty_g":1}'
 signed duplicate-actor-id duplicate_id mkt '{"type":"actor.enroll","id":"T","key":"'"$(sed -n 's/^public: //p' "$KEYS/x.key.pub")"'","name":"n","org":"o","licence":"l","roles":["trader"]}'
 signed inspect-bad-unit bad_unit i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"so2","value":"5","unit":"%"}],"report_sha256":"'"$(printf %064d 0)"'"}'
+# ---- claims the rules refuse -------------------------------------------------------------------
+REGB() { printf '{"type":"batch.register","id":"%s","herb":{"name_zh":"%s","latin":"%s","part":"根"},"origin":{"province":"p","city":"c","county":"x","base":"b","daodi":true},"harvest_date":"%s","grade":"g","processing":"p","qty_g":1%s}' "$UNKNOWN" "$1" "$2" "${3:-2026-10-12}" "${4:-}"; }
+signed inspect-unknown-test unknown_test i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"aflatoxin-x","value":"5","unit":"µg/kg"}],"report_sha256":"'"$(printf %064d 0)"'"}'
+signed inspect-same-test-twice malformed i '{"type":"batch.inspect","id":"'"$B"'","lab":"l","standard":"s","results":[{"test":"so2","value":"5","unit":"mg/kg"},{"test":"SO2","value":"1","unit":"mg/kg"}],"report_sha256":"'"$(printf %064d 0)"'"}'
+signed register-wrong-latin unknown_herb t "$(REGB 当归 "Angelica pubescens")"
+signed register-not-in-dictionary unknown_herb t "$(REGB 川银花 "Lonicera confusa")"
+signed register-listed-as-unlisted unknown_herb t "$(REGB 当归 "Angelica sinensis" 2026-10-12 ',"unlisted":true')"
+signed register-harvest-2999 bad_time t "$(REGB 当归 "Angelica sinensis" 2999-10-12)"
+signed process-rename relabel t '{"type":"batch.process","inputs":[{"id":"'"$B"'","qty_g":1000}],"output":{"id":"'"$UNKNOWN"'","qty_g":900,"form":"饮片","name_zh":"党参"},"method":"m"}'
+signed process-compound-without-herb malformed t '{"type":"batch.process","inputs":[{"id":"'"$B"'","qty_g":1000}],"output":{"id":"'"$UNKNOWN"'","qty_g":900,"form":"饮片","compound":true},"method":"m"}'
+signed cancel-not-in-transit bad_state t '{"type":"batch.cancel","id":"'"$B"'"}'
+signed cancel-not-the-sender not_holder t '{"type":"batch.cancel","id":"'"$SENT"'"}'
+signed sell-buyer-in-clear malformed t '{"type":"batch.sell","id":"'"$B"'","qty_g":1,"buyer":"门诊处方 031"}'
+signed revoke-last-authority forbidden mkt '{"type":"actor.revoke","id":"MKT","reason":"r"}'
+signed herbs-by-a-trader forbidden t '{"type":"ledger.herbs","edition":"e","herbs":[{"name_zh":"川银花"}]}'
+rawsigned at-year-9999 bad_time t '{"v":1,"type":"batch.sell","at":"9999-12-31T00:00:00+08:00","nonce":"'$NONCE'","id":"'$B'","qty_g":1}'
+rawsigned at-year-1900 bad_time t '{"v":1,"type":"batch.sell","at":"1900-01-01T00:00:00+08:00","nonce":"'$NONCE'","id":"'$B'","qty_g":1}'
+printf '{"op":"scan","id":"%s","by":"T"}' "$B" | refuse scan-by-untrusted malformed
 printf '%s' "$GOOD" | refuse replay replay
 # ---- forged checkpoints and proofs (checked by the client) -----------------------------------
 "$TTD" init "$WORK/other" --origin tcmtrace.test/other --market m --authority-key "$KEYS/mkt.key" \
