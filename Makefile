@@ -32,9 +32,8 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS_OK  := $(BUILD)/.deps-ok
-UTIL_OBJ := $(BUILD)/cli/util.o
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
-CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*.c)))
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 
 .PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
 .SECONDARY:
@@ -42,7 +41,7 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/util.c,$(wildcard cli/*
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
 
 # test helper: prints a signed submit request (not installed)
-$(BUILD)/tcmtrace-sign: $(BUILD)/tests/tcmtrace-sign.o $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+$(BUILD)/tcmtrace-sign: $(BUILD)/tests/tcmtrace-sign.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # test shim: fixes the digits of the first trace code the CLI draws (e2e.sh);
@@ -58,10 +57,10 @@ $(BUILD)/tests/fail-jobs.so: tests/fail-jobs.c daemon/daemon.h | $(DEPS_OK)
 
 lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
 
-$(BUILD)/tcmtraced: $(DAEMON_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+$(BUILD)/tcmtraced: $(DAEMON_OBJ) $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
-$(BUILD)/tcmtrace: $(CLI_OBJ) $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+$(BUILD)/tcmtrace: $(CLI_OBJ) $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(IMGLIBS)
 
 deps:
@@ -166,7 +165,7 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 FUZZERS := entry event note proof label api
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/api.o $(BUILD)/daemon/server.o $(UTIL_OBJ) $(BUILD)/libtcmtrace.a
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/libtcmtrace.a
 	$(CC) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS) $(NNLIBS)
 
 fuzz-build: | $(DEPS_OK)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "util.h"
+#include "tcmtrace/util.h"
 
 int cli_fail(int ex, const char *code, const char *fmt, ...)
 {
@@ -191,7 +191,7 @@ int cli_load_key(cli *c, tt_keypair *kp)
     tt_error err;
     if (path == NULL)
         return cli_fail(EX_USAGE, "usage", "say whose key signs: --key FILE (or TCMTRACE_KEY)");
-    if (tu_load_secret(path, c->pass_file, "TCMTRACE_PASSPHRASE", kp, &err) != TT_OK)
+    if (tt_secret_load(path, c->pass_file, "TCMTRACE_PASSPHRASE", kp, &err) != TT_OK)
         return cli_fail(err.code == TT_ERR_BAD_PASSPHRASE ? EX_USAGE : EX_UNREACHABLE,
                         tt_err_name(err.code), "%s", err.message);
     return EX_DONE;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "util.h"
+#include "tcmtrace/util.h"
 
 static const char KEY_USAGE[] =
     "usage: tcmtrace key new FILE [--unsealed] [--passphrase-file F]\n"
@@ -41,14 +41,14 @@ static int key_new(cli *c, int argc, char **argv)
     tt_keypair_generate(&kp);
     char *pass = NULL;
     if (!unsealed) {
-        pass = tu_passphrase(c->pass_file, "TCMTRACE_PASSPHRASE", "新密钥的口令 / passphrase: ", 1,
+        pass = tt_passphrase(c->pass_file, "TCMTRACE_PASSPHRASE", "新密钥的口令 / passphrase: ", 1,
                              &err);
         if (pass == NULL)
             return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     }
     tt_err rc =
         tt_key_save_secret(file, &kp, pass, pass ? strlen(pass) : 0, TT_KDF_INTERACTIVE, &err);
-    tu_pass_free(pass);
+    tt_passphrase_free(pass);
     snprintf(pub, sizeof pub, "%s.pub", file);
     if (rc == TT_OK)
         rc = tt_key_save_public(pub, kp.pk, &err);

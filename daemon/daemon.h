@@ -76,8 +76,7 @@ typedef struct server {
     int api, feed;
     queue writes, acks;
     atomic_int stop;
-    char origin[256];
-    char vkey[TT_VKEY_MAX + 1];
+    tt_api ops; /* the operations over this ledger (core/api.c) */
     uint64_t started_ms;
     atomic_ullong n_requests, n_appended, n_refused, n_commits;
     struct { /* the writer's, for one group */
@@ -103,10 +102,6 @@ void logf_(server *s, const char *level, const char *fmt, ...)
 
 /* Sends `resp` (stolen; NULL answers nomem) as the reply to `j` and frees the job. */
 void reply(server *s, job *j, json_t *resp);
-json_t *error_json(tt_err code, const char *message);
-
-/* Handles every request but submit; returns the response. */
-json_t *api_read(server *s, json_t *req);
 
 /* Checks a submit request; fills the job's actor, sig and body. */
 tt_err api_check_submit(const config *cfg, job *j, tt_error *err);

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../cli/util.h"
+#include "tcmtrace/util.h"
 #include "daemon.h"
 
 static const char USAGE[] =
@@ -86,19 +86,19 @@ static int make_log_key(const init_opts *o, tt_keypair *log)
         return tt_key_save_secret(path, log, NULL, 0, TT_KDF_INTERACTIVE, &err) == TT_OK
                    ? 0
                    : die("log.key", &err);
-    char *pass = tu_passphrase(o->log_pass_file, "TCMTRACE_LOG_PASSPHRASE",
+    char *pass = tt_passphrase(o->log_pass_file, "TCMTRACE_LOG_PASSPHRASE",
                                "新日志密钥的口令 / passphrase for the new log key: ", 1, &err);
     if (pass == NULL)
         return die("log key", &err);
     tt_err rc = tt_key_save_secret(path, log, pass, strlen(pass), TT_KDF_INTERACTIVE, &err);
-    tu_pass_free(pass);
+    tt_passphrase_free(pass);
     return rc == TT_OK ? 0 : die("log.key", &err);
 }
 
 /* The herb dictionary, as the ledger.herbs events it takes to fit entries. */
 static int publish_herbs(const init_opts *o, tt_ledger *l, const tt_keypair *auth)
 {
-    char *path = o->herbs ? strdup(o->herbs) : tu_shipped_path("herbs/chp2020-herbs.json");
+    char *path = o->herbs ? strdup(o->herbs) : tt_shipped_path("herbs/chp2020-herbs.json");
     json_error_t jerr;
     tt_error err;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *events = NULL, *f;
@@ -128,7 +128,7 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
                                     o->auth_id, "name", o->auth_name, "key", pk64));
     if (append_signed(l, auth, body, "genesis"))
         return 1;
-    char *limits_path = o->limits ? strdup(o->limits) : tu_shipped_path("limits/chp2020.json");
+    char *limits_path = o->limits ? strdup(o->limits) : tt_shipped_path("limits/chp2020.json");
     json_error_t jerr;
     json_t *table = json_load_file(limits_path, JSON_REJECT_DUPLICATES, &jerr);
     if (table == NULL) {
@@ -172,7 +172,7 @@ static int cmd_init(const init_opts *o)
         fprintf(stderr, "tcmtraced init: %s holds a ledger already; nothing was changed\n", o->dir);
         return 1;
     }
-    if (tu_load_secret(o->auth_key, o->pass_file, "TCMTRACE_PASSPHRASE", &auth, &err) != TT_OK)
+    if (tt_secret_load(o->auth_key, o->pass_file, "TCMTRACE_PASSPHRASE", &auth, &err) != TT_OK)
         return die(o->auth_key, &err);
     if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "tcmtraced init: cannot create %s: %s\n", o->dir, strerror(errno));

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/util.h"
+#include "tcmtrace/util.h"
 
 void queue_init(queue *q)
 {
@@ -132,10 +132,15 @@ void logf_(server *s, const char *level, const char *fmt, ...)
     va_end(ap);
 }
 
-json_t *error_json(tt_err code, const char *message)
+/* The daemon's counters in a status answer. */
+static void add_counters(void *ctx, json_t *r)
 {
-    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", tt_err_name(code), "message",
-                     message && *message ? message : tt_strerror(code));
+    server *s = ctx;
+    json_object_set_new(r, "uptime_ms", json_integer((json_int_t)(tt_now_ms() - s->started_ms)));
+    json_object_set_new(r, "requests", json_integer((json_int_t)atomic_load(&s->n_requests)));
+    json_object_set_new(r, "appended", json_integer((json_int_t)atomic_load(&s->n_appended)));
+    json_object_set_new(r, "refused", json_integer((json_int_t)atomic_load(&s->n_refused)));
+    json_object_set_new(r, "commits", json_integer((json_int_t)atomic_load(&s->n_commits)));
 }
 
 static void job_free(job *j)
@@ -241,7 +246,7 @@ static job *receive(server *s)
         nn_freemsg(body);
         if (rc == TT_OK)
             return j;
-        reply(s, j, error_json(rc, msg));
+        reply(s, j, tt_api_error(rc, msg));
     }
     return NULL;
 }
@@ -259,7 +264,7 @@ static void submit_many(server *s, job *j)
     size_t n = json_array_size(events);
     if (!json_is_array(events) || n == 0) {
         reply(s, j,
-              error_json(TT_ERR_MALFORMED, "\"events\" must be an array of signed events, "
+              tt_api_error(TT_ERR_MALFORMED, "\"events\" must be an array of signed events, "
                                            "each an object with actor, sig and body"));
         return;
     }
@@ -267,7 +272,7 @@ static void submit_many(server *s, job *j)
         char msg[96];
         snprintf(msg, sizeof msg, "%zu events in one submit_many; the limit is %d", n,
                  TT_SUBMIT_MANY_MAX);
-        reply(s, j, error_json(TT_ERR_TOO_LARGE, msg));
+        reply(s, j, tt_api_error(TT_ERR_TOO_LARGE, msg));
         return;
     }
     bulk *b = calloc(1, sizeof *b);
@@ -306,7 +311,7 @@ static void submit_many(server *s, job *j)
             good[k++] = e;
         } else {
             atomic_fetch_add(&s->n_refused, 1);
-            json_array_set_new(b->results, i, error_json(err.code, err.message));
+            json_array_set_new(b->results, i, tt_api_error(err.code, err.message));
             if (e)
                 job_free(e);
         }
@@ -331,13 +336,13 @@ static void *worker(void *arg)
             continue;
         }
         if (strcmp(op, "submit") != 0) {
-            reply(s, j, api_read(s, j->req));
+            reply(s, j, tt_api_read(&s->ops, j->req));
             continue;
         }
         tt_error err;
         if (api_check_submit(&s->cfg, j, &err) != TT_OK) {
             atomic_fetch_add(&s->n_refused, 1);
-            reply(s, j, error_json(err.code, err.message));
+            reply(s, j, tt_api_error(err.code, err.message));
             continue;
         }
         queue_push(&s->writes, j);
@@ -463,7 +468,7 @@ static void *acker(void *arg)
             if (!s->cfg.quiet)
                 logf_(s, "INFO", "refused %s: %s", tt_err_name(it->result.code),
                       it->result.message);
-            answer = error_json(it->result.code, it->result.message);
+            answer = tt_api_error(it->result.code, it->result.message);
         }
         bulk *b = j->bulk;
         if (b == NULL) {
@@ -505,31 +510,24 @@ static void free_buffers(server *s, pthread_t *workers)
 
 static tt_err load_identity(server *s, tt_error *err)
 {
-    char *origin = NULL, *vkey = NULL, path[4096];
-    size_t len;
-    tt_err rc = tt_ledger_meta_get(s->ledger, "origin", &origin, &len, err);
-    if (rc == TT_OK)
-        rc = tt_ledger_meta_get(s->ledger, "log_vkey", &vkey, &len, err);
-    if (rc != TT_OK) {
-        free(origin);
+    char path[4096];
+    tt_err rc = tt_api_init(&s->ops, s->ledger, err);
+    if (rc != TT_OK)
         return tt_fail(err, TT_ERR_NOT_FOUND,
                        "%s is not an initialised ledger; run 'tcmtraced init' first", s->cfg.dir);
-    }
-    snprintf(s->origin, sizeof s->origin, "%s", origin);
-    snprintf(s->vkey, sizeof s->vkey, "%s", vkey);
-    free(origin);
-    free(vkey);
+    s->ops.status = add_counters;
+    s->ops.status_ctx = s;
     snprintf(path, sizeof path, "%s/log.key", s->cfg.dir);
     tt_keypair kp;
-    rc = tu_load_secret(path, s->cfg.passphrase_file, "TCMTRACE_LOG_PASSPHRASE", &kp, err);
+    rc = tt_secret_load(path, s->cfg.passphrase_file, "TCMTRACE_LOG_PASSPHRASE", &kp, err);
     if (rc != TT_OK)
         return rc;
     tt_verifier v;
-    if (tt_verifier_parse(s->vkey, &v, err) != TT_OK || memcmp(v.pk, kp.pk, 32) != 0) {
+    if (tt_verifier_parse(s->ops.vkey, &v, err) != TT_OK || memcmp(v.pk, kp.pk, 32) != 0) {
         tt_keypair_wipe(&kp);
-        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path, s->vkey);
+        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path, s->ops.vkey);
     }
-    rc = tt_ledger_set_signer(s->ledger, s->origin, &kp, err);
+    rc = tt_ledger_set_signer(s->ledger, s->ops.origin, &kp, err);
     tt_keypair_wipe(&kp);
     return rc;
 }
@@ -608,7 +606,7 @@ int server_run(config *cfg)
     }
     uint64_t size = 0;
     tt_ledger_head(s.ledger, &size, NULL, NULL);
-    logf_(&s, "INFO", "ledger %s (%s), %llu entries, %d verification threads", s.origin, cfg->dir,
+    logf_(&s, "INFO", "ledger %s (%s), %llu entries, %d verification threads", s.ops.origin, cfg->dir,
           (unsigned long long)size, cfg->threads);
     s.started_ms = tt_now_ms();
     json_object_seed(0); /* jansson's hash seed, before any thread could race to make it */

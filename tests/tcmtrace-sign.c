@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../cli/util.h"
+#include "tcmtrace/util.h"
 
 static int scan_request(int argc, char **argv)
 {
@@ -22,7 +22,7 @@ static int scan_request(int argc, char **argv)
     tt_error err;
     if (argc < 4 || argc > 5)
         return fprintf(stderr, "usage: tcmtrace-sign --scan KEYFILE CODE [AT]\n"), 2;
-    if (tu_load_secret(argv[2], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
+    if (tt_secret_load(argv[2], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
         return fprintf(stderr, "%s\n", err.message), 1;
     char at[40], nonce[32];
     uint8_t raw[16], sig[64];
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     }
     if (argc != 3 || sodium_init() < 0)
         return fprintf(stderr, "usage: tcmtrace-sign [--raw] KEYFILE FIELDS-JSON\n"), 2;
-    if (tu_load_secret(argv[1], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
+    if (tt_secret_load(argv[1], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
         return fprintf(stderr, "%s\n", err.message), 1;
     char *body, *t = NULL;
     if (raw) {

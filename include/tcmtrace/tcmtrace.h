@@ -2,6 +2,7 @@
 #ifndef TCMTRACE_H
 #define TCMTRACE_H
 
+#include "tcmtrace/api.h"
 #include "tcmtrace/audit.h"
 #include "tcmtrace/bytes.h"
 #include "tcmtrace/entry.h"

@@ -20,7 +20,8 @@ static void setup(void)
     tt_keypair_generate(&log);
     tt_ledger_open(dir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &srv.ledger, NULL);
     tt_ledger_set_signer(srv.ledger, "fuzz.example/log", &log, NULL);
-    snprintf(srv.origin, sizeof srv.origin, "fuzz.example/log");
+    snprintf(srv.ops.origin, sizeof srv.ops.origin, "fuzz.example/log");
+    srv.ops.ledger = srv.ledger;
     srv.cfg.quiet = 1;
 }
 
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         api_check_submit(&srv.cfg, &j, &err);
         free(j.body);
     } else if (strcmp(op, "scan") != 0) { /* scan writes; the writer is not under test here */
-        resp = api_read(&srv, req);
+        resp = tt_api_read(&srv.ops, req);
     }
     json_decref(resp);
     json_decref(req);

@@ -1,10 +1,10 @@
 /*
- * util.c: passphrases, shipped data, key loading — shared by tcmtraced and
- * tcmtrace. Passphrases never pass through argv: they come from a file, an
+ * util.c: passphrases, shipped data, key loading — shared by tcmtraced,
+ * tcmtrace and tcmtrace-web. Passphrases never pass through argv: they come from a file, an
  * environment variable or the terminal with echo off.
  */
 #define _GNU_SOURCE
-#include "util.h"
+#include "tcmtrace/util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -44,7 +44,7 @@ static char *ask(const char *prompt)
     return line;
 }
 
-char *tu_passphrase(const char *file, const char *env, const char *prompt, int confirm,
+char *tt_passphrase(const char *file, const char *env, const char *prompt, int confirm,
                     tt_error *err)
 {
     if (file) {
@@ -68,9 +68,9 @@ char *tu_passphrase(const char *file, const char *env, const char *prompt, int c
     if (confirm) {
         char *again = ask("再输入一次 / again: ");
         int same = again && strcmp(p, again) == 0;
-        tu_pass_free(again);
+        tt_passphrase_free(again);
         if (!same) {
-            tu_pass_free(p);
+            tt_passphrase_free(p);
             tt_fail(err, TT_ERR_BAD_PASSPHRASE, "the two passphrases differ");
             return NULL;
         }
@@ -78,7 +78,7 @@ char *tu_passphrase(const char *file, const char *env, const char *prompt, int c
     return p;
 }
 
-void tu_pass_free(char *p)
+void tt_passphrase_free(char *p)
 {
     if (p == NULL)
         return;
@@ -86,7 +86,7 @@ void tu_pass_free(char *p)
     free(p);
 }
 
-tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
+tt_err tt_secret_load(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
                       tt_error *err)
 {
     int sealed = 0;
@@ -97,15 +97,15 @@ tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_
         return tt_key_load_secret(path, NULL, 0, kp, err);
     char prompt[512];
     snprintf(prompt, sizeof prompt, "%s 的口令 / passphrase for %s: ", path, path);
-    char *pass = tu_passphrase(pass_file, pass_env, prompt, 0, err);
+    char *pass = tt_passphrase(pass_file, pass_env, prompt, 0, err);
     if (pass == NULL)
         return TT_ERR_BAD_PASSPHRASE;
     rc = tt_key_load_secret(path, pass, strlen(pass), kp, err);
-    tu_pass_free(pass);
+    tt_passphrase_free(pass);
     return rc;
 }
 
-char *tu_shipped_path(const char *name)
+char *tt_shipped_path(const char *name)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -1,24 +1,53 @@
 /*
- * api.c: the operations of the daemon API (DESIGN §5), except the write
- * path itself. Every answer is {"ok":true,...} or
+ * api.c: the operations of the API (DESIGN §5), transport-free: a request
+ * (a JSON object with "op") in, an answer out, over a ledger handle. The
+ * daemon serves them over nanomsg and tcmtrace-web over HTTP, so the two
+ * can never disagree. Every answer is {"ok":true,...} or
  * {"ok":false,"error":{"code","message"}}; schemas/api/ has them all.
+ * Submits are not here: checking and appending them is the writer's.
  */
+#include "tcmtrace/api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "tcmtrace/tcmtrace.h"
+
+json_t *tt_api_error(tt_err code, const char *message)
+{
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", tt_err_name(code), "message",
+                     message && *message ? message : tt_strerror(code));
+}
+
+tt_err tt_api_init(tt_api *a, tt_ledger *l, tt_error *err)
+{
+    char *origin = NULL, *vkey = NULL;
+    size_t len;
+    memset(a, 0, sizeof *a);
+    a->ledger = l;
+    tt_err rc = tt_ledger_meta_get(l, "origin", &origin, &len, err);
+    if (rc == TT_OK)
+        rc = tt_ledger_meta_get(l, "log_vkey", &vkey, &len, err);
+    if (rc == TT_OK) {
+        snprintf(a->origin, sizeof a->origin, "%s", origin);
+        snprintf(a->vkey, sizeof a->vkey, "%s", vkey);
+    }
+    free(origin);
+    free(vkey);
+    return rc;
+}
 
 static json_t *fail(tt_err code, const char *fmt, const char *arg)
 {
     char msg[256];
     snprintf(msg, sizeof msg, fmt, arg);
-    return error_json(code, msg);
+    return tt_api_error(code, msg);
 }
 
 static json_t *from_err(const tt_error *e)
 {
-    return error_json(e->code, e->message);
+    return tt_api_error(e->code, e->message);
 }
 
 /* A non-negative integer field; -1 when absent, -2 when of the wrong kind. */
@@ -51,23 +80,22 @@ static json_t *proof_json(const tt_hash *proof, size_t n)
     return a;
 }
 
-static json_t *op_status(server *s)
+static json_t *op_status(const tt_api *s)
 {
     uint64_t size = 0;
     uint8_t last[32];
     char hex[65];
     tt_ledger_head(s->ledger, &size, last, NULL);
     tt_hex((tt_bytes){32, last}, hex);
-    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "version",
-                     TT_VERSION, "origin", s->origin, "log_key", s->vkey, "size", (json_int_t)size,
-                     "last_hash", hex, "uptime_ms", (json_int_t)(tt_now_ms() - s->started_ms),
-                     "requests", (json_int_t)atomic_load(&s->n_requests), "appended",
-                     (json_int_t)atomic_load(&s->n_appended), "refused",
-                     (json_int_t)atomic_load(&s->n_refused), "commits",
-                     (json_int_t)atomic_load(&s->n_commits));
+    json_t *r = json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "version", TT_VERSION,
+                          "origin", s->origin, "log_key", s->vkey, "size", (json_int_t)size,
+                          "last_hash", hex);
+    if (r && s->status)
+        s->status(s->status_ctx, r);
+    return r;
 }
 
-static json_t *op_batch(server *s, json_t *req)
+static json_t *op_batch(const tt_api *s, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
     json_t *b, *ev;
@@ -80,7 +108,7 @@ static json_t *op_batch(server *s, json_t *req)
     return json_pack("{s:b, s:o, s:o}", "ok", 1, "batch", b, "events", ev);
 }
 
-static json_t *op_trace(server *s, json_t *req)
+static json_t *op_trace(const tt_api *s, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
     json_t *t;
@@ -92,7 +120,7 @@ static json_t *op_trace(server *s, json_t *req)
     return json_pack("{s:b, s:o}", "ok", 1, "trace", t);
 }
 
-static json_t *entry_json(server *s, uint64_t seq, tt_error *err)
+static json_t *entry_json(const tt_api *s, uint64_t seq, tt_error *err)
 {
     uint8_t *data, h[32];
     size_t len;
@@ -117,7 +145,7 @@ static json_t *entry_json(server *s, uint64_t seq, tt_error *err)
     return j;
 }
 
-static json_t *op_entry(server *s, json_t *req)
+static json_t *op_entry(const tt_api *s, json_t *req)
 {
     int64_t seq = uint_field(req, "seq");
     tt_error err;
@@ -130,7 +158,7 @@ static json_t *op_entry(server *s, json_t *req)
     return e;
 }
 
-static json_t *op_log(server *s, json_t *req)
+static json_t *op_log(const tt_api *s, json_t *req)
 {
     int64_t from = uint_field(req, "from"), limit = uint_field(req, "limit");
     uint64_t size = 0;
@@ -154,7 +182,7 @@ static json_t *op_log(server *s, json_t *req)
 }
 
 /* The size to prove against: asked for, or the latest checkpoint's. */
-static tt_err proof_size(server *s, json_t *req, uint64_t *size, char **note, tt_error *err)
+static tt_err proof_size(const tt_api *s, json_t *req, uint64_t *size, char **note, tt_error *err)
 {
     int64_t want = uint_field(req, "size");
     size_t len;
@@ -177,7 +205,7 @@ static tt_err proof_size(server *s, json_t *req, uint64_t *size, char **note, tt
     return TT_OK;
 }
 
-static json_t *op_proof(server *s, json_t *req)
+static json_t *op_proof(const tt_api *s, json_t *req)
 {
     int64_t seq = uint_field(req, "seq");
     uint64_t size;
@@ -199,7 +227,7 @@ static json_t *op_proof(server *s, json_t *req)
     return r;
 }
 
-static json_t *op_consistency(server *s, json_t *req)
+static json_t *op_consistency(const tt_api *s, json_t *req)
 {
     int64_t from = uint_field(req, "from"), to = uint_field(req, "to");
     tt_hash proof[TT_MERKLE_PROOF_MAX];
@@ -214,7 +242,7 @@ static json_t *op_consistency(server *s, json_t *req)
                      (json_int_t)to, "proof", proof_json(proof, n));
 }
 
-static json_t *op_checkpoint(server *s, json_t *req)
+static json_t *op_checkpoint(const tt_api *s, json_t *req)
 {
     uint64_t size;
     char *note;
@@ -227,7 +255,7 @@ static json_t *op_checkpoint(server *s, json_t *req)
     return r;
 }
 
-static json_t *op_actor(server *s, json_t *req)
+static json_t *op_actor(const tt_api *s, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
     json_t *a, *ev;
@@ -240,7 +268,7 @@ static json_t *op_actor(server *s, json_t *req)
     return json_pack("{s:b, s:o, s:o}", "ok", 1, "actor", a, "events", ev);
 }
 
-static json_t *op_label(server *s, json_t *req)
+static json_t *op_label(const tt_api *s, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
     char code[TT_CODE_LEN + 1], token[TT_LABEL_TOKEN_LEN + 1], hex[65];
@@ -259,7 +287,7 @@ static json_t *op_label(server *s, json_t *req)
 
 /* A scan: anonymous ({"id"}) or signed by an enrolled actor ({"id",
  * "actor","sig","body"}); only signed scans count toward the flags. */
-static json_t *op_scan(server *s, json_t *req)
+static json_t *op_scan(const tt_api *s, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
     const char *actor = json_string_value(json_object_get(req, "actor"));
@@ -292,12 +320,12 @@ static json_t *op_scan(server *s, json_t *req)
     return json_pack("{s:b, s:o}", "ok", 1, "scan", rec);
 }
 
-json_t *api_read(server *s, json_t *req)
+json_t *tt_api_read(const tt_api *s, json_t *req)
 {
     const char *op = json_string_value(json_object_get(req, "op"));
     static const struct {
         const char *name;
-        json_t *(*fn)(server *, json_t *);
+        json_t *(*fn)(const tt_api *, json_t *);
     } ops[] = {{"batch", op_batch},           {"trace", op_trace},
                {"entry", op_entry},           {"log", op_log},
                {"proof", op_proof},           {"consistency", op_consistency},
@@ -314,51 +342,3 @@ json_t *api_read(server *s, json_t *req)
                 op);
 }
 
-/* An event's "at" must fall in the daemon's window around its own clock. */
-static tt_err check_window(const config *cfg, const tt_event *ev, tt_error *err)
-{
-    const char *at = tt_event_str(ev, "at");
-    int64_t ms = 0, now = (int64_t)tt_now_ms();
-    tt_rfc3339_ms(at, &ms);
-    if (ms > now + cfg->at_ahead_ms)
-        return tt_fail(err, TT_ERR_BAD_TIME,
-                       "\"at\" %s is %lld minutes ahead of the ledger's clock (at most %lld); "
-                       "set the signing device's clock right and sign again",
-                       at, (long long)((ms - now) / 60000), (long long)(cfg->at_ahead_ms / 60000));
-    if (ms < now - cfg->at_behind_ms)
-        return tt_fail(err, TT_ERR_BAD_TIME,
-                       "\"at\" %s is %lld days behind the ledger's clock (at most %lld); a device "
-                       "catching up on older events needs at_behind_days raised in tcmtraced.conf",
-                       at, (long long)((now - ms) / 86400000), (long long)(cfg->at_behind_ms / 86400000));
-    return TT_OK;
-}
-
-tt_err api_check_submit(const config *cfg, job *j, tt_error *err)
-{
-    const char *actor = json_string_value(json_object_get(j->req, "actor"));
-    const char *sig = json_string_value(json_object_get(j->req, "sig"));
-    json_t *body = json_object_get(j->req, "body");
-    size_t n = 0;
-    if (actor == NULL || tt_unb64(actor, strlen(actor), 0, j->actor, TT_PK_SIZE, &n) != TT_OK ||
-        n != TT_PK_SIZE)
-        return tt_fail(err, TT_ERR_MALFORMED, "\"actor\" must be a base64 32-byte public key");
-    if (sig == NULL || tt_unb64(sig, strlen(sig), 0, j->sig, TT_SIG_SIZE, &n) != TT_OK ||
-        n != TT_SIG_SIZE)
-        return tt_fail(err, TT_ERR_MALFORMED, "\"sig\" must be a base64 64-byte signature");
-    if (!json_is_string(body))
-        return tt_fail(err, TT_ERR_MALFORMED,
-                       "\"body\" must be the signed event JSON, as a string");
-    j->body_len = json_string_length(body);
-    if (j->body_len > TT_BODY_MAX)
-        return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d",
-                       j->body_len, TT_BODY_MAX);
-    if ((j->body = malloc(j->body_len + 1)) == NULL)
-        return tt_fail(err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
-    memcpy(j->body, json_string_value(body), j->body_len + 1);
-    tt_bytes b = {j->body_len, (uint8_t *)j->body};
-    if (tt_event_verify(b, j->actor, j->sig) != TT_OK)
-        return tt_fail(err, TT_ERR_BAD_SIGNATURE,
-                       "the signature does not verify for this body and key");
-    tt_err rc = tt_event_parse(b, &j->ev, err); /* kept for the writer's rules */
-    return rc == TT_OK ? check_window(cfg, &j->ev, err) : rc;
-}

@@ -1,6 +1,8 @@
 /*
- * util.h: what the daemon and the command-line tool share that is not part
- * of the library: reading passphrases, locating shipped data, loading keys.
+ * tcmtrace/util.h: what the programs (tcmtraced, tcmtrace, tcmtrace-web)
+ * share besides the ledger itself: reading passphrases, locating shipped
+ * data, loading keys. Not included by tcmtrace/tcmtrace.h: a program that
+ * asks on the terminal includes it.
  */
 #ifndef TCMTRACE_UTIL_H
 #define TCMTRACE_UTIL_H
@@ -15,16 +17,16 @@
  * `confirm`). Returns a malloc'd string (wipe and free with tu_pass_free)
  * or NULL with a sentence in err.
  */
-char *tu_passphrase(const char *file, const char *env, const char *prompt, int confirm,
+char *tt_passphrase(const char *file, const char *env, const char *prompt, int confirm,
                     tt_error *err);
-void tu_pass_free(char *p);
+void tt_passphrase_free(char *p);
 
 /* Loads a secret key file, asking for its passphrase only if it is sealed. */
-tt_err tu_load_secret(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
+tt_err tt_secret_load(const char *path, const char *pass_file, const char *pass_env, tt_keypair *kp,
                       tt_error *err);
 
 /* The path of shipped data `name` (as under schemas/, "limits/chp2020.json"):
  * beside the build tree, or installed in share/tcmtrace/. Free it. */
-char *tu_shipped_path(const char *name);
+char *tt_shipped_path(const char *name);
 
 #endif

@@ -1,0 +1,39 @@
+/*
+ * tcmtrace/api.h: the API's operations (DESIGN §5), one module over a
+ * ledger handle and no transport: tcmtraced serves them over nanomsg and
+ * tcmtrace-web over HTTP, the same answers from the same code.
+ *
+ * A request is a JSON object with "op" (status, batch, trace, entry, log,
+ * proof, consistency, checkpoint, actor, label, scan); the answer is
+ * {"ok":true,...} or {"ok":false,"error":{"code","message"}} with the wire
+ * codes of tcmtrace/err.h. Submits are the daemon's (its writer appends
+ * them); a read-only handle answers everything else but scan.
+ */
+#ifndef TCMTRACE_API_H
+#define TCMTRACE_API_H
+
+#include <jansson.h>
+
+#include "tcmtrace/err.h"
+#include "tcmtrace/ledger.h"
+#include "tcmtrace/note.h"
+
+typedef struct tt_api {
+    tt_ledger *ledger;
+    char origin[256];
+    char vkey[TT_VKEY_MAX + 1];
+    /* adds a transport's own counters to a status answer; may be NULL */
+    void (*status)(void *ctx, json_t *answer);
+    void *status_ctx;
+} tt_api;
+
+/* Sets a up over ledger l (its origin and log key from the ledger's meta). */
+tt_err tt_api_init(tt_api *a, tt_ledger *l, tt_error *err);
+
+/* The answer to `req` (a new reference; NULL only when out of memory). */
+json_t *tt_api_read(const tt_api *a, json_t *req);
+
+/* {"ok":false,"error":{"code","message"}}; the default sentence when message is empty. */
+json_t *tt_api_error(tt_err code, const char *message);
+
+#endif
