@@ -1,6 +1,6 @@
 # tcmtrace — build, test and run.
 #
-#   make          build libtcmtrace (static and shared), tcmtraced and tcmtrace
+#   make          build libtcmtrace (static and shared), tcmtraced, tcmtrace and tcmtrace-web
 #   make check    build and run the whole test suite
 #   make asan     the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan     the test suite under ThreadSanitizer
@@ -20,11 +20,14 @@ LDFLAGS  += $(SAN)
 LIBS     := -lsodium -llmdb -ljansson -lpthread
 NNLIBS   := -lnanomsg
 IMGLIBS  := -lqrencode -lpng16 -lzbar -lfreetype -ljpeg
+# zlib: gzip for HTTP answers (libpng's own dependency)
+WEBLIBS  := -lmicrohttpd -lz
 TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
             libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
+            libmicrohttpd-dev zlib1g-dev python3-yaml curl \
             clang libclang-rt-14-dev valgrind
 
 CORE_SRC := $(wildcard core/*.c)
@@ -33,12 +36,13 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
+WEB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard web/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 
 .PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
 .SECONDARY:
 
-all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace
+all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web
 
 # test helper: prints a signed submit request (not installed)
 $(BUILD)/tcmtrace-sign: $(BUILD)/tests/tcmtrace-sign.o $(BUILD)/libtcmtrace.a
@@ -60,6 +64,9 @@ lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
 $(BUILD)/tcmtraced: $(DAEMON_OBJ) $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
+$(BUILD)/tcmtrace-web: $(WEB_OBJ) $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(WEBLIBS)
+
 $(BUILD)/tcmtrace: $(CLI_OBJ) $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(IMGLIBS)
 
@@ -80,7 +87,7 @@ $(DEPS_OK): Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h daemon/*.h cli/*.h) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h daemon/*.h cli/*.h web/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -28,7 +28,8 @@ static const char LABEL_USAGE[] =
     "the trace code, herb (中文 and Latin), quantity and origin beside it. PNG and SVG\n"
     "need --out; with --all-children the children of a split lot go on one sheet,\n"
     "three labels to a row. Default size 60 × 30 mm at 300 dpi; default base URL\n"
-    "https://<log origin>.\n";
+    "the ledger's base URL (set at tcmtraced init --base-url; https://<log origin>\n"
+    "when none was set).\n";
 
 typedef struct one_label {
     char code[TT_CODE_LEN + 1];
@@ -51,7 +52,10 @@ static int fetch_label(cli *c, const char *code, const char *base, one_label *l)
     json_t *o = json_object_get(b, "origin");
     char base_buf[300], q[48];
     if (base == NULL) {
-        snprintf(base_buf, sizeof base_buf, "https://%s", js(lr, "origin"));
+        if (*js(lr, "base_url"))
+            snprintf(base_buf, sizeof base_buf, "%s", js(lr, "base_url"));
+        else
+            snprintf(base_buf, sizeof base_buf, "https://%s", js(lr, "origin"));
         base = base_buf;
     }
     snprintf(l->code, sizeof l->code, "%s", code);

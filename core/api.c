@@ -35,6 +35,15 @@ tt_err tt_api_init(tt_api *a, tt_ledger *l, tt_error *err)
     }
     free(origin);
     free(vkey);
+    json_t *g = NULL;
+    const char *u = NULL;
+    if (rc == TT_OK && tt_state_genesis(l, &g, NULL) == TT_OK)
+        u = json_string_value(json_object_get(g, "base_url"));
+    if (u)
+        snprintf(a->base_url, sizeof a->base_url, "%s", u);
+    else
+        snprintf(a->base_url, sizeof a->base_url, "https://%s", a->origin);
+    json_decref(g);
     return rc;
 }
 
@@ -90,6 +99,8 @@ static json_t *op_status(const tt_api *s)
     json_t *r = json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "version", TT_VERSION,
                           "origin", s->origin, "log_key", s->vkey, "size", (json_int_t)size,
                           "last_hash", hex);
+    if (r)
+        json_object_set_new(r, "base_url", json_string(s->base_url));
     if (r && s->status)
         s->status(s->status_ctx, r);
     return r;
@@ -281,8 +292,9 @@ static json_t *op_label(const tt_api *s, json_t *req)
         tt_ledger_label_token(s->ledger, code, token, &seq, h, &err) != TT_OK)
         return from_err(&err);
     tt_hex((tt_bytes){32, h}, hex);
-    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "id", code, "origin", s->origin,
-                     "token", token, "reg_seq", (json_int_t)seq, "reg_hash", hex);
+    return json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "id", code, "origin",
+                     s->origin, "base_url", s->base_url, "token", token, "reg_seq",
+                     (json_int_t)seq, "reg_hash", hex);
 }
 
 /* A scan: anonymous ({"id"}) or signed by an enrolled actor ({"id",
@@ -320,6 +332,98 @@ static json_t *op_scan(const tt_api *s, json_t *req)
     return json_pack("{s:b, s:o}", "ok", 1, "scan", rec);
 }
 
+/* Stock, search and the actor list: a page, and the cursor of the next. */
+static json_t *op_list(const tt_api *s, json_t *req, int actors)
+{
+    static const char *const bkeys[] = {"holder", "herb", "state", "origin", NULL};
+    static const char *const akeys[] = {"role", NULL};
+    json_t *filter = json_object(), *items;
+    const char *cursor = json_string_value(json_object_get(req, "cursor"));
+    int64_t limit = uint_field(req, "limit");
+    char *next = NULL;
+    tt_error err;
+    for (const char *const *k = actors ? akeys : bkeys; *k; k++) {
+        json_t *v = json_object_get(req, *k);
+        if (v && (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64)) {
+            json_decref(filter);
+            return fail(TT_ERR_MALFORMED, "\"%s\" must be text of 1 to 64 bytes", *k);
+        }
+        if (v)
+            json_object_set(filter, *k, v);
+    }
+    if (limit == -2 || (json_object_get(req, "cursor") && (!cursor || strlen(cursor) > 40))) {
+        json_decref(filter);
+        return fail(TT_ERR_MALFORMED, "\"limit\" must be 1 to 100 and \"cursor\" the one a page gave%s", "");
+    }
+    if (limit < 1 || limit > 100)
+        limit = limit < 0 ? 50 : limit == 0 ? 1 : 100;
+    tt_err rc = tt_state_list(s->ledger, actors, filter, cursor, (size_t)limit, &items, &next, &err);
+    json_decref(filter);
+    if (rc != TT_OK)
+        return from_err(&err);
+    json_t *r = json_pack("{s:b, s:o}", "ok", 1, actors ? "actors" : "batches", items);
+    json_object_set_new(r, "next", next ? json_string(next) : json_null());
+    free(next);
+    return r;
+}
+
+static json_t *op_batches(const tt_api *s, json_t *req)
+{
+    return op_list(s, req, 0);
+}
+
+static json_t *op_actors(const tt_api *s, json_t *req)
+{
+    return op_list(s, req, 1);
+}
+
+/* A c2sp.org/tlog-proof bundle of an entry: the entry itself in the extra
+ * line, its inclusion proof and the checkpoint, all a verifier needs offline. */
+static json_t *op_proof_bundle(const tt_api *s, json_t *req)
+{
+    int64_t seq = uint_field(req, "seq");
+    uint64_t size;
+    char *note, *entry64 = NULL;
+    uint8_t *data = NULL;
+    size_t n, len;
+    tt_hash proof[TT_MERKLE_PROOF_MAX];
+    tt_error err;
+    if (seq < 0)
+        return fail(TT_ERR_MALFORMED, "\"seq\" must be a non-negative integer%s", "");
+    if (proof_size(s, req, &size, &note, &err) != TT_OK)
+        return from_err(&err);
+    json_t *r = NULL;
+    if (tt_ledger_entry(s->ledger, (uint64_t)seq, &data, &len, &err) != TT_OK ||
+        tt_ledger_inclusion_proof(s->ledger, (uint64_t)seq, size, proof, &n, &err) != TT_OK)
+        r = from_err(&err);
+    else if ((entry64 = malloc(tt_b64_len(len))) == NULL)
+        r = tt_api_error(TT_ERR_NOMEM, NULL);
+    if (r == NULL) {
+        tt_b64((tt_bytes){len, data}, entry64);
+        size_t cap = strlen(entry64) + strlen(note) + 64 + n * 46;
+        char *text = malloc(cap);
+        if (text == NULL) {
+            r = tt_api_error(TT_ERR_NOMEM, NULL);
+        } else {
+            size_t o = (size_t)snprintf(text, cap, "c2sp.org/tlog-proof@v1\nextra %s\nindex %lld\n",
+                                        entry64, (long long)seq);
+            for (size_t i = 0; i < n; i++) {
+                char h64[48];
+                tt_b64((tt_bytes){TT_HASH_SIZE, proof[i]}, h64);
+                o += (size_t)snprintf(text + o, cap - o, "%s\n", h64);
+            }
+            snprintf(text + o, cap - o, "\n%s", note);
+            r = json_pack("{s:b, s:I, s:I, s:s}", "ok", 1, "seq", (json_int_t)seq, "size",
+                          (json_int_t)size, "bundle", text);
+            free(text);
+        }
+    }
+    free(entry64);
+    free(data);
+    free(note);
+    return r;
+}
+
 json_t *tt_api_read(const tt_api *s, json_t *req)
 {
     const char *op = json_string_value(json_object_get(req, "op"));
@@ -330,7 +434,9 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
                {"entry", op_entry},           {"log", op_log},
                {"proof", op_proof},           {"consistency", op_consistency},
                {"checkpoint", op_checkpoint}, {"actor", op_actor},
-               {"label", op_label},           {"scan", op_scan}};
+               {"label", op_label},           {"scan", op_scan},
+               {"batches", op_batches},       {"actors", op_actors},
+               {"proof_bundle", op_proof_bundle}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
@@ -338,7 +444,8 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
             return ops[i].fn(s, req);
     return fail(TT_ERR_ARGUMENT,
                 "unknown op \"%.40s\"; ops are submit, submit_many, status, batch, trace, entry, "
-                "log, proof, consistency, checkpoint, actor, label, scan",
+                "log, proof, consistency, checkpoint, actor, label, scan, batches, actors, "
+                "proof_bundle",
                 op);
 }
 

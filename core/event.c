@@ -111,6 +111,7 @@ static const field genesis_f[] = {COMMON,
                                   REQ("log_key", K_VKEY),
                                   STR("market", 1, 1, 200),
                                   {"authorities", K_ARR, 1, &authority_item, 1, 16},
+                                  STR("base_url", 0, 1, 200),
                                   END};
 static const field limits_f[] = {COMMON, STR("edition", 1, 1, 200), REQ("table", K_TABLE), END};
 static const field text_item = {"", K_STR, 1, NULL, 1, 200};
@@ -596,6 +597,17 @@ static tt_err coord_ok(json_t *origin, const char *k, int limit, tt_error *err)
     return TT_OK;
 }
 
+int tt_base_url_valid(const char *u)
+{
+    const char *p = strncmp(u, "https://", 8) == 0 ? u + 8 : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+    if (p == NULL || *p == '\0' || *p == '/' || u[strlen(u) - 1] == '/')
+        return 0;
+    for (const char *q = u; *q; q++)
+        if ((unsigned char)*q <= 0x20 || *q == '?' || *q == '#' || *q == '\\' || (unsigned char)*q >= 0x7f)
+            return 0;
+    return strstr(p, "/../") == NULL && strstr(p, "/./") == NULL && strstr(p, "//") == NULL;
+}
+
 /* What the shape alone cannot say: dates and places that cannot be. */
 static tt_err check_plausible(tt_event_type t, json_t *j, tt_error *err)
 {
@@ -609,6 +621,15 @@ static tt_err check_plausible(tt_event_type t, json_t *j, tt_error *err)
     size_t i;
     json_t *p;
     switch (t) {
+    case TT_EV_GENESIS: {
+        const char *u = json_string_value(json_object_get(j, "base_url"));
+        if (u && !tt_base_url_valid(u))
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "\"base_url\" must be an http:// or https:// URL with a host and no "
+                           "query, fragment, spaces or trailing slash, e.g. "
+                           "https://trace.example.cn/cq");
+        return TT_OK;
+    }
     case TT_EV_REGISTER: {
         const char *h = json_string_value(json_object_get(j, "harvest_date"));
         json_t *o = json_object_get(j, "origin");

@@ -446,3 +446,126 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
     return rc;
 }
 
+
+/* ---- listing: stock, search, actors -------------------------------------------------------- */
+
+#define LIST_BUDGET 20000 /* records looked at for one page, matching or not */
+
+static const char *js(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static int batch_matches(json_t *b, json_t *filter)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(filter, k, v)
+    {
+        const char *want = json_string_value(v);
+        json_t *o = json_object_get(b, "origin");
+        int ok = strcmp(k, "holder") == 0   ? !strcmp(js(b, "holder"), want) || !strcmp(js(b, "pending_to"), want)
+                 : strcmp(k, "herb") == 0   ? !strcmp(js(json_object_get(b, "herb"), "name_zh"), want)
+                 : strcmp(k, "state") == 0  ? !strcmp(js(b, "status"), want)
+                 : strcmp(k, "origin") == 0 ? !strcmp(js(o, "province"), want) || !strcmp(js(o, "city"), want) || !strcmp(js(o, "county"), want)
+                                            : 0;
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static int actor_matches(json_t *a, json_t *filter)
+{
+    const char *role = json_string_value(json_object_get(filter, "role"));
+    if (role == NULL)
+        return 1;
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(a, "roles"), i, r) if (strcmp(json_string_value(r), role) == 0) return 1;
+    return role && strcmp(role, "authority") == 0 && json_is_true(json_object_get(a, "authority"));
+}
+
+static json_t *batch_summary(json_t *b)
+{
+    json_t *q = json_object_get(b, "qty"), *o = json_object_get(b, "origin");
+    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:O}", "id", js(b, "id"),
+                          "herb", js(json_object_get(b, "herb"), "name_zh"), "form", js(b, "form"),
+                          "status", js(b, "status"), "holder", js(b, "holder"), "remaining_g",
+                          json_object_get(q, "remaining"), "registered_g",
+                          json_object_get(q, "registered"), "province", js(o, "province"),
+                          "county", js(o, "county"), "created_seq", json_object_get(b, "created_seq"));
+    if (*js(b, "pending_to"))
+        json_object_set_new(s, "pending_to", json_string(js(b, "pending_to")));
+    return s;
+}
+
+static json_t *actor_summary(json_t *a)
+{
+    json_t *s = json_pack("{s:s, s:s, s:s, s:O, s:s}", "id", js(a, "id"), "name", js(a, "name"),
+                          "org", js(a, "org"), "roles", json_object_get(a, "roles"), "status",
+                          js(a, "status"));
+    if (*js(a, "stall"))
+        json_object_set_new(s, "stall", json_string(js(a, "stall")));
+    if (json_is_true(json_object_get(a, "authority")))
+        json_object_set_new(s, "authority", json_true());
+    return s;
+}
+
+tt_err tt_state_list(tt_ledger *l, int actors, json_t *filter, const char *cursor, size_t limit,
+                     json_t **items, char **next, tt_error *err)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    *items = NULL;
+    *next = NULL;
+    if (rc != TT_OK)
+        return rc;
+    int m = mdb_cursor_open(txn, l->dbi[actors ? TT_DB_ACTORS : TT_DB_BATCHES], &cur);
+    if (m != 0) {
+        tt_rtxn_end(l, txn);
+        return tt_mdb_fail(err, m, "cannot list");
+    }
+    char start[48];
+    snprintf(start, sizeof start, "%s%s", actors ? "a:" : "", cursor ? cursor : "");
+    MDB_val k = {strlen(start), start}, v;
+    json_t *out = json_array();
+    size_t looked = 0;
+    m = mdb_cursor_get(cur, &k, &v, k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
+    /* the cursor names the last item of the page before: start after it */
+    if (m == 0 && cursor && k.mv_size == strlen(start) && memcmp(k.mv_data, start, k.mv_size) == 0)
+        m = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    for (; m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (actors && (k.mv_size < 2 || memcmp(k.mv_data, "a:", 2) != 0))
+            break; /* past the actor records ("k:" keys follow) */
+        if (json_array_size(out) == limit || looked++ == LIST_BUDGET) {
+            /* more may follow: continue after the last key looked at */
+            break;
+        }
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (rec && (actors ? actor_matches(rec, filter) : batch_matches(rec, filter)))
+            json_array_append_new(out, actors ? actor_summary(rec) : batch_summary(rec));
+        json_decref(rec);
+        size_t off = actors ? 2 : 0;
+        free(*next);
+        *next = strndup((const char *)k.mv_data + off, k.mv_size - off);
+    }
+    if (m != 0 && m != MDB_NOTFOUND)
+        rc = tt_mdb_fail(err, m, "cannot list");
+    if (m != 0 || (actors && !(k.mv_size >= 2 && memcmp(k.mv_data, "a:", 2) == 0))) {
+        free(*next); /* the end: no page follows */
+        *next = NULL;
+    }
+    mdb_cursor_close(cur);
+    tt_rtxn_end(l, txn);
+    if (rc != TT_OK) {
+        json_decref(out);
+        free(*next);
+        *next = NULL;
+        return rc;
+    }
+    *items = out;
+    return TT_OK;
+}

@@ -464,6 +464,7 @@ static tt_err on_genesis(rctx *c)
         "{s:O, s:O, s:O, s:O, s:O}", "origin", json_object_get(c->ev.json, "origin"), "log_key",
         json_object_get(c->ev.json, "log_key"), "market", json_object_get(c->ev.json, "market"),
         "authorities", auths, "at", json_object_get(c->ev.json, "at"));
+    set_copy(g, "base_url", json_object_get(c->ev.json, "base_url"));
     tt_err rc = rec_put(c->t, TT_DB_STATE, "genesis", 7, g, c->err);
     json_decref(g);
     return rc;

@@ -20,7 +20,8 @@
 
 static const char USAGE[] =
     "usage: tcmtraced init DIR --origin ORIGIN --market NAME --authority-key FILE\n"
-    "                     --authority-id ID --authority-name NAME [--limits FILE] [--herbs FILE]\n"
+    "                     --authority-id ID --authority-name NAME [--base-url URL]\n"
+    "                     [--limits FILE] [--herbs FILE]\n"
     "                     [--passphrase-file FILE] [--log-passphrase-file FILE]\n"
     "                     [--unsealed-log-key]\n"
     "       tcmtraced [run] DIR [--tcp tcp://HOST:PORT] [--threads N] [--batch-max N]\n"
@@ -71,7 +72,7 @@ static int write_text(const char *dir, const char *name, const char *text, unsig
 }
 
 typedef struct init_opts {
-    const char *dir, *origin, *market, *auth_key, *auth_id, *auth_name, *limits, *herbs;
+    const char *dir, *origin, *market, *auth_key, *auth_id, *auth_name, *limits, *herbs, *base_url;
     const char *pass_file, *log_pass_file;
     int unsealed;
 } init_opts;
@@ -122,10 +123,12 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
 {
     char pk64[64];
     tt_b64((tt_bytes){32, auth->pk}, pk64);
-    char *body = tt_event_build(
-        "ledger.genesis", json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", o->origin,
-                                    "log_key", vkey, "market", o->market, "authorities", "id",
-                                    o->auth_id, "name", o->auth_name, "key", pk64));
+    json_t *gf = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "origin", o->origin, "log_key",
+                           vkey, "market", o->market, "authorities", "id", o->auth_id, "name",
+                           o->auth_name, "key", pk64);
+    if (o->base_url)
+        json_object_set_new(gf, "base_url", json_string(o->base_url));
+    char *body = tt_event_build("ledger.genesis", gf);
     if (append_signed(l, auth, body, "genesis"))
         return 1;
     char *limits_path = o->limits ? strdup(o->limits) : tt_shipped_path("limits/chp2020.json");
@@ -158,6 +161,13 @@ static int cmd_init(const init_opts *o)
                 "tcmtraced init: DIR, --origin, --market, --authority-key, "
                 "--authority-id and --authority-name are all needed\n\n%s",
                 USAGE);
+        return 2;
+    }
+    if (o->base_url && !tt_base_url_valid(o->base_url)) {
+        fprintf(stderr,
+                "tcmtraced init: the base URL \"%s\" must be http:// or https:// with a host and "
+                "no trailing slash, e.g. https://trace.example.cn/cq\n",
+                o->base_url);
         return 2;
     }
     if (!tt_note_name_valid(o->origin)) {
@@ -266,6 +276,8 @@ static int read_config(const char *path, config *c, int explicit_path)
             else
                 c->at_ahead_ms = (int64_t)v * 60000;
         }
+        else if (strncmp(key, "web_", 4) == 0)
+            continue; /* tcmtrace-web's, in the same file */
         else {
             fprintf(stderr, "tcmtraced: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
             fclose(f);
@@ -286,6 +298,7 @@ int main(int argc, char **argv)
         O_ANAME,
         O_LIMITS,
         O_HERBS,
+        O_BASE_URL,
         O_PASS,
         O_LOGPASS,
         O_UNSEALED,
@@ -302,7 +315,7 @@ int main(int argc, char **argv)
                                              {"authority-key", 1, 0, O_AKEY},
                                              {"authority-id", 1, 0, O_AID},
                                              {"authority-name", 1, 0, O_ANAME},
-                                             {"limits", 1, 0, O_LIMITS}, {"herbs", 1, 0, O_HERBS},
+                                             {"limits", 1, 0, O_LIMITS}, {"herbs", 1, 0, O_HERBS}, {"base-url", 1, 0, O_BASE_URL},
                                              {"passphrase-file", 1, 0, O_PASS},
                                              {"log-passphrase-file", 1, 0, O_LOGPASS},
                                              {"unsealed-log-key", 0, 0, O_UNSEALED},
@@ -341,6 +354,9 @@ int main(int argc, char **argv)
             break;
         case O_HERBS:
             io.herbs = optarg;
+            break;
+        case O_BASE_URL:
+            io.base_url = optarg;
             break;
         case O_PASS:
             io.pass_file = optarg;

@@ -22,6 +22,7 @@ typedef struct tt_api {
     tt_ledger *ledger;
     char origin[256];
     char vkey[TT_VKEY_MAX + 1];
+    char base_url[300]; /* what labels point to: the genesis's, or https://<origin> */
     /* adds a transport's own counters to a status answer; may be NULL */
     void (*status)(void *ctx, json_t *answer);
     void *status_ctx;

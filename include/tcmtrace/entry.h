@@ -23,7 +23,11 @@
 
 #define TT_ENTRY_VERSION 1
 #define TT_ENTRY_HEADER_SIZE 149 /* 1 + 8 + 8 + 32 + 32 + 64 + 4 */
-#define TT_BODY_MAX 65536
+/* An entry is at most 65,535 bytes, so that every entry fits a C2SP
+ * tlog-tiles entry bundle (a 2-byte length before each): the body is what
+ * is left after the header. */
+#define TT_ENTRY_LIMIT 65535
+#define TT_BODY_MAX (TT_ENTRY_LIMIT - TT_ENTRY_HEADER_SIZE)
 #define TT_ENTRY_MAX (TT_ENTRY_HEADER_SIZE + TT_BODY_MAX)
 #define TT_PK_SIZE 32
 #define TT_SK_SIZE 64

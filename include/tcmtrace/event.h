@@ -93,6 +93,10 @@ int tt_decimal_valid(const char *s);
 /* Checks an RFC 3339 date-time with an offset ("2026-11-22T09:30:00+08:00"). */
 int tt_rfc3339_valid(const char *s);
 
+/* Checks a base URL for labels: http(s)://host[:port][/path], no query,
+ * fragment, spaces or trailing slash. */
+int tt_base_url_valid(const char *url);
+
 /* Checks a calendar date "YYYY-MM-DD". */
 int tt_date_valid(const char *s);
 

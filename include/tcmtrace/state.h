@@ -68,6 +68,17 @@ tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_erro
  */
 tt_err tt_trace(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 
+/*
+ * One page of batches (actors = 0) or actors (1) matching `filter`: for
+ * batches {"holder"?, "herb"?, "state"?, "origin"?} (holder also matches a
+ * lot on its way to that actor, origin any of province, city, county), for
+ * actors {"role"?}. Starts after `cursor` (NULL: the first), returns at most
+ * `limit` summaries in *items and looks at no more than a bounded number of
+ * records; *next is the cursor of the next page (malloc'd), NULL at the end.
+ */
+tt_err tt_state_list(tt_ledger *l, int actors, json_t *filter, const char *cursor, size_t limit,
+                     json_t **items, char **next, tt_error *err);
+
 /* The genesis record {"origin","log_key","market","authorities":[...]}. */
 tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err);
 

@@ -17,6 +17,7 @@
 #include "tcmtrace/note.h"
 #include "tcmtrace/scans.h"
 #include "tcmtrace/state.h"
+#include "tcmtrace/tiles.h"
 #include "tcmtrace/tracecode.h"
 
 #define TT_VERSION "0.1.0"

@@ -1,0 +1,546 @@
+/*
+ * http.c: tcmtrace-web's requests. Every path is checked on its raw form
+ * (an encoded "/", backslash or NUL is refused: a path is decoded exactly
+ * once and means one thing), then matched under the base URL's path:
+ *
+ *   /api/v1/...            REST over the library's operations; writes and
+ *                          label tokens are forwarded to tcmtraced
+ *   /log/checkpoint        the latest signed checkpoint
+ *   /log/tile/...          C2SP tlog-tiles, computed from the store
+ *
+ * A request costs bounded memory: headers within libmicrohttpd's per
+ * connection memory, a body within web_max_body (counted as it arrives, not
+ * trusted from Content-Length), and writes within a per-address rate.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "web.h"
+
+typedef struct request {
+    char *raw;   /* the URI as it came, before any decoding */
+    char *body;  /* a POST body as it arrives */
+    size_t len;
+    int too_large;
+} request;
+
+void *web_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    request *r = calloc(1, sizeof *r);
+    if (r)
+        r->raw = strdup(uri ? uri : "");
+    return r;
+}
+
+void web_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                   enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)c;
+    (void)why;
+    request *r = *con_cls;
+    if (r) {
+        free(r->raw);
+        free(r->body);
+        free(r);
+    }
+    *con_cls = NULL;
+}
+
+/* ---- answers ---------------------------------------------------------------------------- */
+
+static int accepts_gzip(struct MHD_Connection *c)
+{
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+    return ae && strstr(ae, "gzip") != NULL;
+}
+
+/* data gzip'd into a new buffer, or NULL. */
+static uint8_t *gzip_of(const uint8_t *data, size_t len, size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    size_t cap = deflateBound(&z, len);
+    uint8_t *out = malloc(cap);
+    z.next_in = (uint8_t *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int rc = out ? deflate(&z, Z_FINISH) : Z_MEM_ERROR;
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Queues `data` (copied) with its type and caching; gzip when asked and worth it. */
+static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const void *data,
+                                  size_t len, const char *type, const char *cache)
+{
+    uint8_t *gz = NULL;
+    size_t glen = 0;
+    if (len > 512 && accepts_gzip(c))
+        gz = gzip_of(data, len, &glen);
+    struct MHD_Response *resp =
+        gz ? MHD_create_response_from_buffer(glen, gz, MHD_RESPMEM_MUST_FREE)
+           : MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        free(gz);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Cache-Control", cache);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (gz)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* The HTTP status of an answer's error code. */
+static unsigned status_of(const char *code)
+{
+    static const struct {
+        const char *code;
+        unsigned status;
+    } map[] = {
+        {"malformed", 400},     {"argument", 400},      {"range", 400},
+        {"not_found", 404},     {"unknown_batch", 404}, {"unknown_actor", 404},
+        {"duplicate_id", 409},  {"replay", 409},        {"exists", 409},
+        {"bad_state", 409},     {"frozen", 409},        {"quantity", 409},
+        {"too_large", 413},     {"busy", 503},          {"read_only", 503},
+        {"nomem", 503},         {"disk_full", 507},     {"io", 500},
+        {"store", 500},         {"audit", 500},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(code, map[i].code) == 0)
+            return map[i].status;
+    return 422; /* a rule refused it: forbidden, not_holder, unknown_herb, bad_time... */
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, json_t *answer, const char *cache)
+{
+    if (answer == NULL)
+        answer = tt_api_error(TT_ERR_NOMEM, "tcmtrace-web is out of memory; try again");
+    unsigned status = 200;
+    if (!json_is_true(json_object_get(answer, "ok")))
+        status = status_of(json_string_value(json_object_get(json_object_get(answer, "error"), "code")));
+    char *s = json_dumps(answer, JSON_COMPACT);
+    json_decref(answer);
+    if (s == NULL)
+        return MHD_NO;
+    enum MHD_Result rc = send_bytes(c, status, s, strlen(s), "application/json; charset=utf-8",
+                                    status == 200 ? cache : "no-store");
+    free(s);
+    return rc;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, tt_err code,
+                                  const char *msg)
+{
+    json_t *a = tt_api_error(code, msg);
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    enum MHD_Result rc =
+        send_bytes(c, status, s ? s : "", s ? strlen(s) : 0, "application/json; charset=utf-8", "no-store");
+    free(s);
+    return rc;
+}
+
+/* ---- forwarding to tcmtraced -------------------------------------------------------------- */
+
+/* The daemon's answer to `req` (stolen), or a 503 answer when it is down. */
+static json_t *forward(web *w, json_t *req)
+{
+    char *msg = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (msg == NULL)
+        return tt_api_error(TT_ERR_NOMEM, NULL);
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/api.sock", w->dir);
+    int s = access(sock, F_OK) == 0 ? nn_socket(AF_SP, NN_REQ) : -1;
+    int sto = 2000, rto = (int)w->set.daemon_timeout_ms;
+    json_t *answer = NULL;
+    if (s >= 0) {
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &sto, sizeof sto);
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rto, sizeof rto);
+        char *buf = NULL;
+        int n = -1;
+        if (nn_connect(s, w->api_url) >= 0 && nn_send(s, msg, strlen(msg), 0) >= 0)
+            n = nn_recv(s, &buf, NN_MSG, 0);
+        if (n > 0) {
+            answer = json_loadb(buf, (size_t)n, 0, NULL);
+            nn_freemsg(buf);
+        }
+        nn_close(s);
+    }
+    free(msg);
+    if (answer == NULL)
+        answer = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "unavailable",
+                           "message",
+                           "the ledger's daemon (tcmtraced) is not answering; nothing was "
+                           "written: try again in a moment, or ask the market office to start it");
+    return answer;
+}
+
+/* ---- rate limit of writes, per address ---------------------------------------------------- */
+
+static int rate_ok(web *w, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[48] = "?";
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+    }
+    uint32_t h = 2166136261u;
+    for (const char *p = addr; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    pthread_mutex_lock(&w->lock);
+    web_bucket *b = &w->buckets[h % WEB_BUCKETS];
+    if (strcmp(b->addr, addr) != 0) { /* a new address (or a collision): a full bucket */
+        snprintf(b->addr, sizeof b->addr, "%s", addr);
+        b->tokens = w->set.write_burst;
+        b->at = now;
+    }
+    b->tokens += (now - b->at) * w->set.writes_per_s;
+    if (b->tokens > w->set.write_burst)
+        b->tokens = w->set.write_burst;
+    b->at = now;
+    int ok = b->tokens >= 1;
+    if (ok)
+        b->tokens -= 1;
+    pthread_mutex_unlock(&w->lock);
+    return ok;
+}
+
+/* ---- paths --------------------------------------------------------------------------------- */
+
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* The raw path (before '?'): printable ASCII, no backslash, no encoded '/',
+ * '\\', '%', '.' or control character, no empty, "." or ".." segment. */
+static int path_ok(const char *raw)
+{
+    size_t n = strcspn(raw, "?");
+    if (n == 0 || raw[0] != '/')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)raw[i];
+        if (ch == '\\' || ch < 0x21 || ch >= 0x7f)
+            return 0;
+        if (ch == '%') {
+            int hi = i + 2 < n ? hexval(raw[i + 1]) : -1, lo = i + 2 < n ? hexval(raw[i + 2]) : -1;
+            int v = hi * 16 + lo;
+            if (hi < 0 || lo < 0 || v < 0x20 || v == '/' || v == '\\' || v == '%' || v == '.' || v == 0x7f)
+                return 0;
+        }
+    }
+    const char *seg = raw + 1, *end = raw + n;
+    while (seg <= end) {
+        const char *e = memchr(seg, '/', (size_t)(end - seg));
+        size_t len = (size_t)((e ? e : end) - seg);
+        if ((len == 0 && e) || (len == 1 && seg[0] == '.') ||
+            (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (e == NULL)
+            break;
+        seg = e + 1;
+    }
+    return 1;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *k)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+}
+
+/* A query value as a non-negative integer into req[k]: 0 absent, -1 bad. */
+static int int_arg(struct MHD_Connection *c, json_t *req, const char *k)
+{
+    const char *v = arg(c, k);
+    if (v == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || errno || n > (unsigned long long)INT64_MAX)
+        return -1;
+    json_object_set_new(req, k, json_integer((json_int_t)n));
+    return 1;
+}
+
+static int str_arg(struct MHD_Connection *c, json_t *req, const char *k)
+{
+    const char *v = arg(c, k);
+    if (v)
+        json_object_set_new(req, k, json_string(v));
+    return v != NULL;
+}
+
+/* The latest signed checkpoint's size, or 0. */
+static uint64_t checkpoint_size(web *w, char **note)
+{
+    size_t len;
+    *note = NULL;
+    if (tt_ledger_checkpoint(w->ledger, UINT64_MAX, note, &len, NULL) != TT_OK)
+        return 0;
+    const char *nl = strchr(*note, '\n');
+    return nl ? strtoull(nl + 1, NULL, 10) : 0;
+}
+
+static enum MHD_Result serve_log(web *w, struct MHD_Connection *c, const char *rest)
+{
+    char *note;
+    uint64_t size = checkpoint_size(w, &note);
+    if (strcmp(rest, "checkpoint") == 0) {
+        if (note == NULL)
+            return send_error(c, 404, TT_ERR_NOT_FOUND, "the log has no checkpoint yet");
+        enum MHD_Result rc = send_bytes(c, 200, note, strlen(note), "text/plain; charset=utf-8",
+                                        "public, max-age=2");
+        free(note);
+        return rc;
+    }
+    free(note);
+    tt_tile t;
+    tt_error err;
+    uint8_t *data;
+    size_t len;
+    if (strncmp(rest, "tile/", 5) != 0 || tt_tile_parse(rest + 5, &t, &err) != TT_OK)
+        return send_error(c, strncmp(rest, "tile/", 5) ? 404 : 400,
+                          strncmp(rest, "tile/", 5) ? TT_ERR_NOT_FOUND : TT_ERR_MALFORMED,
+                          strncmp(rest, "tile/", 5) ? "no such log resource" : err.message);
+    if (tt_tile_read(w->ledger, &t, size, &data, &len, &err) != TT_OK)
+        return send_error(c, err.code == TT_ERR_NOT_FOUND ? 404 : 500, err.code, err.message);
+    enum MHD_Result rc =
+        send_bytes(c, 200, data, len, "application/octet-stream", "public, max-age=31536000, immutable");
+    free(data);
+    return rc;
+}
+
+/* GET /api/v1/...: the request for the library's operations (NULL: no such route). */
+static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int *daemon_op)
+{
+    char code[64], extra[64];
+    int n = 0;
+    json_t *req = NULL;
+    if (strcmp(p, "status") == 0)
+        req = json_pack("{s:s}", "op", "status");
+    else if (strcmp(p, "checkpoint") == 0) {
+        req = json_pack("{s:s}", "op", "checkpoint");
+        *bad |= int_arg(c, req, "size") < 0;
+    } else if (strcmp(p, "entries") == 0) {
+        req = json_pack("{s:s}", "op", "log");
+        *bad |= int_arg(c, req, "from") < 0 || int_arg(c, req, "limit") < 0;
+    } else if (sscanf(p, "entries/%20[0-9]%n", code, &n) == 1 && (p[n] == '\0' || strcmp(p + n, "/proof") == 0)) {
+        req = json_pack("{s:s, s:I}", "op", p[n] ? "proof_bundle" : "entry", "seq",
+                        (json_int_t)strtoll(code, NULL, 10));
+        *bad |= strlen(code) > 18;
+    } else if (strcmp(p, "proofs/inclusion") == 0) {
+        req = json_pack("{s:s}", "op", "proof");
+        *bad |= int_arg(c, req, "seq") <= 0 || int_arg(c, req, "size") < 0;
+    } else if (strcmp(p, "proofs/consistency") == 0) {
+        req = json_pack("{s:s}", "op", "consistency");
+        *bad |= int_arg(c, req, "from") <= 0 || int_arg(c, req, "to") <= 0;
+    } else if (strcmp(p, "batches") == 0) {
+        req = json_pack("{s:s}", "op", "batches");
+        str_arg(c, req, "holder"), str_arg(c, req, "herb"), str_arg(c, req, "state");
+        str_arg(c, req, "origin"), str_arg(c, req, "cursor");
+        *bad |= int_arg(c, req, "limit") < 0;
+    } else if (sscanf(p, "batches/%40[0-9 -]%n", code, &n) == 1 && p[n] == '\0') {
+        req = json_pack("{s:s, s:s}", "op", "batch", "id", code);
+    } else if (sscanf(p, "batches/%40[0-9 -]/%40[a-z]%n", code, extra, &n) == 2 && p[n] == '\0' &&
+               (strcmp(extra, "trace") == 0 || strcmp(extra, "label") == 0 || strcmp(extra, "scans") == 0)) {
+        req = json_pack("{s:s, s:s}", "op", strcmp(extra, "scans") == 0 ? "scan_get" : extra, "id", code);
+        *daemon_op = strcmp(extra, "label") == 0; /* a label token is signed by the log key */
+    } else if (strcmp(p, "actors") == 0) {
+        req = json_pack("{s:s}", "op", "actors");
+        str_arg(c, req, "role"), str_arg(c, req, "cursor");
+        *bad |= int_arg(c, req, "limit") < 0;
+    } else if (sscanf(p, "actors/%40[A-Za-z0-9_-]%n", code, &n) == 1 && p[n] == '\0') {
+        req = json_pack("{s:s, s:s}", "op", "actor", "id", code);
+    }
+    return req;
+}
+
+/* POST /api/v1/events and /api/v1/scans: what goes to the daemon. */
+static json_t *route_post(const char *p, json_t *body, const char **why)
+{
+    if (strcmp(p, "events") == 0) {
+        if (json_is_array(body))
+            return json_pack("{s:s, s:O}", "op", "submit_many", "events", body);
+        if (!json_is_object(body)) {
+            *why = "the body is one signed event {actor, sig, body} or an array of them";
+            return NULL;
+        }
+        json_t *r = json_deep_copy(body);
+        json_object_set_new(r, "op", json_string("submit"));
+        return r;
+    }
+    if (strcmp(p, "scans") == 0) {
+        if (!json_is_object(body)) {
+            *why = "the body is a scan {id} or a signed scan {id, actor, sig, body}";
+            return NULL;
+        }
+        json_t *r = json_deep_copy(body);
+        json_object_set_new(r, "op", json_string("scan"));
+        return r;
+    }
+    return NULL;
+}
+
+static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *method,
+                                 const char *p, request *r)
+{
+    int bad = 0, daemon_op = 0;
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        json_t *req = route_get(c, p, &bad, &daemon_op);
+        if (req == NULL)
+            return send_error(c, 404, TT_ERR_NOT_FOUND, "no such API resource; see schemas/api/openapi.yaml");
+        if (bad) {
+            json_decref(req);
+            return send_error(c, 400, TT_ERR_MALFORMED,
+                              "a number in the path or query is missing, negative, not whole or "
+                              "too large");
+        }
+        char op[32];
+        snprintf(op, sizeof op, "%s", json_string_value(json_object_get(req, "op")));
+        if (strcmp(op, "scan_get") == 0) {
+            json_t *rec;
+            tt_error err;
+            const char *id = json_string_value(json_object_get(req, "id"));
+            tt_err rc = tt_scan_get(w->ledger, id, &rec, &err);
+            json_decref(req);
+            if (rc == TT_ERR_NOT_FOUND && strstr(err.message, "scanned"))
+                return send_json(c, json_pack("{s:b, s:{s:i, s:i, s:i}}", "ok", 1, "scan", "count", 0, "anonymous", 0, "signed", 0), "no-store");
+            return send_json(c, rc == TT_OK ? json_pack("{s:b, s:o}", "ok", 1, "scan", rec) : tt_api_error(err.code, err.message), "no-store");
+        }
+        json_t *a = daemon_op ? forward(w, req) : tt_api_read(&w->ops, req);
+        if (!daemon_op)
+            json_decref(req);
+        if (strcmp(op, "proof_bundle") == 0 && json_is_true(json_object_get(a, "ok"))) {
+            const char *b = json_string_value(json_object_get(a, "bundle"));
+            enum MHD_Result rc = send_bytes(c, 200, b, strlen(b), "text/plain; charset=utf-8", "public, max-age=60");
+            json_decref(a);
+            return rc;
+        }
+        const char *code = json_string_value(json_object_get(json_object_get(a, "error"), "code"));
+        if (code && strcmp(code, "unavailable") == 0) {
+            char *s = json_dumps(a, JSON_COMPACT);
+            json_decref(a);
+            enum MHD_Result rc = send_bytes(c, 503, s, strlen(s), "application/json; charset=utf-8", "no-store");
+            free(s);
+            return rc;
+        }
+        return send_json(c, a, "no-cache");
+    }
+    if (strcmp(method, "POST") != 0)
+        return send_error(c, 405, TT_ERR_ARGUMENT, "this resource takes GET, or POST for events and scans");
+    if (!rate_ok(w, c))
+        return send_error(c, 429, TT_ERR_BUSY,
+                          "too many writes from this address; wait a second and send again");
+    json_error_t jerr;
+    json_t *body = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL)
+        return send_error(c, 400, TT_ERR_MALFORMED, "the body is not valid JSON");
+    const char *why = "no such API resource; see schemas/api/openapi.yaml";
+    json_t *req = route_post(p, body, &why);
+    json_decref(body);
+    if (req == NULL)
+        return send_error(c, strstr(why, "resource") ? 404 : 400,
+                          strstr(why, "resource") ? TT_ERR_NOT_FOUND : TT_ERR_MALFORMED, why);
+    json_t *a = forward(w, req);
+    const char *code = json_string_value(json_object_get(json_object_get(a, "error"), "code"));
+    if (code && strcmp(code, "unavailable") == 0) {
+        char *s = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        enum MHD_Result rc = send_bytes(c, 503, s, strlen(s), "application/json; charset=utf-8", "no-store");
+        free(s);
+        return rc;
+    }
+    return send_json(c, a, "no-store");
+}
+
+enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
+                           const char *method, const char *version, const char *upload,
+                           size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    web *w = cls;
+    request *r = *con_cls;
+    if (r == NULL)
+        return MHD_NO;
+    if (strcmp(method, "POST") == 0 && (*upload_size > 0 || r->body == NULL)) {
+        /* the body as it arrives, never more than web_max_body */
+        if (r->body == NULL) {
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            if (cl && strtoull(cl, NULL, 10) > w->set.max_body)
+                r->too_large = 1;
+            r->body = malloc(1);
+            if (r->body == NULL)
+                return MHD_NO;
+            if (*upload_size == 0)
+                return MHD_YES;
+        }
+        if (!r->too_large && r->len + *upload_size <= w->set.max_body) {
+            char *nb = realloc(r->body, r->len + *upload_size + 1);
+            if (nb == NULL)
+                return MHD_NO;
+            memcpy(nb + r->len, upload, *upload_size);
+            r->body = nb;
+            r->len += *upload_size;
+        } else {
+            r->too_large = 1;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the body is larger than %u bytes", w->set.max_body);
+        return send_error(c, 413, TT_ERR_TOO_LARGE, msg);
+    }
+    if (!path_ok(r->raw) || strlen(url) > 512)
+        return send_error(c, 400, TT_ERR_MALFORMED,
+                          "the path holds an encoded /, a backslash, a NUL or a dot segment");
+    size_t pl = strlen(w->prefix);
+    if (strncmp(url, w->prefix, pl) != 0 || url[pl] != '/')
+        return send_error(c, 404, TT_ERR_NOT_FOUND, "nothing here; the ledger is served under its base URL");
+    const char *p = url + pl + 1;
+    if (strncmp(p, "api/v1/", 7) == 0)
+        return serve_api(w, c, method, p + 7, r);
+    if (strncmp(p, "log/", 4) == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return send_error(c, 405, TT_ERR_ARGUMENT, "the log is read with GET");
+        return serve_log(w, c, p + 4);
+    }
+    return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
+}

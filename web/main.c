@@ -1,0 +1,306 @@
+/*
+ * main.c: tcmtrace-web DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
+ * [--config FILE]. Opens the ledger read-only, serves it over HTTP with
+ * libmicrohttpd until SIGTERM or SIGINT.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "tcmtrace/util.h"
+#include "web.h"
+
+static const char USAGE[] =
+    "usage: tcmtrace-web DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n"
+    "                    [--config FILE]\n"
+    "       tcmtrace-web --help | --version\n"
+    "\n"
+    "Serves the ledger in DIR over HTTP (default 127.0.0.1:8080): the REST API under\n"
+    "<base path>/api/v1/, the log as C2SP tlog-tiles under <base path>/log/. It reads\n"
+    "the ledger read-only and forwards writes to tcmtraced over ipc://DIR/api.sock.\n"
+    "Settings: the web_* lines of DIR/tcmtraced.conf (see the README); flags win.\n";
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void defaults(web_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->listen, sizeof s->listen, "127.0.0.1:8080");
+    s->max_connections = 1000;
+    s->per_address = 64;
+    s->timeout_s = 10;
+    s->header_memory = 32 * 1024;
+    s->max_body = 256 * 1024;
+    s->writes_per_s = 20;
+    s->write_burst = 40;
+    s->threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    s->daemon_timeout_ms = 15000;
+}
+
+int web_read_settings(const char *path, int explicit_path, web_settings *s)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (!explicit_path)
+            return 0;
+        fprintf(stderr, "tcmtrace-web: cannot read %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    static const struct {
+        const char *key;
+        size_t off;
+        unsigned lo, hi;
+    } nums[] = {
+        {"web_max_connections", offsetof(web_settings, max_connections), 1, 100000},
+        {"web_max_per_address", offsetof(web_settings, per_address), 1, 100000},
+        {"web_timeout_seconds", offsetof(web_settings, timeout_s), 1, 3600},
+        {"web_header_memory", offsetof(web_settings, header_memory), 4096, 1 << 24},
+        {"web_max_body", offsetof(web_settings, max_body), 1024, 1 << 24},
+        {"web_writes_per_second", offsetof(web_settings, writes_per_s), 1, 100000},
+        {"web_write_burst", offsetof(web_settings, write_burst), 1, 100000},
+        {"web_threads", offsetof(web_settings, threads), 1, 256},
+        {"web_daemon_timeout_ms", offsetof(web_settings, daemon_timeout_ms), 100, 600000},
+    };
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char key[64], val[1100];
+        const char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == '\n' || *p == '\0' || strncmp(p, "web_", 4) != 0)
+            continue; /* tcmtraced's settings are its own */
+        if (sscanf(p, "%63[a-z_] = %1099[^\n]", key, val) != 2) {
+            fprintf(stderr, "tcmtrace-web: %s:%d: expected \"key = value\"\n", path, lineno);
+            rc = 2;
+            break;
+        }
+        size_t i, known = 0;
+        for (i = 0; i < sizeof nums / sizeof *nums; i++) {
+            if (strcmp(key, nums[i].key) != 0)
+                continue;
+            char *end;
+            unsigned long v = strtoul(val, &end, 10);
+            if (end == val || *end || v < nums[i].lo || v > nums[i].hi) {
+                fprintf(stderr, "tcmtrace-web: %s:%d: %s must be a whole number from %u to %u\n",
+                        path, lineno, key, nums[i].lo, nums[i].hi);
+                rc = 2;
+            }
+            *(unsigned *)((char *)s + nums[i].off) = (unsigned)v;
+            known = 1;
+        }
+        if (strcmp(key, "web_listen") == 0)
+            known = (size_t)snprintf(s->listen, sizeof s->listen, "%s", val) > 0;
+        else if (strcmp(key, "web_tls_cert") == 0)
+            known = (size_t)snprintf(s->tls_cert, sizeof s->tls_cert, "%s", val) > 0;
+        else if (strcmp(key, "web_tls_key") == 0)
+            known = (size_t)snprintf(s->tls_key, sizeof s->tls_key, "%s", val) > 0;
+        if (!known && rc == 0) {
+            fprintf(stderr, "tcmtrace-web: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
+            rc = 2;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = cap * 2 + 8192);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, 4096, f);
+        n += got;
+    } while (got > 0 && n < (1 << 20));
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into an address. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return 0;
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        snprintf(host, sizeof host, "%.*s", (int)hl - 2, s + 1);
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)hl, s);
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+/* The base URL's path: "https://host/cq" -> "/cq"; none -> "". */
+static void prefix_of(const char *base, char *out, size_t cap)
+{
+    const char *p = strstr(base, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    snprintf(out, cap, "%s", p ? p : "");
+}
+
+static void logger(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fprintf(stderr, "tcmtrace-web: ");
+    vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+    static web w; /* large: the rate buckets */
+    web_settings flags;
+    const char *config = NULL;
+    memset(&flags, 0, sizeof flags);
+    static const struct option o[] = {{"listen", 1, 0, 'l'},   {"tls-cert", 1, 0, 'c'},
+                                      {"tls-key", 1, 0, 'k'},  {"config", 1, 0, 'f'},
+                                      {"help", 0, 0, 'h'},     {"version", 0, 0, 'V'},
+                                      {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            snprintf(flags.listen, sizeof flags.listen, "%s", optarg);
+            break;
+        case 'c':
+            snprintf(flags.tls_cert, sizeof flags.tls_cert, "%s", optarg);
+            break;
+        case 'k':
+            snprintf(flags.tls_key, sizeof flags.tls_key, "%s", optarg);
+            break;
+        case 'f':
+            config = optarg;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        case 'V':
+            printf("tcmtrace-web %s\n", TT_VERSION);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    snprintf(w.dir, sizeof w.dir, "%s", argv[optind]);
+    defaults(&w.set);
+    char conf[4200];
+    snprintf(conf, sizeof conf, "%s/tcmtraced.conf", w.dir);
+    if (web_read_settings(config ? config : conf, config != NULL, &w.set))
+        return 2;
+    if (*flags.listen)
+        memcpy(w.set.listen, flags.listen, sizeof w.set.listen);
+    if (*flags.tls_cert)
+        memcpy(w.set.tls_cert, flags.tls_cert, sizeof w.set.tls_cert);
+    if (*flags.tls_key)
+        memcpy(w.set.tls_key, flags.tls_key, sizeof w.set.tls_key);
+    if (!*w.set.tls_cert != !*w.set.tls_key) {
+        fprintf(stderr, "tcmtrace-web: HTTPS needs both --tls-cert and --tls-key\n");
+        return 2;
+    }
+    struct sockaddr_storage addr = {0};
+    if (!parse_listen(w.set.listen, &addr)) {
+        fprintf(stderr, "tcmtrace-web: --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not \"%s\"\n",
+                w.set.listen);
+        return 2;
+    }
+    tt_error err;
+    if (tt_ledger_open(w.dir, TT_LEDGER_RDONLY, &w.ledger, &err) != TT_OK ||
+        tt_api_init(&w.ops, w.ledger, &err) != TT_OK) {
+        fprintf(stderr, "tcmtrace-web: %s: %s%s\n", w.dir, err.message,
+                err.code == TT_ERR_NOT_FOUND ? " (run 'tcmtraced init' first)" : "");
+        return 3;
+    }
+    prefix_of(w.ops.base_url, w.prefix, sizeof w.prefix);
+    snprintf(w.api_url, sizeof w.api_url, "ipc://%s/api.sock", w.dir);
+    pthread_mutex_init(&w.lock, NULL);
+    /* every connection is a descriptor: room for the cap, or say so */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < w.set.max_connections + 64) {
+        rl.rlim_cur = rl.rlim_max < w.set.max_connections + 64 ? rl.rlim_max : w.set.max_connections + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < w.set.max_connections + 64)
+            w.set.max_connections = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+    }
+    char *cert = NULL, *key = NULL;
+    unsigned mflags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6)
+        mflags |= MHD_USE_IPv6;
+    if (*w.set.tls_cert) {
+        cert = slurp(w.set.tls_cert);
+        key = slurp(w.set.tls_key);
+        if (cert == NULL || key == NULL) {
+            fprintf(stderr, "tcmtrace-web: cannot read %s\n", cert ? w.set.tls_key : w.set.tls_cert);
+            return 3;
+        }
+        mflags |= MHD_USE_TLS;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        mflags, 0, NULL, NULL, (MHD_AccessHandlerCallback)web_handle, &w,
+        MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, w.set.threads,
+        MHD_OPTION_CONNECTION_LIMIT, w.set.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        w.set.per_address, MHD_OPTION_CONNECTION_TIMEOUT, w.set.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)w.set.header_memory,
+        MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, &w, MHD_OPTION_NOTIFY_COMPLETED,
+        web_completed, &w, cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "tcmtrace-web: cannot listen on %s: %s\n", w.set.listen, strerror(errno));
+        return 3;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "tcmtrace-web: %s on %s://%s%s/ (ledger %s, base URL %s)\n", w.ops.origin,
+            cert ? "https" : "http", w.set.listen, w.prefix, w.dir, w.ops.base_url);
+    while (!stopping)
+        pause();
+    MHD_stop_daemon(d);
+    tt_ledger_close(w.ledger);
+    free(cert);
+    free(key);
+    fprintf(stderr, "tcmtrace-web: stopped\n");
+    return 0;
+}

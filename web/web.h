@@ -1,0 +1,67 @@
+/*
+ * web.h: tcmtrace-web, the HTTP front end (DESIGN §7). It reads the ledger
+ * read-only through the library's operations (core/api.c), computes tiles
+ * from the store (core/tiles.c), and forwards writes to tcmtraced over
+ * ipc://DIR/api.sock. Threads: libmicrohttpd's pool calls web_handle; the
+ * settings and the ledger handle are read-only once the server runs; the
+ * rate limiter has its own lock.
+ */
+#ifndef TCMTRACE_WEB_H
+#define TCMTRACE_WEB_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <microhttpd.h>
+
+#include "tcmtrace/tcmtrace.h"
+
+/* Every limit a setting, with a safe default (DIR/tcmtraced.conf, web_*). */
+typedef struct web_settings {
+    char listen[128];          /* web_listen: HOST:PORT */
+    char tls_cert[1024];       /* web_tls_cert */
+    char tls_key[1024];        /* web_tls_key */
+    unsigned max_connections;  /* web_max_connections */
+    unsigned per_address;      /* web_max_per_address */
+    unsigned timeout_s;        /* web_timeout_seconds: idle or slow connection */
+    unsigned header_memory;    /* web_header_memory: bytes a connection may use for its headers */
+    unsigned max_body;         /* web_max_body: bytes of a POST body */
+    unsigned writes_per_s;     /* web_writes_per_second, per address */
+    unsigned write_burst;      /* web_write_burst */
+    unsigned threads;          /* web_threads */
+    unsigned daemon_timeout_ms; /* web_daemon_timeout_ms: waiting for tcmtraced */
+} web_settings;
+
+#define WEB_BUCKETS 4096
+
+typedef struct web_bucket {
+    char addr[48];
+    double tokens, at;
+} web_bucket;
+
+typedef struct web {
+    web_settings set;
+    char dir[4096];
+    char api_url[4200]; /* ipc://DIR/api.sock */
+    char prefix[256];   /* the base URL's path ("/cq"), or "" */
+    tt_ledger *ledger;
+    tt_api ops;
+    pthread_mutex_t lock; /* the buckets */
+    web_bucket buckets[WEB_BUCKETS];
+} web;
+
+/* Reads the web_* settings of DIR/tcmtraced.conf (or `path`) into s; 0 or 2. */
+int web_read_settings(const char *path, int explicit_path, web_settings *s);
+
+/* The libmicrohttpd callbacks (http.c). */
+void *web_uri_log(void *cls, const char *uri, struct MHD_Connection *c);
+enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
+                           const char *method, const char *version, const char *upload,
+                           size_t *upload_size, void **con_cls);
+void web_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                   enum MHD_RequestTerminationCode why);
+
+#endif
