@@ -27,7 +27,7 @@ TESTLIBS := -lcmocka
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
             libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
-            libmicrohttpd-dev zlib1g-dev python3-yaml curl \
+            libmicrohttpd-dev zlib1g-dev python3-yaml python3-cryptography curl \
             clang libclang-rt-14-dev valgrind
 
 CORE_SRC := $(wildcard core/*.c)
@@ -43,6 +43,10 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 .SECONDARY:
 
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web
+
+# test helper: a ledger of N entries made straight through the library (tiles and web tests)
+$(BUILD)/fill-ledger: $(BUILD)/tests/fill-ledger.o $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # test helper: prints a signed submit request (not installed)
 $(BUILD)/tcmtrace-sign: $(BUILD)/tests/tcmtrace-sign.o $(BUILD)/libtcmtrace.a
@@ -112,15 +116,15 @@ check:
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(MAKE) --no-print-directory valgrind
-	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario crash"
+	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web crash"
 
-# unit tests and the suites in SUITES (e2e hostile scenario crash) on BUILD
-SUITES ?= e2e hostile scenario
-test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
+# unit tests and the suites in SUITES (e2e hostile scenario web crash) on BUILD
+SUITES ?= e2e hostile scenario web
+test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile scenario" \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile scenario web" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # The unit tests and the e2e and hostile suites built with ThreadSanitizer:
@@ -128,7 +132,7 @@ asan:
 tsan:
 	@rm -rf build/tsan/races && mkdir -p build/tsan/races
 	@TSAN_OPTIONS="log_path=$$(pwd)/build/tsan/races/race" $(MAKE) --no-print-directory \
-	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile scenario" SAN="-fsanitize=thread" test
+	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile scenario web" SAN="-fsanitize=thread" test
 	@if ls build/tsan/races/race* >/dev/null 2>&1; then \
 	  echo "tsan: data races reported:"; head -80 build/tsan/races/race*; exit 1; fi
 	@echo "tsan: no data race reported in the unit tests or the e2e and hostile suites"

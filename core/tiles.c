@@ -64,7 +64,7 @@ tt_err tt_tile_parse(const char *path, tt_tile *t, tt_error *err)
         if (*p == '\0')
             return TT_OK;
         unsigned w;
-        if (strncmp(p, ".p/", 3) == 0 && small_decimal(p + 3, &p, 255, &w) && *p == '\0') {
+        if (strncmp(p, ".p/", 3) == 0 && small_decimal(p + 3, &p, 255, &w) && w > 0 && *p == '\0') {
             t->width = w;
             return TT_OK;
         }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs each test program given, the shell suites named in SUITES (e2e,
-# hostile, scenario, crash), then the JSON Schema check over the shared fixtures,
+# hostile, scenario, web, crash), then the JSON Schema check over the shared fixtures,
 # every event body the rules test signed and every API message the e2e
 # suite saw; prints one summary line "N passed, N failed" (programs and
 # suites; each prints its own cases).
@@ -22,11 +22,12 @@ run() {
 for t in "$@"; do
     TT_KEEP_BODIES="$bodies" run "$t"
 done
-for suite in ${SUITES:-e2e hostile scenario}; do
+for suite in ${SUITES:-e2e hostile scenario web}; do
     case $suite in
     e2e) API_DIR="$BUILD/api-messages" BIN="$BUILD" run sh tests/e2e.sh ;;
     hostile) BIN="$BUILD" run sh tests/hostile.sh ;;
     scenario) BIN="$BUILD" run sh tests/scenario.sh ;;
+    web) BIN="$BUILD" run sh tests/web.sh ;;
     crash) ROUNDS=${ROUNDS:-10} BIN="$BUILD" run sh tests/crashtest.sh ;;
     esac
 done

@@ -502,8 +502,12 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
         /* the body as it arrives, never more than web_max_body */
         if (r->body == NULL) {
             const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-            if (cl && strtoull(cl, NULL, 10) > w->set.max_body)
-                r->too_large = 1;
+            if (cl && strtoull(cl, NULL, 10) > w->set.max_body) {
+                /* refused before a byte of it is read */
+                char msg[128];
+                snprintf(msg, sizeof msg, "the body is larger than %u bytes", w->set.max_body);
+                return send_error(c, 413, TT_ERR_TOO_LARGE, msg);
+            }
             r->body = malloc(1);
             if (r->body == NULL)
                 return MHD_NO;
