@@ -103,6 +103,13 @@ printf '{"op":"consistency","from":0,"to":1}' | refuse consistency-zero range
 # ---- oversized ------------------------------------------------------------------
 { printf '{"op":"status","pad":"'; head -c 300000 /dev/zero | tr '\0' x; printf '"}'; } | refuse oversized-request too_large
 signed oversized-body too_large g '{"type":"batch.transfer","id":"'"$A"'","to":"T","note":"'"$(head -c 70000 /dev/zero | tr '\0' x)"'"}'
+# an entry is at most 65,535 bytes (a tlog-tiles bundle's 2-byte length): a body of
+# 65,387 bytes is too large, one of 65,386 is parsed (and refused for its 65,000-character note)
+pad_body() { python3 -c "
+import sys; n=int(sys.argv[1]); head='{\"v\":1,\"type\":\"batch.transfer\",\"at\":\"$AT\",\"nonce\":\"$NONCE\",\"id\":\"$A\",\"to\":\"T\",\"note\":\"'
+print(head + 'x' * (n - len(head) - 2) + '\"}', end='')" "$1"; }
+rawsigned body-over-entry-limit too_large g "$(pad_body 65387)"
+rawsigned body-at-entry-limit malformed g "$(pad_body 65386)"
 # ---- submit shape -----------------------------------------------------------------
 printf '{"op":"submit","sig":"x","body":"{}"}' | refuse no-actor malformed
 printf '{"op":"submit","actor":"!!","sig":"x","body":"{}"}' | refuse actor-not-base64 malformed
