@@ -17,6 +17,9 @@
  *                [--daemon-log FILE]
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -540,6 +543,153 @@ free_all:
     free(all);
 }
 
+/* ---- 4. HTTP: tcmtrace-web under 64 keep-alive connections ------------------------ */
+
+typedef struct hclient {
+    int port;
+    const char *code; /* NULL: fetch random full level-0 tiles */
+    uint64_t tiles;
+    double until;
+    double *lat;
+    size_t n, cap, errors;
+    unsigned seed;
+} hclient;
+
+static int http_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One request and its whole answer on a kept-alive connection; the status or -1. */
+static int http_get(int fd, const char *path, char *buf, size_t cap)
+{
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n)
+        return -1;
+    size_t got = 0;
+    char *end = NULL;
+    while (end == NULL) {
+        ssize_t r = read(fd, buf + got, cap - got - 1);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+        buf[got] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+    }
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+    while (got < want) {
+        ssize_t r = read(fd, buf + got, cap - got - 1 < want - got ? cap - got - 1 : want - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return atoi(buf + 9);
+}
+
+static void *http_loop(void *arg)
+{
+    hclient *h = arg;
+    char *buf = malloc(1 << 20), path[128];
+    int fd = http_connect(h->port);
+    while (fd >= 0 && now_s() < h->until) {
+        if (h->code)
+            snprintf(path, sizeof path, "/cq/api/v1/batches/%s", h->code);
+        else
+            snprintf(path, sizeof path, "/cq/log/tile/0/%03u", (unsigned)(rand_r(&h->seed) % h->tiles));
+        double t0 = now_s();
+        int st = http_get(fd, path, buf, 1 << 20);
+        if (st != 200) {
+            if (h->errors++ == 0 && st > 0)
+                fprintf(stderr, "  HTTP %d: %.200s\n", st, strstr(buf, "\r\n\r\n") ? strstr(buf, "\r\n\r\n") + 4 : buf);
+            else if (h->errors == 1)
+                fprintf(stderr, "  HTTP: the connection closed (%s)\n", strerror(errno));
+            close(fd);
+            fd = http_connect(h->port);
+            continue;
+        }
+        if (h->n == h->cap)
+            h->lat = realloc(h->lat, (h->cap = h->cap * 2 + 1024) * sizeof *h->lat);
+        h->lat[h->n++] = now_s() - t0;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return NULL;
+}
+
+static void http_run(int port, const char *code, uint64_t tiles, const char *what)
+{
+    enum { CONNS = 64 };
+    static hclient hs[CONNS];
+    pthread_t t[CONNS];
+    double t0 = now_s(), secs = 3;
+    for (int i = 0; i < CONNS; i++) {
+        hs[i] = (hclient){port, code, tiles, t0 + secs, NULL, 0, 0, 0, (unsigned)i * 7919u + 1};
+        pthread_create(&t[i], NULL, http_loop, &hs[i]);
+    }
+    size_t total = 0, errors = 0;
+    for (int i = 0; i < CONNS; i++) {
+        pthread_join(t[i], NULL);
+        total += hs[i].n;
+        errors += hs[i].errors;
+    }
+    double wall = now_s() - t0, *all = calloc(total + 1, sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < CONNS; i++) {
+        memcpy(all + k, hs[i].lat, hs[i].n * sizeof *all);
+        k += hs[i].n;
+        free(hs[i].lat);
+    }
+    qsort(all, total, sizeof *all, cmp_double);
+    printf("| HTTP GET %s, %d keep-alive connections | %.0f requests/s, p50 / p99 %.2f / %.2f ms%s |\n",
+           what, CONNS, (double)total / wall, total ? all[total / 2] * 1e3 : 0,
+           total ? all[total * 99 / 100] * 1e3 : 0, errors ? " (errors!)" : "");
+    free(all);
+}
+
+static void http_bench(const char *bin, const char *dir, const char *code, uint64_t size)
+{
+    int probe = socket(AF_INET, SOCK_STREAM, 0), port;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(probe, (struct sockaddr *)&a, sizeof a);
+    getsockname(probe, (struct sockaddr *)&a, &al);
+    port = ntohs(a.sin_port);
+    close(probe);
+    char exe[PATH_MAX + 16], listen[64];
+    snprintf(exe, sizeof exe, "%s/tcmtrace-web", bin);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen("/dev/null", "a", stderr) == NULL)
+            _exit(127);
+        execl(exe, exe, dir, "--listen", listen, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        int fd = http_connect(port);
+        if (fd >= 0) {
+            close(fd);
+            break;
+        }
+        usleep(25000);
+    }
+    http_run(port, code, 0, "/api/v1/batches/{code} (≈ 1 KB)");
+    http_run(port, NULL, size / 256, "a full level-0 tile (8 KB)");
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
 /* ---- 3. a large ledger ---------------------------------------------------------- */
 
 typedef struct signjob {
@@ -811,6 +961,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
            "/ %.0f µs |\n",
            tlen, api_cold, api_trace);
     printf("| show, API round trip (%d-byte answer) | %.0f µs |\n", slen, api_show);
+    fflush(stdout);
+    http_bench(bin, dir, chain[0][10], size);
     /* audit */
     tt_verifier v;
     tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);

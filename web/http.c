@@ -30,7 +30,7 @@ typedef struct request {
     char *raw;   /* the URI as it came, before any decoding */
     char *body;  /* a POST body as it arrives */
     size_t len;
-    int too_large;
+    int too_large, started;
 } request;
 
 void *web_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
@@ -498,22 +498,20 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
     request *r = *con_cls;
     if (r == NULL)
         return MHD_NO;
-    if (strcmp(method, "POST") == 0 && (*upload_size > 0 || r->body == NULL)) {
-        /* the body as it arrives, never more than web_max_body */
-        if (r->body == NULL) {
-            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-            if (cl && strtoull(cl, NULL, 10) > w->set.max_body) {
-                /* refused before a byte of it is read */
-                char msg[128];
-                snprintf(msg, sizeof msg, "the body is larger than %u bytes", w->set.max_body);
-                return send_error(c, 413, TT_ERR_TOO_LARGE, msg);
-            }
-            r->body = malloc(1);
-            if (r->body == NULL)
-                return MHD_NO;
-            if (*upload_size == 0)
-                return MHD_YES;
+    if (!r->started) {
+        /* the first call: headers only. Answering now would cost the keep-alive. */
+        r->started = 1;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > w->set.max_body) {
+            /* refused before a byte of it is read */
+            char msg[128];
+            snprintf(msg, sizeof msg, "the body is larger than %u bytes", w->set.max_body);
+            return send_error(c, 413, TT_ERR_TOO_LARGE, msg);
         }
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        /* the body as it arrives, never more than web_max_body */
         if (!r->too_large && r->len + *upload_size <= w->set.max_body) {
             char *nb = realloc(r->body, r->len + *upload_size + 1);
             if (nb == NULL)
