@@ -126,6 +126,19 @@ static json_t *op_trace(const tt_api *s, json_t *req)
     tt_error err;
     if (id == NULL)
         return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
+    const char *dir = json_string_value(json_object_get(req, "direction"));
+    int64_t depth = uint_field(req, "depth"), cursor = uint_field(req, "cursor"),
+            limit = uint_field(req, "limit");
+    if (json_object_get(req, "direction") && (!dir || (strcmp(dir, "up") && strcmp(dir, "down"))))
+        return fail(TT_ERR_MALFORMED, "\"direction\" is up or down%s", "");
+    if (depth == -2 || cursor == -2 || limit == -2)
+        return fail(TT_ERR_MALFORMED, "\"depth\", \"cursor\" and \"limit\" are non-negative integers%s", "");
+    if (dir || depth >= 0 || cursor >= 0 || limit >= 0) { /* a page */
+        if (tt_trace_page(s->ledger, id, dir && strcmp(dir, "up") == 0, depth < 0 ? 0 : (unsigned)(depth > 64 ? 64 : depth),
+                          cursor < 0 ? 0 : (size_t)cursor, limit < 0 ? 100 : (size_t)limit, &t, &err) != TT_OK)
+            return from_err(&err);
+        return json_pack("{s:b, s:o}", "ok", 1, "trace", t);
+    }
     if (tt_trace(s->ledger, id, &t, &err) != TT_OK)
         return from_err(&err);
     return json_pack("{s:b, s:o}", "ok", 1, "trace", t);

@@ -569,3 +569,80 @@ tt_err tt_state_list(tt_ledger *l, int actors, json_t *filter, const char *curso
     *items = out;
     return TT_OK;
 }
+
+/* ---- a trace, a page at a time ------------------------------------------------------------ */
+
+#define TRACE_PAGE_MAX 500
+#define TRACE_DEPTH_MAX 64
+
+tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_t cursor,
+                     size_t limit, json_t **out, tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    MDB_txn *txn;
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
+        return rc;
+    if (limit == 0 || limit > TRACE_PAGE_MAX)
+        limit = limit ? TRACE_PAGE_MAX : 1;
+    if (depth == 0 || depth > TRACE_DEPTH_MAX)
+        depth = TRACE_DEPTH_MAX;
+    /* breadth first from the lot; node i of the walk is the same on every
+     * page, so a page is nodes [cursor, cursor + limit) */
+    json_t *queue = json_array(), *seen = json_object(), *nodes = json_array();
+    json_array_append_new(queue, json_pack("{s:s, s:i}", "id", code, "depth", 0));
+    json_object_set_new(seen, code, json_true());
+    size_t i = 0;
+    int more = 0;
+    for (; i < json_array_size(queue); i++) {
+        if (i >= cursor + limit) {
+            more = 1;
+            break;
+        }
+        json_t *q = json_array_get(queue, i);
+        const char *id = json_string_value(json_object_get(q, "id"));
+        json_t *b = get_json(txn, l->dbi[TT_DB_BATCHES], id, strlen(id));
+        if (b == NULL) {
+            if (i == 0)
+                rc = tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+            continue;
+        }
+        int d = (int)json_integer_value(json_object_get(q, "depth"));
+        size_t k;
+        json_t *lnk;
+        if ((unsigned)d < depth)
+            json_array_foreach(json_object_get(b, up ? "parents" : "children"), k, lnk)
+            {
+                const char *nid = js(lnk, "id");
+                if (json_object_get(seen, nid))
+                    continue;
+                json_object_set_new(seen, nid, json_true());
+                json_array_append_new(queue, json_pack("{s:s, s:i, s:s, s:s, s:O, s:O}", "id", nid,
+                                                       "depth", d + 1, "from", id, "via",
+                                                       js(lnk, "via"), "qty_g",
+                                                       json_object_get(lnk, "qty_g"), "seq",
+                                                       json_object_get(lnk, "seq")));
+            }
+        if (i >= cursor) {
+            json_t *n = batch_summary(b);
+            json_object_update(n, q);
+            json_object_set_new(n, "origin_daodi", json_boolean(json_is_true(json_object_get(json_object_get(b, "origin"), "daodi"))));
+            json_object_set_new(n, "inspections",
+                                json_integer((json_int_t)json_array_size(json_object_get(b, "inspections"))));
+            json_array_append_new(nodes, n);
+        }
+        json_decref(b);
+        if (rc != TT_OK)
+            break;
+    }
+    tt_rtxn_end(l, txn);
+    json_decref(queue);
+    json_decref(seen);
+    if (rc != TT_OK) {
+        json_decref(nodes);
+        return rc;
+    }
+    *out = json_pack("{s:s, s:s, s:o}", "id", code, "direction", up ? "up" : "down", "nodes", nodes);
+    json_object_set_new(*out, "next", more ? json_integer((json_int_t)(cursor + limit)) : json_null());
+    return TT_OK;
+}

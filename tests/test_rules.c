@@ -1205,6 +1205,63 @@ static void test_scans_are_bounded(void **state)
     free(S);
 }
 
+/* A lot with 20,020 descendants comes back a bounded page at a time. */
+static void test_trace_pages(void **state)
+{
+    (void)state;
+    char *root = reg_herb(&T1, "当归", "Angelica sinensis", "根", "岷县", 1, 100000000);
+    char mids[20][TT_CODE_LEN + 1];
+    json_t *kids = json_array();
+    for (int i = 0; i < 20; i++) {
+        tt_code_new(tt_now_ms(), mids[i]);
+        json_array_append_new(kids, json_pack("{s:s, s:i}", "id", mids[i], "qty_g", 2000000));
+    }
+    OK(&T1, "batch.split", "{s:s, s:o}", "id", root, "children", kids);
+    for (int i = 0; i < 20; i++) {
+        json_t *leaves = json_array();
+        for (int k = 0; k < 1000; k++) {
+            char c[TT_CODE_LEN + 1];
+            tt_code_new(tt_now_ms(), c);
+            json_array_append_new(leaves, json_pack("{s:s, s:i}", "id", c, "qty_g", 1000));
+        }
+        OK(&T1, "batch.split", "{s:s, s:o}", "id", mids[i], "children", leaves);
+    }
+    size_t cursor = 0, total = 0, pages = 0, biggest = 0;
+    json_t *seen = json_object();
+    for (;;) {
+        json_t *t = NULL;
+        assert_int_equal(tt_trace_page(L, root, 0, 0, cursor, 500, &t, NULL), TT_OK);
+        char *dumped = json_dumps(t, JSON_COMPACT);
+        if (strlen(dumped) > biggest)
+            biggest = strlen(dumped);
+        free(dumped);
+        size_t i;
+        json_t *n;
+        json_array_foreach(json_object_get(t, "nodes"), i, n)
+            json_object_set_new(seen, json_string_value(json_object_get(n, "id")), json_true());
+        total += json_array_size(json_object_get(t, "nodes"));
+        pages++;
+        json_t *next = json_object_get(t, "next");
+        if (json_is_null(next)) {
+            json_decref(t);
+            break;
+        }
+        cursor = (size_t)json_integer_value(next);
+        json_decref(t);
+    }
+    assert_int_equal(total, 1 + 20 + 20000);
+    assert_int_equal(json_object_size(seen), total); /* every node once */
+    assert_int_equal(pages, (total + 499) / 500);
+    assert_true(biggest < 500 * 400); /* a page is bounded in bytes, not by the lineage */
+    json_t *t = NULL;
+    assert_int_equal(tt_trace_page(L, mids[3], 1, 1, 0, 10, &t, NULL), TT_OK);
+    assert_int_equal(json_array_size(json_object_get(t, "nodes")), 2); /* itself and its parent */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(t, "nodes"), 1), "id")), root);
+    json_decref(t);
+    json_decref(seen);
+    free(root);
+}
+
 static void test_replay_and_state_audit(void **state)
 {
     (void)state;
@@ -1275,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_claims_are_checked),
         cmocka_unit_test(test_authorities),
         cmocka_unit_test(test_scans_are_bounded),
+        cmocka_unit_test(test_trace_pages),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),

@@ -139,6 +139,19 @@ def rest(base, tt, code, signed, signed2):
     get('/api/v1/proofs/consistency?from=2&to=%d' % size)
     get('/api/v1/batches/' + code)
     get('/api/v1/batches/' + code + '/trace')
+    up = get('/api/v1/batches/' + code + '/trace?direction=up')
+    check(up['trace']['nodes'][0]['id'] == code and up['trace']['nodes'][0]['depth'] == 0,
+          'an upward trace starts at the lot')
+    page = get('/api/v1/batches/' + code + '/trace?limit=1')
+    ids = [n['id'] for n in page['trace']['nodes']]
+    while page['trace']['next'] is not None:
+        page = get('/api/v1/batches/' + code + '/trace?limit=1&cursor=%d' % page['trace']['next'])
+        ids += [n['id'] for n in page['trace']['nodes']]
+    whole = get('/api/v1/batches/' + code + '/trace?limit=500')
+    check(len(ids) >= 2 and ids == [n['id'] for n in whole['trace']['nodes']],
+          'the trace, page by page, is the whole trace', str(ids))
+    get('/api/v1/batches/' + code + '/trace?direction=sideways', 400)
+    get('/api/v1/batches/' + code + '/trace?depth=-1', 400)
     get('/api/v1/batches/' + code + '/label')
     get('/api/v1/batches/' + code + '/scans')
     get('/api/v1/batches/2611220000000001', 400)
@@ -160,7 +173,9 @@ def rest(base, tt, code, signed, signed2):
 
     # one set of operations: the same requests through nanomsg and HTTP
     pairs = [({'op': 'batch', 'id': code}, '/api/v1/batches/' + code),
-             ({'op': 'trace', 'id': code}, '/api/v1/batches/' + code + '/trace'),
+             ({'op': 'trace', 'id': code, 'direction': 'down'}, '/api/v1/batches/' + code + '/trace'),
+             ({'op': 'trace', 'id': code, 'direction': 'up', 'limit': 1, 'cursor': 0},
+              '/api/v1/batches/' + code + '/trace?direction=up&limit=1&cursor=0'),
              ({'op': 'entry', 'seq': 2}, '/api/v1/entries/2'),
              ({'op': 'log', 'from': 0, 'limit': 7}, '/api/v1/entries?from=0&limit=7'),
              ({'op': 'proof', 'seq': 1, 'size': size}, '/api/v1/proofs/inclusion?seq=1&size=%d' % size),

@@ -381,6 +381,12 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
                (strcmp(extra, "trace") == 0 || strcmp(extra, "label") == 0 || strcmp(extra, "scans") == 0)) {
         req = json_pack("{s:s, s:s}", "op", strcmp(extra, "scans") == 0 ? "scan_get" : extra, "id", code);
         *daemon_op = strcmp(extra, "label") == 0; /* a label token is signed by the log key */
+        if (strcmp(extra, "trace") == 0) { /* over HTTP always a page, bounded */
+            if (!str_arg(c, req, "direction"))
+                json_object_set_new(req, "direction", json_string("down"));
+            *bad |= int_arg(c, req, "depth") < 0 || int_arg(c, req, "cursor") < 0 ||
+                    int_arg(c, req, "limit") < 0;
+        }
     } else if (strcmp(p, "actors") == 0) {
         req = json_pack("{s:s}", "op", "actors");
         str_arg(c, req, "role"), str_arg(c, req, "cursor");

@@ -69,6 +69,19 @@ tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_erro
 tt_err tt_trace(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 
 /*
+ * One page of a lot's lineage: breadth first from `code` up to its origins
+ * (up) or down to every descendant, at most `depth` links away (0: 64), as a
+ * flat list of nodes [cursor, cursor + limit) (limit at most 500), each a
+ * batch summary with its "depth", the node it was reached "from", "via"
+ * (split, transfer, process), the link's "qty_g" and "seq". *out is
+ * {"id","direction","nodes","next"}: next is the cursor of the next page, or
+ * null. A page costs at most cursor + limit record reads, whatever the size
+ * of the lineage.
+ */
+tt_err tt_trace_page(tt_ledger *l, const char *code, int up, unsigned depth, size_t cursor,
+                     size_t limit, json_t **out, tt_error *err);
+
+/*
  * One page of batches (actors = 0) or actors (1) matching `filter`: for
  * batches {"holder"?, "herb"?, "state"?, "origin"?} (holder also matches a
  * lot on its way to that actor, origin any of province, city, county), for
