@@ -1205,6 +1205,16 @@ static void test_scans_are_bounded(void **state)
     free(S);
 }
 
+/* Distinct codes for a big lineage: 20,000 random 9-digit ones would
+ * collide about one time in five. */
+static void counted_code(char out[TT_CODE_LEN + 1])
+{
+    static unsigned long n = 300000000;
+    snprintf(out, TT_CODE_LEN + 1, "261122%09lu", n++);
+    out[15] = (char)('0' + tt_damm(out, 15));
+    out[16] = '\0';
+}
+
 /* A lot with 20,020 descendants comes back a bounded page at a time. */
 static void test_trace_pages(void **state)
 {
@@ -1213,7 +1223,7 @@ static void test_trace_pages(void **state)
     char mids[20][TT_CODE_LEN + 1];
     json_t *kids = json_array();
     for (int i = 0; i < 20; i++) {
-        tt_code_new(tt_now_ms(), mids[i]);
+        counted_code(mids[i]);
         json_array_append_new(kids, json_pack("{s:s, s:i}", "id", mids[i], "qty_g", 2000000));
     }
     OK(&T1, "batch.split", "{s:s, s:o}", "id", root, "children", kids);
@@ -1221,7 +1231,7 @@ static void test_trace_pages(void **state)
         json_t *leaves = json_array();
         for (int k = 0; k < 1000; k++) {
             char c[TT_CODE_LEN + 1];
-            tt_code_new(tt_now_ms(), c);
+            counted_code(c);
             json_array_append_new(leaves, json_pack("{s:s, s:i}", "id", c, "qty_g", 1000));
         }
         OK(&T1, "batch.split", "{s:s, s:o}", "id", mids[i], "children", leaves);

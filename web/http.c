@@ -363,7 +363,7 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
     } else if (sscanf(p, "entries/%20[0-9]%n", code, &n) == 1 && (p[n] == '\0' || strcmp(p + n, "/proof") == 0)) {
         req = json_pack("{s:s, s:I}", "op", p[n] ? "proof_bundle" : "entry", "seq",
                         (json_int_t)strtoll(code, NULL, 10));
-        *bad |= strlen(code) > 18;
+        *bad |= strlen(code) > 18 || (p[n] && int_arg(c, req, "size") < 0);
     } else if (strcmp(p, "proofs/inclusion") == 0) {
         req = json_pack("{s:s}", "op", "proof");
         *bad |= int_arg(c, req, "seq") <= 0 || int_arg(c, req, "size") < 0;
@@ -495,6 +495,117 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
     return send_json(c, a, "no-store");
 }
 
+/* ---- pages and their assets ---------------------------------------------------------------- */
+
+static char *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n + 65536 > cap) {
+            char *nb = realloc(buf, cap = cap * 2 + 65536);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, 65536, f);
+        n += got;
+    } while (got > 0 && n < (4u << 20));
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static const char *type_of(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return !dot                        ? "application/octet-stream"
+           : strcmp(dot, ".js") == 0   ? "text/javascript; charset=utf-8"
+           : strcmp(dot, ".css") == 0  ? "text/css; charset=utf-8"
+           : strcmp(dot, ".html") == 0 ? "text/html; charset=utf-8"
+           : strcmp(dot, ".svg") == 0  ? "image/svg+xml"
+           : strcmp(dot, ".png") == 0  ? "image/png"
+                                       : "application/octet-stream";
+}
+
+/* A file name of [a-z0-9._-] with no leading dot: nothing else is served. */
+static int plain_name(const char *s)
+{
+    if (*s == '\0' || *s == '.' || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* A pinned module the pages fall back on: assets/noble/ed25519.js and
+ * assets/noble/hashes/<file>.js, the npm packages' own files. */
+static enum MHD_Result serve_asset(web *w, struct MHD_Connection *c, const char *rest)
+{
+    char path[8400];
+    if (strncmp(rest, "noble/hashes/", 13) == 0 && plain_name(rest + 13) && strstr(rest, ".js"))
+        snprintf(path, sizeof path, "%s/@noble/hashes/%s", w->modules, rest + 13);
+    else if (strcmp(rest, "noble/ed25519.js") == 0)
+        snprintf(path, sizeof path, "%s/@noble/ed25519/index.js", w->modules);
+    else if (plain_name(rest))
+        snprintf(path, sizeof path, "%s/assets/%s", w->pages, rest);
+    else
+        return send_error(c, 404, TT_ERR_NOT_FOUND, "no such asset");
+    size_t len;
+    char *data = *w->pages ? read_whole(path, &len) : NULL;
+    if (data == NULL)
+        return send_error(c, 404, TT_ERR_NOT_FOUND, "no such asset");
+    enum MHD_Result rc = send_bytes(c, 200, data, len, type_of(rest), "public, max-age=300");
+    free(data);
+    return rc;
+}
+
+/* The page a phone opens from a label: the shell, with what it verifies
+ * against (the log's verifier key) and where the ledger lives. */
+static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *code)
+{
+    char path[4500];
+    size_t len;
+    snprintf(path, sizeof path, "%s/b.html", w->pages);
+    char *tpl = *w->pages && strlen(code) <= 40 ? read_whole(path, &len) : NULL;
+    if (tpl == NULL)
+        return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
+    const char *keys[] = {"{{LOG_KEY}}", "{{ORIGIN}}", "{{BASE_URL}}", "{{PREFIX}}"};
+    const char *vals[] = {w->ops.vkey, w->ops.origin, w->ops.base_url, w->prefix};
+    size_t cap = len + 4096, n = 0;
+    char *out = malloc(cap);
+    for (const char *p = tpl; out && *p;) {
+        int hit = 0;
+        for (int k = 0; k < 4 && !hit; k++) {
+            size_t kl = strlen(keys[k]);
+            if (strncmp(p, keys[k], kl) == 0) { /* values are ASCII without < > " & */
+                n += (size_t)snprintf(out + n, cap - n, "%s", vals[k]);
+                p += kl;
+                hit = 1;
+            }
+        }
+        if (!hit && n + 1 < cap)
+            out[n++] = *p++;
+        else if (!hit)
+            break;
+    }
+    free(tpl);
+    if (out == NULL)
+        return MHD_NO;
+    out[n] = '\0';
+    enum MHD_Result rc = send_bytes(c, 200, out, n, "text/html; charset=utf-8", "no-cache");
+    free(out);
+    return rc;
+}
+
 enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
                            const char *method, const char *version, const char *upload,
                            size_t *upload_size, void **con_cls)
@@ -549,6 +660,12 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
             return send_error(c, 405, TT_ERR_ARGUMENT, "the log is read with GET");
         return serve_log(w, c, p + 4);
+    }
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        if (strncmp(p, "b/", 2) == 0 && strchr(p + 2, '/') == NULL)
+            return serve_page(w, c, p + 2);
+        if (strncmp(p, "assets/", 7) == 0)
+            return serve_asset(w, c, p + 7);
     }
     return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
 }

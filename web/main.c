@@ -176,6 +176,28 @@ static void prefix_of(const char *base, char *out, size_t cap)
     snprintf(out, cap, "%s", p ? p : "");
 }
 
+/* The pages beside the build tree (build/, build/asan/...) or installed. */
+static int find_pages(web *w)
+{
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    static const char *rel[] = {"/../web", "/../../web", "/../share/tcmtrace/web"};
+    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s%s/pages/b.html", exe, rel[i]);
+        if (access(p, R_OK) == 0) {
+            snprintf(w->pages, sizeof w->pages, "%s%s/pages", exe, rel[i]);
+            snprintf(w->modules, sizeof w->modules, "%s%s/node_modules", exe, rel[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -253,6 +275,8 @@ int main(int argc, char **argv)
         return 3;
     }
     prefix_of(w.ops.base_url, w.prefix, sizeof w.prefix);
+    if (!find_pages(&w))
+        fprintf(stderr, "tcmtrace-web: no pages found beside the program; /b/ answers 404\n");
     snprintf(w.api_url, sizeof w.api_url, "ipc://%s/api.sock", w.dir);
     pthread_mutex_init(&w.lock, NULL);
     /* every connection is a descriptor: room for the cap, or say so */

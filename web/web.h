@@ -47,6 +47,8 @@ typedef struct web {
     char dir[4096];
     char api_url[4200]; /* ipc://DIR/api.sock */
     char prefix[256];   /* the base URL's path ("/cq"), or "" */
+    char pages[4400];   /* the pages and their assets (web/pages, or installed) */
+    char modules[4400]; /* the pinned npm modules the pages fall back on (node_modules) */
     tt_ledger *ledger;
     tt_api ops;
     pthread_mutex_t lock; /* the buckets */

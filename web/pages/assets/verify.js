@@ -1,0 +1,120 @@
+// verify.js: pure checks over bytes, as the C verifier makes them (README,
+// "The ledger", "QR labels"): signed notes and checkpoints, label tokens,
+// entries and their signatures, RFC 9162 inclusion proofs. `c` is the
+// crypto of crypto.js; nothing here fetches.
+
+const te = new TextEncoder();
+
+export function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function unb64(s, url = false) {
+  let t = url ? s.replace(/-/g, '+').replace(/_/g, '/') : s;
+  while (t.length % 4) t += '=';
+  const bin = atob(t);
+  return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+}
+
+export const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+export const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+// name+hexid+base64(0x01 || key): the C2SP signed-note verifier key
+export async function parseVkey(c, vkey) {
+  const first = vkey.indexOf('+'), second = vkey.indexOf('+', first + 1);
+  const name = vkey.slice(0, first), id = vkey.slice(first + 1, second);
+  const raw = unb64(vkey.slice(second + 1));
+  if (raw.length !== 33 || raw[0] !== 1) throw new Error('not an Ed25519 verifier key');
+  const keyId = (await c.sha256(concat(te.encode(name + '\n'), raw))).slice(0, 4);
+  if (toHex(keyId) !== id) throw new Error('the verifier key ID does not match its key');
+  return { name, keyId, pub: raw.slice(1) };
+}
+
+// A checkpoint, once its signature by vk verifies: {origin, size, root, text}
+export async function verifyCheckpoint(c, vk, note) {
+  const cut = note.indexOf('\n\n');
+  if (cut < 0) throw new Error('a checkpoint without signatures');
+  const text = note.slice(0, cut + 1);
+  let good = false;
+  for (const line of note.slice(cut + 2).split('\n')) {
+    if (!line.startsWith('\u2014 ')) continue;
+    const sp = line.lastIndexOf(' ');
+    if (line.slice(2, sp) !== vk.name) continue;
+    const blob = unb64(line.slice(sp + 1));
+    if (blob.length === 68 && equal(blob.slice(0, 4), vk.keyId))
+      good = good || (await c.verify(vk.pub, blob.slice(4), te.encode(text)));
+  }
+  if (!good) throw new Error('the checkpoint is not signed by this ledger\'s log key');
+  const [origin, size, root] = text.split('\n');
+  if (origin !== vk.name) throw new Error('the checkpoint is of another log');
+  return { origin, size: Number(size), root: unb64(root), text };
+}
+
+// The token of a label: key ID, the code it was made for, 16 bytes of the
+// registration entry's hash, and the log key's signature.
+export function parseToken(token) {
+  const raw = unb64(token, true);
+  if (raw.length !== 91) throw new Error('the token is not 91 bytes');
+  let code = 0n;
+  for (let i = 4; i < 11; i++) code = (code << 8n) | BigInt(raw[i]);
+  return { keyId: raw.slice(0, 4), code: code.toString().padStart(16, '0'), hash16: raw.slice(11, 27), sig: raw.slice(27) };
+}
+
+// 'ok', 'other_ledger', 'code_mismatch' or 'bad_signature'
+export async function checkToken(c, vk, code, t) {
+  if (!equal(t.keyId, vk.keyId)) return 'other_ledger';
+  if (t.code !== code) return 'code_mismatch';
+  const msg = concat(te.encode('tcmtrace/label/v1\n' + vk.name + '\n' + code + '\n'), t.hash16);
+  return (await c.verify(vk.pub, t.sig, msg)) ? 'ok' : 'bad_signature';
+}
+
+const u64 = (b, o) => b.slice(o, o + 8).reduce((n, x) => n * 256 + x, 0);
+
+export function decodeEntry(b) {
+  if (b.length < 149 || b[0] !== 1) throw new Error('not an entry');
+  const len = ((b[145] << 24) | (b[146] << 16) | (b[147] << 8) | b[148]) >>> 0;
+  if (149 + len !== b.length) throw new Error('an entry of the wrong length');
+  return { seq: u64(b, 1), time_ms: u64(b, 9), prev: b.slice(17, 49), actor: b.slice(49, 81), sig: b.slice(81, 145), body: b.slice(149) };
+}
+
+export const leafHash = (c, entry) => c.sha256(concat(Uint8Array.of(0), entry));
+const nodeHash = (c, l, r) => c.sha256(concat(Uint8Array.of(1), l, r));
+
+export async function eventSigned(c, e) {
+  return c.verify(e.actor, e.sig, concat(te.encode('tcmtrace/event/v1\n'), e.body));
+}
+
+// RFC 9162 2.1.3.2: does `proof` take leaf `index` of a tree of `size` to `root`?
+export async function inclusionHolds(c, index, size, leaf, proof, root) {
+  if (index >= size) return false;
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await nodeHash(c, p, r);
+      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      r = await nodeHash(c, r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(r, root);
+}
+
+// A c2sp.org/tlog-proof bundle: {entry bytes, index, proof, checkpoint note}
+export function parseBundle(text) {
+  const lines = text.split('\n');
+  if (lines[0] !== 'c2sp.org/tlog-proof@v1' || !lines[1].startsWith('extra ') || !lines[2].startsWith('index '))
+    throw new Error('not a tlog-proof bundle');
+  const proof = [];
+  let i = 3;
+  for (; lines[i]; i++) proof.push(unb64(lines[i]));
+  return { entry: unb64(lines[1].slice(6)), index: Number(lines[2].slice(6)), proof, note: lines.slice(i + 1).join('\n') };
+}
