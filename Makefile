@@ -28,7 +28,7 @@ DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev 
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
             libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
             libmicrohttpd-dev zlib1g-dev python3-yaml python3-cryptography curl \
-            clang libclang-rt-14-dev valgrind
+            clang libclang-rt-14-dev valgrind chromium
 
 CORE_SRC := $(wildcard core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -42,7 +42,14 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 .PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
 .SECONDARY:
 
-all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web
+all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web web/node_modules/.installed
+
+# the pages' pinned npm modules (@noble fallback, playwright-core for the
+# browser tests), exactly as web/package-lock.json says
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "tcmtrace: npm is needed for the pages' modules (Node.js 18 or later)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # test helper: a ledger of N entries made straight through the library (tiles and web tests)
 $(BUILD)/fill-ledger: $(BUILD)/tests/fill-ledger.o $(BUILD)/libtcmtrace.a
@@ -116,10 +123,10 @@ check:
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(MAKE) --no-print-directory valgrind
-	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web crash"
+	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web browser crash"
 
-# unit tests and the suites in SUITES (e2e hostile scenario web crash) on BUILD
-SUITES ?= e2e hostile scenario web
+# unit tests and the suites in SUITES (e2e hostile scenario web browser crash) on BUILD
+SUITES ?= e2e hostile scenario web browser
 test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
@@ -144,7 +151,7 @@ tsan:
 # non-empty log is a failure.
 valgrind: all $(BUILD)/tcmtrace-sign $(BUILD)/tests/fixed-digits.so
 	@rm -rf $(BUILD)/vg && mkdir -p $(BUILD)/vg
-	@for b in tcmtrace tcmtraced; do \
+	@for b in tcmtrace tcmtraced tcmtrace-web; do \
 	  printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=%s/tests/valgrind.supp --log-file=%s/vg/log.%%p %s/%s "$$@"\n' \
 	    "$$(pwd)" "$$(pwd)/$(BUILD)" "$$(pwd)/$(BUILD)" $$b >$(BUILD)/vg/$$b; chmod +x $(BUILD)/vg/$$b; \
 	done
@@ -155,7 +162,7 @@ valgrind: all $(BUILD)/tcmtrace-sign $(BUILD)/tests/fixed-digits.so
 	done
 	@bad=$$(find $(BUILD)/vg -name 'log.*' -size +0); if [ -n "$$bad" ]; then \
 	  echo "valgrind: errors or leaks in $$(echo $$bad | wc -w) processes:"; head -60 $$bad; exit 1; fi
-	@echo "valgrind: $$(ls $(BUILD)/vg/log.* | wc -l) tcmtrace and tcmtraced processes (demo, e2e, hostile) ran with no errors and no leaks"
+	@echo "valgrind: $$(ls $(BUILD)/vg/log.* | wc -l) tcmtrace, tcmtraced and tcmtrace-web processes (demo, e2e, hostile) ran with no errors and no leaks"
 
 # five seconds a target, on a copy of its seed corpus (libFuzzer adds to it)
 fuzz-short: fuzz-build

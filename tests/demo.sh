@@ -11,8 +11,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tcmtrace-demo-XXXXXX")
 KEYS="$WORK/keys"
 LEDGER="$WORK/ledger"
 mkdir -p "$KEYS"
+WEB_PID=
 cleanup() {
     stop_daemon
+    [ -n "$WEB_PID" ] && kill "$WEB_PID" 2>/dev/null
     if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "ledger kept in $LEDGER"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT INT TERM
@@ -33,11 +35,16 @@ say "市场管理处 sets up the ledger / the market authority creates the ledge
 for who in mkt grower trader1 trader2 processor inspector regulator pharmacy; do
     "$TT" key new "$KEYS/$who.key" >/dev/null
 done
+PORT=${DEMO_PORT:-$(/usr/bin/python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")}
 "$TTD" init "$LEDGER" --origin tcmtrace.example/cq-jiefanglu \
     --market "重庆解放路中药材专业市场" --authority-key "$KEYS/mkt.key" \
-    --authority-id MKT-01 --authority-name "解放路中药材市场管理处" --unsealed-log-key
+    --authority-id MKT-01 --authority-name "解放路中药材市场管理处" --unsealed-log-key \
+    --base-url "http://127.0.0.1:$PORT/cq"
 start_daemon "$LEDGER" "$WORK/daemon.log"
 echo "tcmtraced running on $LEDGER (log: $WORK/daemon.log)"
+"$BIN/tcmtrace-web" "$LEDGER" --listen "127.0.0.1:$PORT" >"$WORK/web.log" 2>&1 &
+WEB_PID=$!
+echo "tcmtrace-web serving http://127.0.0.1:$PORT/cq/ (labels point here; log: $WORK/web.log)"
 
 say "Enrolling everyone who will touch the goods"
 enroll() { # id key name org licence roles [stall]
@@ -109,9 +116,21 @@ run "regulator 赵国栋" show "$A3"
 printf '\n[pharmacy 周敏] scans the recalled lot'"'"'s label when it is offered to her:\n'
 if "$TT" --key "$KEYS/pharmacy.key" scan "$WORK/a3.png"; then echo "(unexpectedly in order)"; exit 1; fi
 
+say "The pharmacist opens her lot's label on her phone (headless Chromium, 360 x 780)"
+PH_URL=$("$TT" --json label "$PH_LOT" --out "$WORK/ph2.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+SHOT=${DEMO_SCREENS:-$(pwd)/build/screens}/demo-pharmacy.png
+mkdir -p "$(dirname "$SHOT")"
+printf '\n[pharmacy 周敏] opens %s\n' "$PH_URL"
+if command -v node >/dev/null && [ -x /usr/bin/chromium ]; then
+    printf '  the page says: %s\n  screenshot: %s\n' "$(node "$(dirname "$0")/browser/open.mjs" "$PH_URL" "$SHOT")" "$SHOT"
+else
+    echo "  (no node or chromium on this machine: make deps installs chromium)"
+fi
+
 say "The signed checkpoint, verified with the log key everyone was given"
 run "anyone" --log-key "$LEDGER/log.vkey" checkpoint
 stop_daemon
+kill "$WEB_PID" 2>/dev/null; wait "$WEB_PID" 2>/dev/null; WEB_PID=
 say "An offline audit of the whole ledger (no daemon needed)"
 run "auditor" audit "$LEDGER"
 printf '\nThe market day is done: %s entries, every one signed, chained and proved.\n' \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs each test program given, the shell suites named in SUITES (e2e,
-# hostile, scenario, web, crash), then the JSON Schema check over the shared fixtures,
+# hostile, scenario, web, browser, crash), then the JSON Schema check over the shared fixtures,
 # every event body the rules test signed and every API message the e2e
 # suite saw; prints one summary line "N passed, N failed" (programs and
 # suites; each prints its own cases).
@@ -28,6 +28,7 @@ for suite in ${SUITES:-e2e hostile scenario web}; do
     hostile) BIN="$BUILD" run sh tests/hostile.sh ;;
     scenario) BIN="$BUILD" run sh tests/scenario.sh ;;
     web) BIN="$BUILD" run sh tests/web.sh ;;
+    browser) BIN="$BUILD" run sh tests/browser.sh ;;
     crash) ROUNDS=${ROUNDS:-10} BIN="$BUILD" run sh tests/crashtest.sh ;;
     esac
 done

@@ -14,7 +14,7 @@ const td = new TextDecoder();
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, val] of Object.entries(attrs || {})) e.setAttribute(k, val);
-  for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false) e.append(k);
+  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(k);
   return e;
 }
 const bi = (zh, en) => [zh, el('span', { class: 'en' }, en)];
@@ -97,7 +97,7 @@ function render(b, actors, timeline, scan) {
   sections.push(el('section', null, el('h2', null, ...bi('来源 → 去向', 'Custody, from origin to now')),
     el('ol', null, timeline.map((t) => el('li', null,
       `${(TYPES[t.type] || [t.type])[0]} · ${who(t.by)}${t.to ? ' → ' + who(t.to) : ''}${t.qty_g ? ' · ' + g(t.qty_g) : ''}`,
-      el('span', { class: 'en' }, `${t.at.slice(0, 16).replace('T', ' ')} · #${t.seq}${t.code !== b.id ? ' · ' + t.code.slice(-4) : ''}`))))));
+      el('span', { class: 'en' }, `${t.at.slice(0, 16).replace('T', ' ')} · 账本 #${t.seq}${t.code !== b.id ? ' · 上游批次 …' + t.code.slice(-4) : ''}`))))));
   if (scan) {
     const places = (scan.places || []).filter((p) => !p.observer).map((p) => who(p.by));
     sections.push(el('section', null, el('h2', null, ...bi('扫码', 'Scans')),
@@ -154,16 +154,16 @@ async function main() {
   const proven = await pool(seqs, 6, async (seq) => {
     const r = await fetch(api(`entries/${seq}/proof?size=${cp.size}`), { cache: 'no-store' });
     const bundle = v.parseBundle(await r.text());
-    if (bundle.note !== cpr.body.checkpoint || bundle.index !== seq) throw new Error(`entry ${seq}: proved against another checkpoint`);
+    if (bundle.note !== cpr.body.checkpoint || bundle.index !== seq) throw new Error(`第 ${seq} 条记录的证明不属于已验证的检查点 (entry ${seq}: another checkpoint)`);
     const entry = v.decodeEntry(bundle.entry);
     const leaf = await v.leafHash(c, bundle.entry);
     if (entry.seq !== seq || !(await v.eventSigned(c, entry)) || !(await v.inclusionHolds(c, seq, cp.size, leaf, bundle.proof, cp.root)))
-      throw new Error(`entry ${seq} does not verify`);
+      throw new Error(`第 ${seq} 条记录的签名或默克尔证明不成立 (entry ${seq} does not verify)`);
     verified++;
     return { seq, leaf, entry, body: JSON.parse(td.decode(entry.body)) };
   });
   const reg = proven.find((p) => p.seq === b.created_seq);
-  if (!reg || !v.equal(reg.leaf.slice(0, 16), t.hash16)) throw new Error('the token does not bind this lot\'s registration');
+  if (!reg || !v.equal(reg.leaf.slice(0, 16), t.hash16)) throw new Error('标签令牌与该批次的登记记录不符 (the token does not bind this lot\'s registration)');
   // who: the actors the record names, their keys checked against the entries
   const ids = new Set([b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector)].filter(Boolean));
   const actors = {}, byKey = {};
@@ -176,6 +176,19 @@ async function main() {
     }
   });
   const b64 = (u) => btoa(String.fromCharCode(...u));
+  // signers the record does not name (a regulator, the market office): by their entry
+  const unknown = proven.filter((p) => !byKey[b64(p.entry.actor)]);
+  await pool(unknown, 4, async (p) => {
+    if (byKey[b64(p.entry.actor)]) return;
+    const e = await getJSON(api('entries/' + p.seq));
+    const id = e.body && e.body.by;
+    if (!id || actors[id]) return;
+    const a = await getJSON(api('actors/' + encodeURIComponent(id)));
+    if (a.status === 200 && a.body.actor.key === b64(p.entry.actor)) {
+      actors[id] = a.body.actor;
+      byKey[a.body.actor.key] = id;
+    }
+  });
   const timeline = proven.map((p) => ({ seq: p.seq, code: codeOf.get(p.seq), type: p.body.type, at: p.body.at, to: p.body.to, qty_g: p.body.qty_g, by: byKey[b64(p.entry.actor)] || b64(p.entry.actor).slice(0, 8) + '…' }));
   // a public scan; only signed scans raise flags, and the page reports them
   const sr = await fetch(api('scans'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: code }) });

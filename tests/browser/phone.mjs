@@ -1,0 +1,126 @@
+// phone.mjs: the page a phone opens from a label, in Debian's Chromium
+// driven by playwright-core (web/package-lock.json). Each case opens a label
+// URL at 360 x 780 and asserts the verdict the page shows; a screenshot of
+// each goes to SCREENS. Prints "phone: N passed, N failed".
+//
+//   node phone.mjs CASES.json SCREENS
+//
+// CASES.json: {"genuine": url, "recalled": url, "held": url, "other": url,
+//              "min_entries": n}
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+
+const [cases, screens] = [JSON.parse(readFileSync(process.argv[2], 'utf8')), process.argv[3]];
+mkdirSync(screens, { recursive: true });
+let passed = 0, failed = 0;
+const check = (ok, what, detail = '') => {
+  if (ok) passed++;
+  else { failed++; console.log('FAIL', what, String(detail).slice(0, 300)); }
+};
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+// Opens url in a fresh 360 x 780 page; `prepare` may route or script it first.
+async function open(name, url, prepare) {
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, locale: 'zh-CN' });
+  const page = await ctx.newPage();
+  const outside = [];
+  page.on('request', (r) => { if (!r.url().startsWith(new URL(url).origin)) outside.push(r.url()); });
+  if (prepare) await prepare(page, ctx);
+  await page.goto(url);
+  await page.waitForSelector('body[data-done="1"]', { timeout: 60000 });
+  const result = await page.evaluate(() => ({
+    ...window.tcmtraceResult,
+    banner: document.getElementById('banner').innerText,
+    scrollWidth: document.documentElement.scrollWidth,
+  }));
+  await page.screenshot({ path: `${screens}/${name}.png`, fullPage: true });
+  check(outside.length === 0, `${name}: nothing is fetched from outside tcmtrace-web`, outside.join(' '));
+  await ctx.close();
+  return result;
+}
+
+const tamper = (u) => {
+  const q = new URL(u), t = q.searchParams.get('t');
+  const i = t.length - 10; // inside the signature
+  q.searchParams.set('t', t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1));
+  return q.toString();
+};
+
+// genuine and in order, with the verified count
+let r = await open('genuine', cases.genuine);
+check(r.verdict === 'ok', 'a genuine lot shows green', JSON.stringify(r));
+check(/正品/.test(r.banner) && /条记录已在本机验证/.test(r.banner), 'and says how many entries were verified here', r.banner);
+check(r.verified >= cases.min_entries, `at least ${cases.min_entries} entries verified`, r.verified);
+check(r.scrollWidth <= 360, 'no horizontal scroll at 360 px', r.scrollWidth);
+const firstCrypto = r.crypto;
+// the states a lot can be in
+r = await open('recalled', cases.recalled);
+check(r.verdict === 'recalled' && /已召回/.test(r.banner), 'a recalled lot shows 已召回', JSON.stringify(r));
+r = await open('held', cases.held);
+check(r.verdict === 'held' && /已扣留/.test(r.banner), 'a held lot shows 已扣留', JSON.stringify(r));
+// a counterfeiter's labels
+r = await open('forged-token', tamper(cases.genuine));
+check(r.verdict === 'fake' && /疑似假冒/.test(r.banner), 'a forged token shows 疑似假冒', JSON.stringify(r));
+const swapped = new URL(cases.genuine);
+swapped.pathname = new URL(cases.recalled).pathname; // the genuine lot's token on another code
+r = await open('swapped-code', swapped.toString());
+check(r.verdict === 'fake' && /追溯码与令牌不符/.test(r.banner), 'a swapped code shows 疑似假冒', JSON.stringify(r));
+r = await open('other-ledger', cases.other);
+check(r.verdict === 'fake' && /另一个账本/.test(r.banner), 'a label of another ledger shows 疑似假冒', JSON.stringify(r));
+// the server lies: one entry of the history changed on its way (a proxy in the test)
+r = await open('tampered-entry', cases.genuine, async (page) => {
+  let done = false;
+  await page.route('**/api/v1/entries/*/proof*', async (route) => {
+    const resp = await route.fetch();
+    let text = await resp.text();
+    if (!done) { // flip one base64 character of the entry itself
+      done = true;
+      const at = text.indexOf('extra ') + 6 + 200;
+      text = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
+    }
+    await route.fulfill({ response: resp, body: text });
+  });
+});
+check(r.verdict === 'failed' && /验证失败/.test(r.banner), 'a tampered entry shows 验证失败, not green', JSON.stringify(r));
+// browsers without Ed25519 in WebCrypto, or without crypto.subtle at all
+r = await open('fallback-no-ed25519', cases.genuine, async (page) => {
+  await page.addInitScript(() => {
+    const real = crypto.subtle.importKey.bind(crypto.subtle);
+    crypto.subtle.importKey = (f, k, alg, ...rest) =>
+      (alg && (alg === 'Ed25519' || alg.name === 'Ed25519')) ? Promise.reject(new DOMException('no Ed25519', 'NotSupportedError')) : real(f, k, alg, ...rest);
+  });
+});
+check(r.verdict === 'ok' && r.crypto === '@noble/ed25519', 'without Ed25519 in WebCrypto the fallback verifies the same lot', JSON.stringify(r));
+check(firstCrypto === 'WebCrypto', 'with Ed25519 in WebCrypto, WebCrypto verifies', firstCrypto);
+r = await open('fallback-no-subtle', cases.genuine, async (page) => {
+  await page.addInitScript(() => Object.defineProperty(globalThis.crypto, 'subtle', { get: () => undefined }));
+});
+check(r.verdict === 'ok' && r.crypto === '@noble/ed25519', 'without crypto.subtle (plain HTTP) the fallback verifies', JSON.stringify(r));
+// Slow 3G: first paint and what the first view costs
+{
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 } });
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 400, downloadThroughput: 400 * 1024 / 8, uploadThroughput: 400 * 1024 / 8 });
+  let bytes = 0;
+  cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; });
+  const t0 = Date.now();
+  await page.goto(cases.genuine);
+  await page.waitForSelector('body[data-done="1"]', { timeout: 120000 });
+  const verifiedMs = Date.now() - t0;
+  const fcp = await page.evaluate(() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || -1);
+  check(fcp > 0 && fcp < 1000, 'first contentful paint within 1 s on Slow 3G', fcp);
+  check(bytes <= 100 * 1024, 'the first view transfers at most 100 KB', bytes);
+  writeFileSync(`${screens}/slow3g.json`, JSON.stringify({ first_contentful_paint_ms: Math.round(fcp), verified_ms: verifiedMs, bytes }) + '\n');
+  console.log(`slow 3G: first contentful paint ${Math.round(fcp)} ms, verified in ${verifiedMs} ms, ${bytes} bytes`);
+  await ctx.close();
+}
+await browser.close();
+console.log(`phone: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
