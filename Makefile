@@ -27,7 +27,7 @@ TESTLIBS := -lcmocka
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
             libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
-            libmicrohttpd-dev zlib1g-dev python3-yaml python3-cryptography curl \
+            libmicrohttpd-dev zlib1g-dev python3-yaml python3-cryptography curl openssl \
             clang libclang-rt-14-dev valgrind chromium
 
 CORE_SRC := $(wildcard core/*.c)

@@ -102,6 +102,28 @@ start_web "$L" "$PORT" --config "$WORK/web.conf" || exit 1
 py "the REST API, as its OpenAPI says and as nanomsg answers" "$HERE/web_check.py" rest \
     "http://127.0.0.1:$PORT/cq" "$TT" "$CODE" "$WORK/signed1.json" "$WORK/signed2.json"
 py "hostile HTTP clients" "$HERE/web_check.py" hostile "http://127.0.0.1:$PORT/cq" "$WEB_PID" 3
+# HTTPS with a certificate of its own (GnuTLS), on another port
+stop_web
+TPORT=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1 || exit 1
+start_web_tls() {
+    "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$TPORT" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" >>"$WORK/web.log" 2>&1 &
+    WEB_PID=$!
+    for i in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$TPORT/" && return 0; sleep 0.05; done
+    return 1
+}
+start_web_tls || { fail "tcmtrace-web did not start with TLS" "$WORK/web.log"; }
+OUT=$(curl -s --cacert "$WORK/tls.crt" -o "$WORK/out" -w '%{http_code}' "https://127.0.0.1:$TPORT/cq/api/v1/batches/$CODE")
+[ "$OUT" = 200 ] && grep -q '"ok":true' "$WORK/out" && pass "HTTPS with --tls-cert and --tls-key, the certificate verified" ||
+    fail "HTTPS: $OUT" "$WORK/out"
+OUT=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TPORT/cq/api/v1/status")
+[ "$OUT" != 200 ] && pass "the HTTPS port does not answer plain HTTP" || fail "plain HTTP on the HTTPS port: $OUT"
+stop_web
+if "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$TPORT" --tls-cert "$WORK/tls.crt" >"$WORK/out" 2>&1; then
+    fail "a certificate without its key was accepted"
+else grep -q "both --tls-cert and --tls-key" "$WORK/out" && pass "a certificate without its key is refused" || fail "no key" "$WORK/out"; fi
+start_web "$L" "$PORT" --config "$WORK/web.conf" || exit 1
 # the daemon down: reads go on from the store, writes get 503 and change nothing
 stop_daemon
 before=$(sha256sum "$L/data.mdb" | cut -d' ' -f1)
