@@ -92,6 +92,7 @@ int cmd_inspect(cli *c, int argc, char **argv);
 int cmd_hold(cli *c, int argc, char **argv);
 int cmd_cancel(cli *c, int argc, char **argv);
 int cmd_tiles(cli *c, int argc, char **argv);
+int cmd_backup(cli *c, int argc, char **argv);
 int cmd_herbs(cli *c, int argc, char **argv);
 int cmd_limits(cli *c, int argc, char **argv);
 int cmd_buyer_check(cli *c, int argc, char **argv);

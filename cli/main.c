@@ -39,6 +39,7 @@ static const command commands[] = {
     {"proof", cmd_proof, "the inclusion proof of an entry, verified"},
     {"verify", cmd_verify, "prove every entry of a batch's trace against a checkpoint"},
     {"audit", cmd_audit, "full offline audit of a ledger directory"},
+    {"backup", cmd_backup, "a consistent copy of a ledger while the daemon writes"},
     {"tiles", cmd_tiles, "export the log as C2SP tlog-tiles files for a static server"},
     {"label", cmd_label, "print QR labels (PNG, SVG or terminal)"},
     {"scan", cmd_scan, "read a label from a photo and check it"},

@@ -427,3 +427,18 @@ tt_err tt_scan_get(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     json_decref(batch);
     return rc;
 }
+
+tt_err tt_scan_backup(tt_ledger *l, const char *out, tt_error *err)
+{
+    tt_error ignored;
+    if (scans_env(l, &ignored) != TT_OK)
+        return TT_OK; /* never scanned: nothing to copy */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/scans", out);
+    if (mkdir(path, 0700) != 0)
+        return tt_fail(err, TT_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    pthread_rwlock_rdlock(&l->scan_resize);
+    int rc = mdb_env_copy2(l->scan_env, path, MDB_CP_COMPACT);
+    pthread_rwlock_unlock(&l->scan_resize);
+    return rc == 0 ? TT_OK : tt_mdb_fail(err, rc, "cannot copy the scans");
+}

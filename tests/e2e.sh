@@ -298,8 +298,16 @@ for i in 1 2 3 4 5 6 7 8; do
         >"$WORK/client$i" 2>&1 &
     pids="$pids $!"
 done
+# a backup while they write: LMDB's own consistent copy
+sleep 0.2
+expect 0 "backup while clients write" "$TT" --json backup "$L" "$WORK/backup"
 wait $pids
 if cat "$WORK"/client* | grep -q failed; then fail "a concurrent client was refused"; else pass; fi
+expect 0 "the backup audits" "$TT" --log-key "$L/log.vkey" audit "$WORK/backup"
+contains "$OUT" "审计通过" "the copy passes the full audit"
+if [ "$(stat -c %a "$WORK/backup/log.key")" = 600 ]; then pass; else fail "the backup's log key is not 0600"; fi
+expect 2 "a backup into an existing directory is refused" "$TT" backup "$L" "$WORK/backup"
+contains "$ERR" "new directory" "the refusal says what to do"
 after=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
 if [ $((after - before)) = 40 ]; then pass; else fail "40 concurrent registrations made $((after - before)) entries"; fi
 

@@ -144,4 +144,12 @@ tt_err tt_ledger_append(tt_ledger *l, tt_append *items, size_t n, uint64_t now_m
 /* The current UTC time in milliseconds. */
 uint64_t tt_now_ms(void);
 
+/*
+ * A consistent, compacted copy of the ledger (and of its scans) in the new
+ * directory `out`, with LMDB's own copy (mdb_env_copy2), while the daemon
+ * writes. TT_ERR_EXISTS when out exists. The copy is a ledger directory of
+ * its own: audit it, or serve it in place of the original.
+ */
+tt_err tt_ledger_backup(tt_ledger *l, const char *out, tt_error *err);
+
 #endif

@@ -63,4 +63,7 @@ tt_err tt_scan_record(tt_ledger *l, const char *code, const tt_scan_sig *sig, js
 /* The scan record of `code` without recording anything (NOT_FOUND: never scanned). */
 tt_err tt_scan_get(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 
+/* Copies the scans (if any) into out/scans/, consistently (tt_ledger_backup). */
+tt_err tt_scan_backup(tt_ledger *l, const char *out, tt_error *err);
+
 #endif
