@@ -93,6 +93,7 @@ int cmd_hold(cli *c, int argc, char **argv);
 int cmd_cancel(cli *c, int argc, char **argv);
 int cmd_tiles(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
+int cmd_rebuild(cli *c, int argc, char **argv);
 int cmd_herbs(cli *c, int argc, char **argv);
 int cmd_limits(cli *c, int argc, char **argv);
 int cmd_buyer_check(cli *c, int argc, char **argv);

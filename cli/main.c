@@ -39,6 +39,7 @@ static const command commands[] = {
     {"proof", cmd_proof, "the inclusion proof of an entry, verified"},
     {"verify", cmd_verify, "prove every entry of a batch's trace against a checkpoint"},
     {"audit", cmd_audit, "full offline audit of a ledger directory"},
+    {"rebuild", cmd_rebuild, "rebuild the derived state from the entries (daemon stopped)"},
     {"backup", cmd_backup, "a consistent copy of a ledger while the daemon writes"},
     {"tiles", cmd_tiles, "export the log as C2SP tlog-tiles files for a static server"},
     {"label", cmd_label, "print QR labels (PNG, SVG or terminal)"},

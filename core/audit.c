@@ -57,7 +57,7 @@ static int merkle_matches(audit *a, uint64_t seq, const uint8_t leaf[TT_HASH_SIZ
     size_t n = 0;
     tt_merkle_builder_push(&a->tree, leaf, hashes, &n);
     uint64_t base = tt_merkle_stored_index(0, seq);
-    struct tt_txn t = {a->l, a->txn, 0, 0};
+    struct tt_txn t = {a->l, a->txn, 0, 0, NULL};
     for (size_t i = 0; i < n; i++) {
         tt_hash stored;
         if (tt_merkle_read_txn(&t, base + i, stored) != TT_OK ||

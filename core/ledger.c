@@ -229,6 +229,21 @@ static tt_err read_head(tt_ledger *l, MDB_txn *txn, uint64_t *size, uint8_t hash
     return TT_OK;
 }
 
+/* The derived-state digest recorded with the head (zero for a new ledger). */
+static tt_err read_digest(tt_ledger *l, MDB_txn *txn, uint8_t out[TT_DIGEST_SIZE], tt_error *err)
+{
+    MDB_val k = {7, "derived"}, v;
+    int rc = mdb_get(txn, l->dbi[TT_DB_META], &k, &v);
+    memset(out, 0, TT_DIGEST_SIZE);
+    if (rc == MDB_NOTFOUND)
+        return TT_OK;
+    if (rc != 0 || v.mv_size != TT_DIGEST_SIZE)
+        return rc ? tt_mdb_fail(err, rc, "cannot read the derived-state digest")
+                  : tt_fail(err, TT_ERR_STORE, "the derived-state digest is damaged");
+    memcpy(out, v.mv_data, TT_DIGEST_SIZE);
+    return TT_OK;
+}
+
 tt_err tt_ledger_head(tt_ledger *l, uint64_t *size, uint8_t last_hash[TT_HASH_SIZE], tt_error *err)
 {
     MDB_txn *txn;
@@ -324,7 +339,7 @@ static tt_err with_tree(tt_ledger *l, uint64_t a, uint64_t b, uint64_t need, mer
         rc = tt_fail(err, TT_ERR_RANGE, "the ledger has %llu entries, fewer than %llu",
                      (unsigned long long)size, (unsigned long long)need);
     if (rc == TT_OK) {
-        struct tt_txn tx = {l, txn, 0, 0};
+        struct tt_txn tx = {l, txn, 0, 0, NULL};
         rc = op(&tx, a, b, out, len);
         if (rc == TT_ERR_RANGE)
             tt_fail(err, rc, "sizes %llu and %llu do not make a proof", (unsigned long long)a,
@@ -542,7 +557,7 @@ tt_err tt_ledger_write(tt_ledger *l, size_t room,
         rc = begin_write(l, &txn, err);
     if (rc != TT_OK)
         return rc;
-    struct tt_txn t = {l, txn, 0, 0};
+    struct tt_txn t = {l, txn, 0, 0, NULL};
     rc = fn(ctx, &t, err);
     return end_write(l, txn, rc, NULL, err);
 }
@@ -583,7 +598,7 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
 /* Signs a checkpoint of the first `size` entries and stores it. */
 static tt_err put_checkpoint(tt_ledger *l, MDB_txn *txn, uint64_t size, int *mrc, tt_error *err)
 {
-    struct tt_txn rt = {l, txn, 0, 0};
+    struct tt_txn rt = {l, txn, 0, 0, NULL};
     tt_checkpoint cp;
     snprintf(cp.origin, sizeof cp.origin, "%s", l->origin);
     cp.size = size;
@@ -598,7 +613,7 @@ static tt_err put_checkpoint(tt_ledger *l, MDB_txn *txn, uint64_t size, int *mrc
     uint8_t kb[8];
     MDB_val k, v = {len, note};
     key_u64(kb, &k, size);
-    struct tt_txn t = {l, txn, 0, 0};
+    struct tt_txn t = {l, txn, 0, 0, NULL};
     rc = tt_txn_put(&t, TT_DB_CHECKPOINTS, &k, &v, 0, err, "checkpoints");
     free(note);
     if (mrc)
@@ -628,13 +643,60 @@ typedef struct write_state {
     uint64_t size;
     uint8_t last[TT_HASH_SIZE];
     uint64_t time_ms;
+    uint8_t digest[TT_DIGEST_SIZE]; /* of the derived state, as written */
 } write_state;
+
+void tt_digest_move(uint8_t acc[TT_DIGEST_SIZE], int sign, tt_db db, const MDB_val *k,
+                    const MDB_val *v)
+{
+    crypto_hash_sha256_state st;
+    uint8_t h[32], pre[5] = {(uint8_t)db};
+    tt_put_u32be(pre + 1, (uint32_t)k->mv_size);
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, pre, 5);
+    crypto_hash_sha256_update(&st, k->mv_data, k->mv_size);
+    crypto_hash_sha256_update(&st, v->mv_data, v->mv_size);
+    crypto_hash_sha256_final(&st, h);
+    int carry = 0; /* little-endian 256-bit add or subtract */
+    for (int i = 0; i < TT_DIGEST_SIZE; i++) {
+        int x = sign > 0 ? acc[i] + h[i] + carry : acc[i] - h[i] - carry;
+        carry = sign > 0 ? x > 255 : x < 0;
+        acc[i] = (uint8_t)(x & 0xff);
+    }
+}
+
+tt_err tt_txn_del(struct tt_txn *t, tt_db db, MDB_val *k, tt_error *err, const char *what)
+{
+    MDB_val old;
+    int rc = mdb_get(t->txn, t->ledger->dbi[db], k, &old);
+    if (rc == MDB_NOTFOUND)
+        return TT_OK;
+    if (rc == 0 && t->digest && TT_DB_IS_DERIVED(db))
+        tt_digest_move(t->digest, -1, db, k, &old);
+    if (rc == 0 && (rc = mdb_del(t->txn, t->ledger->dbi[db], k, NULL)) == 0) {
+        t->puts++;
+        return TT_OK;
+    }
+    t->mdb_rc = rc;
+    return tt_mdb_fail(err, rc, what);
+}
 
 tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
                   const char *what)
 {
-    int rc = mdb_put(t->txn, t->ledger->dbi[db], k, v, flags);
+    int rc = 0;
+    if (t->digest && TT_DB_IS_DERIVED(db)) { /* the old record leaves, the new one comes */
+        MDB_val old;
+        rc = mdb_get(t->txn, t->ledger->dbi[db], k, &old);
+        if (rc == 0 && !(flags & MDB_NOOVERWRITE))
+            tt_digest_move(t->digest, -1, db, k, &old);
+        rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+    }
+    if (rc == 0)
+        rc = mdb_put(t->txn, t->ledger->dbi[db], k, v, flags);
     if (rc == 0) {
+        if (t->digest && TT_DB_IS_DERIVED(db))
+            tt_digest_move(t->digest, 1, db, k, v);
         t->puts++;
         return TT_OK;
     }
@@ -731,7 +793,9 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
         *fatal = mrc;
         return tt_mdb_fail(err, mrc, "cannot begin a nested transaction");
     }
-    struct tt_txn t = {l, child, 0, 0};
+    uint8_t digest[TT_DIGEST_SIZE]; /* kept only if the event's writes are */
+    memcpy(digest, ws->digest, sizeof digest);
+    struct tt_txn t = {l, child, 0, 0, digest};
     if (apply)
         rc = apply(ctx, &t, &e, err);
     if (rc == TT_OK)
@@ -763,6 +827,7 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
         it->entry_len = it->entry ? len : 0;
     }
     ws->size++;
+    memcpy(ws->digest, digest, sizeof digest);
     memcpy(ws->last, it->hash, TT_HASH_SIZE);
     ws->time_ms = e.time_ms;
     tt_error_clear(err);
@@ -776,8 +841,11 @@ static tt_err write_head(tt_ledger *l, MDB_txn *txn, const write_state *ws, int 
     memcpy(hb + 8, ws->last, TT_HASH_SIZE);
     tt_put_u64be(hb + 8 + TT_HASH_SIZE, ws->time_ms);
     MDB_val k = {4, "head"}, v = {HEAD_SIZE, hb};
-    struct tt_txn t = {l, txn, 0, 0};
+    MDB_val dk = {7, "derived"}, dv = {TT_DIGEST_SIZE, (void *)ws->digest};
+    struct tt_txn t = {l, txn, 0, 0, NULL};
     tt_err rc = tt_txn_put(&t, TT_DB_META, &k, &v, 0, err, "meta");
+    if (rc == TT_OK) /* the digest of what the rules wrote, with the head it belongs to */
+        rc = tt_txn_put(&t, TT_DB_META, &dk, &dv, 0, err, "meta");
     *mrc = t.mdb_rc;
     return rc;
 }
@@ -794,6 +862,8 @@ static tt_err append_batch(tt_ledger *l, tt_append *items, size_t n, uint64_t no
     if (rc != TT_OK)
         return rc;
     rc = read_head(l, txn, &ws.size, ws.last, &ws.time_ms, err);
+    if (rc == TT_OK)
+        rc = read_digest(l, txn, ws.digest, err);
     uint64_t start = ws.size;
     for (size_t i = 0; i < n && rc == TT_OK; i++) {
         int fatal = 0;

@@ -32,7 +32,21 @@ struct tt_txn {
     MDB_txn *txn;
     int mdb_rc;    /* the last failing LMDB code, so MAP_FULL can be retried */
     unsigned puts; /* writes made through it, so a refusal after a write is seen */
+    uint8_t *digest; /* the derived-state digest its writes move, or NULL */
 };
+
+/* The derived databases: what the rules write, and the digest covers. */
+#define TT_DB_IS_DERIVED(db) ((db) >= TT_DB_BATCHES && (db) <= TT_DB_STATE)
+#define TT_DIGEST_SIZE 32
+
+/* Adds (sign 1) or takes away (-1) one record from a derived-state digest:
+ * the sum, mod 2^256, of SHA-256(db || key length || key || value) over
+ * every derived record, so it follows puts and deletes in any order. */
+void tt_digest_move(uint8_t acc[TT_DIGEST_SIZE], int sign, tt_db db, const MDB_val *k,
+                    const MDB_val *v);
+
+/* mdb_del through a tt_txn (a derived record leaves the digest). */
+tt_err tt_txn_del(struct tt_txn *t, tt_db db, MDB_val *k, tt_error *err, const char *what);
 
 /* mdb_put through a tt_txn: records a failing code in t->mdb_rc. */
 tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,

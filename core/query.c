@@ -332,7 +332,7 @@ static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
     int mrc;
     if (r->txn == NULL && (mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
         return tt_mdb_fail(err, mrc, "cannot write the scratch store");
-    struct tt_txn t = {r->scratch, r->txn, 0, 0};
+    struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL};
     tt_error why;
     if (tt_rules_apply(NULL, &t, e, &why) != TT_OK)
         return tt_fail(err, TT_ERR_AUDIT, "replaying it breaks a rule: %.200s", why.message);
@@ -645,4 +645,126 @@ tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_
     *out = json_pack("{s:s, s:s, s:o}", "id", code, "direction", up ? "up" : "down", "nodes", nodes);
     json_object_set_new(*out, "next", more ? json_integer((json_int_t)(cursor + limit)) : json_null());
     return TT_OK;
+}
+
+/* ---- derived state: its digest, checked; rebuilt from the entries ------------------------- */
+
+static tt_err derived_digest(tt_ledger *l, MDB_txn *txn, uint8_t out[TT_DIGEST_SIZE], tt_error *err)
+{
+    memset(out, 0, TT_DIGEST_SIZE);
+    for (size_t i = 0; i < sizeof state_dbs / sizeof *state_dbs; i++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        int m = mdb_cursor_open(txn, l->dbi[state_dbs[i]], &c);
+        if (m != 0)
+            return tt_mdb_fail(err, m, "cannot read the derived state");
+        for (m = mdb_cursor_get(c, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            tt_digest_move(out, 1, state_dbs[i], &k, &v);
+        mdb_cursor_close(c);
+        if (m != MDB_NOTFOUND)
+            return tt_mdb_fail(err, m, "cannot read the derived state");
+    }
+    return TT_OK;
+}
+
+static int meta_has(tt_ledger *l, MDB_txn *txn, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, l->dbi[TT_DB_META], &k, v) == 0;
+}
+
+tt_err tt_state_check(tt_ledger *l, tt_error *err)
+{
+    MDB_txn *txn;
+    uint8_t have[TT_DIGEST_SIZE];
+    MDB_val rec, busy;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    if (meta_has(l, txn, "rebuilding", &busy))
+        rc = tt_fail(err, TT_ERR_AUDIT,
+                     "a rebuild of the derived state was cut short; run 'tcmtrace rebuild DIR' "
+                     "again before starting the daemon");
+    else if (!meta_has(l, txn, "derived", &rec) || rec.mv_size != TT_DIGEST_SIZE)
+        rc = tt_fail(err, TT_ERR_NOT_FOUND, "no derived-state digest is recorded");
+    else if ((rc = derived_digest(l, txn, have, err)) == TT_OK && memcmp(have, rec.mv_data, TT_DIGEST_SIZE) != 0)
+        rc = tt_fail(err, TT_ERR_AUDIT,
+                     "the derived state does not match its digest: a record was changed outside "
+                     "the daemon, which serves and signs nothing from it. Name it with 'tcmtrace "
+                     "audit DIR', then 'tcmtrace rebuild DIR'");
+    tt_rtxn_end(l, txn);
+    return rc;
+}
+
+tt_err tt_state_digest_record(tt_ledger *l, tt_error *err)
+{
+    MDB_txn *txn;
+    uint8_t d[TT_DIGEST_SIZE];
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    rc = derived_digest(l, txn, d, err);
+    tt_rtxn_end(l, txn);
+    return rc == TT_OK ? tt_ledger_meta_put(l, "derived", d, sizeof d, err) : rc;
+}
+
+#define REBUILD_CHUNK 4096
+
+tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ctx, tt_error *err)
+{
+    uint64_t size = 0;
+    uint8_t digest[TT_DIGEST_SIZE] = {0};
+    tt_err rc = tt_ledger_head(l, &size, NULL, err);
+    if (rc != TT_OK || (rc = tt_ledger_meta_put(l, "rebuilding", "1", 1, err)) != TT_OK)
+        return rc;
+    for (uint64_t from = 0; rc == TT_OK && (from == 0 || from < size); from += REBUILD_CHUNK) {
+        MDB_txn *txn;
+        int m = mdb_txn_begin(l->env, NULL, 0, &txn);
+        if (m != 0)
+            return tt_mdb_fail(err, m, "cannot begin the rebuild");
+        struct tt_txn t = {l, txn, 0, 0, digest};
+        for (size_t i = 0; from == 0 && m == 0 && i < sizeof state_dbs / sizeof *state_dbs; i++)
+            m = mdb_drop(txn, l->dbi[state_dbs[i]], 0); /* emptied, then replayed */
+        MDB_cursor *cur = NULL;
+        uint8_t kb[8];
+        tt_put_u64be(kb, from);
+        MDB_val k = {8, kb}, v;
+        if (m == 0)
+            m = mdb_cursor_open(txn, l->dbi[TT_DB_ENTRIES], &cur);
+        if (m != 0)
+            rc = tt_mdb_fail(err, m, "cannot rebuild");
+        for (m = rc == TT_OK ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+             rc == TT_OK && m == 0 && tt_get_u64be(k.mv_data) < from + REBUILD_CHUNK;
+             m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            tt_entry e;
+            tt_error why;
+            if (tt_entry_decode((tt_bytes){v.mv_size, v.mv_data}, &e, &why) != TT_OK ||
+                tt_rules_apply(NULL, &t, &e, &why) != TT_OK)
+                rc = tt_fail(err, TT_ERR_AUDIT, "entry %llu cannot be replayed: %.180s",
+                             (unsigned long long)tt_get_u64be(k.mv_data), why.message);
+        }
+        if (cur)
+            mdb_cursor_close(cur);
+        MDB_val dk = {7, "derived"}, dv = {TT_DIGEST_SIZE, digest};
+        if (rc == TT_OK && (m = mdb_put(txn, l->dbi[TT_DB_META], &dk, &dv, 0)) != 0)
+            rc = tt_mdb_fail(err, m, "cannot rebuild");
+        if (rc == TT_OK && (m = mdb_txn_commit(txn)) != 0)
+            rc = tt_mdb_fail(err, m, "cannot commit the rebuild");
+        else if (rc != TT_OK)
+            mdb_txn_abort(txn);
+        if (progress)
+            progress(progress_ctx, from + REBUILD_CHUNK < size ? from + REBUILD_CHUNK : size, size);
+    }
+    if (rc == TT_OK) {
+        MDB_txn *txn;
+        MDB_val k = {10, "rebuilding"};
+        int m = mdb_txn_begin(l->env, NULL, 0, &txn);
+        if (m == 0 && (m = mdb_del(txn, l->dbi[TT_DB_META], &k, NULL)) == 0)
+            m = mdb_txn_commit(txn);
+        else if (m == 0)
+            mdb_txn_abort(txn);
+        if (m != 0)
+            rc = tt_mdb_fail(err, m, "cannot finish the rebuild");
+    }
+    return rc;
 }

@@ -505,9 +505,7 @@ static tt_err on_herbs(rctx *c)
             break;
         if (json_is_true(json_object_get(row, "withdrawn"))) {
             MDB_val key = {kl, k};
-            int m = mdb_del(c->t->txn, c->t->ledger->dbi[TT_DB_STATE], &key, NULL);
-            if (m != 0 && m != MDB_NOTFOUND)
-                rc = tt_fail(c->err, TT_ERR_STORE, "herb dictionary: %s", mdb_strerror(m));
+            rc = tt_txn_del(c->t, TT_DB_STATE, &key, c->err, "herb dictionary");
             continue;
         }
         json_t *rec = json_deep_copy(row);

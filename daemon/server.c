@@ -517,6 +517,17 @@ static tt_err load_identity(server *s, tt_error *err)
                        "%s is not an initialised ledger; run 'tcmtraced init' first", s->cfg.dir);
     s->ops.status = add_counters;
     s->ops.status_ctx = s;
+    /* never serve or sign from derived state the rules did not write */
+    uint64_t t0 = tt_now_ms();
+    rc = tt_state_check(s->ledger, err);
+    if (rc == TT_ERR_NOT_FOUND) { /* a ledger from before the digest: record it once */
+        logf_(s, "INFO", "recording the digest of the derived state for the first time");
+        rc = tt_state_digest_record(s->ledger, err);
+    }
+    if (rc != TT_OK)
+        return rc;
+    logf_(s, "INFO", "derived state checked against its digest in %llu ms",
+          (unsigned long long)(tt_now_ms() - t0));
     snprintf(path, sizeof path, "%s/log.key", s->cfg.dir);
     tt_keypair kp;
     rc = tt_secret_load(path, s->cfg.passphrase_file, "TCMTRACE_LOG_PASSPHRASE", &kp, err);

@@ -325,6 +325,22 @@ expect 0 "state survives a restart" "$TT" --json show "$P1"
 contains "$OUT" '"sold": 250' "the sale is still there"
 expect 0 "verify after restart" "$TT" verify "$P1"
 
+# ---- a damaged store is caught, never served or signed from ------------------------
+expect 0 "register a 1 kg lot" reg 1kg
+DMG=$(codes_of "$OUT" | head -1)
+stop_daemon
+"$BIN/tamper" "$L" "$DMG" 9000 || fail "tamper"
+if "$TTD" run "$L" >"$WORK/dmg.log" 2>&1; then fail "the daemon started on damaged derived state"; else pass; fi
+contains "$WORK/dmg.log" "does not match its digest" "the daemon names the damage"
+contains "$WORK/dmg.log" "tcmtrace rebuild" "and says what to do"
+expect 4 "audit names the damaged record" "$TT" --log-key "$L/log.vkey" audit "$L"
+contains "$OUT" "$DMG" "the audit names the record"
+expect 0 "rebuild the derived state from the entries" "$TT" rebuild "$L"
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+expect 0 "show the lot" "$TT" --json show "$DMG"
+contains "$OUT" '"remaining": 1000' "the rebuilt record holds the true 1000 g"
+expect 1 "an 8 kg sale from the 1 kg lot is refused" as grower transfer "$DMG" --to PH-1 --qty 8kg
+
 # ---- settings: the config file and a TCP listener ------------------------------------
 stop_daemon
 cp "$L/tcmtraced.conf" "$WORK/conf.saved"

@@ -1297,6 +1297,8 @@ static void test_replay_and_state_audit(void **state)
     assert_memory_equal(before, after, 32);
     free(body);
 
+    /* every commit so far kept the derived-state digest */
+    assert_int_equal(tt_state_check(L, NULL), TT_OK);
     /* audit replays every entry through the rules and finds the same state */
     tt_verifier v;
     tt_verifier_init(&v, ORIGIN, logkey.pk, NULL);
@@ -1325,6 +1327,21 @@ static void test_replay_and_state_audit(void **state)
     assert_true(r.bad_seq_known);
     assert_int_equal(r.bad_seq, changed_at);
     assert_non_null(strstr(r.why.message, G2));
+    /* the digest kept with the head sees it too, and a rebuild undoes it */
+    tt_error why;
+    assert_int_equal(tt_state_check(L, &why), TT_ERR_AUDIT);
+    assert_non_null(strstr(why.message, "rebuild"));
+    assert_int_equal(tt_state_rebuild(L, NULL, NULL, &why), TT_OK);
+    assert_int_equal(tt_state_check(L, &why), TT_OK);
+    assert_int_equal(qty(G2, "remaining"), 5);
+    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, NULL), TT_OK);
+    assert_true(r.ok);
+    /* a rebuild cut short leaves a mark no daemon starts past */
+    assert_int_equal(tt_ledger_meta_put(L, "rebuilding", "1", 1, NULL), TT_OK);
+    assert_int_equal(tt_state_check(L, &why), TT_ERR_AUDIT);
+    assert_non_null(strstr(why.message, "cut short"));
+    assert_int_equal(tt_state_rebuild(L, NULL, NULL, &why), TT_OK);
+    assert_int_equal(tt_state_check(L, &why), TT_OK);
     free(s);
     json_decref(b);
     free(scratch);

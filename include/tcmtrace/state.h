@@ -92,6 +92,26 @@ tt_err tt_trace_page(tt_ledger *l, const char *code, int up, unsigned depth, siz
 tt_err tt_state_list(tt_ledger *l, int actors, json_t *filter, const char *cursor, size_t limit,
                      json_t **items, char **next, tt_error *err);
 
+/*
+ * Checks the derived state against the digest every commit records with the
+ * head (a sum of one hash per derived record, moved by every write the rules
+ * make): TT_ERR_AUDIT when a record was changed, added or removed outside
+ * the rules, or a rebuild was cut short; TT_ERR_NOT_FOUND when the ledger
+ * predates the digest. The daemon runs it before it serves or writes.
+ */
+tt_err tt_state_check(tt_ledger *l, tt_error *err);
+
+/* Records the digest of the derived state as it is (a ledger that predates it). */
+tt_err tt_state_digest_record(tt_ledger *l, tt_error *err);
+
+/*
+ * Rebuilds every derived record from the entries, on a ledger open for
+ * writing (no daemon): empties the derived databases and replays each entry
+ * through the rules, a chunk to a transaction; until it finishes, the
+ * ledger is marked so that no daemon starts on a half-built state.
+ */
+tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ctx, tt_error *err);
+
 /* The genesis record {"origin","log_key","market","authorities":[...]}. */
 tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err);
 

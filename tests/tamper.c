@@ -1,0 +1,33 @@
+/*
+ * tamper: a test helper. Changes what remains of batch CODE in the ledger in
+ * DIR straight in LMDB, behind the rules' back (as a damaged disk or a
+ * dishonest operator with the files would), so that the tests can show the
+ * daemon refuses to serve or sign from it.
+ *
+ *   tamper DIR CODE GRAMS
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/ledger_internal.h"
+
+int main(int argc, char **argv)
+{
+    tt_ledger *l;
+    if (argc != 4 || tt_ledger_open(argv[1], 0, &l, NULL) != TT_OK)
+        return fprintf(stderr, "usage: tamper DIR CODE GRAMS (daemon stopped)\n"), 2;
+    MDB_txn *txn;
+    MDB_val k = {strlen(argv[2]), argv[2]}, v;
+    if (mdb_txn_begin(l->env, NULL, 0, &txn) != 0 || mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) != 0)
+        return fprintf(stderr, "tamper: no batch %s\n", argv[2]), 1;
+    json_t *b = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    json_object_set_new(json_object_get(b, "qty"), "remaining", json_integer(atoll(argv[3])));
+    char *s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+    MDB_val nv = {strlen(s), s};
+    int rc = mdb_put(txn, l->dbi[TT_DB_BATCHES], &k, &nv, 0) || mdb_txn_commit(txn);
+    free(s);
+    json_decref(b);
+    tt_ledger_close(l);
+    return rc ? 1 : 0;
+}
