@@ -182,6 +182,8 @@ static json_t *op_entry(const tt_api *s, json_t *req)
     return e;
 }
 
+#define LOG_ANSWER_BYTES (1u << 20)
+
 static json_t *op_log(const tt_api *s, json_t *req)
 {
     int64_t from = uint_field(req, "from"), limit = uint_field(req, "limit");
@@ -194,15 +196,20 @@ static json_t *op_log(const tt_api *s, json_t *req)
     if (from < 0)
         from = size > (uint64_t)limit ? (int64_t)(size - (uint64_t)limit) : 0;
     json_t *arr = json_array();
-    for (uint64_t i = (uint64_t)from; i < size && i < (uint64_t)(from + limit); i++) {
+    size_t bytes = 0; /* an answer is bounded in bytes, not only in entries */
+    uint64_t i = (uint64_t)from;
+    for (; i < size && i < (uint64_t)(from + limit) && bytes < LOG_ANSWER_BYTES; i++) {
         json_t *e = entry_json(s, i, NULL);
         if (e) {
             json_object_del(e, "entry");
             json_object_del(e, "sig");
+            bytes += json_string_length(json_object_get(e, "body")) + 200;
             json_array_append_new(arr, e);
         }
     }
-    return json_pack("{s:b, s:I, s:o}", "ok", 1, "size", (json_int_t)size, "entries", arr);
+    json_t *r = json_pack("{s:b, s:I, s:o}", "ok", 1, "size", (json_int_t)size, "entries", arr);
+    json_object_set_new(r, "next", i < size ? json_integer((json_int_t)i) : json_null());
+    return r;
 }
 
 /* The size to prove against: asked for, or the latest checkpoint's. */

@@ -64,6 +64,7 @@ typedef struct config {
     char *tcp;             /* optional tcp:// address for the API */
     char *passphrase_file; /* for a sealed log key */
     int threads;           /* verification workers */
+    int read_threads;      /* threads that answer reads, apart from the workers */
     int batch_max;         /* events per transaction at most */
     int quiet;
     int64_t at_ahead_ms;   /* how far an event's "at" may be ahead of the clock */
@@ -74,7 +75,7 @@ typedef struct server {
     config cfg;
     tt_ledger *ledger;
     int api, feed;
-    queue writes, acks;
+    queue writes, acks, reads;
     atomic_int stop;
     tt_api ops; /* the operations over this ledger (core/api.c) */
     uint64_t started_ms;
@@ -95,6 +96,8 @@ void queue_push_many(queue *q, job **jobs, size_t n);
 job *queue_pop(queue *q);
 /* Pops up to `max` jobs (waiting for the first); returns how many. */
 size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end);
+/* How many jobs wait in q. */
+size_t queue_len(queue *q);
 
 /* Logs a line to stderr with time and level. */
 void logf_(server *s, const char *level, const char *fmt, ...)

@@ -24,7 +24,8 @@ static const char USAGE[] =
     "                     [--limits FILE] [--herbs FILE]\n"
     "                     [--passphrase-file FILE] [--log-passphrase-file FILE]\n"
     "                     [--unsealed-log-key]\n"
-    "       tcmtraced [run] DIR [--tcp tcp://HOST:PORT] [--threads N] [--batch-max N]\n"
+    "       tcmtraced [run] DIR [--tcp tcp://HOST:PORT] [--threads N] [--read-threads N]\n"
+    "                     [--batch-max N]\n"
     "                     [--log-passphrase-file FILE] [--config FILE] [--quiet]\n"
     "       tcmtraced --help | --version\n"
     "\n"
@@ -214,6 +215,7 @@ static int cmd_init(const init_opts *o)
              "# tcp = tcp://127.0.0.1:7400\n"
              "# threads = %ld\n"
              "# batch_max = 1024\n"
+             "# read_threads = 2\n"
              "# an event's \"at\" may be this far ahead of the clock, and behind it:\n"
              "# at_ahead_minutes = 10\n"
              "# at_behind_days = 30\n"
@@ -259,6 +261,8 @@ static int read_config(const char *path, config *c, int explicit_path)
             c->threads = atoi(val);
         else if (strcmp(key, "batch_max") == 0)
             c->batch_max = atoi(val);
+        else if (strcmp(key, "read_threads") == 0)
+            c->read_threads = atoi(val);
         else if (strcmp(key, "log_passphrase_file") == 0)
             c->passphrase_file = strdup(val);
         else if (strcmp(key, "at_ahead_minutes") == 0 || strcmp(key, "at_behind_days") == 0) {
@@ -305,6 +309,7 @@ int main(int argc, char **argv)
         O_TCP,
         O_THREADS,
         O_BATCH,
+        O_READERS,
         O_CONFIG,
         O_QUIET,
         O_HELP,
@@ -321,7 +326,7 @@ int main(int argc, char **argv)
                                              {"unsealed-log-key", 0, 0, O_UNSEALED},
                                              {"tcp", 1, 0, O_TCP},
                                              {"threads", 1, 0, O_THREADS},
-                                             {"batch-max", 1, 0, O_BATCH},
+                                             {"batch-max", 1, 0, O_BATCH}, {"read-threads", 1, 0, O_READERS},
                                              {"config", 1, 0, O_CONFIG},
                                              {"quiet", 0, 0, O_QUIET},
                                              {"help", 0, 0, O_HELP},
@@ -372,6 +377,9 @@ int main(int argc, char **argv)
             break;
         case O_THREADS:
             flags.threads = atoi(optarg);
+            break;
+        case O_READERS:
+            flags.read_threads = atoi(optarg);
             break;
         case O_BATCH:
             flags.batch_max = atoi(optarg);
@@ -432,6 +440,10 @@ int main(int argc, char **argv)
     cfg.quiet = flags.quiet;
     if (cfg.threads <= 0)
         cfg.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (flags.read_threads > 0)
+        cfg.read_threads = flags.read_threads;
+    if (cfg.read_threads <= 0 || cfg.read_threads > 256)
+        cfg.read_threads = 2;
     if (cfg.batch_max <= 0 || cfg.batch_max > 65536)
         cfg.batch_max = 1024;
     if (cfg.at_ahead_ms < 0)

@@ -94,6 +94,14 @@ job *queue_pop(queue *q)
     return j;
 }
 
+size_t queue_len(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->len;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end)
 {
     size_t n = 0;
@@ -325,6 +333,18 @@ static void submit_many(server *s, job *j)
     free(good);
 }
 
+#define READS_WAITING_MAX 1024
+
+static void *reader(void *arg)
+{
+    server *s = arg;
+    job *j;
+    while ((j = queue_pop(&s->reads)) != NULL)
+        reply(s, j, tt_api_read(&s->ops, j->req));
+    queue_push(&s->reads, NULL); /* the end marker, for the next reader */
+    return NULL;
+}
+
 static void *worker(void *arg)
 {
     server *s = arg;
@@ -336,7 +356,13 @@ static void *worker(void *arg)
             continue;
         }
         if (strcmp(op, "submit") != 0) {
-            reply(s, j, tt_api_read(&s->ops, j->req));
+            /* reads have threads of their own: a heavy one never holds a
+             * worker that submits need; too many waiting are turned away */
+            if (queue_len(&s->reads) >= READS_WAITING_MAX)
+                reply(s, j, tt_api_error(TT_ERR_BUSY, "the daemon has too many reads waiting; "
+                                                      "ask again in a moment"));
+            else
+                queue_push(&s->reads, j);
             continue;
         }
         tt_error err;
@@ -617,19 +643,22 @@ int server_run(config *cfg)
     }
     uint64_t size = 0;
     tt_ledger_head(s.ledger, &size, NULL, NULL);
-    logf_(&s, "INFO", "ledger %s (%s), %llu entries, %d verification threads", s.ops.origin, cfg->dir,
-          (unsigned long long)size, cfg->threads);
+    logf_(&s, "INFO", "ledger %s (%s), %llu entries, %d verification threads, %d read threads",
+          s.ops.origin, cfg->dir, (unsigned long long)size, cfg->threads, cfg->read_threads);
     s.started_ms = tt_now_ms();
     json_object_seed(0); /* jansson's hash seed, before any thread could race to make it */
     queue_init(&s.writes);
     queue_init(&s.acks);
+    queue_init(&s.reads);
     size_t max = (size_t)cfg->batch_max;
     pthread_t sigt, wr, ack, *workers = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    pthread_t *readers = calloc((size_t)cfg->read_threads, sizeof(pthread_t));
     s.w.jobs = calloc(max, sizeof *s.w.jobs);
     s.w.items = calloc(max, sizeof *s.w.items);
     s.w.bodies = calloc(max, sizeof *s.w.bodies);
     s.w.events = calloc(max, sizeof *s.w.events);
-    if (!workers || !s.w.jobs || !s.w.items || !s.w.bodies || !s.w.events) {
+    if (!workers || !readers || !s.w.jobs || !s.w.items || !s.w.bodies || !s.w.events) {
+        free(readers);
         logf_(&s, "ERROR", "out of memory for %d threads and groups of %d events", cfg->threads,
               cfg->batch_max);
         free_buffers(&s, workers);
@@ -641,6 +670,8 @@ int server_run(config *cfg)
     pthread_create(&sigt, NULL, signal_waiter, &s);
     pthread_create(&ack, NULL, acker, &s);
     pthread_create(&wr, NULL, writer, &s);
+    for (int i = 0; i < cfg->read_threads; i++)
+        pthread_create(&readers[i], NULL, reader, &s);
     for (int i = 0; i < cfg->threads; i++)
         pthread_create(&workers[i], NULL, worker, &s);
     /* Shutdown: the workers stop taking requests and finish the one each
@@ -649,6 +680,10 @@ int server_run(config *cfg)
      * acknowledged event is on disk before the ledger closes. */
     for (int i = 0; i < cfg->threads; i++)
         pthread_join(workers[i], NULL);
+    queue_push(&s.reads, NULL); /* every read received is answered first */
+    for (int i = 0; i < cfg->read_threads; i++)
+        pthread_join(readers[i], NULL);
+    free(readers);
     if (!atomic_load(&s.stop))
         pthread_kill(sigt, SIGTERM); /* let the signal thread end too */
     queue_push(&s.writes, NULL);
