@@ -55,6 +55,10 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 $(BUILD)/fill-ledger: $(BUILD)/tests/fill-ledger.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# test helper: relays to a daemon but forges its proofs (hostile.sh)
+$(BUILD)/forging-proxy: $(BUILD)/tests/forging-proxy.o
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(NNLIBS)
+
 # test helper: changes a batch record behind the rules' back (e2e)
 $(BUILD)/tamper: $(BUILD)/tests/tamper.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -131,7 +135,7 @@ check:
 
 # unit tests and the suites in SUITES (e2e hostile scenario web browser crash) on BUILD
 SUITES ?= e2e hostile scenario web browser
-test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
+test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
 asan:
@@ -153,7 +157,7 @@ tsan:
 # libraries, not ours, are suppressed in tests/valgrind.supp. With -q
 # valgrind writes a log only when it has something to report, so any
 # non-empty log is a failure.
-valgrind: all $(BUILD)/tcmtrace-sign $(BUILD)/tamper $(BUILD)/tests/fixed-digits.so
+valgrind: all $(BUILD)/tcmtrace-sign $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so
 	@rm -rf $(BUILD)/vg && mkdir -p $(BUILD)/vg
 	@for b in tcmtrace tcmtraced tcmtrace-web; do \
 	  printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=%s/tests/valgrind.supp --log-file=%s/vg/log.%%p %s/%s "$$@"\n' \
@@ -161,6 +165,7 @@ valgrind: all $(BUILD)/tcmtrace-sign $(BUILD)/tamper $(BUILD)/tests/fixed-digits
 	done
 	@ln -s ../tcmtrace-sign $(BUILD)/vg/tcmtrace-sign
 	@ln -s ../tamper $(BUILD)/vg/tamper
+	@ln -s ../forging-proxy $(BUILD)/vg/forging-proxy
 	@for s in demo e2e hostile; do \
 	  echo "valgrind: $$s"; \
 	  BIN=$(BUILD)/vg API_DIR=$(BUILD)/vg/api sh tests/$$s.sh >$(BUILD)/vg/$$s.out 2>&1 || { tail -30 $(BUILD)/vg/$$s.out; exit 1; }; \

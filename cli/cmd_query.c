@@ -303,7 +303,15 @@ static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
         json_decref(e);
         return ex;
     }
-    size_t len = 0, n = json_array_size(json_object_get(p, "proof"));
+    json_t *pa = json_object_get(p, "proof");
+    size_t len = 0, n = json_array_size(pa);
+    if (!json_is_array(pa) || n > TT_MERKLE_PROOF_MAX) { /* every answer is checked */
+        json_decref(e);
+        json_decref(p);
+        return cli_fail(EX_UNVERIFIED, "malformed",
+                        "the daemon's proof of entry #%llu is not a list of at most %d hashes",
+                        (unsigned long long)seq, TT_MERKLE_PROOF_MAX);
+    }
     const char *b64 = js(e, "entry");
     uint8_t *raw = malloc(strlen(b64) + 1), leaf[32];
     uint8_t *proof = calloc(n ? n : 1, 32);
@@ -317,9 +325,9 @@ static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
     if (rc == TT_OK)
         rc = tt_event_verify(en.body, en.actor, en.sig);
     for (size_t i = 0; rc == TT_OK && i < n; i++) {
-        const char *h = json_string_value(json_array_get(json_object_get(p, "proof"), i));
+        const char *h = json_string_value(json_array_get(pa, i));
         size_t hl = 0;
-        if (tt_unb64(h, strlen(h), 0, proof + i * 32, 32, &hl) != TT_OK || hl != 32)
+        if (h == NULL || tt_unb64(h, strlen(h), 0, proof + i * 32, 32, &hl) != TT_OK || hl != 32)
             rc = TT_ERR_MALFORMED;
     }
     if (rc == TT_OK) {
@@ -368,7 +376,7 @@ int cmd_proof(cli *c, int argc, char **argv)
         size_t i;
         json_t *h;
         json_array_foreach(json_object_get(p, "proof"), i, h)
-            printf("  %2zu  %s\n", i, json_string_value(h));
+            printf("  %2zu  %s\n", i, json_is_string(h) ? json_string_value(h) : "?");
         printf("✓ 已验证 / verified against the signed checkpoint of %s\n", cp.origin);
     }
     json_decref(p);

@@ -219,6 +219,24 @@ if "$TT" --log-key "$WORK/other/log.vkey" verify "$B" >/dev/null 2>&1; then
     echo "fail forged-proof" >>"$WORK/results"; echo "FAIL forged-proof: accepted"
 else echo "pass forged-proof" >>"$WORK/results"; fi
 
+# a server that answers proofs with numbers for hashes: refused, never a crash
+mkdir -p "$WORK/forged"
+cp "$L/log.vkey" "$WORK/forged/"
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" &
+PROXY=$!
+sleep 0.3
+for cmd in "proof 1" "verify $B"; do
+    # shellcheck disable=SC2086
+    TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" $cmd >"$WORK/out" 2>&1
+    rc=$?
+    if [ $rc -eq 4 ] && grep -q "malformed\|does not verify" "$WORK/out"; then
+        echo "pass forged-proof-not-strings-${cmd%% *}" >>"$WORK/results"
+    else
+        echo "fail forged-proof-not-strings-${cmd%% *}" >>"$WORK/results"; echo "FAIL ${cmd%% *} on a forged proof: exit $rc"; cat "$WORK/out"
+    fi
+done
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+
 passed=$(grep -c '^pass' "$WORK/results")
 failed=$(grep -c '^fail' "$WORK/results")
 cases=$((passed + failed))

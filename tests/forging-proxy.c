@@ -1,0 +1,56 @@
+/*
+ * forging-proxy: a test helper. Listens on ipc://DIR/api.sock as a daemon
+ * would and relays every request to the real daemon at UPSTREAM, but
+ * answers every "proof" with its hashes replaced by numbers: what a hostile
+ * or broken server might send. The client must refuse it, not crash.
+ *
+ *   forging-proxy DIR UPSTREAM     (runs until killed)
+ */
+#include <jansson.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM\n"), 2;
+    char url[4200];
+    snprintf(url, sizeof url, "ipc://%s/api.sock", argv[1]);
+    int rep = nn_socket(AF_SP, NN_REP), req = nn_socket(AF_SP, NN_REQ);
+    if (nn_bind(rep, url) < 0 || nn_connect(req, argv[2]) < 0)
+        return fprintf(stderr, "forging-proxy: %s\n", nn_strerror(nn_errno())), 1;
+    for (;;) {
+        char *in = NULL, *out = NULL;
+        int n = nn_recv(rep, &in, NN_MSG, 0);
+        if (n < 0)
+            break;
+        json_t *r = json_loadb(in, (size_t)n, 0, NULL);
+        int forge = r && json_is_string(json_object_get(r, "op")) &&
+                    strcmp(json_string_value(json_object_get(r, "op")), "proof") == 0;
+        json_decref(r);
+        nn_send(req, in, (size_t)n, 0);
+        nn_freemsg(in);
+        int m = nn_recv(req, &out, NN_MSG, 0);
+        if (m < 0)
+            break;
+        json_t *a = forge ? json_loadb(out, (size_t)m, 0, NULL) : NULL;
+        size_t i;
+        json_t *h;
+        if (a) {
+            json_array_foreach(json_object_get(a, "proof"), i, h) json_array_set_new(json_object_get(a, "proof"), i, json_integer(42));
+            if (json_array_size(json_object_get(a, "proof")) == 0)
+                json_object_set_new(a, "proof", json_pack("[i, {}]", 42));
+            char *s = json_dumps(a, JSON_COMPACT);
+            nn_send(rep, s, strlen(s), 0);
+            free(s);
+            json_decref(a);
+        } else {
+            nn_send(rep, out, (size_t)m, 0);
+        }
+        nn_freemsg(out);
+    }
+    return 0;
+}
