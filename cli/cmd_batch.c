@@ -95,17 +95,14 @@ static const char REGISTER_USAGE[] =
 
 int cmd_register(cli *c, int argc, char **argv)
 {
-    static const struct option o[] = {{"herb", 1, 0, 'h'},     {"latin", 1, 0, 'l'},
-                                      {"part", 1, 0, 'p'},     {"qty", 1, 0, 'q'},
-                                      {"province", 1, 0, 'P'}, {"city", 1, 0, 'C'},
-                                      {"county", 1, 0, 'X'},   {"base", 1, 0, 'b'},
-                                      {"lat", 1, 0, 'y'},      {"lon", 1, 0, 'x'},
-                                      {"daodi", 0, 0, 'd'},    {"harvest", 1, 0, 'H'},
-                                      {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'},
-                                      {"category", 1, 0, 'c'}, {"form", 1, 0, 'f'},
-                                      {"doc", 1, 0, 'D'},      {"id", 1, 0, 'i'},
-                                      {"unlisted", 0, 0, 'U'}, {"help", 0, 0, '?'},
-                                      {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"herb", 1, 0, 'h'},     {"latin", 1, 0, 'l'},      {"part", 1, 0, 'p'},
+        {"qty", 1, 0, 'q'},      {"province", 1, 0, 'P'},   {"city", 1, 0, 'C'},
+        {"county", 1, 0, 'X'},   {"base", 1, 0, 'b'},       {"lat", 1, 0, 'y'},
+        {"lon", 1, 0, 'x'},      {"daodi", 0, 0, 'd'},      {"harvest", 1, 0, 'H'},
+        {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'}, {"category", 1, 0, 'c'},
+        {"form", 1, 0, 'f'},     {"doc", 1, 0, 'D'},        {"id", 1, 0, 'i'},
+        {"unlisted", 0, 0, 'U'}, {"help", 0, 0, '?'},       {0, 0, 0, 0}};
     const char *v[128] = {0};
     int daodi = 0, unlisted = 0, ch, ex = EX_USAGE;
     if (wants_help(argc, argv))
@@ -381,9 +378,10 @@ static const char PROCESS_USAGE[] =
 int cmd_process(cli *c, int argc, char **argv)
 {
     static const struct option o[] = {
-        {"in", 1, 0, 'i'},   {"out-qty", 1, 0, 'q'}, {"method", 1, 0, 'm'}, {"form", 1, 0, 'f'},
-        {"name", 1, 0, 'n'}, {"grade", 1, 0, 'g'},   {"help", 0, 0, '?'},   {"compound", 1, 0, 'c'},
-        {"compound-latin", 1, 0, 'L'}, {0, 0, 0, 0}};
+        {"in", 1, 0, 'i'},   {"out-qty", 1, 0, 'q'},  {"method", 1, 0, 'm'},
+        {"form", 1, 0, 'f'}, {"name", 1, 0, 'n'},     {"grade", 1, 0, 'g'},
+        {"help", 0, 0, '?'}, {"compound", 1, 0, 'c'}, {"compound-latin", 1, 0, 'L'},
+        {0, 0, 0, 0}};
     const char *v[128] = {0};
     int ch;
     if (wants_help(argc, argv))
@@ -540,7 +538,9 @@ int cmd_inspect(cli *c, int argc, char **argv)
         json_t *last = json_array_get(ins, json_array_size(ins) - 1);
         const char *verdict = json_string_value(json_object_get(last, "verdict"));
         printf("检验结论 / verdict: %s%s\n", fmt_verdict(verdict),
-               strcmp(verdict, "fail") == 0 ? " — 批次及其全部下游批次已扣留 / held with every descendant" : "");
+               strcmp(verdict, "fail") == 0
+                   ? " — 批次及其全部下游批次已扣留 / held with every descendant"
+                   : "");
         fmt_inspection(last, "  ");
         json_decref(b);
     }
@@ -588,7 +588,8 @@ int cmd_sell(cli *c, int argc, char **argv)
     if (ex)
         return ex;
     if (buyer && c->json)
-        json_object_set_new(resp, "buyer_opening", json_pack("{s:s, s:s}", "salt", salt, "buyer", buyer));
+        json_object_set_new(resp, "buyer_opening",
+                            json_pack("{s:s, s:s}", "salt", salt, "buyer", buyer));
     else if (buyer)
         printf("买方记录未公开，账本只存其承诺。请保存以下凭据，以便需要时出示：\n"
                "The buyer is not in the public log, only a commitment to it. Keep this opening:\n"

@@ -6,10 +6,10 @@
  */
 #define _GNU_SOURCE
 #include <sodium.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"

@@ -53,7 +53,8 @@ int cmd_herbs(cli *c, int argc, char **argv)
         if ((ex = cli_submit(c, "ledger.herbs", json_incref(f), &resp)) != EX_DONE)
             break;
         if (!c->json)
-            printf("  #%lld  %zu 条 / rows\n", (long long)json_integer_value(json_object_get(resp, "seq")),
+            printf("  #%lld  %zu 条 / rows\n",
+                   (long long)json_integer_value(json_object_get(resp, "seq")),
                    json_array_size(json_object_get(f, "herbs")));
         json_decref(resp);
     }
@@ -92,8 +93,8 @@ int cmd_limits(cli *c, int argc, char **argv)
         json_decref(table);
         return cli_fail(EX_USAGE, tt_err_name(err.code), "%s: %s", argv[2], err.message);
     }
-    int ex = cli_submit(c, "ledger.limits", json_pack("{s:o, s:o}", "edition", edition, "table", table),
-                        &resp);
+    int ex = cli_submit(c, "ledger.limits",
+                        json_pack("{s:o, s:o}", "edition", edition, "table", table), &resp);
     if (ex)
         return ex;
     if (c->json)
@@ -140,8 +141,8 @@ int cmd_buyer_check(cli *c, int argc, char **argv)
     if (commit == NULL) {
         json_decref(ev);
         json_decref(resp);
-        return cli_fail(EX_REFUSED, "not_found", "entry #%lld is not a sale with a buyer commitment",
-                        seq);
+        return cli_fail(EX_REFUSED, "not_found",
+                        "entry #%lld is not a sale with a buyer commitment", seq);
     }
     tt_buyer_commitment(salt, buyer, want);
     int same = strcmp(want, commit) == 0;

@@ -91,8 +91,8 @@ static void print_batch(json_t *b)
     json_t *p;
     json_array_foreach(json_object_get(b, "composition"), k, p)
         fmt_kv(k ? "" : "成分", "%s %s %s %s%s  %s", js(p, "name_zh"), js(p, "province"),
-               js(p, "city"), js(p, "county"), json_is_true(json_object_get(p, "daodi")) ? " 道地" : "",
-               fmt_qty(ji(p, "g"), q1));
+               js(p, "city"), js(p, "county"),
+               json_is_true(json_object_get(p, "daodi")) ? " 道地" : "", fmt_qty(ji(p, "g"), q1));
     fmt_kv("采收/等级", "%s · %s · %s", js(b, "harvest_date"), js(b, "grade"), js(b, "processing"));
     if (*js(b, "hold_reason"))
         fmt_kv("扣留原因", "%s", js(b, "hold_reason"));

@@ -77,7 +77,8 @@ static int export_level(tt_ledger *l, const char *out, int entries, unsigned lev
         int rc = write_file(out, rel, data, len);
         free(data);
         if (rc != 0)
-            return cli_fail(EX_UNREACHABLE, "io", "cannot write %s/%s: %s", out, rel, strerror(errno));
+            return cli_fail(EX_UNREACHABLE, "io", "cannot write %s/%s: %s", out, rel,
+                            strerror(errno));
         ++*written;
     }
     return EX_DONE;
@@ -106,7 +107,8 @@ int cmd_tiles(cli *c, int argc, char **argv)
         ex = export_level(l, argv[3], 0, level, size, &written, &kept);
     /* the checkpoint last: a mirror that reads it finds every tile it names */
     if (ex == EX_DONE && write_file(argv[3], "checkpoint", note, nlen) != 0)
-        ex = cli_fail(EX_UNREACHABLE, "io", "cannot write %s/checkpoint: %s", argv[3], strerror(errno));
+        ex = cli_fail(EX_UNREACHABLE, "io", "cannot write %s/checkpoint: %s", argv[3],
+                      strerror(errno));
     free(note);
     tt_ledger_close(l);
     if (ex != EX_DONE)
@@ -115,8 +117,10 @@ int cmd_tiles(cli *c, int argc, char **argv)
         printf("{\"ok\":true,\"size\":%llu,\"written\":%llu,\"kept\":%llu}\n",
                (unsigned long long)size, (unsigned long long)written, (unsigned long long)kept);
     else
-        printf("已导出日志瓦片 / tiles exported: %llu 条, %llu files written, %llu full tiles kept, in %s\n",
-               (unsigned long long)size, (unsigned long long)written, (unsigned long long)kept, argv[3]);
+        printf("已导出日志瓦片 / tiles exported: %llu 条, %llu files written, %llu full tiles "
+               "kept, in %s\n",
+               (unsigned long long)size, (unsigned long long)written, (unsigned long long)kept,
+               argv[3]);
     return EX_DONE;
 }
 
@@ -165,8 +169,8 @@ int cmd_backup(cli *c, int argc, char **argv)
     tt_err rc = tt_ledger_backup(l, argv[2], &err);
     tt_ledger_close(l);
     if (rc != TT_OK)
-        return cli_fail(rc == TT_ERR_EXISTS ? EX_USAGE : EX_UNREACHABLE, tt_err_name(err.code), "%s",
-                        err.message);
+        return cli_fail(rc == TT_ERR_EXISTS ? EX_USAGE : EX_UNREACHABLE, tt_err_name(err.code),
+                        "%s", err.message);
     static const struct {
         const char *name;
         mode_t mode;
@@ -178,7 +182,8 @@ int cmd_backup(cli *c, int argc, char **argv)
     /* what the copy holds, read back from the copy */
     uint64_t copied = 0;
     if (tt_ledger_open(argv[2], TT_LEDGER_RDONLY, &l, &err) != TT_OK)
-        return cli_fail(EX_UNVERIFIED, tt_err_name(err.code), "the copy does not open: %s", err.message);
+        return cli_fail(EX_UNVERIFIED, tt_err_name(err.code), "the copy does not open: %s",
+                        err.message);
     tt_ledger_head(l, &copied, NULL, NULL);
     tt_ledger_close(l);
     if (c->json)
@@ -186,7 +191,9 @@ int cmd_backup(cli *c, int argc, char **argv)
     else
         printf("已备份 / backed up: %llu 条 into %s (check it: tcmtrace audit %s)\n",
                (unsigned long long)copied, argv[2], argv[2]);
-    return copied >= size ? EX_DONE : cli_fail(EX_UNVERIFIED, "audit", "the copy holds fewer entries than the ledger had");
+    return copied >= size ? EX_DONE
+                          : cli_fail(EX_UNVERIFIED, "audit",
+                                     "the copy holds fewer entries than the ledger had");
 }
 
 /* ---- rebuild ------------------------------------------------------------------------------ */

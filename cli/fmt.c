@@ -209,8 +209,9 @@ const char *fmt_verdict(const char *v)
 
 void fmt_inspection(json_t *x, const char *indent)
 {
-    printf("%s#%lld %s  %s — %s\n", indent, (long long)json_integer_value(json_object_get(x, "seq")),
-           js_(x, "inspector"), js_(x, "lab"), fmt_verdict(js_(x, "verdict")));
+    printf("%s#%lld %s  %s — %s\n", indent,
+           (long long)json_integer_value(json_object_get(x, "seq")), js_(x, "inspector"),
+           js_(x, "lab"), fmt_verdict(js_(x, "verdict")));
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(x, "results"), i, r)

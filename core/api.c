@@ -96,9 +96,9 @@ static json_t *op_status(const tt_api *s)
     char hex[65];
     tt_ledger_head(s->ledger, &size, last, NULL);
     tt_hex((tt_bytes){32, last}, hex);
-    json_t *r = json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "version", TT_VERSION,
-                          "origin", s->origin, "log_key", s->vkey, "size", (json_int_t)size,
-                          "last_hash", hex);
+    json_t *r =
+        json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "version", TT_VERSION, "origin",
+                  s->origin, "log_key", s->vkey, "size", (json_int_t)size, "last_hash", hex);
     if (r)
         json_object_set_new(r, "base_url", json_string(s->base_url));
     if (r && s->status)
@@ -132,10 +132,13 @@ static json_t *op_trace(const tt_api *s, json_t *req)
     if (json_object_get(req, "direction") && (!dir || (strcmp(dir, "up") && strcmp(dir, "down"))))
         return fail(TT_ERR_MALFORMED, "\"direction\" is up or down%s", "");
     if (depth == -2 || cursor == -2 || limit == -2)
-        return fail(TT_ERR_MALFORMED, "\"depth\", \"cursor\" and \"limit\" are non-negative integers%s", "");
+        return fail(TT_ERR_MALFORMED,
+                    "\"depth\", \"cursor\" and \"limit\" are non-negative integers%s", "");
     if (dir || depth >= 0 || cursor >= 0 || limit >= 0) { /* a page */
-        if (tt_trace_page(s->ledger, id, dir && strcmp(dir, "up") == 0, depth < 0 ? 0 : (unsigned)(depth > 64 ? 64 : depth),
-                          cursor < 0 ? 0 : (size_t)cursor, limit < 0 ? 100 : (size_t)limit, &t, &err) != TT_OK)
+        if (tt_trace_page(s->ledger, id, dir && strcmp(dir, "up") == 0,
+                          depth < 0 ? 0 : (unsigned)(depth > 64 ? 64 : depth),
+                          cursor < 0 ? 0 : (size_t)cursor, limit < 0 ? 100 : (size_t)limit, &t,
+                          &err) != TT_OK)
             return from_err(&err);
         return json_pack("{s:b, s:o}", "ok", 1, "trace", t);
     }
@@ -313,8 +316,8 @@ static json_t *op_label(const tt_api *s, json_t *req)
         return from_err(&err);
     tt_hex((tt_bytes){32, h}, hex);
     return json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "id", code, "origin",
-                     s->origin, "base_url", s->base_url, "token", token, "reg_seq",
-                     (json_int_t)seq, "reg_hash", hex);
+                     s->origin, "base_url", s->base_url, "token", token, "reg_seq", (json_int_t)seq,
+                     "reg_hash", hex);
 }
 
 /* A scan: anonymous ({"id"}) or signed by an enrolled actor ({"id",
@@ -373,11 +376,13 @@ static json_t *op_list(const tt_api *s, json_t *req, int actors)
     }
     if (limit == -2 || (json_object_get(req, "cursor") && (!cursor || strlen(cursor) > 40))) {
         json_decref(filter);
-        return fail(TT_ERR_MALFORMED, "\"limit\" must be 1 to 100 and \"cursor\" the one a page gave%s", "");
+        return fail(TT_ERR_MALFORMED,
+                    "\"limit\" must be 1 to 100 and \"cursor\" the one a page gave%s", "");
     }
     if (limit < 1 || limit > 100)
         limit = limit < 0 ? 50 : limit == 0 ? 1 : 100;
-    tt_err rc = tt_state_list(s->ledger, actors, filter, cursor, (size_t)limit, &items, &next, &err);
+    tt_err rc =
+        tt_state_list(s->ledger, actors, filter, cursor, (size_t)limit, &items, &next, &err);
     json_decref(filter);
     if (rc != TT_OK)
         return from_err(&err);
@@ -450,12 +455,18 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
     static const struct {
         const char *name;
         json_t *(*fn)(const tt_api *, json_t *);
-    } ops[] = {{"batch", op_batch},           {"trace", op_trace},
-               {"entry", op_entry},           {"log", op_log},
-               {"proof", op_proof},           {"consistency", op_consistency},
-               {"checkpoint", op_checkpoint}, {"actor", op_actor},
-               {"label", op_label},           {"scan", op_scan},
-               {"batches", op_batches},       {"actors", op_actors},
+    } ops[] = {{"batch", op_batch},
+               {"trace", op_trace},
+               {"entry", op_entry},
+               {"log", op_log},
+               {"proof", op_proof},
+               {"consistency", op_consistency},
+               {"checkpoint", op_checkpoint},
+               {"actor", op_actor},
+               {"label", op_label},
+               {"scan", op_scan},
+               {"batches", op_batches},
+               {"actors", op_actors},
                {"proof_bundle", op_proof_bundle}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
@@ -468,4 +479,3 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
                 "proof_bundle",
                 op);
 }
-

@@ -115,7 +115,8 @@ static const field genesis_f[] = {COMMON,
                                   END};
 static const field limits_f[] = {COMMON, STR("edition", 1, 1, 200), REQ("table", K_TABLE), END};
 static const field text_item = {"", K_STR, 1, NULL, 1, 200};
-static const char *const herb_categories[] = {"plant", "animal", "mineral", "fungus", "other", NULL};
+static const char *const herb_categories[] = {"plant",  "animal", "mineral",
+                                              "fungus", "other",  NULL};
 static const field herb_row_f[] = {STR("name_zh", 1, 1, 64),
                                    STR("pinyin", 0, 1, 64),
                                    STR("latin", 0, 1, 128),
@@ -181,10 +182,14 @@ static const field part_f[] = {REQ("id", K_CODE), REQ("qty_g", K_QTY), END};
 static const field part_item = {"", K_OBJ, 1, part_f, 0, 0};
 static const field split_f[] = {
     COMMON, REQ("id", K_CODE), {"children", K_ARR, 1, &part_item, 1, 1000}, END};
-static const field output_f[] = {
-    REQ("id", K_CODE),        REQ("qty_g", K_QTY),    {"form", K_ENUM, 1, forms, 0, 0},
-    STR("name_zh", 0, 1, 64), STR("grade", 0, 1, 64), OPT("compound", K_BOOL),
-    {"herb", K_OBJ, 0, herb_f, 0, 0}, END};
+static const field output_f[] = {REQ("id", K_CODE),
+                                 REQ("qty_g", K_QTY),
+                                 {"form", K_ENUM, 1, forms, 0, 0},
+                                 STR("name_zh", 0, 1, 64),
+                                 STR("grade", 0, 1, 64),
+                                 OPT("compound", K_BOOL),
+                                 {"herb", K_OBJ, 0, herb_f, 0, 0},
+                                 END};
 static const field process_f[] = {COMMON,
                                   {"inputs", K_ARR, 1, &part_item, 1, 64},
                                   {"output", K_OBJ, 1, output_f, 0, 0},
@@ -206,13 +211,13 @@ static const field destroy_f[] = {COMMON, REQ("id", K_CODE), STR("reason", 1, 1,
                                   STR("method", 0, 1, 200), END};
 
 static const field *const type_fields[TT_EV_COUNT] = {
-    [TT_EV_GENESIS] = genesis_f,   [TT_EV_LIMITS] = limits_f,   [TT_EV_HERBS] = herbs_f,
-    [TT_EV_CANCEL] = receive_f,    [TT_EV_ENROLL] = enroll_f,
-    [TT_EV_REVOKE] = revoke_f,     [TT_EV_ROTATE] = rotate_f,   [TT_EV_REGISTER] = register_f,
-    [TT_EV_TRANSFER] = transfer_f, [TT_EV_RECEIVE] = receive_f, [TT_EV_REJECT] = reason_f,
-    [TT_EV_SPLIT] = split_f,       [TT_EV_PROCESS] = process_f, [TT_EV_INSPECT] = inspect_f,
-    [TT_EV_HOLD] = reason_f,       [TT_EV_RELEASE] = reason_f,  [TT_EV_RECALL] = reason_f,
-    [TT_EV_SELL] = sell_f,         [TT_EV_DESTROY] = destroy_f,
+    [TT_EV_GENESIS] = genesis_f, [TT_EV_LIMITS] = limits_f,     [TT_EV_HERBS] = herbs_f,
+    [TT_EV_CANCEL] = receive_f,  [TT_EV_ENROLL] = enroll_f,     [TT_EV_REVOKE] = revoke_f,
+    [TT_EV_ROTATE] = rotate_f,   [TT_EV_REGISTER] = register_f, [TT_EV_TRANSFER] = transfer_f,
+    [TT_EV_RECEIVE] = receive_f, [TT_EV_REJECT] = reason_f,     [TT_EV_SPLIT] = split_f,
+    [TT_EV_PROCESS] = process_f, [TT_EV_INSPECT] = inspect_f,   [TT_EV_HOLD] = reason_f,
+    [TT_EV_RELEASE] = reason_f,  [TT_EV_RECALL] = reason_f,     [TT_EV_SELL] = sell_f,
+    [TT_EV_DESTROY] = destroy_f,
 };
 
 /* ---- scalar checks ------------------------------------------------------ */
@@ -599,11 +604,14 @@ static tt_err coord_ok(json_t *origin, const char *k, int limit, tt_error *err)
 
 int tt_base_url_valid(const char *u)
 {
-    const char *p = strncmp(u, "https://", 8) == 0 ? u + 8 : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+    const char *p = strncmp(u, "https://", 8) == 0  ? u + 8
+                    : strncmp(u, "http://", 7) == 0 ? u + 7
+                                                    : NULL;
     if (p == NULL || *p == '\0' || *p == '/' || u[strlen(u) - 1] == '/')
         return 0;
     for (const char *q = u; *q; q++)
-        if ((unsigned char)*q <= 0x20 || *q == '?' || *q == '#' || *q == '\\' || (unsigned char)*q >= 0x7f)
+        if ((unsigned char)*q <= 0x20 || *q == '?' || *q == '#' || *q == '\\' ||
+            (unsigned char)*q >= 0x7f)
             return 0;
     return strstr(p, "/../") == NULL && strstr(p, "/./") == NULL && strstr(p, "//") == NULL;
 }
@@ -638,7 +646,8 @@ static tt_err check_plausible(tt_event_type t, json_t *j, tt_error *err)
         if (strncmp(h, at, 10) > 0)
             return tt_fail(err, TT_ERR_BAD_TIME,
                            "harvest date %s is after the event was signed (%.10s)", h, at);
-        if ((rc = coord_ok(o, "lat", 90, err)) == TT_OK && (rc = coord_ok(o, "lon", 180, err)) == TT_OK)
+        if ((rc = coord_ok(o, "lat", 90, err)) == TT_OK &&
+            (rc = coord_ok(o, "lon", 180, err)) == TT_OK)
             rc = code_not_future(json_object_get(j, "id"), at_ms, "id", err);
         return rc;
     }

@@ -156,10 +156,12 @@ tt_err tt_herbs_events(json_t *doc, json_t **events, tt_error *err)
         if (n == 0 || n > HERBS_CHUNK) {
             json_decref(chunk);
             json_decref(*events);
-            return tt_fail(err, TT_ERR_MALFORMED, "herb dictionary row %zu is not a small object", i);
+            return tt_fail(err, TT_ERR_MALFORMED, "herb dictionary row %zu is not a small object",
+                           i);
         }
         if (used + n > HERBS_CHUNK || json_array_size(chunk) == 1000) {
-            json_array_append_new(*events, json_pack("{s:s, s:o}", "edition", edition, "herbs", chunk));
+            json_array_append_new(*events,
+                                  json_pack("{s:s, s:o}", "edition", edition, "herbs", chunk));
             chunk = json_array();
             used = 0;
         }

@@ -30,8 +30,8 @@ typedef enum tt_db {
 struct tt_txn {
     tt_ledger *ledger;
     MDB_txn *txn;
-    int mdb_rc;    /* the last failing LMDB code, so MAP_FULL can be retried */
-    unsigned puts; /* writes made through it, so a refusal after a write is seen */
+    int mdb_rc;      /* the last failing LMDB code, so MAP_FULL can be retried */
+    unsigned puts;   /* writes made through it, so a refusal after a write is seen */
     uint8_t *digest; /* the derived-state digest its writes move, or NULL */
 };
 

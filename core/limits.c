@@ -157,12 +157,13 @@ const char *tt_limits_test_id(json_t *table, const char *name)
     json_t *t;
     json_object_foreach(json_object_get(table, "tests"), id, t)
     {
-        if (same_name(id, name) || same_name(json_string_value(json_object_get(t, "name_zh")), name))
+        if (same_name(id, name) ||
+            same_name(json_string_value(json_object_get(t, "name_zh")), name))
             return id;
         size_t i;
         json_t *a;
-        json_array_foreach(json_object_get(t, "aliases"), i, a) if (same_name(
-            json_string_value(a), name)) return id;
+        json_array_foreach(json_object_get(t, "aliases"), i,
+                           a) if (same_name(json_string_value(a), name)) return id;
     }
     return NULL;
 }
@@ -214,8 +215,9 @@ static json_t *strictest_rule(json_t *table, const char *test, json_t *herbs, co
     json_array_foreach(herbs, i, h)
     {
         json_t *r = find_rule(table, test, json_string_value(h), form, category);
-        if (r && (best == NULL || tt_decimal_cmp(json_string_value(json_object_get(r, "max")),
-                                                 json_string_value(json_object_get(best, "max"))) < 0))
+        if (r &&
+            (best == NULL || tt_decimal_cmp(json_string_value(json_object_get(r, "max")),
+                                            json_string_value(json_object_get(best, "max"))) < 0))
             best = r;
     }
     return best;
@@ -235,8 +237,9 @@ static tt_err judge_one(json_t *table, json_t *res, json_t *herbs, const char *f
     if (test == NULL) {
         char list[700];
         known_tests(table, list, sizeof list);
-        return tt_fail(err, TT_ERR_UNKNOWN_TEST, "the limits table knows no test \"%.32s\"; use one of: %.200s",
-                       written, list);
+        return tt_fail(err, TT_ERR_UNKNOWN_TEST,
+                       "the limits table knows no test \"%.32s\"; use one of: %.200s", written,
+                       list);
     }
     json_t *tdef = json_object_get(json_object_get(table, "tests"), test);
     const char *lunit = json_string_value(json_object_get(tdef, "unit"));

@@ -219,8 +219,8 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
     if (owner_in_txn(t->l, t->txn, e.actor, by))
         json_object_set_new(s, "by", json_string(by));
     json_object_set_new(s, "time_ms", json_integer((json_int_t)e.time_ms));
-    static const char *keep[] = {"type",   "at",  "to",    "qty_g", "child",
-                                 "reason", "lab", "buyer_commitment", "method"};
+    static const char *keep[] = {
+        "type", "at", "to", "qty_g", "child", "reason", "lab", "buyer_commitment", "method"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
         json_t *x = json_object_get(body, keep[i]);
         if (x)
@@ -446,7 +446,6 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
     return rc;
 }
 
-
 /* ---- listing: stock, search, actors -------------------------------------------------------- */
 
 #define LIST_BUDGET 20000 /* records looked at for one page, matching or not */
@@ -465,11 +464,14 @@ static int batch_matches(json_t *b, json_t *filter)
     {
         const char *want = json_string_value(v);
         json_t *o = json_object_get(b, "origin");
-        int ok = strcmp(k, "holder") == 0   ? !strcmp(js(b, "holder"), want) || !strcmp(js(b, "pending_to"), want)
-                 : strcmp(k, "herb") == 0   ? !strcmp(js(json_object_get(b, "herb"), "name_zh"), want)
-                 : strcmp(k, "state") == 0  ? !strcmp(js(b, "status"), want)
-                 : strcmp(k, "origin") == 0 ? !strcmp(js(o, "province"), want) || !strcmp(js(o, "city"), want) || !strcmp(js(o, "county"), want)
-                                            : 0;
+        int ok = strcmp(k, "holder") == 0
+                     ? !strcmp(js(b, "holder"), want) || !strcmp(js(b, "pending_to"), want)
+                 : strcmp(k, "herb") == 0 ? !strcmp(js(json_object_get(b, "herb"), "name_zh"), want)
+                 : strcmp(k, "state") == 0 ? !strcmp(js(b, "status"), want)
+                 : strcmp(k, "origin") == 0
+                     ? !strcmp(js(o, "province"), want) || !strcmp(js(o, "city"), want) ||
+                           !strcmp(js(o, "county"), want)
+                     : 0;
         if (!ok)
             return 0;
     }
@@ -483,7 +485,8 @@ static int actor_matches(json_t *a, json_t *filter)
         return 1;
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(a, "roles"), i, r) if (strcmp(json_string_value(r), role) == 0) return 1;
+    json_array_foreach(json_object_get(a, "roles"), i,
+                       r) if (strcmp(json_string_value(r), role) == 0) return 1;
     return role && strcmp(role, "authority") == 0 && json_is_true(json_object_get(a, "authority"));
 }
 
@@ -494,8 +497,8 @@ static json_t *batch_summary(json_t *b)
                           "herb", js(json_object_get(b, "herb"), "name_zh"), "form", js(b, "form"),
                           "status", js(b, "status"), "holder", js(b, "holder"), "remaining_g",
                           json_object_get(q, "remaining"), "registered_g",
-                          json_object_get(q, "registered"), "province", js(o, "province"),
-                          "county", js(o, "county"), "created_seq", json_object_get(b, "created_seq"));
+                          json_object_get(q, "registered"), "province", js(o, "province"), "county",
+                          js(o, "county"), "created_seq", json_object_get(b, "created_seq"));
     if (*js(b, "pending_to"))
         json_object_set_new(s, "pending_to", json_string(js(b, "pending_to")));
     return s;
@@ -503,9 +506,9 @@ static json_t *batch_summary(json_t *b)
 
 static json_t *actor_summary(json_t *a)
 {
-    json_t *s = json_pack("{s:s, s:s, s:s, s:O, s:s}", "id", js(a, "id"), "name", js(a, "name"),
-                          "org", js(a, "org"), "roles", json_object_get(a, "roles"), "status",
-                          js(a, "status"));
+    json_t *s =
+        json_pack("{s:s, s:s, s:s, s:O, s:s}", "id", js(a, "id"), "name", js(a, "name"), "org",
+                  js(a, "org"), "roles", json_object_get(a, "roles"), "status", js(a, "status"));
     if (*js(a, "stall"))
         json_object_set_new(s, "stall", json_string(js(a, "stall")));
     if (json_is_true(json_object_get(a, "authority")))
@@ -617,18 +620,21 @@ tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_
                 if (json_object_get(seen, nid))
                     continue;
                 json_object_set_new(seen, nid, json_true());
-                json_array_append_new(queue, json_pack("{s:s, s:i, s:s, s:s, s:O, s:O}", "id", nid,
-                                                       "depth", d + 1, "from", id, "via",
-                                                       js(lnk, "via"), "qty_g",
-                                                       json_object_get(lnk, "qty_g"), "seq",
-                                                       json_object_get(lnk, "seq")));
+                json_array_append_new(queue,
+                                      json_pack("{s:s, s:i, s:s, s:s, s:O, s:O}", "id", nid,
+                                                "depth", d + 1, "from", id, "via", js(lnk, "via"),
+                                                "qty_g", json_object_get(lnk, "qty_g"), "seq",
+                                                json_object_get(lnk, "seq")));
             }
         if (i >= cursor) {
             json_t *n = batch_summary(b);
             json_object_update(n, q);
-            json_object_set_new(n, "origin_daodi", json_boolean(json_is_true(json_object_get(json_object_get(b, "origin"), "daodi"))));
-            json_object_set_new(n, "inspections",
-                                json_integer((json_int_t)json_array_size(json_object_get(b, "inspections"))));
+            json_object_set_new(
+                n, "origin_daodi",
+                json_boolean(json_is_true(json_object_get(json_object_get(b, "origin"), "daodi"))));
+            json_object_set_new(
+                n, "inspections",
+                json_integer((json_int_t)json_array_size(json_object_get(b, "inspections"))));
             json_array_append_new(nodes, n);
         }
         json_decref(b);
@@ -642,8 +648,10 @@ tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_
         json_decref(nodes);
         return rc;
     }
-    *out = json_pack("{s:s, s:s, s:o}", "id", code, "direction", up ? "up" : "down", "nodes", nodes);
-    json_object_set_new(*out, "next", more ? json_integer((json_int_t)(cursor + limit)) : json_null());
+    *out =
+        json_pack("{s:s, s:s, s:o}", "id", code, "direction", up ? "up" : "down", "nodes", nodes);
+    json_object_set_new(*out, "next",
+                        more ? json_integer((json_int_t)(cursor + limit)) : json_null());
     return TT_OK;
 }
 
@@ -658,7 +666,8 @@ static tt_err derived_digest(tt_ledger *l, MDB_txn *txn, uint8_t out[TT_DIGEST_S
         int m = mdb_cursor_open(txn, l->dbi[state_dbs[i]], &c);
         if (m != 0)
             return tt_mdb_fail(err, m, "cannot read the derived state");
-        for (m = mdb_cursor_get(c, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        for (m = mdb_cursor_get(c, &k, &v, MDB_FIRST); m == 0;
+             m = mdb_cursor_get(c, &k, &v, MDB_NEXT))
             tt_digest_move(out, 1, state_dbs[i], &k, &v);
         mdb_cursor_close(c);
         if (m != MDB_NOTFOUND)
@@ -687,7 +696,8 @@ tt_err tt_state_check(tt_ledger *l, tt_error *err)
                      "again before starting the daemon");
     else if (!meta_has(l, txn, "derived", &rec) || rec.mv_size != TT_DIGEST_SIZE)
         rc = tt_fail(err, TT_ERR_NOT_FOUND, "no derived-state digest is recorded");
-    else if ((rc = derived_digest(l, txn, have, err)) == TT_OK && memcmp(have, rec.mv_data, TT_DIGEST_SIZE) != 0)
+    else if ((rc = derived_digest(l, txn, have, err)) == TT_OK &&
+             memcmp(have, rec.mv_data, TT_DIGEST_SIZE) != 0)
         rc = tt_fail(err, TT_ERR_AUDIT,
                      "the derived state does not match its digest: a record was changed outside "
                      "the daemon, which serves and signs nothing from it. Name it with 'tcmtrace "

@@ -51,7 +51,8 @@ static tt_err open_env(tt_ledger *l, tt_error *err)
         return tt_mdb_fail(err, rc, "cannot create the scans' environment");
     mdb_env_set_maxdbs(env, 2);
     mdb_env_set_mapsize(env, SCAN_MAP);
-    unsigned flags = MDB_NOTLS | (ro ? MDB_RDONLY : 0) | (l->flags & TT_LEDGER_NOSYNC ? MDB_NOSYNC : 0);
+    unsigned flags =
+        MDB_NOTLS | (ro ? MDB_RDONLY : 0) | (l->flags & TT_LEDGER_NOSYNC ? MDB_NOSYNC : 0);
     if ((rc = mdb_env_open(env, path, flags, 0600)) != 0) {
         mdb_env_close(env);
         return tt_mdb_fail(err, rc, "cannot open the scans' store");
@@ -193,8 +194,8 @@ static void seen_at(json_t *rec, const char *by, int observer, uint64_t now)
     json_t *places = json_object_get(rec, "places"), *p = NULL;
     size_t i;
     json_t *x;
-    json_array_foreach(places, i, x) if (strcmp(json_string_value(json_object_get(x, "by")), by) ==
-                                         0)
+    json_array_foreach(places, i,
+                       x) if (strcmp(json_string_value(json_object_get(x, "by")), by) == 0)
     {
         p = json_incref(x);
         json_array_remove(places, i);
@@ -259,8 +260,8 @@ static json_t *stored(MDB_txn *txn, MDB_dbi dbi, const char *code, tt_err *rc, t
     MDB_val k = {TT_CODE_LEN, (void *)code}, v;
     int m = mdb_get(txn, dbi, &k, &v);
     if (m == MDB_NOTFOUND)
-        return json_pack("{s:i, s:i, s:i, s:i, s:[], s:i}", "count", 0, "anonymous", 0, "signed",
-                         0, "after_end", 0, "places", "places_seen", 0);
+        return json_pack("{s:i, s:i, s:i, s:i, s:[], s:i}", "count", 0, "anonymous", 0, "signed", 0,
+                         "after_end", 0, "places", "places_seen", 0);
     json_t *r = m == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
     if (!json_is_object(r) || !json_is_array(json_object_get(r, "places"))) {
         json_decref(r);

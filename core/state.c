@@ -395,7 +395,7 @@ static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, c
                          const char *status)
 {
     json_t *b = json_object();
-    static const char *inherit[] = {"herb",  "form",       "origin",   "harvest_date",
+    static const char *inherit[] = {"herb",  "form",       "origin",    "harvest_date",
                                     "grade", "processing", "documents", "holders"};
     for (size_t i = 0; from && i < sizeof inherit / sizeof *inherit; i++) {
         json_t *v = json_object_get(from, inherit[i]);
@@ -880,7 +880,8 @@ static void composition_merge(json_t *into, json_t *part)
             }
         }
         if (same)
-            json_object_set_new(same, "g", json_integer((json_int_t)(jint(same, "g") + jint(p, "g"))));
+            json_object_set_new(same, "g",
+                                json_integer((json_int_t)(jint(same, "g") + jint(p, "g"))));
         else
             json_array_append(into, p);
     }
@@ -982,7 +983,8 @@ static tt_err on_process(rctx *c)
         json_decref(share);
         json_decref(all);
         size_t k;
-        json_array_foreach(json_object_get(b, "holders"), k, h) list_add_str(holders, json_string_value(h));
+        json_array_foreach(json_object_get(b, "holders"), k, h)
+            list_add_str(holders, json_string_value(h));
     }
     if (json_array_size(comp) > 256) {
         rc = tt_fail(c->err, TT_ERR_TOO_LARGE,
@@ -1054,7 +1056,8 @@ static tt_err need_independent(rctx *c, json_t *b, const char *verb)
     const char *pending = jstr(b, "pending_to");
     size_t n = json_array_size(hs) + (pending != NULL);
     for (size_t i = 0; i < n; i++) {
-        const char *h = i < json_array_size(hs) ? json_string_value(json_array_get(hs, i)) : pending;
+        const char *h =
+            i < json_array_size(hs) ? json_string_value(json_array_get(hs, i)) : pending;
         if (strcmp(h, c->signer_id) == 0)
             return tt_fail(c->err, TT_ERR_FORBIDDEN,
                            "%s holds or has held batch %s and may not %s it; an independent "
@@ -1074,8 +1077,7 @@ static tt_err need_independent(rctx *c, json_t *b, const char *verb)
 
 /* Calls fn on every descendant of b (not b itself), breadth first; the
  * visited set stops cycles. */
-static tt_err each_descendant(rctx *c, json_t *b, tt_err (*fn)(rctx *, json_t *, void *),
-                              void *arg)
+static tt_err each_descendant(rctx *c, json_t *b, tt_err (*fn)(rctx *, json_t *, void *), void *arg)
 {
     json_t *queue = json_array(), *seen = json_object();
     tt_err rc = TT_OK;
@@ -1152,9 +1154,9 @@ static void fail_reason(json_t *verdict, char *why, size_t cap)
         if (strcmp(jstr(r, "verdict"), "fail") != 0)
             continue;
         size_t n = strlen(why);
-        snprintf(why + n, cap - n, "%s%s %s %s > %s %s", n ? "; " : "检验不合格 / inspection failed: ",
-                 jstr(r, "test"), jstr(r, "value"), jstr(r, "unit"), jstr(r, "limit"),
-                 jstr(r, "limit_unit"));
+        snprintf(why + n, cap - n, "%s%s %s %s > %s %s",
+                 n ? "; " : "检验不合格 / inspection failed: ", jstr(r, "test"), jstr(r, "value"),
+                 jstr(r, "unit"), jstr(r, "limit"), jstr(r, "limit_unit"));
     }
 }
 

@@ -67,8 +67,8 @@ typedef struct config {
     int read_threads;      /* threads that answer reads, apart from the workers */
     int batch_max;         /* events per transaction at most */
     int quiet;
-    int64_t at_ahead_ms;   /* how far an event's "at" may be ahead of the clock */
-    int64_t at_behind_ms;  /* and how far behind it */
+    int64_t at_ahead_ms;  /* how far an event's "at" may be ahead of the clock */
+    int64_t at_behind_ms; /* and how far behind it */
 } config;
 
 typedef struct server {

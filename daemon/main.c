@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tcmtrace/util.h"
 #include "daemon.h"
+#include "tcmtrace/util.h"
 
 static const char USAGE[] =
     "usage: tcmtraced init DIR --origin ORIGIN --market NAME --authority-key FILE\n"
@@ -279,8 +279,7 @@ static int read_config(const char *path, config *c, int explicit_path)
                 c->at_behind_ms = (int64_t)v * 86400000;
             else
                 c->at_ahead_ms = (int64_t)v * 60000;
-        }
-        else if (strncmp(key, "web_", 4) == 0)
+        } else if (strncmp(key, "web_", 4) == 0)
             continue; /* tcmtrace-web's, in the same file */
         else {
             fprintf(stderr, "tcmtraced: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
@@ -320,13 +319,16 @@ int main(int argc, char **argv)
                                              {"authority-key", 1, 0, O_AKEY},
                                              {"authority-id", 1, 0, O_AID},
                                              {"authority-name", 1, 0, O_ANAME},
-                                             {"limits", 1, 0, O_LIMITS}, {"herbs", 1, 0, O_HERBS}, {"base-url", 1, 0, O_BASE_URL},
+                                             {"limits", 1, 0, O_LIMITS},
+                                             {"herbs", 1, 0, O_HERBS},
+                                             {"base-url", 1, 0, O_BASE_URL},
                                              {"passphrase-file", 1, 0, O_PASS},
                                              {"log-passphrase-file", 1, 0, O_LOGPASS},
                                              {"unsealed-log-key", 0, 0, O_UNSEALED},
                                              {"tcp", 1, 0, O_TCP},
                                              {"threads", 1, 0, O_THREADS},
-                                             {"batch-max", 1, 0, O_BATCH}, {"read-threads", 1, 0, O_READERS},
+                                             {"batch-max", 1, 0, O_BATCH},
+                                             {"read-threads", 1, 0, O_READERS},
                                              {"config", 1, 0, O_CONFIG},
                                              {"quiet", 0, 0, O_QUIET},
                                              {"help", 0, 0, O_HELP},

@@ -273,7 +273,7 @@ static void submit_many(server *s, job *j)
     if (!json_is_array(events) || n == 0) {
         reply(s, j,
               tt_api_error(TT_ERR_MALFORMED, "\"events\" must be an array of signed events, "
-                                           "each an object with actor, sig and body"));
+                                             "each an object with actor, sig and body"));
         return;
     }
     if (n > TT_SUBMIT_MANY_MAX) {
@@ -359,8 +359,9 @@ static void *worker(void *arg)
             /* reads have threads of their own: a heavy one never holds a
              * worker that submits need; too many waiting are turned away */
             if (queue_len(&s->reads) >= READS_WAITING_MAX)
-                reply(s, j, tt_api_error(TT_ERR_BUSY, "the daemon has too many reads waiting; "
-                                                      "ask again in a moment"));
+                reply(s, j,
+                      tt_api_error(TT_ERR_BUSY, "the daemon has too many reads waiting; "
+                                                "ask again in a moment"));
             else
                 queue_push(&s->reads, j);
             continue;
@@ -562,7 +563,8 @@ static tt_err load_identity(server *s, tt_error *err)
     tt_verifier v;
     if (tt_verifier_parse(s->ops.vkey, &v, err) != TT_OK || memcmp(v.pk, kp.pk, 32) != 0) {
         tt_keypair_wipe(&kp);
-        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path, s->ops.vkey);
+        return tt_fail(err, TT_ERR_KEY_FORMAT, "%s is not the key of this log (%s)", path,
+                       s->ops.vkey);
     }
     rc = tt_ledger_set_signer(s->ledger, s->ops.origin, &kp, err);
     tt_keypair_wipe(&kp);

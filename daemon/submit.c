@@ -24,7 +24,8 @@ static tt_err check_window(const config *cfg, const tt_event *ev, tt_error *err)
         return tt_fail(err, TT_ERR_BAD_TIME,
                        "\"at\" %s is %lld days behind the ledger's clock (at most %lld); a device "
                        "catching up on older events needs at_behind_days raised in tcmtraced.conf",
-                       at, (long long)((now - ms) / 86400000), (long long)(cfg->at_behind_ms / 86400000));
+                       at, (long long)((now - ms) / 86400000),
+                       (long long)(cfg->at_behind_ms / 86400000));
     return TT_OK;
 }
 

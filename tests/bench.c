@@ -18,13 +18,12 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -32,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -151,7 +151,8 @@ static tt_ledger *make_ledger(const char *dir, const char *limits_path, unsigned
         exit(1);
     }
     size_t hi;
-    json_array_foreach(evs, hi, f) append_one(l, &authority, tt_event_build("ledger.herbs", json_incref(f)));
+    json_array_foreach(evs, hi, f)
+        append_one(l, &authority, tt_event_build("ledger.herbs", json_incref(f)));
     json_decref(evs);
     json_decref(doc);
     for (int i = 0; i < GROWERS; i++) {
@@ -199,9 +200,10 @@ static char *register_body(const char *code, int64_t qty)
 
 static char *sell_body(const char *code, int64_t qty)
 {
-    return tt_event_build("batch.sell", json_pack("{s:s, s:I, s:s}", "id", code, "qty_g",
-                                                  (json_int_t)qty, "buyer_commitment",
-                                                  "3f1c0a6f6a1b5e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"));
+    return tt_event_build(
+        "batch.sell",
+        json_pack("{s:s, s:I, s:s}", "id", code, "qty_g", (json_int_t)qty, "buyer_commitment",
+                  "3f1c0a6f6a1b5e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"));
 }
 
 static char *request_of(const tt_keypair *kp, char *body);
@@ -620,12 +622,14 @@ static void *http_loop(void *arg)
         if (h->code)
             snprintf(path, sizeof path, "/cq/api/v1/batches/%s", h->code);
         else
-            snprintf(path, sizeof path, "/cq/log/tile/0/%03u", (unsigned)(rand_r(&h->seed) % h->tiles));
+            snprintf(path, sizeof path, "/cq/log/tile/0/%03u",
+                     (unsigned)(rand_r(&h->seed) % h->tiles));
         double t0 = now_s();
         int st = http_get(fd, path, buf, 1 << 20);
         if (st != 200) {
             if (h->errors++ == 0 && st > 0)
-                fprintf(stderr, "  HTTP %d: %.200s\n", st, strstr(buf, "\r\n\r\n") ? strstr(buf, "\r\n\r\n") + 4 : buf);
+                fprintf(stderr, "  HTTP %d: %.200s\n", st,
+                        strstr(buf, "\r\n\r\n") ? strstr(buf, "\r\n\r\n") + 4 : buf);
             else if (h->errors == 1)
                 fprintf(stderr, "  HTTP: the connection closed (%s)\n", strerror(errno));
             close(fd);
@@ -666,7 +670,8 @@ static void http_run(int port, const char *code, uint64_t tiles, const char *wha
         free(hs[i].lat);
     }
     qsort(all, total, sizeof *all, cmp_double);
-    printf("| HTTP GET %s, %d keep-alive connections | %.0f requests/s, p50 / p99 %.2f / %.2f ms%s |\n",
+    printf("| HTTP GET %s, %d keep-alive connections | %.0f requests/s, p50 / p99 %.2f / %.2f ms%s "
+           "|\n",
            what, CONNS, (double)total / wall, total ? all[total / 2] * 1e3 : 0,
            total ? all[total * 99 / 100] * 1e3 : 0, errors ? " (errors!)" : "");
     free(all);

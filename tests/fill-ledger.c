@@ -22,7 +22,7 @@ static tt_ledger *L;
 static void append(const tt_keypair *kp, char **bodies, size_t n)
 {
     tt_append *items = calloc(n, sizeof *items);
-    uint8_t (*sigs)[64] = calloc(n, 64);
+    uint8_t(*sigs)[64] = calloc(n, 64);
     tt_error err;
     for (size_t i = 0; i < n; i++) {
         tt_event_sign(tt_bytes_str(bodies[i]), kp->sk, sigs[i]);
@@ -75,28 +75,30 @@ int main(int argc, char **argv)
     fprintf(f, "%s\n", vkey);
     fclose(f);
     tt_b64((tt_bytes){32, auth.pk}, pk);
-    one(&auth, tt_event_build("ledger.genesis",
-                              json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "origin",
-                                        ORIGIN, "log_key", vkey, "market", "解放路", "authorities",
-                                        "id", "MKT", "name", "市场管理处", "key", pk, "base_url",
-                                        base)));
-    char *lp = tt_shipped_path("limits/chp2020.json"), *hp = tt_shipped_path("herbs/chp2020-herbs.json");
+    one(&auth,
+        tt_event_build("ledger.genesis",
+                       json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "origin", ORIGIN,
+                                 "log_key", vkey, "market", "解放路", "authorities", "id", "MKT",
+                                 "name", "市场管理处", "key", pk, "base_url", base)));
+    char *lp = tt_shipped_path("limits/chp2020.json"),
+         *hp = tt_shipped_path("herbs/chp2020-herbs.json");
     json_t *table = json_load_file(lp, 0, NULL), *doc = json_load_file(hp, 0, NULL), *evs, *e;
     free(lp);
     free(hp);
     if (table == NULL || doc == NULL || tt_herbs_events(doc, &evs, &err) != TT_OK)
         return fprintf(stderr, "fill-ledger: cannot read the shipped limits or herbs\n"), 1;
     json_object_del(table, "edition");
-    one(&auth, tt_event_build("ledger.limits", json_pack("{s:s, s:o}", "edition", "ChP 2020", "table", table)));
+    one(&auth, tt_event_build("ledger.limits",
+                              json_pack("{s:s, s:o}", "edition", "ChP 2020", "table", table)));
     size_t i;
     json_array_foreach(evs, i, e) one(&auth, tt_event_build("ledger.herbs", json_incref(e)));
     json_decref(evs);
     json_decref(doc);
     tt_b64((tt_bytes){32, grower.pk}, pk);
-    one(&auth, tt_event_build("actor.enroll",
-                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "id", "G-0001", "key",
-                                        pk, "name", "马建国", "org", "岷县合作社", "licence", "L-1",
-                                        "roles", "grower")));
+    one(&auth,
+        tt_event_build("actor.enroll", json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "id", "G-0001",
+                                                 "key", pk, "name", "马建国", "org", "岷县合作社",
+                                                 "licence", "L-1", "roles", "grower")));
     uint64_t size = 0, n = 100000000;
     tt_ledger_head(L, &size, NULL, NULL);
     while (size < want) {
@@ -109,11 +111,12 @@ int main(int argc, char **argv)
             code[16] = '\0';
             bodies[j] = tt_event_build(
                 "batch.register",
-                json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:I}",
-                          "id", code, "herb", "name_zh", "当归", "latin", "Angelica sinensis",
-                          "part", "根", "origin", "province", "甘肃省", "city", "定西市", "county",
-                          "岷县", "base", "梅川镇", "daodi", 1, "harvest_date", "2026-10-12",
-                          "grade", "一等", "processing", "晒干", "qty_g", (json_int_t)(1000 + j)));
+                json_pack(
+                    "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:I}",
+                    "id", code, "herb", "name_zh", "当归", "latin", "Angelica sinensis", "part",
+                    "根", "origin", "province", "甘肃省", "city", "定西市", "county", "岷县",
+                    "base", "梅川镇", "daodi", 1, "harvest_date", "2026-10-12", "grade", "一等",
+                    "processing", "晒干", "qty_g", (json_int_t)(1000 + j)));
         }
         append(&grower, bodies, k);
         free(bodies);

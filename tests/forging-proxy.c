@@ -40,7 +40,8 @@ int main(int argc, char **argv)
         size_t i;
         json_t *h;
         if (a) {
-            json_array_foreach(json_object_get(a, "proof"), i, h) json_array_set_new(json_object_get(a, "proof"), i, json_integer(42));
+            json_array_foreach(json_object_get(a, "proof"), i, h)
+                json_array_set_new(json_object_get(a, "proof"), i, json_integer(42));
             if (json_array_size(json_object_get(a, "proof")) == 0)
                 json_object_set_new(a, "proof", json_pack("[i, {}]", 42));
             char *s = json_dumps(a, JSON_COMPACT);

@@ -19,7 +19,8 @@ int main(int argc, char **argv)
         return fprintf(stderr, "usage: tamper DIR CODE GRAMS (daemon stopped)\n"), 2;
     MDB_txn *txn;
     MDB_val k = {strlen(argv[2]), argv[2]}, v;
-    if (mdb_txn_begin(l->env, NULL, 0, &txn) != 0 || mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) != 0)
+    if (mdb_txn_begin(l->env, NULL, 0, &txn) != 0 ||
+        mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) != 0)
         return fprintf(stderr, "tamper: no batch %s\n", argv[2]), 1;
     json_t *b = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     json_object_set_new(json_object_get(b, "qty"), "remaining", json_integer(atoll(argv[3])));

@@ -568,7 +568,8 @@ static void test_traces_while_writing(void **state)
         pthread_create(&th[i], NULL, trace_loop, &t[i]);
     }
     for (int i = 0; i < 60; i++)
-        OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 100, "buyer_commitment", BUYER_C);
+        OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 100, "buyer_commitment",
+           BUYER_C);
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(t[i].bad, 0);
@@ -714,9 +715,9 @@ static void test_every_rule_refuses(void **state)
     OK(&MKT, "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason", "营业执照过期");
     NO(&T2, TT_ERR_REVOKED, "revoked", "batch.register",
        "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i}", "id", F, "herb",
-       "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根", "origin", "province", "甘肃省",
-       "city", "定西市", "county", "陇西县", "base", "x", "daodi", 0, "harvest_date", "2026-09-01",
-       "grade", "统货", "processing", "晒干", "qty_g", 5);
+       "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根", "origin", "province",
+       "甘肃省", "city", "定西市", "county", "陇西县", "base", "x", "daodi", 0, "harvest_date",
+       "2026-09-01", "grade", "统货", "processing", "晒干", "qty_g", 5);
     assert_int_equal(
         submit_as(&newkey, "batch.transfer", json_pack("{s:s, s:s}", "id", B, "to", T2.id), NULL),
         TT_ERR_REVOKED);
@@ -753,10 +754,10 @@ static void test_parsed_events_are_matched(void **state)
             body_of("batch.register",
                     json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, "
                               "s:s, s:s, s:i}",
-                              "id", codes[i], "herb", "name_zh", "黄芪", "latin", "Astragali Radix", "part", "根",
-                              "origin", "province", "p", "city", "c", "county", "x", "base", "b",
-                              "daodi", 0, "harvest_date", "2026-09-01", "grade", "g", "processing",
-                              "p", "qty_g", 1000 * (i + 1)));
+                              "id", codes[i], "herb", "name_zh", "黄芪", "latin", "Astragali Radix",
+                              "part", "根", "origin", "province", "p", "city", "c", "county", "x",
+                              "base", "b", "daodi", 0, "harvest_date", "2026-09-01", "grade", "g",
+                              "processing", "p", "qty_g", 1000 * (i + 1)));
         tu_sign(&G.kp, bodies[i], sigs[i]);
         items[i] = (tt_append){.actor = G.kp.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
     }
@@ -801,9 +802,10 @@ static void test_undone_writes_are_not_remembered(void **state)
     (void)state;
     char *Z = register_by_t1(10000);
     OK(&T1, "batch.sell", "{s:s, s:i, s:s}", "id", Z, "qty_g", 100, "buyer_commitment", BUYER_C);
-    char *bodies[2] = {
-        body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 1000, "buyer_commitment", BUYER_C)),
-        body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 200, "buyer_commitment", BUYER_C))};
+    char *bodies[2] = {body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 1000,
+                                                       "buyer_commitment", BUYER_C)),
+                       body_of("batch.sell", json_pack("{s:s, s:i, s:s}", "id", Z, "qty_g", 200,
+                                                       "buyer_commitment", BUYER_C))};
     uint8_t sigs[2][64];
     tt_append items[2];
     for (int i = 0; i < 2; i++) {
@@ -824,7 +826,6 @@ static void test_undone_writes_are_not_remembered(void **state)
     free(bodies[1]);
     free(Z);
 }
-
 
 /* Registers `qty_g` of a herb at an origin as `w`; returns its new code. */
 static char *reg_herb(const who *w, const char *herb, const char *latin, const char *part,
@@ -903,8 +904,8 @@ static void test_claims_are_checked(void **state)
     json_decref(r);
     /* an unknown test is refused, naming the valid ones */
     NO(&I, TT_ERR_UNKNOWN_TEST, "so2 (二氧化硫残留)", "batch.inspect",
-       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", Q, "lab", "x", "standard", "x",
-       "results", "test", "aflatoxin-x", "value", "12", "unit", "µg/kg", "report_sha256", SHA0);
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", Q, "lab", "x", "standard", "x", "results",
+       "test", "aflatoxin-x", "value", "12", "unit", "µg/kg", "report_sha256", SHA0);
 
     /* a fail holds the lot and every lot split off it before the test */
     char *Q1 = new_code(), *Q2 = new_code();
@@ -920,8 +921,8 @@ static void test_claims_are_checked(void **state)
     /* only a regulator releases after a fail: not the inspector who failed it */
     NO(&I, TT_ERR_FORBIDDEN, "only a regulator", "batch.release", "{s:s, s:s}", "id", Q, "reason",
        "复检合格");
-    NO(&I, TT_ERR_FORBIDDEN, "only a regulator", "batch.release", "{s:s, s:s}", "id", Q1,
-       "reason", "复检合格");
+    NO(&I, TT_ERR_FORBIDDEN, "only a regulator", "batch.release", "{s:s, s:s}", "id", Q1, "reason",
+       "复检合格");
     OK(&R, "batch.release", "{s:s, s:s}", "id", Q1, "reason", "复检合格，监管放行");
     assert_string_equal(status_of(Q1), "active");
     assert_string_equal(status_of(Q), "held");
@@ -929,8 +930,8 @@ static void test_claims_are_checked(void **state)
     /* separation of duties: not its own lots, not its organisation's */
     char *S = reg_herb(&DUAL, "当归", "Angelica sinensis", "根", "岷县", 1, 1000);
     NO(&DUAL, TT_ERR_FORBIDDEN, "holds or has held", "batch.inspect",
-       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", S, "lab", "x", "standard", "x",
-       "results", "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256", SHA0);
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", S, "lab", "x", "standard", "x", "results",
+       "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256", SHA0);
     NO(&I3, TT_ERR_FORBIDDEN, "陈氏药材行", "batch.inspect",
        "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", Q1, "lab", "x", "standard", "x",
        "results", "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256", SHA0);
@@ -957,25 +958,28 @@ static void test_claims_are_checked(void **state)
     char *M2 = reg_herb(&P, "独活", "Angelicae Pubescentis Radix", "根", "巴东县", 0, 999999);
     char *M3 = reg_herb(&P, "当归", "Angelica sinensis", "根", "渭源县", 0, 999999);
     char *O1 = new_code(), *O2 = new_code(), *O3 = new_code();
-    NO(&P, TT_ERR_RELABEL, "compound", "batch.process", "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}",
-       "inputs", "id", M1, "qty_g", 1, "id", M2, "qty_g", 999999, "output", "id", O1, "qty_g",
-       1000000, "form", "饮片", "name_zh", "当归", "method", "切片");
-    NO(&P, TT_ERR_RELABEL, "cannot rename", "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}",
-       "inputs", "id", M2, "qty_g", 1000, "output", "id", O1, "qty_g", 900, "form", "饮片",
-       "name_zh", "党参", "method", "切片");
+    NO(&P, TT_ERR_RELABEL, "compound", "batch.process",
+       "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs", "id", M1, "qty_g", 1,
+       "id", M2, "qty_g", 999999, "output", "id", O1, "qty_g", 1000000, "form", "饮片", "name_zh",
+       "当归", "method", "切片");
+    NO(&P, TT_ERR_RELABEL, "cannot rename", "batch.process",
+       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs", "id", M2, "qty_g", 1000, "output",
+       "id", O1, "qty_g", 900, "form", "饮片", "name_zh", "党参", "method", "切片");
     /* 1 g of 道地 岷县 当归 with 999,999 g from elsewhere is not 道地 岷县 */
     OK(&P, "batch.process", "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs",
-       "id", M1, "qty_g", 1, "id", M3, "qty_g", 999999, "output", "id", O1, "qty_g", 900000,
-       "form", "饮片", "name_zh", "当归片", "method", "切片");
+       "id", M1, "qty_g", 1, "id", M3, "qty_g", 999999, "output", "id", O1, "qty_g", 900000, "form",
+       "饮片", "name_zh", "当归片", "method", "切片");
     json_t *ob = batch(O1), *origin = json_object_get(ob, "origin");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "name_zh")), "当归");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "name_zh")),
+                        "当归");
     assert_string_equal(json_string_value(json_object_get(ob, "product_name")), "当归片");
     assert_false(json_is_true(json_object_get(origin, "daodi")));
     assert_true(json_is_true(json_object_get(origin, "mixed")));
     assert_null(json_object_get(origin, "county"));
     json_t *comp = json_object_get(ob, "composition");
     assert_int_equal(json_array_size(comp), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "county")), "岷县");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "county")),
+                        "岷县");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(comp, 0), "g")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(comp, 1), "g")), 999999);
     json_decref(ob);
@@ -995,13 +999,15 @@ static void test_claims_are_checked(void **state)
        "method", "切片");
     ob = batch(OW2);
     assert_true(json_is_true(json_object_get(json_object_get(ob, "origin"), "daodi")));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "origin"), "county")), "岷县");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "origin"), "county")),
+                        "岷县");
     assert_int_equal(json_array_size(json_object_get(ob, "composition")), 1);
     json_decref(ob);
     free(W1), free(W2), free(W3), free(OW), free(OW2);
     /* a part split off the output carries its share of the composition */
     char *O1a = new_code();
-    OK(&P, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", O1, "children", "id", O1a, "qty_g", 450000);
+    OK(&P, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", O1, "children", "id", O1a, "qty_g",
+       450000);
     ob = batch(O1a);
     comp = json_object_get(ob, "composition");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(comp, 0), "g")) +
@@ -1011,9 +1017,9 @@ static void test_claims_are_checked(void **state)
     /* a declared compound is judged against the strictest limit of its herbs:
      * 党参 alone allows SO2 400 mg/kg, 当归 150 */
     char *D1 = reg_herb(&P, "党参", "Codonopsis Radix", "根", "渭源县", 1, 5000);
-    NO(&P, TT_ERR_RELABEL, "cannot rename", "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}",
-       "inputs", "id", M2, "qty_g", 1000, "output", "id", O2, "qty_g", 900, "form", "饮片",
-       "name_zh", "党参", "method", "切片");
+    NO(&P, TT_ERR_RELABEL, "cannot rename", "batch.process",
+       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs", "id", M2, "qty_g", 1000, "output",
+       "id", O2, "qty_g", 900, "form", "饮片", "name_zh", "党参", "method", "切片");
     OK(&P, "batch.process",
        "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s, s:b, s:{s:s, s:s, s:s}}, s:s}", "inputs",
        "id", D1, "qty_g", 4000, "id", M2, "qty_g", 1000, "output", "id", O2, "qty_g", 4500, "form",
@@ -1047,26 +1053,32 @@ static void test_claims_are_checked(void **state)
        "harvest_date", "2026-06-01", "grade", "统货", "processing", "晒干", "qty_g", 5);
     NO(&T1, TT_ERR_UNKNOWN_HERB, "cannot be registered as unlisted", "batch.register",
        "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i, s:b}", "id", O3,
-       "herb", "name_zh", "当归", "latin", "x", "part", "根", "origin", "province", "甘肃省", "city",
-       "定西市", "county", "岷县", "base", "x", "daodi", 0, "harvest_date", "2026-10-01", "grade",
-       "统货", "processing", "晒干", "qty_g", 5, "unlisted", 1);
+       "herb", "name_zh", "当归", "latin", "x", "part", "根", "origin", "province", "甘肃省",
+       "city", "定西市", "county", "岷县", "base", "x", "daodi", 0, "harvest_date", "2026-10-01",
+       "grade", "统货", "processing", "晒干", "qty_g", 5, "unlisted", 1);
     OK(&T1, "batch.register",
        "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:i, s:b}", "id", O3,
        "herb", "name_zh", "川银花", "latin", "Lonicera confusa", "part", "花蕾", "origin",
        "province", "重庆市", "city", "重庆市", "county", "秀山县", "base", "x", "daodi", 0,
-       "harvest_date", "2026-06-01", "grade", "统货", "processing", "晒干", "qty_g", 5, "unlisted", 1);
+       "harvest_date", "2026-06-01", "grade", "统货", "processing", "晒干", "qty_g", 5, "unlisted",
+       1);
     ob = batch(O3);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "listing")), "unlisted");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "listing")),
+                        "unlisted");
     json_decref(ob);
     /* a row the data marks for review: its Chinese name alone, shown unconfirmed */
     char *U = reg_herb(&T1, "三颗针", "Berberis", "根", "岷县", 0, 5);
     ob = batch(U);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "listing")), "unconfirmed");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "listing")),
+                        "unconfirmed");
     json_decref(ob);
     char *C1 = reg_herb(&T1, "当归", "ANGELICA  SINENSIS (Oliv.) Diels", "干燥根", "岷县", 1, 5);
     ob = batch(C1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "listing")), "confirmed");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "latin_drug")), "Angelicae Sinensis Radix");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ob, "herb"), "listing")),
+                        "confirmed");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ob, "herb"), "latin_drug")),
+        "Angelicae Sinensis Radix");
     json_decref(ob);
     /* a new dictionary edition withdraws a row; registering it is refused */
     OK(&MKT, "ledger.herbs", "{s:s, s:[{s:s, s:b}]}", "edition", "勘误 2026-12", "herbs", "name_zh",
@@ -1185,7 +1197,9 @@ static void test_scans_are_bounded(void **state)
     assert_int_equal(json_integer_value(json_object_get(r, "signed")), N);
     assert_int_equal(json_integer_value(json_object_get(r, "places_seen")), N);
     assert_int_equal(json_array_size(json_object_get(r, "places")), TT_SCAN_PLACES);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "places"), 0), "by")), ids[N - 1]);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(r, "places"), 0), "by")),
+        ids[N - 1]);
     char *dumped = json_dumps(r, JSON_COMPACT);
     assert_true(strlen(dumped) < 2048); /* bounded: not one entry per scanner */
     free(dumped);
@@ -1266,7 +1280,9 @@ static void test_trace_pages(void **state)
     json_t *t = NULL;
     assert_int_equal(tt_trace_page(L, mids[3], 1, 1, 0, 10, &t, NULL), TT_OK);
     assert_int_equal(json_array_size(json_object_get(t, "nodes")), 2); /* itself and its parent */
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(t, "nodes"), 1), "id")), root);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(t, "nodes"), 1), "id")),
+        root);
     json_decref(t);
     json_decref(seen);
     free(root);
@@ -1281,10 +1297,10 @@ static void test_replay_and_state_audit(void **state)
         body_of("batch.register",
                 json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:b}, s:s, s:s, "
                           "s:s, s:i}",
-                          "id", G2, "herb", "name_zh", "黄芪", "latin", "Astragalus membranaceus", "part", "根",
-                          "origin", "province", "甘肃省", "city", "定西市", "county", "陇西县",
-                          "base", "x", "daodi", 0, "harvest_date", "2026-09-01", "grade", "统货",
-                          "processing", "晒干", "qty_g", 5));
+                          "id", G2, "herb", "name_zh", "黄芪", "latin", "Astragalus membranaceus",
+                          "part", "根", "origin", "province", "甘肃省", "city", "定西市", "county",
+                          "陇西县", "base", "x", "daodi", 0, "harvest_date", "2026-09-01", "grade",
+                          "统货", "processing", "晒干", "qty_g", 5));
     uint8_t sig[64], before[32], after[32];
     tu_sign(&G.kp, body, sig);
     tt_append it = {.actor = G.kp.pk, .sig = sig, .body = tt_bytes_str(body)};

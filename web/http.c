@@ -27,8 +27,8 @@
 #include "web.h"
 
 typedef struct request {
-    char *raw;   /* the URI as it came, before any decoding */
-    char *body;  /* a POST body as it arrives */
+    char *raw;  /* the URI as it came, before any decoding */
+    char *body; /* a POST body as it arrives */
     size_t len;
     int too_large, started;
 } request;
@@ -121,13 +121,13 @@ static unsigned status_of(const char *code)
         const char *code;
         unsigned status;
     } map[] = {
-        {"malformed", 400},     {"argument", 400},      {"range", 400},
-        {"not_found", 404},     {"unknown_batch", 404}, {"unknown_actor", 404},
-        {"duplicate_id", 409},  {"replay", 409},        {"exists", 409},
-        {"bad_state", 409},     {"frozen", 409},        {"quantity", 409},
-        {"too_large", 413},     {"busy", 503},          {"read_only", 503},
-        {"nomem", 503},         {"disk_full", 507},     {"io", 500},
-        {"store", 500},         {"audit", 500},
+        {"malformed", 400},    {"argument", 400},      {"range", 400},
+        {"not_found", 404},    {"unknown_batch", 404}, {"unknown_actor", 404},
+        {"duplicate_id", 409}, {"replay", 409},        {"exists", 409},
+        {"bad_state", 409},    {"frozen", 409},        {"quantity", 409},
+        {"too_large", 413},    {"busy", 503},          {"read_only", 503},
+        {"nomem", 503},        {"disk_full", 507},     {"io", 500},
+        {"store", 500},        {"audit", 500},         {"unavailable", 503},
     };
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(code, map[i].code) == 0)
@@ -141,7 +141,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, json_t *answer, const
         answer = tt_api_error(TT_ERR_NOMEM, "tcmtrace-web is out of memory; try again");
     unsigned status = 200;
     if (!json_is_true(json_object_get(answer, "ok")))
-        status = status_of(json_string_value(json_object_get(json_object_get(answer, "error"), "code")));
+        status =
+            status_of(json_string_value(json_object_get(json_object_get(answer, "error"), "code")));
     char *s = json_dumps(answer, JSON_COMPACT);
     json_decref(answer);
     if (s == NULL)
@@ -158,8 +159,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, tt_
     json_t *a = tt_api_error(code, msg);
     char *s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
-    enum MHD_Result rc =
-        send_bytes(c, status, s ? s : "", s ? strlen(s) : 0, "application/json; charset=utf-8", "no-store");
+    enum MHD_Result rc = send_bytes(c, status, s ? s : "", s ? strlen(s) : 0,
+                                    "application/json; charset=utf-8", "no-store");
     free(s);
     return rc;
 }
@@ -193,10 +194,10 @@ static json_t *forward(web *w, json_t *req)
     }
     free(msg);
     if (answer == NULL)
-        answer = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "unavailable",
-                           "message",
-                           "the ledger's daemon (tcmtraced) is not answering; nothing was "
-                           "written: try again in a moment, or ask the market office to start it");
+        answer =
+            json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "unavailable", "message",
+                      "the ledger's daemon (tcmtraced) is not answering; nothing was "
+                      "written: try again in a moment, or ask the market office to start it");
     return answer;
 }
 
@@ -242,8 +243,10 @@ static int rate_ok(web *w, struct MHD_Connection *c)
 
 static int hexval(char ch)
 {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                                         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
 }
 
 /* The raw path (before '?'): printable ASCII, no backslash, no encoded '/',
@@ -260,7 +263,8 @@ static int path_ok(const char *raw)
         if (ch == '%') {
             int hi = i + 2 < n ? hexval(raw[i + 1]) : -1, lo = i + 2 < n ? hexval(raw[i + 2]) : -1;
             int v = hi * 16 + lo;
-            if (hi < 0 || lo < 0 || v < 0x20 || v == '/' || v == '\\' || v == '%' || v == '.' || v == 0x7f)
+            if (hi < 0 || lo < 0 || v < 0x20 || v == '/' || v == '\\' || v == '%' || v == '.' ||
+                v == 0x7f)
                 return 0;
         }
     }
@@ -340,8 +344,8 @@ static enum MHD_Result serve_log(web *w, struct MHD_Connection *c, const char *r
                           strncmp(rest, "tile/", 5) ? "no such log resource" : err.message);
     if (tt_tile_read(w->ledger, &t, size, &data, &len, &err) != TT_OK)
         return send_error(c, err.code == TT_ERR_NOT_FOUND ? 404 : 500, err.code, err.message);
-    enum MHD_Result rc =
-        send_bytes(c, 200, data, len, "application/octet-stream", "public, max-age=31536000, immutable");
+    enum MHD_Result rc = send_bytes(c, 200, data, len, "application/octet-stream",
+                                    "public, max-age=31536000, immutable");
     free(data);
     return rc;
 }
@@ -360,7 +364,8 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
     } else if (strcmp(p, "entries") == 0) {
         req = json_pack("{s:s}", "op", "log");
         *bad |= int_arg(c, req, "from") < 0 || int_arg(c, req, "limit") < 0;
-    } else if (sscanf(p, "entries/%20[0-9]%n", code, &n) == 1 && (p[n] == '\0' || strcmp(p + n, "/proof") == 0)) {
+    } else if (sscanf(p, "entries/%20[0-9]%n", code, &n) == 1 &&
+               (p[n] == '\0' || strcmp(p + n, "/proof") == 0)) {
         req = json_pack("{s:s, s:I}", "op", p[n] ? "proof_bundle" : "entry", "seq",
                         (json_int_t)strtoll(code, NULL, 10));
         *bad |= strlen(code) > 18 || (p[n] && int_arg(c, req, "size") < 0);
@@ -378,10 +383,12 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
     } else if (sscanf(p, "batches/%40[0-9 -]%n", code, &n) == 1 && p[n] == '\0') {
         req = json_pack("{s:s, s:s}", "op", "batch", "id", code);
     } else if (sscanf(p, "batches/%40[0-9 -]/%40[a-z]%n", code, extra, &n) == 2 && p[n] == '\0' &&
-               (strcmp(extra, "trace") == 0 || strcmp(extra, "label") == 0 || strcmp(extra, "scans") == 0)) {
-        req = json_pack("{s:s, s:s}", "op", strcmp(extra, "scans") == 0 ? "scan_get" : extra, "id", code);
+               (strcmp(extra, "trace") == 0 || strcmp(extra, "label") == 0 ||
+                strcmp(extra, "scans") == 0)) {
+        req = json_pack("{s:s, s:s}", "op", strcmp(extra, "scans") == 0 ? "scan_get" : extra, "id",
+                        code);
         *daemon_op = strcmp(extra, "label") == 0; /* a label token is signed by the log key */
-        if (strcmp(extra, "trace") == 0) { /* over HTTP always a page, bounded */
+        if (strcmp(extra, "trace") == 0) {        /* over HTTP always a page, bounded */
             if (!str_arg(c, req, "direction"))
                 json_object_set_new(req, "direction", json_string("down"));
             *bad |= int_arg(c, req, "depth") < 0 || int_arg(c, req, "cursor") < 0 ||
@@ -430,7 +437,8 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         json_t *req = route_get(c, p, &bad, &daemon_op);
         if (req == NULL)
-            return send_error(c, 404, TT_ERR_NOT_FOUND, "no such API resource; see schemas/api/openapi.yaml");
+            return send_error(c, 404, TT_ERR_NOT_FOUND,
+                              "no such API resource; see schemas/api/openapi.yaml");
         if (bad) {
             json_decref(req);
             return send_error(c, 400, TT_ERR_MALFORMED,
@@ -446,30 +454,30 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
             tt_err rc = tt_scan_get(w->ledger, id, &rec, &err);
             json_decref(req);
             if (rc == TT_ERR_NOT_FOUND && strstr(err.message, "scanned"))
-                return send_json(c, json_pack("{s:b, s:{s:i, s:i, s:i}}", "ok", 1, "scan", "count", 0, "anonymous", 0, "signed", 0), "no-store");
-            return send_json(c, rc == TT_OK ? json_pack("{s:b, s:o}", "ok", 1, "scan", rec) : tt_api_error(err.code, err.message), "no-store");
+                return send_json(c,
+                                 json_pack("{s:b, s:{s:i, s:i, s:i}}", "ok", 1, "scan", "count", 0,
+                                           "anonymous", 0, "signed", 0),
+                                 "no-store");
+            return send_json(c,
+                             rc == TT_OK ? json_pack("{s:b, s:o}", "ok", 1, "scan", rec)
+                                         : tt_api_error(err.code, err.message),
+                             "no-store");
         }
         json_t *a = daemon_op ? forward(w, req) : tt_api_read(&w->ops, req);
         if (!daemon_op)
             json_decref(req);
         if (strcmp(op, "proof_bundle") == 0 && json_is_true(json_object_get(a, "ok"))) {
             const char *b = json_string_value(json_object_get(a, "bundle"));
-            enum MHD_Result rc = send_bytes(c, 200, b, strlen(b), "text/plain; charset=utf-8", "public, max-age=60");
+            enum MHD_Result rc =
+                send_bytes(c, 200, b, strlen(b), "text/plain; charset=utf-8", "public, max-age=60");
             json_decref(a);
-            return rc;
-        }
-        const char *code = json_string_value(json_object_get(json_object_get(a, "error"), "code"));
-        if (code && strcmp(code, "unavailable") == 0) {
-            char *s = json_dumps(a, JSON_COMPACT);
-            json_decref(a);
-            enum MHD_Result rc = send_bytes(c, 503, s, strlen(s), "application/json; charset=utf-8", "no-store");
-            free(s);
             return rc;
         }
         return send_json(c, a, "no-cache");
     }
     if (strcmp(method, "POST") != 0)
-        return send_error(c, 405, TT_ERR_ARGUMENT, "this resource takes GET, or POST for events and scans");
+        return send_error(c, 405, TT_ERR_ARGUMENT,
+                          "this resource takes GET, or POST for events and scans");
     if (!rate_ok(w, c))
         return send_error(c, 429, TT_ERR_BUSY,
                           "too many writes from this address; wait a second and send again");
@@ -483,21 +491,12 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
     if (req == NULL)
         return send_error(c, strstr(why, "resource") ? 404 : 400,
                           strstr(why, "resource") ? TT_ERR_NOT_FOUND : TT_ERR_MALFORMED, why);
-    json_t *a = forward(w, req);
-    const char *code = json_string_value(json_object_get(json_object_get(a, "error"), "code"));
-    if (code && strcmp(code, "unavailable") == 0) {
-        char *s = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-        enum MHD_Result rc = send_bytes(c, 503, s, strlen(s), "application/json; charset=utf-8", "no-store");
-        free(s);
-        return rc;
-    }
-    return send_json(c, a, "no-store");
+    return send_json(c, forward(w, req), "no-store");
 }
 
 /* ---- pages and their assets ---------------------------------------------------------------- */
 
-static char *read_whole(const char *path, size_t *len)
+char *web_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -541,7 +540,8 @@ static int plain_name(const char *s)
     if (*s == '\0' || *s == '.' || strlen(s) > 64)
         return 0;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' ||
+              *s == '-'))
             return 0;
     return 1;
 }
@@ -560,7 +560,7 @@ static enum MHD_Result serve_asset(web *w, struct MHD_Connection *c, const char 
     else
         return send_error(c, 404, TT_ERR_NOT_FOUND, "no such asset");
     size_t len;
-    char *data = *w->pages ? read_whole(path, &len) : NULL;
+    char *data = *w->pages ? web_read_file(path, &len) : NULL;
     if (data == NULL)
         return send_error(c, 404, TT_ERR_NOT_FOUND, "no such asset");
     enum MHD_Result rc = send_bytes(c, 200, data, len, type_of(rest), "public, max-age=300");
@@ -575,7 +575,7 @@ static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *
     char path[4500];
     size_t len;
     snprintf(path, sizeof path, "%s/b.html", w->pages);
-    char *tpl = *w->pages && strlen(code) <= 40 ? read_whole(path, &len) : NULL;
+    char *tpl = *w->pages && strlen(code) <= 40 ? web_read_file(path, &len) : NULL;
     if (tpl == NULL)
         return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
     const char *keys[] = {"{{LOG_KEY}}", "{{ORIGIN}}", "{{BASE_URL}}", "{{PREFIX}}"};
@@ -606,9 +606,9 @@ static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *
     return rc;
 }
 
-enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
-                           const char *method, const char *version, const char *upload,
-                           size_t *upload_size, void **con_cls)
+enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *version, const char *upload, size_t *upload_size,
+                           void **con_cls)
 {
     (void)version;
     web *w = cls;
@@ -652,7 +652,8 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
                           "the path holds an encoded /, a backslash, a NUL or a dot segment");
     size_t pl = strlen(w->prefix);
     if (strncmp(url, w->prefix, pl) != 0 || url[pl] != '/')
-        return send_error(c, 404, TT_ERR_NOT_FOUND, "nothing here; the ledger is served under its base URL");
+        return send_error(c, 404, TT_ERR_NOT_FOUND,
+                          "nothing here; the ledger is served under its base URL");
     const char *p = url + pl + 1;
     if (strncmp(p, "api/v1/", 7) == 0)
         return serve_api(w, c, method, p + 7, r);

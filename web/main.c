@@ -117,31 +117,6 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
     return rc;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, 4096, f);
-        n += got;
-    } while (got > 0 && n < (1 << 20));
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* "HOST:PORT" or "[V6]:PORT" into an address. */
 static int parse_listen(const char *s, struct sockaddr_storage *ss)
 {
@@ -211,10 +186,10 @@ int main(int argc, char **argv)
     web_settings flags;
     const char *config = NULL;
     memset(&flags, 0, sizeof flags);
-    static const struct option o[] = {{"listen", 1, 0, 'l'},   {"tls-cert", 1, 0, 'c'},
-                                      {"tls-key", 1, 0, 'k'},  {"config", 1, 0, 'f'},
-                                      {"help", 0, 0, 'h'},     {"version", 0, 0, 'V'},
-                                      {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"listen", 1, 0, 'l'}, {"tls-cert", 1, 0, 'c'}, {"tls-key", 1, 0, 'k'},
+        {"config", 1, 0, 'f'}, {"help", 0, 0, 'h'},     {"version", 0, 0, 'V'},
+        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         switch (ch) {
@@ -263,7 +238,9 @@ int main(int argc, char **argv)
     }
     struct sockaddr_storage addr = {0};
     if (!parse_listen(w.set.listen, &addr)) {
-        fprintf(stderr, "tcmtrace-web: --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not \"%s\"\n",
+        fprintf(stderr,
+                "tcmtrace-web: --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not "
+                "\"%s\"\n",
                 w.set.listen);
         return 2;
     }
@@ -282,7 +259,8 @@ int main(int argc, char **argv)
     /* every connection is a descriptor: room for the cap, or say so */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < w.set.max_connections + 64) {
-        rl.rlim_cur = rl.rlim_max < w.set.max_connections + 64 ? rl.rlim_max : w.set.max_connections + 64;
+        rl.rlim_cur =
+            rl.rlim_max < w.set.max_connections + 64 ? rl.rlim_max : w.set.max_connections + 64;
         setrlimit(RLIMIT_NOFILE, &rl);
         if (rl.rlim_cur < w.set.max_connections + 64)
             w.set.max_connections = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
@@ -292,23 +270,25 @@ int main(int argc, char **argv)
     if (addr.ss_family == AF_INET6)
         mflags |= MHD_USE_IPv6;
     if (*w.set.tls_cert) {
-        cert = slurp(w.set.tls_cert);
-        key = slurp(w.set.tls_key);
+        size_t len;
+        cert = web_read_file(w.set.tls_cert, &len);
+        key = web_read_file(w.set.tls_key, &len);
         if (cert == NULL || key == NULL) {
-            fprintf(stderr, "tcmtrace-web: cannot read %s\n", cert ? w.set.tls_key : w.set.tls_cert);
+            fprintf(stderr, "tcmtrace-web: cannot read %s\n",
+                    cert ? w.set.tls_key : w.set.tls_cert);
             return 3;
         }
         mflags |= MHD_USE_TLS;
     }
     struct MHD_Daemon *d = MHD_start_daemon(
         mflags, 0, NULL, NULL, (MHD_AccessHandlerCallback)web_handle, &w,
-        MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, w.set.threads,
-        MHD_OPTION_CONNECTION_LIMIT, w.set.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        w.set.per_address, MHD_OPTION_CONNECTION_TIMEOUT, w.set.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)w.set.header_memory,
-        MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, &w, MHD_OPTION_NOTIFY_COMPLETED,
-        web_completed, &w, cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, w.set.threads, MHD_OPTION_CONNECTION_LIMIT,
+        w.set.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, w.set.per_address,
+        MHD_OPTION_CONNECTION_TIMEOUT, w.set.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)w.set.header_memory, MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, &w,
+        MHD_OPTION_NOTIFY_COMPLETED, web_completed, &w,
+        cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
         MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "tcmtrace-web: cannot listen on %s: %s\n", w.set.listen, strerror(errno));

@@ -21,17 +21,17 @@
 
 /* Every limit a setting, with a safe default (DIR/tcmtraced.conf, web_*). */
 typedef struct web_settings {
-    char listen[128];          /* web_listen: HOST:PORT */
-    char tls_cert[1024];       /* web_tls_cert */
-    char tls_key[1024];        /* web_tls_key */
-    unsigned max_connections;  /* web_max_connections */
-    unsigned per_address;      /* web_max_per_address */
-    unsigned timeout_s;        /* web_timeout_seconds: idle or slow connection */
-    unsigned header_memory;    /* web_header_memory: bytes a connection may use for its headers */
-    unsigned max_body;         /* web_max_body: bytes of a POST body */
-    unsigned writes_per_s;     /* web_writes_per_second, per address */
-    unsigned write_burst;      /* web_write_burst */
-    unsigned threads;          /* web_threads */
+    char listen[128];           /* web_listen: HOST:PORT */
+    char tls_cert[1024];        /* web_tls_cert */
+    char tls_key[1024];         /* web_tls_key */
+    unsigned max_connections;   /* web_max_connections */
+    unsigned per_address;       /* web_max_per_address */
+    unsigned timeout_s;         /* web_timeout_seconds: idle or slow connection */
+    unsigned header_memory;     /* web_header_memory: bytes a connection may use for its headers */
+    unsigned max_body;          /* web_max_body: bytes of a POST body */
+    unsigned writes_per_s;      /* web_writes_per_second, per address */
+    unsigned write_burst;       /* web_write_burst */
+    unsigned threads;           /* web_threads */
     unsigned daemon_timeout_ms; /* web_daemon_timeout_ms: waiting for tcmtraced */
 } web_settings;
 
@@ -58,11 +58,14 @@ typedef struct web {
 /* Reads the web_* settings of DIR/tcmtraced.conf (or `path`) into s; 0 or 2. */
 int web_read_settings(const char *path, int explicit_path, web_settings *s);
 
+/* A file's bytes (malloc'd, NUL-ended, at most 4 MiB) and length, or NULL. */
+char *web_read_file(const char *path, size_t *len);
+
 /* The libmicrohttpd callbacks (http.c). */
 void *web_uri_log(void *cls, const char *uri, struct MHD_Connection *c);
-enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
-                           const char *method, const char *version, const char *upload,
-                           size_t *upload_size, void **con_cls);
+enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *version, const char *upload, size_t *upload_size,
+                           void **con_cls);
 void web_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                    enum MHD_RequestTerminationCode why);
 
