@@ -55,6 +55,10 @@ function finish(result) {
 // The verdict when something is not what the ledger signed.
 function suspect(why) {
   banner('fake', why);
+  document.getElementById('content').replaceChildren(el('section', null,
+    el('h2', null, ...bi('请勿购买或使用', 'Do not buy or use it')),
+    el('p', null, '请保留此商品与标签，并告知市场管理处或市场监督管理部门。',
+      el('span', { class: 'en' }, 'Keep the goods and the label, and tell the market office or the market regulator.'))));
   finish({ verdict: 'fake', why: why[1] });
 }
 
