@@ -150,7 +150,7 @@ tsan:
 	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile scenario web" SAN="-fsanitize=thread" test
 	@if ls build/tsan/races/race* >/dev/null 2>&1; then \
 	  echo "tsan: data races reported:"; head -80 build/tsan/races/race*; exit 1; fi
-	@echo "tsan: no data race reported in the unit tests or the e2e and hostile suites"
+	@echo "tsan: no data race reported in the unit tests or the e2e, hostile, scenario and web suites"
 
 # Every tcmtrace and tcmtraced process of the demo, the end-to-end suite and
 # the hostile-input suite runs under memcheck; faults inside Debian's
