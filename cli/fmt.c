@@ -85,13 +85,48 @@ const char *fmt_qty(int64_t g, char buf[48])
 }
 
 /* "500kg", "1.5 kg", "20g", "2t", "10斤", "3两", "500公斤": whole grams only. */
-int fmt_parse_qty(const char *s, int64_t *grams)
+/* A quantity as people type it, made plain: full-width digits, point and
+ * letters (a Chinese input method's) become ASCII, ASCII letters lower case,
+ * spaces (either width) go. */
+static void qty_plain(const char *s, char *out, size_t cap)
 {
+    size_t n = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && n + 4 < cap) {
+        if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99) { /* ０-９ */
+            out[n++] = (char)('0' + p[2] - 0x90);
+            p += 3;
+        } else if (p[0] == 0xEF && p[1] == 0xBC && p[2] == 0x8E) { /* ． */
+            out[n++] = '.';
+            p += 3;
+        } else if (p[0] == 0xEF && p[1] == 0xBD && p[2] >= 0x81 && p[2] <= 0x9A) { /* ａ-ｚ */
+            out[n++] = (char)('a' + p[2] - 0x81);
+            p += 3;
+        } else if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0xA1 && p[2] <= 0xBA) { /* Ａ-Ｚ */
+            out[n++] = (char)('a' + p[2] - 0xA1);
+            p += 3;
+        } else if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { /* ideographic space */
+            p += 3;
+        } else if (*p == ' ' || *p == '\t') {
+            p++;
+        } else {
+            out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            p++;
+        }
+    }
+    out[n] = '\0';
+}
+
+int fmt_parse_qty(const char *in, int64_t *grams)
+{
+    /* 市制: 1 斤 = 500 g, 1 两 = 50 g, 1 钱 = 5 g */
     static const struct {
         const char *unit;
         int64_t g;
-    } units[] = {{"kg", 1000},   {"公斤", 1000},  {"千克", 1000}, {"g", 1},  {"克", 1},
-                 {"t", 1000000}, {"吨", 1000000}, {"斤", 500},    {"两", 50}};
+    } units[] = {{"kg", 1000},   {"公斤", 1000},  {"千克", 1000}, {"g", 1},   {"克", 1},
+                 {"t", 1000000}, {"吨", 1000000}, {"斤", 500},    {"两", 50}, {"钱", 5}};
+    char s[128];
+    qty_plain(in, s, sizeof s);
     const char *p = s;
     int64_t whole = 0, frac = 0, fscale = 1;
     int digits = 0;

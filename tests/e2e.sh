@@ -110,6 +110,13 @@ expect 0 "show it" "$TT" --json show "$C10"
 contains "$OUT" '"remaining": 5000' "10斤 is 5000 g"
 expect 0 "register 1.5kg" reg 1.5kg
 C15=$(codes_of "$OUT" | head -1)
+# as an input method types them: full-width digits, 钱 (5 g), 公斤 and KG
+for q in "３斤:1500" "2钱:10" "1.5 公斤:1500" "２．５ＫＧ:2500" "3 两:150"; do
+    expect 0 "register ${q%%:*}" reg "${q%%:*}"
+    expect 0 "show it" "$TT" --json show "$(codes_of "$OUT" | head -1)"
+    contains "$OUT" "\"remaining\": ${q##*:}" "${q%%:*} is ${q##*:} g"
+done
+expect 2 "1钱.5 is no quantity" reg "1钱.5"
 expect 0 "register 500kg" reg 500kg
 A=$(codes_of "$OUT" | head -1)
 
