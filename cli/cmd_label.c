@@ -65,10 +65,17 @@ static int fetch_label(cli *c, const char *code, const char *base, one_label *l)
              ? EX_DONE
              : cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     snprintf(l->herb, sizeof l->herb, "%s %s", js(h, "name_zh"), js(h, "latin"));
+    /* what remains now, as the goods on the table weigh */
     snprintf(
         l->detail, sizeof l->detail, "%s · %s · %s",
-        fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "registered")), q),
+        fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")), q),
         js(b, "form"), js(b, "grade"));
+    const char *st = js(b, "status");
+    if (strcmp(st, "recalled") == 0 || strcmp(st, "held") == 0 || strcmp(st, "depleted") == 0 ||
+        strcmp(st, "destroyed") == 0)
+        fprintf(stderr, "⚠ 批次 %s %s：标签上的货不应出售 / batch %s is %s: goods under this label "
+                        "must not be sold\n",
+                l->pretty, fmt_status(st), code, st);
     snprintf(l->origin, sizeof l->origin, "%s %s %s%s", js(o, "province"), js(o, "city"),
              js(o, "county"), json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
     json_decref(lr);

@@ -413,6 +413,7 @@ contains "$OUT" "code_mismatch" "swapped: code_mismatch"
 expect 4 "scan with another ledger's key" "$TT" --log-key "$WORK/other/log.vkey" scan "$URL"
 contains "$OUT" "unknown_key" "other ledger: unknown_key"
 expect 0 "label the recalled lot" "$TT" label "$P1" --out "$WORK/p1.png"
+contains "$ERR" "must not be sold" "labelling a recalled lot warns"
 expect 1 "scanning a recalled lot warns" "$TT" scan "$WORK/p1.png"
 contains "$OUT" "RECALLED" "recalled warning"
 # counterfeit signals come from signed scans alone
