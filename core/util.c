@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -50,15 +51,32 @@ char *tt_passphrase(const char *file, const char *env, const char *prompt, int c
     if (file) {
         char *data;
         size_t len;
+        struct stat st;
+        if (stat(file, &st) == 0 && (st.st_mode & 077)) { /* as ssh refuses a readable key */
+            tt_fail(err, TT_ERR_KEY_FORMAT,
+                    "passphrase file %s can be read by others: run 'chmod 600 %s'", file, file);
+            return NULL;
+        }
         if (tt_read_file(file, 4096, &data, &len, err) != TT_OK)
             return NULL;
         data[strcspn(data, "\r\n")] = '\0';
+        if (*data == '\0') {
+            free(data);
+            tt_fail(err, TT_ERR_BAD_PASSPHRASE, "passphrase file %s is empty", file);
+            return NULL;
+        }
         return data;
     }
     const char *e = env ? getenv(env) : NULL;
     if (e && *e)
         return strdup(e);
     char *p = ask(prompt);
+    if (p && *p == '\0') {
+        tt_passphrase_free(p);
+        tt_fail(err, TT_ERR_BAD_PASSPHRASE,
+                "an empty passphrase seals nothing: type one (or make the key with --unsealed)");
+        return NULL;
+    }
     if (p == NULL) {
         tt_fail(err, TT_ERR_BAD_PASSPHRASE,
                 "a passphrase is needed: give --passphrase-file FILE, set %s, or run on a terminal",
@@ -90,6 +108,10 @@ tt_err tt_secret_load(const char *path, const char *pass_file, const char *pass_
                       tt_error *err)
 {
     int sealed = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        return tt_fail(err, TT_ERR_KEY_FORMAT,
+                       "secret key %s can be read by others: run 'chmod 600 %s'", path, path);
     tt_err rc = tt_key_secret_is_sealed(path, &sealed, err);
     if (rc != TT_OK)
         return rc;

@@ -49,6 +49,20 @@ api() {
 for who in mkt grower trader pharmacy inspector regulator stranger; do
     "$TT" key new "$KEYS/$who.key" >/dev/null
 done
+# keys without friction, safely: an empty passphrase seals nothing; a key or
+# passphrase file others can read is refused with the chmod that fixes it
+printf '\n' >"$WORK/empty.pass"
+chmod 600 "$WORK/empty.pass"
+expect 2 "an empty passphrase is refused for a sealed key" "$TT" --passphrase-file "$WORK/empty.pass" key new "$KEYS/nope.key"
+contains "$ERR" "empty" "the refusal says the passphrase is empty"
+printf 'secret words\n' >"$WORK/open.pass"
+chmod 644 "$WORK/open.pass"
+expect 2 "a passphrase file others can read is refused" "$TT" --passphrase-file "$WORK/open.pass" key new "$KEYS/nope.key"
+contains "$ERR" "chmod 600" "and names the chmod that fixes it"
+cp "$KEYS/stranger.key" "$WORK/loose.key"
+chmod 644 "$WORK/loose.key"
+expect 3 "a secret key others can read is refused" "$TT" --key "$WORK/loose.key" actor rotate --new-key "$KEYS/mkt.key.pub"
+contains "$ERR" "chmod 600 $WORK/loose.key" "and names the chmod that fixes it"
 
 # ---- init ------------------------------------------------------------------------
 expect 2 "init without --origin is a usage error" "$TTD" init "$L" --market m \
