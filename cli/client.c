@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,12 +45,49 @@ static int ipc_listening(const char *path)
     return ok;
 }
 
+/* Whether something accepts TCP connections at HOST:PORT (a quick probe, so
+ * that a dead port fails at once rather than after the timeout). */
+static int tcp_listening(const char *hostport)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (colon == NULL || colon == hostport || (size_t)(colon - hostport) >= sizeof host)
+        return 1; /* let nanomsg say what is wrong */
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+        return 1;
+    int ok = 0;
+    for (struct addrinfo *a = ai; a && !ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM, 0);
+        if (fd < 0)
+            continue;
+        struct timeval tv = {2, 0};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        ok = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return ok;
+}
+
 int cli_connect(cli *c)
 {
     if (c->sock >= 0)
         return EX_DONE;
     char url[4200];
-    if (c->connect) {
+    if (c->connect && strncmp(c->connect, "tcp://", 6) != 0 &&
+        strncmp(c->connect, "ipc://", 6) != 0) {
+        return cli_fail(EX_USAGE, "usage",
+                        "--connect takes a nanomsg address, tcp://HOST:PORT or ipc://PATH, not "
+                        "\"%s\"",
+                        c->connect);
+    } else if (c->connect && strncmp(c->connect, "tcp://", 6) == 0 &&
+               !tcp_listening(c->connect + 6)) {
+        return cli_fail(EX_UNREACHABLE, "unreachable",
+                        "nothing answers on %s: is tcmtraced running there with --tcp?",
+                        c->connect);
+    } else if (c->connect) {
         snprintf(url, sizeof url, "%s", c->connect);
     } else if (c->dir) {
         snprintf(url, sizeof url, "ipc://%s/api.sock", c->dir);
@@ -78,6 +117,8 @@ int cli_call(cli *c, json_t *req, json_t **resp)
         json_decref(req);
         return ex;
     }
+    const char *op = json_string_value(json_object_get(req, "op"));
+    int writes = op && (strncmp(op, "submit", 6) == 0 || strcmp(op, "scan") == 0);
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     int n = nn_send(c->sock, text, strlen(text), 0);
@@ -88,10 +129,10 @@ int cli_call(cli *c, json_t *req, json_t **resp)
     char *buf = NULL;
     n = nn_recv(c->sock, &buf, NN_MSG, 0);
     if (n < 0)
-        return cli_fail(EX_UNREACHABLE, "unreachable",
-                        "no answer from tcmtraced within %d ms: %s (a submit may still have been "
-                        "written; check with 'tcmtrace log')",
-                        c->timeout_ms, nn_strerror(nn_errno()));
+        return cli_fail(
+            EX_UNREACHABLE, "unreachable", "no answer from tcmtraced within %d ms: %s%s",
+            c->timeout_ms, nn_strerror(nn_errno()),
+            writes ? " (it may still have been written; check with 'tcmtrace log')" : "");
     json_error_t jerr;
     *resp = json_loadb(buf, (size_t)n, 0, &jerr);
     nn_freemsg(buf);

@@ -512,7 +512,12 @@ int cmd_audit(cli *c, int argc, char **argv)
         printf("  Merkle 根 root %s\n", root);
     } else {
         printf("✗ 审计未通过 / audit FAILED\n");
-        if (r.bad_seq_known)
+        if (r.why.code == TT_ERR_UNKNOWN_KEY && r.bad_seq_known && r.bad_seq == 0)
+            printf(
+                "  检查点由另一个日志密钥签名 / the checkpoints are signed by another key than the "
+                "one given (--log-key, TCMTRACE_LOG_KEY or DIR/log.vkey): give this ledger's "
+                "own log.vkey\n");
+        else if (r.bad_seq_known)
             printf("  第一个不一致的条目 / first entry that disagrees: #%llu\n",
                    (unsigned long long)r.bad_seq);
         printf("  %s: %s\n", tt_err_name(r.why.code), r.why.message);

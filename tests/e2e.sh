@@ -468,6 +468,15 @@ expect 1 "and again" "$TT" --key "$KEYS/inspector.key" --json scan "$WORK/c10.pn
 contains "$OUT" "scanned_after_depleted" "flag: keeps being scanned after depletion"
 stop_daemon
 
+# ---- clear messages where a person goes wrong ------------------------------------------
+expect 2 "--connect without tcp:// or ipc://" "$TT" --connect 127.0.0.1:9 status
+contains "$ERR" "tcp://HOST:PORT" "the message names the form an address takes"
+expect 3 "--connect to a dead port" "$TT" --connect tcp://127.0.0.1:9 --timeout 20000 status
+contains "$ERR" "nothing answers on tcp://127.0.0.1:9" "a dead port is named at once"
+if grep -q "may still have been written" "$ERR"; then fail "a read warns of a write"; else pass; fi
+expect 4 "audit with another ledger's log key" "$TT" --log-key "$WORK/other/log.vkey" audit "$L"
+contains "$OUT" "signed by another key" "the audit says the checkpoints are another key's"
+
 # ---- usage ----------------------------------------------------------------------------
 expect 2 "unknown command" "$TT" frobnicate
 expect 0 "help" "$TT" --help
