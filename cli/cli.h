@@ -37,6 +37,8 @@ typedef struct command {
 
 /* client.c */
 int cli_connect(cli *c);
+/* Whether a daemon listens on the ipc socket at path. */
+int cli_ipc_listening(const char *path);
 /* Sends `req` (stolen); *resp is the answer. Returns an exit code. */
 int cli_call(cli *c, json_t *req, json_t **resp);
 /* Like cli_call, but prints the daemon's error and returns EX_REFUSED. */

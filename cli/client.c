@@ -33,7 +33,7 @@ int cli_fail(int ex, const char *code, const char *fmt, ...)
     return ex;
 }
 
-static int ipc_listening(const char *path)
+int cli_ipc_listening(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -91,7 +91,7 @@ int cli_connect(cli *c)
         snprintf(url, sizeof url, "%s", c->connect);
     } else if (c->dir) {
         snprintf(url, sizeof url, "ipc://%s/api.sock", c->dir);
-        if (!ipc_listening(url + 6))
+        if (!cli_ipc_listening(url + 6))
             return cli_fail(EX_UNREACHABLE, "unreachable",
                             "no tcmtraced is running on %s (start it with 'tcmtraced run %s')",
                             c->dir, c->dir);

@@ -564,6 +564,11 @@ int cmd_watch(cli *c, int argc, char **argv)
         return cli_fail(EX_USAGE, "usage", "watch needs --dir DIR (or TCMTRACE_DIR)");
     char url[4200];
     snprintf(url, sizeof url, "ipc://%s/feed.sock", c->dir);
+    if (!cli_ipc_listening(url + 6))
+        return cli_fail(EX_UNREACHABLE, "unreachable",
+                        "no tcmtraced is running on %s, so there is nothing to watch (start it "
+                        "with 'tcmtraced run %s')",
+                        c->dir, c->dir);
     int s = nn_socket(AF_SP, NN_SUB);
     if (s < 0 || nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 || nn_connect(s, url) < 0)
         return cli_fail(EX_UNREACHABLE, "unreachable", "cannot subscribe to %s", url);

@@ -558,6 +558,11 @@ static tt_err load_identity(server *s, tt_error *err)
     snprintf(path, sizeof path, "%s/log.key", s->cfg.dir);
     tt_keypair kp;
     rc = tt_secret_load(path, s->cfg.passphrase_file, "TCMTRACE_LOG_PASSPHRASE", &kp, err);
+    if (rc == TT_ERR_BAD_PASSPHRASE && strstr(err->message, "is needed"))
+        return tt_fail(err, rc,
+                       "the log key is sealed: give --log-passphrase-file FILE (or "
+                       "log_passphrase_file in tcmtraced.conf), set TCMTRACE_LOG_PASSPHRASE, or "
+                       "run on a terminal");
     if (rc != TT_OK)
         return rc;
     tt_verifier v;

@@ -469,6 +469,12 @@ contains "$OUT" "scanned_after_depleted" "flag: keeps being scanned after deplet
 stop_daemon
 
 # ---- clear messages where a person goes wrong ------------------------------------------
+expect 3 "watch with no daemon" "$TT" --dir "$WORK/other" watch --count 1
+contains "$ERR" "nothing to watch" "watch says there is no daemon"
+TCMTRACE_LOG_PASSPHRASE=sealed-log-key "$TTD" init "$WORK/sealed" --origin tcmtrace.test/sealed \
+    --market m --authority-key "$KEYS/mkt.key" --authority-id MKT --authority-name m >/dev/null
+expect 1 "a sealed log key without its passphrase" env -u TCMTRACE_LOG_PASSPHRASE "$TTD" run "$WORK/sealed"
+contains "$ERR" "--log-passphrase-file" "tcmtraced names the option it needs"
 expect 2 "--connect without tcp:// or ipc://" "$TT" --connect 127.0.0.1:9 status
 contains "$ERR" "tcp://HOST:PORT" "the message names the form an address takes"
 expect 3 "--connect to a dead port" "$TT" --connect tcp://127.0.0.1:9 --timeout 20000 status
