@@ -955,6 +955,31 @@ static tt_err process_inputs(rctx *c, json_t *inputs, json_t *out, json_t *in)
                    h0, name, h0);
 }
 
+/* A compound is what its name says: two herbs or more, and a name that is
+ * no single herb of the dictionary (else 独活 could be "compounded" into 当归). */
+static tt_err need_true_compound(rctx *c, json_t *out, json_t *comp)
+{
+    json_t *names = json_array(), *p;
+    size_t i;
+    json_array_foreach(comp, i, p) list_add_str(names, jstr(p, "name_zh"));
+    size_t herbs = json_array_size(names);
+    json_decref(names);
+    const char *name = jstr(json_object_get(out, "herb"), "name_zh");
+    char k[80];
+    json_t *row = rec_get(c->t, TT_DB_STATE, k, herb_key(k, name));
+    json_decref(row);
+    if (herbs < 2)
+        return tt_fail(c->err, TT_ERR_RELABEL,
+                       "a compound product is made of two herbs or more; these inputs are all one "
+                       "herb, and the output keeps its name");
+    if (row)
+        return tt_fail(c->err, TT_ERR_RELABEL,
+                       "%s is a single herb of the dictionary; a compound product names itself "
+                       "otherwise",
+                       name);
+    return TT_OK;
+}
+
 static tt_err on_process(rctx *c)
 {
     json_t *inputs = json_object_get(c->ev.json, "inputs");
@@ -992,6 +1017,8 @@ static tt_err on_process(rctx *c)
                      json_array_size(comp));
         goto done;
     }
+    if (compound && (rc = need_true_compound(c, out, comp)) != TT_OK)
+        goto done;
     json_t *first = json_array_get(in, 0);
     json_t *ob = batch_new(c, out_code, first, out_qty, c->signer_id, "active");
     json_object_set(ob, "holders", holders);

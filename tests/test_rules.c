@@ -1020,6 +1020,16 @@ static void test_claims_are_checked(void **state)
     NO(&P, TT_ERR_RELABEL, "cannot rename", "batch.process",
        "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs", "id", M2, "qty_g", 1000, "output",
        "id", O2, "qty_g", 900, "form", "饮片", "name_zh", "党参", "method", "切片");
+    /* nor is a one-herb "compound", or one named after a dictionary herb */
+    NO(&P, TT_ERR_RELABEL, "two herbs or more", "batch.process",
+       "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:b, s:{s:s, s:s, s:s}}, s:s}", "inputs", "id", M2,
+       "qty_g", 1000, "output", "id", O2, "qty_g", 900, "form", "饮片", "compound", 1, "herb",
+       "name_zh", "当归饮片", "latin", "x", "part", "复方", "method", "切片");
+    NO(&P, TT_ERR_RELABEL, "single herb of the dictionary", "batch.process",
+       "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s, s:b, s:{s:s, s:s, s:s}}, s:s}", "inputs",
+       "id", D1, "qty_g", 100, "id", M2, "qty_g", 100, "output", "id", O2, "qty_g", 180, "form",
+       "饮片", "compound", 1, "herb", "name_zh", "当归", "latin", "x", "part", "复方", "method",
+       "配伍");
     OK(&P, "batch.process",
        "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s, s:b, s:{s:s, s:s, s:s}}, s:s}", "inputs",
        "id", D1, "qty_g", 4000, "id", M2, "qty_g", 1000, "output", "id", O2, "qty_g", 4500, "form",
