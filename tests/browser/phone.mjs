@@ -87,6 +87,17 @@ r = await open('tampered-entry', cases.genuine, async (page) => {
   });
 });
 check(r.verdict === 'failed' && /验证失败/.test(r.banner), 'a tampered entry shows 验证失败, not green', JSON.stringify(r));
+// the server lies about the state: the recalled lot's record says "active"
+r = await open('server-hides-recall', cases.recalled, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}$/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.batch) { j.batch.status = 'active'; delete j.batch.recall_reason; delete j.batch.recall_root; }
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'recalled' && r.contradicted && /已召回/.test(r.banner),
+  'a server that reports a recalled lot as active is not believed: the verified recall wins', JSON.stringify(r));
 // browsers without Ed25519 in WebCrypto, or without crypto.subtle at all
 r = await open('fallback-no-ed25519', cases.genuine, async (page) => {
   await page.addInitScript(() => {

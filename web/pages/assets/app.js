@@ -201,9 +201,26 @@ async function main() {
   if (scan && scan.flags && scan.flags.length)
     return (banner('fake', ['实名扫描显示此码出现在不应出现的地方：疑似克隆标签', 'signed scans saw this code where it never went: a cloned label?'], verified),
       finish({ verdict: 'fake', verified, crypto: c.name, flags: scan.flags }));
-  const verdict = { active: 'ok', in_transit: 'ok', held: 'held', recalled: 'recalled', depleted: 'depleted', destroyed: 'destroyed' }[b.status] || 'failed';
-  banner(verdict, b.status === 'recalled' ? [b.recall_reason || '', 'recalled'] : b.status === 'held' ? [b.hold_reason || '', 'held'] : null, verified);
-  finish({ verdict, verified, crypto: c.name });
+  // the verdict is the worse of the server's record and what the verified
+  // entries prove: a server that serves a recall but reports "active" is not believed
+  const RANK = { ok: 0, depleted: 1, held: 2, destroyed: 3, recalled: 4, failed: 5 };
+  let proved = 'ok', lastHold = -1, lastRelease = -1;
+  const lineage = new Set(lots.map((l) => l.id));
+  for (const p of proven) {
+    const t = p.body.type, id = p.body.id;
+    if (t === 'batch.recall' && lineage.has(id)) proved = 'recalled';
+    if (id !== code) continue;
+    if (t === 'batch.destroy' && RANK[proved] < RANK.destroyed) proved = 'destroyed';
+    if (t === 'batch.hold') lastHold = p.seq;
+    if (t === 'batch.release') lastRelease = p.seq;
+  }
+  if (lastHold > lastRelease && RANK[proved] < RANK.held) proved = 'held';
+  const claimed = { active: 'ok', in_transit: 'ok', held: 'held', recalled: 'recalled', depleted: 'depleted', destroyed: 'destroyed' }[b.status] || 'failed';
+  const verdict = RANK[proved] > RANK[claimed] ? proved : claimed;
+  const lied = verdict !== claimed;
+  banner(verdict, lied ? ['账本记录的状态与已验证的签名记录不符，以签名记录为准', 'the server\'s state contradicts the verified entries; they win']
+    : b.status === 'recalled' ? [b.recall_reason || '', 'recalled'] : b.status === 'held' ? [b.hold_reason || '', 'held'] : null, verified);
+  finish({ verdict, verified, crypto: c.name, contradicted: lied });
 }
 
 main().catch((e) => {
