@@ -106,6 +106,7 @@ int cmd_destroy(cli *c, int argc, char **argv);
 int cmd_show(cli *c, int argc, char **argv);
 int cmd_trace(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
 int cmd_checkpoint(cli *c, int argc, char **argv);
 int cmd_proof(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);

@@ -36,6 +36,34 @@ static int code_arg(const char *in, char code[TT_CODE_LEN + 1])
     return 0;
 }
 
+/* A GTIN-8, -12, -13 or -14 (spaces ignored) as the GTIN-14 events carry, its check digit checked. */
+static int gtin_arg(const char *in, char out[15])
+{
+    char d[15];
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        if (*p == ' ')
+            continue;
+        if (*p < '0' || *p > '9' || n == 14) {
+            n = 99;
+            break;
+        }
+        d[n++] = *p;
+    }
+    if (n != 8 && n != 12 && n != 13 && n != 14)
+        return cli_fail(EX_USAGE, "malformed",
+                        "--gtin \"%s\" is not a GTIN: it takes 8, 12, 13 or 14 digits", in);
+    memset(out, '0', 14 - n);
+    memcpy(out + 14 - n, d, n);
+    out[14] = '\0';
+    if (!tt_gtin_valid(out))
+        return cli_fail(EX_USAGE, "malformed",
+                        "--gtin %s has a wrong check digit (it should end in %d); copy it again "
+                        "from the product's barcode",
+                        in, tt_gtin_check_digit(out, 13));
+    return 0;
+}
+
 static int qty_arg(const char *in, int64_t *g)
 {
     if (fmt_parse_qty(in, g) != 0)
@@ -87,11 +115,12 @@ static const char REGISTER_USAGE[] =
     "         --province P --city C --county X --base BASE [--lat DEG --lon DEG] [--daodi]\n"
     "         --harvest YYYY-MM-DD --grade GRADE --processing TEXT\n"
     "         [--category plant|animal|mineral|fungus] [--form 药材|饮片]\n"
-    "         [--doc FILE:KIND]... [--id CODE] [--unlisted]\n"
+    "         [--doc FILE:KIND]... [--id CODE] [--unlisted] [--gtin GTIN]\n"
     "Registers a new batch held by the signer (--key). A trace code is made unless --id.\n"
     "The herb must agree with the ledger's herb dictionary (中文名, Latin drug name or\n"
     "source species, part); a herb the dictionary lacks needs --unlisted and is shown\n"
-    "as unlisted everywhere.\n";
+    "as unlisted everywhere. --gtin gives the trade item's GTIN (8 to 14 digits, check\n"
+    "digit checked): its labels can then be GS1 Digital Link (label --digital-link).\n";
 
 int cmd_register(cli *c, int argc, char **argv)
 {
@@ -102,8 +131,10 @@ int cmd_register(cli *c, int argc, char **argv)
         {"lon", 1, 0, 'x'},      {"daodi", 0, 0, 'd'},      {"harvest", 1, 0, 'H'},
         {"grade", 1, 0, 'g'},    {"processing", 1, 0, 'r'}, {"category", 1, 0, 'c'},
         {"form", 1, 0, 'f'},     {"doc", 1, 0, 'D'},        {"id", 1, 0, 'i'},
-        {"unlisted", 0, 0, 'U'}, {"help", 0, 0, '?'},       {0, 0, 0, 0}};
+        {"unlisted", 0, 0, 'U'}, {"help", 0, 0, '?'},       {"gtin", 1, 0, 'G'},
+        {0, 0, 0, 0}};
     const char *v[128] = {0};
+    char gtin[15];
     int daodi = 0, unlisted = 0, ch, ex = EX_USAGE;
     if (wants_help(argc, argv))
         return usage(REGISTER_USAGE, 1);
@@ -144,6 +175,8 @@ int cmd_register(cli *c, int argc, char **argv)
         goto out;
     if (v['i'] ? code_arg(v['i'], code) : (tt_code_new(tt_now_ms(), code), 0))
         goto out;
+    if (v['G'] && gtin_arg(v['G'], gtin))
+        goto out;
     json_t *herb = json_pack("{s:s, s:s, s:s}", "name_zh", v['h'], "latin", v['l'], "part", v['p']);
     if (v['c'])
         json_object_set_new(herb, "category", json_string(v['c']));
@@ -162,6 +195,8 @@ int cmd_register(cli *c, int argc, char **argv)
         json_object_set(f, "documents", docs);
     if (unlisted)
         json_object_set_new(f, "unlisted", json_true());
+    if (v['G'])
+        json_object_set_new(f, "gtin", json_string(gtin));
     json_t *resp;
     if ((ex = cli_submit_new(c, "batch.register", f, v['i'] ? NULL : &code, v['i'] ? 0 : 1,
                              &resp)) != EX_DONE)
@@ -370,7 +405,7 @@ int cmd_split(cli *c, int argc, char **argv)
 static const char PROCESS_USAGE[] =
     "usage: tcmtrace process --in CODE=QTY [--in CODE=QTY]... --out-qty QTY\n"
     "         --method TEXT [--form 饮片|药材] [--grade GRADE]\n"
-    "         [--compound 中文名 --compound-latin NAME]\n"
+    "         [--compound 中文名 --compound-latin NAME] [--gtin GTIN]\n"
     "Turns the inputs you hold into one output batch (e.g. 饮片 after 炮制). The output\n"
     "is the herb its inputs prove, all of one herb; a mixture of herbs must be declared\n"
     "a compound product with its own name. Its origin and 道地 follow from the inputs.\n";
@@ -381,7 +416,7 @@ int cmd_process(cli *c, int argc, char **argv)
         {"in", 1, 0, 'i'},   {"out-qty", 1, 0, 'q'},  {"method", 1, 0, 'm'},
         {"form", 1, 0, 'f'}, {"name", 1, 0, 'n'},     {"grade", 1, 0, 'g'},
         {"help", 0, 0, '?'}, {"compound", 1, 0, 'c'}, {"compound-latin", 1, 0, 'L'},
-        {0, 0, 0, 0}};
+        {"gtin", 1, 0, 'G'}, {0, 0, 0, 0}};
     const char *v[128] = {0};
     int ch;
     if (wants_help(argc, argv))
@@ -415,10 +450,16 @@ int cmd_process(cli *c, int argc, char **argv)
         json_decref(inputs);
         return v['q'] && v['m'] && json_array_size(inputs) ? EX_USAGE : usage(PROCESS_USAGE, 0);
     }
-    char code[TT_CODE_LEN + 1];
+    char code[TT_CODE_LEN + 1], gtin[15];
+    if (v['G'] && gtin_arg(v['G'], gtin)) {
+        json_decref(inputs);
+        return EX_USAGE;
+    }
     tt_code_new(tt_now_ms(), code);
     json_t *output = json_pack("{s:s, s:I, s:s}", "id", code, "qty_g", (json_int_t)out, "form",
                                v['f'] ? v['f'] : "饮片");
+    if (v['G'])
+        json_object_set_new(output, "gtin", json_string(gtin));
     if (v['n'])
         json_object_set_new(output, "name_zh", json_string(v['n']));
     if (v['c']) {

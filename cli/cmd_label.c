@@ -23,13 +23,15 @@ static const char *js(json_t *o, const char *k)
 
 static const char LABEL_USAGE[] =
     "usage: tcmtrace label CODE [--format png|svg|term] [--out FILE] [--all-children]\n"
-    "         [--width-mm N] [--height-mm N] [--dpi N] [--base-url URL]\n"
+    "         [--width-mm N] [--height-mm N] [--dpi N] [--base-url URL] [--digital-link]\n"
     "Prints the QR label of a batch: the symbol (error correction M, quiet zone) with\n"
     "the trace code, herb (中文 and Latin), quantity and origin beside it. PNG and SVG\n"
     "need --out; with --all-children the children of a split lot go on one sheet,\n"
     "three labels to a row. Default size 60 × 30 mm at 300 dpi; default base URL\n"
     "the ledger's base URL (set at tcmtraced init --base-url; https://<log origin>\n"
-    "when none was set).\n";
+    "when none was set). --digital-link, for a lot with a GTIN, writes the symbol as a\n"
+    "GS1 Digital Link, <base URL>/01/<GTIN-14>/10/<trace code>?t=<token>, which\n"
+    "tcmtrace-web opens as the same page.\n";
 
 typedef struct one_label {
     char code[TT_CODE_LEN + 1];
@@ -38,7 +40,7 @@ typedef struct one_label {
     char herb[256], detail[160], origin[256];
 } one_label;
 
-static int fetch_label(cli *c, const char *code, const char *base, one_label *l)
+static int fetch_label(cli *c, const char *code, const char *base, int dl, one_label *l)
 {
     json_t *lr, *br;
     int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "label", "id", code), &lr);
@@ -61,9 +63,17 @@ static int fetch_label(cli *c, const char *code, const char *base, one_label *l)
     snprintf(l->code, sizeof l->code, "%s", code);
     tt_code_pretty(code, l->pretty);
     tt_error err;
-    ex = tt_label_url(base, code, js(lr, "token"), l->url, sizeof l->url, &err) == TT_OK
-             ? EX_DONE
-             : cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
+    if (dl && !*js(b, "gtin"))
+        ex = cli_fail(EX_USAGE, "no_gtin",
+                      "batch %s carries no GTIN, so it has no GS1 Digital Link; label it without "
+                      "--digital-link, or register the product with --gtin",
+                      code);
+    else
+        ex = (dl ? tt_label_dl_url(base, js(b, "gtin"), code, js(lr, "token"), l->url,
+                                   sizeof l->url, &err)
+                 : tt_label_url(base, code, js(lr, "token"), l->url, sizeof l->url, &err)) == TT_OK
+                 ? EX_DONE
+                 : cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     snprintf(l->herb, sizeof l->herb, "%s %s", js(h, "name_zh"), js(h, "latin"));
     /* what remains now, as the goods on the table weigh */
     snprintf(
@@ -143,7 +153,7 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
 int cmd_label(cli *c, int argc, char **argv)
 {
     const char *fmt = NULL, *out = NULL, *base = NULL, *arg = NULL;
-    int all = 0;
+    int all = 0, dl = 0;
     qr_geometry g = {60, 30, 300};
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
@@ -157,6 +167,8 @@ int cmd_label(cli *c, int argc, char **argv)
             base = argv[++i];
         else if (strcmp(argv[i], "--all-children") == 0)
             all = 1;
+        else if (strcmp(argv[i], "--digital-link") == 0)
+            dl = 1;
         else if (strcmp(argv[i], "--width-mm") == 0 && has)
             g.width_mm = atof(argv[++i]);
         else if (strcmp(argv[i], "--height-mm") == 0 && has)
@@ -191,7 +203,7 @@ int cmd_label(cli *c, int argc, char **argv)
     }
     one_label *ls = calloc(n ? n : 1, sizeof *ls);
     for (size_t i = 0; ex == EX_DONE && i < n; i++)
-        ex = fetch_label(c, codes[i], base, &ls[i]);
+        ex = fetch_label(c, codes[i], base, dl, &ls[i]);
     if (ex == EX_DONE && strcmp(fmt, "term") == 0) {
         for (size_t i = 0; i < n; i++) {
             qr_print_terminal(
@@ -369,6 +381,20 @@ int cmd_scan(cli *c, int argc, char **argv)
         ex = scan_online(c, &lb, !anonymous && (c->key || getenv("TCMTRACE_KEY")), report);
     json_object_set_new(report, "online", json_boolean(online));
     json_t *b = json_object_get(report, "batch"), *s = json_object_get(report, "scan");
+    if (online && ex == EX_DONE && lb.gtin[0] && strcmp(js(b, "gtin"), lb.gtin) != 0) {
+        /* a Digital Link label names a GTIN: it must be this lot's */
+        json_object_set_new(report, "genuine", json_false());
+        json_object_set_new(report, "code", json_string("gtin_mismatch"));
+        if (c->json)
+            fmt_json(report);
+        else {
+            loud("标签上的 GTIN 与该批次不符", "LABEL NOT GENUINE");
+            printf("  gtin_mismatch: the label names GTIN %s but batch %s carries %s\n", lb.gtin,
+                   pretty, *js(b, "gtin") ? js(b, "gtin") : "none");
+        }
+        json_decref(report);
+        return EX_UNVERIFIED;
+    }
     const char *st = js(b, "status");
     int warn = 0;
     if (!c->json) {

@@ -35,6 +35,7 @@ static const command commands[] = {
     {"show", cmd_show, "the state of a batch"},
     {"trace", cmd_trace, "the lineage of a batch, up to origins and down to sales"},
     {"log", cmd_log, "the latest entries of the ledger"},
+    {"export", cmd_export, "the ledger's entries as GS1 EPCIS 2.0, CSV or JSON"},
     {"checkpoint", cmd_checkpoint, "the latest signed checkpoint, verified"},
     {"proof", cmd_proof, "the inclusion proof of an entry, verified"},
     {"verify", cmd_verify, "prove every entry of a batch's trace against a checkpoint"},

@@ -7,6 +7,7 @@
  * Submits are not here: checking and appending them is the writer's.
  */
 #include "tcmtrace/api.h"
+#include "tcmtrace/epcis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,6 +450,23 @@ static json_t *op_proof_bundle(const tt_api *s, json_t *req)
     return r;
 }
 
+/* A page of the ledger's events as GS1 EPCIS 2.0 events (tcmtrace/epcis.h). */
+static json_t *op_epcis(const tt_api *s, json_t *req)
+{
+    json_t *q = json_deep_copy(req), *events;
+    char *next;
+    tt_error err;
+    tt_err rc = tt_epcis_page(s->ledger, s->base_url, q, &events, &next, &err);
+    json_decref(q);
+    if (rc != TT_OK)
+        return from_err(&err);
+    json_t *r = json_pack("{s:b, s:o, s:o}", "ok", 1, "@context", tt_epcis_context(s->base_url),
+                          "events", events);
+    json_object_set_new(r, "next", next ? json_string(next) : json_null());
+    free(next);
+    return r;
+}
+
 json_t *tt_api_read(const tt_api *s, json_t *req)
 {
     const char *op = json_string_value(json_object_get(req, "op"));
@@ -467,7 +485,8 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
                {"scan", op_scan},
                {"batches", op_batches},
                {"actors", op_actors},
-               {"proof_bundle", op_proof_bundle}};
+               {"proof_bundle", op_proof_bundle},
+               {"epcis", op_epcis}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
@@ -476,6 +495,6 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
     return fail(TT_ERR_ARGUMENT,
                 "unknown op \"%.40s\"; ops are submit, submit_many, status, batch, trace, entry, "
                 "log, proof, consistency, checkpoint, actor, label, scan, batches, actors, "
-                "proof_bundle",
+                "proof_bundle, epcis",
                 op);
 }

@@ -60,6 +60,7 @@ typedef enum kind {
     K_TIME,    /* RFC 3339 with offset */
     K_NONCE,   /* base64url, 16..64 bytes */
     K_SHA256,  /* 64 lower-case hex digits */
+    K_GTIN,    /* a GTIN-14 with its GS1 check digit */
     K_DECIMAL, /* decimal string */
     K_ORIGIN,  /* a log origin: a note key name */
     K_VKEY,    /* a C2SP verifier key */
@@ -168,6 +169,7 @@ static const field register_f[] = {COMMON,
                                    REQ("qty_g", K_QTY),
                                    {"documents", K_ARR, 0, &doc_item, 0, 32},
                                    OPT("unlisted", K_BOOL),
+                                   OPT("gtin", K_GTIN),
                                    END};
 static const field transfer_f[] = {COMMON,
                                    REQ("id", K_CODE),
@@ -189,6 +191,7 @@ static const field output_f[] = {REQ("id", K_CODE),
                                  STR("grade", 0, 1, 64),
                                  OPT("compound", K_BOOL),
                                  {"herb", K_OBJ, 0, herb_f, 0, 0},
+                                 OPT("gtin", K_GTIN),
                                  END};
 static const field process_f[] = {COMMON,
                                   {"inputs", K_ARR, 1, &part_item, 1, 64},
@@ -435,6 +438,13 @@ static tt_err check_string(const field *f, const char *s, size_t len, const char
         return is_hex64(s) ? TT_OK
                            : tt_fail(err, TT_ERR_MALFORMED,
                                      "\"%s\" must be a SHA-256 in 64 lower-case hex digits", path);
+    case K_GTIN:
+        return tt_gtin_valid(s) ? TT_OK
+                                : tt_fail(err, TT_ERR_MALFORMED,
+                                          "\"%s\" must be a GTIN-14: 14 digits, the last its GS1 "
+                                          "check digit (pad a GTIN-8, -12 or -13 with leading "
+                                          "zeros)",
+                                          path);
     case K_DECIMAL:
         return tt_decimal_valid(s) ? TT_OK
                                    : tt_fail(err, TT_ERR_MALFORMED,
@@ -600,6 +610,22 @@ static tt_err coord_ok(json_t *origin, const char *k, int limit, tt_error *err)
         return tt_fail(err, TT_ERR_MALFORMED, "\"origin.%s\" %s is outside -%d to %d degrees", k, v,
                        limit, limit);
     return TT_OK;
+}
+
+int tt_gtin_check_digit(const char *digits, size_t n)
+{
+    int sum = 0; /* GS1 mod 10: weights 3,1,3,... from the right, check digit excluded */
+    for (size_t i = 0; i < n; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return -1;
+        sum += (digits[i] - '0') * ((n - i) % 2 ? 3 : 1);
+    }
+    return (10 - sum % 10) % 10;
+}
+
+int tt_gtin_valid(const char *s)
+{
+    return strlen(s) == 14 && tt_gtin_check_digit(s, 13) == s[13] - '0';
 }
 
 int tt_base_url_valid(const char *u)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tcmtrace/event.h"
+
 #define LABEL_PREFIX "tcmtrace/label/v1\n"
 
 /* The signed message, laid out flat (Ed25519 pure, not the prehash mode). */
@@ -53,19 +55,63 @@ tt_err tt_label_url(const char *base, const char *code, const char *token, char 
     return TT_OK;
 }
 
+tt_err tt_label_dl_url(const char *base, const char *gtin, const char *code, const char *token,
+                       char *out, size_t cap, tt_error *err)
+{
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    if (!tt_gtin_valid(gtin))
+        return tt_fail(err, TT_ERR_MALFORMED, "\"%.20s\" is not a GTIN-14", gtin);
+    int n = snprintf(out, cap, "%.*s/01/%s/10/%s?t=%s", (int)bl, base, gtin, code, token);
+    if (n < 0 || (size_t)n >= cap)
+        return tt_fail(err, TT_ERR_TOO_LARGE, "the label URL would be longer than %zu bytes", cap);
+    return TT_OK;
+}
+
+/* Where "/01/<14 digits>/10/" starts in url (the last such), or NULL. */
+static const char *dl_start(const char *url)
+{
+    const char *found = NULL;
+    for (const char *p = strstr(url, "/01/"); p; p = strstr(p + 1, "/01/")) {
+        size_t i = 4;
+        while (i < 18 && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == 18 && strncmp(p + 18, "/10/", 4) == 0)
+            found = p;
+    }
+    return found;
+}
+
 tt_err tt_label_parse(const char *url, tt_label *out, tt_error *err)
 {
-    const char *b = strstr(url, "/b/");
+    const char *b = strstr(url, "/b/"), *dl = dl_start(url), *code;
     while (b && strstr(b + 1, "/b/"))
         b = strstr(b + 1, "/b/"); /* the last "/b/": a base may contain one */
+    out->gtin[0] = '\0';
+    if (dl && (b == NULL || dl > b)) { /* GS1 Digital Link: <base>/01/<GTIN>/10/<code> */
+        b = dl;
+        memcpy(out->gtin, dl + 4, 14);
+        out->gtin[14] = '\0';
+        code = dl + 22;
+        if (!tt_gtin_valid(out->gtin))
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "the label's GTIN %s has a wrong check digit: not a label this ledger "
+                           "printed",
+                           out->gtin);
+    } else
+        code = b ? b + 3 : NULL;
     if (b == NULL || b == url || (size_t)(b - url) >= sizeof out->base)
-        return tt_fail(err, TT_ERR_MALFORMED, "this is not a tcmtrace label (no \"/b/<code>\")");
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "this is not a tcmtrace label (no \"/b/<code>\" or "
+                       "\"/01/<GTIN>/10/<code>\")");
     memcpy(out->base, url, (size_t)(b - url));
     out->base[b - url] = '\0';
-    const char *code = b + 3, *q = strchr(code, '?');
+    const char *q = strchr(code, '?');
     if (q == NULL || q - code != TT_CODE_LEN || strncmp(q, "?t=", 3) != 0)
         return tt_fail(err, TT_ERR_MALFORMED,
-                       "a tcmtrace label reads <base>/b/<16-digit code>?t=<token>");
+                       "a tcmtrace label reads <base>/b/<16-digit code>?t=<token> (or "
+                       "<base>/01/<GTIN>/10/<code>?t=<token>)");
     char given[TT_CODE_LEN + 1];
     memcpy(given, code, TT_CODE_LEN);
     given[TT_CODE_LEN] = '\0';

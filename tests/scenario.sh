@@ -19,7 +19,7 @@ export TCMTRACE_DIR="$L"
 passed=0 failed=0
 
 pass() { passed=$((passed + 1)); echo "pass $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -8; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && grep -v '^pass ' "$2" | head -12 | sed 's/^/    /'; }
 sum() { sha256sum "$L/data.mdb" | cut -d' ' -f1; }
 
 # refused NAME CODE CMD...: exits 1 with CODE in its message, ledger unchanged
@@ -240,6 +240,125 @@ as fake2 --json scan "$URL" >"$WORK/out" 2>&1
 says "a second stall it was never sent to raises the flag" "more_holders_than_sent"
 as pharmacy scan "$WORK/b2.png" >"$WORK/out" 2>&1
 says "and everyone who scans it next is warned" "疑似克隆标签"
+
+# ---- GTIN, GS1 Digital Link and EPCIS -------------------------------------------------------
+# usage_refused NAME CODE CMD...: exits 2 (caught before anything is sent) with CODE, ledger unchanged
+usage_refused() {
+    name=$1 code=$2
+    shift 2
+    before=$(sum)
+    "$@" >"$WORK/out" 2>&1
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q "$code" "$WORK/out" && [ "$before" = "$(sum)" ]; then pass "$name"
+    else echo "    (exit $rc)"; fail "$name" "$WORK/out"; fi
+}
+usage_refused "a GTIN with a wrong check digit is refused" malformed \
+    as grower register --herb 当归 --latin "Angelica sinensis (Oliv.) Diels" --part 根 --qty 1kg \
+    --province 甘肃省 --city 定西市 --county 岷县 --base 基地 --harvest 2026-10-12 --grade 一等 \
+    --processing 晒干 --gtin 06901234567893
+says "and the message gives the right check digit" "should end in 2"
+api_refused "so is a signed body with one" malformed \
+    "$("$SIGN" --raw "$KEYS/grower.key" "$(cat "$(dirname "$0")/fixtures/events/implausible/gtin-check-digit.json")")"
+G=$(reg grower 当归 "Angelica sinensis (Oliv.) Diels" 根 岷县 --gtin 6901234567892)
+is "a GTIN-13 is kept as its GTIN-14" "06901234567892" "$(field "$G" "['gtin']")"
+as grower transfer "$G" --to T-0017 --qty 10kg >"$WORK/out" 2>&1
+G1=$(codes_of "$WORK/out" | sed -n 2p)
+is "a part sent off keeps the product's GTIN" "06901234567892" "$(field "$G1" "['gtin']")"
+as grower transfer "$G" --to D-0001 >/dev/null
+ok "a trader refuses a lot sent to it" as dual reject "$G" --reason "货不对板 not what was ordered"
+ok "a Digital Link label" as grower --json label "$G" --digital-link --out "$WORK/dl.png"
+says "encodes <base>/01/<GTIN-14>/10/<code>" "/scenario/01/06901234567892/10/$G?t="
+ok "and its photo scans as genuine" "$TT" scan "$WORK/dl.png"
+usage_refused "a lot without a GTIN has no Digital Link" no_gtin "$TT" label "$B1" --digital-link --out "$WORK/x.png"
+BADDL=$("$TT" --json label "$B2" --out "$WORK/b2c.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p' |
+    sed "s|/b/|/01/06901234567892/10/|")
+"$TT" scan "$BADDL" >"$WORK/out" 2>&1
+is "a Digital Link naming another product's GTIN is caught" 4 $?
+says "with the reason" gtin_mismatch
+
+WPORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+"$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$WPORT" >"$WORK/web.log" 2>&1 &
+WEB_PID=$!
+trap 'kill $WEB_PID 2>/dev/null; stop_daemon; rm -rf "$WORK"' EXIT INT TERM
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$WPORT/scenario/api/v1/status" && break; sleep 0.05; done
+BASE=https://tcmtrace.test/scenario WEB="http://127.0.0.1:$WPORT/scenario"
+NODE_CHECK="node $(dirname "$0")/epcis_check.mjs --vkey $L/log.vkey --web $WEB --base $BASE"
+ok "the whole ledger exports as EPCIS 2.0" "$TT" export --format epcis
+mv "$WORK/out" "$WORK/epcis.json"
+if $NODE_CHECK --doc "$WORK/epcis.json" --all-types >"$WORK/out" 2>&1; then
+    [ -n "${EPCIS_KEEP:-}" ] && cp "$WORK/epcis.json" "$EPCIS_KEEP"
+    pass "a receiver validates it against GS1's schema and ties every event to its proved entry ($(tail -1 "$WORK/out"))"
+else fail "the EPCIS export does not check" "$WORK/out"; fi
+N_ALL=$(python3 -c "import json; print(len(json.load(open('$WORK/epcis.json'))['epcisBody']['eventList']))")
+"$TT" export --format epcis "$A" >"$WORK/a.json"
+is "export CODE holds that lot's events" "ok" "$(python3 -c "
+import json; d=json.load(open('$WORK/a.json'))['epcisBody']['eventList']
+print('ok' if d and all(any(q['epcClass'].endswith('$A') for k in ('quantityList','inputQuantityList','outputQuantityList') for q in e.get(k,[])) for e in d) else 'no')")"
+"$TT" export --format epcis --from 0 --to 5 >"$WORK/r.json"
+is "--from/--to keep the entries in range" "ok" "$(python3 -c "
+import json; d=json.load(open('$WORK/r.json'))['epcisBody']['eventList']
+print('ok' if all(0 <= e['tcmtrace:seq'] <= 5 for e in d) else 'no')")"
+# the REST query, paged, as another system reads it
+curl -s "$WEB/api/v1/epcis/events?EQ_bizStep=shipping&perPage=500" >"$WORK/q.json"
+if $NODE_CHECK --doc "$WORK/q.json" >"$WORK/out" 2>&1; then
+    pass "the EPCIS query answer is a valid EPCISQueryDocument, every event proved ($(tail -1 "$WORK/out"))"
+else fail "the EPCIS query answer does not check" "$WORK/out"; fi
+N_SHIP=$(python3 -c "import json; print(sum(1 for e in json.load(open('$WORK/epcis.json'))['epcisBody']['eventList'] if e.get('bizStep')=='shipping'))")
+is "EQ_bizStep=shipping finds every shipping event, and only those" "$N_SHIP" "$(python3 -c "
+import json; d=json.load(open('$WORK/q.json'))['epcisBody']['queryResults']['resultsBody']['eventList']
+print(len(d) if all(e['bizStep']=='shipping' for e in d) else -1)")"
+python3 - "$WEB" "$N_ALL" "$BASE" "$G" "$A" >"$WORK/out" 2>&1 <<'PY'
+import json, sys, urllib.request, urllib.parse, re
+web, n_all, base, g, a = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+def get(url):
+    with urllib.request.urlopen(url) as r:
+        return json.load(r), r.headers.get('Link')
+# every page by its Link header, three events at a time: the same events as the export
+url, seen, pages = web + '/api/v1/epcis/events?perPage=3', [], 0
+while url:
+    doc, link = get(url)
+    seen += doc['epcisBody']['queryResults']['resultsBody']['eventList']
+    pages += 1
+    m = re.match(r'<([^>]*)>; rel="next"', link or '')
+    url = m.group(1).replace(base, web) if m else None
+ids = [e['eventID'] for e in seen]
+assert len(ids) == n_all == len(set(ids)), (len(ids), n_all)
+assert pages >= n_all // 3, pages
+print('paged', pages, 'pages')
+# MATCH_anyEPCClass with a Digital Link lot, MATCH_epc with a /b/ lot, a GTIN wildcard
+lot = f'{base}/01/06901234567892/10/{g}'
+d, _ = get(web + '/api/v1/epcis/events?MATCH_anyEPCClass=' + urllib.parse.quote(lot, safe=''))
+ev = d['epcisBody']['queryResults']['resultsBody']['eventList']
+assert ev and all(any(q['epcClass'] == lot for k in ('quantityList', 'inputQuantityList', 'outputQuantityList') for q in e.get(k, [])) for e in ev), ev
+d, _ = get(web + '/api/v1/epcis/events?MATCH_epc=' + urllib.parse.quote(f'{base}/b/{a}', safe=''))
+assert d['epcisBody']['queryResults']['resultsBody']['eventList'], 'MATCH_epc found nothing'
+d, _ = get(web + '/api/v1/epcis/events?MATCH_anyEPCClass=' + urllib.parse.quote(f'{base}/01/06901234567892/10/*', safe=''))
+gl = d['epcisBody']['queryResults']['resultsBody']['eventList']
+assert len(gl) >= 3 and all('/01/06901234567892/' in json.dumps(e) for e in gl), len(gl)
+# time bounds: the half-open range [GE, LT) of eventTime
+times = sorted(e['eventTime'] for e in seen)
+mid = times[len(times) // 2]
+d, _ = get(web + '/api/v1/epcis/events?perPage=500&GE_eventTime=' + urllib.parse.quote(mid))
+late = d['epcisBody']['queryResults']['resultsBody']['eventList']
+d, _ = get(web + '/api/v1/epcis/events?perPage=500&LT_eventTime=' + urllib.parse.quote(mid))
+early = d['epcisBody']['queryResults']['resultsBody']['eventList']
+assert len(late) + len(early) == n_all and late and early, (len(late), len(early), n_all)
+# what it refuses, with a code and a sentence
+for q in ('EQ_disposition=active', 'GE_eventTime=yesterday', 'perPage=0', 'nextPageToken=x', 'EQ_bizStep='):
+    try:
+        urllib.request.urlopen(web + '/api/v1/epcis/events?' + q)
+        raise SystemExit('accepted ' + q)
+    except urllib.error.HTTPError as e:
+        body = json.load(e)
+        assert e.code == 400 and body['error']['code'] == 'malformed' and body['error']['message'], (q, body)
+print('queries ok')
+PY
+if [ $? -eq 0 ]; then pass "paging by Link header, MATCH_epc, MATCH_anyEPCClass (with a GTIN wildcard), time bounds and bad queries ($(tail -1 "$WORK/out"))"
+else fail "the EPCIS REST query" "$WORK/out"; fi
+code=$(curl -s -o "$WORK/page.html" -w '%{http_code}' "$WEB/01/06901234567892/10/$G?t=x")
+is "tcmtrace-web opens a Digital Link as the phone page" "200 yes" "$code $(grep -q 'assets/app.js' "$WORK/page.html" && echo yes)"
+is "and refuses one whose GTIN check digit is wrong" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$WEB/01/06901234567893/10/$G")"
+kill $WEB_PID 2>/dev/null
 
 stop_daemon
 ok "the ledger audits" "$TT" --log-key "$L/log.vkey" audit "$L"

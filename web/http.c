@@ -89,8 +89,9 @@ static uint8_t *gzip_of(const uint8_t *data, size_t len, size_t *out_len)
 }
 
 /* Queues `data` (copied) with its type and caching; gzip when asked and worth it. */
-static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const void *data,
-                                  size_t len, const char *type, const char *cache)
+static enum MHD_Result send_bytes_h(struct MHD_Connection *c, unsigned status, const void *data,
+                                    size_t len, const char *type, const char *cache,
+                                    const char *hname, const char *hvalue)
 {
     uint8_t *gz = NULL;
     size_t glen = 0;
@@ -109,9 +110,17 @@ static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, con
     if (gz)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
     MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+    if (hname)
+        MHD_add_response_header(resp, hname, hvalue);
     enum MHD_Result rc = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return rc;
+}
+
+static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const void *data,
+                                  size_t len, const char *type, const char *cache)
+{
+    return send_bytes_h(c, status, data, len, type, cache, NULL, NULL);
 }
 
 /* The HTTP status of an answer's error code. */
@@ -404,6 +413,147 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
     return req;
 }
 
+/* ---- GS1 EPCIS 2.0 query: GET /api/v1/epcis/events ----------------------------------------- */
+
+static const char *const epcis_params[] = {"EQ_bizStep",    "MATCH_epc",    "MATCH_anyEPCClass",
+                                           "GE_eventTime",  "LT_eventTime", "perPage",
+                                           "nextPageToken", NULL};
+
+typedef struct epcis_args {
+    const char *unknown;
+} epcis_args;
+
+static enum MHD_Result epcis_arg_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind, (void)value;
+    epcis_args *a = cls;
+    for (size_t i = 0; epcis_params[i]; i++)
+        if (strcmp(key, epcis_params[i]) == 0)
+            return MHD_YES;
+    if (a->unknown == NULL)
+        a->unknown = key;
+    return MHD_YES;
+}
+
+/* "a|b|c" as ["a","b","c"] in q[k]; 0 when empty parts. */
+static int list_arg(struct MHD_Connection *c, json_t *q, const char *param, const char *k)
+{
+    const char *v = arg(c, param);
+    if (v == NULL)
+        return 1;
+    json_t *a = json_array();
+    for (const char *p = v;;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == 0) {
+            json_decref(a);
+            return 0;
+        }
+        json_array_append_new(a, json_stringn(p, n));
+        if (bar == NULL)
+            break;
+        p = bar + 1;
+    }
+    json_object_set_new(q, k, a);
+    return 1;
+}
+
+static void url_encode(char *out, size_t cap, const char *in)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && n + 4 < cap; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p))
+            out[n++] = (char)*p;
+        else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    out[n] = '\0';
+}
+
+static enum MHD_Result serve_epcis(web *w, struct MHD_Connection *c)
+{
+    epcis_args ea = {NULL};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, epcis_arg_seen, &ea);
+    if (ea.unknown) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "query parameter \"%.60s\" is not supported; this ledger answers EQ_bizStep, "
+                 "MATCH_epc, MATCH_anyEPCClass, GE_eventTime, LT_eventTime, perPage and "
+                 "nextPageToken",
+                 ea.unknown);
+        return send_error(c, 400, TT_ERR_MALFORMED, msg);
+    }
+    json_t *q = json_pack("{s:s}", "op", "epcis");
+    int ok = list_arg(c, q, "EQ_bizStep", "bizStep") && list_arg(c, q, "MATCH_epc", "epc") &&
+             list_arg(c, q, "MATCH_anyEPCClass", "epcClass");
+    if (arg(c, "GE_eventTime"))
+        json_object_set_new(q, "ge_time", json_string(arg(c, "GE_eventTime")));
+    if (arg(c, "LT_eventTime"))
+        json_object_set_new(q, "lt_time", json_string(arg(c, "LT_eventTime")));
+    if (arg(c, "nextPageToken"))
+        json_object_set_new(q, "cursor", json_string(arg(c, "nextPageToken")));
+    json_t *lim = json_object();
+    int per = int_arg(c, lim, "perPage");
+    if (per > 0)
+        json_object_set(q, "limit", json_object_get(lim, "perPage"));
+    json_decref(lim);
+    if (!ok || per < 0) {
+        json_decref(q);
+        return send_error(c, 400, TT_ERR_MALFORMED,
+                          "a list parameter has an empty value (values are separated by |), or "
+                          "perPage is not a whole number");
+    }
+    json_t *a = tt_api_read(&w->ops, q);
+    json_decref(q);
+    if (!json_is_true(json_object_get(a, "ok")))
+        return send_json(c, a, "no-store");
+    char now[32];
+    tt_rfc3339_now(now);
+    json_t *doc = json_pack(
+        "{s:O, s:s, s:s, s:s, s:{s:{s:s, s:{s:O}}}}", "@context", json_object_get(a, "@context"),
+        "type", "EPCISQueryDocument", "schemaVersion", "2.0", "creationDate", now, "epcisBody",
+        "queryResults", "queryName", "SimpleEventQuery", "resultsBody", "eventList",
+        json_object_get(a, "events"));
+    const char *next = json_string_value(json_object_get(a, "next"));
+    char *link = NULL;
+    if (next) { /* the same query, from the next page on */
+        size_t cap = 8192, n = 0;
+        link = malloc(cap);
+        if (link)
+            n = (size_t)snprintf(link, cap, "<%s/api/v1/epcis/events?", w->ops.base_url);
+        for (size_t i = 0; link && epcis_params[i] && n < cap - 1; i++) {
+            const char *v = strcmp(epcis_params[i], "nextPageToken") == 0 ? next
+                                                                          : arg(c, epcis_params[i]);
+            char enc[2048];
+            if (v == NULL)
+                continue;
+            url_encode(enc, sizeof enc, v);
+            n += (size_t)snprintf(link + n, cap - n, "%s%s=%s", link[n - 1] == '?' ? "" : "&",
+                                  epcis_params[i], enc);
+        }
+        if (link && n < cap - 16)
+            snprintf(link + n, cap - n, ">; rel=\"next\"");
+    }
+    json_decref(a);
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    json_decref(doc);
+    if (s == NULL) {
+        free(link);
+        return MHD_NO;
+    }
+    enum MHD_Result rc = send_bytes_h(c, 200, s, strlen(s), "application/ld+json; charset=utf-8",
+                                      "no-cache", link ? "Link" : NULL, link);
+    free(s);
+    free(link);
+    return rc;
+}
+
 /* POST /api/v1/events and /api/v1/scans: what goes to the daemon. */
 static json_t *route_post(const char *p, json_t *body, const char **why)
 {
@@ -434,6 +584,9 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
                                  const char *p, request *r)
 {
     int bad = 0, daemon_op = 0;
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        strcmp(p, "epcis/events") == 0)
+        return serve_epcis(w, c);
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         json_t *req = route_get(c, p, &bad, &daemon_op);
         if (req == NULL)
@@ -665,6 +818,17 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         if (strncmp(p, "b/", 2) == 0 && strchr(p + 2, '/') == NULL)
             return serve_page(w, c, p + 2);
+        /* GS1 Digital Link: /01/<GTIN-14>/10/<trace code>, the same page */
+        char gtin[15];
+        if (strncmp(p, "01/", 3) == 0 && strlen(p) > 21 && strncmp(p + 17, "/10/", 4) == 0 &&
+            strchr(p + 21, '/') == NULL) {
+            memcpy(gtin, p + 3, 14);
+            gtin[14] = '\0';
+            if (!tt_gtin_valid(gtin))
+                return send_error(c, 404, TT_ERR_NOT_FOUND,
+                                  "this GS1 Digital Link's GTIN has a wrong check digit");
+            return serve_page(w, c, p + 21);
+        }
         if (strncmp(p, "assets/", 7) == 0)
             return serve_asset(w, c, p + 7);
     }

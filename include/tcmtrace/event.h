@@ -97,6 +97,12 @@ int tt_rfc3339_valid(const char *s);
  * fragment, spaces or trailing slash. */
 int tt_base_url_valid(const char *url);
 
+/* The GS1 check digit (0-9) of the n digits before it; -1 when one is not a digit. */
+int tt_gtin_check_digit(const char *digits, size_t n);
+
+/* Checks a GTIN-14: 14 digits, the last the GS1 check digit of the others. */
+int tt_gtin_valid(const char *s);
+
 /* Checks a calendar date "YYYY-MM-DD". */
 int tt_date_valid(const char *s);
 

@@ -40,6 +40,7 @@ typedef struct tt_label {
     char token_code[TT_CODE_LEN + 1]; /* the code the token was made for */
     uint8_t hash16[16];
     uint8_t sig[64];
+    char gtin[15]; /* a GS1 Digital Link label's GTIN-14, or "" */
 } tt_label;
 
 /* Makes the token for `code` whose registration entry hash is `reg_hash`. */
@@ -49,6 +50,10 @@ void tt_label_token(const char *origin, const char *code, const uint8_t reg_hash
 /* Writes "<base>/b/<code>?t=<token>" (a trailing '/' on base is dropped). */
 tt_err tt_label_url(const char *base, const char *code, const char *token, char *out, size_t cap,
                     tt_error *err);
+
+/* Writes the GS1 Digital Link form "<base>/01/<GTIN-14>/10/<code>?t=<token>". */
+tt_err tt_label_dl_url(const char *base, const char *gtin, const char *code, const char *token,
+                       char *out, size_t cap, tt_error *err);
 
 /* Parses a label URL (or the text a QR symbol holds); strict. */
 tt_err tt_label_parse(const char *url, tt_label *out, tt_error *err);

@@ -125,12 +125,15 @@ async function pool(items, n, fn) {
 
 async function main() {
   const code = decodeURIComponent(location.pathname.split('/').pop());
+  // a GS1 Digital Link label: <base>/01/<GTIN-14>/10/<code>
+  const dl = location.pathname.match(/\/01\/(\d{14})\/10\/[^/]+$/);
   const token = new URLSearchParams(location.search).get('t') || '';
   const c = await makeCrypto(cfg.prefix);
   const vk = await v.parseVkey(c, cfg.logKey);
   // the label names this ledger's host and path, or it is not this ledger's label
   const base = new URL(cfg.baseUrl);
-  if (base.host !== location.host || !location.pathname.startsWith(base.pathname.replace(/\/$/, '') + '/b/'))
+  const root = base.pathname.replace(/\/$/, '');
+  if (base.host !== location.host || !(location.pathname.startsWith(root + '/b/') || (dl && location.pathname.startsWith(root + '/01/'))))
     return suspect(['标签指向的网址不是本账本', 'the label names another host than this ledger\'s']);
   let t;
   try {
@@ -168,6 +171,9 @@ async function main() {
   });
   const reg = proven.find((p) => p.seq === b.created_seq);
   if (!reg || !v.equal(reg.leaf.slice(0, 16), t.hash16)) throw new Error('标签令牌与该批次的登记记录不符 (the token does not bind this lot\'s registration)');
+  // a Digital Link names the lot's GTIN: the one its record and a proved entry give it
+  if (dl && (b.gtin !== dl[1] || !proven.some((p) => p.body.gtin === dl[1] || p.body.output?.gtin === dl[1])))
+    return suspect(['标签上的 GTIN 与该批次不符', 'the label\'s GTIN is not this lot\'s']);
   // who: the actors the record names, their keys checked against the entries
   const ids = new Set([b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector)].filter(Boolean));
   const actors = {}, byKey = {};
