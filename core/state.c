@@ -396,7 +396,8 @@ static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, c
 {
     json_t *b = json_object();
     static const char *inherit[] = {"herb",  "form",       "origin",    "harvest_date",
-                                    "grade", "processing", "documents", "holders", "gtin"};
+                                    "grade", "processing", "documents", "holders", "gtin",
+                                    "product_name"};
     for (size_t i = 0; from && i < sizeof inherit / sizeof *inherit; i++) {
         json_t *v = json_object_get(from, inherit[i]);
         if (v)
@@ -1032,7 +1033,8 @@ static tt_err on_process(rctx *c)
         json_object_set_new(ob, "herb", h);
     }
     set_copy(ob, "form", json_object_get(out, "form"));
-    json_object_del(ob, "gtin"); /* a new product: its own GTIN or none */
+    json_object_del(ob, "gtin"); /* a new product: its own GTIN and name, or none */
+    json_object_del(ob, "product_name");
     set_copy(ob, "gtin", json_object_get(out, "gtin"));
     if (!compound && jstr(out, "name_zh"))
         set_copy(ob, "product_name", json_object_get(out, "name_zh"));

@@ -82,7 +82,7 @@ say "One part goes to the processor, who makes 当归片 (饮片)"
 run "trader 陈秀兰" --key "$KEYS/trader1.key" transfer "$A1" --to P-0005
 run "processor 王志强" --key "$KEYS/processor.key" receive "$A1"
 run "processor 王志强" --key "$KEYS/processor.key" process --in "$A1=200kg" --out-qty 180kg \
-    --form 饮片 --name 当归片 --method "净制、润透、切薄片、晒干"
+    --form 饮片 --name 当归片 --method "净制、润透、切薄片、晒干" --gtin 6901234567892
 PIECES=$(codes_of "$WORK/out" | head -1)
 run "processor 王志强" --key "$KEYS/processor.key" transfer "$PIECES" --to PH-0009 --qty 50kg
 PH_LOT=$(codes_of "$WORK/out" | head -1)
@@ -116,8 +116,8 @@ run "regulator 赵国栋" show "$A3"
 printf '\n[pharmacy 周敏] scans the recalled lot'"'"'s label when it is offered to her:\n'
 if "$TT" --key "$KEYS/pharmacy.key" scan "$WORK/a3.png"; then echo "(unexpectedly in order)"; exit 1; fi
 
-say "The pharmacist opens her lot's label on her phone (headless Chromium, 360 x 780)"
-PH_URL=$("$TT" --json label "$PH_LOT" --out "$WORK/ph2.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+say "The pharmacist opens her lot's GS1 Digital Link label on her phone (headless Chromium, 360 x 780)"
+PH_URL=$("$TT" --json label "$PH_LOT" --digital-link --out "$WORK/ph2.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
 SHOT=${DEMO_SCREENS:-$(pwd)/build/screens}/demo-pharmacy.png
 mkdir -p "$(dirname "$SHOT")"
 printf '\n[pharmacy 周敏] opens %s\n' "$PH_URL"
@@ -125,6 +125,21 @@ if command -v node >/dev/null && [ -x /usr/bin/chromium ]; then
     printf '  the page says: %s\n  screenshot: %s\n' "$(node "$(dirname "$0")/browser/open.mjs" "$PH_URL" "$SHOT")" "$SHOT"
 else
     echo "  (no node or chromium on this machine: make deps installs chromium)"
+fi
+
+say "The market office hands the day to a pharmaceutical distributor as GS1 EPCIS 2.0"
+printf '\n[market office] $ tcmtrace export --format epcis > market-day.epcis.json\n'
+"$TT" export --format epcis >"$WORK/market-day.epcis.json"
+if command -v node >/dev/null && [ -f "$(dirname "$0")/../web/node_modules/ajv/package.json" ]; then
+    printf '[distributor] checks it against GS1'"'"'s schema and proves every event:\n'
+    if ! node "$(dirname "$0")/epcis_check.mjs" --doc "$WORK/market-day.epcis.json" \
+        --vkey "$LEDGER/log.vkey" --web "http://127.0.0.1:$PORT/cq" \
+        --base "http://127.0.0.1:$PORT/cq" >"$WORK/epcis.out" 2>&1; then
+        cat "$WORK/epcis.out"; echo "the EPCIS export does not check"; exit 1
+    fi
+    grep -v '^pass the validator\|^pass and refuses' "$WORK/epcis.out" | sed 's/^/  /'
+else
+    echo "  (no node modules: make installs them)"
 fi
 
 say "The signed checkpoint, verified with the log key everyone was given"
