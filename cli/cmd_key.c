@@ -297,7 +297,8 @@ int cmd_actor(cli *c, int argc, char **argv)
     } subs[] = {{"enroll", actor_enroll},
                 {"revoke", actor_revoke},
                 {"rotate", actor_rotate},
-                {"show", actor_show}};
+                {"show", actor_show},
+                {"list", actor_list}};
     for (size_t i = 0; argc >= 2 && i < sizeof subs / sizeof *subs; i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(c, argc - 1, argv + 1);

@@ -23,6 +23,11 @@ static const char *js(json_t *o, const char *k)
     return s ? s : "";
 }
 
+static long long jint_(json_t *v)
+{
+    return (long long)json_integer_value(v);
+}
+
 static long long ji(json_t *o, const char *k)
 {
     return (long long)json_integer_value(json_object_get(o, k));
@@ -138,8 +143,18 @@ int cmd_show(cli *c, int argc, char **argv)
     return EX_DONE;
 }
 
-/* One node of a trace tree, then its parents or children, indented. */
-static void print_node(json_t *n, int depth, const char *links)
+/* How many lots lie below n along links. */
+static size_t count_below(json_t *n, const char *links)
+{
+    size_t k = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(n, links), i, x) k += 1 + count_below(x, links);
+    return k;
+}
+
+/* One node of a trace tree, then its parents or children, indented, down
+ * to max levels (0: all); `brief` leaves out the events. */
+static void print_node(json_t *n, int depth, const char *links, int max, int brief)
 {
     char pretty[TT_CODE_PRETTY + 1], q[48], q2[48], ind[160];
     int pad = depth * 4;
@@ -162,21 +177,58 @@ static void print_node(json_t *n, int depth, const char *links)
     snprintf(evind, sizeof evind, "%s    ", ind);
     size_t i;
     json_t *x;
-    json_array_foreach(json_object_get(n, "events"), i, x) print_event_line(x, evind);
-    json_array_foreach(json_object_get(n, "inspections"), i, x) fmt_inspection(x, evind);
-    json_array_foreach(json_object_get(n, links), i, x) print_node(x, depth + 1, links);
+    if (!brief) {
+        json_array_foreach(json_object_get(n, "events"), i, x) print_event_line(x, evind);
+        json_array_foreach(json_object_get(n, "inspections"), i, x) fmt_inspection(x, evind);
+    }
+    if (max && depth >= max) {
+        size_t k = count_below(n, links);
+        if (k)
+            printf("%s    (还有 %zu 批未显示 / %zu more lots %s; raise --depth)\n", ind, k, k,
+                   strcmp(links, "parents") == 0 ? "above" : "below");
+        return;
+    }
+    json_array_foreach(json_object_get(n, links), i, x) print_node(x, depth + 1, links, max, brief);
 }
+
+static const char TRACE_USAGE[] =
+    "usage: tcmtrace trace CODE [--up | --down] [--depth N] [--brief]\n"
+    "The lineage of a batch: up to every origin and down to every descendant and sale\n"
+    "(--up or --down: one direction only), N levels deep (default: all), each lot with\n"
+    "its events and inspections (--brief: the lots only).\n";
 
 int cmd_trace(cli *c, int argc, char **argv)
 {
     char code[TT_CODE_LEN + 1];
-    int ex = one_code(argc, argv,
-                      "usage: tcmtrace trace CODE\nThe lineage of a batch: up to every origin, "
-                      "down to every descendant and sale.\n",
-                      code);
-    if (ex)
-        return ex < 0 ? EX_DONE : ex;
+    const char *arg = NULL;
+    int up = 1, down = 1, depth = 0, brief = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return fputs(TRACE_USAGE, stdout), EX_DONE;
+        if (strcmp(argv[i], "--up") == 0)
+            down = 0;
+        else if (strcmp(argv[i], "--down") == 0)
+            up = 0;
+        else if (strcmp(argv[i], "--brief") == 0)
+            brief = 1;
+        else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc) {
+            char *end;
+            long d = strtol(argv[++i], &end, 10);
+            if (*end || d < 1 || d > 64)
+                return cli_fail(EX_USAGE, "usage", "--depth is 1 to 64, not \"%s\"", argv[i]);
+            depth = (int)d;
+        } else if (argv[i][0] != '-' && arg == NULL)
+            arg = argv[i];
+        else
+            return fputs(TRACE_USAGE, stderr), EX_USAGE;
+    }
+    tt_error err;
+    if (arg == NULL || (!up && !down))
+        return fputs(TRACE_USAGE, stderr), EX_USAGE;
+    if (tt_code_parse(arg, code, &err) != TT_OK)
+        return cli_fail(EX_USAGE, "malformed", "%s", err.message);
     json_t *resp;
+    int ex;
     if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code), &resp)))
         return ex;
     if (c->json) {
@@ -185,10 +237,14 @@ int cmd_trace(cli *c, int argc, char **argv)
         return EX_DONE;
     }
     json_t *t = json_object_get(resp, "trace");
-    printf("来源 (向上追溯至产地) / upstream to the origin\n");
-    print_node(json_object_get(t, "up"), 0, "parents");
-    printf("\n去向 (向下追踪至销售) / downstream to every sale\n");
-    print_node(json_object_get(t, "down"), 0, "children");
+    if (up) {
+        printf("来源 (向上追溯至产地) / upstream to the origin\n");
+        print_node(json_object_get(t, "up"), 0, "parents", depth, brief);
+    }
+    if (down) {
+        printf("%s去向 (向下追踪至销售) / downstream to every sale\n", up ? "\n" : "");
+        print_node(json_object_get(t, "down"), 0, "children", depth, brief);
+    }
     if (json_is_true(json_object_get(t, "truncated")))
         printf("(追溯树过大，已截断 / the tree was cut short)\n");
     json_decref(resp);
@@ -527,7 +583,11 @@ int cmd_audit(cli *c, int argc, char **argv)
 
 int cmd_status(cli *c, int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return fputs("usage: tcmtrace status\nThe daemon's version, ledger size, origin and "
+                     "counters.\n",
+                     stdout),
+               EX_DONE;
     if (argc != 1)
         return fputs("usage: tcmtrace status\n", stderr), EX_USAGE;
     json_t *resp;
@@ -546,6 +606,66 @@ int cmd_status(cli *c, int argc, char **argv)
     }
     json_decref(resp);
     return EX_DONE;
+}
+
+/* An entry in words: who did what to which lot. */
+static void say_entry(cli *c, json_t *j, json_t *names)
+{
+    const char *b64 = js(j, "entry");
+    uint8_t *raw = malloc(strlen(b64) + 4);
+    size_t n = 0;
+    tt_entry e;
+    if (raw == NULL || tt_unb64(b64, strlen(b64), 0, raw, strlen(b64) + 4, &n) != TT_OK ||
+        tt_entry_decode((tt_bytes){n, raw}, &e, NULL) != TT_OK) {
+        printf("#%lld %s\n", ji(j, "seq"), js(j, "hash"));
+        free(raw);
+        return;
+    }
+    char key[48], t[32], q[48], pretty[TT_CODE_PRETTY + 1], pretty2[TT_CODE_PRETTY + 1];
+    tt_b64((tt_bytes){32, e.actor}, key);
+    if (json_object_get(names, key) == NULL) { /* the signer's id, asked once */
+        json_t *resp = NULL;
+        const char *id = "?";
+        if (cli_call(c, json_pack("{s:s, s:s}", "op", "actor", "id", key), &resp) == EX_DONE &&
+            json_is_true(json_object_get(resp, "ok")))
+            id = js(json_object_get(resp, "actor"), "id");
+        json_object_set_new(names, key, json_string(id));
+        json_decref(resp);
+    }
+    const char *by = js(names, key);
+    json_t *b = json_loadb((const char *)e.body.data, e.body.size, 0, NULL);
+    const char *type = js(b, "type"), *id = js(b, "id");
+    printf("#%-6lld %s  %s ", (long long)e.seq, fmt_time(e.time_ms, t), *by ? by : "(new)");
+    fmt_pad(fmt_type(type), 8);
+    if (strlen(id) == TT_CODE_LEN)
+        printf(" %s", fmt_code(id, pretty));
+    json_t *qv = json_object_get(b, "qty_g");
+    if (strcmp(type, "batch.register") == 0)
+        printf(" %s %s，%s%s", js(json_object_get(b, "herb"), "name_zh"), fmt_qty(jint_(qv), q),
+               js(json_object_get(b, "origin"), "province"),
+               js(json_object_get(b, "origin"), "county"));
+    else if (strcmp(type, "batch.transfer") == 0) {
+        printf(" → %s", js(b, "to"));
+        if (*js(b, "child"))
+            printf("，分出 %s %s", fmt_qty(jint_(qv), q), fmt_code(js(b, "child"), pretty2));
+    } else if (strcmp(type, "batch.split") == 0)
+        printf(" → %zu 批", json_array_size(json_object_get(b, "children")));
+    else if (strcmp(type, "batch.process") == 0) {
+        json_t *out = json_object_get(b, "output");
+        printf(" %zu 批 → %s %s %s", json_array_size(json_object_get(b, "inputs")),
+               fmt_code(js(out, "id"), pretty2), js(out, "name_zh"),
+               fmt_qty(jint_(json_object_get(out, "qty_g")), q));
+    } else if (strcmp(type, "batch.sell") == 0)
+        printf(" %s", fmt_qty(jint_(qv), q));
+    else if (strcmp(type, "batch.inspect") == 0)
+        printf(" %s，%zu 项", js(b, "lab"), json_array_size(json_object_get(b, "results")));
+    else if (strcmp(type, "actor.enroll") == 0 || strcmp(type, "actor.revoke") == 0)
+        printf(" %s %s", id, js(b, "name"));
+    if (*js(b, "reason"))
+        printf("：%s", js(b, "reason"));
+    printf("  (%s)\n", type);
+    json_decref(b);
+    free(raw);
 }
 
 int cmd_watch(cli *c, int argc, char **argv)
@@ -572,8 +692,10 @@ int cmd_watch(cli *c, int argc, char **argv)
     int s = nn_socket(AF_SP, NN_SUB);
     if (s < 0 || nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 || nn_connect(s, url) < 0)
         return cli_fail(EX_UNREACHABLE, "unreachable", "cannot subscribe to %s", url);
-    printf("监听 / watching %s\n", url);
+    if (!c->json)
+        printf("监听 / watching %s\n", url);
     fflush(stdout);
+    json_t *names = json_object();
     for (long n = 0; count < 0 || n < count; n++) {
         char *msg = NULL;
         int len = nn_recv(s, &msg, NN_MSG, 0);
@@ -581,16 +703,22 @@ int cmd_watch(cli *c, int argc, char **argv)
             break;
         if (len > 6 && memcmp(msg, "entry ", 6) == 0) {
             json_t *j = json_loadb(msg + 6, (size_t)len - 6, 0, NULL);
-            printf("entry #%lld %s\n", ji(j, "seq"), js(j, "hash"));
+            if (c->json) {
+                fmt_json(j);
+            } else
+                say_entry(c, j, names);
             json_decref(j);
         } else if (len > 11 && memcmp(msg, "checkpoint ", 11) == 0) {
             const char *nl = memchr(msg + 11, '\n', (size_t)len - 11);
             const char *size = nl ? nl + 1 : "";
-            printf("checkpoint %.*s\n", (int)strcspn(size, "\n"), size);
+            if (!c->json)
+                printf("检查点 checkpoint: %.*s 条已签名 / entries signed\n",
+                       (int)strcspn(size, "\n"), size);
         }
         fflush(stdout);
         nn_freemsg(msg);
     }
+    json_decref(names);
     nn_close(s);
     return EX_DONE;
 }

@@ -33,6 +33,8 @@ static const command commands[] = {
     {"buyer-check", cmd_buyer_check, "open a sale's buyer commitment"},
     {"destroy", cmd_destroy, "dispose of what remains of a batch"},
     {"show", cmd_show, "the state of a batch"},
+    {"stock", cmd_stock, "the lots an actor holds, and those in transit to and from it"},
+    {"search", cmd_search, "lots by herb, origin, holder, state and harvest date"},
     {"trace", cmd_trace, "the lineage of a batch, up to origins and down to sales"},
     {"log", cmd_log, "the latest entries of the ledger"},
     {"export", cmd_export, "the ledger's entries as GS1 EPCIS 2.0, CSV or JSON"},

@@ -359,7 +359,8 @@ static json_t *op_scan(const tt_api *s, json_t *req)
 /* Stock, search and the actor list: a page, and the cursor of the next. */
 static json_t *op_list(const tt_api *s, json_t *req, int actors)
 {
-    static const char *const bkeys[] = {"holder", "herb", "state", "origin", NULL};
+    static const char *const bkeys[] = {"holder",       "herb",       "state", "origin",
+                                        "harvest_from", "harvest_to", NULL};
     static const char *const akeys[] = {"role", NULL};
     json_t *filter = json_object(), *items;
     const char *cursor = json_string_value(json_object_get(req, "cursor"));
@@ -371,6 +372,10 @@ static json_t *op_list(const tt_api *s, json_t *req, int actors)
         if (v && (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64)) {
             json_decref(filter);
             return fail(TT_ERR_MALFORMED, "\"%s\" must be text of 1 to 64 bytes", *k);
+        }
+        if (v && strncmp(*k, "harvest_", 8) == 0 && !tt_date_valid(json_string_value(v))) {
+            json_decref(filter);
+            return fail(TT_ERR_MALFORMED, "\"%s\" must be a date YYYY-MM-DD", *k);
         }
         if (v)
             json_object_set(filter, *k, v);

@@ -471,7 +471,9 @@ static int batch_matches(json_t *b, json_t *filter)
                  : strcmp(k, "origin") == 0
                      ? !strcmp(js(o, "province"), want) || !strcmp(js(o, "city"), want) ||
                            !strcmp(js(o, "county"), want)
-                     : 0;
+                 : strcmp(k, "harvest_from") == 0 ? strcmp(js(b, "harvest_date"), want) >= 0
+                 : strcmp(k, "harvest_to") == 0   ? strcmp(js(b, "harvest_date"), want) <= 0
+                                                  : 0;
         if (!ok)
             return 0;
     }
@@ -499,6 +501,12 @@ static json_t *batch_summary(json_t *b)
                           json_object_get(q, "remaining"), "registered_g",
                           json_object_get(q, "registered"), "province", js(o, "province"), "county",
                           js(o, "county"), "created_seq", json_object_get(b, "created_seq"));
+    if (*js(b, "harvest_date"))
+        json_object_set_new(s, "harvest_date", json_string(js(b, "harvest_date")));
+    if (*js(b, "gtin"))
+        json_object_set_new(s, "gtin", json_string(js(b, "gtin")));
+    if (*js(b, "product_name"))
+        json_object_set_new(s, "product_name", json_string(js(b, "product_name")));
     if (*js(b, "pending_to"))
         json_object_set_new(s, "pending_to", json_string(js(b, "pending_to")));
     return s;

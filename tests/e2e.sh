@@ -98,8 +98,10 @@ enroll() {
 }
 expect 0 "enroll a grower" enroll G-1 grower 马建国 岷县合作社 grower
 wait $WATCH
-contains "$WORK/watch" "entry #$SIZE0" "watch saw the entry"
-contains "$WORK/watch" "checkpoint $((SIZE0 + 1))" "watch saw the checkpoint"
+contains "$WORK/watch" "#$SIZE0 " "watch saw the entry"
+contains "$WORK/watch" "登记主体 G-1 马建国" "watch says in words what the entry did"
+contains "$WORK/watch" "(actor.enroll)" "and names its type"
+contains "$WORK/watch" "checkpoint: $((SIZE0 + 1))" "watch saw the checkpoint"
 expect 0 "enroll a trader" enroll T-1 trader 陈秀兰 陈氏药材行 trader
 expect 0 "enroll a pharmacy" enroll PH-1 pharmacy 周敏 解放碑大药房 pharmacy
 expect 0 "enroll an inspector" enroll I-1 inspector 李静 药检所 inspector
@@ -186,6 +188,16 @@ expect 1 "selling more than remains" as trader sell "$A1" --qty 201kg
 contains "$ERR" "quantity" "quantity code"
 expect 0 "part transfer to the pharmacy" as trader transfer "$A1" --to PH-1 --qty 50kg
 P1=$(codes_of "$OUT" | head -1)
+pretty() { echo "$1" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/'; }
+expect 0 "stock of the pharmacy" "$TT" stock PH-1
+contains "$OUT" "待收 on the way to you" "stock shows what is on its way"
+contains "$OUT" "$(pretty "$P1")" "the part in transit is listed"
+expect 0 "stock of the trader, from its own key" as trader stock
+contains "$OUT" "T-1 的库存" "stock names whose it is"
+contains "$OUT" "发出在途" "stock shows what it sent that is in transit"
+contains "$OUT" "→ PH-1" "and to whom"
+contains "$OUT" "$(pretty "$A2")" "and what it holds"
+expect 2 "stock with neither an actor nor a key" "$TT" stock
 expect 0 "the pharmacy receives" as pharmacy receive "$P1"
 expect 0 "the pharmacy sells" as pharmacy sell "$P1" --qty 250g
 echo report >"$WORK/report"
@@ -201,6 +213,37 @@ contains "$OUT" "$(echo "$A" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 
 contains "$OUT" "销售" "trace shows the sale"
 expect 0 "trace --json" "$TT" --json trace "$P1"
 contains "$OUT" '"status": "recalled"' "the recall reached the pharmacy lot"
+expect 0 "trace --down --depth 1" "$TT" trace "$A" --down --depth 1
+contains "$OUT" "$(pretty "$A1")" "one level down shows the children"
+if grep -qF "$(pretty "$P1")" "$OUT" || grep -q "来源" "$OUT"; then fail "--down --depth 1 shows no grandchild and nothing upstream"; else pass; fi
+contains "$OUT" "more lots below" "and says how many lots it left out"
+expect 0 "trace --up --brief" "$TT" trace "$P1" --up --brief
+if grep -q "去向" "$OUT" || grep -q "#[0-9]" "$OUT"; then fail "--up --brief shows no downstream and no events"; else pass; fi
+contains "$OUT" "$(pretty "$A")" "--up reaches the origin"
+expect 2 "trace --depth 0 is refused" "$TT" trace "$A" --depth 0
+# ---- everyday lists and exports --------------------------------------------------------
+expect 0 "search by herb and holder" "$TT" search --herb 当归 --holder PH-1
+contains "$OUT" "$(pretty "$P1")" "search finds the pharmacy's lot"
+contains "$OUT" "找到 1 批" "and only it"
+expect 0 "search by state" "$TT" --json search --state recalled
+contains "$OUT" "\"$A\"" "the recalled origin lot is found"
+expect 0 "search by a harvest range with no lot in it" "$TT" search --harvest-from 2099-01-01
+contains "$OUT" "找到 0 批" "finds nothing"
+expect 2 "search with a bad date" "$TT" search --harvest-to 2026-13-01
+expect 0 "actor list" "$TT" actor list
+contains "$OUT" "马建国" "actor list names the grower"
+expect 0 "actor list --role pharmacy" "$TT" --json actor list --role pharmacy
+contains "$OUT" '"PH-1"' "the pharmacy is listed"
+if grep -q '"G-1"' "$OUT"; then fail "actor list --role pharmacy lists the grower"; else pass; fi
+expect 0 "export --format csv" "$TT" export --format csv
+contains "$OUT" "seq,recorded_utc,at,type,by,lot,qty_g,to,parts,detail" "csv has its header"
+contains "$OUT" ",batch.sell,PH-1,$P1,250,," "and the sale, with its lot and grams"
+expect 0 "export --format json --from 2 --to 3" "$TT" export --format json --from 2 --to 3
+if /usr/bin/python3 -c "import json,sys; d=json.load(open('$OUT')); sys.exit(0 if [r['seq'] for r in d]==[2,3] else 1)"; then pass; else fail "export --from 2 --to 3 holds entries 2 and 3"; fi
+expect 0 "export of one lot" "$TT" export --format json "$P1"
+if /usr/bin/python3 -c "import json,sys; d=json.load(open('$OUT')); sys.exit(0 if d and all('$P1' in json.dumps(r) or r['body']['type'] == 'batch.recall' for r in d) else 1)"; then pass; else fail "export CODE holds only that lot's entries (and the recall of its origin)"; fi
+expect 2 "export with a bad --from" "$TT" export --from yesterday
+expect 2 "export with a bad format" "$TT" export --format xml
 expect 0 "verify against the trusted log key" "$TT" verify "$P1"
 contains "$OUT" "✓" "verify reports success"
 "$TTD" init "$WORK/other" --origin tcmtrace.test/other --market m \
@@ -487,7 +530,8 @@ contains "$OUT" "signed by another key" "the audit says the checkpoints are anot
 expect 2 "unknown command" "$TT" frobnicate
 expect 0 "help" "$TT" --help
 for c in key actor register transfer receive reject split process inspect hold release recall \
-    sell destroy show trace log checkpoint proof verify audit watch api label scan; do
+    sell destroy show trace log checkpoint proof verify audit watch api label scan stock search \
+    export cancel herbs limits buyer-check rebuild backup tiles status; do
     expect 0 "$c --help" "$TT" $c --help
 done
 expect 0 "tcmtraced --help" "$TTD" --help

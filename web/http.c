@@ -388,6 +388,7 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
         req = json_pack("{s:s}", "op", "batches");
         str_arg(c, req, "holder"), str_arg(c, req, "herb"), str_arg(c, req, "state");
         str_arg(c, req, "origin"), str_arg(c, req, "cursor");
+        str_arg(c, req, "harvest_from"), str_arg(c, req, "harvest_to");
         *bad |= int_arg(c, req, "limit") < 0;
     } else if (sscanf(p, "batches/%40[0-9 -]%n", code, &n) == 1 && p[n] == '\0') {
         req = json_pack("{s:s, s:s}", "op", "batch", "id", code);
