@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -292,7 +293,119 @@ int cmd_log(cli *c, int argc, char **argv)
     return EX_DONE;
 }
 
-/* Fetches and verifies the latest (or `size`) checkpoint. */
+/* ---- the largest checkpoint seen, per log ---------------------------------------------- */
+
+/* Where this computer keeps the largest checkpoint it has verified of log v:
+ * $TCMTRACE_STATE_DIR, else $XDG_STATE_HOME/tcmtrace, else
+ * ~/.local/state/tcmtrace; a file per log, named by its origin and key ID. */
+static int seen_path(const tt_verifier *v, char *out, size_t cap)
+{
+    const char *d = getenv("TCMTRACE_STATE_DIR"), *x = getenv("XDG_STATE_HOME"),
+               *h = getenv("HOME");
+    char dir[3000];
+    if (d && *d)
+        snprintf(dir, sizeof dir, "%s", d);
+    else if (x && *x)
+        snprintf(dir, sizeof dir, "%s/tcmtrace", x);
+    else if (h && *h)
+        snprintf(dir, sizeof dir, "%s/.local/state/tcmtrace", h);
+    else
+        return -1;
+    char name[TT_NOTE_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s", v->name);
+    for (char *p = name; *p; p++)
+        if (*p == '/' || *p == ' ')
+            *p = '_';
+    /* make each missing level, as mkdir -p would */
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    snprintf(out, cap, "%s/checkpoint-%s-%08x", dir, name, v->key_id);
+    return 0;
+}
+
+/* Refuses a checkpoint older than, or forked from, the largest one seen of
+ * this log; remembers cp (note) when it is newer, once a consistency proof
+ * from the one seen holds. */
+static int check_seen(cli *c, const tt_verifier *v, const tt_checkpoint *cp, const char *note)
+{
+    char path[4200];
+    if (seen_path(v, path, sizeof path) != 0)
+        return EX_DONE;
+    char *old = NULL;
+    size_t len;
+    tt_error err;
+    tt_checkpoint prev;
+    if (tt_read_file(path, 1 << 16, &old, &len, NULL) == TT_OK) {
+        tt_err rc = tt_checkpoint_open((tt_bytes){len, (uint8_t *)old}, v, 1, &prev, &err);
+        free(old);
+        if (rc != TT_OK)
+            return cli_fail(EX_UNVERIFIED, "bad_signature",
+                            "the checkpoint remembered in %s does not verify (%s); remove it "
+                            "only if you know why it changed",
+                            path, err.message);
+        if (cp->size < prev.size)
+            return cli_fail(EX_UNVERIFIED, "range",
+                            "the ledger offered a checkpoint of %llu entries, older than the "
+                            "%llu this computer has already verified (%s): an old or forked "
+                            "view of the log, not trusted",
+                            (unsigned long long)cp->size, (unsigned long long)prev.size, path);
+        if (cp->size == prev.size) {
+            if (memcmp(cp->root, prev.root, TT_HASH_SIZE) != 0)
+                return cli_fail(EX_UNVERIFIED, "bad_proof",
+                                "two checkpoints of %llu entries with different roots are "
+                                "signed by %s: the log has forked",
+                                (unsigned long long)cp->size, v->name);
+            return EX_DONE;
+        }
+        json_t *resp;
+        int ex = cli_request(c,
+                             json_pack("{s:s, s:I, s:I}", "op", "consistency", "from",
+                                       (json_int_t)prev.size, "to", (json_int_t)cp->size),
+                             &resp);
+        if (ex)
+            return ex;
+        json_t *pa = json_object_get(resp, "proof");
+        size_t n = json_array_size(pa), hl;
+        uint8_t *proof = calloc(n ? n : 1, TT_HASH_SIZE);
+        rc = json_is_array(pa) && n <= 2 * TT_MERKLE_PROOF_MAX && proof ? TT_OK : TT_ERR_MALFORMED;
+        for (size_t i = 0; rc == TT_OK && i < n; i++) {
+            const char *h = json_string_value(json_array_get(pa, i));
+            if (h == NULL ||
+                tt_unb64(h, strlen(h), 0, proof + i * TT_HASH_SIZE, TT_HASH_SIZE, &hl) != TT_OK ||
+                hl != TT_HASH_SIZE)
+                rc = TT_ERR_MALFORMED;
+        }
+        if (rc == TT_OK)
+            rc = tt_merkle_verify_consistency(prev.size, cp->size, (tt_bytes){32, prev.root},
+                                              (tt_bytes){32, (uint8_t *)cp->root},
+                                              (tt_bytes){n * TT_HASH_SIZE, proof}, &err);
+        free(proof);
+        json_decref(resp);
+        if (rc != TT_OK)
+            return cli_fail(EX_UNVERIFIED, "bad_proof",
+                            "the log of %llu entries is not an extension of the %llu this "
+                            "computer verified before: %s",
+                            (unsigned long long)cp->size, (unsigned long long)prev.size,
+                            rc == TT_ERR_MALFORMED ? "the consistency proof is malformed"
+                                                   : err.message);
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fputs(note, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "tcmtrace: warning: cannot remember the checkpoint in %s, so an older one "
+                        "offered later would go unnoticed\n",
+                path);
+    return EX_DONE;
+}
+
+/* Fetches and verifies the latest (or `size`) checkpoint; the latest must
+ * not be older than the largest seen of this log, and becomes it. */
 static int trusted_checkpoint(cli *c, int64_t size, tt_checkpoint *cp, char **note)
 {
     tt_verifier v;
@@ -307,14 +420,28 @@ static int trusted_checkpoint(cli *c, int64_t size, tt_checkpoint *cp, char **no
     tt_error err;
     const char *n = js(resp, "checkpoint");
     tt_err rc = tt_checkpoint_open(tt_bytes_str(n), &v, 1, cp, &err);
+    if (rc == TT_OK && strcmp(cp->origin, v.name) != 0)
+        rc = tt_fail(&err, TT_ERR_UNKNOWN_KEY,
+                     "it is the checkpoint of log \"%s\", not of \"%s\" (the key's name)",
+                     cp->origin, v.name);
+    if (rc != TT_OK) {
+        json_decref(resp);
+        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the checkpoint does not verify: %s",
+                        err.message);
+    }
+    if (size < 0 && (ex = check_seen(c, &v, cp, n)) != EX_DONE) {
+        json_decref(resp);
+        return ex;
+    }
     if (note)
         *note = strdup(n);
     json_decref(resp);
-    if (rc != TT_OK)
-        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the checkpoint does not verify: %s",
-                        err.message);
     return EX_DONE;
 }
+
+/* The recorded time of the checkpoint's last entry, proved by its inclusion: how old the view is. */
+static int checkpoint_age(cli *c, const tt_checkpoint *cp, uint64_t *ms);
+static void print_age(uint64_t ms);
 
 int cmd_checkpoint(cli *c, int argc, char **argv)
 {
@@ -327,17 +454,22 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
     }
     tt_checkpoint cp;
     char *note = NULL;
+    uint64_t ms = 0;
     int ex = trusted_checkpoint(c, -1, &cp, &note);
+    if (ex == EX_DONE)
+        ex = checkpoint_age(c, &cp, &ms);
     if (ex == EX_DONE) {
         if (c->json) {
-            json_t *j = json_pack("{s:s, s:I, s:s, s:b}", "origin", cp.origin, "size",
-                                  (json_int_t)cp.size, "checkpoint", note, "verified", 1);
+            json_t *j = json_pack("{s:s, s:I, s:s, s:b, s:I}", "origin", cp.origin, "size",
+                                  (json_int_t)cp.size, "checkpoint", note, "verified", 1,
+                                  "latest_entry_ms", (json_int_t)ms);
             fmt_json(j);
             json_decref(j);
         } else {
             printf("%s", note);
             printf("✓ 签名有效 / signature verified: %s, %llu 条\n", cp.origin,
                    (unsigned long long)cp.size);
+            print_age(ms);
         }
     }
     free(note);
@@ -345,7 +477,7 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
 }
 
 /* Checks entry `seq` against checkpoint `cp`; prints nothing on success. */
-static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
+static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t *time_ms)
 {
     json_t *e, *p;
     int ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e);
@@ -391,6 +523,8 @@ static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
         rc = tt_merkle_verify_inclusion(seq, cp->size, (tt_bytes){32, leaf},
                                         (tt_bytes){n * 32, proof}, (tt_bytes){32, cp->root}, &err);
     }
+    if (rc == TT_OK && time_ms)
+        *time_ms = en.time_ms;
     free(raw);
     free(proof);
     json_decref(e);
@@ -399,6 +533,33 @@ static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
         return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "entry #%llu does not verify",
                         (unsigned long long)seq);
     return EX_DONE;
+}
+
+static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
+{
+    return check_entry_t(c, seq, cp, NULL);
+}
+
+static int checkpoint_age(cli *c, const tt_checkpoint *cp, uint64_t *ms)
+{
+    *ms = 0;
+    return cp->size ? check_entry_t(c, cp->size - 1, cp, ms) : EX_DONE;
+}
+
+/* "最新记录 2026-12-01 13:13（3 分钟前）/ latest entry 3 minutes ago" */
+static void print_age(uint64_t ms)
+{
+    if (ms == 0)
+        return;
+    char t[32];
+    int64_t ago = (int64_t)tt_now_ms() - (int64_t)ms;
+    long min = ago < 0 ? 0 : (long)(ago / 60000);
+    if (min < 120)
+        printf("  检查点最新记录于 %s（%ld 分钟前）/ its latest entry is %ld minutes old\n",
+               fmt_time(ms, t), min, min);
+    else
+        printf("  检查点最新记录于 %s（%ld 小时前）/ its latest entry is %ld hours old\n",
+               fmt_time(ms, t), min / 60, min / 60);
 }
 
 int cmd_proof(cli *c, int argc, char **argv)
@@ -470,8 +631,15 @@ int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
     json_object_foreach(seen, k, v)
     {
         uint64_t seq = (uint64_t)json_integer_value(v);
-        if (seq >= cp->size) /* committed after the checkpoint was read */
-            continue;
+        if (seq >= cp->size && (ex = trusted_checkpoint(c, -1, cp, NULL)) != EX_DONE)
+            break; /* committed after the checkpoint was read: a newer one covers it */
+        if (seq >= cp->size) {
+            ex = cli_fail(EX_UNVERIFIED, "range",
+                          "entry #%llu of this trace is not covered by the ledger's checkpoint "
+                          "of %llu entries: the trace cannot be proved",
+                          (unsigned long long)seq, (unsigned long long)cp->size);
+            break;
+        }
         if ((ex = check_entry(c, seq, cp)))
             break;
         fmt_progress("核验 verify", ++n, total);
@@ -494,13 +662,15 @@ int cmd_verify(cli *c, int argc, char **argv)
         return ex < 0 ? EX_DONE : ex;
     tt_checkpoint cp;
     size_t n = 0;
-    if ((ex = verify_trace(c, code, &n, &cp)))
+    uint64_t ms = 0;
+    if ((ex = verify_trace(c, code, &n, &cp)) || (ex = checkpoint_age(c, &cp, &ms)))
         return ex;
     char pretty[TT_CODE_PRETTY + 1];
     if (c->json) {
         json_t *j =
-            json_pack("{s:s, s:b, s:I, s:I, s:s}", "id", code, "verified", 1, "entries",
-                      (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin", cp.origin);
+            json_pack("{s:s, s:b, s:I, s:I, s:s, s:I}", "id", code, "verified", 1, "entries",
+                      (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin", cp.origin,
+                      "latest_entry_ms", (json_int_t)ms);
         fmt_json(j);
         json_decref(j);
     } else {
@@ -509,6 +679,7 @@ int cmd_verify(cli *c, int argc, char **argv)
                (unsigned long long)cp.size);
         printf("  verified: %zu entries, signatures and inclusion proofs, checkpoint size %llu\n",
                n, (unsigned long long)cp.size);
+        print_age(ms);
     }
     return EX_DONE;
 }

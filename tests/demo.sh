@@ -22,6 +22,7 @@ trap cleanup EXIT INT TERM
 # Every key is sealed with a passphrase; the demo gives it in the environment.
 export TCMTRACE_PASSPHRASE="解放路-demo-口令"
 export TCMTRACE_DIR="$LEDGER"
+export TCMTRACE_STATE_DIR="$WORK/state" # the checkpoints this day's CLI has seen
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { # run WHO-LABEL CMD...: shows the command a person types, then its output

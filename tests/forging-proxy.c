@@ -3,8 +3,11 @@
  * would and relays every request to the real daemon at UPSTREAM, but
  * answers every "proof" with its hashes replaced by numbers: what a hostile
  * or broken server might send. The client must refuse it, not crash.
+ * With --old-checkpoint N it forges nothing but answers every request for
+ * the latest checkpoint with the genuinely signed one of size N: a server
+ * showing an old view of the log.
  *
- *   forging-proxy DIR UPSTREAM     (runs until killed)
+ *   forging-proxy DIR UPSTREAM [--old-checkpoint N]    (runs until killed)
  */
 #include <jansson.h>
 #include <nanomsg/nn.h>
@@ -15,8 +18,11 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 3)
-        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM\n"), 2;
+    long old = -1;
+    if (argc == 5 && strcmp(argv[3], "--old-checkpoint") == 0)
+        old = atol(argv[4]);
+    else if (argc != 3)
+        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM [--old-checkpoint N]\n"), 2;
     char url[4200];
     snprintf(url, sizeof url, "ipc://%s/api.sock", argv[1]);
     int rep = nn_socket(AF_SP, NN_REP), req = nn_socket(AF_SP, NN_REQ);
@@ -28,10 +34,16 @@ int main(int argc, char **argv)
         if (n < 0)
             break;
         json_t *r = json_loadb(in, (size_t)n, 0, NULL);
-        int forge = r && json_is_string(json_object_get(r, "op")) &&
-                    strcmp(json_string_value(json_object_get(r, "op")), "proof") == 0;
+        const char *op = r ? json_string_value(json_object_get(r, "op")) : NULL;
+        int forge = old < 0 && op && strcmp(op, "proof") == 0;
+        if (old >= 0 && op && strcmp(op, "checkpoint") == 0 && !json_object_get(r, "size")) {
+            json_object_set_new(r, "size", json_integer(old)); /* the old view */
+            char *s = json_dumps(r, JSON_COMPACT);
+            nn_send(req, s, strlen(s), 0);
+            free(s);
+        } else
+            nn_send(req, in, (size_t)n, 0);
         json_decref(r);
-        nn_send(req, in, (size_t)n, 0);
         nn_freemsg(in);
         int m = nn_recv(req, &out, NN_MSG, 0);
         if (m < 0)

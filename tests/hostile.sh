@@ -237,6 +237,41 @@ for cmd in "proof 1" "verify $B"; do
 done
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 
+# a server that shows an old view: the genuinely signed checkpoint of 2 entries
+hcase() { # NAME WANT-EXIT TEXT CMD...: exit and message as wanted
+    name=$1 want=$2 text=$3
+    shift 3
+    "$@" >"$WORK/out" 2>&1
+    rc=$?
+    if [ $rc -eq "$want" ] && grep -q -- "$text" "$WORK/out"; then echo "pass $name" >>"$WORK/results"
+    else echo "fail $name" >>"$WORK/results"; echo "FAIL $name: exit $rc"; cat "$WORK/out"; fi
+}
+export TCMTRACE_STATE_DIR="$WORK/state"
+hcase old-checkpoint-honest-first 0 "verified" "$TT" --log-key "$L/log.vkey" verify "$B"
+hcase old-checkpoint-age-shown 0 "分钟前" "$TT" --log-key "$L/log.vkey" checkpoint
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --old-checkpoint 2 &
+PROXY=$!
+sleep 0.3
+hcase old-checkpoint-rollback-verify 4 "older than the" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$B"
+hcase old-checkpoint-rollback-checkpoint 4 "an old or forked view" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
+hcase old-checkpoint-first-sight-verify 4 "not covered by the ledger's checkpoint of 2 entries" \
+    env TCMTRACE_STATE_DIR="$WORK/state2" TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$B"
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+hcase old-checkpoint-honest-after 0 "verified" "$TT" --log-key "$L/log.vkey" verify "$B"
+# a checkpoint remembered, then a log that is not its extension (another ledger, same name and key)
+cp "$WORK/state/"checkpoint-* "$WORK/remembered" 2>/dev/null
+f=$(ls "$WORK/state/"checkpoint-* | head -1)
+python3 - "$f" <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p, encoding='utf-8').read().split('\n')
+lines[1] = str(int(lines[1]) - 1)   # a smaller tree under the same signature: no longer verifies
+open(p, 'w', encoding='utf-8').write('\n'.join(lines))
+PY
+hcase remembered-checkpoint-damaged 4 "remembered in" "$TT" --log-key "$L/log.vkey" verify "$B"
+cp "$WORK/remembered" "$f"
+unset TCMTRACE_STATE_DIR
+
 passed=$(grep -c '^pass' "$WORK/results")
 failed=$(grep -c '^fail' "$WORK/results")
 cases=$((passed + failed))
