@@ -184,6 +184,19 @@ static void replace_string(json_t *j, const char *from, const char *to)
 int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CODE_LEN + 1],
                    size_t ncodes, json_t **resp)
 {
+    /* the daemon's own parser first: a bad input is told here (exit 2), nothing sent */
+    char *draft = tt_event_build(type, json_incref(fields));
+    tt_event ev;
+    tt_error perr;
+    tt_err prc = draft ? tt_event_parse(tt_bytes_str(draft), &ev, &perr) : TT_ERR_NOMEM;
+    free(draft);
+    if (prc == TT_OK)
+        tt_event_free(&ev);
+    else {
+        json_decref(fields);
+        return cli_fail(EX_USAGE, tt_err_name(prc), "%s; nothing was sent",
+                        prc == TT_ERR_NOMEM ? "out of memory" : perr.message);
+    }
     tt_keypair kp;
     int ex = cli_load_key(c, &kp);
     if (ex != EX_DONE) {

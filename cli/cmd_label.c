@@ -241,8 +241,10 @@ static const char SCAN_USAGE[] =
     "records the scan and shows the lot's state, its trace proved against a signed\n"
     "checkpoint, every inspection and any warning. With a key (--key or TCMTRACE_KEY)\n"
     "the scan is signed and counts as a place the lot was seen; without one, or with\n"
-    "--anonymous, it is only counted. Exit 0: genuine and in order; 1: genuine but held,\n"
-    "recalled, used up, or flagged; 4: not genuine.\n";
+    "--anonymous, it is only counted. A photo of a sheet: every label on it, in reading\n"
+    "order. Exit 0: genuine and in order; 1: genuine but held, recalled, used up, or\n"
+    "flagged; 2: no label could be read from the image (or it is no image); 3: no\n"
+    "daemon; 4: not genuine (on a sheet: the worst of its labels).\n";
 
 static void loud(const char *zh, const char *en)
 {
@@ -317,6 +319,8 @@ static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report)
     return vx;
 }
 
+static int scan_text(cli *c, const tt_verifier *vk, const char *text, int anonymous);
+
 int cmd_scan(cli *c, int argc, char **argv)
 {
     const char *arg = NULL;
@@ -341,20 +345,46 @@ int cmd_scan(cli *c, int argc, char **argv)
     int ex = cli_log_verifier(c, &v);
     if (ex)
         return ex;
-    char *text = NULL, err[300];
+    char **texts = NULL, err[300];
+    size_t ntexts = 0;
     if (access(arg, R_OK) == 0) {
         qr_image img;
         if (qr_load_image(arg, &img, err, sizeof err) != 0)
             return cli_fail(EX_USAGE, "malformed", "%s", err);
-        text = qr_decode(&img);
+        ntexts = qr_decode_all(&img, &texts);
         qr_image_free(&img);
-        if (text == NULL)
+        if (ntexts == 0)
             return cli_fail(EX_USAGE, "malformed",
                             "no QR symbol could be read in %s: hold the camera steady and closer",
                             arg);
     } else {
-        text = strdup(arg);
+        texts = calloc(2, sizeof *texts);
+        texts[0] = strdup(arg);
+        ntexts = 1;
     }
+    /* a sheet: every label on it, and the worst outcome as the exit code */
+    int worst = EX_DONE;
+    for (size_t i = 0; i < ntexts; i++) {
+        if (ntexts > 1 && !c->json)
+            printf("%s[%zu/%zu]\n", i ? "\n" : "", i + 1, ntexts);
+        int r = scan_text(c, &v, texts[i], anonymous);
+        worst = r == EX_UNVERIFIED || worst == EX_UNVERIFIED ? EX_UNVERIFIED
+                : r > worst                                  ? r
+                                                             : worst;
+        free(texts[i]);
+    }
+    free(texts);
+    if (ntexts > 1 && !c->json)
+        printf("\n%zu 张标签已扫描 / %zu labels scanned\n", ntexts, ntexts);
+    return worst;
+}
+
+/* One label's text: checked offline, then (online) against the ledger. */
+static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int anonymous)
+{
+    int ex = EX_DONE;
+    tt_verifier v = *vk;
+    char *text = strdup(arg_text);
     tt_label lb;
     tt_error terr;
     tt_err rc = tt_label_parse(text, &lb, &terr);

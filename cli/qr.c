@@ -463,6 +463,56 @@ int qr_write_jpeg(const qr_image *img, int quality, const char *path)
     return fclose(fp);
 }
 
+size_t qr_decode_all(const qr_image *img, char ***texts)
+{
+    zbar_image_scanner_t *sc = zbar_image_scanner_create();
+    zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
+    zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
+    zbar_image_t *zi = zbar_image_create();
+    zbar_image_set_format(zi, zbar_fourcc('Y', '8', '0', '0'));
+    zbar_image_set_size(zi, (unsigned)img->w, (unsigned)img->h);
+    zbar_image_set_data(zi, img->px, (unsigned long)img->w * (unsigned long)img->h, NULL);
+    size_t n = 0;
+    long *ys = NULL, *xs = NULL;
+    *texts = NULL;
+    if (zbar_scan_image(sc, zi) > 0) {
+        for (const zbar_symbol_t *s = zbar_image_first_symbol(zi); s; s = zbar_symbol_next(s)) {
+            if (zbar_symbol_get_type(s) != ZBAR_QRCODE)
+                continue;
+            char **nt = realloc(*texts, (n + 2) * sizeof *nt);
+            long *ny = realloc(ys, (n + 1) * sizeof *ny), *nx = realloc(xs, (n + 1) * sizeof *nx);
+            if (nt)
+                *texts = nt;
+            if (ny)
+                ys = ny;
+            if (nx)
+                xs = nx;
+            if (nt == NULL || ny == NULL || nx == NULL)
+                break;
+            long y = (long)zbar_symbol_get_loc_y(s, 0), x = (long)zbar_symbol_get_loc_x(s, 0);
+            for (unsigned k = 1; k < zbar_symbol_get_loc_size(s); k++) {
+                if ((long)zbar_symbol_get_loc_y(s, k) < y)
+                    y = (long)zbar_symbol_get_loc_y(s, k);
+                if ((long)zbar_symbol_get_loc_x(s, k) < x)
+                    x = (long)zbar_symbol_get_loc_x(s, k);
+            }
+            /* reading order: rows top to bottom (within a tolerance), then left to right */
+            size_t at = n;
+            while (at > 0 && (ys[at - 1] > y + 16 || (labs(ys[at - 1] - y) <= 16 && xs[at - 1] > x))) {
+                nt[at] = nt[at - 1], ys[at] = ys[at - 1], xs[at] = xs[at - 1];
+                at--;
+            }
+            nt[at] = strdup(zbar_symbol_get_data(s)), ys[at] = y, xs[at] = x;
+            nt[++n] = NULL;
+        }
+    }
+    free(ys);
+    free(xs);
+    zbar_image_destroy(zi);
+    zbar_image_scanner_destroy(sc);
+    return n;
+}
+
 char *qr_decode(const qr_image *img)
 {
     zbar_image_scanner_t *sc = zbar_image_scanner_create();

@@ -61,5 +61,7 @@ int qr_write_jpeg(const qr_image *img, int quality, const char *path);
 
 /* Decodes the first QR symbol in `img` into a malloc'd string, or NULL. */
 char *qr_decode(const qr_image *img);
+/* Every QR symbol in img (a sheet of labels): *texts gets n malloc'd strings (NULL-ended). */
+size_t qr_decode_all(const qr_image *img, char ***texts);
 
 #endif

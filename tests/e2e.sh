@@ -109,7 +109,7 @@ expect 0 "enroll a regulator" enroll R-1 regulator 赵国栋 市场监管局 reg
 expect 1 "a trader cannot enroll anyone" as trader actor enroll --id X-1 \
     --pubkey "$KEYS/stranger.key.pub" --name x --org x --licence x --role trader
 contains "$ERR" "forbidden" "the refusal carries its code"
-expect 1 "an unknown role is refused" enroll X-2 stranger x x smuggler
+expect 2 "an unknown role is caught before sending" enroll X-2 stranger x x smuggler
 contains "$ERR" "malformed" "unknown role code"
 
 # ---- quantities --------------------------------------------------------------------
@@ -118,6 +118,16 @@ reg() {
         --province 甘肃省 --city 定西市 --county 岷县 --base 梅川镇 --daodi \
         --harvest 2026-10-12 --grade 一等 --processing 晒干
 }
+SIZE1=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+expect 2 "a bad harvest date is caught before sending" as grower register --herb 当归 \
+    --latin "Angelica sinensis" --part 根 --qty 1kg --province 甘肃省 --city 定西市 --county 岷县 \
+    --base 梅川镇 --harvest 2026-13-01 --grade 一等 --processing 晒干
+contains "$ERR" "nothing was sent" "and says nothing was sent"
+expect 2 "a harvest date after today is caught before sending" as grower register --herb 当归 \
+    --latin "Angelica sinensis" --part 根 --qty 1kg --province 甘肃省 --city 定西市 --county 岷县 \
+    --base 梅川镇 --harvest 2099-01-01 --grade 一等 --processing 晒干
+contains "$ERR" "bad_time" "with its code"
+if [ "$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')" = "$SIZE1" ]; then pass; else fail "bad input changed the ledger"; fi
 expect 2 "1.5g is not a whole number of grams" reg 1.5g
 expect 2 "a quantity needs a unit" reg 500
 expect 0 "register 10斤" reg 10斤
@@ -452,6 +462,19 @@ contains "$OUT" "▀" "terminal label uses half blocks"
 expect 2 "PNG without --out" "$TT" label "$C15" --format png
 expect 0 "sheet of a split lot" "$TT" label "$A" --all-children --out "$WORK/sheet.png"
 contains "$OUT" "2 labels" "one label per child"
+expect 0 "scan of the sheet reads every label on it" env -u TCMTRACE_DIR "$TT" --log-key "$L/log.vkey" scan "$WORK/sheet.png"
+contains "$OUT" "[2/2]" "both labels"
+contains "$OUT" "2 张标签已扫描" "and says how many"
+if [ "$(codes_of "$OUT" | tr '\n' ' ')" = "$A1 $A2 " ]; then pass; else fail "the sheet's labels come in reading order: $(codes_of "$OUT" | tr '\n' ' ')"; fi
+/usr/bin/python3 -c "
+import struct, zlib, sys
+w = h = 64
+raw = b''.join(b'\x00' + b'\xff' * w for _ in range(h))
+chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+open(sys.argv[1], 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+" "$WORK/blank.png"
+expect 2 "a photo with no label in it exits 2" "$TT" scan "$WORK/blank.png"
+contains "$ERR" "no QR symbol could be read" "and says so"
 expect 0 "scan a genuine label" "$TT" --key "$KEYS/pharmacy2.key" scan "$WORK/c15.png"
 contains "$OUT" "PH-1" "a signed scan names its signer"
 contains "$OUT" "标签签名有效" "scan says genuine"

@@ -37,6 +37,16 @@ refused() {
         fail "$name" "$WORK/out"
     fi
 }
+# usage_refused NAME CODE CMD...: exits 2 (caught before anything is sent) with CODE, ledger unchanged
+usage_refused() {
+    name=$1 code=$2
+    shift 2
+    before=$(sum)
+    "$@" >"$WORK/out" 2>&1
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q "$code" "$WORK/out" && [ "$before" = "$(sum)" ]; then pass "$name"
+    else echo "    (exit $rc)"; fail "$name" "$WORK/out"; fi
+}
 # ok NAME CMD...: exits 0
 ok() {
     name=$1
@@ -183,7 +193,7 @@ refused "a trader cannot publish a limits table" forbidden as trader1 limits pub
 ok "the authority publishes a new limits table" as mkt limits publish "$WORK/limits.json"
 
 # ---- plausible values -------------------------------------------------------------------
-refused "a harvest date in 2999" bad_time as trader1 register --herb 当归 --latin "Angelica sinensis" \
+usage_refused "a harvest date in 2999 is caught before sending" bad_time as trader1 register --herb 当归 --latin "Angelica sinensis" \
     --part 根 --qty 1kg --province p --city c --county x --base b --harvest 2999-01-01 --grade g --processing p
 AT_BODY() { printf '{"v":1,"type":"batch.sell","at":"%s","nonce":"q83vEjRWeJASNFZ4kBI0Vg","id":"%s","qty_g":1}' "$1" "$A2"; }
 api_refused() { # NAME CODE REQUEST
@@ -242,16 +252,6 @@ as pharmacy scan "$WORK/b2.png" >"$WORK/out" 2>&1
 says "and everyone who scans it next is warned" "疑似克隆标签"
 
 # ---- GTIN, GS1 Digital Link and EPCIS -------------------------------------------------------
-# usage_refused NAME CODE CMD...: exits 2 (caught before anything is sent) with CODE, ledger unchanged
-usage_refused() {
-    name=$1 code=$2
-    shift 2
-    before=$(sum)
-    "$@" >"$WORK/out" 2>&1
-    rc=$?
-    if [ $rc -eq 2 ] && grep -q "$code" "$WORK/out" && [ "$before" = "$(sum)" ]; then pass "$name"
-    else echo "    (exit $rc)"; fail "$name" "$WORK/out"; fi
-}
 usage_refused "a GTIN with a wrong check digit is refused" malformed \
     as grower register --herb 当归 --latin "Angelica sinensis (Oliv.) Diels" --part 根 --qty 1kg \
     --province 甘肃省 --city 定西市 --county 岷县 --base 基地 --harvest 2026-10-12 --grade 一等 \
