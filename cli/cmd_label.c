@@ -24,6 +24,7 @@ static const char *js(json_t *o, const char *k)
 static const char LABEL_USAGE[] =
     "usage: tcmtrace label CODE [--format png|svg|term] [--out FILE] [--all-children]\n"
     "         [--width-mm N] [--height-mm N] [--dpi N] [--base-url URL] [--digital-link]\n"
+    "         [--force]\n"
     "Prints the QR label of a batch: the symbol (error correction M, quiet zone) with\n"
     "the trace code, herb (中文 and Latin), quantity and origin beside it. PNG and SVG\n"
     "need --out; with --all-children the children of a split lot go on one sheet,\n"
@@ -31,7 +32,9 @@ static const char LABEL_USAGE[] =
     "the ledger's base URL (set at tcmtraced init --base-url; https://<log origin>\n"
     "when none was set). --digital-link, for a lot with a GTIN, writes the symbol as a\n"
     "GS1 Digital Link, <base URL>/01/<GTIN-14>/10/<trace code>?t=<token>, which\n"
-    "tcmtrace-web opens as the same page.\n";
+    "tcmtrace-web opens as the same page. A size at which a QR module would be fewer\n"
+    "than 3 printer dots is refused (it does not scan after a thermal printer's blur),\n"
+    "with the smallest size that works; --force prints it anyway.\n";
 
 typedef struct one_label {
     char code[TT_CODE_LEN + 1];
@@ -153,7 +156,7 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
 int cmd_label(cli *c, int argc, char **argv)
 {
     const char *fmt = NULL, *out = NULL, *base = NULL, *arg = NULL;
-    int all = 0, dl = 0;
+    int all = 0, dl = 0, force = 0;
     qr_geometry g = {60, 30, 300};
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
@@ -169,6 +172,8 @@ int cmd_label(cli *c, int argc, char **argv)
             all = 1;
         else if (strcmp(argv[i], "--digital-link") == 0)
             dl = 1;
+        else if (strcmp(argv[i], "--force") == 0)
+            force = 1;
         else if (strcmp(argv[i], "--width-mm") == 0 && has)
             g.width_mm = atof(argv[++i]);
         else if (strcmp(argv[i], "--height-mm") == 0 && has)
@@ -204,6 +209,30 @@ int cmd_label(cli *c, int argc, char **argv)
     one_label *ls = calloc(n ? n : 1, sizeof *ls);
     for (size_t i = 0; ex == EX_DONE && i < n; i++)
         ex = fetch_label(c, codes[i], base, dl, &ls[i]);
+    /* a module of fewer than 3 printer dots does not survive a thermal printer's blur */
+    for (size_t i = 0; ex == EX_DONE && i < n && strcmp(fmt, "term") != 0; i++) {
+        int dots = qr_module_dots(&g, ls[i].url);
+        if (dots >= 3)
+            continue;
+        qr_geometry big = g;
+        while (qr_module_dots(&big, ls[i].url) < 3 && big.height_mm < 300) {
+            big.height_mm += 1;
+            big.width_mm = big.height_mm * g.width_mm / g.height_mm;
+        }
+        if (!force) {
+            ex = cli_fail(EX_USAGE, "too_small",
+                          "at %.0f × %.0f mm and %d dpi a QR module is %d printer dot%s, too few "
+                          "to scan reliably (at least 3): print at %.0f × %.0f mm or larger, or "
+                          "at a higher --dpi (--force prints it anyway)",
+                          g.width_mm, g.height_mm, g.dpi, dots, dots == 1 ? "" : "s",
+                          big.width_mm + 0.49, big.height_mm);
+        } else
+            fprintf(stderr,
+                    "⚠ 二维码模块仅 %d 个打印点，可能扫不出 / a QR module is only %d printer "
+                    "dots; it may not scan\n",
+                    dots, dots);
+        break;
+    }
     if (ex == EX_DONE && strcmp(fmt, "term") == 0) {
         for (size_t i = 0; i < n; i++) {
             qr_print_terminal(

@@ -265,6 +265,38 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
+int qr_module_dots(const qr_geometry *g, const char *url)
+{
+    int w, h;
+    qr_label_size(g, &w, &h);
+    QRcode *q = encode(url);
+    if (q == NULL)
+        return 0;
+    int margin = h / 16 > 2 ? h / 16 : 2;
+    int mod = (h - 2 * margin) / (q->width + 2 * QUIET);
+    QRcode_free(q);
+    return mod;
+}
+
+/* The font size (mm) at which s fits in width mm, at most want: a wide
+ * (CJK) character is about 1 em, a narrow one about 0.6 em. */
+static double fit_size(const char *s, double want, double width)
+{
+    double em = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        if (*p < 0x80) {
+            em += 0.6;
+            p++;
+        } else {
+            em += 1.0;
+            p += *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+        }
+    }
+    return em * want <= width || em == 0 ? want : width / em;
+}
+
+static int svg_clip_id;
+
 int qr_svg_label(void *out, double x, double y, const qr_geometry *g, const char *url,
                  const qr_label_text *t)
 {
@@ -275,11 +307,16 @@ int qr_svg_label(void *out, double x, double y, const qr_geometry *g, const char
     double h = g->height_mm, w = g->width_mm, margin = h / 16;
     double mod = (h - 2 * margin) / (q->width + 2 * QUIET), side = mod * (q->width + 2 * QUIET);
     double qx = x + margin + QUIET * mod, qy = y + (h - side) / 2 + QUIET * mod;
+    int id = ++svg_clip_id; /* nothing of one label may spill onto the next */
+    fprintf(f,
+            "<clipPath id=\"label%d\"><rect x=\"%.3f\" y=\"%.3f\" width=\"%.3f\" "
+            "height=\"%.3f\"/></clipPath>\n<g clip-path=\"url(#label%d)\">\n",
+            id, x, y, w, h, id);
     fprintf(f,
             "<rect x=\"%.3f\" y=\"%.3f\" width=\"%.3f\" height=\"%.3f\" fill=\"white\" "
             "stroke=\"#a0a0a0\" stroke-width=\"0.1\"/>\n",
             x, y, w, h);
-    fprintf(f, "<path fill=\"black\" d=\"");
+    fprintf(f, "<path fill=\"black\" stroke=\"none\" d=\"");
     for (int r = 0; r < q->width; r++)
         for (int c = 0; c < q->width; c++)
             if (q->data[r * q->width + c] & 1)
@@ -289,15 +326,17 @@ int qr_svg_label(void *out, double x, double y, const qr_geometry *g, const char
     double tx = x + margin + side + margin / 2, line = h / 7;
     const char *lines[] = {"追溯码 Trace code", t->code_pretty, t->herb, t->detail, t->origin};
     double sizes[] = {h * 0.07, h * 0.12, h * 0.09, h * 0.09, h * 0.09};
-    double by = y + margin + sizes[0];
+    double by = y + margin + sizes[0], room = x + w - margin / 2 - tx;
     for (int i = 0; i < 5; i++) {
-        fprintf(f, "<text x=\"%.3f\" y=\"%.3f\" font-size=\"%.3f\">", tx, by, sizes[i]);
+        double fs = fit_size(lines[i], sizes[i], room); /* the trace code stays whole */
+        fprintf(f, "<text x=\"%.3f\" y=\"%.3f\" font-size=\"%.3f\">", tx, by, fs);
         xml_text(f, lines[i]);
         fprintf(f, "</text>\n");
         by += line + (i == 0 ? sizes[1] / 4 : i == 1 ? sizes[2] / 5 : 0);
     }
     fprintf(f, "<text x=\"%.3f\" y=\"%.3f\" font-size=\"%.3f\">扫码验真 · scan to verify</text>\n",
-            tx, y + h - margin, h * 0.07);
+            tx, y + h - margin, fit_size("扫码验真 · scan to verify", h * 0.07, room));
+    fprintf(f, "</g>\n");
     QRcode_free(q);
     return 0;
 }

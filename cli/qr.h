@@ -28,6 +28,9 @@ typedef struct qr_geometry {
     int dpi;
 } qr_geometry;
 
+/* Printer dots per module of the label's symbol for `url` at g (whole dots, as drawn). */
+int qr_module_dots(const qr_geometry *g, const char *url);
+
 /* The QR version (1-40) `text` needs at error correction M, or -1. */
 int qr_version(const char *text);
 

@@ -66,6 +66,20 @@ else
     ok=0
 fi
 cat "$WORK/phone.out"
+# the SVG labels, in another renderer: nothing runs off a label, and the symbols decode
+svgok=1
+for size in "60 30" "40 20"; do
+    set -- $size
+    "$TT" label "$A" --all-children --width-mm "$1" --height-mm "$2" --out "$WORK/sheet-$1.svg" >/dev/null || svgok=0
+    node "$HERE/browser/svg.mjs" "$WORK/sheet-$1.svg" "$SCREENS/labels-$1x$2.png" || svgok=0
+    if env -u TCMTRACE_DIR "$TT" --log-key "$L/log.vkey" scan "$SCREENS/labels-$1x$2.png" >"$WORK/scan.out" 2>&1 &&
+        grep -q "3 张标签已扫描" "$WORK/scan.out"; then
+        echo "pass the $1 × $2 mm SVG sheet, rendered by Chromium, scans: all 3 labels genuine"
+    else
+        svgok=0; echo "FAIL the $1 × $2 mm SVG sheet does not scan"; cat "$WORK/scan.out"
+    fi
+done
+[ $svgok -eq 1 ] || ok=0
 echo "screenshots: $SCREENS"
 kill "$WEB_PID"; wait "$WEB_PID" 2>/dev/null; WEB_PID=
 [ $ok -eq 1 ] && echo "browser: 1 passed, 0 failed" || echo "browser: 0 passed, 1 failed"
