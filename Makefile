@@ -118,7 +118,7 @@ $(BUILD)/libtcmtrace.so: $(CORE_OBJ)
 
 # the label test draws and reads real images with the CLI's QR code
 $(BUILD)/tests/test_label: $(BUILD)/tests/test_label.o $(BUILD)/tests/testutil.o $(BUILD)/cli/qr.o $(BUILD)/libtcmtrace.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS) $(IMGLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS) $(IMGLIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a $(LIBS) $(TESTLIBS)

@@ -31,7 +31,7 @@ static const char LABEL_USAGE[] =
     "three labels to a row. Default size 60 × 30 mm at 300 dpi; default base URL\n"
     "the ledger's base URL (set at tcmtraced init --base-url; https://<log origin>\n"
     "when none was set). --digital-link, for a lot with a GTIN, writes the symbol as a\n"
-    "GS1 Digital Link, <base URL>/01/<GTIN-14>/10/<trace code>?t=<token>, which\n"
+    "GS1 Digital Link, <base URL>/01/<GTIN-14>/10/<trace code>?n=<token>, which\n"
     "tcmtrace-web opens as the same page. A size at which a QR module would be fewer\n"
     "than 3 printer dots is refused (it does not scan after a thermal printer's blur),\n"
     "with the smallest size that works; --force prints it anyway.\n";

@@ -31,9 +31,23 @@ static const char *const FONTS[] = {
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 };
 
+/* A label URL whose token is digits ("?n=") goes in two segments: the URL in
+ * byte mode, the digits in numeric mode (10 bits for 3 digits). */
 static QRcode *encode(const char *text)
 {
-    return QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    const char *n = strstr(text, "?n=");
+    size_t len = strlen(text);
+    if (n == NULL || n[3] == '\0' || strspn(n + 3, "0123456789") != strlen(n + 3))
+        return QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    QRinput *in = QRinput_new2(0, QR_ECLEVEL_M);
+    size_t head = (size_t)(n + 3 - text);
+    QRcode *q = NULL;
+    if (in && QRinput_append(in, QR_MODE_8, (int)head, (const unsigned char *)text) == 0 &&
+        QRinput_append(in, QR_MODE_NUM, (int)(len - head), (const unsigned char *)n + 3) == 0)
+        q = QRcode_encodeInput(in);
+    if (in)
+        QRinput_free(in);
+    return q;
 }
 
 int qr_version(const char *text)

@@ -43,13 +43,58 @@ void tt_label_token(const char *origin, const char *code, const uint8_t reg_hash
     tt_b64url((tt_bytes){sizeof raw, raw}, token);
 }
 
+/* The token's 91 bytes as one big-endian number in 220 decimal digits (QR numeric mode
+ * packs 3 digits in 10 bits: a smaller symbol than 122 base64url characters in byte mode). */
+static int token_digits(const char *token, char out[TT_LABEL_TOKEN_DIGITS + 1])
+{
+    uint8_t raw[TT_LABEL_TOKEN_RAW + 8];
+    size_t n = 0;
+    if (strlen(token) != TT_LABEL_TOKEN_LEN ||
+        tt_unb64(token, strlen(token), 1, raw, sizeof raw, &n) != TT_OK || n != TT_LABEL_TOKEN_RAW)
+        return -1;
+    for (int d = TT_LABEL_TOKEN_DIGITS - 1; d >= 0; d--) { /* divide by 10, keep the rest */
+        unsigned rem = 0;
+        for (size_t i = 0; i < TT_LABEL_TOKEN_RAW; i++) {
+            unsigned cur = rem << 8 | raw[i];
+            raw[i] = (uint8_t)(cur / 10);
+            rem = cur % 10;
+        }
+        out[d] = (char)('0' + rem);
+    }
+    out[TT_LABEL_TOKEN_DIGITS] = '\0';
+    return 0;
+}
+
+/* The inverse: 220 digits to the 91 token bytes; -1 when they are more than 91 bytes hold. */
+static int digits_token(const char *d, uint8_t raw[TT_LABEL_TOKEN_RAW])
+{
+    memset(raw, 0, TT_LABEL_TOKEN_RAW);
+    for (size_t k = 0; k < TT_LABEL_TOKEN_DIGITS; k++) {
+        if (d[k] < '0' || d[k] > '9')
+            return -1;
+        unsigned carry = (unsigned)(d[k] - '0');
+        for (size_t i = TT_LABEL_TOKEN_RAW; i-- > 0;) {
+            unsigned cur = raw[i] * 10u + carry;
+            raw[i] = (uint8_t)cur;
+            carry = cur >> 8;
+        }
+        if (carry)
+            return -1;
+    }
+    return 0;
+}
+
 tt_err tt_label_url(const char *base, const char *code, const char *token, char *out, size_t cap,
                     tt_error *err)
 {
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    int n = snprintf(out, cap, "%.*s/b/%s?t=%s", (int)bl, base, code, token);
+    char digits[TT_LABEL_TOKEN_DIGITS + 1];
+    if (token_digits(token, digits) != 0)
+        return tt_fail(err, TT_ERR_MALFORMED, "the label token is not %d base64url characters",
+                       TT_LABEL_TOKEN_LEN);
+    int n = snprintf(out, cap, "%.*s/b/%s?n=%s", (int)bl, base, code, digits);
     if (n < 0 || (size_t)n >= cap)
         return tt_fail(err, TT_ERR_TOO_LARGE, "the label URL would be longer than %zu bytes", cap);
     return TT_OK;
@@ -63,7 +108,11 @@ tt_err tt_label_dl_url(const char *base, const char *gtin, const char *code, con
         bl--;
     if (!tt_gtin_valid(gtin))
         return tt_fail(err, TT_ERR_MALFORMED, "\"%.20s\" is not a GTIN-14", gtin);
-    int n = snprintf(out, cap, "%.*s/01/%s/10/%s?t=%s", (int)bl, base, gtin, code, token);
+    char digits[TT_LABEL_TOKEN_DIGITS + 1];
+    if (token_digits(token, digits) != 0)
+        return tt_fail(err, TT_ERR_MALFORMED, "the label token is not %d base64url characters",
+                       TT_LABEL_TOKEN_LEN);
+    int n = snprintf(out, cap, "%.*s/01/%s/10/%s?n=%s", (int)bl, base, gtin, code, digits);
     if (n < 0 || (size_t)n >= cap)
         return tt_fail(err, TT_ERR_TOO_LARGE, "the label URL would be longer than %zu bytes", cap);
     return TT_OK;
@@ -108,10 +157,11 @@ tt_err tt_label_parse(const char *url, tt_label *out, tt_error *err)
     memcpy(out->base, url, (size_t)(b - url));
     out->base[b - url] = '\0';
     const char *q = strchr(code, '?');
-    if (q == NULL || q - code != TT_CODE_LEN || strncmp(q, "?t=", 3) != 0)
+    if (q == NULL || q - code != TT_CODE_LEN ||
+        (strncmp(q, "?t=", 3) != 0 && strncmp(q, "?n=", 3) != 0))
         return tt_fail(err, TT_ERR_MALFORMED,
-                       "a tcmtrace label reads <base>/b/<16-digit code>?t=<token> (or "
-                       "<base>/01/<GTIN>/10/<code>?t=<token>)");
+                       "a tcmtrace label reads <base>/b/<16-digit code>?n=<token digits> or "
+                       "?t=<token> (or <base>/01/<GTIN>/10/<code>?n=...)");
     char given[TT_CODE_LEN + 1];
     memcpy(given, code, TT_CODE_LEN);
     given[TT_CODE_LEN] = '\0';
@@ -121,8 +171,13 @@ tt_err tt_label_parse(const char *url, tt_label *out, tt_error *err)
     const char *tok = q + 3;
     uint8_t raw[TT_LABEL_TOKEN_RAW + 8];
     size_t n = 0;
-    if (strlen(tok) != TT_LABEL_TOKEN_LEN ||
-        tt_unb64(tok, strlen(tok), 1, raw, sizeof raw, &n) != TT_OK || n != TT_LABEL_TOKEN_RAW)
+    if (q[1] == 'n') { /* the token as digits (numeric mode) */
+        if (strlen(tok) != TT_LABEL_TOKEN_DIGITS || digits_token(tok, raw) != 0)
+            return tt_fail(err, TT_ERR_MALFORMED, "the label's token is not %d digits",
+                           TT_LABEL_TOKEN_DIGITS);
+    } else if (strlen(tok) != TT_LABEL_TOKEN_LEN ||
+               tt_unb64(tok, strlen(tok), 1, raw, sizeof raw, &n) != TT_OK ||
+               n != TT_LABEL_TOKEN_RAW)
         return tt_fail(err, TT_ERR_MALFORMED, "the label's token is not %d base64url characters",
                        TT_LABEL_TOKEN_LEN);
     out->key_id = tt_get_u32be(raw);

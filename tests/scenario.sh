@@ -267,7 +267,7 @@ is "a part sent off keeps the product's GTIN" "06901234567892" "$(field "$G1" "[
 as grower transfer "$G" --to D-0001 >/dev/null
 ok "a trader refuses a lot sent to it" as dual reject "$G" --reason "货不对板 not what was ordered"
 ok "a Digital Link label" as grower --json label "$G" --digital-link --out "$WORK/dl.png"
-says "encodes <base>/01/<GTIN-14>/10/<code>" "/scenario/01/06901234567892/10/$G?t="
+says "encodes <base>/01/<GTIN-14>/10/<code>" "/scenario/01/06901234567892/10/$G?n="
 ok "and its photo scans as genuine" "$TT" scan "$WORK/dl.png"
 usage_refused "a lot without a GTIN has no Digital Link" no_gtin "$TT" label "$B1" --digital-link --out "$WORK/x.png"
 BADDL=$("$TT" --json label "$B2" --out "$WORK/b2c.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p' |

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <sodium.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,20 +77,52 @@ static void test_token_roundtrip_and_refusals(void **state)
     assert_string_equal(lb.code, code);
     assert_string_equal(lb.token_code, code);
 
-    /* the default URL fits QR version 10 at error correction M */
-    int version = qr_version(url);
-    assert_true(version >= 1 && version <= 10);
-
-    /* a tampered token: every position of the signature part */
-    char *t = strstr(url, "?t=") + 3;
+    /* the token goes as 220 digits; the same token in base64url (labels printed before
+     * numeric mode) reads the same, and its symbol is larger */
+    assert_non_null(strstr(url, "?n="));
+    assert_int_equal(strlen(strstr(url, "?n=") + 3), TT_LABEL_TOKEN_DIGITS);
+    char b64url[TT_LABEL_URL_MAX], tok[TT_LABEL_TOKEN_LEN + 1];
+    {
+        uint8_t h[32];
+        randombytes_buf(h, sizeof h);
+        tt_label_token(ORIGIN, code, h, logkey.sk, tok);
+        snprintf(b64url, sizeof b64url, BASE "/b/%s?t=%s", code, tok);
+        char num[TT_LABEL_URL_MAX];
+        assert_int_equal(tt_label_url(BASE, code, tok, num, sizeof num, NULL), TT_OK);
+        tt_label a, b;
+        assert_int_equal(tt_label_parse(b64url, &a, &err), TT_OK);
+        assert_int_equal(tt_label_parse(num, &b, &err), TT_OK);
+        assert_memory_equal(a.sig, b.sig, 64);
+        assert_memory_equal(a.hash16, b.hash16, 16);
+        assert_int_equal(a.key_id, b.key_id);
+        assert_int_equal(check(b64url, &vlog, &err), TT_OK);
+        int vb = qr_version(b64url), vn = qr_version(num);
+        print_message("QR version at error correction M: %d with the token in base64url, %d in "
+                      "digits (numeric mode)\n",
+                      vb, vn);
+        assert_true(vn >= 1 && vn < vb);
+    }
+    /* a tampered token: positions of the signature part, in both forms */
     for (int i = 40; i < TT_LABEL_TOKEN_LEN - 1; i += 7) {
-        strcpy(bad, url);
+        strcpy(bad, b64url);
         char *bt = strstr(bad, "?t=") + 3;
         bt[i] = bt[i] == 'A' ? 'B' : 'A';
         assert_int_equal(check(bad, &vlog, &err), TT_ERR_BAD_SIGNATURE);
         assert_non_null(strstr(err.message, "altered or forged"));
     }
-    (void)t;
+    for (int i = 120; i < TT_LABEL_TOKEN_DIGITS; i += 9) {
+        strcpy(bad, url);
+        char *bt = strstr(bad, "?n=") + 3;
+        bt[i] = (char)('0' + (bt[i] - '0' + 1) % 10);
+        assert_int_equal(check(bad, &vlog, &err), TT_ERR_BAD_SIGNATURE);
+    }
+    /* digits that make more than 91 bytes, or a digit short */
+    strcpy(bad, url);
+    memset(strstr(bad, "?n=") + 3, '9', TT_LABEL_TOKEN_DIGITS);
+    assert_int_equal(check(bad, &vlog, &err), TT_ERR_MALFORMED);
+    strcpy(bad, url);
+    bad[strlen(bad) - 1] = '\0';
+    assert_int_equal(check(bad, &vlog, &err), TT_ERR_MALFORMED);
     /* a token for another ledger */
     make_url(code, &otherkey, "tcmtrace.example/other-market", bad);
     assert_int_equal(check(bad, &vlog, &err), TT_ERR_UNKNOWN_KEY);
@@ -156,9 +189,9 @@ static void blur(const qr_image *in, qr_image *out)
         }
 }
 
-static void draw(const char *url, const char *code, qr_image *img)
+static void draw_at(const qr_geometry *gp, const char *url, const char *code, qr_image *img)
 {
-    qr_geometry g = {60, 30, 300};
+    qr_geometry g = *gp;
     int w, h;
     char pretty[TT_CODE_PRETTY + 1], err[200];
     tt_code_pretty(code, pretty);
@@ -168,6 +201,67 @@ static void draw(const char *url, const char *code, qr_image *img)
     assert_int_equal(qr_image_new(img, w, h), 0);
     if (qr_draw_label(img, 0, 0, &g, url, &t, err, sizeof err) != 0)
         fail_msg("%s", err);
+}
+
+static void draw(const char *url, const char *code, qr_image *img)
+{
+    qr_geometry g = {60, 30, 300};
+    draw_at(&g, url, code, img);
+}
+
+/* A Gaussian blur of sigma 1 pixel: a thermal print head's spread, a phone's focus. */
+static void gauss(const qr_image *in, qr_image *out)
+{
+    static const double k[7] = {0.0044, 0.0540, 0.2420, 0.3991, 0.2420, 0.0540, 0.0044};
+    qr_image tmp;
+    qr_image_new(&tmp, in->w, in->h);
+    qr_image_new(out, in->w, in->h);
+    for (int pass = 0; pass < 2; pass++) {
+        const qr_image *src = pass ? &tmp : in;
+        qr_image *dst = pass ? out : &tmp;
+        for (int y = 0; y < in->h; y++)
+            for (int x = 0; x < in->w; x++) {
+                double v = 0;
+                for (int d = -3; d <= 3; d++) {
+                    int X = pass ? x : x + d, Y = pass ? y + d : y;
+                    X = X < 0 ? 0 : X >= in->w ? in->w - 1 : X;
+                    Y = Y < 0 ? 0 : Y >= in->h ? in->h - 1 : Y;
+                    v += k[d + 3] * src->px[Y * in->w + X];
+                }
+                dst->px[y * in->w + x] = (uint8_t)(v + 0.5);
+            }
+    }
+    qr_image_free(&tmp);
+}
+
+/* The label photographed 6 degrees askew. */
+static void tilt(const qr_image *in, qr_image *out)
+{
+    double a = 6 * 3.14159265358979 / 180, c = cos(a), s = sin(a);
+    qr_image_new(out, in->w, in->h);
+    double cx = in->w / 2.0, cy = in->h / 2.0;
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++) {
+            double sx = c * (x - cx) + s * (y - cy) + cx, sy = -s * (x - cx) + c * (y - cy) + cy;
+            int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            double v = 255;
+            if (x0 >= 0 && y0 >= 0 && x0 + 1 < in->w && y0 + 1 < in->h) {
+                double ax = sx - x0, ay = sy - y0;
+                v = (1 - ax) * (1 - ay) * in->px[y0 * in->w + x0] +
+                    ax * (1 - ay) * in->px[y0 * in->w + x0 + 1] +
+                    (1 - ax) * ay * in->px[(y0 + 1) * in->w + x0] +
+                    ax * ay * in->px[(y0 + 1) * in->w + x0 + 1];
+            }
+            out->px[y * in->w + x] = (uint8_t)(v + 0.5);
+        }
+}
+
+static int decodes(const qr_image *img, const char *url)
+{
+    char *text = qr_decode(img);
+    int ok = text && strcmp(text, url) == 0;
+    free(text);
+    return ok;
 }
 
 static void expect_decodes(const qr_image *img, const char *url, const char *what)
@@ -240,6 +334,49 @@ static void test_survives_scaling_blur_and_jpeg(void **state)
     free(jpg);
 }
 
+/* Decode rates at a small thermal label, at the size the CLI asks for instead, and at
+ * the default, under blur, tilt and JPEG: why label refuses fewer than 3 dots a module. */
+static void test_decode_rates_by_size(void **state)
+{
+    (void)state;
+    static const qr_geometry sizes[] = {{40, 20, 203}, {54, 27, 203}, {60, 30, 300}};
+    enum { N = 12 };
+    char *jpg;
+    assert_true(asprintf(&jpg, "%s/rate.jpg", dir) > 0);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int ok_blur = 0, ok_tilt = 0, ok_jpeg = 0, dots = 0;
+        for (int i = 0; i < N; i++) {
+            char code[17], url[TT_LABEL_URL_MAX], err[200];
+            qr_image img, b, t, back;
+            tt_code_new(tt_now_ms(), code);
+            make_url(code, &logkey, ORIGIN, url);
+            dots = qr_module_dots(&sizes[k], url);
+            draw_at(&sizes[k], url, code, &img);
+            gauss(&img, &b);
+            ok_blur += decodes(&b, url);
+            tilt(&img, &t);
+            ok_tilt += decodes(&t, url);
+            assert_int_equal(qr_write_jpeg(&b, 50, jpg), 0);
+            assert_int_equal(qr_load_image(jpg, &back, err, sizeof err), 0);
+            ok_jpeg += decodes(&back, url);
+            qr_image_free(&img), qr_image_free(&b), qr_image_free(&t), qr_image_free(&back);
+        }
+        print_message("%2.0f × %2.0f mm at %d dpi, %d dots a module: decoded %d/%d blurred "
+                      "(σ 1 px), %d/%d tilted 6°, %d/%d blurred and JPEG q50\n",
+                      sizes[k].width_mm, sizes[k].height_mm, sizes[k].dpi, dots, ok_blur, N,
+                      ok_tilt, N, ok_jpeg, N);
+        if (k == 0) /* what label refuses */
+            assert_true(dots < 3);
+        else { /* what it prints: every label reads */
+            assert_true(dots >= 3);
+            assert_int_equal(ok_blur, N);
+            assert_int_equal(ok_tilt, N);
+            assert_int_equal(ok_jpeg, N);
+        }
+    }
+    free(jpg);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -248,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_token_roundtrip_and_refusals),
         cmocka_unit_test(test_png_roundtrip_many_batches),
         cmocka_unit_test(test_survives_scaling_blur_and_jpeg),
+        cmocka_unit_test(test_decode_rates_by_size),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,7 +30,8 @@
 #include "tcmtrace/tracecode.h"
 
 #define TT_LABEL_TOKEN_RAW 91
-#define TT_LABEL_TOKEN_LEN 122 /* base64url characters */
+#define TT_LABEL_TOKEN_LEN 122   /* base64url characters */
+#define TT_LABEL_TOKEN_DIGITS 220 /* the same 91 bytes as one decimal number */
 #define TT_LABEL_URL_MAX 512
 
 typedef struct tt_label {
@@ -47,15 +48,17 @@ typedef struct tt_label {
 void tt_label_token(const char *origin, const char *code, const uint8_t reg_hash[TT_HASH_SIZE],
                     const uint8_t sk[TT_SK_SIZE], char token[TT_LABEL_TOKEN_LEN + 1]);
 
-/* Writes "<base>/b/<code>?t=<token>" (a trailing '/' on base is dropped). */
+/* Writes "<base>/b/<code>?n=<token as 220 digits>" (a trailing '/' on base is dropped):
+ * the token (base64url, as the API gives it) in decimal, for QR numeric mode. */
 tt_err tt_label_url(const char *base, const char *code, const char *token, char *out, size_t cap,
                     tt_error *err);
 
-/* Writes the GS1 Digital Link form "<base>/01/<GTIN-14>/10/<code>?t=<token>". */
+/* Writes the GS1 Digital Link form "<base>/01/<GTIN-14>/10/<code>?n=<token digits>". */
 tt_err tt_label_dl_url(const char *base, const char *gtin, const char *code, const char *token,
                        char *out, size_t cap, tt_error *err);
 
-/* Parses a label URL (or the text a QR symbol holds); strict. */
+/* Parses a label URL (or the text a QR symbol holds); strict. The token may be
+ * "?n=" 220 digits or "?t=" 122 base64url characters (labels printed before). */
 tt_err tt_label_parse(const char *url, tt_label *out, tt_error *err);
 
 /* Verifies a parsed label offline against the trusted log key. */

@@ -44,10 +44,11 @@ async function open(name, url, prepare) {
   return result;
 }
 
-const tamper = (u) => {
-  const q = new URL(u), t = q.searchParams.get('t');
-  const i = t.length - 10; // inside the signature
-  q.searchParams.set('t', t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1));
+const tamper = (u) => { // one digit (or character) inside the signature changed
+  const q = new URL(u), k = q.searchParams.has('n') ? 'n' : 't', t = q.searchParams.get(k);
+  const i = t.length - 10;
+  const ch = k === 'n' ? String((Number(t[i]) + 1) % 10) : t[i] === 'A' ? 'B' : 'A';
+  q.searchParams.set(k, t.slice(0, i) + ch + t.slice(i + 1));
   return q.toString();
 };
 

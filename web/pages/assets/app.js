@@ -128,7 +128,9 @@ async function main() {
   const code = decodeURIComponent(location.pathname.split('/').pop());
   // a GS1 Digital Link label: <base>/01/<GTIN-14>/10/<code>
   const dl = location.pathname.match(/\/01\/(\d{14})\/10\/[^/]+$/);
-  const token = new URLSearchParams(location.search).get('t') || '';
+  const params = new URLSearchParams(location.search);
+  const token = params.get('t') || '';
+  const digits = params.get('n');
   const c = await makeCrypto(cfg.prefix);
   const vk = await v.parseVkey(c, cfg.logKey);
   // the label names this ledger's host and path, or it is not this ledger's label
@@ -138,7 +140,7 @@ async function main() {
     return suspect(['标签指向的网址不是本账本', 'the label names another host than this ledger\'s']);
   let t;
   try {
-    t = v.parseToken(token);
+    t = v.parseToken(digits !== null ? v.tokenFromDigits(digits) : token);
   } catch (e) {
     return suspect(['标签令牌无法读取', 'the label\'s token cannot be read']);
   }

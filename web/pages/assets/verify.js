@@ -58,8 +58,18 @@ export async function verifyCheckpoint(c, vk, note) {
 
 // The token of a label: key ID, the code it was made for, 16 bytes of the
 // registration entry's hash, and the log key's signature.
+// A label gives it as ?t=<base64url> or, for a smaller QR symbol, ?n=<the 91 bytes as 220 digits>.
+export function tokenFromDigits(d) {
+  if (!/^[0-9]{220}$/.test(d)) throw new Error('the token is not 220 digits');
+  let v = BigInt(d);
+  const raw = new Uint8Array(91);
+  for (let i = 90; i >= 0; i--, v >>= 8n) raw[i] = Number(v & 255n);
+  if (v !== 0n) throw new Error('the token digits hold more than 91 bytes');
+  return raw;
+}
+
 export function parseToken(token) {
-  const raw = unb64(token, true);
+  const raw = token instanceof Uint8Array ? token : unb64(token, true);
   if (raw.length !== 91) throw new Error('the token is not 91 bytes');
   let code = 0n;
   for (let i = 4; i < 11; i++) code = (code << 8n) | BigInt(raw[i]);
