@@ -39,7 +39,8 @@ DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 WEB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard web/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 
-.PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean
+.PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean \
+	install uninstall
 .SECONDARY:
 
 all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web web/node_modules/.installed
@@ -131,9 +132,9 @@ check:
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(MAKE) --no-print-directory valgrind
-	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web browser crash"
+	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web browser crash install"
 
-# unit tests and the suites in SUITES (e2e hostile scenario web browser crash) on BUILD
+# unit tests and the suites in SUITES (e2e hostile scenario web browser crash install) on BUILD
 SUITES ?= e2e hostile scenario web browser
 test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
@@ -220,6 +221,52 @@ bench: all $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign
 	@/usr/bin/python3 -c "import json; m=json.load(open('$(BUILD)/bench-screens/slow3g.json')); \
 	  print('| phone page on Slow 3G (400 ms, 400 kbit/s): first contentful paint / every entry verified / bytes of the first view | %d ms (limit 1,000: %.2f) / %d ms / %.1f KB (limit 100: %.2f) |' % \
 	  (m['first_contentful_paint_ms'], m['first_contentful_paint_ms'] / 1000, m['verified_ms'], m['bytes'] / 1024, m['bytes'] / 102400))"
+
+# ---- install ----------------------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, what they read at run time
+# (limits table, herb dictionary, the pages and their pinned modules), man pages, bash
+# completion, systemd units, the tcmtrace user (sysusers.d) and its directories
+# (tmpfiles.d). Run as root with no DESTDIR, it also creates the user and directories.
+PREFIX  ?= /usr/local
+SHARE   := $(DESTDIR)$(PREFIX)/share/tcmtrace
+SYSD    := $(DESTDIR)$(PREFIX)/lib
+NOBLE   := web/node_modules/@noble
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/web $(SHARE)/web/node_modules/@noble \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(SYSD)/systemd/system $(SYSD)/sysusers.d $(SYSD)/tmpfiles.d
+	install -m 0755 $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 schemas/limits/chp2020.json schemas/herbs/chp2020-herbs.json $(SHARE)/
+	cp -R web/pages $(SHARE)/web/
+	cp -R $(NOBLE)/ed25519 $(NOBLE)/hashes $(SHARE)/web/node_modules/@noble/
+	chmod -R u=rwX,go=rX $(SHARE)
+	install -m 0644 docs/man/tcmtrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 docs/man/tcmtraced.8 docs/man/tcmtrace-web.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 cli/completion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtrace
+	install -m 0644 cli/completion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtraced
+	for u in daemon/tcmtraced.service web/tcmtrace-web.service; do \
+	  sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' $$u >$(SYSD)/systemd/system/$$(basename $$u); \
+	  chmod 0644 $(SYSD)/systemd/system/$$(basename $$u); done
+	install -m 0644 daemon/tcmtrace.sysusers $(SYSD)/sysusers.d/tcmtrace.conf
+	install -m 0644 daemon/tcmtrace.tmpfiles $(SYSD)/tmpfiles.d/tcmtrace.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  command -v systemd-sysusers >/dev/null && systemd-sysusers $(SYSD)/sysusers.d/tcmtrace.conf || true; \
+	  command -v systemd-tmpfiles >/dev/null && systemd-tmpfiles --create $(SYSD)/tmpfiles.d/tcmtrace.conf || true; \
+	  [ -d /run/systemd/system ] && systemctl daemon-reload || true; \
+	fi
+	@echo "tcmtrace: installed under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,tcmtraced tcmtrace tcmtrace-web)
+	rm -rf $(SHARE)
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/tcmtrace.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/tcmtraced.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcmtrace-web.8 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtrace \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtraced \
+	    $(SYSD)/systemd/system/tcmtraced.service $(SYSD)/systemd/system/tcmtrace-web.service \
+	    $(SYSD)/sysusers.d/tcmtrace.conf $(SYSD)/tmpfiles.d/tcmtrace.conf
+	@echo "tcmtrace: removed from $(DESTDIR)$(PREFIX) (ledgers in /var/lib/tcmtrace are kept)"
 
 clean:
 	rm -rf $(BUILD) build

@@ -40,8 +40,9 @@ int cli_ipc_listening(const char *path)
     if (fd < 0 || strlen(path) >= sizeof a.sun_path)
         return fd >= 0 ? (close(fd), 1) : 1; /* cannot probe: let nanomsg try */
     strcpy(a.sun_path, path);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0, e = errno;
     close(fd);
+    errno = e; /* EACCES: there is a socket this user may not use */
     return ok;
 }
 
@@ -91,6 +92,17 @@ int cli_connect(cli *c)
         snprintf(url, sizeof url, "%s", c->connect);
     } else if (c->dir) {
         snprintf(url, sizeof url, "ipc://%s/api.sock", c->dir);
+        /* a ledger the user may not read is not a daemon that is down */
+        if (access(c->dir, X_OK) != 0 && errno == EACCES)
+            return cli_fail(EX_UNREACHABLE, "io",
+                            "permission denied on %s: add yourself to the tcmtrace group "
+                            "('sudo adduser %s tcmtrace', then log in again)",
+                            c->dir, getenv("USER") ? getenv("USER") : "$USER");
+        if (!cli_ipc_listening(url + 6) && errno == EACCES)
+            return cli_fail(EX_UNREACHABLE, "io",
+                            "permission denied on %s/api.sock: add yourself to the tcmtrace "
+                            "group ('sudo adduser %s tcmtrace', then log in again)",
+                            c->dir, getenv("USER") ? getenv("USER") : "$USER");
         if (!cli_ipc_listening(url + 6))
             return cli_fail(EX_UNREACHABLE, "unreachable",
                             "no tcmtraced is running on %s (start it with 'tcmtraced run %s')",

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs each test program given, the shell suites named in SUITES (e2e,
-# hostile, scenario, web, browser, crash), then the JSON Schema check over the shared fixtures,
+# hostile, scenario, web, browser, crash, install), then the JSON Schema check over the shared fixtures,
 # every event body the rules test signed and every API message the e2e
 # suite saw; prints one summary line "N passed, N failed" (programs and
 # suites; each prints its own cases).
@@ -34,6 +34,7 @@ for suite in ${SUITES:-e2e hostile scenario web}; do
     web) BIN="$BUILD" run sh tests/web.sh ;;
     browser) BIN="$BUILD" run sh tests/browser.sh ;;
     crash) ROUNDS=${ROUNDS:-10} BIN="$BUILD" run sh tests/crashtest.sh ;;
+    install) run sh tests/install.sh ;;
     esac
 done
 # Debian's python3 with Debian's python3-jsonschema (make deps installs it)
