@@ -27,6 +27,7 @@ typedef struct cli {
     int json;              /* print JSON for scripts */
     int timeout_ms;
     int sock;
+    int no_agent; /* load keys from their files even when an agent holds them */
 } cli;
 
 typedef struct command {
@@ -55,8 +56,17 @@ int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp);
 #define CLI_NEW_CODE_TRIES 5
 int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CODE_LEN + 1],
                    size_t ncodes, json_t **resp);
-/* Loads the user's key (--key / TCMTRACE_KEY). */
+/* Loads the user's key (--key / TCMTRACE_KEY). When a running agent holds it,
+ * only kp->pk is set and kp->sk is zero: cli_sign asks the agent. */
 int cli_load_key(cli *c, tt_keypair *kp);
+/* Signs prefix || body with kp (or through the agent that holds it). */
+int cli_sign(cli *c, const tt_keypair *kp, const char *prefix, tt_bytes body, uint8_t sig[64]);
+
+/* agent.c */
+int cli_agent_path(char *out, size_t cap);
+int cli_agent_has(const uint8_t pk[32]);
+int cli_agent_sign(const uint8_t pk[32], const uint8_t *msg, size_t len, uint8_t sig[64]);
+int cmd_agent(cli *c, int argc, char **argv);
 /* The trusted log verifier key: --log-key, TCMTRACE_LOG_KEY or DIR/log.vkey. */
 int cli_log_verifier(cli *c, tt_verifier *v);
 /* Prints an error line "tcmtrace: CODE: message" and returns `ex`. */

@@ -11,6 +11,7 @@
 #include <nanomsg/reqrep.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +221,10 @@ int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CO
     for (int attempt = 1;; attempt++) {
         char *body = tt_event_build(type, json_incref(fields)), sig64[100];
         uint8_t sig[64];
-        tt_event_sign(tt_bytes_str(body), kp.sk, sig);
+        if ((ex = cli_sign(c, &kp, TT_EVENT_SIG_PREFIX, tt_bytes_str(body), sig)) != EX_DONE) {
+            free(body);
+            break;
+        }
         tt_b64((tt_bytes){64, sig}, sig64);
         json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk64, "sig", sig64,
                                 "body", body);
@@ -257,10 +261,51 @@ int cli_load_key(cli *c, tt_keypair *kp)
     tt_error err;
     if (path == NULL)
         return cli_fail(EX_USAGE, "usage", "say whose key signs: --key FILE (or TCMTRACE_KEY)");
+    if (!c->no_agent && tt_key_secret_public(path, kp->pk, NULL) == TT_OK &&
+        cli_agent_has(kp->pk)) {
+        sodium_memzero(kp->sk, sizeof kp->sk); /* the agent signs */
+        return EX_DONE;
+    }
     if (tt_secret_load(path, c->pass_file, "TCMTRACE_PASSPHRASE", kp, &err) != TT_OK)
         return cli_fail(err.code == TT_ERR_BAD_PASSPHRASE ? EX_USAGE : EX_UNREACHABLE,
                         tt_err_name(err.code), "%s", err.message);
     return EX_DONE;
+}
+
+int cli_sign(cli *c, const tt_keypair *kp, const char *prefix, tt_bytes body, uint8_t sig[64])
+{
+    static const uint8_t zero[64];
+    size_t pl = strlen(prefix);
+    if (sodium_memcmp(kp->sk, zero, 64) != 0) {
+        uint8_t *msg = malloc(pl + body.size);
+        if (msg == NULL)
+            return cli_fail(EX_UNREACHABLE, "nomem", "out of memory");
+        memcpy(msg, prefix, pl);
+        memcpy(msg + pl, body.data, body.size);
+        crypto_sign_detached(sig, NULL, msg, pl + body.size, kp->sk);
+        free(msg);
+        return EX_DONE;
+    }
+    uint8_t *msg = malloc(pl + body.size);
+    int rc = msg ? 0 : -1;
+    if (msg) {
+        memcpy(msg, prefix, pl);
+        memcpy(msg + pl, body.data, body.size);
+        rc = cli_agent_sign(kp->pk, msg, pl + body.size, sig);
+        free(msg);
+    }
+    if (rc == 0)
+        return EX_DONE;
+    /* the agent let the key go (its time ran out) or stopped: open the file after all */
+    tt_keypair own;
+    cli nc = *c;
+    nc.no_agent = 1;
+    int ex = cli_load_key(&nc, &own);
+    if (ex == EX_DONE) {
+        ex = cli_sign(c, &own, prefix, body, sig);
+        tt_keypair_wipe(&own);
+    }
+    return ex;
 }
 
 int cli_log_verifier(cli *c, tt_verifier *v)

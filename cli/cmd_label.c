@@ -296,7 +296,11 @@ static json_t *signed_scan(cli *c, const char *code, int *ex)
                           "nonce", nonce);
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
-    tt_scan_sign(tt_bytes_str(body), kp.sk, sig);
+    if ((*ex = cli_sign(c, &kp, TT_SCAN_SIG_PREFIX, tt_bytes_str(body), sig)) != EX_DONE) {
+        free(body);
+        tt_keypair_wipe(&kp);
+        return NULL;
+    }
     tt_b64((tt_bytes){32, kp.pk}, pk64);
     tt_b64((tt_bytes){64, sig}, sig64);
     tt_keypair_wipe(&kp);

@@ -47,6 +47,7 @@ static const command commands[] = {
     {"tiles", cmd_tiles, "export the log as C2SP tlog-tiles files for a static server"},
     {"label", cmd_label, "print QR labels (PNG, SVG or terminal)"},
     {"scan", cmd_scan, "read a label from a photo and check it"},
+    {"agent", cmd_agent, "hold opened keys for a set time, as ssh-agent does"},
     {"status", cmd_status, "the daemon's status"},
     {"watch", cmd_watch, "follow entries and checkpoints as they are committed"},
     {"api", cmd_api, "send one raw API request"},

@@ -304,6 +304,18 @@ out:
     return rc;
 }
 
+tt_err tt_key_secret_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *err)
+{
+    char *text;
+    tt_err rc = load_secret_text(path, &text, err);
+    if (rc != TT_OK)
+        return rc;
+    rc = get_b64_field(text, "public", pk, TT_PK_SIZE, path, err);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    return rc;
+}
+
 tt_err tt_key_save_public(const char *path, const uint8_t pk[TT_PK_SIZE], tt_error *err)
 {
     char text[256], pk64[64];

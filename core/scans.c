@@ -28,7 +28,7 @@
 #include "tcmtrace/event.h"
 #include "tcmtrace/tracecode.h"
 
-#define SCAN_PREFIX "tcmtrace/scan/v1\n"
+#define SCAN_PREFIX TT_SCAN_SIG_PREFIX
 #define SCAN_PREFIX_LEN (sizeof SCAN_PREFIX - 1)
 #define SCAN_MAP (64u << 20)
 

@@ -532,6 +532,36 @@ if grep -q scanned_after_depleted "$OUT"; then fail "flagged after one scan"; el
 expect 1 "scanned again" "$TT" --key "$KEYS/inspector.key" --json scan "$WORK/c10.png"
 expect 1 "and again" "$TT" --key "$KEYS/inspector.key" --json scan "$WORK/c10.png"
 contains "$OUT" "scanned_after_depleted" "flag: keeps being scanned after depletion"
+# ---- the key agent: a counter signs all day after one passphrase ----------------------
+export TCMTRACE_AGENT="$WORK/agent.sock"
+printf '柜台-口令\n' >"$WORK/counter.pass" && chmod 600 "$WORK/counter.pass"
+"$TT" --passphrase-file "$WORK/counter.pass" key new "$KEYS/counter.key" >/dev/null
+expect 0 "enroll the counter's sealed key" enroll PH-7 counter 周敏 解放碑大药房 pharmacy
+expect 0 "agent start" "$TT" agent start
+contains "$OUT" "TCMTRACE_AGENT=$WORK/agent.sock; export TCMTRACE_AGENT;" "agent start prints what to eval"
+if [ "$(stat -c %a "$WORK/agent.sock")" = 600 ]; then pass; else fail "the agent's socket is 0600"; fi
+expect 2 "without the agent holding it, a sealed key needs its passphrase" env -u TCMTRACE_PASSPHRASE "$TT" --key "$KEYS/counter.key" scan "$URL"
+contains "$ERR" "passphrase is needed" "and says so"
+expect 0 "agent add (the passphrase once)" "$TT" --passphrase-file "$WORK/counter.pass" agent add "$KEYS/counter.key" --ttl 1h
+env -u TCMTRACE_PASSPHRASE "$TT" --key "$KEYS/counter.key" scan "$URL" >"$OUT" 2>"$ERR" </dev/null
+# (exit 1: a place the lot was never sent to is a warning, which is the scan working)
+if [ $? -le 1 ] && ! grep -q passphrase "$ERR"; then pass; else fail "a scan signed through the agent, no passphrase asked"; fi
+contains "$OUT" "PH-7" "signed as the counter"
+expect 0 "agent status" "$TT" --json agent status
+contains "$OUT" "$(sed -n 's/^public: //p' "$KEYS/counter.key")" "lists the key"
+AGENT_PID=$(pgrep -f "tcmtrace agent start" | head -1)
+if [ -n "$AGENT_PID" ] && [ "$(awk '/VmLck/ {print $2}' "/proc/$AGENT_PID/status")" -gt 0 ]; then pass; else fail "the agent's keys are in locked memory"; fi
+if setpriv --reuid=65534 --regid=65534 --clear-groups "$TT" agent status >/dev/null 2>&1; then fail "another user reaches the agent"; else pass; fi
+expect 0 "agent remove" "$TT" agent remove "$KEYS/counter.key"
+expect 2 "a removed key needs its passphrase again" env -u TCMTRACE_PASSPHRASE "$TT" --key "$KEYS/counter.key" scan "$URL"
+expect 0 "agent add --ttl 1s" "$TT" --passphrase-file "$WORK/counter.pass" agent add "$KEYS/counter.key" --ttl 1s
+sleep 2.2
+expect 0 "agent status after the time ran out" "$TT" agent status
+contains "$OUT" "持有 0 把密钥" "the key is gone"
+expect 2 "a bad --ttl" "$TT" agent add "$KEYS/counter.key" --ttl forever
+expect 0 "agent stop" "$TT" agent stop
+if [ -e "$WORK/agent.sock" ]; then fail "agent stop removes its socket"; else pass; fi
+unset TCMTRACE_AGENT
 stop_daemon
 
 # ---- clear messages where a person goes wrong ------------------------------------------
@@ -554,7 +584,7 @@ expect 2 "unknown command" "$TT" frobnicate
 expect 0 "help" "$TT" --help
 for c in key actor register transfer receive reject split process inspect hold release recall \
     sell destroy show trace log checkpoint proof verify audit watch api label scan stock search \
-    export cancel herbs limits buyer-check rebuild backup tiles status; do
+    export cancel herbs limits buyer-check rebuild backup tiles status agent; do
     expect 0 "$c --help" "$TT" $c --help
 done
 expect 0 "tcmtraced --help" "$TTD" --help

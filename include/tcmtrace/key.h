@@ -66,6 +66,9 @@ tt_err tt_key_load_secret(const char *path, const char *pass, size_t passlen, tt
 tt_err tt_key_secret_is_sealed(const char *path, int *sealed, tt_error *err);
 
 /* Writes / reads a public key file. */
+/* The public key a secret key file names in clear ("public:"), without opening it. */
+tt_err tt_key_secret_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *err);
+
 tt_err tt_key_save_public(const char *path, const uint8_t pk[TT_PK_SIZE], tt_error *err);
 tt_err tt_key_load_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *err);
 

@@ -42,6 +42,7 @@ typedef struct tt_scan_sig {
 } tt_scan_sig;
 
 /* Signs a scan body (for clients and tests). */
+#define TT_SCAN_SIG_PREFIX "tcmtrace/scan/v1\n"
 void tt_scan_sign(tt_bytes body, const uint8_t sk[64], uint8_t sig[64]);
 
 /*
