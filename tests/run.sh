@@ -5,7 +5,7 @@
 # suite saw; prints one summary line "N passed, N failed" (programs and
 # suites; each prints its own cases).
 BUILD=${BUILD:-build}
-# the checkpoints the CLI remembers per log (README, "verify"): the suite's own
+# the checkpoints the CLI remembers per log (README, "The largest checkpoint seen"): the suite's own
 TCMTRACE_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tcmtrace-state-XXXXXX")
 export TCMTRACE_STATE_DIR
 trap 'rm -rf "$TCMTRACE_STATE_DIR"' EXIT

@@ -1,4 +1,4 @@
-// verify.js: pure checks over bytes, as the C verifier makes them (README,
+// verify.js: pure checks over bytes, as the C verifier makes them (docs/formats.md,
 // "The ledger", "QR labels"): signed notes and checkpoints, label tokens,
 // entries and their signatures, RFC 9162 inclusion proofs. `c` is the
 // crypto of crypto.js; nothing here fetches.
