@@ -192,11 +192,83 @@ static void print_node(json_t *n, int depth, const char *links, int max, int bri
     json_array_foreach(json_object_get(n, links), i, x) print_node(x, depth + 1, links, max, brief);
 }
 
+/* One direction, from the paged trace (breadth first, 500 lots a page): the lots only. */
+static void print_paged(json_t *nodes, const char *id, int depth, int max, int up)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        if (strcmp(js(n, "id"), id) != 0 || ji(n, "depth") != depth)
+            continue;
+        char pretty[TT_CODE_PRETTY + 1], q[48], q2[48], ind[160];
+        snprintf(ind, sizeof ind, "%*s", depth * 4, "");
+        if (depth)
+            printf("%s%s %s %s 的 %s\n", ind, up ? "↑ 来自" : "↓ 流向", js(n, "via"),
+                   fmt_qty(ji(n, "qty_g"), q), fmt_code(id, pretty));
+        else
+            printf("%s\n", fmt_code(id, pretty));
+        printf("%s    %s %s · %s · %s · 持有人 %s · 剩余 %s/%s%s\n", ind, js(n, "herb"),
+               js(n, "form"), js(n, "county"), fmt_status(js(n, "status")), js(n, "holder"),
+               fmt_qty(ji(n, "remaining_g"), q), fmt_qty(ji(n, "registered_g"), q2),
+               ji(n, "inspections") ? " · 有检验记录" : "");
+        size_t k, below = 0;
+        json_t *m;
+        json_array_foreach(nodes, k, m)
+        {
+            if (strcmp(js(m, "from"), id) != 0 || ji(m, "depth") != depth + 1)
+                continue;
+            if (max && depth >= max)
+                below++;
+            else
+                print_paged(nodes, js(m, "id"), depth + 1, max, up);
+        }
+        if (below)
+            printf("%s    (还有 %zu 批未显示 / %zu more lots %s; raise --depth)\n", ind, below,
+                   below, up ? "above" : "below");
+        return;
+    }
+}
+
+static int trace_one_way(cli *c, const char *code, int up, int depth)
+{
+    json_t *nodes = json_array();
+    int64_t cursor = 0;
+    int ex = EX_DONE;
+    while (cursor >= 0) { /* every page, one level past --depth to count what is left out */
+        json_t *resp;
+        json_t *req = json_pack("{s:s, s:s, s:s, s:I, s:i}", "op", "trace", "id", code,
+                                "direction", up ? "up" : "down", "cursor", (json_int_t)cursor,
+                                "limit", 500);
+        json_object_set_new(req, "depth", json_integer(depth ? depth + 1 : 64));
+        if ((ex = cli_request(c, req, &resp)) != EX_DONE)
+            break;
+        json_t *t = json_object_get(resp, "trace");
+        json_array_extend(nodes, json_object_get(t, "nodes"));
+        json_t *next = json_object_get(t, "next");
+        cursor = json_is_integer(next) ? (int64_t)json_integer_value(next) : -1;
+        json_decref(resp);
+    }
+    if (ex == EX_DONE && c->json) {
+        json_t *j = json_pack("{s:s, s:s, s:O}", "id", code, "direction", up ? "up" : "down",
+                              "nodes", nodes);
+        fmt_json(j);
+        json_decref(j);
+    } else if (ex == EX_DONE) {
+        printf("%s\n", up ? "来源 (向上追溯至产地) / upstream to the origin"
+                          : "去向 (向下追踪至销售) / downstream to every sale");
+        print_paged(nodes, code, 0, depth, up);
+    }
+    json_decref(nodes);
+    return ex;
+}
+
 static const char TRACE_USAGE[] =
     "usage: tcmtrace trace CODE [--up | --down] [--depth N] [--brief]\n"
-    "The lineage of a batch: up to every origin and down to every descendant and sale\n"
-    "(--up or --down: one direction only), N levels deep (default: all), each lot with\n"
-    "its events and inspections (--brief: the lots only).\n";
+    "The lineage of a batch: up to every origin and down to every descendant and sale,\n"
+    "each lot with its events and inspections (--brief: the lots only). --up or --down:\n"
+    "one direction, read a page of 500 lots at a time however large the tree, the lots\n"
+    "only. --depth N: N levels, saying how many lots it leaves out.\n";
 
 int cmd_trace(cli *c, int argc, char **argv)
 {
@@ -228,6 +300,8 @@ int cmd_trace(cli *c, int argc, char **argv)
         return fputs(TRACE_USAGE, stderr), EX_USAGE;
     if (tt_code_parse(arg, code, &err) != TT_OK)
         return cli_fail(EX_USAGE, "malformed", "%s", err.message);
+    if (!up || !down) /* one direction: the paged trace, however large the tree */
+        return trace_one_way(c, code, up, depth);
     json_t *resp;
     int ex;
     if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code), &resp)))
