@@ -37,7 +37,7 @@
 
 static const char *const db_names[TT_DB_COUNT] = {
     "entries", "hashes",       "bodies", "merkle",       "checkpoints", "meta",
-    "batches", "batch_events", "actors", "actor_events", "state",
+    "batches", "batch_events", "children", "actors", "actor_events", "state",
 };
 
 #define INITIAL_MAP (64u << 20)

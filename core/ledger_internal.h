@@ -21,6 +21,7 @@ typedef enum tt_db {
     TT_DB_META,
     TT_DB_BATCHES,      /* batch id -> batch state (state.c) */
     TT_DB_BATCH_EVENTS, /* batch id || seq -> event type */
+    TT_DB_CHILDREN,     /* batch id || seq || ordinal (u32) -> the link (JSON), out of the record */
     TT_DB_ACTORS,       /* "a:" id -> actor record; "k:" public key -> id */
     TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type */
     TT_DB_STATE,        /* rules-wide records: genesis, limits */
@@ -51,6 +52,15 @@ tt_err tt_txn_del(struct tt_txn *t, tt_db db, MDB_val *k, tt_error *err, const c
 /* mdb_put through a tt_txn: records a failing code in t->mdb_rc. */
 tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
                   const char *what);
+
+/* The links {id, qty_g, via, seq} to the children of batch `code` (16 digits), in log
+ * order, from the children index: at most max of them (0: all); *total gets how many
+ * there are when not NULL. */
+json_t *tt_children_list(tt_ledger *l, MDB_txn *txn, const char *code, size_t max,
+                         size_t *total);
+
+/* The derived-state layout this code writes; an older one must be rebuilt. */
+#define TT_STATE_LAYOUT 2
 
 /* Caches of parsed JSON (jcache.c), one set per thread, for one ledger at a
  * time: values are shared with the cache and read-only. */

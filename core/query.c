@@ -44,6 +44,8 @@ tt_err tt_state_batch(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
         return rc;
     *out = get_json(txn, l->dbi[TT_DB_BATCHES], code, TT_CODE_LEN);
+    if (*out) /* the first children, as answers show them; all of them: the paged trace */
+        json_object_set_new(*out, "children", tt_children_list(l, txn, code, 1000, NULL));
     tt_rtxn_end(l, txn);
     if (*out == NULL)
         return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
@@ -122,6 +124,38 @@ static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *
                                              "type", (const char *)v.mv_data, v.mv_size));
     }
     mdb_cursor_close(cur);
+    return arr;
+}
+
+json_t *tt_children_list(tt_ledger *l, MDB_txn *txn, const char *code, size_t max, size_t *total)
+{
+    json_t *arr = json_array();
+    MDB_cursor *cur;
+    size_t n = 0;
+    if (strlen(code) != TT_CODE_LEN || mdb_cursor_open(txn, l->dbi[TT_DB_CHILDREN], &cur) != 0) {
+        if (total)
+            *total = 0;
+        return arr;
+    }
+    MDB_val k = {TT_CODE_LEN, (void *)code}, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != TT_CODE_LEN + 12 || memcmp(k.mv_data, code, TT_CODE_LEN) != 0)
+            break;
+        if (max && n >= max) {
+            if (total == NULL)
+                break; /* no one asks how many */
+            n++;
+            continue;
+        }
+        json_t *link = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (link)
+            json_array_append_new(arr, link);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (total)
+        *total = n;
     return arr;
 }
 
@@ -268,7 +302,8 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
     json_object_set_new(n, "events", detailed);
     t->nodes++;
     const char *dir = up ? "parents" : "children";
-    json_t *links = json_object_get(b, dir), *kids = json_array();
+    json_t *own = up ? NULL : tt_children_list(t->l, t->txn, code, 0, NULL);
+    json_t *links = up ? json_object_get(b, dir) : own, *kids = json_array();
     json_t *link;
     json_array_foreach(links, i, link)
     {
@@ -291,6 +326,7 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
         json_array_append_new(kids, k);
     }
     json_object_set_new(n, dir, kids);
+    json_decref(own);
     json_decref(b);
     return n;
 }
@@ -358,10 +394,10 @@ static int record_seq(MDB_val *v, uint64_t *seq)
     return ok;
 }
 
-static const tt_db state_dbs[] = {TT_DB_BATCHES, TT_DB_BATCH_EVENTS, TT_DB_ACTORS,
-                                  TT_DB_ACTOR_EVENTS, TT_DB_STATE};
-static const char *const state_names[] = {"batch", "batch event index", "actor",
-                                          "actor event index", "ledger state"};
+static const tt_db state_dbs[] = {TT_DB_BATCHES, TT_DB_BATCH_EVENTS, TT_DB_CHILDREN,
+                                  TT_DB_ACTORS,  TT_DB_ACTOR_EVENTS, TT_DB_STATE};
+static const char *const state_names[] = {"batch",      "batch event index", "children index",
+                                          "actor",      "actor event index", "ledger state"};
 
 /* Compares one derived database of the ledger with the replayed one. */
 static int compare_db(tt_ledger *l, MDB_txn *a, tt_ledger *s, MDB_txn *b, size_t which,
@@ -621,8 +657,9 @@ tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_
         int d = (int)json_integer_value(json_object_get(q, "depth"));
         size_t k;
         json_t *lnk;
+        json_t *own = up ? NULL : tt_children_list(l, txn, id, 0, NULL);
         if ((unsigned)d < depth)
-            json_array_foreach(json_object_get(b, up ? "parents" : "children"), k, lnk)
+            json_array_foreach(up ? json_object_get(b, "parents") : own, k, lnk)
             {
                 const char *nid = js(lnk, "id");
                 if (json_object_get(seen, nid))
@@ -645,6 +682,7 @@ tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_
                 json_integer((json_int_t)json_array_size(json_object_get(b, "inspections"))));
             json_array_append_new(nodes, n);
         }
+        json_decref(own);
         json_decref(b);
         if (rc != TT_OK)
             break;
@@ -690,6 +728,18 @@ static int meta_has(tt_ledger *l, MDB_txn *txn, const char *key, MDB_val *v)
     return mdb_get(txn, l->dbi[TT_DB_META], &k, v) == 0;
 }
 
+/* Whether the ledger has a genesis but no layout record of this version. */
+static int layout_old(tt_ledger *l, MDB_txn *txn)
+{
+    MDB_val g = {7, "genesis"}, k = {6, "layout"}, v;
+    if (mdb_get(txn, l->dbi[TT_DB_STATE], &g, &v) != 0)
+        return 0; /* a new ledger */
+    char want[16];
+    int n = snprintf(want, sizeof want, "%d", TT_STATE_LAYOUT);
+    return mdb_get(txn, l->dbi[TT_DB_STATE], &k, &v) != 0 || v.mv_size != (size_t)n ||
+           memcmp(v.mv_data, want, (size_t)n) != 0;
+}
+
 tt_err tt_state_check(tt_ledger *l, tt_error *err)
 {
     MDB_txn *txn;
@@ -704,6 +754,11 @@ tt_err tt_state_check(tt_ledger *l, tt_error *err)
                      "again before starting the daemon");
     else if (!meta_has(l, txn, "derived", &rec) || rec.mv_size != TT_DIGEST_SIZE)
         rc = tt_fail(err, TT_ERR_NOT_FOUND, "no derived-state digest is recorded");
+    else if (layout_old(l, txn))
+        rc = tt_fail(err, TT_ERR_AUDIT,
+                     "the derived state is of an older layout than this tcmtraced writes (lots' "
+                     "children now live in their own index): run 'tcmtrace rebuild DIR' once, "
+                     "with the daemon stopped");
     else if ((rc = derived_digest(l, txn, have, err)) == TT_OK &&
              memcmp(have, rec.mv_data, TT_DIGEST_SIZE) != 0)
         rc = tt_fail(err, TT_ERR_AUDIT,

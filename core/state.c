@@ -335,6 +335,25 @@ static json_t *link_of(const char *id, int64_t qty, const char *via, uint64_t se
                      (json_int_t)seq);
 }
 
+/* Links parent b to a child in the children index (out of b's record, so that a lot
+ * with 100,000 children costs an event what a fresh lot does) and counts it. */
+static tt_err child_put(rctx *c, json_t *b, const char *child, int64_t qty, const char *via)
+{
+    uint8_t k[TT_CODE_LEN + 8 + 4]; /* parent, seq, the child's place among its children */
+    memcpy(k, jstr(b, "id"), TT_CODE_LEN);
+    tt_put_u64be(k + TT_CODE_LEN, c->e->seq);
+    tt_put_u32be(k + TT_CODE_LEN + 8, (uint32_t)jint(b, "children_count"));
+    json_t *l = link_of(child, qty, via, c->e->seq);
+    char *v = json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(l);
+    if (v == NULL)
+        return tt_fail(c->err, TT_ERR_NOMEM, "out of memory");
+    tt_err rc = raw_put(c->t, TT_DB_CHILDREN, k, sizeof k, v, strlen(v), c->err);
+    free(v);
+    json_object_set_new(b, "children_count", json_integer(jint(b, "children_count") + 1));
+    return rc;
+}
+
 /* Whether the string array `a` holds `v`. */
 static int list_has_str(json_t *a, const char *v)
 {
@@ -418,7 +437,7 @@ static json_t *batch_new(rctx *c, const char *code, json_t *from, int64_t qty, c
                                   "remaining", (json_int_t)qty, "sold", (json_int_t)0, "destroyed",
                                   (json_int_t)0, "moved_out", (json_int_t)0));
     json_object_set_new(b, "parents", json_array());
-    json_object_set_new(b, "children", json_array());
+    json_object_set_new(b, "children_count", json_integer(0)); /* the links: in TT_DB_CHILDREN */
     json_object_set_new(b, "inspections", json_array());
     json_object_set_new(b, "created_seq", json_integer((json_int_t)c->e->seq));
     return b;
@@ -468,6 +487,10 @@ static tt_err on_genesis(rctx *c)
     set_copy(g, "base_url", json_object_get(c->ev.json, "base_url"));
     tt_err rc = rec_put(c->t, TT_DB_STATE, "genesis", 7, g, c->err);
     json_decref(g);
+    char layout[16];
+    int n = snprintf(layout, sizeof layout, "%d", TT_STATE_LAYOUT);
+    if (rc == TT_OK) /* what derived state this is: an older layout is rebuilt, never misread */
+        rc = raw_put(c->t, TT_DB_STATE, "layout", 6, layout, (size_t)n, c->err);
     return rc;
 }
 
@@ -730,11 +753,10 @@ static tt_err on_transfer(rctx *c)
         json_t *cb = batch_new(c, child, b, qty, c->signer_id, "in_transit");
         json_array_append_new(json_object_get(cb, "parents"),
                               link_of(code, qty, "transfer", c->e->seq));
-        json_array_append_new(json_object_get(b, "children"),
-                              link_of(child, qty, "transfer", c->e->seq));
+        rc = child_put(c, b, child, qty, "transfer");
         take_qty(b, qty, "moved_out");
         moved = cb;
-        if ((rc = batch_put(c, b)) == TT_OK)
+        if (rc == TT_OK && (rc = batch_put(c, b)) == TT_OK)
             rc = index_batch(c, child);
     } else {
         json_object_set_new(b, "status", json_string("in_transit"));
@@ -847,9 +869,9 @@ static tt_err on_split(rctx *c)
         json_t *cb = batch_new(c, jstr(p, "id"), b, jint(p, "qty_g"), c->signer_id, "active");
         json_array_append_new(json_object_get(cb, "parents"),
                               link_of(code, jint(p, "qty_g"), "split", c->e->seq));
-        json_array_append_new(json_object_get(b, "children"),
-                              link_of(jstr(p, "id"), jint(p, "qty_g"), "split", c->e->seq));
-        rc = batch_put(c, cb);
+        rc = child_put(c, b, jstr(p, "id"), jint(p, "qty_g"), "split");
+        if (rc == TT_OK)
+            rc = batch_put(c, cb);
         json_decref(cb);
         if (rc == TT_OK)
             rc = index_batch(c, jstr(p, "id"));
@@ -1047,8 +1069,8 @@ static tt_err on_process(rctx *c)
         json_t *b = json_array_get(in, i);
         json_array_append_new(json_object_get(ob, "parents"),
                               link_of(jstr(p, "id"), jint(p, "qty_g"), "process", c->e->seq));
-        json_array_append_new(json_object_get(b, "children"),
-                              link_of(out_code, jint(p, "qty_g"), "process", c->e->seq));
+        if (rc == TT_OK)
+            rc = child_put(c, b, out_code, jint(p, "qty_g"), "process");
         take_qty(b, jint(p, "qty_g"), "moved_out");
         if (rc == TT_OK)
             rc = batch_put(c, b);
@@ -1117,8 +1139,8 @@ static tt_err each_descendant(rctx *c, json_t *b, tt_err (*fn)(rctx *, json_t *,
     for (size_t i = 0; rc == TT_OK && i < json_array_size(queue); i++) {
         json_t *x = json_array_get(queue, i);
         size_t k;
-        json_t *ch;
-        json_array_foreach(json_object_get(x, "children"), k, ch)
+        json_t *ch, *kids = tt_children_list(c->t->ledger, c->t->txn, jstr(x, "id"), 0, NULL);
+        json_array_foreach(kids, k, ch)
         {
             const char *id = jstr(ch, "id");
             if (json_object_get(seen, id))
@@ -1128,6 +1150,7 @@ static tt_err each_descendant(rctx *c, json_t *b, tt_err (*fn)(rctx *, json_t *,
             if (cb)
                 json_array_append_new(queue, cb);
         }
+        json_decref(kids);
         if (i > 0)
             rc = fn(c, x, arg);
     }

@@ -414,6 +414,16 @@ start_daemon "$L" "$WORK/daemon.log" || exit 1
 expect 0 "show the lot" "$TT" --json show "$DMG"
 contains "$OUT" '"remaining": 1000' "the rebuilt record holds the true 1000 g"
 expect 1 "an 8 kg sale from the 1 kg lot is refused" as grower transfer "$DMG" --to PH-1 --qty 8kg
+# a ledger an older tcmtraced left (children inside records): refused, then rebuilt
+stop_daemon
+"$BIN/tamper" "$L" --old-layout || fail "tamper --old-layout"
+if "$TTD" run "$L" >"$WORK/old.log" 2>&1; then fail "the daemon started on an older layout"; else pass; fi
+contains "$WORK/old.log" "older layout" "the daemon says the layout is older"
+contains "$WORK/old.log" "tcmtrace rebuild" "and what to do"
+expect 0 "rebuild into this layout" "$TT" rebuild "$L"
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+expect 0 "trace after the rebuild" "$TT" trace "$A" --down --depth 1
+contains "$OUT" "$(pretty "$A1")" "the children are back, from their index"
 
 # ---- settings: the config file and a TCP listener ------------------------------------
 stop_daemon
@@ -465,7 +475,7 @@ contains "$OUT" "2 labels" "one label per child"
 expect 0 "scan of the sheet reads every label on it" env -u TCMTRACE_DIR "$TT" --log-key "$L/log.vkey" scan "$WORK/sheet.png"
 contains "$OUT" "[2/2]" "both labels"
 contains "$OUT" "2 张标签已扫描" "and says how many"
-if [ "$(codes_of "$OUT" | tr '\n' ' ')" = "$A1 $A2 " ]; then pass; else fail "the sheet's labels come in reading order: $(codes_of "$OUT" | tr '\n' ' ')"; fi
+if [ "$(codes_of "$OUT" | tr '\n' ' ')" = "$A1 $A2 " ]; then pass; else fail "the sheet's labels come in reading order: $(codes_of "$OUT" | tr '\n' ' ') (children $A1 $A2)"; fi
 /usr/bin/python3 -c "
 import struct, zlib, sys
 w = h = 64
@@ -550,7 +560,11 @@ contains "$OUT" "PH-7" "signed as the counter"
 expect 0 "agent status" "$TT" --json agent status
 contains "$OUT" "$(sed -n 's/^public: //p' "$KEYS/counter.key")" "lists the key"
 AGENT_PID=$(pgrep -f "tcmtrace agent start" | head -1)
-if [ -n "$AGENT_PID" ] && [ "$(awk '/VmLck/ {print $2}' "/proc/$AGENT_PID/status")" -gt 0 ]; then pass; else fail "the agent's keys are in locked memory"; fi
+case "$BIN" in
+*/asan) # AddressSanitizer turns mlock into a no-op, so only the normal build can show it
+    if [ -n "$AGENT_PID" ]; then pass; else fail "the agent runs"; fi ;;
+*) if [ -n "$AGENT_PID" ] && [ "$(awk '/VmLck/ {print $2}' "/proc/$AGENT_PID/status")" -gt 0 ]; then pass; else fail "the agent's keys are in locked memory"; fi ;;
+esac
 if setpriv --reuid=65534 --regid=65534 --clear-groups "$TT" agent status >/dev/null 2>&1; then fail "another user reaches the agent"; else pass; fi
 expect 0 "agent remove" "$TT" agent remove "$KEYS/counter.key"
 expect 2 "a removed key needs its passphrase again" env -u TCMTRACE_PASSPHRASE "$TT" --key "$KEYS/counter.key" scan "$URL"

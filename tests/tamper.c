@@ -5,6 +5,8 @@
  * daemon refuses to serve or sign from it.
  *
  *   tamper DIR CODE GRAMS
+ *   tamper DIR --old-layout    (the ledger as an older tcmtraced left it: no layout record,
+ *                               and the digest moved to match, so only the layout tells)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,22 @@
 int main(int argc, char **argv)
 {
     tt_ledger *l;
+    if (argc == 3 && strcmp(argv[2], "--old-layout") == 0) {
+        MDB_txn *txn;
+        MDB_val k = {6, "layout"}, v, dk = {7, "derived"}, dv;
+        uint8_t d[TT_DIGEST_SIZE];
+        if (tt_ledger_open(argv[1], 0, &l, NULL) != TT_OK || mdb_txn_begin(l->env, NULL, 0, &txn) != 0 ||
+            mdb_get(txn, l->dbi[TT_DB_STATE], &k, &v) != 0 ||
+            mdb_get(txn, l->dbi[TT_DB_META], &dk, &dv) != 0 || dv.mv_size != sizeof d)
+            return fprintf(stderr, "tamper: no layout record in %s\n", argv[1]), 1;
+        memcpy(d, dv.mv_data, sizeof d);
+        tt_digest_move(d, -1, TT_DB_STATE, &k, &v);
+        MDB_val nd = {sizeof d, d};
+        int rc = mdb_del(txn, l->dbi[TT_DB_STATE], &k, NULL) ||
+                 mdb_put(txn, l->dbi[TT_DB_META], &dk, &nd, 0) || mdb_txn_commit(txn);
+        tt_ledger_close(l);
+        return rc ? 1 : 0;
+    }
     if (argc != 4 || tt_ledger_open(argv[1], 0, &l, NULL) != TT_OK)
         return fprintf(stderr, "usage: tamper DIR CODE GRAMS (daemon stopped)\n"), 2;
     MDB_txn *txn;
