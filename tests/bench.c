@@ -831,6 +831,74 @@ static void trace_json_floor(tt_ledger *l, char chain[11][TT_CODE_LEN + 1], json
 #define LINEAGES 32 /* distinct 10-deep lineages, so that a first trace of each can be timed */
 
 /* Sends `req` and waits for the answer; returns its length. */
+/* A split of `code` into n children of `each` g, signed by its holder growers[0]. */
+static char *split_body(const char *code, int n, int64_t each)
+{
+    json_t *kids = json_array();
+    for (int i = 0; i < n; i++) {
+        char c[TT_CODE_LEN + 1];
+        next_code(c);
+        json_array_append_new(kids, json_pack("{s:s, s:I}", "id", c, "qty_g", (json_int_t)each));
+    }
+    return tt_event_build("batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids));
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Records stay small: an event on a lot with 100,000 children against one on a fresh lot.
+ * A lot's children live in their own index, so its record, rewritten by every event on
+ * it, does not grow with them. */
+static void wide_lot(const char *dir, const char *limits, int children)
+{
+    tt_ledger *l = make_ledger(dir, limits, TT_LEDGER_NOSYNC);
+    char wide[TT_CODE_LEN + 1], fresh[TT_CODE_LEN + 1];
+    next_code(wide);
+    next_code(fresh);
+    append_one(l, &growers[0], register_body(wide, (int64_t)children * 10 + 100000));
+    append_one(l, &growers[0], register_body(fresh, 100000));
+    double t0 = now_s();
+    for (int done = 0; done < children; done += 1000)
+        append_one(l, &growers[0], split_body(wide, children - done < 1000 ? children - done : 1000, 10));
+    double setup = now_s() - t0;
+    enum { N = 300 };
+    double w[N], f[N];
+    for (int i = 0; i < N; i++) { /* alternate, so both see the same store */
+        double c0 = cpu_now();
+        append_one(l, &growers[0], split_body(wide, 1, 1));
+        double c1 = cpu_now();
+        append_one(l, &growers[0], split_body(fresh, 1, 1));
+        f[i] = cpu_now() - c1;
+        w[i] = c1 - c0;
+    }
+    qsort(w, N, sizeof *w, cmp_double);
+    qsort(f, N, sizeof *f, cmp_double);
+    json_t *b = NULL;
+    tt_state_batch(l, wide, &b, NULL);
+    char *rec = NULL;
+    size_t reclen = 0;
+    if (b) { /* the record as stored: without the children the answer attaches */
+        json_object_del(b, "children");
+        rec = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        reclen = rec ? strlen(rec) : 0;
+    }
+    printf("| a lot split into %d children (setup %.1f s): its record | %zu bytes |\n", children,
+           setup, reclen);
+    printf("| an event on that lot, CPU p50 / p99 (one split off, rules and commit) | %.2f / %.2f ms |\n",
+           w[N / 2] * 1e3, w[N * 99 / 100] * 1e3);
+    printf("| the same event on a fresh lot, CPU p50 / p99 | %.2f / %.2f ms |\n", f[N / 2] * 1e3,
+           f[N * 99 / 100] * 1e3);
+    printf("| ratio, p50: lot with %d children / fresh lot | %.2f (1 = costs the same) |\n",
+           children, w[N / 2] / f[N / 2]);
+    free(rec);
+    json_decref(b);
+    tt_ledger_close(l);
+}
+
 static int round_trip(int sock, const char *req)
 {
     char *buf;
@@ -1084,6 +1152,9 @@ int main(int argc, char **argv)
     /* reads cannot starve writes: 8 clients on the heaviest reads meanwhile */
     snprintf(d1, sizeof d1, "%s/ingest-reads", root);
     ingest(bin, d1, limits, 16, events / 3, 1, 1000 + 8, ceiling);
+    fflush(stdout);
+    snprintf(d1, sizeof d1, "%s/wide", root);
+    wide_lot(d1, limits, 100000);
     fflush(stdout);
     large(bin, d2, limits, entries);
     if (keep) {
