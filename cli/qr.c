@@ -568,21 +568,14 @@ size_t qr_decode_all(const qr_image *img, char ***texts)
 
 char *qr_decode(const qr_image *img)
 {
-    zbar_image_scanner_t *sc = zbar_image_scanner_create();
-    zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
-    zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
-    zbar_image_t *zi = zbar_image_create();
-    zbar_image_set_format(zi, zbar_fourcc('Y', '8', '0', '0'));
-    zbar_image_set_size(zi, (unsigned)img->w, (unsigned)img->h);
-    zbar_image_set_data(zi, img->px, (unsigned long)img->w * (unsigned long)img->h, NULL);
-    char *text = NULL;
-    if (zbar_scan_image(sc, zi) > 0) {
-        const zbar_symbol_t *s = zbar_image_first_symbol(zi);
-        for (; s && text == NULL; s = zbar_symbol_next(s))
-            if (zbar_symbol_get_type(s) == ZBAR_QRCODE)
-                text = strdup(zbar_symbol_get_data(s));
+    char **texts, *first = NULL;
+    size_t n = qr_decode_all(img, &texts);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0)
+            first = texts[0];
+        else
+            free(texts[i]);
     }
-    zbar_image_destroy(zi);
-    zbar_image_scanner_destroy(sc);
-    return text;
+    free(texts);
+    return first;
 }

@@ -680,32 +680,27 @@ tt_err tt_epcis_page(tt_ledger *l, const char *base_url, json_t *q, json_t **eve
     json_t *cand = candidates(l, base_url, q, &f);
     size_t bytes = 0, looked = 0;
     uint64_t resume = UINT64_MAX;
-    if (cand) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(cand, i, x)
-        {
-            uint64_t s = (uint64_t)json_integer_value(x);
-            if (s < (uint64_t)start || s > last)
-                continue;
-            if (json_array_size(page) >= (size_t)limit || bytes >= PAGE_BYTES ||
-                looked >= PAGE_ENTRIES) {
-                resume = s;
+    /* the seqs to look at: the candidates', or the whole range */
+    size_t ncand = cand ? json_array_size(cand) : 0, ci = 0;
+    for (uint64_t s = (uint64_t)start;;) {
+        if (cand) {
+            while (ci < ncand && (uint64_t)json_integer_value(json_array_get(cand, ci)) < s)
+                ci++;
+            if (ci == ncand)
                 break;
-            }
-            add_entry(l, base_url, gtins, s, &f, page, &bytes);
-            looked++;
+            s = (uint64_t)json_integer_value(json_array_get(cand, ci++));
         }
-    } else if (size > 0) {
-        for (uint64_t s = (uint64_t)start; s <= last; s++) {
-            if (json_array_size(page) >= (size_t)limit || bytes >= PAGE_BYTES ||
-                looked >= PAGE_ENTRIES) {
-                resume = s;
-                break;
-            }
-            add_entry(l, base_url, gtins, s, &f, page, &bytes);
-            looked++;
+        if (size == 0 || s > last)
+            break;
+        if (json_array_size(page) >= (size_t)limit || bytes >= PAGE_BYTES ||
+            looked >= PAGE_ENTRIES) {
+            resume = s;
+            break;
         }
+        add_entry(l, base_url, gtins, s, &f, page, &bytes);
+        looked++;
+        if (!cand)
+            s++;
     }
     json_decref(cand);
     json_decref(gtins);

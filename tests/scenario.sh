@@ -22,31 +22,25 @@ pass() { passed=$((passed + 1)); echo "pass $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && grep -v '^pass ' "$2" | head -12 | sed 's/^/    /'; }
 sum() { sha256sum "$L/data.mdb" | cut -d' ' -f1; }
 
-# refused NAME CODE CMD...: exits 1 with CODE in its message, ledger unchanged
-refused() {
-    name=$1 code=$2
-    shift 2
+# refused_with EXIT NAME CODE CMD...: exits EXIT with CODE in its message, ledger unchanged
+refused_with() {
+    want=$1 name=$2 code=$3
+    shift 3
     before=$(sum)
     "$@" >"$WORK/out" 2>&1
     rc=$?
     after=$(sum)
-    if [ $rc -eq 1 ] && grep -q "$code" "$WORK/out" && [ "$before" = "$after" ]; then
+    if [ $rc -eq "$want" ] && grep -q "$code" "$WORK/out" && [ "$before" = "$after" ]; then
         pass "$name"
     else
         echo "    (exit $rc, ledger $([ "$before" = "$after" ] && echo unchanged || echo CHANGED))"
         fail "$name" "$WORK/out"
     fi
 }
-# usage_refused NAME CODE CMD...: exits 2 (caught before anything is sent) with CODE, ledger unchanged
-usage_refused() {
-    name=$1 code=$2
-    shift 2
-    before=$(sum)
-    "$@" >"$WORK/out" 2>&1
-    rc=$?
-    if [ $rc -eq 2 ] && grep -q "$code" "$WORK/out" && [ "$before" = "$(sum)" ]; then pass "$name"
-    else echo "    (exit $rc)"; fail "$name" "$WORK/out"; fi
-}
+# refused NAME CODE CMD...: the daemon says no (exit 1)
+refused() { refused_with 1 "$@"; }
+# usage_refused NAME CODE CMD...: caught before anything is sent (exit 2)
+usage_refused() { refused_with 2 "$@"; }
 # ok NAME CMD...: exits 0
 ok() {
     name=$1
