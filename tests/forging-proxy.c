@@ -7,7 +7,10 @@
  * the latest checkpoint with the genuinely signed one of size N: a server
  * showing an old view of the log.
  *
- *   forging-proxy DIR UPSTREAM [--old-checkpoint N]    (runs until killed)
+ * With --checkpoint-note FILE it answers every checkpoint request with the
+ * note in FILE: a checkpoint of another log, say, signed with this log's key.
+ *
+ *   forging-proxy DIR UPSTREAM [--old-checkpoint N | --checkpoint-note FILE]    (until killed)
  */
 #include <jansson.h>
 #include <nanomsg/nn.h>
@@ -19,10 +22,19 @@
 int main(int argc, char **argv)
 {
     long old = -1;
+    char *note = NULL;
     if (argc == 5 && strcmp(argv[3], "--old-checkpoint") == 0)
         old = atol(argv[4]);
-    else if (argc != 3)
-        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM [--old-checkpoint N]\n"), 2;
+    else if (argc == 5 && strcmp(argv[3], "--checkpoint-note") == 0) {
+        FILE *f = fopen(argv[4], "r");
+        static char buf[8192];
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        note = buf;
+    } else if (argc != 3)
+        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM [--old-checkpoint N | --checkpoint-note FILE]\n"), 2;
     char url[4200];
     snprintf(url, sizeof url, "ipc://%s/api.sock", argv[1]);
     int rep = nn_socket(AF_SP, NN_REP), req = nn_socket(AF_SP, NN_REQ);
@@ -35,6 +47,16 @@ int main(int argc, char **argv)
             break;
         json_t *r = json_loadb(in, (size_t)n, 0, NULL);
         const char *op = r ? json_string_value(json_object_get(r, "op")) : NULL;
+        if (note && op && strcmp(op, "checkpoint") == 0) { /* the forged note, as the answer */
+            json_t *a = json_pack("{s:b, s:s}", "ok", 1, "checkpoint", note);
+            char *s = json_dumps(a, JSON_COMPACT);
+            nn_send(rep, s, strlen(s), 0);
+            free(s);
+            json_decref(a);
+            json_decref(r);
+            nn_freemsg(in);
+            continue;
+        }
         int forge = old < 0 && op && strcmp(op, "proof") == 0;
         if (old >= 0 && op && strcmp(op, "checkpoint") == 0 && !json_object_get(r, "size")) {
             json_object_set_new(r, "size", json_integer(old)); /* the old view */

@@ -270,6 +270,23 @@ open(p, 'w', encoding='utf-8').write('\n'.join(lines))
 PY
 hcase remembered-checkpoint-damaged 4 "remembered in" "$TT" --log-key "$L/log.vkey" verify "$B"
 cp "$WORK/remembered" "$f"
+# a checkpoint of another log, genuinely signed with this log's key: refused by its origin
+python3 - "$L/log.key" "$L/log.vkey" "$WORK/foreign.note" <<'PY'
+import base64, hashlib, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+seed = next(l.split(': ')[1] for l in open(sys.argv[1]) if l.startswith('secret: '))
+name, kid, _ = open(sys.argv[2]).read().strip().split('+', 2)
+sk = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed))
+text = 'tcmtrace.test/elsewhere\n1\n' + base64.b64encode(hashlib.sha256(b'x').digest()).decode() + '\n'
+sig = sk.sign(text.encode())
+line = '\u2014 ' + name + ' ' + base64.b64encode(bytes.fromhex(kid) + sig).decode() + '\n'
+open(sys.argv[3], 'w').write(text + '\n' + line)
+PY
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --checkpoint-note "$WORK/foreign.note" &
+PROXY=$!
+sleep 0.3
+hcase checkpoint-of-another-origin 4 "not of \"tcmtrace.test/hostile\"" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 unset TCMTRACE_STATE_DIR
 
 passed=$(grep -c '^pass' "$WORK/results")
