@@ -55,8 +55,13 @@ as trader sell "$G" --qty 2kg >/dev/null
 as regulator recall "$R" --reason "二氧化硫残留超标" >/dev/null
 as inspector hold "$H" --reason "待复检" >/dev/null
 url() { "$TT" --json label "$1" --out "$WORK/$1.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p'; }
-printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","min_entries":6}\n' \
-    "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" >"$WORK/cases.json"
+as grower register --herb 当归 --latin "Angelica sinensis (Oliv.) Diels" --part 根 --qty 5kg \
+    --province 甘肃省 --city 定西市 --county 岷县 --base 梅川镇当归种植基地 --harvest 2026-10-12 \
+    --grade 一等 --processing 晒干 --gtin 6901234567892 >"$WORK/reg3" || { cat "$WORK/reg3"; exit 1; }
+D=$(codes_of "$WORK/reg3" | head -1)
+DL=$("$TT" --json label "$D" --digital-link --out "$WORK/dl.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","other_gtin":"06901234567908","min_entries":6}\n' \
+    "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" "$DL" >"$WORK/cases.json"
 "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$PORT" >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 for i in $(seq 100); do curl -s -o /dev/null "$BASE/api/v1/status" && break; sleep 0.05; done

@@ -6,7 +6,7 @@
 //   node phone.mjs CASES.json SCREENS
 //
 // CASES.json: {"genuine": url, "recalled": url, "held": url, "other": url,
-//              "min_entries": n}
+//              "dl": Digital Link url, "other_gtin": a valid GTIN not the lot's, "min_entries": n}
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
 
@@ -71,6 +71,15 @@ const swapped = new URL(cases.genuine);
 swapped.pathname = new URL(cases.recalled).pathname; // the genuine lot's token on another code
 r = await open('swapped-code', swapped.toString());
 check(r.verdict === 'fake' && /追溯码与令牌不符/.test(r.banner), 'a swapped code shows 疑似假冒', JSON.stringify(r));
+// a GS1 Digital Link label: the same page, the lot's GTIN checked
+if (cases.dl) {
+  r = await open('digital-link', cases.dl);
+  check(r.verdict === 'ok' && /正品/.test(r.banner), 'a GS1 Digital Link label opens the same page, green', JSON.stringify(r));
+  const wrong = new URL(cases.dl);
+  wrong.pathname = wrong.pathname.replace(/\/01\/\d{14}\//, '/01/' + cases.other_gtin + '/');
+  r = await open('digital-link-wrong-gtin', wrong.toString());
+  check(r.verdict === 'fake' && /GTIN/.test(r.banner), 'a Digital Link naming another product\'s GTIN shows 疑似假冒', JSON.stringify(r));
+}
 r = await open('other-ledger', cases.other);
 check(r.verdict === 'fake' && /另一个账本/.test(r.banner), 'a label of another ledger shows 疑似假冒', JSON.stringify(r));
 // the server lies: one entry of the history changed on its way (a proxy in the test)
