@@ -115,6 +115,11 @@ static tt_err open_dbs(tt_ledger *l, tt_error *err)
         rc = mdb_dbi_open(txn, db_names[i], ro ? 0 : MDB_CREATE, &l->dbi[i]);
         if (rc != 0) {
             mdb_txn_abort(txn);
+            if (rc == MDB_NOTFOUND && i > 0) /* a ledger, but an older layout's */
+                return tt_fail(err, TT_ERR_AUDIT,
+                               "%s was left by an older tcmtraced (it has no \"%s\" "
+                               "database): stop the daemon and run 'tcmtrace rebuild %s' once",
+                               l->dir, db_names[i], l->dir);
             if (rc == MDB_NOTFOUND)
                 return tt_fail(err, TT_ERR_NOT_FOUND, "%s holds no tcmtrace ledger", l->dir);
             return tt_mdb_fail(err, rc, "cannot open a ledger database");

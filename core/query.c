@@ -740,6 +740,20 @@ static int layout_old(tt_ledger *l, MDB_txn *txn)
            memcmp(v.mv_data, want, (size_t)n) != 0;
 }
 
+tt_err tt_state_layout_check(tt_ledger *l, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    if (layout_old(l, txn))
+        rc = tt_fail(err, TT_ERR_AUDIT,
+                     "the derived state is of an older layout than this program reads: stop "
+                     "tcmtraced and run 'tcmtrace rebuild DIR' once");
+    tt_rtxn_end(l, txn);
+    return rc;
+}
+
 tt_err tt_state_check(tt_ledger *l, tt_error *err)
 {
     MDB_txn *txn;

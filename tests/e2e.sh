@@ -417,9 +417,14 @@ expect 1 "an 8 kg sale from the 1 kg lot is refused" as grower transfer "$DMG" -
 # a ledger an older tcmtraced left (children inside records): refused, then rebuilt
 stop_daemon
 "$BIN/tamper" "$L" --old-layout || fail "tamper --old-layout"
+if timeout 10 "$BIN/tcmtrace-web" "$L" --listen 127.0.0.1:1 >"$WORK/oldweb.log" 2>&1; then fail "tcmtrace-web opened an older layout"; else pass; fi
+contains "$WORK/oldweb.log" "older tcmtraced" "tcmtrace-web names the older layout"
+contains "$WORK/oldweb.log" "tcmtrace rebuild" "and what to do"
 if "$TTD" run "$L" >"$WORK/old.log" 2>&1; then fail "the daemon started on an older layout"; else pass; fi
 contains "$WORK/old.log" "older layout" "the daemon says the layout is older"
 contains "$WORK/old.log" "tcmtrace rebuild" "and what to do"
+if timeout 10 "$BIN/tcmtrace-web" "$L" --listen 127.0.0.1:1 >"$WORK/oldweb2.log" 2>&1; then fail "tcmtrace-web opened an older layout the daemon had touched"; else pass; fi
+contains "$WORK/oldweb2.log" "older layout" "tcmtrace-web checks the layout too"
 expect 0 "rebuild into this layout" "$TT" rebuild "$L"
 start_daemon "$L" "$WORK/daemon.log" || exit 1
 expect 0 "trace after the rebuild" "$TT" trace "$A" --down --depth 1

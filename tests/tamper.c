@@ -27,8 +27,18 @@ int main(int argc, char **argv)
             return fprintf(stderr, "tamper: no layout record in %s\n", argv[1]), 1;
         memcpy(d, dv.mv_data, sizeof d);
         tt_digest_move(d, -1, TT_DB_STATE, &k, &v);
+        /* and no children index: the links lived in the records then */
+        MDB_cursor *cur;
+        MDB_val ck, cv;
+        if (mdb_cursor_open(txn, l->dbi[TT_DB_CHILDREN], &cur) == 0) {
+            for (int m = mdb_cursor_get(cur, &ck, &cv, MDB_FIRST); m == 0;
+                 m = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT))
+                tt_digest_move(d, -1, TT_DB_CHILDREN, &ck, &cv);
+            mdb_cursor_close(cur);
+        }
         MDB_val nd = {sizeof d, d};
         int rc = mdb_del(txn, l->dbi[TT_DB_STATE], &k, NULL) ||
+                 mdb_drop(txn, l->dbi[TT_DB_CHILDREN], 1) ||
                  mdb_put(txn, l->dbi[TT_DB_META], &dk, &nd, 0) || mdb_txn_commit(txn);
         tt_ledger_close(l);
         return rc ? 1 : 0;

@@ -246,6 +246,7 @@ int main(int argc, char **argv)
     }
     tt_error err;
     if (tt_ledger_open(w.dir, TT_LEDGER_RDONLY, &w.ledger, &err) != TT_OK ||
+        tt_state_layout_check(w.ledger, &err) != TT_OK ||
         tt_api_init(&w.ops, w.ledger, &err) != TT_OK) {
         fprintf(stderr, "tcmtrace-web: %s: %s%s\n", w.dir, err.message,
                 err.code == TT_ERR_NOT_FOUND ? " (run 'tcmtraced init' first)" : "");

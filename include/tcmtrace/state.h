@@ -101,6 +101,9 @@ tt_err tt_state_list(tt_ledger *l, int actors, json_t *filter, const char *curso
  */
 tt_err tt_state_check(tt_ledger *l, tt_error *err);
 
+/* Only whether the derived state is of the layout this code reads (cheap: a reader's check). */
+tt_err tt_state_layout_check(tt_ledger *l, tt_error *err);
+
 /* Records the digest of the derived state as it is (a ledger that predates it). */
 tt_err tt_state_digest_record(tt_ledger *l, tt_error *err);
 
