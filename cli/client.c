@@ -276,35 +276,25 @@ int cli_sign(cli *c, const tt_keypair *kp, const char *prefix, tt_bytes body, ui
 {
     static const uint8_t zero[64];
     size_t pl = strlen(prefix);
-    if (sodium_memcmp(kp->sk, zero, 64) != 0) {
-        uint8_t *msg = malloc(pl + body.size);
-        if (msg == NULL)
-            return cli_fail(EX_UNREACHABLE, "nomem", "out of memory");
-        memcpy(msg, prefix, pl);
-        memcpy(msg + pl, body.data, body.size);
-        crypto_sign_detached(sig, NULL, msg, pl + body.size, kp->sk);
-        free(msg);
-        return EX_DONE;
-    }
     uint8_t *msg = malloc(pl + body.size);
-    int rc = msg ? 0 : -1;
-    if (msg) {
-        memcpy(msg, prefix, pl);
-        memcpy(msg + pl, body.data, body.size);
-        rc = cli_agent_sign(kp->pk, msg, pl + body.size, sig);
-        free(msg);
+    if (msg == NULL)
+        return cli_fail(EX_UNREACHABLE, "nomem", "out of memory");
+    memcpy(msg, prefix, pl);
+    memcpy(msg + pl, body.data, body.size);
+    int own = sodium_memcmp(kp->sk, zero, 64) != 0, ex = EX_DONE;
+    if (own)
+        crypto_sign_detached(sig, NULL, msg, pl + body.size, kp->sk);
+    else if (cli_agent_sign(kp->pk, msg, pl + body.size, sig) != 0) {
+        /* the agent let the key go (its time ran out) or stopped: open the file after all */
+        tt_keypair file_kp;
+        cli nc = *c;
+        nc.no_agent = 1;
+        if ((ex = cli_load_key(&nc, &file_kp)) == EX_DONE) {
+            crypto_sign_detached(sig, NULL, msg, pl + body.size, file_kp.sk);
+            tt_keypair_wipe(&file_kp);
+        }
     }
-    if (rc == 0)
-        return EX_DONE;
-    /* the agent let the key go (its time ran out) or stopped: open the file after all */
-    tt_keypair own;
-    cli nc = *c;
-    nc.no_agent = 1;
-    int ex = cli_load_key(&nc, &own);
-    if (ex == EX_DONE) {
-        ex = cli_sign(c, &own, prefix, body, sig);
-        tt_keypair_wipe(&own);
-    }
+    free(msg);
     return ex;
 }
 

@@ -116,7 +116,14 @@ static json_t *op_batch(const tt_api *s, json_t *req)
         return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
     if (tt_state_batch(s->ledger, id, &b, &err) != TT_OK)
         return from_err(&err);
-    tt_state_batch_events(s->ledger, json_string_value(json_object_get(b, "id")), &ev, &err);
+    const char *code = json_string_value(json_object_get(b, "id"));
+    json_t *kids = NULL;
+    size_t total = 0; /* the first children; all of them: the paged trace */
+    if (tt_state_children(s->ledger, code, 1000, &kids, &total, &err) == TT_OK) {
+        json_object_set_new(b, "children", kids);
+        json_object_set_new(b, "children_total", json_integer((json_int_t)total));
+    }
+    tt_state_batch_events(s->ledger, code, &ev, &err);
     return json_pack("{s:b, s:o, s:o}", "ok", 1, "batch", b, "events", ev);
 }
 

@@ -44,8 +44,6 @@ tt_err tt_state_batch(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
         return rc;
     *out = get_json(txn, l->dbi[TT_DB_BATCHES], code, TT_CODE_LEN);
-    if (*out) /* the first children, as answers show them; all of them: the paged trace */
-        json_object_set_new(*out, "children", tt_children_list(l, txn, code, 1000, NULL));
     tt_rtxn_end(l, txn);
     if (*out == NULL)
         return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
@@ -157,6 +155,19 @@ json_t *tt_children_list(tt_ledger *l, MDB_txn *txn, const char *code, size_t ma
     if (total)
         *total = n;
     return arr;
+}
+
+tt_err tt_state_children(tt_ledger *l, const char *in, size_t max, json_t **out, size_t *total,
+                         tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    MDB_txn *txn;
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
+        return rc;
+    *out = tt_children_list(l, txn, code, max, total);
+    tt_rtxn_end(l, txn);
+    return TT_OK;
 }
 
 tt_err tt_state_batch_events(tt_ledger *l, const char *in, json_t **out, tt_error *err)
@@ -728,6 +739,10 @@ static int meta_has(tt_ledger *l, MDB_txn *txn, const char *key, MDB_val *v)
     return mdb_get(txn, l->dbi[TT_DB_META], &k, v) == 0;
 }
 
+#define OLD_LAYOUT                                                                                 \
+    "the derived state is of an older layout than this program reads (lots' children now live "    \
+    "in their own index): stop tcmtraced and run 'tcmtrace rebuild DIR' once"
+
 /* Whether the ledger has a genesis but no layout record of this version. */
 static int layout_old(tt_ledger *l, MDB_txn *txn)
 {
@@ -747,9 +762,7 @@ tt_err tt_state_layout_check(tt_ledger *l, tt_error *err)
     if (rc != TT_OK)
         return rc;
     if (layout_old(l, txn))
-        rc = tt_fail(err, TT_ERR_AUDIT,
-                     "the derived state is of an older layout than this program reads: stop "
-                     "tcmtraced and run 'tcmtrace rebuild DIR' once");
+        rc = tt_fail(err, TT_ERR_AUDIT, OLD_LAYOUT);
     tt_rtxn_end(l, txn);
     return rc;
 }
@@ -769,10 +782,7 @@ tt_err tt_state_check(tt_ledger *l, tt_error *err)
     else if (!meta_has(l, txn, "derived", &rec) || rec.mv_size != TT_DIGEST_SIZE)
         rc = tt_fail(err, TT_ERR_NOT_FOUND, "no derived-state digest is recorded");
     else if (layout_old(l, txn))
-        rc = tt_fail(err, TT_ERR_AUDIT,
-                     "the derived state is of an older layout than this tcmtraced writes (lots' "
-                     "children now live in their own index): run 'tcmtrace rebuild DIR' once, "
-                     "with the daemon stopped");
+        rc = tt_fail(err, TT_ERR_AUDIT, OLD_LAYOUT);
     else if ((rc = derived_digest(l, txn, have, err)) == TT_OK &&
              memcmp(have, rec.mv_data, TT_DIGEST_SIZE) != 0)
         rc = tt_fail(err, TT_ERR_AUDIT,

@@ -47,6 +47,11 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
 /* The state of a batch (a new reference; json_decref it). */
 tt_err tt_state_batch(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 
+/* The links {id, qty_g, via, seq} to a batch's children, in log order, at most max (0: all);
+ * *total (when not NULL) gets how many there are. */
+tt_err tt_state_children(tt_ledger *l, const char *code, size_t max, json_t **out, size_t *total,
+                         tt_error *err);
+
 /* An actor by id, or by base64 public key when `id` is 44 characters. */
 tt_err tt_state_actor(tt_ledger *l, const char *id, json_t **out, tt_error *err);
 
