@@ -38,6 +38,9 @@ DEPS_OK  := $(BUILD)/.deps-ok
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 WEB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard web/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+# QR labels drawn and read (libqrencode, FreeType, libpng, zbar): the CLI and tcmtrace-web link it,
+# the daemon and libtcmtrace do not
+IMG_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/image/*.c))
 
 .PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean \
 	install uninstall
@@ -84,11 +87,14 @@ lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
 $(BUILD)/tcmtraced: $(DAEMON_OBJ) $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
-$(BUILD)/tcmtrace-web: $(WEB_OBJ) $(BUILD)/libtcmtrace.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(WEBLIBS)
+$(BUILD)/tcmtrace-web: $(WEB_OBJ) $(BUILD)/libtcmtrace-image.a $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(WEBLIBS) $(IMGLIBS)
 
-$(BUILD)/tcmtrace: $(CLI_OBJ) $(BUILD)/libtcmtrace.a
+$(BUILD)/tcmtrace: $(CLI_OBJ) $(BUILD)/libtcmtrace-image.a $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(IMGLIBS)
+
+$(BUILD)/libtcmtrace-image.a: $(IMG_OBJ)
+	ar rcs $@ $^
 
 deps:
 	@missing=""; \
@@ -117,8 +123,8 @@ $(BUILD)/libtcmtrace.a: $(CORE_OBJ)
 $(BUILD)/libtcmtrace.so: $(CORE_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# the label test draws and reads real images with the CLI's QR code
-$(BUILD)/tests/test_label: $(BUILD)/tests/test_label.o $(BUILD)/tests/testutil.o $(BUILD)/cli/qr.o $(BUILD)/libtcmtrace.a
+# the label test draws and reads real images with the shared QR module
+$(BUILD)/tests/test_label: $(BUILD)/tests/test_label.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace-image.a $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS) $(IMGLIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libtcmtrace.a
@@ -239,7 +245,7 @@ install: all
 	install -m 0755 $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 schemas/limits/chp2020.json schemas/herbs/chp2020-herbs.json $(SHARE)/
 	cp -R web/pages $(SHARE)/web/
-	cp -R $(NOBLE)/ed25519 $(NOBLE)/hashes $(SHARE)/web/node_modules/@noble/
+	cp -R $(NOBLE)/ed25519 $(NOBLE)/hashes $(NOBLE)/ciphers $(SHARE)/web/node_modules/@noble/
 	chmod -R u=rwX,go=rX $(SHARE)
 	install -m 0644 docs/man/tcmtrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 docs/man/tcmtraced.8 docs/man/tcmtrace-web.8 $(DESTDIR)$(PREFIX)/share/man/man8/

@@ -13,11 +13,13 @@
 
 static const char KEY_USAGE[] =
     "usage: tcmtrace key new FILE [--unsealed] [--passphrase-file F]\n"
-    "       tcmtrace key show FILE\n"
+    "       tcmtrace key show FILE [--open]\n"
     "\n"
     "new   makes an Ed25519 key pair: FILE (secret, mode 0600, sealed with a passphrase\n"
     "      unless --unsealed) and FILE.pub. Existing files are never overwritten.\n"
-    "show  prints the public key of a key file (secret or .pub).\n";
+    "show  prints the public key of a key file (secret or .pub), and of a secret key\n"
+    "      file how it is kept; --open also opens it with its passphrase (the stall\n"
+    "      page's backups are such files) and checks the secret matches the public key.\n";
 
 static int key_new(cli *c, int argc, char **argv)
 {
@@ -72,21 +74,47 @@ static int key_new(cli *c, int argc, char **argv)
 
 static int key_show(cli *c, int argc, char **argv)
 {
-    if (argc != 2)
+    int open = argc == 3 && strcmp(argv[2], "--open") == 0;
+    if (argc != 2 && !open)
         return fputs(KEY_USAGE, stderr), EX_USAGE;
     uint8_t pk[32];
     tt_error err;
     char pk64[64];
+    int sealed = -1; /* -1: a public key file */
     if (tt_key_load_public(argv[1], pk, &err) != TT_OK)
         return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
     tt_b64((tt_bytes){32, pk}, pk64);
+    if (tt_key_secret_is_sealed(argv[1], &sealed, &err) != TT_OK)
+        sealed = -1;
+    if (open && sealed < 0)
+        return cli_fail(EX_USAGE, "key_format", "%s is a public key file: there is nothing to open",
+                        argv[1]);
+    if (open) {
+        tt_keypair kp;
+        if (tt_secret_load(argv[1], c->pass_file, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
+            return cli_fail(EX_REFUSED, tt_err_name(err.code), "%s", err.message);
+        tt_keypair_wipe(&kp); /* tt_key_load_secret checked it against the public key */
+    }
+    const char *kind = sealed < 0 ? "public" : sealed ? "sealed" : "unsealed";
     if (c->json) {
-        json_t *j = json_pack("{s:s}", "key", pk64);
+        json_t *j = json_pack("{s:s, s:s}", "key", pk64, "file", kind);
+        if (open)
+            json_object_set_new(j, "opened", json_true());
         fmt_json(j);
         json_decref(j);
-    } else {
-        printf("%s\n", pk64);
+        return EX_DONE;
     }
+    printf("%s\n", pk64);
+    if (sealed == 1)
+        printf("  私钥文件，用密码加密（Argon2id + XChaCha20-Poly1305） / secret key, sealed with a "
+               "passphrase\n");
+    else if (sealed == 0)
+        printf("  私钥文件，未加密 / secret key, NOT sealed: keep it offline\n");
+    if (open && sealed)
+        printf("  ✓ 密码正确，私钥与公钥相符 / the passphrase opens it and the secret key matches "
+               "its public key\n");
+    else if (open)
+        printf("  ✓ 私钥与公钥相符 / the secret key matches its public key\n");
     return EX_DONE;
 }
 

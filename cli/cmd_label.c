@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "qr.h"
+#include "tcmtrace/qrimage.h"
 
 static const char *js(json_t *o, const char *k)
 {
@@ -38,9 +38,8 @@ static const char LABEL_USAGE[] =
 
 typedef struct one_label {
     char code[TT_CODE_LEN + 1];
-    char pretty[TT_CODE_PRETTY + 1];
     char url[TT_LABEL_URL_MAX];
-    char herb[256], detail[160], origin[256];
+    qr_label_strings s;
 } one_label;
 
 static int fetch_label(cli *c, const char *code, const char *base, int dl, one_label *l)
@@ -53,9 +52,8 @@ static int fetch_label(cli *c, const char *code, const char *base, int dl, one_l
         json_decref(lr);
         return ex;
     }
-    json_t *b = json_object_get(br, "batch"), *h = json_object_get(b, "herb");
-    json_t *o = json_object_get(b, "origin");
-    char base_buf[300], q[48];
+    json_t *b = json_object_get(br, "batch");
+    char base_buf[300];
     if (base == NULL) {
         if (*js(lr, "base_url"))
             snprintf(base_buf, sizeof base_buf, "%s", js(lr, "base_url"));
@@ -64,7 +62,6 @@ static int fetch_label(cli *c, const char *code, const char *base, int dl, one_l
         base = base_buf;
     }
     snprintf(l->code, sizeof l->code, "%s", code);
-    tt_code_pretty(code, l->pretty);
     tt_error err;
     if (dl && !*js(b, "gtin"))
         ex = cli_fail(EX_USAGE, "no_gtin",
@@ -77,20 +74,13 @@ static int fetch_label(cli *c, const char *code, const char *base, int dl, one_l
                  : tt_label_url(base, code, js(lr, "token"), l->url, sizeof l->url, &err)) == TT_OK
                  ? EX_DONE
                  : cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
-    snprintf(l->herb, sizeof l->herb, "%s %s", js(h, "name_zh"), js(h, "latin"));
-    /* what remains now, as the goods on the table weigh */
-    snprintf(
-        l->detail, sizeof l->detail, "%s · %s · %s",
-        fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")), q),
-        js(b, "form"), js(b, "grade"));
+    qr_label_of_batch(b, &l->s);
     const char *st = js(b, "status");
     if (strcmp(st, "recalled") == 0 || strcmp(st, "held") == 0 || strcmp(st, "depleted") == 0 ||
         strcmp(st, "destroyed") == 0)
         fprintf(stderr, "⚠ 批次 %s %s：标签上的货不应出售 / batch %s is %s: goods under this label "
                         "must not be sold\n",
-                l->pretty, fmt_status(st), code, st);
-    snprintf(l->origin, sizeof l->origin, "%s %s %s%s", js(o, "province"), js(o, "city"),
-             js(o, "county"), json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
+                l->s.pretty, fmt_status(st), code, st);
     json_decref(lr);
     json_decref(br);
     return ex;
@@ -132,7 +122,7 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
         for (size_t i = 0; i < n; i++)
             qr_svg_label(f, (double)(i % 3) * g->width_mm, (double)(i / 3) * g->height_mm, g,
                          ls[i].url,
-                         &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin});
+                         &ls[i].s.text);
         fprintf(f, "</svg>\n");
         return fclose(f) == 0 ? EX_DONE : cli_fail(EX_UNREACHABLE, "io", "cannot write %s", out);
     }
@@ -144,7 +134,7 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
     int ex = EX_DONE;
     for (size_t i = 0; i < n && ex == EX_DONE; i++)
         if (qr_draw_label(&img, (int)(i % 3) * w, (int)(i / 3) * h, g, ls[i].url,
-                          &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin},
+                          &ls[i].s.text,
                           err, sizeof err) != 0)
             ex = cli_fail(EX_UNREACHABLE, "io", "%s", err);
     if (ex == EX_DONE && qr_write_png(&img, g->dpi, out, err, sizeof err) != 0)
@@ -236,7 +226,7 @@ int cmd_label(cli *c, int argc, char **argv)
     if (ex == EX_DONE && strcmp(fmt, "term") == 0) {
         for (size_t i = 0; i < n; i++) {
             qr_print_terminal(
-                ls[i].url, &(qr_label_text){ls[i].pretty, ls[i].herb, ls[i].detail, ls[i].origin});
+                ls[i].url, &ls[i].s.text);
             printf("%s\n\n", ls[i].url);
         }
     } else if (ex == EX_DONE) {
@@ -253,7 +243,7 @@ int cmd_label(cli *c, int argc, char **argv)
             printf("已生成标签 / %zu label%s written to %s (%s, %.0f × %.0f mm, %d dpi)\n", n,
                    n == 1 ? "" : "s", out, fmt, g.width_mm, g.height_mm, g.dpi);
             for (size_t i = 0; i < n; i++)
-                printf("  %s  QR version %d\n", ls[i].pretty, qr_version(ls[i].url));
+                printf("  %s  QR version %d\n", ls[i].s.pretty, qr_version(ls[i].url));
         }
     }
     free(ls);

@@ -34,7 +34,7 @@ _tcmtrace() {
     fi
     local opts=
     case $cmd in
-    key) opts="new show --unsealed" ;;
+    key) opts="new show --unsealed --open" ;;
     actor) opts="enroll revoke rotate show list --id --name --org --licence --role --pubkey --stall --reason --new-key" ;;
     herbs|limits) opts="publish" ;;
     tiles) opts="export" ;;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tcmtrace/util.h"
 
 static uint32_t next_cp(const char **p)
 {
@@ -70,18 +71,7 @@ void fmt_kv(const char *label, const char *fmt, ...)
 
 const char *fmt_qty(int64_t g, char buf[48])
 {
-    if (g >= 1000 && g % 1000 == 0)
-        snprintf(buf, 48, "%lld kg", (long long)(g / 1000));
-    else if (g >= 1000)
-        snprintf(buf, 48, "%lld.%03lld kg", (long long)(g / 1000), (long long)(g % 1000));
-    else
-        snprintf(buf, 48, "%lld g", (long long)g);
-    if (g >= 1000 && g % 1000) { /* drop trailing zeros: 1.500 -> 1.5 */
-        char *kg = strstr(buf, " kg");
-        while (kg[-1] == '0')
-            memmove(kg - 1, kg, strlen(kg) + 1), kg--;
-    }
-    return buf;
+    return tt_qty_text(g, buf);
 }
 
 /* "500kg", "1.5 kg", "20g", "2t", "10斤", "3两", "500公斤": whole grams only. */

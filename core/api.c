@@ -462,6 +462,18 @@ static json_t *op_proof_bundle(const tt_api *s, json_t *req)
     return r;
 }
 
+/* The herb dictionary in force, for a picker (the stall page's). */
+static json_t *op_herbs(const tt_api *s, json_t *req)
+{
+    (void)req;
+    json_t *d;
+    tt_error err;
+    if (tt_state_herbs(s->ledger, &d, &err) != TT_OK)
+        return from_err(&err);
+    json_object_set_new(d, "ok", json_true());
+    return d;
+}
+
 /* A page of the ledger's events as GS1 EPCIS 2.0 events (tcmtrace/epcis.h). */
 static json_t *op_epcis(const tt_api *s, json_t *req)
 {
@@ -498,7 +510,8 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
                {"batches", op_batches},
                {"actors", op_actors},
                {"proof_bundle", op_proof_bundle},
-               {"epcis", op_epcis}};
+               {"epcis", op_epcis},
+               {"herbs", op_herbs}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
@@ -507,6 +520,6 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
     return fail(TT_ERR_ARGUMENT,
                 "unknown op \"%.40s\"; ops are submit, submit_many, status, batch, trace, entry, "
                 "log, proof, consistency, checkpoint, actor, label, scan, batches, actors, "
-                "proof_bundle, epcis",
+                "proof_bundle, epcis, herbs",
                 op);
 }

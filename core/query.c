@@ -170,6 +170,51 @@ tt_err tt_state_children(tt_ledger *l, const char *in, size_t max, json_t **out,
     return TT_OK;
 }
 
+tt_err tt_state_herbs(tt_ledger *l, json_t **out, tt_error *err)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    json_t *rows = json_array(), *ed = get_json(txn, l->dbi[TT_DB_STATE], "herbs", 5);
+    if (mdb_cursor_open(txn, l->dbi[TT_DB_STATE], &cur) == 0) {
+        MDB_val k = {2, "h:"}, v;
+        for (int m = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); m == 0;
+             m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size < 2 || memcmp(k.mv_data, "h:", 2) != 0)
+                break;
+            json_t *row = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            if (row == NULL) {
+                rc = tt_fail(err, TT_ERR_STORE, "a herb dictionary row does not parse: run "
+                                                "tcmtrace audit, then tcmtrace rebuild DIR");
+                break;
+            }
+            json_t *r = json_object(); /* what a picker needs */
+            static const char *const keep[] = {"name_zh", "pinyin", "latin",  "species",
+                                               "part",    "parts",  "category", "review"};
+            for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+                if (json_object_get(row, keep[i]))
+                    json_object_set(r, keep[i], json_object_get(row, keep[i]));
+            json_array_append_new(rows, r);
+            json_decref(row);
+        }
+        mdb_cursor_close(cur);
+    }
+    tt_rtxn_end(l, txn);
+    if (rc != TT_OK) {
+        json_decref(rows);
+        json_decref(ed);
+        return rc;
+    }
+    *out = json_pack("{s:o, s:o}", "edition",
+                     ed && json_object_get(ed, "edition") ? json_incref(json_object_get(ed, "edition"))
+                                                          : json_null(),
+                     "herbs", rows);
+    json_decref(ed);
+    return TT_OK;
+}
+
 tt_err tt_state_batch_events(tt_ledger *l, const char *in, json_t **out, tt_error *err)
 {
     char code[TT_CODE_LEN + 1];

@@ -155,3 +155,19 @@ char *tt_shipped_path(const char *name)
     char *p;
     return asprintf(&p, "/usr/local/share/tcmtrace/%s", base) < 0 ? NULL : p;
 }
+
+const char *tt_qty_text(int64_t g, char buf[48])
+{
+    if (g >= 1000 && g % 1000 == 0)
+        snprintf(buf, 48, "%lld kg", (long long)(g / 1000));
+    else if (g >= 1000)
+        snprintf(buf, 48, "%lld.%03lld kg", (long long)(g / 1000), (long long)(g % 1000));
+    else
+        snprintf(buf, 48, "%lld g", (long long)g);
+    if (g >= 1000 && g % 1000) { /* drop trailing zeros: 1.500 -> 1.5 */
+        char *kg = strstr(buf, " kg");
+        while (kg[-1] == '0')
+            memmove(kg - 1, kg, strlen(kg) + 1), kg--;
+    }
+    return buf;
+}

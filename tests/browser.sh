@@ -2,7 +2,7 @@
 # The browser tests: a market's ledger with a genuine, a recalled and a held
 # lot, tcmtrace-web and tcmtraced on it, and a second ledger for a foreign
 # label; tests/browser/phone.mjs then opens each label's URL in Debian's
-# Chromium. Screenshots at 360 x 780 go to $SCREENS (default build/screens).
+# Chromium, and tests/browser/stall.mjs runs two traders' day on /stall/. Screenshots at 360 x 780 go to $SCREENS (default build/screens).
 # Prints "browser: N passed, N failed".
 set -u
 BIN=${BIN:-build}
@@ -71,6 +71,11 @@ else
     ok=0
 fi
 cat "$WORK/phone.out"
+# the stall page: two traders' whole day, keys made in the browser
+printf '{"base":"%s","tt":"%s","dir":"%s","office_key":"%s","log_key":"%s","work":"%s"}\n' \
+    "$BASE" "$TT" "$L" "$KEYS/mkt.key" "$L/log.vkey" "$WORK" >"$WORK/stall.json"
+if node "$HERE/browser/stall.mjs" "$WORK/stall.json" "$SCREENS" >"$WORK/stall.out" 2>&1; then :; else ok=0; fi
+cat "$WORK/stall.out"
 # the SVG labels, in another renderer: nothing runs off a label, and the symbols decode
 svgok=1
 for size in "60 30" "40 20"; do

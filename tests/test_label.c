@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/qr.h"
+#include "tcmtrace/qrimage.h"
 #include "tcmtrace/label.h"
 
 #define ORIGIN "tcmtrace.example/cq-jiefanglu"

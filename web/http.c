@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tcmtrace/qrimage.h"
 #include "web.h"
 
 typedef struct request {
@@ -107,6 +108,14 @@ static enum MHD_Result send_bytes_h(struct MHD_Connection *c, unsigned status, c
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (strncmp(type, "text/html", 9) == 0) { /* the pages run only their own code */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; script-src 'self'; style-src 'self' "
+                                "'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' "
+                                "blob:; object-src 'none'; base-uri 'none'; frame-ancestors "
+                                "'none'; form-action 'none'");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (gz)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
     MHD_add_response_header(resp, "Vary", "Accept-Encoding");
@@ -404,6 +413,10 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
             *bad |= int_arg(c, req, "depth") < 0 || int_arg(c, req, "cursor") < 0 ||
                     int_arg(c, req, "limit") < 0;
         }
+    } else if (strcmp(p, "herbs") == 0) {
+        req = json_pack("{s:s}", "op", "herbs");
+    } else if (strcmp(p, "actors") == 0 && arg(c, "key")) { /* a base64 key holds '/' */
+        req = json_pack("{s:s, s:s}", "op", "actor", "id", arg(c, "key"));
     } else if (strcmp(p, "actors") == 0) {
         req = json_pack("{s:s}", "op", "actors");
         str_arg(c, req, "role"), str_arg(c, req, "cursor");
@@ -555,6 +568,151 @@ static enum MHD_Result serve_epcis(web *w, struct MHD_Connection *c)
     return rc;
 }
 
+/* ---- label images: GET /api/v1/labels.png?ids=A,B&width_mm&height_mm&dpi&digital_link ------ */
+
+#define LABELS_MAX 24
+#define LABEL_PIXELS_MAX (40u * 1000u * 1000u)
+
+/* A whole number in [lo, hi] from the query, or def when absent; -1 when bad. */
+static long num_arg(struct MHD_Connection *c, const char *k, long def, long lo, long hi)
+{
+    const char *v = arg(c, k);
+    if (v == NULL)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *v >= '0' && *v <= '9' && *end == '\0' && n >= lo && n <= hi ? n : -1;
+}
+
+static enum MHD_Result serve_labels(web *w, struct MHD_Connection *c, const char *one)
+{
+    char ids[LABELS_MAX][TT_CODE_LEN + 1];
+    size_t n = 0;
+    tt_error err;
+    const char *list = one ? one : arg(c, "ids");
+    long wmm = num_arg(c, "width_mm", 60, 20, 150), hmm = num_arg(c, "height_mm", 30, 10, 100);
+    long dpi = num_arg(c, "dpi", 300, 100, 600), dl = num_arg(c, "digital_link", 0, 0, 1);
+    if (wmm < 0 || hmm < 0 || dpi < 0 || dl < 0)
+        return send_error(c, 400, TT_ERR_ARGUMENT,
+                          "width_mm is 20 to 150, height_mm 10 to 100, dpi 100 to 600 and "
+                          "digital_link 0 or 1, each a whole number");
+    if (list == NULL || *list == '\0')
+        return send_error(c, 400, TT_ERR_ARGUMENT,
+                          "name the lots to label: ids=CODE or ids=CODE,CODE,... (at most 24)");
+    for (const char *p = list; *p;) {
+        char one_code[48];
+        size_t len = strcspn(p, ",");
+        if (n == LABELS_MAX || len == 0 || len >= sizeof one_code)
+            return send_error(c, 400, TT_ERR_ARGUMENT,
+                              "ids is 1 to 24 trace codes separated by commas");
+        memcpy(one_code, p, len);
+        one_code[len] = '\0';
+        if (tt_code_parse(one_code, ids[n], &err) != TT_OK)
+            return send_error(c, 400, err.code, err.message);
+        n++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    qr_geometry g = {(double)wmm, (double)hmm, (int)dpi};
+    int lw, lh, cols = n < 3 ? (int)n : 3, rows = (int)((n + 2) / 3);
+    qr_label_size(&g, &lw, &lh);
+    if ((uint64_t)lw * (uint64_t)cols * (uint64_t)lh * (uint64_t)rows > LABEL_PIXELS_MAX)
+        return send_error(c, 400, TT_ERR_TOO_LARGE,
+                          "that sheet is over 40 million pixels: print fewer labels at a time, "
+                          "or a lower dpi");
+    if (!rate_ok(w, c))
+        return send_error(c, 429, TT_ERR_BUSY,
+                          "too many labels or writes from this address; wait a second and ask "
+                          "again");
+    qr_image img = {0, 0, NULL};
+    if (qr_image_new(&img, lw * cols, lh * rows) != 0)
+        return send_error(c, 503, TT_ERR_NOMEM, "not enough memory for that sheet; try again");
+    char base[300], msg[600] = "";
+    unsigned status = 200;
+    tt_err code = TT_OK;
+    if (*w->ops.base_url)
+        snprintf(base, sizeof base, "%s", w->ops.base_url);
+    else
+        snprintf(base, sizeof base, "https://%s", w->ops.origin);
+    for (size_t i = 0; i < n && code == TT_OK; i++) {
+        json_t *la = forward(w, json_pack("{s:s, s:s}", "op", "label", "id", ids[i]));
+        json_t *ba = tt_api_read(&w->ops, json_pack("{s:s, s:s}", "op", "batch", "id", ids[i]));
+        json_t *b = json_object_get(ba, "batch");
+        const char *token = json_string_value(json_object_get(la, "token"));
+        const char *gtin = json_string_value(json_object_get(b, "gtin"));
+        char url[TT_LABEL_URL_MAX];
+        json_t *bad = !json_is_true(json_object_get(la, "ok"))   ? la
+                      : !json_is_true(json_object_get(ba, "ok")) ? ba
+                                                                 : NULL;
+        if (bad) {
+            json_t *e = json_object_get(bad, "error");
+            const char *cn = json_string_value(json_object_get(e, "code"));
+            code = cn && tt_err_from_name(cn) != TT_ERR_COUNT_ ? tt_err_from_name(cn) : TT_ERR_IO;
+            snprintf(msg, sizeof msg, "%s", json_string_value(json_object_get(e, "message")));
+            status = code == TT_ERR_UNKNOWN_BATCH ? 404 : 503;
+        } else if (dl && gtin == NULL) {
+            code = TT_ERR_ARGUMENT, status = 400;
+            snprintf(msg, sizeof msg,
+                     "batch %s carries no GTIN, so it has no GS1 Digital Link; label it without "
+                     "digital_link",
+                     ids[i]);
+        } else if ((dl ? tt_label_dl_url(base, gtin, ids[i], token, url, sizeof url, &err)
+                       : tt_label_url(base, ids[i], token, url, sizeof url, &err)) != TT_OK) {
+            code = err.code, status = 400;
+            snprintf(msg, sizeof msg, "%s", err.message);
+        } else if (qr_module_dots(&g, url) < 3) {
+            code = TT_ERR_ARGUMENT, status = 400;
+            snprintf(msg, sizeof msg,
+                     "at %ld × %ld mm and %ld dpi a QR module is under 3 printer dots and will not "
+                     "scan after a thermal printer's blur: make the label taller or the dpi higher",
+                     wmm, hmm, dpi);
+        } else {
+            qr_label_strings t;
+            qr_label_of_batch(b, &t);
+            if (qr_draw_label(&img, (int)(i % 3) * lw, (int)(i / 3) * lh, &g, url, &t.text, msg,
+                              sizeof msg) != 0)
+                code = TT_ERR_IO, status = 503;
+        }
+        json_decref(la);
+        json_decref(ba);
+    }
+    char *png = NULL;
+    size_t len = 0;
+    if (code == TT_OK && qr_png_bytes(&img, (int)dpi, &png, &len) != 0)
+        code = TT_ERR_NOMEM, status = 503, snprintf(msg, sizeof msg, "the PNG could not be made");
+    qr_image_free(&img);
+    if (code != TT_OK)
+        return send_error(c, status, code, msg);
+    enum MHD_Result rc = send_bytes(c, 200, png, len, "image/png", "no-store");
+    free(png);
+    return rc;
+}
+
+/* GET /api/v1/keys/qr.png?key=<base64 Ed25519 public key>: a stall's public key as a QR
+ * symbol, for the market office to enroll from the trader's screen. */
+static enum MHD_Result serve_key_qr(struct MHD_Connection *c)
+{
+    const char *k = arg(c, "key");
+    uint8_t pk[32];
+    size_t n = 0;
+    if (k == NULL || strlen(k) != 44 || tt_unb64(k, 44, 0, pk, sizeof pk, &n) != TT_OK || n != 32)
+        return send_error(c, 400, TT_ERR_ARGUMENT,
+                          "key is an Ed25519 public key in base64 (44 characters)");
+    qr_image img;
+    char *png = NULL;
+    size_t len = 0;
+    if (qr_symbol_image(k, 8, &img) != 0)
+        return send_error(c, 503, TT_ERR_NOMEM, "the symbol could not be drawn");
+    int bad = qr_png_bytes(&img, 300, &png, &len);
+    qr_image_free(&img);
+    if (bad)
+        return send_error(c, 503, TT_ERR_NOMEM, "the PNG could not be made");
+    enum MHD_Result rc = send_bytes(c, 200, png, len, "image/png", "public, max-age=86400");
+    free(png);
+    return rc;
+}
+
 /* POST /api/v1/events and /api/v1/scans: what goes to the daemon. */
 static json_t *route_post(const char *p, json_t *body, const char **why)
 {
@@ -588,6 +746,17 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
     if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
         strcmp(p, "epcis/events") == 0)
         return serve_epcis(w, c);
+    char one[48];
+    int used = 0;
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        strcmp(p, "keys/qr.png") == 0)
+        return serve_key_qr(c);
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        strcmp(p, "labels.png") == 0)
+        return serve_labels(w, c, NULL);
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        sscanf(p, "batches/%40[0-9 -]/label.png%n", one, &used) == 1 && p[used] == '\0')
+        return serve_labels(w, c, one);
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         json_t *req = route_get(c, p, &bad, &daemon_op);
         if (req == NULL)
@@ -700,13 +869,17 @@ static int plain_name(const char *s)
     return 1;
 }
 
-/* A pinned module the pages fall back on: assets/noble/ed25519.js and
- * assets/noble/hashes/<file>.js, the npm packages' own files. */
+/* A pinned module the pages fall back on: assets/noble/ed25519.js,
+ * assets/noble/hashes/<file>.js and assets/noble/ciphers/<file>.js (the
+ * stall page's key backup), the npm packages' own files. */
 static enum MHD_Result serve_asset(web *w, struct MHD_Connection *c, const char *rest)
 {
     char path[8400];
     if (strncmp(rest, "noble/hashes/", 13) == 0 && plain_name(rest + 13) && strstr(rest, ".js"))
         snprintf(path, sizeof path, "%s/@noble/hashes/%s", w->modules, rest + 13);
+    else if (strncmp(rest, "noble/ciphers/", 14) == 0 && plain_name(rest + 14) &&
+             strstr(rest, ".js"))
+        snprintf(path, sizeof path, "%s/@noble/ciphers/%s", w->modules, rest + 14);
     else if (strcmp(rest, "noble/ed25519.js") == 0)
         snprintf(path, sizeof path, "%s/@noble/ed25519/index.js", w->modules);
     else if (plain_name(rest))
@@ -724,11 +897,12 @@ static enum MHD_Result serve_asset(web *w, struct MHD_Connection *c, const char 
 
 /* The page a phone opens from a label: the shell, with what it verifies
  * against (the log's verifier key) and where the ledger lives. */
-static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *code)
+static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *code,
+                                  const char *file)
 {
     char path[4500];
     size_t len;
-    snprintf(path, sizeof path, "%s/b.html", w->pages);
+    snprintf(path, sizeof path, "%s/%s", w->pages, file);
     char *tpl = *w->pages && strlen(code) <= 40 ? web_read_file(path, &len) : NULL;
     if (tpl == NULL)
         return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
@@ -818,7 +992,7 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
     }
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         if (strncmp(p, "b/", 2) == 0 && strchr(p + 2, '/') == NULL)
-            return serve_page(w, c, p + 2);
+            return serve_page(w, c, p + 2, "b.html");
         /* GS1 Digital Link: /01/<GTIN-14>/10/<trace code>, the same page */
         char gtin[15];
         if (strncmp(p, "01/", 3) == 0 && strlen(p) > 21 && strncmp(p + 17, "/10/", 4) == 0 &&
@@ -828,10 +1002,13 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
             if (!tt_gtin_valid(gtin))
                 return send_error(c, 404, TT_ERR_NOT_FOUND,
                                   "this GS1 Digital Link's GTIN has a wrong check digit");
-            return serve_page(w, c, p + 21);
+            return serve_page(w, c, p + 21, "b.html");
         }
         if (strncmp(p, "assets/", 7) == 0)
             return serve_asset(w, c, p + 7);
+        /* the trader's page: keys made and kept in the browser, events signed there */
+        if (strcmp(p, "stall/") == 0 || strcmp(p, "stall") == 0)
+            return serve_page(w, c, "", "stall.html");
     }
     return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
 }

@@ -58,6 +58,10 @@ tt_err tt_state_actor(tt_ledger *l, const char *id, json_t **out, tt_error *err)
 /* The actor id of a public key (current or retired), or TT_ERR_NOT_FOUND. */
 tt_err tt_state_actor_of_key(tt_ledger *l, const uint8_t pk[32], char id[33], tt_error *err);
 
+/* The herb dictionary in force: {"edition", "herbs": [{name_zh, pinyin?, latin?, species?,
+ * part?, parts?, category?, review?}]} in the order of their 中文名's bytes. */
+tt_err tt_state_herbs(tt_ledger *l, json_t **out, tt_error *err);
+
 /* The events that touched a batch: [{"seq":n,"type":"..."}] in order. */
 tt_err tt_state_batch_events(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 

@@ -8,6 +8,7 @@
 #define TCMTRACE_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tcmtrace/tcmtrace.h"
 
@@ -28,5 +29,8 @@ tt_err tt_secret_load(const char *path, const char *pass_file, const char *pass_
 /* The path of shipped data `name` (as under schemas/, "limits/chp2020.json"):
  * beside the build tree, or installed in share/tcmtrace/. Free it. */
 char *tt_shipped_path(const char *name);
+
+/* A quantity of whole grams as people read it: "500 kg", "1.5 kg", "20 g". */
+const char *tt_qty_text(int64_t grams, char buf[48]);
 
 #endif

@@ -1,11 +1,12 @@
 /*
- * qr.h: QR symbols and label images — encoding (libqrencode), drawing
+ * tcmtrace/qrimage.h: QR symbols and label images — encoding (libqrencode), drawing
  * (FreeType for text, libpng to write), SVG and terminal output, and
  * reading a symbol back from a PNG or JPEG photo (zbar).
  */
-#ifndef TCMTRACE_QR_H
-#define TCMTRACE_QR_H
+#ifndef TCMTRACE_QRIMAGE_H
+#define TCMTRACE_QRIMAGE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,13 @@ typedef struct qr_label_text {
     const char *origin;      /* "甘肃省 定西市 岷县（道地）" */
 } qr_label_text;
 
+/* The text of a batch's label, from its state record (tcmtrace/state.h). */
+typedef struct qr_label_strings {
+    char pretty[24], herb[256], detail[160], origin[256];
+    qr_label_text text; /* pointing into the above */
+} qr_label_strings;
+void qr_label_of_batch(json_t *batch, qr_label_strings *out);
+
 typedef struct qr_geometry {
     double width_mm, height_mm;
     int dpi;
@@ -39,6 +47,9 @@ int qr_version(const char *text);
 int qr_draw_label(qr_image *img, int x, int y, const qr_geometry *g, const char *url,
                   const qr_label_text *t, char *err, size_t errlen);
 
+/* The bare symbol of `text` (error correction M, quiet zone), `mod` pixels a module. */
+int qr_symbol_image(const char *text, int mod, qr_image *img);
+
 /* Pixel size of one label. */
 void qr_label_size(const qr_geometry *g, int *w, int *h);
 
@@ -48,6 +59,9 @@ void qr_image_free(qr_image *img);
 
 /* Writes a grey PNG with its DPI recorded. */
 int qr_write_png(const qr_image *img, int dpi, const char *path, char *err, size_t errlen);
+
+/* The same PNG in memory: *buf (free it) of *len bytes. */
+int qr_png_bytes(const qr_image *img, int dpi, char **buf, size_t *len);
 
 /* Appends one label as SVG elements at (x, y) mm to `out` (a FILE *). */
 int qr_svg_label(void *out, double x_mm, double y_mm, const qr_geometry *g, const char *url,

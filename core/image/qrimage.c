@@ -1,5 +1,7 @@
 /*
- * qr.c: QR labels out and in.
+ * qrimage.c: QR labels out and in, for the programs that draw or read them
+ * (tcmtrace, tcmtrace-web), in its own archive so that the daemon and
+ * libtcmtrace need no image library.
  *
  * Symbols are encoded at error correction M with a four-module quiet zone
  * and drawn with whole-pixel modules, so a 300 dpi print scans from a phone
@@ -8,7 +10,9 @@
  * named by TCMTRACE_FONT).
  */
 #define _GNU_SOURCE
-#include "qr.h"
+#include "tcmtrace/qrimage.h"
+#include "tcmtrace/tracecode.h"
+#include "tcmtrace/util.h"
 
 #include <ft2build.h>
 #include FT_FREETYPE_H
@@ -89,6 +93,23 @@ static void fill(qr_image *img, int x, int y, int w, int h, uint8_t v)
         for (int i = x; i < x + w; i++)
             if (i >= 0 && j >= 0 && i < img->w && j < img->h)
                 img->px[(size_t)j * (size_t)img->w + (size_t)i] = v;
+}
+
+int qr_symbol_image(const char *text, int mod, qr_image *img)
+{
+    QRcode *q = encode(text);
+    if (q == NULL || mod < 1 || mod > 32 ||
+        qr_image_new(img, (q->width + 2 * QUIET) * mod, (q->width + 2 * QUIET) * mod) != 0) {
+        if (q)
+            QRcode_free(q);
+        return -1;
+    }
+    for (int r = 0; r < q->width; r++)
+        for (int c = 0; c < q->width; c++)
+            if (q->data[r * q->width + c] & 1)
+                fill(img, (QUIET + c) * mod, (QUIET + r) * mod, mod, mod, 0);
+    QRcode_free(q);
+    return 0;
 }
 
 /* ---- text with FreeType ---------------------------------------------------- */
@@ -233,19 +254,12 @@ int qr_draw_label(qr_image *img, int x, int y, const qr_geometry *g, const char 
     return 0;
 }
 
-int qr_write_png(const qr_image *img, int dpi, const char *path, char *err, size_t errlen)
+static int png_to(FILE *fp, const qr_image *img, int dpi)
 {
-    FILE *fp = fopen(path, "wb");
-    if (fp == NULL) {
-        snprintf(err, errlen, "cannot write %s", path);
-        return -1;
-    }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (info == NULL || setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        fclose(fp);
-        snprintf(err, errlen, "libpng failed writing %s", path);
         return -1;
     }
     png_init_io(png, fp);
@@ -258,11 +272,64 @@ int qr_write_png(const qr_image *img, int dpi, const char *path, char *err, size
         png_write_row(png, img->px + (size_t)r * (size_t)img->w);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+int qr_write_png(const qr_image *img, int dpi, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "wb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    if (png_to(fp, img, dpi) != 0) {
+        fclose(fp);
+        snprintf(err, errlen, "libpng failed writing %s", path);
+        return -1;
+    }
     if (fclose(fp) != 0) {
         snprintf(err, errlen, "cannot finish %s", path);
         return -1;
     }
     return 0;
+}
+
+int qr_png_bytes(const qr_image *img, int dpi, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *fp = open_memstream(buf, len);
+    if (fp == NULL)
+        return -1;
+    int rc = png_to(fp, img, dpi);
+    if (fclose(fp) != 0 || rc != 0) {
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+void qr_label_of_batch(json_t *b, qr_label_strings *l)
+{
+    json_t *h = json_object_get(b, "herb"), *o = json_object_get(b, "origin");
+    char q[48];
+    tt_code_pretty(jstr(b, "id"), l->pretty);
+    snprintf(l->herb, sizeof l->herb, "%s %s", jstr(h, "name_zh"), jstr(h, "latin"));
+    /* what remains now, as the goods on the table weigh */
+    snprintf(l->detail, sizeof l->detail, "%s · %s · %s",
+             tt_qty_text(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")),
+                         q),
+             jstr(b, "form"), jstr(b, "grade"));
+    snprintf(l->origin, sizeof l->origin, "%s %s %s%s", jstr(o, "province"), jstr(o, "city"),
+             jstr(o, "county"), json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
+    l->text = (qr_label_text){l->pretty, l->herb, l->detail, l->origin};
 }
 
 static void xml_text(FILE *f, const char *s)

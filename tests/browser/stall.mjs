@@ -1,0 +1,308 @@
+// stall.mjs: a whole stall day on <base>/stall/, in Debian's Chromium driven
+// by playwright-core, against a real tcmtrace-web and tcmtraced. Two traders,
+// each in their own browser profile: each makes a key in the page, the market
+// office enrolls it with the CLI, and then they register, print a label
+// (decoded by zbar through `tcmtrace scan`), send, receive, split, sell,
+// reject and cancel — every step checked through the API, a refused oversale
+// checked for its message. The second trader's browser is made to lack
+// Ed25519 in WebCrypto, so the @noble fallback signs there. The first
+// trader's backup opens with `tcmtrace key show` and signs with the CLI, and
+// restores in a third profile. A page over plain HTTP from a name that is not
+// this machine says it needs HTTPS. Screenshots at 360 x 780 go to SCREENS.
+// Prints "stall: N passed, N failed".
+//
+//   node stall.mjs CONFIG.json SCREENS
+//
+// CONFIG.json: {"base": URL of the ledger, "tt": tcmtrace, "dir": ledger dir,
+//               "office_key": authority key file, "log_key": log.vkey, "work": temp dir, "port": n}
+import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const screens = process.argv[3];
+let passed = 0, failed = 0;
+const check = (ok, what, detail = '') => {
+  if (ok) passed++;
+  else { failed++; console.log('FAIL', what, String(detail).slice(0, 400)); }
+};
+const api = async (p) => (await fetch(cfg.base + '/api/v1/' + p)).json();
+const batch = async (c) => (await api('batches/' + c)).batch;
+function tt(args, env = {}) {
+  try {
+    return { rc: 0, out: execFileSync(cfg.tt, args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+  } catch (e) {
+    return { rc: e.status, out: String(e.stdout) + String(e.stderr) };
+  }
+}
+
+const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+
+const errors = [];
+async function profile(name, prepare) {
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, locale: 'zh-CN', acceptDownloads: true });
+  if (prepare) await ctx.addInitScript(prepare);
+  const page = await ctx.newPage();
+  const outside = [];
+  page.on('request', (r) => { if (!r.url().startsWith(new URL(cfg.base).origin) && !r.url().startsWith('blob:')) outside.push(r.url()); });
+  page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+  page.on('dialog', (d) => d.accept());
+  page.outside = outside;
+  page.ctx = ctx;
+  return page;
+}
+const ready = (page, what, timeout = 60000) => page.waitForSelector(`body[data-ready="${what}"]`, { timeout });
+async function shot(page, name) {
+  await page.screenshot({ path: `${screens}/${name}.png`, fullPage: true });
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(w <= 360, `${name}: no horizontal scroll at 360 px`, w);
+}
+async function done(page) {
+  await page.waitForSelector('#done, #refused', { timeout: 30000 });
+  const refused = await page.$('#refused');
+  if (refused) return { ok: false, text: await refused.innerText(), code: await refused.getAttribute('data-code') };
+  return { ok: true, text: await page.innerText('#done') };
+}
+
+// A trader's first morning: a key made in the page, its backup saved, enrolled by the office.
+async function newTrader(page, who, pass) {
+  await page.goto(cfg.base + '/stall/');
+  await ready(page, 'setup');
+  await shot(page, `stall-${who.id}-setup`);
+  await page.fill('#pass1', 'short');
+  await page.fill('#pass2', 'short');
+  await page.click('#make-key');
+  check(/密码太短/.test(await page.innerText('#msg')), `${who.id}: a short passphrase is refused`);
+  await page.fill('#pass1', pass);
+  await page.fill('#pass2', pass);
+  await page.click('#make-key');
+  await ready(page, 'enroll');
+  const pub = (await page.innerText('#pubkey')).trim();
+  check(/^[A-Za-z0-9+/]{43}=$/.test(pub), `${who.id}: the page shows its public key`, pub);
+  const qr = await page.$eval('#pub-qr', (i) => i.complete && i.naturalWidth);
+  check(qr > 0, `${who.id}: and its QR code`, qr);
+  await shot(page, `stall-${who.id}-enroll`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#backup')]);
+  const file = `${cfg.work}/${who.id}.key`;
+  await dl.saveAs(file);
+  chmodSync(file, 0o600);
+  // not enrolled yet: still the key page
+  await page.click('#recheck');
+  await ready(page, 'enroll');
+  const e = tt(['--dir', cfg.dir, '--key', cfg.office_key, 'actor', 'enroll', '--pubkey', pub, '--id', who.id,
+    '--name', who.name, '--org', who.org, '--licence', 'L-' + who.id, '--role', 'trader', '--stall', who.stall]);
+  check(e.rc === 0, `${who.id}: the office enrolls the key with the CLI`, e.out);
+  await page.click('#recheck');
+  await ready(page, 'stock');
+  check((await page.innerText('#who')).includes(who.name), `${who.id}: the stall opens in the trader's name`);
+  return { pub, file };
+}
+
+const A = { id: 'T-0101', name: '王福', org: '王氏药行', stall: 'B 区 3 号' };
+const B = { id: 'T-0102', name: '刘芳', org: '芳草堂', stall: 'C 区 9 号' };
+const passA = '解放路 B3 王福', passB = 'cfang-2026-stall';
+
+const pa = await profile('A');
+const keyA = await newTrader(pa, A, passA);
+// what the browser keeps: [kind, the key's extractable flag, anything that looks like a raw seed]
+const kept = (page) => page.evaluate(() => new Promise((ok) => {
+  const r = indexedDB.open('tcmtrace-stall', 1);
+  r.onsuccess = () => {
+    const t = r.result.transaction('keys').objectStore('keys').getAll();
+    t.onsuccess = () => ok(t.result.map((x) => [x.kind, (x.priv || x.wrap).extractable,
+      Object.values(x).some((v) => v instanceof Uint8Array && v.length === 32 && v !== x.pub)]));
+  };
+}));
+const kind = await kept(pa);
+check(kind.length === 1 && kind[0][0] === 'webcrypto' && kind[0][1] === false && !kind[0][2],
+  'A: the key is a non-extractable WebCrypto key in IndexedDB, no seed kept', JSON.stringify(kind));
+
+// register a lot with the herb dictionary's picker (pinyin)
+await pa.click('#tab-register');
+await ready(pa, 'register');
+await pa.fill('#herb-q', 'danggui');
+await pa.click('[data-herb="当归"]');
+await pa.fill('#qty', '100斤');
+check((await pa.innerText('#qty-is')).includes('50 kg'), 'A: 100斤 reads as 50 kg');
+for (const [id, v] of [['province', '甘肃省'], ['city', '定西市'], ['county', '岷县'], ['base', '梅川镇当归种植基地'],
+  ['harvest', '2026-10-12'], ['grade', '一等'], ['processing', '晒干']]) await pa.fill('#' + id, v);
+await pa.check('#daodi');
+await shot(pa, 'stall-register');
+await pa.click('#ok');
+let r = await done(pa);
+check(r.ok, 'A: registers a lot', r.text);
+const lot = (await pa.innerText('#new-code')).replace(/\D/g, '');
+let b = await batch(lot);
+check(b && b.holder === A.id && b.qty.remaining === 50000 && b.herb.name_zh === '当归' && b.origin.daodi === true,
+  'A: the ledger holds the lot, 50 kg, A\'s', JSON.stringify(b));
+const entry = await api(`entries/${(await api('batches/' + lot)).events[0].seq}`);
+check(entry.actor === keyA.pub, 'A: the registration is signed by the key made in the page', entry.actor);
+
+// a label at the printer's size, decoded by zbar
+await pa.click('#print-new');
+await pa.waitForSelector('body[data-label="loaded"]');
+await shot(pa, 'stall-label');
+const png = Buffer.from(await (await fetch(cfg.base + '/api/v1/labels.png?ids=' + lot + '&width_mm=50&height_mm=30&dpi=203')).arrayBuffer());
+writeFileSync(`${cfg.work}/label.png`, png);
+const s = tt(['--log-key', cfg.log_key, '--dir', cfg.dir, 'scan', `${cfg.work}/label.png`]);
+check(s.rc === 0 && s.out.includes(lot.replace(/(\d{4})(?=\d)/g, '$1 ')), 'A: the printed label decodes (zbar) and is genuine', s.out);
+const tiny = await fetch(cfg.base + '/api/v1/labels.png?ids=' + lot + '&width_mm=20&height_mm=10&dpi=100');
+check(tiny.status === 400 && (await tiny.json()).error.message.includes('3 printer dots'), 'a label too small to scan is refused');
+
+// the second trader, whose browser lacks Ed25519 in WebCrypto: @noble signs
+const noEd = () => {
+  const s = crypto.subtle, gen = s.generateKey.bind(s), imp = s.importKey.bind(s);
+  const ed = (a) => (a && (a === 'Ed25519' || a.name === 'Ed25519'));
+  s.generateKey = (a, ...r) => (ed(a) ? Promise.reject(new DOMException('no', 'NotSupportedError')) : gen(a, ...r));
+  s.importKey = (f, k, a, ...r) => (ed(a) ? Promise.reject(new DOMException('no', 'NotSupportedError')) : imp(f, k, a, ...r));
+};
+const pb = await profile('B', noEd);
+const keyB = await newTrader(pb, B, passB);
+const kindB = await kept(pb);
+check(kindB.length === 1 && kindB[0][0] === 'wrapped' && kindB[0][1] === false && !kindB[0][2],
+  'B: without Ed25519 in WebCrypto the seed is kept wrapped by a non-extractable AES key', JSON.stringify(kindB));
+
+// A sends part of the lot to B
+await pa.click('#tab-stock');
+await ready(pa, 'stock');
+await pa.click(`[data-id="${lot}"] [data-act="send"]`);
+await pa.selectOption('#to', B.id);
+await pa.uncheck('#all');
+await pa.fill('#qty', '20kg');
+await shot(pa, 'stall-send');
+await pa.click('#ok');
+r = await done(pa);
+check(r.ok, 'A: sends 20 kg to B', r.text);
+b = await batch(lot);
+const part = b.children.length === 1 ? b.children[0].id : null;
+const pb1 = part && (await batch(part));
+check(b.qty.remaining === 30000 && pb1 && pb1.status === 'in_transit' && pb1.pending_to === B.id && pb1.qty.remaining === 20000,
+  'the ledger: 30 kg stay with A, a 20 kg part is on its way to B', JSON.stringify([b.qty, pb1 && pb1.pending_to]));
+check(await pa.$(`#outgoing [data-id="${part}"]`) !== null, 'A: the part shows as sent, not yet received');
+
+// B receives it
+await pb.click('#tab-stock');
+await ready(pb, 'stock');
+await shot(pb, 'stall-incoming');
+await pb.click(`#incoming [data-id="${part}"] [data-act="receive"]`);
+r = await done(pb);
+check(r.ok, 'B: receives the part', r.text);
+check((await batch(part)).holder === B.id && (await batch(part)).status === 'active', 'the ledger: B holds the part');
+const entryB = await api(`entries/${(await api('batches/' + part)).events.slice(-1)[0].seq}`);
+check(entryB.actor === keyB.pub && JSON.parse(entryB.body).type === 'batch.receive', 'B: the receipt is signed by B\'s key (@noble)', entryB.body);
+
+// B splits it into two 5 kg parts and keeps 10 kg
+await pb.click(`#held [data-id="${part}"] [data-act="split"]`);
+await pb.fill('#parts', '10斤, 5kg');
+await pb.click('#ok');
+r = await done(pb);
+check(r.ok, 'B: splits the part', r.text);
+const kids = (await batch(part)).children.map((c) => c.id);
+check(kids.length === 2 && (await batch(part)).qty.remaining === 10000 && (await batch(kids[0])).qty.remaining === 5000,
+  'the ledger: two 5 kg parts, 10 kg left', JSON.stringify(kids));
+await shot(pb, 'stall-stock');
+
+// B sells 2 kg of one part; then tries to sell 10 kg of what is 3 kg
+await pb.click(`#held [data-id="${kids[0]}"] [data-act="sell"]`);
+await pb.fill('#qty', '4');
+await pb.selectOption('#qty-unit', '斤');
+await pb.click('#ok');
+r = await done(pb);
+check(r.ok, 'B: sells 4 斤', r.text);
+check((await batch(kids[0])).qty.sold === 2000 && (await batch(kids[0])).qty.remaining === 3000, 'the ledger: 2 kg sold, 3 kg left');
+await pb.click(`#held [data-id="${kids[0]}"] [data-act="sell"]`);
+await pb.fill('#qty', '10kg');
+await pb.click('#ok');
+r = await done(pb);
+check(!r.ok && r.code === 'quantity' && /数量不对/.test(r.text) && /改小/.test(r.text), 'B: an oversale is refused with what is wrong and what to do', r.text);
+await shot(pb, 'stall-oversale');
+check((await batch(kids[0])).qty.remaining === 3000 && (await batch(kids[0])).qty.sold === 2000, 'the ledger: the refused sale changed nothing');
+await pb.fill('#qty', '两斤半');
+await pb.click('#ok');
+check(/数量看不懂/.test(await pb.innerText('#msg')), 'B: a quantity the page cannot read is told before anything is signed');
+
+// A sends 5 kg more; B rejects it; A sends 5 kg and cancels
+for (const then of ['reject', 'cancel']) {
+  await pa.click('#tab-stock');
+  await ready(pa, 'stock');
+  await pa.click(`#held [data-id="${lot}"] [data-act="send"]`);
+  await pa.selectOption('#to', B.id);
+  await pa.uncheck('#all');
+  await pa.fill('#qty', '5kg');
+  await pa.click('#ok');
+  r = await done(pa);
+  const p2 = (await batch(lot)).children.slice(-1)[0].id;
+  if (then === 'reject') {
+    await pb.click('#tab-stock');
+    await ready(pb, 'stock');
+    await pb.click(`#incoming [data-id="${p2}"] [data-act="reject"]`);
+    await pb.fill('#reason', '受潮');
+    await pb.click('#ok');
+    r = await done(pb);
+    check(r.ok, 'B: rejects a part', r.text);
+  } else {
+    await pa.click(`#outgoing [data-id="${p2}"] [data-act="cancel"]`);
+    r = await done(pa);
+    check(r.ok, 'A: cancels a part still on its way', r.text);
+  }
+  const back = await batch(p2);
+  check(back.holder === A.id && back.status === 'active' && !back.pending_to, `the ledger: after ${then} the part is A's again`, JSON.stringify(back.status));
+}
+
+// the scan tab: a code typed (no QR detector in this Chromium), a wrong digit caught
+await pa.click('#tab-scan');
+await ready(pa, 'scan');
+await pa.fill('#code', lot.slice(0, 15) + String((Number(lot[15]) + 1) % 10));
+await pa.click('#lookup');
+check(/不是有效的追溯码/.test(await pa.innerText('#msg')), 'A: a mistyped code is caught by its check digit');
+await pa.fill('#code', pretty(lot));
+await pa.click('#lookup');
+await pa.waitForSelector(`#found [data-id="${lot}"]`);
+await shot(pa, 'stall-scan');
+const sc = await api('batches/' + lot + '/scans');
+check(sc.scan && sc.scan.signed >= 1, 'A: looking a lot up records a signed scan', JSON.stringify(sc.scan));
+
+// the backup is a CLI key file: it opens with `tcmtrace key show` and signs with the CLI
+const show = tt(['key', 'show', keyA.file, '--open'], { TCMTRACE_PASSPHRASE: passA });
+check(show.rc === 0 && show.out.startsWith(keyA.pub) && /密码正确/.test(show.out) && /sealed/.test(show.out),
+  'A\'s backup opens with tcmtrace key show', show.out);
+const wrong = tt(['key', 'show', keyA.file, '--open'], { TCMTRACE_PASSPHRASE: 'not it' });
+check(wrong.rc !== 0 && /bad_passphrase/.test(wrong.out), 'and not with another passphrase', wrong.out);
+const before = (await batch(lot)).qty.remaining;
+const sold = tt(['--dir', cfg.dir, '--key', keyA.file, 'sell', lot, '--qty', '1kg'], { TCMTRACE_PASSPHRASE: passA });
+check(sold.rc === 0 && (await batch(lot)).qty.remaining === before - 1000, 'and signs a sale with the CLI', sold.out);
+const showB = tt(['key', 'show', keyB.file, '--open'], { TCMTRACE_PASSPHRASE: passB });
+check(showB.rc === 0 && showB.out.includes(keyB.pub), 'B\'s backup (sealed by @noble) opens with the CLI too', showB.out);
+
+// a new phone: the backup restored in a fresh profile opens A's stall
+const pc = await profile('C');
+await pc.goto(cfg.base + '/stall/');
+await ready(pc, 'setup');
+await pc.setInputFiles('#backup-file', keyA.file);
+await pc.fill('#pass3', 'not it');
+await pc.click('#restore');
+await pc.waitForSelector('#refused');
+check(/密码不对/.test(await pc.innerText('#msg')), 'a wrong backup passphrase is told plainly');
+await pc.fill('#pass3', passA);
+await pc.click('#restore');
+await ready(pc, 'stock');
+check((await pc.innerText('#who')).includes(A.name) && (await pc.$(`#held [data-id="${lot}"]`)) !== null, 'the backup restores A\'s stall on a new phone');
+
+for (const p of [pa, pb, pc]) check(p.outside.length === 0, 'nothing is fetched from outside tcmtrace-web', p.outside.join(' '));
+check(errors.length === 0, 'no script error on any page', errors.join(' | '));
+await browser.close();
+
+// over plain HTTP from a name that is not this machine, the page keeps no key
+const far = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...args, `--host-resolver-rules=MAP stall.test 127.0.0.1`] });
+const pf = await (await far.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN' })).newPage();
+await pf.goto(cfg.base.replace('127.0.0.1', 'stall.test') + '/stall/');
+await ready(pf, 'no-crypto');
+check(/需要 HTTPS/.test(await pf.innerText('#need-https')), 'over plain HTTP the page says it needs HTTPS to keep the key safe');
+await pf.screenshot({ path: `${screens}/stall-needs-https.png`, fullPage: true });
+await far.close();
+
+function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
+console.log(`stall: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

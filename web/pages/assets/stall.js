@@ -1,0 +1,648 @@
+// stall.js: the trader's page (<base>/stall/). The trader's key is made and
+// kept in this browser (stallkey.js); every event is built here, signed here
+// over its exact body bytes ("tcmtrace/event/v1\n" || body) and sent to
+// tcmtrace-web, which hands it to tcmtraced as it came. The server never
+// sees a secret key. What the ledger says is read back through the API.
+import * as K from './stallkey.js';
+
+const meta = (n) => document.querySelector(`meta[name="tcmtrace-${n}"]`).content;
+const cfg = { origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix') };
+const api = (p) => cfg.prefix + '/api/v1/' + p;
+const LEDGER = cfg.origin;
+const te = new TextEncoder();
+const app = () => document.getElementById('app');
+const S = { rec: null, actor: null, herbs: null, actors: null, skew: 0, how: null, tab: 'stock' };
+
+// ---- small helpers ----------------------------------------------------------------------
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v !== null && v !== undefined) e.setAttribute(k, v);
+  }
+  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(k);
+  return e;
+}
+const bi = (zh, en) => [zh, el('span', { class: 'en' }, en)];
+const pretty = (c) => c.replace(/(\d{4})(?=\d)/g, '$1 ');
+const $ = (id) => document.getElementById(id);
+const val = (id) => ($(id).value || '').trim();
+
+export function fmtQty(g) {
+  if (g >= 1000 && g % 1000 === 0) return g / 1000 + ' kg';
+  if (g >= 1000) return (g / 1000).toFixed(3).replace(/0+$/, '') + ' kg';
+  return g + ' g';
+}
+// 市制 beside: 1 斤 = 500 g
+const jin = (g) => (g % 50 === 0 ? `（${+(g / 500).toFixed(2)} 斤）` : '');
+
+// A quantity as people type it (the CLI's rules): "20斤", "1.5kg", "500 g", "3两", "１０公斤".
+// With no unit, `unit` (the picker beside the field) is meant. Whole grams, or null.
+const UNITS = { kg: 1000, '公斤': 1000, '千克': 1000, g: 1, '克': 1, t: 1000000, '吨': 1000000, '斤': 500, '两': 50, '钱': 5 };
+export function parseQty(text, unit) {
+  let s = String(text).replace(/[\uFF10-\uFF19\uFF0E\uFF21-\uFF3A\uFF41-\uFF5A]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xFEE0))
+    .replace(/[\s\u3000]/g, '').toLowerCase();
+  const m = /^(\d*)(?:\.(\d*))?(.*)$/.exec(s);
+  if (!m || (m[1] + (m[2] || '')).length === 0) return null;
+  const u = m[3] || unit;
+  if (!(u in UNITS)) return null;
+  const g = UNITS[u], frac = m[2] || '';
+  const whole = BigInt(m[1] || '0') * BigInt(g);
+  const fnum = BigInt(frac || '0') * BigInt(g), fden = 10n ** BigInt(frac.length);
+  if (fnum % fden !== 0n) return null; // not whole grams
+  const total = whole + fnum / fden;
+  return total >= 1n && total <= 1000000000000n ? Number(total) : null;
+}
+
+// ---- the ledger's clock, codes, events --------------------------------------------------
+
+const now = () => new Date(Date.now() + S.skew);
+function rfc3339(d) {
+  const p = (n) => String(n).padStart(2, '0'), off = -d.getTimezoneOffset();
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}` +
+    `${off >= 0 ? '+' : '-'}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+}
+const DAMM = ['0317598642', '7092154863', '4206871359', '1750983426', '6123045978', '3674209581', '5869720134', '8945362017', '9438617205', '2581436790'];
+const damm = (s) => [...s].reduce((i, c) => Number(DAMM[i][Number(c)]), 0);
+// A new trace code: YYMMDD (UTC) of today, nine random digits, a Damm check digit.
+export function newCode() {
+  const d = now(), p = (n) => String(n).padStart(2, '0');
+  const r = crypto.getRandomValues(new Uint32Array(9));
+  const s = `${p(d.getUTCFullYear() % 100)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` + [...r].map((x) => x % 10).join('');
+  return s + damm(s);
+}
+export const codeOk = (c) => /^\d{16}$/.test(c) && damm(c) === 0;
+
+function eventBody(type, fields) {
+  const nonce = K.b64url(crypto.getRandomValues(new Uint8Array(16)));
+  return JSON.stringify({ v: 1, type, at: rfc3339(now()), nonce, ...fields });
+}
+
+async function getJSON(path) {
+  const r = await fetch(api(path), { cache: 'no-store' });
+  const date = r.headers.get('Date');
+  if (date) S.skew = new Date(date).getTime() + 500 - Date.now();
+  return r.json();
+}
+
+// Signs and sends one event; on duplicate_id the codes made here are drawn afresh.
+async function submit(type, fields, fresh = []) {
+  for (let attempt = 1; ; attempt++) {
+    const body = eventBody(type, fields);
+    const sig = await K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/event/v1\n' + body));
+    let a;
+    try {
+      const r = await fetch(api('events'), {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
+      });
+      a = await r.json();
+    } catch (e) {
+      a = { ok: false, error: { code: 'unreachable', message: String(e.message || e) } };
+    }
+    if (a.ok || a.error.code !== 'duplicate_id' || fresh.length === 0 || attempt === 3) return a;
+    let text = JSON.stringify(fields);
+    for (const c of fresh) { const n = newCode(); text = text.split(c).join(n); fresh[fresh.indexOf(c)] = n; }
+    fields = JSON.parse(text);
+  }
+}
+
+// ---- what the daemon's refusals mean, in plain Chinese -----------------------------------
+
+const WHY = {
+  quantity: ['数量不对：超过了这批货现有的数量，或几份加起来不等于总数。', '请按“现有”数量改小后再提交。'],
+  not_holder: ['这批货现在不在您名下（可能已经发出或还没收货）。', '请先在“库存”里确认这批货的状态。'],
+  frozen: ['这批货已被扣留或召回，暂停一切交易。', '请不要出售，并联系市场管理处或检验人员。'],
+  bad_state: ['这批货当前的状态不允许这样做（例如在途中、已售完或已销毁）。', '请刷新库存，看清状态后再操作。'],
+  not_enrolled: ['您的密钥还没有在市场管理处登记。', '请带上手机到市场管理处，出示“密钥”页的二维码登记。'],
+  revoked: ['您的密钥已被撤销，不能再签名。', '请到市场管理处重新登记新的密钥。'],
+  forbidden: ['您的身份不能做这件事。', '例如只有商户和药房可以登记销售；如有疑问请问市场管理处。'],
+  unknown_batch: ['账本里没有这个追溯码。', '请逐位核对标签上的 16 位数字。'],
+  unknown_actor: ['没有这个收货方，或对方编号不对。', '请从列表中选择收货方。'],
+  duplicate_id: ['这个追溯码已被占用。', '请再提交一次，页面会换一个新码。'],
+  unknown_herb: ['药材名称、拉丁名或药用部位与药材目录不符。', '请从药材目录中选择药材和部位。'],
+  bad_time: ['时间不对：手机的日期时间可能不准，或采收日期晚于今天。', '请核对手机时间和采收日期后再提交。'],
+  malformed: ['填写的内容格式不对。', '请检查每一项是否填写完整、正确。'],
+  replay: ['这条记录已经提交过了。', '无需重复提交；请刷新库存查看。'],
+  too_large: ['填写的内容太长了。', '请精简备注或说明。'],
+  busy: ['提交太频繁了。', '请稍等一秒再试。'],
+  unreachable: ['连不上账本服务器。', '请检查网络后重试；没有提交成功的记录不会入账。'],
+  disk_full: ['账本服务器暂时无法写入。', '请稍后再试，并告知市场管理处。'],
+  store: ['账本服务器出错。', '请稍后再试，并告知市场管理处。'],
+  io: ['账本服务器出错。', '请稍后再试，并告知市场管理处。'],
+  relabel: ['加工不能改变药材或产地。', '请核对加工后的品名。'],
+  range: ['数字超出范围。', '请检查填写的数字。'],
+};
+function explain(err) {
+  const w = WHY[err.code] || ['账本拒绝了这条记录。', '请检查填写内容，或询问市场管理处。'];
+  return { zh: w[0], todo: w[1], code: err.code, detail: err.message };
+}
+
+function say(kind, title, lines = [], extra) {
+  const box = el('div', { class: 'msg ' + kind, id: kind === 'ok' ? 'done' : 'refused', 'data-code': extra && extra.code ? extra.code : null },
+    el('b', null, title), lines.map((l) => el('div', null, l)));
+  if (extra && extra.node) box.append(extra.node);
+  $('msg').replaceChildren(box);
+  box.scrollIntoView({ block: 'nearest' });
+}
+function refused(a) {
+  const x = explain(a.error);
+  say('err', x.zh, [x.todo, el('span', { class: 'en' }, `${x.code}: ${x.detail}`)], { code: x.code });
+}
+const clearMsg = () => $('msg').replaceChildren();
+
+// ---- start ------------------------------------------------------------------------------
+
+async function start() {
+  S.how = await K.capability();
+  if (!S.how) return noCrypto();
+  S.rec = await K.loadRecord(LEDGER).catch(() => null);
+  if (!S.rec) return setup();
+  await findMe();
+}
+
+function noCrypto() {
+  app().replaceChildren(el('section', { id: 'need-https' },
+    el('h2', null, ...bi('此页面需要 HTTPS 才能安全保存您的密钥', 'This page needs HTTPS to keep your key safe')),
+    el('p', null, '浏览器只在加密连接（https://）或本机上提供保存密钥所需的功能。请让市场管理处提供 https:// 的地址，再打开本页。',
+      el('span', { class: 'en' }, 'Browsers give pages the means to keep a key only over https:// (or on this very machine). Ask the market office for the https:// address of this page.')),
+    el('p', { class: 'muted' }, '查询和验证标签不受影响：扫码页照常可用。')));
+  document.body.dataset.ready = 'no-crypto';
+}
+
+function setup() {
+  $('who').textContent = '第一次使用：建立本机密钥';
+  app().replaceChildren(
+    el('section', { id: 'new-key' },
+      el('h2', null, ...bi('新建密钥', 'Make a new key')),
+      el('p', { class: 'muted' }, '密钥只保存在这台手机（电脑）的浏览器里，用来给您的每一条记录签名。请设一个您记得住的密码：它用来加密密钥备份。'),
+      el('label', { for: 'pass1' }, '备份密码（至少 8 个字符）'),
+      el('input', { id: 'pass1', type: 'password', autocomplete: 'new-password' }),
+      el('label', { for: 'pass2' }, '再输入一次'),
+      el('input', { id: 'pass2', type: 'password', autocomplete: 'new-password' }),
+      el('progress', { id: 'kdf', max: 1, value: 0, hidden: true }),
+      el('button', { class: 'wide', id: 'make-key', onclick: makeKey }, '生成我的密钥')),
+    el('section', { id: 'restore-key' },
+      el('h2', null, ...bi('从备份恢复', 'Restore from a backup')),
+      el('p', { class: 'muted' }, '换了手机？选择以前下载的密钥备份文件（.key），输入它的密码。命令行 tcmtrace 的密钥文件也可以。'),
+      el('input', { id: 'backup-file', type: 'file', accept: '.key,text/plain' }),
+      el('label', { for: 'pass3' }, '备份密码'),
+      el('input', { id: 'pass3', type: 'password', autocomplete: 'current-password' }),
+      el('button', { class: 'wide plain', id: 'restore', onclick: restoreKey }, '恢复密钥')));
+  document.body.dataset.ready = 'setup';
+}
+
+const progress = (f) => { const p = $('kdf'); if (p) { p.hidden = false; p.value = f; } };
+
+async function makeKey() {
+  clearMsg();
+  const a = $('pass1').value, b = $('pass2').value;
+  if (a.length < 8) return say('err', '密码太短了。', ['请至少用 8 个字符：丢了手机时，备份只靠它保护。']);
+  if (a !== b) return say('err', '两次输入的密码不一样。', ['请重新输入。']);
+  $('make-key').disabled = true;
+  say('ok', '正在生成并加密密钥…', ['需要几秒钟，请稍候。']);
+  try {
+    S.rec = await K.create(cfg.prefix, LEDGER, a, S.how, progress);
+  } catch (e) {
+    $('make-key').disabled = false;
+    return say('err', '密钥没有生成。', [String(e.message || e)]);
+  }
+  clearMsg();
+  await findMe();
+}
+
+async function restoreKey() {
+  clearMsg();
+  const f = $('backup-file').files[0], pass = $('pass3').value;
+  if (!f) return say('err', '请先选择密钥备份文件。');
+  if (!pass) return say('err', '请输入备份密码。');
+  $('restore').disabled = true;
+  say('ok', '正在打开备份…', ['需要几秒钟，请稍候。']);
+  try {
+    S.rec = await K.restore(cfg.prefix, LEDGER, await f.text(), pass, S.how, progress);
+  } catch (e) {
+    $('restore').disabled = false;
+    return say('err', e.zh || '备份没有打开。', [el('span', { class: 'en' }, String(e.message || e))], { code: e.code });
+  }
+  clearMsg();
+  await findMe();
+}
+
+// Who this key is in the ledger: enrolled (the stall opens) or not yet.
+async function findMe() {
+  const a = await getJSON('actors?key=' + encodeURIComponent(K.b64(S.rec.pub))).catch(() => null);
+  if (a && a.ok && a.actor && a.actor.status === 'active' && a.actor.key === K.b64(S.rec.pub)) {
+    S.actor = a.actor;
+    $('who').textContent = `${S.actor.name} · ${S.actor.org}${S.actor.stall ? ' · ' + S.actor.stall : ''}（${S.actor.id}）`;
+    return openStall();
+  }
+  if (a && a.ok && a.actor) return keyPage(a.actor.status === 'revoked' ? 'revoked' : 'retired');
+  return keyPage('unenrolled');
+}
+
+// ---- the key: shown for enrollment, backed up ----------------------------------------------
+
+function backupLink() {
+  const name = (S.actor ? S.actor.id : 'stall') + '.key';
+  const url = URL.createObjectURL(new Blob([S.rec.sealed], { type: 'text/plain' }));
+  return el('a', { class: 'button plain', id: 'backup', href: url, download: name }, '下载密钥备份');
+}
+
+function keyPage(why) {
+  const pub = K.b64(S.rec.pub);
+  const title = {
+    unenrolled: ['请到市场管理处登记这把密钥', 'Have the market office enroll this key'],
+    revoked: ['这把密钥已被撤销', 'This key was revoked'],
+    retired: ['这把密钥已被换下', 'This key was replaced'],
+  }[why];
+  if (why !== 'enrolled') { $('nav').hidden = true; $('who').textContent = '密钥尚未登记'; }
+  const sec = el('section', { id: 'key', 'data-state': why },
+    el('h2', null, ...bi(title[0], title[1])),
+    why === 'unenrolled' ? el('p', null, '请市场管理处用手机扫下面的二维码，或抄下公钥，为您登记。登记后点“我已登记”。') : null,
+    why === 'revoked' ? el('p', null, '如果手机丢失后重新登记过，请用新手机的密钥；否则请联系市场管理处。') : null,
+    el('img', { class: 'qr', id: 'pub-qr', alt: '公钥二维码', src: api('keys/qr.png?key=' + encodeURIComponent(pub)) }),
+    el('div', { class: 'muted' }, '公钥 / public key'),
+    el('div', { class: 'pub', id: 'pubkey' }, pub),
+    why !== 'enrolled' ? el('div', null, el('div', { class: 'muted' }, '市场管理处登记命令 / enrollment command'),
+      el('pre', null, `tcmtrace actor enroll --pubkey ${pub} \\\n  --id ID --name 姓名 --org 商号 --licence 证照号 \\\n  --role trader --stall 摊位号`)) : null,
+    el('p', { class: 'muted' }, '备份是用您的密码加密的密钥文件，和命令行 tcmtrace 的格式相同。请存到电脑或 U 盘上：换手机时用它恢复。'),
+    backupLink(),
+    why !== 'enrolled' ? el('button', { id: 'recheck', onclick: () => { clearMsg(); findMe(); } }, '我已登记，刷新') : null,
+    el('button', { class: 'danger', id: 'forget', onclick: forgetKey }, '从本机删除密钥'));
+  if (why === 'enrolled') return sec;
+  app().replaceChildren(sec);
+  document.body.dataset.ready = 'enroll';
+  return sec;
+}
+
+async function forgetKey() {
+  if (!confirm('从这台设备删除密钥？没有备份就再也找不回来。')) return;
+  await K.forget(LEDGER);
+  S.rec = null; S.actor = null;
+  $('nav').hidden = true;
+  clearMsg();
+  setup();
+}
+
+// ---- the stall --------------------------------------------------------------------------
+
+const TABS = [['stock', '库存'], ['register', '登记'], ['scan', '扫码'], ['key', '密钥']];
+function openStall() {
+  const nav = $('nav');
+  nav.hidden = false;
+  nav.replaceChildren(...TABS.map(([t, zh]) => el('button', { id: 'tab-' + t, onclick: () => { clearMsg(); show(t); } }, zh)));
+  show(S.tab);
+}
+
+async function show(tab) {
+  S.tab = tab;
+  for (const [t] of TABS) $('tab-' + t).setAttribute('aria-current', t === tab ? 'page' : 'false');
+  document.body.dataset.ready = 'busy';
+  if (tab === 'stock') await stock();
+  else if (tab === 'register') await registerForm();
+  else if (tab === 'scan') scanPage();
+  else app().replaceChildren(keyPage('enrolled'));
+  document.body.dataset.ready = tab;
+}
+
+async function pages(path) {
+  const out = [];
+  for (let cursor = null, n = 0; n < 50; n++) {
+    const a = await getJSON(path + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+    if (!a.ok) throw a;
+    out.push(...(a.batches || a.actors));
+    if (!(cursor = a.next)) break;
+  }
+  return out;
+}
+
+const STATUS = { active: '在库', in_transit: '在途', held: '已扣留', recalled: '已召回', depleted: '已售完', destroyed: '已销毁' };
+const statusTag = (s) => el('span', { class: 'tag ' + s }, STATUS[s] || s);
+
+async function stock() {
+  let lots;
+  try {
+    lots = await pages('batches?limit=100&holder=' + encodeURIComponent(S.actor.id));
+  } catch (e) {
+    app().replaceChildren(el('section', null, '库存读不出来：' + (e.error ? e.error.message : e)));
+    return;
+  }
+  const me = S.actor.id;
+  const held = lots.filter((b) => b.holder === me && !b.pending_to && b.status !== 'depleted' && b.status !== 'destroyed');
+  const out = lots.filter((b) => b.holder === me && b.pending_to);
+  const inc = lots.filter((b) => b.pending_to === me);
+  const gone = lots.filter((b) => b.holder === me && (b.status === 'depleted' || b.status === 'destroyed'));
+  const total = held.reduce((s, b) => s + b.remaining_g, 0);
+  app().replaceChildren(
+    el('section', { id: 'incoming' }, el('h2', null, `待收货（${inc.length}）`),
+      inc.length ? inc.map((b) => lotCard(b, 'incoming')) : el('p', { class: 'muted' }, '没有发给您、等您收货的货。')),
+    el('section', { id: 'held' }, el('h2', null, `在库（${held.length} 批，共 ${fmtQty(total)}）`),
+      held.length ? held.map((b) => lotCard(b, 'held')) : el('p', { class: 'muted' }, '还没有货。点上面的“登记”登记一批，或等上家发货后收货。')),
+    el('section', { id: 'outgoing' }, el('h2', null, `已发出、对方未收（${out.length}）`),
+      out.length ? out.map((b) => lotCard(b, 'outgoing')) : el('p', { class: 'muted' }, '没有在途的货。')),
+    gone.length ? el('section', { id: 'ended' }, el('h2', null, `已售完或已销毁（${gone.length}）`),
+      gone.map((b) => el('div', { class: 'muted code' }, `${b.herb} · ${pretty(b.id)} · ${STATUS[b.status]}`))) : null,
+    el('button', { class: 'plain wide', id: 'refresh', onclick: () => { clearMsg(); show('stock'); } }, '刷新'));
+}
+
+function lotCard(b, kind) {
+  const acts = [];
+  if (kind === 'held' && b.status === 'active') {
+    acts.push(el('button', { 'data-act': 'send', onclick: () => sendForm(b) }, '发货'));
+    acts.push(el('button', { class: 'plain', 'data-act': 'split', onclick: () => splitForm(b) }, '分拆'));
+    acts.push(el('button', { class: 'plain', 'data-act': 'sell', onclick: () => sellForm(b) }, '销售'));
+  }
+  if (kind === 'held') acts.push(el('button', { class: 'plain', 'data-act': 'label', onclick: () => labelPage([b.id], b) }, '标签'));
+  if (kind === 'incoming') {
+    acts.push(el('button', { 'data-act': 'receive', onclick: () => act('batch.receive', { id: b.id }, `已收货：${b.herb} ${fmtQty(b.remaining_g)}`) }, '收货'));
+    acts.push(el('button', { class: 'danger', 'data-act': 'reject', onclick: () => rejectForm(b) }, '拒收'));
+  }
+  if (kind === 'outgoing')
+    acts.push(el('button', { class: 'danger', 'data-act': 'cancel', onclick: () => act('batch.cancel', { id: b.id }, `已撤回发货：${b.herb} ${fmtQty(b.remaining_g)} 回到您的库存`) }, '撤回发货'));
+  const who = kind === 'incoming' ? `来自 ${b.holder}` : kind === 'outgoing' ? `发往 ${b.pending_to}` : `${b.province || ''} ${b.county || ''}`;
+  return el('div', { class: 'card lot ' + b.status, 'data-id': b.id },
+    el('div', { class: 'top' }, el('span', { class: 'herb' }, b.herb, ' ', el('small', { class: 'muted' }, b.form || '')), statusTag(b.status)),
+    el('div', { class: 'top' }, el('span', { class: 'code muted' }, pretty(b.id)), el('span', { class: 'qty', 'data-g': b.remaining_g }, fmtQty(b.remaining_g))),
+    el('div', { class: 'muted' }, who, b.registered_g !== b.remaining_g ? ` · 原 ${fmtQty(b.registered_g)}` : ''),
+    el('div', null, acts));
+}
+
+// One event, then the stock again, with what happened (or why not) on top.
+async function act(type, fields, done, fresh = [], after) {
+  clearMsg();
+  document.body.dataset.ready = 'busy';
+  const a = await submit(type, fields, fresh);
+  if (!a.ok) { refused(a); document.body.dataset.ready = 'refused'; return a; }
+  await show(after || 'stock');
+  say('ok', done, [`已记入账本，序号 #${a.seq}`], { node: el('span', { class: 'en', id: 'done-seq', 'data-seq': a.seq }, `entry #${a.seq}`) });
+  return a;
+}
+
+function qtyField(id, hint) {
+  return el('div', null,
+    el('label', { for: id }, hint),
+    el('div', { class: 'row' },
+      el('input', { id, inputmode: 'decimal', placeholder: '例如 20斤、5kg、500g', oninput: () => preview(id) }),
+      el('select', { id: id + '-unit', style: 'flex:0 0 5.5em', onchange: () => preview(id) },
+        ['斤', 'kg', 'g', '两'].map((u) => el('option', { value: u }, u)))),
+    el('div', { class: 'muted', id: id + '-is' }));
+}
+function preview(id) {
+  const g = parseQty(val(id), $(id + '-unit').value);
+  $(id + '-is').textContent = val(id) === '' ? '' : g ? `= ${fmtQty(g)}${jin(g)}` : '看不懂这个数量：请写数字，可带单位 斤、两、kg、g（整克）。';
+}
+function qtyOf(id) {
+  const g = parseQty(val(id), $(id + '-unit').value);
+  if (!g) say('err', '数量看不懂。', ['请写数字，可带单位：斤、两、kg、g，例如 20斤 或 1.5kg（必须是整克）。']);
+  return g;
+}
+
+function formPage(id, title, b, ...body) {
+  app().replaceChildren(el('section', { id },
+    el('h2', null, title),
+    b ? el('div', { class: 'muted' }, `${b.herb} · ${pretty(b.id)} · 现有 ${fmtQty(b.remaining_g)}${jin(b.remaining_g)}`) : null,
+    body,
+    el('button', { class: 'plain', onclick: () => { clearMsg(); show('stock'); } }, '返回')));
+}
+
+async function actors() {
+  if (!S.actors) S.actors = await pages('actors?limit=100').catch(() => []);
+  return S.actors.filter((a) => a.status === 'active' && !a.authority && a.id !== S.actor.id &&
+    a.roles.some((r) => r === 'trader' || r === 'pharmacy' || r === 'processor'));
+}
+
+async function sendForm(b) {
+  const to = await actors();
+  formPage('send', '发货', b,
+    el('label', { for: 'to' }, '发给谁'),
+    el('select', { id: 'to' }, el('option', { value: '' }, '请选择收货方'),
+      to.map((a) => el('option', { value: a.id }, `${a.name} · ${a.org}${a.stall ? ' · ' + a.stall : ''}（${a.id}）`))),
+    el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'all', checked: true, onchange: () => { $('part').hidden = $('all').checked; } }), '整批发出'),
+    el('div', { id: 'part', hidden: true }, qtyField('qty', '发出多少（其余留在您这里，发出的部分有自己的新追溯码）')),
+    el('label', { for: 'note' }, '备注（可不填）'),
+    el('input', { id: 'note', maxlength: 200 }),
+    el('button', { id: 'ok', onclick: async () => {
+      const who = val('to');
+      if (!who) return say('err', '请选择收货方。');
+      const f = { id: b.id, to: who };
+      const fresh = [];
+      if (!$('all').checked) {
+        const g = qtyOf('qty');
+        if (!g) return;
+        f.qty_g = g; f.child = newCode(); fresh.push(f.child);
+      }
+      if (val('note')) f.note = val('note');
+      await act('batch.transfer', f, `已发货给 ${who}：${b.herb} ${fmtQty(f.qty_g || b.remaining_g)}，等对方收货`, fresh);
+    } }, '确认发货'));
+}
+
+function rejectForm(b) {
+  formPage('reject', '拒收', b,
+    el('label', { for: 'reason' }, '拒收原因（对方和监管都看得到）'),
+    el('input', { id: 'reason', maxlength: 200, placeholder: '例如：货不对版、数量不足、受潮' }),
+    el('button', { class: 'danger', id: 'ok', onclick: () => {
+      if (!val('reason')) return say('err', '请写拒收原因。');
+      return act('batch.reject', { id: b.id, reason: val('reason') }, `已拒收：${b.herb}，货退回发货方`);
+    } }, '确认拒收'));
+}
+
+function splitForm(b) {
+  formPage('split', '分拆', b,
+    el('p', { class: 'muted' }, '把这批货分成几份，每份有自己的追溯码和标签；分剩的留在原批次。'),
+    el('label', { for: 'parts' }, '每份多少（用逗号或空格隔开）'),
+    el('input', { id: 'parts', placeholder: '例如 10斤, 10斤, 5kg', oninput: () => {
+      const gs = val('parts').split(/[,，、\s]+/).filter(Boolean).map((p) => parseQty(p, $('parts-unit').value));
+      $('parts-is').textContent = gs.length && gs.every(Boolean) ? `${gs.length} 份，共 ${fmtQty(gs.reduce((s, g) => s + g, 0))}` : '';
+    } }),
+    el('select', { id: 'parts-unit' }, ['斤', 'kg', 'g', '两'].map((u) => el('option', { value: u }, u))),
+    el('div', { class: 'muted', id: 'parts-is' }),
+    el('button', { id: 'ok', onclick: async () => {
+      const gs = val('parts').split(/[,，、\s]+/).filter(Boolean).map((p) => parseQty(p, $('parts-unit').value));
+      if (!gs.length || !gs.every(Boolean)) return say('err', '每份的数量看不懂。', ['请写数字，可带单位：斤、两、kg、g，用逗号隔开。']);
+      const children = gs.map((g) => ({ id: newCode(), qty_g: g }));
+      const fresh = children.map((c) => c.id);
+      const a = await act('batch.split', { id: b.id, children }, `已分拆成 ${gs.length} 份`, fresh);
+      if (a.ok) $('msg').firstChild.append(el('button', { id: 'print-parts', onclick: () => labelPage(fresh) }, '打印这几份的标签'));
+    } }, '确认分拆'));
+}
+
+function sellForm(b) {
+  formPage('sell', '销售', b,
+    qtyField('qty', '卖出多少'),
+    el('button', { id: 'ok', onclick: async () => {
+      const g = qtyOf('qty');
+      if (!g) return;
+      await act('batch.sell', { id: b.id, qty_g: g }, `已记销售：${b.herb} ${fmtQty(g)}`);
+    } }, '确认销售'));
+}
+
+// ---- labels: PNG from tcmtrace-web at the printer's size ---------------------------------
+
+const SIZES = [['60x30', '60 × 30 mm（常用）'], ['50x30', '50 × 30 mm'], ['70x40', '70 × 40 mm'], ['100x50', '100 × 50 mm']];
+function labelPage(ids, b) {
+  const src = () => {
+    const [w, h] = val('size').split('x');
+    return api(`labels.png?ids=${ids.join(',')}&width_mm=${w}&height_mm=${h}&dpi=${val('dpi')}`);
+  };
+  const draw = () => {
+    const [w] = val('size').split('x');
+    const img = el('img', { id: 'label-img', alt: '标签', src: src(), style: `width:${Math.min(ids.length, 3) * w}mm` });
+    img.onerror = async () => {
+      const a = await fetch(src()).then((r) => r.json()).catch(() => null);
+      if (a && a.error) refused(a);
+    };
+    img.onload = () => { document.body.dataset.label = 'loaded'; };
+    $('labels').replaceChildren(img);
+    $('download').href = src();
+  };
+  app().replaceChildren(el('section', { id: 'label' },
+    el('h2', { class: 'noprint' }, ids.length > 1 ? `打印标签（${ids.length} 张）` : '打印标签'),
+    b ? el('div', { class: 'muted noprint' }, `${b.herb} · ${pretty(b.id)}`) : null,
+    el('div', { class: 'row noprint' },
+      el('div', null, el('label', { for: 'size' }, '标签尺寸'), el('select', { id: 'size', onchange: draw }, SIZES.map(([v, t]) => el('option', { value: v }, t)))),
+      el('div', null, el('label', { for: 'dpi' }, '打印机'), el('select', { id: 'dpi', onchange: draw },
+        el('option', { value: '300' }, '300 dpi'), el('option', { value: '203' }, '203 dpi'), el('option', { value: '600' }, '600 dpi')))),
+    el('div', { id: 'labels' }),
+    el('div', { class: 'noprint' },
+      el('button', { id: 'print', onclick: () => window.print() }, '打印'),
+      el('a', { class: 'button plain', id: 'download', download: `label-${ids[0]}.png` }, '下载 PNG'),
+      el('button', { class: 'plain', onclick: () => { clearMsg(); show('stock'); } }, '返回'))));
+  draw();
+}
+
+// ---- register: the herb dictionary as a picker -------------------------------------------
+
+async function registerForm() {
+  if (!S.herbs) {
+    const a = await getJSON('herbs').catch(() => null);
+    S.herbs = a && a.ok ? a.herbs : [];
+  }
+  let herb = null;
+  const pick = (h) => {
+    herb = h;
+    $('herb-q').value = h.name_zh;
+    $('picks').replaceChildren();
+    const parts = [h.part, ...(h.parts || [])].filter(Boolean);
+    $('herb-chosen').replaceChildren(el('div', { class: 'card' }, el('b', null, h.name_zh), ' ', el('i', null, h.latin || ''),
+      el('div', { class: 'muted' }, `${h.pinyin || ''} · 药用部位 ${parts.join('、') || '—'}`)));
+    $('part').replaceChildren(...(parts.length ? parts : ['—']).map((p) => el('option', { value: p }, p)));
+  };
+  const search = () => {
+    const q = val('herb-q').toLowerCase().replace(/\s+/g, '');
+    herb = null;
+    $('herb-chosen').replaceChildren();
+    if (!q) return $('picks').replaceChildren();
+    const hits = S.herbs.filter((h) => h.name_zh.includes(q) || (h.pinyin || '').toLowerCase().startsWith(q) ||
+      (h.pinyin || '').toLowerCase().includes(q) || (h.latin || '').toLowerCase().includes(q)).slice(0, 12);
+    $('picks').replaceChildren(...(hits.length ? hits.map((h) => el('button', { 'data-herb': h.name_zh, onclick: () => pick(h) },
+      el('b', null, h.name_zh), ` ${h.pinyin || ''} · `, el('i', null, h.latin || ''))) : [el('div', { class: 'muted' }, '目录里没有找到。请换个写法，或用拼音。')]));
+  };
+  const today = rfc3339(now()).slice(0, 10);
+  app().replaceChildren(el('section', { id: 'register' },
+    el('h2', null, ...bi('登记一批货', 'Register a lot')),
+    el('label', { for: 'herb-q' }, '药材（中文名、拼音或拉丁名）'),
+    el('input', { id: 'herb-q', placeholder: '例如 当归 或 danggui', autocomplete: 'off', oninput: search }),
+    el('div', { class: 'picks', id: 'picks' }), el('div', { id: 'herb-chosen' }),
+    el('label', { for: 'part' }, '药用部位'), el('select', { id: 'part' }),
+    el('label', { for: 'form' }, '形态'), el('select', { id: 'form' }, el('option', { value: '药材' }, '药材'), el('option', { value: '饮片' }, '饮片')),
+    qtyField('qty', '数量'),
+    el('h3', null, '产地'),
+    el('div', { class: 'row' }, el('div', null, el('label', { for: 'province' }, '省'), el('input', { id: 'province', placeholder: '甘肃省' })),
+      el('div', null, el('label', { for: 'city' }, '市'), el('input', { id: 'city', placeholder: '定西市' }))),
+    el('div', { class: 'row' }, el('div', null, el('label', { for: 'county' }, '县'), el('input', { id: 'county', placeholder: '岷县' })),
+      el('div', null, el('label', { for: 'base' }, '基地或产地'), el('input', { id: 'base', placeholder: '梅川镇' }))),
+    el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'daodi' }), '道地产区'),
+    el('label', { for: 'harvest' }, '采收日期'), el('input', { id: 'harvest', type: 'date', max: today }),
+    el('div', { class: 'row' }, el('div', null, el('label', { for: 'grade' }, '等级'), el('input', { id: 'grade', placeholder: '一等 / 统货' })),
+      el('div', null, el('label', { for: 'processing' }, '产地加工'), el('input', { id: 'processing', placeholder: '晒干' }))),
+    el('label', { for: 'gtin' }, '商品条码 GTIN（可不填）'), el('input', { id: 'gtin', inputmode: 'numeric', placeholder: '6901234567892' }),
+    el('button', { class: 'wide', id: 'ok', onclick: async () => {
+      const missing = [['herb-q', '药材'], ['qty', '数量'], ['province', '省'], ['city', '市'], ['county', '县'], ['base', '基地'], ['harvest', '采收日期'], ['grade', '等级'], ['processing', '产地加工']]
+        .filter(([id]) => !val(id)).map(([, n]) => n);
+      if (!herb) return say('err', '请从目录中选择药材。', ['在“药材”一栏输入中文名或拼音，再点选一项。']);
+      if (missing.length) return say('err', '还有没填的：' + missing.join('、'));
+      const g = qtyOf('qty');
+      if (!g) return;
+      const id = newCode();
+      const f = {
+        id, herb: { name_zh: herb.name_zh, latin: herb.latin || '', part: val('part'), ...(herb.category ? { category: herb.category } : {}) },
+        form: val('form'),
+        origin: { province: val('province'), city: val('city'), county: val('county'), base: val('base'), daodi: $('daodi').checked },
+        harvest_date: val('harvest'), grade: val('grade'), processing: val('processing'), qty_g: g,
+      };
+      if (val('gtin')) f.gtin = val('gtin').replace(/\s/g, '').padStart(14, '0');
+      const fresh = [id];
+      const a = await act('batch.register', f, `已登记：${herb.name_zh} ${fmtQty(g)}`, fresh);
+      if (a.ok) $('msg').firstChild.append(el('div', { class: 'code', id: 'new-code' }, '追溯码 ' + pretty(fresh[0])),
+        el('button', { id: 'print-new', onclick: () => labelPage([fresh[0]]) }, '打印标签'));
+    } }, '登记')));
+}
+
+// ---- scan: the camera where the browser has a QR detector, else the code typed ------------
+
+function codeFrom(text) {
+  const t = String(text).trim();
+  const m = /\/b\/([0-9 -]{16,24})(?:[?#]|$)/.exec(t) || /\/10\/([0-9]{16})(?:[?#]|$)/.exec(t);
+  const c = (m ? m[1] : t).replace(/[\s-]/g, '');
+  return codeOk(c) ? c : null;
+}
+
+let stream = null;
+function stopCamera() { if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; } }
+
+function scanPage() {
+  const camera = 'BarcodeDetector' in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
+  app().replaceChildren(el('section', { id: 'scan' },
+    el('h2', null, ...bi('扫码或输入追溯码', 'Scan a label or type its code')),
+    camera ? el('button', { class: 'wide', id: 'camera', onclick: startCamera }, '用相机扫码')
+      : el('p', { class: 'muted', id: 'no-camera' }, '这个浏览器不能直接识别二维码：请输入标签上的 16 位追溯码，或用手机相机扫码后打开链接。'),
+    el('video', { id: 'video', hidden: true, playsinline: true, muted: true }),
+    el('label', { for: 'code' }, '追溯码或标签链接'),
+    el('input', { id: 'code', inputmode: 'numeric', placeholder: '2611 2248 3910 5527' }),
+    el('button', { class: 'wide', id: 'lookup', onclick: () => lookup(val('code')) }, '查询'),
+    el('div', { id: 'found' })));
+}
+
+async function startCamera() {
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+  } catch (e) {
+    return say('err', '打不开相机。', ['请允许本页使用相机，或直接输入追溯码。']);
+  }
+  const v = $('video');
+  v.hidden = false; v.srcObject = stream; await v.play();
+  const det = new window.BarcodeDetector({ formats: ['qr_code'] });
+  const tick = async () => {
+    if (!stream) return;
+    const hits = await det.detect(v).catch(() => []);
+    if (hits.length) { stopCamera(); v.hidden = true; return lookup(hits[0].rawValue); }
+    requestAnimationFrame(tick);
+  };
+  tick();
+}
+
+async function lookup(text) {
+  clearMsg();
+  const code = codeFrom(text);
+  if (!code) return say('err', '这不是有效的追溯码。', ['追溯码是 16 位数字，最后一位是校验位：请逐位核对。'], { code: 'malformed' });
+  const a = await getJSON('batches/' + code);
+  if (!a.ok) { refused(a); return; }
+  const b = a.batch, mine = b.holder === S.actor.id, toMe = b.pending_to === S.actor.id;
+  // a signed scan: this stall is a place the lot was seen
+  const body = JSON.stringify({ v: 1, type: 'scan', id: code, at: rfc3339(now()), nonce: K.b64url(crypto.getRandomValues(new Uint8Array(16))) });
+  K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/scan/v1\n' + body)).then((sig) => fetch(api('scans'), {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id: code, actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
+  })).catch(() => {});
+  const summary = { id: b.id, herb: b.herb.name_zh, form: b.form, status: b.status, holder: b.holder, pending_to: b.pending_to,
+    remaining_g: b.qty.remaining, registered_g: b.qty.registered, province: b.origin.province, county: b.origin.county };
+  $('found').replaceChildren(
+    lotCard(summary, toMe ? 'incoming' : mine && b.pending_to ? 'outgoing' : mine ? 'held' : 'other'),
+    el('div', { class: 'muted' }, mine || toMe ? '' : `这批货在 ${b.holder} 名下。`),
+    el('a', { class: 'button plain', href: `${cfg.prefix}/b/${code}` }, '查看完整来源和验证'));
+}
+
+window.addEventListener('pagehide', stopCamera);
+start().catch((e) => { say('err', '页面出错了。', [String(e.message || e)]); document.body.dataset.ready = 'error'; });
