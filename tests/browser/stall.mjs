@@ -216,7 +216,7 @@ await pb.click(`#held [data-id="${kids[0]}"] [data-act="sell"]`);
 await pb.fill('#qty', '10kg');
 await pb.click('#ok');
 r = await done(pb);
-check(!r.ok && r.code === 'quantity' && /数量不对/.test(r.text) && /改小/.test(r.text), 'B: an oversale is refused with what is wrong and what to do', r.text);
+check(!r.ok && r.code === 'quantity' && /数量不对/.test(r.text) && /现有 3 kg（6 斤），您填写的是 10 kg/.test(r.text) && /改小/.test(r.text), 'B: an oversale is refused with what is wrong and what to do', r.text);
 await shot(pb, 'stall-oversale');
 check((await batch(kids[0])).qty.remaining === 3000 && (await batch(kids[0])).qty.sold === 2000, 'the ledger: the refused sale changed nothing');
 await pb.fill('#qty', '两斤半');

@@ -147,9 +147,10 @@ function say(kind, title, lines = [], extra) {
   $('msg').replaceChildren(box);
   box.scrollIntoView({ block: 'nearest' });
 }
-function refused(a) {
+function refused(a, context) {
   const x = explain(a.error);
-  say('err', x.zh, [x.todo, el('span', { class: 'en' }, `${x.code}: ${x.detail}`)], { code: x.code });
+  const here = context && context[x.code];
+  say('err', x.zh, [here, x.todo, el('span', { class: 'en' }, `${x.code}: ${x.detail}`)], { code: x.code });
 }
 const clearMsg = () => $('msg').replaceChildren();
 
@@ -342,8 +343,8 @@ async function stock() {
       held.length ? held.map((b) => lotCard(b, 'held')) : el('p', { class: 'muted' }, '还没有货。点上面的“登记”登记一批，或等上家发货后收货。')),
     el('section', { id: 'outgoing' }, el('h2', null, `已发出、对方未收（${out.length}）`),
       out.length ? out.map((b) => lotCard(b, 'outgoing')) : el('p', { class: 'muted' }, '没有在途的货。')),
-    gone.length ? el('section', { id: 'ended' }, el('h2', null, `已售完或已销毁（${gone.length}）`),
-      gone.map((b) => el('div', { class: 'muted code' }, `${b.herb} · ${pretty(b.id)} · ${STATUS[b.status]}`))) : null,
+    ...(gone.length ? [el('section', { id: 'ended' }, el('h2', null, `已售完或已销毁（${gone.length}）`),
+      gone.map((b) => el('div', { class: 'muted code' }, `${b.herb} · ${pretty(b.id)} · ${STATUS[b.status]}`)))] : []),
     el('button', { class: 'plain wide', id: 'refresh', onclick: () => { clearMsg(); show('stock'); } }, '刷新'));
 }
 
@@ -366,19 +367,21 @@ function lotCard(b, kind) {
     el('div', { class: 'top' }, el('span', { class: 'herb' }, b.herb, ' ', el('small', { class: 'muted' }, b.form || '')), statusTag(b.status)),
     el('div', { class: 'top' }, el('span', { class: 'code muted' }, pretty(b.id)), el('span', { class: 'qty', 'data-g': b.remaining_g }, fmtQty(b.remaining_g))),
     el('div', { class: 'muted' }, who, b.registered_g !== b.remaining_g ? ` · 原 ${fmtQty(b.registered_g)}` : ''),
-    el('div', null, acts));
+    el('div', { class: 'acts' }, acts));
 }
 
 // One event, then the stock again, with what happened (or why not) on top.
-async function act(type, fields, done, fresh = [], after) {
+// `context` says, per error code, what the refusal means for this lot.
+async function act(type, fields, done, fresh = [], context) {
   clearMsg();
   document.body.dataset.ready = 'busy';
   const a = await submit(type, fields, fresh);
-  if (!a.ok) { refused(a); document.body.dataset.ready = 'refused'; return a; }
-  await show(after || 'stock');
-  say('ok', done, [`已记入账本，序号 #${a.seq}`], { node: el('span', { class: 'en', id: 'done-seq', 'data-seq': a.seq }, `entry #${a.seq}`) });
+  if (!a.ok) { refused(a, context); document.body.dataset.ready = 'refused'; return a; }
+  await show('stock');
+  say('ok', done, [`已记入账本，序号 #${a.seq}`], { node: el('span', { class: 'en', id: 'done-seq', 'data-seq': a.seq }, `recorded as entry #${a.seq}`) });
   return a;
 }
+const has = (b, g) => ({ quantity: `这批货现有 ${fmtQty(b.remaining_g)}${jin(b.remaining_g)}，您填写的是 ${fmtQty(g)}${jin(g)}。` });
 
 function qtyField(id, hint) {
   return el('div', null,
@@ -434,7 +437,7 @@ async function sendForm(b) {
         f.qty_g = g; f.child = newCode(); fresh.push(f.child);
       }
       if (val('note')) f.note = val('note');
-      await act('batch.transfer', f, `已发货给 ${who}：${b.herb} ${fmtQty(f.qty_g || b.remaining_g)}，等对方收货`, fresh);
+      await act('batch.transfer', f, `已发货给 ${who}：${b.herb} ${fmtQty(f.qty_g || b.remaining_g)}，等对方收货`, fresh, has(b, f.qty_g || b.remaining_g));
     } }, '确认发货'));
 }
 
@@ -463,7 +466,7 @@ function splitForm(b) {
       if (!gs.length || !gs.every(Boolean)) return say('err', '每份的数量看不懂。', ['请写数字，可带单位：斤、两、kg、g，用逗号隔开。']);
       const children = gs.map((g) => ({ id: newCode(), qty_g: g }));
       const fresh = children.map((c) => c.id);
-      const a = await act('batch.split', { id: b.id, children }, `已分拆成 ${gs.length} 份`, fresh);
+      const a = await act('batch.split', { id: b.id, children }, `已分拆成 ${gs.length} 份`, fresh, has(b, gs.reduce((x, y) => x + y, 0)));
       if (a.ok) $('msg').firstChild.append(el('button', { id: 'print-parts', onclick: () => labelPage(fresh) }, '打印这几份的标签'));
     } }, '确认分拆'));
 }
@@ -474,7 +477,7 @@ function sellForm(b) {
     el('button', { id: 'ok', onclick: async () => {
       const g = qtyOf('qty');
       if (!g) return;
-      await act('batch.sell', { id: b.id, qty_g: g }, `已记销售：${b.herb} ${fmtQty(g)}`);
+      await act('batch.sell', { id: b.id, qty_g: g }, `已记销售：${b.herb} ${fmtQty(g)}`, [], has(b, g));
     } }, '确认销售'));
 }
 
