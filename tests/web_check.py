@@ -11,6 +11,7 @@
       client from another address still served meanwhile
 """
 import json
+import urllib.parse
 import os
 import re
 import resource
@@ -154,6 +155,32 @@ def rest(base, tt, code, signed, signed2):
     get('/api/v1/batches/' + code + '/trace?depth=-1', 400)
     get('/api/v1/batches/' + code + '/label')
     get('/api/v1/batches/' + code + '/scans')
+    # the stall page's resources
+    herbs = get('/api/v1/herbs')
+    check(len(herbs['herbs']) > 500 and any(h['name_zh'] == '当归' and h.get('pinyin') == 'Danggui' for h in herbs['herbs']),
+          'the herb dictionary is served whole, with pinyin', str(len(herbs['herbs'])))
+    me = get('/api/v1/actors?key=' + urllib.parse.quote(get('/api/v1/actors/G-1')['actor']['key'], safe=''))
+    check(me['actor']['id'] == 'G-1', 'an actor is found by its key')
+    get('/api/v1/actors?key=' + urllib.parse.quote('A' * 43 + '=', safe=''), 404)
+    png = get('/api/v1/batches/' + code + '/label.png?width_mm=50&height_mm=30&dpi=203')
+    check(png[:8] == b'\x89PNG\r\n\x1a\n', 'a label is a PNG')
+    get('/api/v1/labels.png?ids=%s,%s' % (code, code))
+    for bad in ('ids=', 'ids=' + ','.join([code] * 25), 'ids=%s&dpi=50' % code, 'ids=%s&width_mm=x' % code,
+                'ids=%s&width_mm=20&height_mm=10&dpi=100' % code, 'ids=2611220000000001',
+                'ids=%s&digital_link=1' % code):
+        get('/api/v1/labels.png?' + bad, 400)
+    damm = ['0317598642', '7092154863', '4206871359', '1750983426', '6123045978', '3674209581',
+            '5869720134', '8945362017', '9438617205', '2581436790']
+    nobody = '261122000000000'
+    i = 0
+    for ch in nobody:
+        i = int(damm[i][int(ch)])
+    get('/api/v1/labels.png?ids=' + nobody + str(damm[i].index('0')), 404)
+    get('/api/v1/keys/qr.png?key=' + urllib.parse.quote(me['actor']['key'], safe=''))
+    get('/api/v1/keys/qr.png?key=notakey', 400)
+    st, hs, page = http('GET', base + '/stall/')
+    check(st == 200 and b'stall.js' in page and "default-src 'self'" in hs.get('content-security-policy', ''),
+          'the stall page is served with a policy that runs only its own code', str(hs)[:300])
     get('/api/v1/batches/2611220000000001', 400)
     get('/api/v1/actors')
     get('/api/v1/actors?role=trader')
