@@ -7,13 +7,140 @@
  * hashes are compared as the in-memory builder produces them, so a flipped
  * node is caught at the entry that wrote it. Checkpoints are met in size
  * order as the walk reaches their sizes.
+ *
+ * Signatures are verified on every core: the walk takes entries a chunk at
+ * a time, a pool of threads (one per core) verifies the chunk's signatures
+ * while this thread checks the chain, the indexes, the Merkle tree and the
+ * replay, then helps with what verification is left. The first entry that
+ * disagrees is still the one named: a chunk's failures are compared in seq
+ * order, a bad signature ranking where check_entry would have met it.
  */
 #include "tcmtrace/audit.h"
 
+#include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger_internal.h"
+
+#define CHUNK 2048
+
+/* A chunk's signatures, verified by whoever takes the next few indexes: all that the threads
+ * share is taken and given back under the lock. */
+typedef struct vpool {
+    pthread_mutex_t lock;
+    pthread_cond_t work, finished;
+    unsigned generation; /* a new chunk */
+    int stop;
+    tt_entry *es;
+    uint8_t *ok_decoded; /* 1: es[i] decoded and its signature is to be verified */
+    uint8_t *bad_sig;
+    size_t n, next, done;
+    pthread_t *threads;
+    size_t nthreads;
+} vpool;
+
+/* Takes part in chunk `gen` until none of it is left to take. Called with the lock held. */
+static void verify_some(vpool *p, unsigned gen)
+{
+    while (p->generation == gen && p->next < p->n) {
+        size_t from = p->next, to = from + 16 < p->n ? from + 16 : p->n;
+        p->next = to;
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = from; i < to; i++)
+            if (p->ok_decoded[i])
+                p->bad_sig[i] =
+                    tt_event_verify(p->es[i].body, p->es[i].actor, p->es[i].sig) != TT_OK;
+        pthread_mutex_lock(&p->lock);
+        p->done += to - from;
+        if (p->done == p->n)
+            pthread_cond_broadcast(&p->finished);
+    }
+}
+
+static void *verifier(void *arg)
+{
+    vpool *p = arg;
+    unsigned seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->work, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->generation;
+        verify_some(p, seen);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static size_t audit_threads(void)
+{
+    const char *e = getenv("TCMTRACE_AUDIT_THREADS");
+    long n = e && *e ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
+}
+
+static int pool_start(vpool *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->finished, NULL);
+    p->es = calloc(CHUNK, sizeof *p->es);
+    p->ok_decoded = calloc(CHUNK, 1);
+    p->bad_sig = calloc(CHUNK, 1);
+    size_t want = audit_threads() - 1; /* this thread verifies too */
+    p->threads = calloc(want ? want : 1, sizeof *p->threads);
+    if (!p->es || !p->ok_decoded || !p->bad_sig || !p->threads)
+        return -1;
+    for (; p->nthreads < want; p->nthreads++)
+        if (pthread_create(&p->threads[p->nthreads], NULL, verifier, p) != 0)
+            break;
+    return 0;
+}
+
+static void pool_stop(vpool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    free(p->es);
+    free(p->ok_decoded);
+    free(p->bad_sig);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->finished);
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* Hands the chunk's n entries to the pool. */
+static void pool_begin(vpool *p, size_t n)
+{
+    pthread_mutex_lock(&p->lock);
+    memset(p->bad_sig, 0, n);
+    p->n = n;
+    p->next = p->done = 0;
+    p->generation++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Verifies what is left of the chunk here, then waits for the rest. */
+static void pool_finish(vpool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    verify_some(p, p->generation);
+    while (p->done < p->n)
+        pthread_cond_wait(&p->finished, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
 
 typedef struct audit {
     tt_ledger *l;
@@ -67,32 +194,45 @@ static int merkle_matches(audit *a, uint64_t seq, const uint8_t leaf[TT_HASH_SIZ
     return 1;
 }
 
-static tt_err check_entry(audit *a, uint64_t seq, MDB_val *k, MDB_val *v, tt_audit_entry_fn extra,
-                          void *extra_ctx)
+/* Decodes entry seq into *e; 0 when it is not there or does not decode (*why set). */
+static int decode_entry(uint64_t seq, MDB_val *k, MDB_val *v, tt_entry *e, tt_err *code,
+                        const char **why, tt_error *derr)
 {
-    tt_entry e;
+    if (k->mv_size != 8 || tt_get_u64be(k->mv_data) != seq) {
+        *code = TT_ERR_BAD_SEQ, *why = "missing: the entries skip this number";
+        return 0;
+    }
+    if (tt_entry_decode((tt_bytes){v->mv_size, v->mv_data}, e, derr) != TT_OK) {
+        *code = TT_ERR_MALFORMED, *why = derr->message;
+        return 0;
+    }
+    return 1;
+}
+
+/* Everything about one decoded entry but its signature, which the pool checks. *after_sig
+ * says whether a failure comes after the signature in check order (a bad signature of the
+ * same entry is then named instead). */
+static tt_err check_entry(audit *a, uint64_t seq, MDB_val *v, const tt_entry *e,
+                          tt_audit_entry_fn extra, void *extra_ctx, int *after_sig)
+{
     tt_error derr;
     uint8_t hash[TT_HASH_SIZE], body_hash[TT_HASH_SIZE];
-    if (k->mv_size != 8 || tt_get_u64be(k->mv_data) != seq)
-        return bad(a, seq, TT_ERR_BAD_SEQ, "missing: the entries skip this number");
     tt_bytes bytes = {v->mv_size, v->mv_data};
-    if (tt_entry_decode(bytes, &e, &derr) != TT_OK)
-        return bad(a, seq, TT_ERR_MALFORMED, derr.message);
-    if (e.seq != seq)
+    *after_sig = 0;
+    if (e->seq != seq)
         return bad(a, seq, TT_ERR_BAD_SEQ, "its seq field names another entry");
-    if (memcmp(e.prev, a->prev, TT_HASH_SIZE) != 0)
+    if (memcmp(e->prev, a->prev, TT_HASH_SIZE) != 0)
         return bad(a, seq, TT_ERR_BAD_CHAIN, "its prev is not the hash of the entry before it");
-    if (tt_event_verify(e.body, e.actor, e.sig) != TT_OK)
-        return bad(a, seq, TT_ERR_BAD_SIGNATURE, "its signature does not verify");
+    *after_sig = 1;
     tt_entry_hash(bytes, hash);
     if (!index_points_to(a, TT_DB_HASHES, hash, seq))
         return bad(a, seq, TT_ERR_AUDIT, "the hash index does not point to it");
-    crypto_hash_sha256(body_hash, e.body.data, e.body.size);
+    crypto_hash_sha256(body_hash, e->body.data, e->body.size);
     if (!index_points_to(a, TT_DB_BODIES, body_hash, seq))
         return bad(a, seq, TT_ERR_AUDIT, "the body index does not point to it");
     if (!merkle_matches(a, seq, hash))
         return bad(a, seq, TT_ERR_BAD_PROOF, "a stored Merkle hash it wrote is wrong");
-    if (extra && extra(extra_ctx, &e, &derr) != TT_OK)
+    if (extra && extra(extra_ctx, e, &derr) != TT_OK)
         return bad(a, seq, derr.code, derr.message);
     memcpy(a->prev, hash, TT_HASH_SIZE);
     return TT_OK;
@@ -173,22 +313,79 @@ static tt_err check_totals(audit *a, uint64_t size, const uint8_t *last)
     return TT_OK;
 }
 
+/* One chunk: n entries from `first`, the cursor at the first of them. Returns its first failure
+ * (the report says which entry), *mrc the cursor's state after the chunk. */
+static tt_err walk_chunk(audit *a, vpool *p, MDB_cursor *ents, MDB_cursor *cps, MDB_val *ck,
+                         MDB_val *cv, int *more, uint64_t first, int *mrc, tt_audit_entry_fn extra,
+                         void *extra_ctx)
+{
+    MDB_val ks[CHUNK], vs[CHUNK];
+    size_t n = 0;
+    tt_err dcode[1] = {TT_OK};
+    const char *dwhy = NULL;
+    tt_error derr;
+    size_t dbad = CHUNK; /* the first entry that is missing or does not decode */
+    for (; *mrc == 0 && n < CHUNK; n++) {
+        if (mdb_cursor_get(ents, &ks[n], &vs[n], MDB_GET_CURRENT) != 0)
+            break;
+        p->ok_decoded[n] = dbad == CHUNK &&
+                           decode_entry(first + n, &ks[n], &vs[n], &p->es[n], dcode, &dwhy, &derr);
+        if (!p->ok_decoded[n] && dbad == CHUNK)
+            dbad = n;
+        MDB_val tk, tv;
+        *mrc = mdb_cursor_get(ents, &tk, &tv, MDB_NEXT);
+    }
+    pool_begin(p, n);
+    tt_err rc = TT_OK;
+    size_t at = n;
+    int after_sig = 0;
+    for (size_t i = 0; i < n && i < dbad; i++) {
+        rc = check_entry(a, first + i, &vs[i], &p->es[i], extra, extra_ctx, &after_sig);
+        if (rc == TT_OK)
+            rc = checkpoints_at(a, cps, ck, cv, more);
+        if (rc != TT_OK) {
+            at = i;
+            break;
+        }
+    }
+    pool_finish(p);
+    for (size_t i = 0; i < n; i++) /* a bad signature met before the walk's own failure */
+        if (p->bad_sig[i] && (i < at || (i == at && after_sig)) && i < dbad + 1) {
+            a->r->checked = first + i;
+            return bad(a, first + i, TT_ERR_BAD_SIGNATURE, "its signature does not verify");
+        }
+    if (rc != TT_OK) {
+        a->r->checked = first + at;
+        return rc;
+    }
+    if (dbad < n) {
+        a->r->checked = first + dbad;
+        return bad(a, first + dbad, dcode[0], dwhy);
+    }
+    a->r->checked = first + n;
+    return TT_OK;
+}
+
 static tt_err walk(audit *a, MDB_cursor *ents, MDB_cursor *cps, tt_audit_entry_fn extra,
                    void *extra_ctx, tt_progress_fn progress, void *pctx)
 {
     MDB_val k, v, ck, cv;
+    vpool p;
+    if (pool_start(&p) != 0) {
+        pool_stop(&p);
+        return bad_other(a, TT_ERR_NOMEM, "out of memory for the audit's verifiers");
+    }
     int more = mdb_cursor_get(cps, &ck, &cv, MDB_FIRST) == 0;
     tt_err rc = checkpoints_at(a, cps, &ck, &cv, &more);
     uint64_t seq = 0;
-    for (int mrc = mdb_cursor_get(ents, &k, &v, MDB_FIRST); rc == TT_OK && mrc == 0;
-         mrc = mdb_cursor_get(ents, &k, &v, MDB_NEXT), seq++) {
-        rc = check_entry(a, seq, &k, &v, extra, extra_ctx);
-        if (rc == TT_OK)
-            rc = checkpoints_at(a, cps, &ck, &cv, &more);
-        a->r->checked = seq + (rc == TT_OK);
-        if (progress && (seq & 4095) == 0)
+    int mrc = mdb_cursor_get(ents, &k, &v, MDB_FIRST);
+    while (rc == TT_OK && mrc == 0) {
+        rc = walk_chunk(a, &p, ents, cps, &ck, &cv, &more, seq, &mrc, extra, extra_ctx);
+        seq = a->r->checked;
+        if (progress)
             progress(pctx, seq, a->r->entries);
     }
+    pool_stop(&p);
     if (rc != TT_OK)
         return rc;
     if (seq != a->r->entries)

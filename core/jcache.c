@@ -165,7 +165,7 @@ json_t *tt_jcache_record(tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, 
     if (mdb_get(txn, l->dbi[db], &k, &v) != 0)
         return NULL;
     json_t *j = tt_jcache_get(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size);
-    if (j == NULL && (j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
+    if (j == NULL && (j = tt_rec_decode(v.mv_data, v.mv_size)) != NULL)
         tt_jcache_put(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size, j);
     return j;
 }
@@ -177,7 +177,7 @@ json_t *tt_jcache_take(tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, si
         return NULL;
     slot *s = slot_hit(l->uid, TT_JCACHE_RECORDS, key, klen, v.mv_data, v.mv_size);
     if (s == NULL)
-        return json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        return tt_rec_decode(v.mv_data, v.mv_size);
     json_t *j = s->json;
     s->json = NULL;
     free(s->raw);

@@ -582,7 +582,7 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
     if (mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) != 0) {
         rc = tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
     } else {
-        json_t *b = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        json_t *b = tt_rec_decode(v.mv_data, v.mv_size);
         seq = (uint64_t)json_integer_value(json_object_get(b, "created_seq"));
         json_decref(b);
         uint8_t kb[8];

@@ -60,7 +60,14 @@ json_t *tt_children_list(tt_ledger *l, MDB_txn *txn, const char *code, size_t ma
                          size_t *total);
 
 /* The derived-state layout this code writes; an older one must be rebuilt. */
-#define TT_STATE_LAYOUT 2
+#define TT_STATE_LAYOUT 3
+
+/* Derived records in their binary layout (rec.c): a record starts with this byte. */
+#define TT_REC_V1 0xB1
+/* A record of json_t v: malloc'd bytes, *len of them; NULL for want of memory. */
+char *tt_rec_encode(json_t *v, size_t *len);
+/* The value of a record, or NULL when the bytes are not one. */
+json_t *tt_rec_decode(const void *data, size_t len);
 
 /* Caches of parsed JSON (jcache.c), one set per thread, for one ledger at a
  * time: values are shared with the cache and read-only. */

@@ -28,7 +28,7 @@ static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl)
     MDB_val key = {kl, (void *)k}, v;
     if (mdb_get(txn, dbi, &key, &v) != 0)
         return NULL;
-    return json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    return tt_rec_decode(v.mv_data, v.mv_size);
 }
 
 static tt_err parse_code(const char *in, char code[TT_CODE_LEN + 1], tt_error *err)
@@ -43,8 +43,15 @@ tt_err tt_state_batch(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     tt_err rc = parse_code(in, code, err);
     if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
         return rc;
-    *out = get_json(txn, l->dbi[TT_DB_BATCHES], code, TT_CODE_LEN);
+    MDB_val key = {TT_CODE_LEN, code}, v;
+    int there = mdb_get(txn, l->dbi[TT_DB_BATCHES], &key, &v) == 0;
+    *out = there ? tt_rec_decode(v.mv_data, v.mv_size) : NULL;
     tt_rtxn_end(l, txn);
+    if (*out == NULL && there)
+        return tt_fail(err, TT_ERR_STORE,
+                       "the record of batch %s is damaged: run tcmtrace audit, then tcmtrace "
+                       "rebuild DIR",
+                       code);
     if (*out == NULL)
         return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
     return TT_OK;
@@ -146,7 +153,7 @@ json_t *tt_children_list(tt_ledger *l, MDB_txn *txn, const char *code, size_t ma
             n++;
             continue;
         }
-        json_t *link = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        json_t *link = tt_rec_decode(v.mv_data, v.mv_size);
         if (link)
             json_array_append_new(arr, link);
         n++;
@@ -184,7 +191,7 @@ tt_err tt_state_herbs(tt_ledger *l, json_t **out, tt_error *err)
              m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             if (k.mv_size < 2 || memcmp(k.mv_data, "h:", 2) != 0)
                 break;
-            json_t *row = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            json_t *row = tt_rec_decode(v.mv_data, v.mv_size);
             if (row == NULL) {
                 rc = tt_fail(err, TT_ERR_STORE, "a herb dictionary row does not parse: run "
                                                 "tcmtrace audit, then tcmtrace rebuild DIR");
@@ -441,7 +448,7 @@ static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
 /* The seq a differing record names as its last change, if it has one. */
 static int record_seq(MDB_val *v, uint64_t *seq)
 {
-    json_t *j = v ? json_loadb(v->mv_data, v->mv_size, 0, NULL) : NULL;
+    json_t *j = v ? tt_rec_decode(v->mv_data, v->mv_size) : NULL;
     json_t *s = json_object_get(j, "updated_seq");
     int ok = json_is_integer(s);
     if (ok)
@@ -647,7 +654,7 @@ tt_err tt_state_list(tt_ledger *l, int actors, json_t *filter, const char *curso
             /* more may follow: continue after the last key looked at */
             break;
         }
-        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        json_t *rec = tt_rec_decode(v.mv_data, v.mv_size);
         if (rec && (actors ? actor_matches(rec, filter) : batch_matches(rec, filter)))
             json_array_append_new(out, actors ? actor_summary(rec) : batch_summary(rec));
         json_decref(rec);

@@ -149,7 +149,7 @@ static tt_err signer_of(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char i
     int n = snprintf(ak, sizeof ak, "a:%s", id);
     MDB_val akey = {(size_t)n, ak}, av;
     json_t *a = mdb_get(txn, l->dbi[TT_DB_ACTORS], &akey, &av) == 0
-                    ? json_loadb(av.mv_data, av.mv_size, 0, NULL)
+                    ? tt_rec_decode(av.mv_data, av.mv_size)
                     : NULL;
     const char *st = json_string_value(json_object_get(a, "status"));
     const char *cur = json_string_value(json_object_get(a, "key"));
@@ -244,11 +244,14 @@ static tt_err read_batch(tt_ledger *l, const char *code, const tt_scan_sig *sig,
     if (rc != TT_OK)
         return rc;
     MDB_val k = {TT_CODE_LEN, (void *)code}, v;
-    *batch = mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) == 0
-                 ? json_loadb(v.mv_data, v.mv_size, 0, NULL)
-                 : NULL;
+    int there = mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) == 0;
+    *batch = there ? tt_rec_decode(v.mv_data, v.mv_size) : NULL;
     if (*batch == NULL)
-        rc = tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
+        rc = there ? tt_fail(err, TT_ERR_STORE,
+                             "the record of batch %s is damaged: run tcmtrace audit, then "
+                             "tcmtrace rebuild DIR",
+                             code)
+                   : tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
     else if (sig)
         rc = signer_of(l, txn, sig->actor, signer, observer, err);
     tt_rtxn_end(l, txn);

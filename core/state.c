@@ -50,7 +50,7 @@ static json_t *rec_get(struct tt_txn *t, tt_db db, const void *k, size_t kl)
     MDB_val key = {kl, (void *)k}, v;
     if (mdb_get(t->txn, t->ledger->dbi[db], &key, &v) != 0)
         return NULL;
-    return json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    return tt_rec_decode(v.mv_data, v.mv_size);
 }
 
 /* Stores rec under k; batch and actor records stay cached, and rec must
@@ -58,10 +58,11 @@ static json_t *rec_get(struct tt_txn *t, tt_db db, const void *k, size_t kl)
 static tt_err rec_put(struct tt_txn *t, tt_db db, const void *k, size_t kl, json_t *rec,
                       tt_error *err)
 {
-    char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len;
+    char *s = tt_rec_encode(rec, &len);
     if (s == NULL)
         return tt_fail(err, TT_ERR_NOMEM, NULL);
-    MDB_val key = {kl, (void *)k}, v = {strlen(s), s};
+    MDB_val key = {kl, (void *)k}, v = {len, s};
     tt_err rc = tt_txn_put(t, db, &key, &v, 0, err, "state");
     if (rc == TT_OK && (db == TT_DB_BATCHES || db == TT_DB_ACTORS))
         tt_jcache_put(t->ledger->uid, TT_JCACHE_RECORDS, k, kl, s, v.mv_size, rec);
@@ -344,11 +345,12 @@ static tt_err child_put(rctx *c, json_t *b, const char *child, int64_t qty, cons
     tt_put_u64be(k + TT_CODE_LEN, c->e->seq);
     tt_put_u32be(k + TT_CODE_LEN + 8, (uint32_t)jint(b, "children_count"));
     json_t *l = link_of(child, qty, via, c->e->seq);
-    char *v = json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t vlen;
+    char *v = tt_rec_encode(l, &vlen);
     json_decref(l);
     if (v == NULL)
         return tt_fail(c->err, TT_ERR_NOMEM, "out of memory");
-    tt_err rc = raw_put(c->t, TT_DB_CHILDREN, k, sizeof k, v, strlen(v), c->err);
+    tt_err rc = raw_put(c->t, TT_DB_CHILDREN, k, sizeof k, v, vlen, c->err);
     free(v);
     json_object_set_new(b, "children_count", json_integer(jint(b, "children_count") + 1));
     return rc;

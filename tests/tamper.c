@@ -50,10 +50,11 @@ int main(int argc, char **argv)
     if (mdb_txn_begin(l->env, NULL, 0, &txn) != 0 ||
         mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) != 0)
         return fprintf(stderr, "tamper: no batch %s\n", argv[2]), 1;
-    json_t *b = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    json_t *b = tt_rec_decode(v.mv_data, v.mv_size);
     json_object_set_new(json_object_get(b, "qty"), "remaining", json_integer(atoll(argv[3])));
-    char *s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
-    MDB_val nv = {strlen(s), s};
+    size_t len = 0;
+    char *s = tt_rec_encode(b, &len);
+    MDB_val nv = {len, s};
     int rc = mdb_put(txn, l->dbi[TT_DB_BATCHES], &k, &nv, 0) || mdb_txn_commit(txn);
     free(s);
     json_decref(b);

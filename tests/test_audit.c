@@ -315,6 +315,61 @@ static void test_progress_reaches_total(void **state)
     tt_ledger_close(l);
 }
 
+/* A ledger over two of audit's chunks, with bad signatures at entries 2048 and 3000: whatever
+ * the number of verifying threads, audit names 2048, the first. */
+static void test_parallel_verification_names_the_first_bad_signature(void **state)
+{
+    (void)state;
+    char *big;
+    tt_error err;
+    tt_ledger *l;
+    assert_true(asprintf(&big, "%s/big", dir) > 0);
+    assert_int_equal(tt_ledger_open(big, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &l, &err), TT_OK);
+    assert_int_equal(tt_ledger_set_signer(l, ORIGIN, &logkey, &err), TT_OK);
+    for (int i = 0; i < 4200; i += 100) {
+        tt_append items[100] = {{0}};
+        char *bodies[100];
+        static uint8_t sigs[100][64];
+        for (int k = 0; k < 100; k++) {
+            assert_true(asprintf(&bodies[k], "{\"v\":1,\"type\":\"test\",\"n\":%d}", i + k) > 0);
+            tu_sign(&actor, bodies[k], sigs[k]);
+            items[k] = (tt_append){.actor = actor.pk, .sig = sigs[k], .body = tt_bytes_str(bodies[k])};
+        }
+        assert_int_equal(tt_ledger_append(l, items, 100, tt_now_ms(), NULL, NULL, &err), TT_OK);
+        for (int k = 0; k < 100; k++)
+            free(bodies[k]);
+    }
+    /* the ledger checks what it appends: the signatures are changed in the store */
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(l->env, NULL, 0, &txn), 0);
+    for (uint64_t seq = 2048; seq <= 3000; seq += 952) {
+        uint8_t key[8], copy[512];
+        for (int b = 0; b < 8; b++)
+            key[b] = (uint8_t)(seq >> (56 - 8 * b));
+        MDB_val k = {8, key}, v;
+        assert_int_equal(mdb_get(txn, l->dbi[TT_DB_ENTRIES], &k, &v), 0);
+        assert_true(v.mv_size <= sizeof copy);
+        memcpy(copy, v.mv_data, v.mv_size);
+        copy[81 + 5] ^= 1; /* a byte of the signature */
+        v.mv_data = copy;
+        assert_int_equal(mdb_put(txn, l->dbi[TT_DB_ENTRIES], &k, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    static const char *const threads[] = {"1", "2", "5"};
+    for (size_t t = 0; t < 3; t++) {
+        tt_audit_report r;
+        setenv("TCMTRACE_AUDIT_THREADS", threads[t], 1);
+        assert_int_equal(tt_audit(l, &vkey, 1, NULL, NULL, NULL, NULL, &r, &err), TT_OK);
+        if (r.ok || !r.bad_seq_known || r.bad_seq != 2048 || r.checked != 2048 || r.why.code != TT_ERR_BAD_SIGNATURE)
+            fail_msg("with %s threads audit said ok=%d, entry %llu (%s), %llu of %llu checked",
+                     threads[t], r.ok, (unsigned long long)r.bad_seq, r.why.message,
+                     (unsigned long long)r.checked, (unsigned long long)r.entries);
+    }
+    unsetenv("TCMTRACE_AUDIT_THREADS");
+    tt_ledger_close(l);
+    free(big);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -326,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_merkle_node_and_checkpoint_flips),
         cmocka_unit_test(test_untrusted_log_key),
         cmocka_unit_test(test_progress_reaches_total),
+        cmocka_unit_test(test_parallel_verification_names_the_first_bad_signature),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

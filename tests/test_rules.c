@@ -1342,10 +1342,11 @@ static void test_replay_and_state_audit(void **state)
     json_t *b = batch(G2);
     json_object_set_new(json_object_get(b, "qty"), "remaining", json_integer(5000));
     uint64_t changed_at = (uint64_t)json_integer_value(json_object_get(b, "updated_seq"));
-    char *s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t slen = 0;
+    char *s = tt_rec_encode(b, &slen);
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(L->env, NULL, 0, &txn), 0);
-    MDB_val k = {16, G2}, val = {strlen(s), s};
+    MDB_val k = {16, G2}, val = {slen, s};
     assert_int_equal(mdb_put(txn, L->dbi[TT_DB_BATCHES], &k, &val, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, NULL), TT_OK);

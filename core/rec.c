@@ -1,0 +1,277 @@
+/*
+ * rec.c: derived records (batches, actors, the children index, the ledger's
+ * state) in a versioned binary layout instead of sorted JSON text.
+ *
+ * A record is the byte TT_REC_V1 and then one value:
+ *
+ *   0x00 null   0x01 false   0x02 true
+ *   0x03 integer: a zigzag varint (LEB128)
+ *   0x04 real: 8 bytes, IEEE 754 binary64, little-endian
+ *   0x05 string: varint length, then its UTF-8 bytes
+ *   0x06 array: varint count, then that many values
+ *   0x07 object: varint count, then for each member (keys in bytewise order,
+ *        as JSON_SORT_KEYS orders them) varint key length, key, value
+ *
+ * The same value always gives the same bytes, so audit's replay still
+ * rebuilds every record byte for byte. Writing needs no number formatting or
+ * string escaping and reading no lexing, which is where the sorted-JSON
+ * records cost the writer and every reader most (docs/bench.md). A record
+ * that does not decode (damaged, or of another layout) reads as NULL.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger_internal.h"
+
+#define DEPTH_MAX 32
+
+typedef struct obuf {
+    char *p;
+    size_t n, cap;
+    int failed;
+} obuf;
+
+static void need(obuf *b, size_t more)
+{
+    if (b->failed || b->n + more <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (np == NULL) {
+        b->failed = 1;
+        return;
+    }
+    b->p = np;
+    b->cap = cap;
+}
+
+static void put_byte(obuf *b, uint8_t c)
+{
+    need(b, 1);
+    if (!b->failed)
+        b->p[b->n++] = (char)c;
+}
+
+static void put_varint(obuf *b, uint64_t v)
+{
+    need(b, 10);
+    if (b->failed)
+        return;
+    do {
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        b->p[b->n++] = (char)(c | (v ? 0x80 : 0));
+    } while (v);
+}
+
+static void put_bytes(obuf *b, const void *s, size_t len)
+{
+    put_varint(b, len);
+    need(b, len);
+    if (!b->failed && len) {
+        memcpy(b->p + b->n, s, len);
+        b->n += len;
+    }
+}
+
+typedef struct member {
+    const char *key;
+    size_t len;
+    json_t *value;
+} member;
+
+static int by_key(const void *a, const void *b)
+{
+    const member *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void put_value(obuf *b, json_t *v, int depth)
+{
+    if (depth > DEPTH_MAX) {
+        b->failed = 1;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        put_byte(b, 0x00);
+        break;
+    case JSON_FALSE:
+        put_byte(b, 0x01);
+        break;
+    case JSON_TRUE:
+        put_byte(b, 0x02);
+        break;
+    case JSON_INTEGER: {
+        int64_t i = (int64_t)json_integer_value(v);
+        put_byte(b, 0x03);
+        put_varint(b, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63));
+        break;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        put_byte(b, 0x04);
+        need(b, 8);
+        for (int k = 0; k < 8 && !b->failed; k++)
+            b->p[b->n++] = (char)(u >> (8 * k));
+        break;
+    }
+    case JSON_STRING:
+        put_byte(b, 0x05);
+        put_bytes(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_ARRAY: {
+        size_t i, n = json_array_size(v);
+        json_t *x;
+        put_byte(b, 0x06);
+        put_varint(b, n);
+        json_array_foreach(v, i, x) put_value(b, x, depth + 1);
+        break;
+    }
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        member stack[32], *m = n <= 32 ? stack : malloc(n * sizeof *m);
+        if (m == NULL) {
+            b->failed = 1;
+            return;
+        }
+        const char *k;
+        size_t kl;
+        json_t *x;
+        json_object_keylen_foreach(v, k, kl, x) m[i++] = (member){k, kl, x};
+        qsort(m, n, sizeof *m, by_key);
+        put_byte(b, 0x07);
+        put_varint(b, n);
+        for (i = 0; i < n; i++) {
+            put_bytes(b, m[i].key, m[i].len);
+            put_value(b, m[i].value, depth + 1);
+        }
+        if (m != stack)
+            free(m);
+        break;
+    }
+    }
+}
+
+char *tt_rec_encode(json_t *v, size_t *len)
+{
+    obuf b = {NULL, 0, 0, 0};
+    put_byte(&b, TT_REC_V1);
+    put_value(&b, v, 0);
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p;
+}
+
+typedef struct ibuf {
+    const uint8_t *p, *end;
+} ibuf;
+
+static int get_varint(ibuf *b, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (b->p == b->end)
+            return 0;
+        uint8_t c = *b->p++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static json_t *get_value(ibuf *b, int depth)
+{
+    uint64_t n;
+    if (b->p == b->end || depth > DEPTH_MAX)
+        return NULL;
+    switch (*b->p++) {
+    case 0x00:
+        return json_null();
+    case 0x01:
+        return json_false();
+    case 0x02:
+        return json_true();
+    case 0x03:
+        if (!get_varint(b, &n))
+            return NULL;
+        return json_integer((json_int_t)((n >> 1) ^ (~(n & 1) + 1)));
+    case 0x04: {
+        if (b->end - b->p < 8)
+            return NULL;
+        uint64_t u = 0;
+        for (int k = 0; k < 8; k++)
+            u |= (uint64_t)b->p[k] << (8 * k);
+        b->p += 8;
+        double d;
+        memcpy(&d, &u, 8);
+        return json_real(d);
+    }
+    case 0x05:
+        if (!get_varint(b, &n) || n > (uint64_t)(b->end - b->p))
+            return NULL;
+        b->p += n;
+        return json_stringn_nocheck((const char *)b->p - n, (size_t)n);
+    case 0x06: {
+        if (!get_varint(b, &n) || n > (uint64_t)(b->end - b->p))
+            return NULL;
+        json_t *a = json_array();
+        for (uint64_t i = 0; a && i < n; i++) {
+            json_t *x = get_value(b, depth + 1);
+            if (x == NULL || json_array_append_new(a, x) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case 0x07: {
+        if (!get_varint(b, &n) || n > (uint64_t)(b->end - b->p))
+            return NULL;
+        json_t *o = json_object();
+        for (uint64_t i = 0; o && i < n; i++) {
+            uint64_t kl;
+            if (!get_varint(b, &kl) || kl > (uint64_t)(b->end - b->p) ||
+                memchr(b->p, 0, (size_t)kl)) {
+                json_decref(o);
+                return NULL;
+            }
+            const char *k = (const char *)b->p;
+            b->p += kl;
+            json_t *x = get_value(b, depth + 1);
+            if (x == NULL || json_object_setn_new_nocheck(o, k, (size_t)kl, x) != 0) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    default:
+        return NULL;
+    }
+}
+
+json_t *tt_rec_decode(const void *data, size_t len)
+{
+    ibuf b = {data, (const uint8_t *)data + len};
+    if (len < 2 || *b.p++ != TT_REC_V1)
+        return NULL;
+    json_t *v = get_value(&b, 0);
+    if (v && b.p != b.end) { /* trailing bytes: not a record */
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
