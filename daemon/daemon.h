@@ -49,6 +49,8 @@ typedef struct job {
     int group_end;  /* the last of a committed group: publish the checkpoint */
     bulk *bulk;     /* set for one event of a submit_many, answered through it */
     size_t index;   /* its place in the request */
+    void *frame;    /* a binary submit frame (nanomsg's message) until its events are copied */
+    size_t frame_len;
 } job;
 
 typedef struct queue {
@@ -108,6 +110,29 @@ void reply(server *s, job *j, json_t *resp);
 
 /* Checks a submit request; fills the job's actor, sig and body. */
 tt_err api_check_submit(const config *cfg, job *j, tt_error *err);
+
+/*
+ * The binary submit frame (README "The binary submit frame"): the signed
+ * material with no JSON around it.
+ *
+ *   magic "\x89TSB" | version 1 | kind (1 submit, 2 submit_many) | count (u16, BE)
+ *   then `count` times: actor (32) | sig (64) | body length (u32, BE) | body
+ */
+#define TT_FRAME_MAGIC "\x89TSB"
+#define TT_FRAME_HEADER 8
+#define TT_FRAME_EVENT_HEADER (32 + 64 + 4)
+typedef struct frame_event {
+    const uint8_t *actor, *sig, *body;
+    size_t body_len;
+} frame_event;
+/* Splits a frame into its events (each pointing into p): *many is the kind, *count the
+ * events, at most TT_SUBMIT_MANY_MAX. A frame that is not exactly this is refused. */
+tt_err api_frame_parse(const uint8_t *p, size_t n, int *many, frame_event *ev, size_t *count,
+                       tt_error *err);
+/* A submit whose actor, sig and body are in j already: verified, parsed, its time checked. */
+tt_err api_check_signed(const config *cfg, job *j, tt_error *err);
+/* Copies one frame event into j and checks it. */
+tt_err api_check_frame_event(const config *cfg, const frame_event *fe, job *j, tt_error *err);
 
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);

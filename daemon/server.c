@@ -153,6 +153,8 @@ static void add_counters(void *ctx, json_t *r)
 
 static void job_free(job *j)
 {
+    if (j->frame)
+        nn_freemsg(j->frame);
     if (j->req)
         json_decref(j->req);
     tt_event_free(&j->ev);
@@ -244,6 +246,10 @@ static job *receive(server *s)
         if ((size_t)n > TT_REQUEST_MAX) {
             rc = TT_ERR_TOO_LARGE;
             snprintf(msg, sizeof msg, "request is %d bytes; the limit is %d", n, TT_REQUEST_MAX);
+        } else if (n >= 4 && memcmp(body, TT_FRAME_MAGIC, 4) == 0) {
+            j->frame = body; /* a binary submit frame: the worker splits it */
+            j->frame_len = (size_t)n;
+            return j;
         } else if ((j->req = json_loadb(body, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
             rc = TT_ERR_MALFORMED;
             snprintf(msg, sizeof msg, "request is not valid JSON: %s", jerr.text);
@@ -261,28 +267,17 @@ static job *receive(server *s)
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/* Checks event i of a submit_many (JSON or frame) into the new job e. */
+typedef tt_err (*check_fn)(server *s, job *src, const void *events, size_t i, job *e,
+                           tt_error *err);
+
 /*
  * submit_many: each event is checked here like a submit; the good ones go
  * to the writer, in order, as jobs of their own that answer through the
  * bulk; the request is answered once the last of them is.
  */
-static void submit_many(server *s, job *j)
+static void submit_events(server *s, job *j, size_t n, check_fn check, const void *events)
 {
-    json_t *events = json_object_get(j->req, "events");
-    size_t n = json_array_size(events);
-    if (!json_is_array(events) || n == 0) {
-        reply(s, j,
-              tt_api_error(TT_ERR_MALFORMED, "\"events\" must be an array of signed events, "
-                                             "each an object with actor, sig and body"));
-        return;
-    }
-    if (n > TT_SUBMIT_MANY_MAX) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%zu events in one submit_many; the limit is %d", n,
-                 TT_SUBMIT_MANY_MAX);
-        reply(s, j, tt_api_error(TT_ERR_TOO_LARGE, msg));
-        return;
-    }
     bulk *b = calloc(1, sizeof *b);
     job **good = calloc(n, sizeof *good);
     int ok = b && good && (b->results = json_array()) != NULL;
@@ -302,17 +297,9 @@ static void submit_many(server *s, job *j)
     for (size_t i = 0; i < n; i++) {
         job *e = calloc(1, sizeof *e);
         tt_error err;
-        tt_err rc;
-        if (e == NULL) {
-            rc = tt_fail(&err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
-        } else {
-            e->req = json_array_get(events, i); /* borrowed while it is checked */
-            rc = json_is_object(e->req) ? api_check_submit(&s->cfg, e, &err)
-                                        : tt_fail(&err, TT_ERR_MALFORMED,
-                                                  "each event is an object with actor, sig "
-                                                  "and body");
-            e->req = NULL;
-        }
+        tt_err rc = e ? check(s, j, events, i, e, &err)
+                      : tt_fail(&err, TT_ERR_NOMEM,
+                                "the daemon is out of memory; nothing was written");
         if (rc == TT_OK) {
             e->bulk = b;
             e->index = i;
@@ -333,6 +320,72 @@ static void submit_many(server *s, job *j)
     free(good);
 }
 
+static tt_err check_json_event(server *s, job *src, const void *events, size_t i, job *e,
+                               tt_error *err)
+{
+    (void)src;
+    e->req = json_array_get((json_t *)events, i); /* borrowed while it is checked */
+    tt_err rc = json_is_object(e->req)
+                    ? api_check_submit(&s->cfg, e, err)
+                    : tt_fail(err, TT_ERR_MALFORMED, "each event is an object with actor, sig and body");
+    e->req = NULL;
+    return rc;
+}
+
+static tt_err check_frame_event(server *s, job *src, const void *events, size_t i, job *e,
+                                tt_error *err)
+{
+    (void)src;
+    return api_check_frame_event(&s->cfg, (const frame_event *)events + i, e, err);
+}
+
+static void submit_many(server *s, job *j)
+{
+    json_t *events = json_object_get(j->req, "events");
+    size_t n = json_array_size(events);
+    if (!json_is_array(events) || n == 0) {
+        reply(s, j,
+              tt_api_error(TT_ERR_MALFORMED, "\"events\" must be an array of signed events, "
+                                             "each an object with actor, sig and body"));
+        return;
+    }
+    if (n > TT_SUBMIT_MANY_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%zu events in one submit_many; the limit is %d", n,
+                 TT_SUBMIT_MANY_MAX);
+        reply(s, j, tt_api_error(TT_ERR_TOO_LARGE, msg));
+        return;
+    }
+    submit_events(s, j, n, check_json_event, events);
+}
+
+/* A binary submit frame: one submit, or a submit_many, with no JSON to parse. */
+static void submit_frame(server *s, job *j)
+{
+    static __thread frame_event ev[TT_SUBMIT_MANY_MAX];
+    size_t n = 0;
+    int many = 0;
+    tt_error err;
+    if (api_frame_parse(j->frame, j->frame_len, &many, ev, &n, &err) != TT_OK) {
+        atomic_fetch_add(&s->n_refused, 1);
+        reply(s, j, tt_api_error(err.code, err.message));
+        return;
+    }
+    if (many) {
+        submit_events(s, j, n, check_frame_event, ev);
+        return;
+    }
+    tt_err rc = api_check_frame_event(&s->cfg, &ev[0], j, &err);
+    nn_freemsg(j->frame); /* the event is copied */
+    j->frame = NULL;
+    if (rc != TT_OK) {
+        atomic_fetch_add(&s->n_refused, 1);
+        reply(s, j, tt_api_error(err.code, err.message));
+        return;
+    }
+    queue_push(&s->writes, j);
+}
+
 #define READS_WAITING_MAX 1024
 
 static void *reader(void *arg)
@@ -350,6 +403,10 @@ static void *worker(void *arg)
     server *s = arg;
     job *j;
     while ((j = receive(s)) != NULL) {
+        if (j->frame) {
+            submit_frame(s, j);
+            continue;
+        }
         const char *op = json_string_value(json_object_get(j->req, "op"));
         if (strcmp(op, "submit_many") == 0) {
             submit_many(s, j);

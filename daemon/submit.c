@@ -1,7 +1,8 @@
 /*
- * api.c: the daemon's side of a submit: a request's actor, signature and
- * body checked, the body parsed for the writer and its time held to the
- * daemon's window. Every other operation is the library's (core/api.c).
+ * submit.c: the daemon's side of a submit: a request's actor, signature and
+ * body checked (from JSON, or from a binary submit frame), the body parsed
+ * for the writer and its time held to the daemon's window. Every other
+ * operation is the library's (core/api.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +52,77 @@ tt_err api_check_submit(const config *cfg, job *j, tt_error *err)
     if ((j->body = malloc(j->body_len + 1)) == NULL)
         return tt_fail(err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
     memcpy(j->body, json_string_value(body), j->body_len + 1);
+    return api_check_signed(cfg, j, err);
+}
+
+tt_err api_check_signed(const config *cfg, job *j, tt_error *err)
+{
     tt_bytes b = {j->body_len, (uint8_t *)j->body};
     if (tt_event_verify(b, j->actor, j->sig) != TT_OK)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                        "the signature does not verify for this body and key");
     tt_err rc = tt_event_parse(b, &j->ev, err); /* kept for the writer's rules */
     return rc == TT_OK ? check_window(cfg, &j->ev, err) : rc;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+tt_err api_frame_parse(const uint8_t *p, size_t n, int *many, frame_event *ev, size_t *count,
+                       tt_error *err)
+{
+    if (n < TT_FRAME_HEADER || memcmp(p, TT_FRAME_MAGIC, 4) != 0)
+        return tt_fail(err, TT_ERR_MALFORMED, "a binary submit frame starts with \\x89TSB");
+    if (p[4] != 1)
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "binary submit frame version %u is not known here; this daemon reads "
+                       "version 1",
+                       p[4]);
+    if (p[5] != 1 && p[5] != 2)
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "a binary submit frame's kind is 1 (submit) or 2 (submit_many), not %u",
+                       p[5]);
+    size_t c = (size_t)p[6] << 8 | p[7];
+    *many = p[5] == 2;
+    if (c == 0 || (!*many && c != 1) || c > TT_SUBMIT_MANY_MAX)
+        return tt_fail(err, *many && c > TT_SUBMIT_MANY_MAX ? TT_ERR_TOO_LARGE : TT_ERR_MALFORMED,
+                       "a binary submit frame holds one event (kind 1) or 1 to %d (kind 2), "
+                       "not %zu",
+                       TT_SUBMIT_MANY_MAX, c);
+    size_t off = TT_FRAME_HEADER;
+    for (size_t i = 0; i < c; i++) {
+        if (n - off < TT_FRAME_EVENT_HEADER)
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "the binary submit frame ends inside event %zu's header", i);
+        uint32_t len = be32(p + off + 96);
+        if (len > TT_BODY_MAX)
+            return tt_fail(err, TT_ERR_TOO_LARGE, "event %zu's body is %u bytes; the limit is %d",
+                           i, len, TT_BODY_MAX);
+        if (n - off - TT_FRAME_EVENT_HEADER < len)
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "the binary submit frame ends inside event %zu's body", i);
+        ev[i] = (frame_event){p + off, p + off + 32, p + off + TT_FRAME_EVENT_HEADER, len};
+        off += TT_FRAME_EVENT_HEADER + len;
+    }
+    if (off != n)
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "%zu bytes follow the last event of the binary submit frame", n - off);
+    *count = c;
+    return TT_OK;
+}
+
+tt_err api_check_frame_event(const config *cfg, const frame_event *fe, job *j, tt_error *err)
+{
+    memcpy(j->actor, fe->actor, TT_PK_SIZE);
+    memcpy(j->sig, fe->sig, TT_SIG_SIZE);
+    j->body_len = fe->body_len;
+    if ((j->body = malloc(fe->body_len + 1)) == NULL)
+        return tt_fail(err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
+    memcpy(j->body, fe->body, fe->body_len);
+    j->body[fe->body_len] = '\0';
+    if (memchr(j->body, '\0', fe->body_len))
+        return tt_fail(err, TT_ERR_MALFORMED, "an event body holds a NUL byte");
+    return api_check_signed(cfg, j, err);
 }

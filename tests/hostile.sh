@@ -126,6 +126,51 @@ printf '{"op":"submit_many","events":"x"}' | refuse many-not-array malformed
 { printf '{"op":"submit_many","events":['; i=0; while [ $i -lt 257 ]; do [ $i -gt 0 ] && printf ,;
     printf '{"actor":"%s","sig":"%s","body":""}' "$PK" "$ZSIG"; i=$((i + 1)); done; printf ']}'; } | refuse many-too-many too_large
 printf '{"op":"submit_many","events":[{"actor":"%s","sig":"%s","body":""},7]}' "$PK" "$ZSIG" | refuse many-all-bad bad_signature
+# ---- the binary submit frame: the same checks, no JSON around the signed material ---------
+# frame CASE: a frame made from one good sell, broken as CASE says (python, on stdin)
+GOODSELL=$("$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}')
+printf '%s\n' "$GOODSELL" | "$SIGN" --frame >"$WORK/good.frame"
+frame() { python3 - "$WORK/good.frame" "$1" <<'PY'
+import struct, sys
+f = bytearray(open(sys.argv[1], 'rb').read()); case = sys.argv[2]
+ev = f[8:]
+if case == 'short': f = f[:6]
+elif case == 'version': f[4] = 2
+elif case == 'kind': f[5] = 3
+elif case == 'count0': f[6:8] = b'\0\0'
+elif case == 'one-kind-two': f[6:8] = struct.pack('>H', 2); f += ev
+elif case == 'many-257': f[5] = 2; f[6:8] = struct.pack('>H', 257)
+elif case == 'body-past-end': f[8 + 96:8 + 100] = struct.pack('>I', len(ev) - 100 + 1)
+elif case == 'trailing': f += b'x'
+elif case == 'header-cut': f = f[:8 + 50]
+elif case == 'body-too-large': f[8 + 96:8 + 100] = struct.pack('>I', 70000); f += b' ' * (70000 - (len(ev) - 100))
+elif case == 'body-changed': f[-3] ^= 1
+elif case == 'sig-flipped': f[8 + 40] ^= 1
+elif case == 'nul-in-body': f[-2] = 0
+sys.stdout.buffer.write(bytes(f))
+PY
+}
+for c in short:malformed version:malformed kind:malformed count0:malformed one-kind-two:malformed \
+    many-257:too_large body-past-end:malformed trailing:malformed header-cut:malformed \
+    body-too-large:too_large body-changed:bad_signature sig-flipped:bad_signature nul-in-body:malformed; do
+    frame "${c%%:*}" | refuse "frame-${c%%:*}" "${c#*:}"
+done
+# a good frame is written, once; its replay is refused
+before=$(sum)
+if "$TT" api - <"$WORK/good.frame" >"$WORK/out" 2>&1 && grep -q '"seq":' "$WORK/out" && [ "$(sum)" != "$before" ]; then
+    echo "pass frame-accepted" >>"$WORK/results"
+else echo "fail frame-accepted" >>"$WORK/results"; echo "FAIL a good frame was not written"; cat "$WORK/out"; fi
+refuse frame-replayed replay <"$WORK/good.frame"
+# kind 2: each event answered on its own, in order
+{ "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}'
+  "$SIGN" "$KEYS/x.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | sed "s|\"actor\":\"[^\"]*\"|\"actor\":\"$PK\"|"
+  "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}'; } | "$SIGN" --frame-many >"$WORK/many.frame"
+"$TT" api - <"$WORK/many.frame" >"$WORK/out" 2>&1
+if python3 -c "
+import json, sys; r = json.load(open(sys.argv[1]))['results']
+sys.exit(not (len(r) == 3 and r[0]['ok'] and r[1]['error']['code'] == 'bad_signature' and r[2]['ok'] and r[2]['seq'] == r[0]['seq'] + 1))" "$WORK/out"; then
+    echo "pass frame-many-each-answered" >>"$WORK/results"
+else echo "fail frame-many-each-answered" >>"$WORK/results"; echo "FAIL frame-many"; cat "$WORK/out"; fi
 # ---- bad signatures -------------------------------------------------------------------
 "$SIGN" "$KEYS/x.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed "s|\"actor\":\"[^\"]*\"|\"actor\":\"$PK\"|" | refuse sig-by-another-key bad_signature
 "$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/"qty_g\\":1/"qty_g\\":2/' | refuse body-changed-after-signing bad_signature

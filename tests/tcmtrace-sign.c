@@ -7,6 +7,8 @@
  *   tcmtrace-sign --raw KEYFILE 'BODY'    signs BODY byte for byte, as given
  *   tcmtrace-sign --scan KEYFILE CODE [AT] a signed "scan" request (AT: its "at",
  *                                          default now)
+ *   tcmtrace-sign --frame|--frame-many    the submit requests on standard input, one a
+ *                                          line, as one binary submit frame (kind 1 or 2)
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -46,8 +48,40 @@ static int scan_request(int argc, char **argv)
     return 0;
 }
 
+/* The JSON submits on stdin as a binary submit frame (daemon/daemon.h) on stdout. */
+static int frame(int many)
+{
+    char line[200000];
+    uint8_t *out = malloc(8 + 256 * (100 + 65536));
+    size_t n = 8, count = 0;
+    memcpy(out, "\x89TSB\x01", 5);
+    out[5] = many ? 2 : 1;
+    while (fgets(line, sizeof line, stdin) && count < 256) {
+        json_t *r = json_loads(line, 0, NULL);
+        const char *a = json_string_value(json_object_get(r, "actor"));
+        const char *s = json_string_value(json_object_get(r, "sig"));
+        const char *b = json_string_value(json_object_get(r, "body"));
+        size_t got, bl = b ? strlen(b) : 0;
+        if (!a || !s || !b || tt_unb64(a, strlen(a), 0, out + n, 32, &got) != TT_OK ||
+            tt_unb64(s, strlen(s), 0, out + n + 32, 64, &got) != TT_OK)
+            return fprintf(stderr, "tcmtrace-sign: not a submit request: %.80s\n", line), 2;
+        out[n + 96] = (uint8_t)(bl >> 24), out[n + 97] = (uint8_t)(bl >> 16);
+        out[n + 98] = (uint8_t)(bl >> 8), out[n + 99] = (uint8_t)bl;
+        memcpy(out + n + 100, b, bl);
+        n += 100 + bl;
+        count++;
+        json_decref(r);
+    }
+    out[6] = (uint8_t)(count >> 8), out[7] = (uint8_t)count;
+    fwrite(out, 1, n, stdout);
+    free(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "--frame") == 0 || strcmp(argv[1], "--frame-many") == 0))
+        return frame(strcmp(argv[1], "--frame-many") == 0);
     if (argc >= 2 && strcmp(argv[1], "--scan") == 0)
         return sodium_init() < 0 ? 1 : scan_request(argc, argv);
     tt_keypair kp;
