@@ -10,7 +10,10 @@
  *   0x05 string: varint length, then its UTF-8 bytes
  *   0x06 array: varint count, then that many values
  *   0x07 object: varint count, then for each member (keys in bytewise order,
- *        as JSON_SORT_KEYS orders them) varint key length, key, value
+ *        as JSON_SORT_KEYS orders them) its key and value. A key is a varint
+ *        h: h odd names key number h >> 1 of the table below (the keys the
+ *        rules write), h even gives the length h >> 1 of the UTF-8 bytes
+ *        that follow
  *
  * The same value always gives the same bytes, so audit's replay still
  * rebuilds every record byte for byte. Writing needs no number formatting or
@@ -18,12 +21,67 @@
  * records cost the writer and every reader most (docs/bench.md). A record
  * that does not decode (damaged, or of another layout) reads as NULL.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ledger_internal.h"
 
 #define DEPTH_MAX 32
+
+/* The keys derived records use most, by number. Layout 3 fixes this table: a key added,
+ * removed or moved is a new layout (TT_STATE_LAYOUT), which rebuilds the records. */
+static const char *const KEYS[] = {
+    "id", "status", "holder", "holders", "pending_to", "qty", "registered", "remaining", "sold",
+    "moved_out", "destroyed", "herb", "name_zh", "latin", "latin_drug", "part", "pinyin",
+    "category", "listing", "origin", "province", "city", "county", "base", "daodi", "lat", "lon",
+    "form", "grade", "processing", "harvest_date", "created_seq", "updated_seq", "transfer_seq",
+    "children_count", "parents", "qty_g", "via", "seq", "registered_by", "inspections", "lab",
+    "standard", "results", "test", "value", "unit", "verdict", "limit", "limit_unit",
+    "report_sha256", "at", "by", "held_from", "held_seq", "hold_reason", "hold_fail_seq",
+    "release_reason", "recalled_seq", "recall_root", "recall_reason", "reject_reason",
+    "cancel_seq", "destroy_reason", "gtin", "product_name", "composition", "compound",
+    "yield_permille", "mixed", "as_written", "key", "name", "org", "licence", "stall", "roles",
+    "enrolled_seq", "enrolled_by", "revoked_seq", "revoke_reason", "retired_keys",
+    "rotated_seq", "authority", "edition", "source", "species", "parts", "parent", "review",
+    "market", "limits_seq", "base_url", "g", "inspector", "documents", "kind", "sha256",
+    "unlisted", "note", "method", "inputs", "output", "children", "buyer_commitment",
+    "children_total", "plant", "type"};
+#define NKEYS (sizeof KEYS / sizeof *KEYS)
+
+/* key -> its number + 1, by open addressing over FNV-1a; made once */
+static uint16_t key_slots[512];
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static uint32_t fnv(const char *k, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)k[i]) * 16777619u;
+    return h;
+}
+
+static void keys_init(void)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        uint32_t h = fnv(KEYS[i], strlen(KEYS[i])) & 511;
+        while (key_slots[h])
+            h = (h + 1) & 511;
+        key_slots[h] = (uint16_t)(i + 1);
+    }
+}
+
+/* The number of key k, or -1. */
+static int key_number(const char *k, size_t n)
+{
+    pthread_once(&key_once, keys_init);
+    for (uint32_t h = fnv(k, n) & 511; key_slots[h]; h = (h + 1) & 511) {
+        const char *c = KEYS[key_slots[h] - 1];
+        if (strncmp(c, k, n) == 0 && c[n] == '\0')
+            return key_slots[h] - 1;
+    }
+    return -1;
+}
 
 typedef struct obuf {
     char *p;
@@ -149,7 +207,17 @@ static void put_value(obuf *b, json_t *v, int depth)
         put_byte(b, 0x07);
         put_varint(b, n);
         for (i = 0; i < n; i++) {
-            put_bytes(b, m[i].key, m[i].len);
+            int id = key_number(m[i].key, m[i].len);
+            if (id >= 0) {
+                put_varint(b, (uint64_t)id << 1 | 1);
+            } else {
+                put_varint(b, (uint64_t)m[i].len << 1);
+                need(b, m[i].len);
+                if (!b->failed && m[i].len) {
+                    memcpy(b->p + b->n, m[i].key, m[i].len);
+                    b->n += m[i].len;
+                }
+            }
             put_value(b, m[i].value, depth + 1);
         }
         if (m != stack)
@@ -242,14 +310,28 @@ static json_t *get_value(ibuf *b, int depth)
             return NULL;
         json_t *o = json_object();
         for (uint64_t i = 0; o && i < n; i++) {
-            uint64_t kl;
-            if (!get_varint(b, &kl) || kl > (uint64_t)(b->end - b->p) ||
-                memchr(b->p, 0, (size_t)kl)) {
+            uint64_t h, kl;
+            const char *k;
+            if (!get_varint(b, &h)) {
                 json_decref(o);
                 return NULL;
             }
-            const char *k = (const char *)b->p;
-            b->p += kl;
+            if (h & 1) { /* a key of the table */
+                if ((h >> 1) >= NKEYS) {
+                    json_decref(o);
+                    return NULL;
+                }
+                k = KEYS[h >> 1];
+                kl = strlen(k);
+            } else {
+                kl = h >> 1;
+                if (kl > (uint64_t)(b->end - b->p) || memchr(b->p, 0, (size_t)kl)) {
+                    json_decref(o);
+                    return NULL;
+                }
+                k = (const char *)b->p;
+                b->p += kl;
+            }
             json_t *x = get_value(b, depth + 1);
             if (x == NULL || json_object_setn_new_nocheck(o, k, (size_t)kl, x) != 0) {
                 json_decref(o);

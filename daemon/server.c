@@ -436,6 +436,12 @@ static void *worker(void *arg)
 
 /* ---- writer ---------------------------------------------------------------------- */
 
+/* Whether anyone is subscribed to the feed: when nobody is, nothing is made for it. */
+static int feed_wanted(server *s)
+{
+    return nn_get_statistic(s->feed, NN_STAT_CURRENT_CONNECTIONS) > 0;
+}
+
 static void publish(server *s, const tt_append *it)
 {
     if (it->entry == NULL)
@@ -460,7 +466,7 @@ static void publish_checkpoint(server *s)
 {
     char *note, *msg;
     size_t len;
-    if (tt_ledger_checkpoint(s->ledger, UINT64_MAX, &note, &len, NULL) != TT_OK)
+    if (!feed_wanted(s) || tt_ledger_checkpoint(s->ledger, UINT64_MAX, &note, &len, NULL) != TT_OK)
         return;
     int n = asprintf(&msg, "checkpoint %s", note);
     if (n > 0)
@@ -472,12 +478,13 @@ static void publish_checkpoint(server *s)
 static void commit_group(server *s, job **jobs, size_t n, tt_append *items, const uint8_t **bodies,
                          tt_event *events)
 {
+    int feed = feed_wanted(s); /* the entries' bytes are copied out only for subscribers */
     for (size_t i = 0; i < n; i++) {
         items[i] = (tt_append){.actor = jobs[i]->actor,
                                .sig = jobs[i]->sig,
                                .body = {jobs[i]->body_len, (uint8_t *)jobs[i]->body},
                                .sig_checked = 1,
-                               .want_entry = 1};
+                               .want_entry = feed};
         bodies[i] = items[i].body.data;
         events[i] = jobs[i]->ev;
     }
