@@ -71,6 +71,9 @@ typedef struct config {
     int quiet;
     int64_t at_ahead_ms;  /* how far an event's "at" may be ahead of the clock */
     int64_t at_behind_ms; /* and how far behind it */
+    int tcp_max_connections; /* TCP connections open at once at most */
+    int64_t tcp_stall_ms;    /* a TCP connection stalled inside a message is closed after this */
+    int64_t tcp_idle_ms;     /* and an idle one after this */
 } config;
 
 typedef struct server {
@@ -133,6 +136,11 @@ tt_err api_frame_parse(const uint8_t *p, size_t n, int *many, frame_event *ev, s
 tt_err api_check_signed(const config *cfg, job *j, tt_error *err);
 /* Copies one frame event into j and checks it. */
 tt_err api_check_frame_event(const config *cfg, const frame_event *fe, job *j, tt_error *err);
+
+/* The API on cfg.tcp (daemon/tcp.c): its own listener, with limits; after the local
+ * socket is bound. tcp_stop waits for it once the daemon stops. */
+int tcp_start(server *s, tt_error *err);
+void tcp_stop(void);
 
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);

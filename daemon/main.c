@@ -213,6 +213,9 @@ static int cmd_init(const init_opts *o)
     snprintf(conf, sizeof conf,
              "# tcmtraced settings for this ledger; flags given to 'tcmtraced run' win.\n"
              "# tcp = tcp://127.0.0.1:7400\n"
+             "# tcp_max_connections = 256\n"
+             "# tcp_stall_seconds = 30\n"
+             "# tcp_idle_seconds = 600\n"
              "# threads = %ld\n"
              "# batch_max = 1024\n"
              "# read_threads = 2\n"
@@ -263,6 +266,31 @@ static int read_config(const char *path, config *c, int explicit_path)
             c->batch_max = atoi(val);
         else if (strcmp(key, "read_threads") == 0)
             c->read_threads = atoi(val);
+        else if (strcmp(key, "tcp_max_connections") == 0) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end != '\0' || v < 1 || v > 100000) {
+                fprintf(stderr, "tcmtraced: %s:%d: tcp_max_connections must be a whole number "
+                                "from 1 to 100000\n",
+                        path, lineno);
+                fclose(f);
+                return 2;
+            }
+            c->tcp_max_connections = (int)v;
+        } else if (strcmp(key, "tcp_stall_seconds") == 0 || strcmp(key, "tcp_idle_seconds") == 0) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end != '\0' || v < 1 || v > 86400) {
+                fprintf(stderr, "tcmtraced: %s:%d: %s must be a whole number from 1 to 86400\n",
+                        path, lineno, key);
+                fclose(f);
+                return 2;
+            }
+            if (key[4] == 's')
+                c->tcp_stall_ms = (int64_t)v * 1000;
+            else
+                c->tcp_idle_ms = (int64_t)v * 1000;
+        }
         else if (strcmp(key, "log_passphrase_file") == 0)
             c->passphrase_file = strdup(val);
         else if (strcmp(key, "at_ahead_minutes") == 0 || strcmp(key, "at_behind_days") == 0) {
@@ -448,6 +476,12 @@ int main(int argc, char **argv)
         cfg.read_threads = 2;
     if (cfg.batch_max <= 0 || cfg.batch_max > 65536)
         cfg.batch_max = 1024;
+    if (cfg.tcp_max_connections <= 0)
+        cfg.tcp_max_connections = 256;
+    if (cfg.tcp_stall_ms <= 0)
+        cfg.tcp_stall_ms = 30000;
+    if (cfg.tcp_idle_ms <= 0)
+        cfg.tcp_idle_ms = 600000;
     if (cfg.at_ahead_ms < 0)
         cfg.at_ahead_ms = 10 * 60000;
     if (cfg.at_behind_ms < 0)

@@ -658,12 +658,10 @@ static int bind_sockets(server *s)
         return -1;
     }
     logf_(s, "INFO", "API on %s", url);
-    if (s->cfg.tcp) {
-        if (nn_bind(s->api, s->cfg.tcp) < 0) {
-            logf_(s, "ERROR", "cannot listen on %s: %s", s->cfg.tcp, nn_strerror(nn_errno()));
-            return -1;
-        }
-        logf_(s, "INFO", "API on %s", s->cfg.tcp);
+    tt_error err;
+    if (s->cfg.tcp && tcp_start(s, &err) != 0) {
+        logf_(s, "ERROR", "%s", err.message);
+        return -1;
     }
     snprintf(url, sizeof url, "ipc://%s/feed.sock", s->cfg.dir);
     if (nn_bind(s->feed, url) < 0) {
@@ -751,6 +749,7 @@ int server_run(config *cfg)
      * acknowledged event is on disk before the ledger closes. */
     for (int i = 0; i < cfg->threads; i++)
         pthread_join(workers[i], NULL);
+    tcp_stop();
     queue_push(&s.reads, NULL); /* every read received is answered first */
     for (int i = 0; i < cfg->read_threads; i++)
         pthread_join(readers[i], NULL);

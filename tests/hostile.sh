@@ -334,6 +334,21 @@ hcase checkpoint-of-another-origin 4 "not of \"tcmtrace.test/hostile\"" env TCMT
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 unset TCMTRACE_STATE_DIR
 
+# ---- hostile TCP clients: the daemon's own listener, under systemd's default 1,024 descriptors ----
+stop_daemon
+TPORT=$(/usr/bin/python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+printf 'tcp = tcp://127.0.0.1:%s\ntcp_stall_seconds = 2\n' "$TPORT" >>"$L/tcmtraced.conf"
+(ulimit -n 1024; exec "$TTD" run "$L" >>"$WORK/daemon-tcp.log" 2>&1) &
+DAEMON_PID=$!
+i=0; while [ $i -lt 100 ] && ! "$TT" --dir "$L" status >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done
+if /usr/bin/python3 "$(dirname "$0")/tcp_check.py" "$DAEMON_PID" "$TPORT" "$TT" "$L" >"$WORK/tcp.out" 2>&1; then
+    echo "pass tcp-listener-limits" >>"$WORK/results"
+else
+    echo "fail tcp-listener-limits" >>"$WORK/results"; grep -v '^pass' "$WORK/tcp.out"
+fi
+grep '^tcp:' "$WORK/tcp.out"
+stop_daemon
+
 passed=$(grep -c '^pass' "$WORK/results")
 failed=$(grep -c '^fail' "$WORK/results")
 cases=$((passed + failed))
