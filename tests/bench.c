@@ -671,9 +671,16 @@ static void *http_loop(void *arg)
     while (fd >= 0 && now_s() < h->until) {
         if (h->code)
             snprintf(path, sizeof path, "/cq/api/v1/batches/%s", h->code);
-        else
-            snprintf(path, sizeof path, "/cq/log/tile/0/%03u",
-                     (unsigned)(rand_r(&h->seed) % h->tiles));
+        else { /* C2SP tile index: groups of three digits, "x" before all but the last */
+            unsigned n = (unsigned)(rand_r(&h->seed) % h->tiles);
+            if (n >= 1000000)
+                snprintf(path, sizeof path, "/cq/log/tile/0/x%03u/x%03u/%03u", n / 1000000,
+                         n / 1000 % 1000, n % 1000);
+            else if (n >= 1000)
+                snprintf(path, sizeof path, "/cq/log/tile/0/x%03u/%03u", n / 1000, n % 1000);
+            else
+                snprintf(path, sizeof path, "/cq/log/tile/0/%03u", n);
+        }
         double t0 = now_s();
         int st = http_get(fd, path, buf, 1 << 20);
         if (st != 200) {
@@ -946,10 +953,8 @@ static void wide_lot(const char *dir, const char *limits, int children)
     tt_state_batch(l, wide, &b, NULL);
     char *rec = NULL;
     size_t reclen = 0;
-    if (b) { /* the record as stored */
-        rec = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
-        reclen = rec ? strlen(rec) : 0;
-    }
+    if (b) /* the record as stored, in its binary layout */
+        rec = tt_rec_encode(b, &reclen);
     printf("| a lot split into %d children (setup %.1f s): its record | %zu bytes |\n", children,
            setup, reclen);
     printf("| an event on that lot, CPU p50 / p99 (one split off, rules and commit) | %.2f / %.2f ms |\n",
@@ -1178,6 +1183,33 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     printf("| bytes per entry on disk (entry, indexes, Merkle nodes, checkpoints, state; target "
            "1,500: %s) | %.0f |\n",
            bpe <= 1500 ? "met" : "not met", bpe);
+    /* where the bytes go: each database's pages, per entry */
+    {
+        static const char *const names[TT_DB_COUNT] = {
+            "entries", "hash index", "body index", "Merkle", "checkpoints", "meta", "batches",
+            "batch events", "children", "actors", "actor events", "state"};
+        tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL);
+        MDB_txn *txn;
+        char line[1024];
+        size_t off = 0, used = 0;
+        if (mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn) == 0) {
+            for (int i = 0; i < TT_DB_COUNT; i++) {
+                MDB_stat ms;
+                if (mdb_stat(txn, l->dbi[i], &ms) != 0)
+                    continue;
+                size_t b = (ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages) *
+                           (size_t)ms.ms_psize;
+                used += b;
+                if ((double)b / (double)size >= 5)
+                    off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %.0f", off ? ", " : "",
+                                            names[i], (double)b / (double)size);
+            }
+            mdb_txn_abort(txn);
+        }
+        tt_ledger_close(l);
+        printf("| of the bytes per entry: %s; free and other pages %.0f |\n", line,
+               ((double)st.st_size - (double)used) / (double)size);
+    }
 }
 
 int main(int argc, char **argv)

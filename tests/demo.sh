@@ -128,6 +128,15 @@ else
     echo "  (no node or chromium on this machine: make deps installs chromium)"
 fi
 
+say "A trader opens her stall page on her phone: her key is made and kept in the browser"
+printf '\n[trader 王福] opens http://127.0.0.1:%s/cq/stall/\n' "$PORT"
+if command -v node >/dev/null && [ -x /usr/bin/chromium ]; then
+    node "$(dirname "$0")/browser/stall-day.mjs" "http://127.0.0.1:$PORT/cq" "$TT" "$LEDGER" "$KEYS/mkt.key" \
+        "$(dirname "$SHOT")" || { echo "the stall page's day did not go through"; exit 1; }
+else
+    echo "  (no node or chromium on this machine: make deps installs chromium)"
+fi
+
 say "The market office hands the day to a pharmaceutical distributor as GS1 EPCIS 2.0"
 printf '\n[market office] $ tcmtrace export --format epcis > market-day.epcis.json\n'
 "$TT" export --format epcis >"$WORK/market-day.epcis.json"

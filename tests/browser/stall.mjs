@@ -38,7 +38,9 @@ function tt(args, env = {}) {
 
 const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+// a fake camera, for the scan tab's camera path
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
+  args: [...args, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'] });
 
 const errors = [];
 async function profile(name, prepare) {
@@ -264,6 +266,28 @@ await shot(pa, 'stall-scan');
 const sc = await api('batches/' + lot + '/scans');
 check(sc.scan && sc.scan.signed >= 1, 'A: looking a lot up records a signed scan', JSON.stringify(sc.scan));
 
+// the camera, where the browser reads QR codes (Chromium on Linux does not: a stand-in
+// detector that reads this lot's label from the fake camera's frames)
+const token = (await api(`batches/${lot}/label`)).token;
+const pcam = await pa.ctx.newPage();
+await pa.ctx.grantPermissions(['camera'], { origin: new URL(cfg.base).origin });
+await pcam.addInitScript((u) => {
+  window.BarcodeDetector = class {
+    async detect(v) { this.n = (this.n || 0) + 1; return this.n > 3 && v.videoWidth > 0 ? [{ rawValue: u }] : []; }
+  };
+}, `${cfg.base}/b/${lot}?t=${token}`);
+await pcam.goto(cfg.base + '/stall/');
+await ready(pcam, 'stock');
+await pcam.click('#tab-scan');
+await ready(pcam, 'scan');
+check(await pcam.$('#camera') !== null && await pa.$('#no-camera') !== null,
+  'the scan tab offers the camera only where the browser reads QR codes');
+await pcam.click('#camera');
+const seen = await pcam.waitForSelector(`#found [data-id="${lot}"]`, { timeout: 20000 }).then(() => true, () => false);
+check(seen, 'a label read from the camera opens its lot');
+check(await pcam.evaluate(() => document.getElementById('video').hidden), 'and the camera is closed after the read');
+await pcam.close();
+
 // the backup is a CLI key file: it opens with `tcmtrace key show` and signs with the CLI
 const show = tt(['key', 'show', keyA.file, '--open'], { TCMTRACE_PASSPHRASE: passA });
 check(show.rc === 0 && show.out.startsWith(keyA.pub) && /密码正确/.test(show.out) && /sealed/.test(show.out),
@@ -289,6 +313,18 @@ await pc.fill('#pass3', passA);
 await pc.click('#restore');
 await ready(pc, 'stock');
 check((await pc.innerText('#who')).includes(A.name) && (await pc.$(`#held [data-id="${lot}"]`)) !== null, 'the backup restores A\'s stall on a new phone');
+
+// the server out of reach: the page says so (the key is still here) and comes back on retry
+const po = await pa.ctx.newPage();
+await po.route('**/api/v1/actors?key=*', (route) => route.abort());
+await po.goto(cfg.base + '/stall/');
+await ready(po, 'offline');
+check(/连不上账本服务器/.test(await po.innerText('#offline')), 'an unreachable server is told as such, not as an unenrolled key');
+await po.unroute('**/api/v1/actors?key=*');
+await po.click('#retry');
+await ready(po, 'stock');
+check((await po.innerText('#who')).includes(A.name), 'and on retry the stall opens');
+await po.close();
 
 for (const p of [pa, pb, pc]) check(p.outside.length === 0, 'nothing is fetched from outside tcmtrace-web', p.outside.join(' '));
 check(errors.length === 0, 'no script error on any page', errors.join(' | '));

@@ -234,6 +234,14 @@ async function restoreKey() {
 // Who this key is in the ledger: enrolled (the stall opens) or not yet.
 async function findMe() {
   const a = await getJSON('actors?key=' + encodeURIComponent(K.b64(S.rec.pub))).catch(() => null);
+  if (a === null) { // not an answer: the server is out of reach, which says nothing of the key
+    app().replaceChildren(el('section', { id: 'offline' },
+      el('h2', null, ...bi('连不上账本服务器', 'The ledger cannot be reached')),
+      el('p', null, '您的密钥还在这台设备上。请检查网络（市场的 Wi-Fi），再点“重试”。'),
+      el('button', { class: 'wide', id: 'retry', onclick: () => { clearMsg(); findMe(); } }, '重试')));
+    document.body.dataset.ready = 'offline';
+    return;
+  }
   if (a && a.ok && a.actor && a.actor.status === 'active' && a.actor.key === K.b64(S.rec.pub)) {
     S.actor = a.actor;
     $('who').textContent = `${S.actor.name} · ${S.actor.org}${S.actor.stall ? ' · ' + S.actor.stall : ''}（${S.actor.id}）`;
