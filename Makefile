@@ -200,7 +200,7 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 FUZZERS := entry event note proof label api frame rec
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/libtcmtrace.a
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/libtcmtrace.a
 	$(CC) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS) $(NNLIBS)
 
 fuzz-build: | $(DEPS_OK)
