@@ -637,7 +637,9 @@ static enum MHD_Result serve_labels(web *w, struct MHD_Connection *c, const char
         snprintf(base, sizeof base, "https://%s", w->ops.origin);
     for (size_t i = 0; i < n && code == TT_OK; i++) {
         json_t *la = forward(w, json_pack("{s:s, s:s}", "op", "label", "id", ids[i]));
-        json_t *ba = tt_api_read(&w->ops, json_pack("{s:s, s:s}", "op", "batch", "id", ids[i]));
+        json_t *breq = json_pack("{s:s, s:s}", "op", "batch", "id", ids[i]);
+        json_t *ba = tt_api_read(&w->ops, breq); /* the request stays the caller's */
+        json_decref(breq);
         json_t *b = json_object_get(ba, "batch");
         const char *token = json_string_value(json_object_get(la, "token"));
         const char *gtin = json_string_value(json_object_get(b, "gtin"));
