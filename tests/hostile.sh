@@ -341,7 +341,7 @@ printf 'tcp = tcp://127.0.0.1:%s\ntcp_stall_seconds = 2\n' "$TPORT" >>"$L/tcmtra
 (ulimit -n 1024; exec "$TTD" run "$L" >>"$WORK/daemon-tcp.log" 2>&1) &
 DAEMON_PID=$!
 i=0; while [ $i -lt 100 ] && ! "$TT" --dir "$L" status >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done
-case "$BIN" in */asan|*/tsan) export TCMTRACE_SANITIZED=1 ;; esac
+case "$BIN" in */asan|*/tsan) export TCMTRACE_SANITIZED=1 ;; */vg) export TCMTRACE_VALGRIND=1 ;; esac
 if /usr/bin/python3 "$(dirname "$0")/tcp_check.py" "$DAEMON_PID" "$TPORT" "$TT" "$L" >"$WORK/tcp.out" 2>&1; then
     echo "pass tcp-listener-limits" >>"$WORK/results"
 else
