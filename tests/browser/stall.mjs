@@ -17,7 +17,7 @@
 //               "office_key": authority key file, "log_key": log.vkey, "work": temp dir, "port": n}
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { launch } from './chromium.mjs';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const screens = process.argv[3];
@@ -36,11 +36,8 @@ function tt(args, env = {}) {
   }
 }
 
-const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 // a fake camera, for the scan tab's camera path
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
-  args: [...args, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'] });
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
 
 const errors = [];
 async function profile(name, prepare) {
@@ -264,18 +261,36 @@ await pa.click('#lookup');
 await pa.waitForSelector(`#found [data-id="${lot}"]`);
 await shot(pa, 'stall-scan');
 const sc = await api('batches/' + lot + '/scans');
-check(sc.scan && sc.scan.signed >= 1, 'A: looking a lot up records a signed scan', JSON.stringify(sc.scan));
+check(sc.scan && sc.scan.signed === 0, 'A: a typed code records no signed scan (it is no sighting of the goods)', JSON.stringify(sc.scan));
+check(/不能证明/.test(await pa.innerText('#label-check')), 'and the page says a typed code proves nothing of the label');
 
 // the camera, where the browser reads QR codes (Chromium on Linux does not: a stand-in
 // detector that reads this lot's label from the fake camera's frames)
 const token = (await api(`batches/${lot}/label`)).token;
-const pcam = await pa.ctx.newPage();
 await pa.ctx.grantPermissions(['camera'], { origin: new URL(cfg.base).origin });
-await pcam.addInitScript((u) => {
-  window.BarcodeDetector = class {
-    async detect(v) { this.n = (this.n || 0) + 1; return this.n > 3 && v.videoWidth > 0 ? [{ rawValue: u }] : []; }
-  };
-}, `${cfg.base}/b/${lot}?t=${token}`);
+const camera = async (u) => {
+  const p = await pa.ctx.newPage();
+  await p.addInitScript((url) => {
+    window.BarcodeDetector = class {
+      async detect(v) { this.n = (this.n || 0) + 1; return this.n > 3 && v.videoWidth > 0 ? [{ rawValue: url }] : []; }
+    };
+  }, u);
+  return p;
+};
+// a counterfeit: the lot's real code under a token changed in its signature
+const forged = token.slice(0, -10) + (token.slice(-10, -9) === 'A' ? 'B' : 'A') + token.slice(-9);
+const pfake = await camera(`${cfg.base}/b/${lot}?t=${forged}`);
+await pfake.goto(cfg.base + '/stall/');
+await ready(pfake, 'stock');
+await pfake.click('#tab-scan');
+await ready(pfake, 'scan');
+await pfake.click('#camera');
+const flagged = await pfake.waitForSelector('#refused', { timeout: 20000 }).then(() => true, () => false);
+check(flagged && /疑似假冒/.test(await pfake.innerText('#msg')) && (await pfake.$(`#found [data-id="${lot}"]`)) === null,
+  'a label whose token does not verify is shown as 疑似假冒, not as the lot');
+await pfake.close();
+check((await api('batches/' + lot + '/scans')).scan.signed === 0, 'and records no signed scan');
+const pcam = await camera(`${cfg.base}/b/${lot}?t=${token}`);
 await pcam.goto(cfg.base + '/stall/');
 await ready(pcam, 'stock');
 await pcam.click('#tab-scan');
@@ -286,6 +301,9 @@ await pcam.click('#camera');
 const seen = await pcam.waitForSelector(`#found [data-id="${lot}"]`, { timeout: 20000 }).then(() => true, () => false);
 check(seen, 'a label read from the camera opens its lot');
 check(await pcam.evaluate(() => document.getElementById('video').hidden), 'and the camera is closed after the read');
+check(/标签签名有效/.test(await pcam.innerText('#label-check')), 'its label checked against the log key in the page');
+for (let i = 0; i < 20 && (await api('batches/' + lot + '/scans')).scan.signed < 1; i++) await new Promise((r) => setTimeout(r, 100));
+check((await api('batches/' + lot + '/scans')).scan.signed === 1, 'a genuine label read by the camera records a signed scan');
 await pcam.close();
 
 // the backup is a CLI key file: it opens with `tcmtrace key show` and signs with the CLI
@@ -331,7 +349,7 @@ check(errors.length === 0, 'no script error on any page', errors.join(' | '));
 await browser.close();
 
 // over plain HTTP from a name that is not this machine, the page keeps no key
-const far = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...args, `--host-resolver-rules=MAP stall.test 127.0.0.1`] });
+const far = await launch([`--host-resolver-rules=MAP stall.test 127.0.0.1`]);
 const pf = await (await far.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN' })).newPage();
 await pf.goto(cfg.base.replace('127.0.0.1', 'stall.test') + '/stall/');
 await ready(pf, 'no-crypto');

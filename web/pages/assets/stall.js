@@ -4,9 +4,11 @@
 // tcmtrace-web, which hands it to tcmtraced as it came. The server never
 // sees a secret key. What the ledger says is read back through the API.
 import * as K from './stallkey.js';
+import { makeCrypto } from './crypto.js';
+import * as V from './verify.js';
 
 const meta = (n) => document.querySelector(`meta[name="tcmtrace-${n}"]`).content;
-const cfg = { origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix') };
+const cfg = { origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix'), logKey: meta('log-key') };
 const api = (p) => cfg.prefix + '/api/v1/' + p;
 const LEDGER = cfg.origin;
 const te = new TextEncoder();
@@ -628,30 +630,56 @@ async function startCamera() {
   const tick = async () => {
     if (!stream) return;
     const hits = await det.detect(v).catch(() => []);
-    if (hits.length) { stopCamera(); v.hidden = true; return lookup(hits[0].rawValue); }
+    if (hits.length) { stopCamera(); v.hidden = true; return lookup(hits[0].rawValue, true); }
     requestAnimationFrame(tick);
   };
   tick();
 }
 
-async function lookup(text) {
+// A label's token, checked against the log key as the phone page checks it: 'ok' or why not.
+async function labelGenuine(text, code) {
+  let u;
+  try { u = new URL(String(text).trim()); } catch (e) { return 'no_token'; }
+  const digits = u.searchParams.get('n'), token = u.searchParams.get('t');
+  if (digits === null && token === null) return 'no_token';
+  try {
+    const c = await makeCrypto(cfg.prefix);
+    const t = V.parseToken(digits !== null ? V.tokenFromDigits(digits) : token);
+    return await V.checkToken(c, await V.parseVkey(c, cfg.logKey), code, t);
+  } catch (e) {
+    return 'bad_signature';
+  }
+}
+
+// `camera`: the text was read from a label in front of the camera, not typed.
+async function lookup(text, camera = false) {
   clearMsg();
   const code = codeFrom(text);
   if (!code) return say('err', '这不是有效的追溯码。', ['追溯码是 16 位数字，最后一位是校验位：请逐位核对。'], { code: 'malformed' });
+  const genuine = await labelGenuine(text, code);
+  if (genuine !== 'ok' && genuine !== 'no_token') {
+    $('found').replaceChildren();
+    return say('err', '疑似假冒：这张标签不是本账本为这批货签发的。', ['请不要收货或出售，保留标签，并告知市场管理处。'], { code: genuine });
+  }
   const a = await getJSON('batches/' + code);
   if (!a.ok) { refused(a); return; }
   const b = a.batch, mine = b.holder === S.actor.id, toMe = b.pending_to === S.actor.id;
-  // a signed scan: this stall is a place the lot was seen
-  const body = JSON.stringify({ v: 1, type: 'scan', id: code, at: rfc3339(now()), nonce: K.b64url(crypto.getRandomValues(new Uint8Array(16))) });
-  K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/scan/v1\n' + body)).then((sig) => fetch(api('scans'), {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ id: code, actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
-  })).catch(() => {});
+  // a signed scan (this stall is a place the lot was seen) only for a genuine label read by the
+  // camera: a typed code is no sighting of the goods, and must not count against their holder
+  if (camera && genuine === 'ok') {
+    const body = JSON.stringify({ v: 1, type: 'scan', id: code, at: rfc3339(now()), nonce: K.b64url(crypto.getRandomValues(new Uint8Array(16))) });
+    K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/scan/v1\n' + body)).then((sig) => fetch(api('scans'), {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: code, actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
+    })).catch(() => {});
+  }
   const summary = { id: b.id, herb: b.herb.name_zh, form: b.form, status: b.status, holder: b.holder, pending_to: b.pending_to,
     remaining_g: b.qty.remaining, registered_g: b.qty.registered, province: b.origin.province, county: b.origin.county };
   $('found').replaceChildren(
     lotCard(summary, toMe ? 'incoming' : mine && b.pending_to ? 'outgoing' : mine ? 'held' : 'other'),
     el('div', { class: 'muted' }, mine || toMe ? '' : `这批货在 ${b.holder} 名下。`),
+    el('div', { class: 'muted', id: 'label-check' }, genuine === 'ok' ? '标签签名有效（已在本机核对）。'
+      : '输入的追溯码不能证明手上的标签是真的：请用相机扫码，或打开验证页。'),
     el('a', { class: 'button plain', href: `${cfg.prefix}/b/${code}` }, '查看完整来源和验证'));
 }
 
