@@ -269,9 +269,9 @@ static int read_config(const char *path, config *c, int explicit_path)
         else if (strcmp(key, "tcp_max_connections") == 0) {
             char *end;
             long v = strtol(val, &end, 10);
-            if (end == val || *end != '\0' || v < 1 || v > 100000) {
+            if (end == val || *end != '\0' || v < 1 || v > 400) {
                 fprintf(stderr, "tcmtraced: %s:%d: tcp_max_connections must be a whole number "
-                                "from 1 to 100000\n",
+                                "from 1 to 400\n",
                         path, lineno);
                 fclose(f);
                 return 2;
