@@ -8,7 +8,7 @@
 // CASES.json: {"genuine": url, "recalled": url, "held": url, "other": url,
 //              "dl": Digital Link url, "other_gtin": a valid GTIN not the lot's, "min_entries": n}
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { launch } from './chromium.mjs';
 
 const [cases, screens] = [JSON.parse(readFileSync(process.argv[2], 'utf8')), process.argv[3]];
 mkdirSync(screens, { recursive: true });
@@ -18,11 +18,7 @@ const check = (ok, what, detail = '') => {
   else { failed++; console.log('FAIL', what, String(detail).slice(0, 300)); }
 };
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
 // Opens url in a fresh 360 x 780 page; `prepare` may route or script it first.
 async function open(name, url, prepare) {

@@ -7,14 +7,10 @@
 //
 //   node stall-day.mjs BASE TT DIR OFFICE_KEY SHOTS
 import { execFileSync } from 'node:child_process';
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { launch } from './chromium.mjs';
 
 const [base, tt, dir, officeKey, shots] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const ctx = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, locale: 'zh-CN' });
 const page = await ctx.newPage();
 const ready = (what) => page.waitForSelector(`body[data-ready="${what}"]`, { timeout: 120000 });

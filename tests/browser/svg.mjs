@@ -5,15 +5,12 @@
 // Prints "svg: N passed, N failed".
 //
 //   node svg.mjs SHEET.svg SHOT.png
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { launch } from './chromium.mjs';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 const [svg, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
+const browser = await launch();
 // the sheet's own size (mm) as CSS pixels; 4 device pixels each, about 380 dpi
 const text = readFileSync(svg, 'utf8');
 const mm = (k) => Number(text.match(new RegExp(`<svg[^>]* ${k}="([0-9.]+)mm"`))[1]);
