@@ -191,12 +191,13 @@ static void send_text(server *s, void **control, const char *text, size_t len)
 /* Sends `resp` (stolen; NULL when making it ran out of memory). */
 static void send_reply(server *s, void **control, json_t *resp)
 {
-    char *text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    size_t len = 0;
+    char *text = resp ? tt_json_compact(resp, JSON_COMPACT, &len) : NULL;
     json_decref(resp);
     if (text == NULL)
         send_text(s, control, NOMEM_REPLY, sizeof NOMEM_REPLY - 1);
     else
-        send_text(s, control, text, strlen(text));
+        send_text(s, control, text, len);
     free(text);
 }
 

@@ -161,11 +161,12 @@ static enum MHD_Result send_json(struct MHD_Connection *c, json_t *answer, const
     if (!json_is_true(json_object_get(answer, "ok")))
         status =
             status_of(json_string_value(json_object_get(json_object_get(answer, "error"), "code")));
-    char *s = json_dumps(answer, JSON_COMPACT);
+    size_t len = 0;
+    char *s = tt_json_compact(answer, JSON_COMPACT, &len);
     json_decref(answer);
     if (s == NULL)
         return MHD_NO;
-    enum MHD_Result rc = send_bytes(c, status, s, strlen(s), "application/json; charset=utf-8",
+    enum MHD_Result rc = send_bytes(c, status, s, len, "application/json; charset=utf-8",
                                     status == 200 ? cache : "no-store");
     free(s);
     return rc;
@@ -555,13 +556,14 @@ static enum MHD_Result serve_epcis(web *w, struct MHD_Connection *c)
             snprintf(link + n, cap - n, ">; rel=\"next\"");
     }
     json_decref(a);
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    size_t len = 0;
+    char *s = tt_json_compact(doc, JSON_COMPACT | JSON_REAL_PRECISION(12), &len);
     json_decref(doc);
     if (s == NULL) {
         free(link);
         return MHD_NO;
     }
-    enum MHD_Result rc = send_bytes_h(c, 200, s, strlen(s), "application/ld+json; charset=utf-8",
+    enum MHD_Result rc = send_bytes_h(c, 200, s, len, "application/ld+json; charset=utf-8",
                                       "no-cache", link ? "Link" : NULL, link);
     free(s);
     free(link);

@@ -37,4 +37,13 @@ json_t *tt_api_read(const tt_api *a, json_t *req);
 /* {"ok":false,"error":{"code","message"}}; the default sentence when message is empty. */
 json_t *tt_api_error(tt_err code, const char *message);
 
+/*
+ * What json_dumps(v, flags) gives, byte for byte, faster for the API's
+ * answers (core/jsonout.c): JSON_COMPACT with or without
+ * JSON_REAL_PRECISION, an object or an array; any other call is jansson's
+ * own. A malloc'd string and its length, or NULL (no memory, or a string
+ * or an object key that is not UTF-8: jansson writes such keys unchecked).
+ */
+char *tt_json_compact(const json_t *v, size_t flags, size_t *len);
+
 #endif

@@ -1,0 +1,186 @@
+/*
+ * jsonout.c: API answers as compact JSON, the bytes json_dumps(v, JSON_COMPACT)
+ * gives, made faster.
+ *
+ * jansson 2.14's dumper checks every object and array for a loop by
+ * printing its address into a hash table, and hands every token to a
+ * callback; for a 10 KB trace answer that was about as much CPU as the
+ * trace itself (docs/bench.md). Answers are trees the API builds, so they
+ * have no loops: this walks them once into one growing buffer. Reals are
+ * rare in answers and are left to jansson, so their digits are its own.
+ * tests/test_jsonout.c holds the output to jansson's, byte for byte.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcmtrace/api.h"
+#include "tcmtrace/bytes.h"
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} buf;
+
+static int grow(buf *b, size_t more)
+{
+    if (b->failed)
+        return -1;
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void put(buf *b, const char *s, size_t n)
+{
+    if (grow(b, n) == 0) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    }
+}
+
+static void put_c(buf *b, char c)
+{
+    if (grow(b, 1) == 0)
+        b->p[b->len++] = c;
+}
+
+/* what a byte below 0x80 becomes inside a string: 0 itself, 'u' \u00XX, else \<c> */
+static const char ESC[128] = {
+    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    [0] = 'u',    [1] = 'u',    [2] = 'u',    [3] = 'u',    [4] = 'u',    [5] = 'u',
+    [6] = 'u',    [7] = 'u',    [11] = 'u',   [14] = 'u',   [15] = 'u',   [16] = 'u',
+    [17] = 'u',   [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',   [22] = 'u',
+    [23] = 'u',   [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',   [28] = 'u',
+    [29] = 'u',   [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
+};
+
+static void put_string(buf *b, const char *s, size_t n)
+{
+    if (!tt_utf8_valid((const uint8_t *)s, n)) { /* json_dumps refuses it too */
+        b->failed = 1;
+        return;
+    }
+    put_c(b, '"');
+    size_t run = 0; /* the start of the bytes not yet copied */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 || ESC[c] == 0)
+            continue;
+        put(b, s + run, i - run);
+        run = i + 1;
+        if (ESC[c] == 'u') {
+            static const char hex[] = "0123456789ABCDEF";
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(b, u, 6);
+        } else {
+            char e[2] = {'\\', ESC[c]};
+            put(b, e, 2);
+        }
+    }
+    put(b, s + run, n - run);
+    put_c(b, '"');
+}
+
+static void put_integer(buf *b, json_int_t v)
+{
+    char d[24], *e = d + sizeof d, *p = e;
+    /* the magnitude as unsigned, so that the most negative value has one */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    put(b, p, (size_t)(e - p));
+}
+
+static void put_value(buf *b, const json_t *v, size_t flags)
+{
+    if (b->failed)
+        return;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        put_c(b, '{');
+        int first = 1;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first)
+                put_c(b, ',');
+            first = 0;
+            put_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
+            put_c(b, ':');
+            put_value(b, json_object_iter_value(it), flags);
+        }
+        put_c(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        put_c(b, '[');
+        for (size_t i = 0, n = json_array_size(v); i < n; i++) {
+            if (i)
+                put_c(b, ',');
+            put_value(b, json_array_get(v, i), flags);
+        }
+        put_c(b, ']');
+        break;
+    }
+    case JSON_STRING:
+        put_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        put_integer(b, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        char *r = json_dumps(v, flags | JSON_ENCODE_ANY);
+        if (r == NULL)
+            b->failed = 1;
+        else
+            put(b, r, strlen(r));
+        free(r);
+        break;
+    }
+    case JSON_TRUE:
+        put(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(b, "false", 5);
+        break;
+    case JSON_NULL:
+        put(b, "null", 4);
+        break;
+    }
+}
+
+char *tt_json_compact(const json_t *v, size_t flags, size_t *len)
+{
+    /* anything but compactness and the precision of reals: jansson's own */
+    if (v == NULL || (flags & ~(size_t)(JSON_COMPACT | JSON_REAL_PRECISION(31))) != 0 ||
+        !(flags & JSON_COMPACT) || !(json_is_object(v) || json_is_array(v))) {
+        char *s = v ? json_dumps(v, flags) : NULL;
+        if (s && len)
+            *len = strlen(s);
+        return s;
+    }
+    buf b = {0};
+    put_value(&b, v, flags);
+    put_c(&b, '\0');
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    if (len)
+        *len = b.len - 1;
+    return b.p;
+}
