@@ -169,7 +169,7 @@ tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts
     unsigned mflags = MDB_NOTLS;
     if (flags & TT_LEDGER_RDONLY)
         mflags |= MDB_RDONLY;
-    if (flags & TT_LEDGER_NOSYNC)
+    if (flags & (TT_LEDGER_NOSYNC | TT_LEDGER_SCRATCH))
         mflags |= MDB_NOSYNC;
     if ((mrc = mdb_env_open(l->env, dir, mflags, 0600)) != 0) {
         rc = mrc == ENOENT ? tt_fail(err, TT_ERR_NOT_FOUND, "%s holds no tcmtrace ledger", dir)

@@ -354,14 +354,21 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
     json_t *insp = json_object_get(b, "inspections");
     if (json_array_size(insp))
         json_object_set(n, "inspections", insp);
-    json_t *events =
-        list_events(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, strlen(code));
+    /* the lot's events, from its index (code, seq) straight to their summaries */
     json_t *detailed = json_array();
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev) json_array_append_new(
-        detailed, event_summary(t, (uint64_t)json_integer_value(json_object_get(ev, "seq")), code));
-    json_decref(events);
+    MDB_cursor *cur;
+    size_t plen = strlen(code), i;
+    if (mdb_cursor_open(t->txn, t->l->dbi[TT_DB_BATCH_EVENTS], &cur) == 0) {
+        MDB_val k = {plen, (void *)code}, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != plen + 8 || memcmp(k.mv_data, code, plen) != 0)
+                break;
+            json_array_append_new(
+                detailed, event_summary(t, tt_get_u64be((uint8_t *)k.mv_data + plen), code));
+        }
+        mdb_cursor_close(cur);
+    }
     json_object_set_new(n, "events", detailed);
     t->nodes++;
     const char *dir = up ? "parents" : "children";
@@ -522,7 +529,7 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
     replay rp = {0};
     tt_ledger_opts o = {(size_t)16 << 30};
     tt_err rc =
-        tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &o, &rp.scratch, err);
+        tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_SCRATCH, &o, &rp.scratch, err);
     if (rc != TT_OK)
         return rc;
     rc = tt_audit(l, keys, nkeys, replay_entry, &rp, progress, progress_ctx, r, err);

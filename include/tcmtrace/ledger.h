@@ -37,7 +37,9 @@ typedef struct tt_txn tt_txn;
 enum {
     TT_LEDGER_RDONLY = 1 << 0, /* open for reading only; no writer lock */
     TT_LEDGER_CREATE = 1 << 1, /* create the directory if it is missing */
-    TT_LEDGER_NOSYNC = 1 << 2  /* tests and bulk loads only: no fsync per commit */
+    TT_LEDGER_NOSYNC = 1 << 2, /* tests and bulk loads only: no fsync per commit */
+    TT_LEDGER_SCRATCH = 1 << 3 /* a throw-away store (the audit's replay): nothing synced,
+                                  no record kept parsed for the next event */
 };
 
 /* Opens (or creates) the ledger in `dir`. */
