@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -764,6 +765,16 @@ static void audit_progress(void *ctx, uint64_t done, uint64_t total)
     fmt_progress("审计 audit", done, total);
 }
 
+static char bus_message[4400];
+
+static void on_bus(int sig)
+{
+    (void)sig;
+    ssize_t n = write(STDERR_FILENO, bus_message, strlen(bus_message));
+    (void)n;
+    _exit(EX_UNREACHABLE);
+}
+
 int cmd_audit(cli *c, int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] == '-') {
@@ -788,6 +799,14 @@ int cmd_audit(cli *c, int argc, char **argv)
     char scratch[4096];
     const char *tmp = getenv("TMPDIR");
     snprintf(scratch, sizeof scratch, "%s/tcmtrace-audit-%d", tmp ? tmp : "/tmp", (int)getpid());
+    /* the scratch store is written through its map and reserves its disk space ahead
+     * (tt_scratch_reserve); should the disk still run out under it, say so, not "Bus error" */
+    snprintf(bus_message, sizeof bus_message,
+             "tcmtrace: disk_full: the disk holding the audit's scratch store %s ran out of "
+             "space; remove that directory, free some space or set TMPDIR to a larger disk, and "
+             "audit again\n",
+             scratch);
+    signal(SIGBUS, on_bus);
     tt_audit_report r;
     tt_err rc = tt_state_audit(l, &v, 1, scratch, audit_progress, NULL, &r, &err);
     tt_ledger_close(l);

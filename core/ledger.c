@@ -171,6 +171,11 @@ tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts
         mflags |= MDB_RDONLY;
     if (flags & (TT_LEDGER_NOSYNC | TT_LEDGER_SCRATCH))
         mflags |= MDB_NOSYNC;
+    /* A scratch store is written through its map, with no copies of pages to write back (see
+     * tt_scratch_reserve), and only ever used by one thread of one process: no lock file,
+     * which LMDB would map too and write into before any space is reserved. */
+    if (flags & TT_LEDGER_SCRATCH)
+        mflags |= MDB_WRITEMAP | MDB_MAPASYNC | MDB_NOLOCK;
     if ((mrc = mdb_env_open(l->env, dir, mflags, 0600)) != 0) {
         rc = mrc == ENOENT ? tt_fail(err, TT_ERR_NOT_FOUND, "%s holds no tcmtrace ledger", dir)
                            : tt_mdb_fail(err, mrc, "cannot open the ledger");
@@ -178,6 +183,9 @@ tt_err tt_ledger_open_with(const char *dir, unsigned flags, const tt_ledger_opts
     }
     /* The file may be larger than our initial map: adopt its size. */
     mdb_env_set_mapsize(l->env, 0);
+    /* a scratch store's file is written through the map: room first (tt_scratch_reserve) */
+    if ((flags & TT_LEDGER_SCRATCH) && (rc = tt_scratch_reserve(l, 1u << 20, err)) != TT_OK)
+        goto fail;
     if ((rc = open_dbs(l, err)) != TT_OK)
         goto fail;
     l->uid = tt_jcache_uid();
@@ -467,6 +475,35 @@ tt_err tt_ledger_meta_get(tt_ledger *l, const char *key, char **value, size_t *l
 }
 
 /* ---- writing ---------------------------------------------------------- */
+
+tt_err tt_scratch_reserve(tt_ledger *l, uint64_t ahead, tt_error *err)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+    if (!(l->flags & TT_LEDGER_SCRATCH))
+        return TT_OK;
+    mdb_env_info(l->env, &info);
+    mdb_env_stat(l->env, &st);
+    uint64_t want = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize + ahead;
+    if (want > info.me_mapsize)
+        want = info.me_mapsize;
+    if (want <= l->reserved)
+        return TT_OK;
+    if (mdb_env_get_fd(l->env, &fd) != 0)
+        return tt_fail(err, TT_ERR_IO, "cannot reach the scratch store's file in %s", l->dir);
+    int rc = posix_fallocate(fd, (off_t)l->reserved, (off_t)(want - l->reserved));
+    if (rc == ENOSPC || rc == EDQUOT)
+        return tt_fail(err, TT_ERR_DISK_FULL,
+                       "no room for the audit's scratch store in %s: it needs %llu MB more there; "
+                       "free some space, or set TMPDIR to a directory on a larger disk",
+                       l->dir, (unsigned long long)((want - l->reserved) >> 20) + 1);
+    if (rc != 0)
+        return tt_fail(err, TT_ERR_IO, "cannot allocate the scratch store in %s: %s", l->dir,
+                       strerror(rc));
+    l->reserved = want;
+    return TT_OK;
+}
 
 /* Grows the map when less than `need` bytes (and a quarter) are free. */
 static tt_err ensure_room(tt_ledger *l, size_t need, int force, tt_error *err)

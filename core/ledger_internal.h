@@ -92,6 +92,16 @@ json_t *tt_jcache_record(struct tt_ledger *l, MDB_txn *txn, tt_db db, const void
  * the reference. NULL when there is none. */
 json_t *tt_jcache_take(struct tt_ledger *l, MDB_txn *txn, tt_db db, const void *key, size_t klen);
 
+/*
+ * A scratch store (TT_LEDGER_SCRATCH) is written through its map
+ * (MDB_WRITEMAP), and a write into a part of the file the disk has no room
+ * for kills the process with SIGBUS instead of failing. So before each
+ * write transaction its file is allocated on disk up to what is in use and
+ * `ahead` bytes more, and the transaction must not grow the file by more:
+ * a full disk is then this error (disk_full), named in a sentence.
+ */
+tt_err tt_scratch_reserve(struct tt_ledger *l, uint64_t ahead, tt_error *err);
+
 struct tt_ledger {
     MDB_env *env;
     MDB_dbi dbi[TT_DB_COUNT];
@@ -104,6 +114,7 @@ struct tt_ledger {
     char origin[256];
     tt_keypair log_key;
     uint64_t uid; /* names this handle's entries in the per-thread caches */
+    uint64_t reserved; /* a scratch store: bytes of its file allocated on disk (tt_scratch_reserve) */
     /* scans.c: the scans' own environment, DIR/scans/, opened on first use */
     pthread_mutex_t scan_open;
     MDB_env *scan_env;

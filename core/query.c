@@ -429,27 +429,74 @@ tt_err tt_trace(tt_ledger *l, const char *in, json_t **out, tt_error *err)
 typedef struct replay {
     tt_ledger *scratch;
     MDB_txn *txn;
-    uint64_t pending;
+    uint64_t pending, puts;
+    uint64_t ahead; /* what one transaction may add to the scratch file (tt_scratch_reserve) */
+    int failed;     /* the scratch store itself failed (full disk, I/O): no verdict on the ledger */
+    tt_error why;
 } replay;
+
+/* A failure of the scratch store: kept, so that the audit reports it as such. */
+static tt_err scratch_failed(replay *r, tt_err rc, tt_error *err)
+{
+    if (!r->failed && err) {
+        r->failed = 1;
+        r->why = *err;
+    }
+    return rc;
+}
+
+/* A replay transaction ends after this many entries or writes, whichever comes first. */
+#define REPLAY_ENTRIES 4096
+#define REPLAY_PUTS 8192
 
 static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
 {
     replay *r = ctx;
     int mrc;
-    if (r->txn == NULL && (mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
-        return tt_mdb_fail(err, mrc, "cannot write the scratch store");
+    tt_err rc;
+    if (r->txn == NULL) {
+        if ((rc = tt_scratch_reserve(r->scratch, r->ahead, err)) != TT_OK)
+            return scratch_failed(r, rc, err);
+        if ((mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
+            return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
+    }
     struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL};
     tt_error why;
     if (tt_rules_apply(NULL, &t, e, &why) != TT_OK)
         return tt_fail(err, TT_ERR_AUDIT, "replaying it breaks a rule: %.200s", why.message);
-    if (++r->pending == 4096) {
+    r->puts += t.puts;
+    if (++r->pending == REPLAY_ENTRIES || r->puts >= REPLAY_PUTS) {
         mrc = mdb_txn_commit(r->txn);
         r->txn = NULL;
-        r->pending = 0;
+        r->pending = r->puts = 0;
         if (mrc != 0)
-            return tt_mdb_fail(err, mrc, "cannot write the scratch store");
+            return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
     }
     return TT_OK;
+}
+
+/*
+ * How much one replay transaction may add to the scratch file. It writes
+ * at most REPLAY_PUTS records and one entry's more (a body of 64 KB makes
+ * fewer than 10,000), each copying at most a path of pages and splitting one;
+ * and it can allocate no more pages than the state it rebuilds holds, which
+ * is the ledger's own derived state. The smaller of the two, with room for
+ * LMDB's free list.
+ */
+static uint64_t replay_ahead(tt_ledger *l)
+{
+    uint64_t derived = 0, bound = (uint64_t)(REPLAY_PUTS + 10000) * 6 * 4096;
+    MDB_txn *txn;
+    if (tt_rtxn_begin(l, &txn, NULL) == TT_OK) {
+        for (int db = 0; db < TT_DB_COUNT; db++) {
+            MDB_stat ms;
+            if (TT_DB_IS_DERIVED(db) && mdb_stat(txn, l->dbi[db], &ms) == 0)
+                derived += (uint64_t)(ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages) *
+                           ms.ms_psize;
+        }
+        tt_rtxn_end(l, txn);
+    }
+    return (derived < bound ? derived : bound) + (16u << 20);
 }
 
 /* The seq a differing record names as its last change, if it has one. */
@@ -526,15 +573,29 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
                       tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
                       tt_error *err)
 {
-    replay rp = {0};
+    replay rp = {.ahead = replay_ahead(l)};
     tt_ledger_opts o = {(size_t)16 << 30};
+    tt_error why;
     tt_err rc =
-        tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_SCRATCH, &o, &rp.scratch, err);
-    if (rc != TT_OK)
-        return rc;
+        tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_SCRATCH, &o, &rp.scratch, &why);
+    if (rc != TT_OK) {
+        remove_scratch(scratch_dir);
+        if (rc == TT_ERR_DISK_FULL)
+            return tt_fail(err, rc,
+                           "no room for the audit's scratch store in %s; free some space, or set "
+                           "TMPDIR to a directory on a larger disk",
+                           scratch_dir);
+        return tt_fail(err, rc, "cannot make the audit's scratch store in %s: %s", scratch_dir,
+                       why.message);
+    }
     rc = tt_audit(l, keys, nkeys, replay_entry, &rp, progress, progress_ctx, r, err);
     if (rp.txn && mdb_txn_commit(rp.txn) != 0 && rc == TT_OK && r->ok)
         rc = tt_fail(err, TT_ERR_STORE, "cannot write the scratch store");
+    if (rc == TT_OK && rp.failed) { /* not the ledger's fault: no verdict at all */
+        if (err)
+            *err = rp.why;
+        rc = rp.why.code;
+    }
     if (rc == TT_OK && r->ok) {
         MDB_txn *a, *b;
         if ((rc = tt_rtxn_begin(l, &a, err)) == TT_OK) {

@@ -118,7 +118,17 @@ if mount -t tmpfs -o size=3m tmpfs "$MNT" 2>/dev/null; then
     stop_daemon
     if grep -q "stopped cleanly" "$WORK/full.log"; then pass; else fail "no clean stop on a full disk"; fi
     if "$TT" audit "$F" >"$WORK/audit" 2>&1; then pass; else fail "audit after a full disk"; cat "$WORK/audit"; fi
-    echo "  full disk after $(wc -l <"$WORK/full.acked") registrations: refused with disk_full, ledger intact"
+    # the audit's scratch store on that full disk: disk_full in a sentence, no verdict, no crash
+    TMPDIR="$MNT" "$TT" audit "$F" >"$WORK/audit-full" 2>&1
+    code=$?
+    if [ "$code" = 3 ] && grep -q "disk_full: no room for the audit's scratch store" "$WORK/audit-full" &&
+        ! grep -q "FAILED" "$WORK/audit-full" && ! ls -d "$MNT"/tcmtrace-audit-* >/dev/null 2>&1; then
+        pass
+    else
+        fail "an audit with its scratch store on a full disk (exit $code):"
+        cat "$WORK/audit-full"
+    fi
+    echo "  full disk after $(wc -l <"$WORK/full.acked") registrations: refused with disk_full, ledger intact; an audit's scratch store there: disk_full"
 else
     echo "  (cannot mount a tmpfs here: full-disk test not run)"
     fail "the full-disk test needs a small tmpfs (run as root)"
