@@ -14,46 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "tcmtrace/api.h"
 #include "tcmtrace/bytes.h"
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} buf;
-
-static int grow(buf *b, size_t more)
-{
-    if (b->failed)
-        return -1;
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
+typedef tt_buf buf;
 
 static void put(buf *b, const char *s, size_t n)
 {
-    if (grow(b, n) == 0) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-    }
+    tt_buf_put(b, s, n);
 }
 
 static void put_c(buf *b, char c)
 {
-    if (grow(b, 1) == 0)
-        b->p[b->len++] = c;
+    tt_buf_putc(b, c);
 }
 
 /* what a byte below 0x80 becomes inside a string: 0 itself, 'u' \u00XX, else \<c> */
@@ -181,6 +155,6 @@ char *tt_json_compact(const json_t *v, size_t flags, size_t *len)
         return NULL;
     }
     if (len)
-        *len = b.len - 1;
+        *len = b.n - 1;
     return b.p;
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "ledger_internal.h"
 
 #define DEPTH_MAX 32
@@ -83,33 +84,16 @@ static int key_number(const char *k, size_t n)
     return -1;
 }
 
-typedef struct obuf {
-    char *p;
-    size_t n, cap;
-    int failed;
-} obuf;
+typedef tt_buf obuf;
 
 static void need(obuf *b, size_t more)
 {
-    if (b->failed || b->n + more <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + more)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (np == NULL) {
-        b->failed = 1;
-        return;
-    }
-    b->p = np;
-    b->cap = cap;
+    (void)tt_buf_need(b, more); /* b->failed says how it went */
 }
 
 static void put_byte(obuf *b, uint8_t c)
 {
-    need(b, 1);
-    if (!b->failed)
-        b->p[b->n++] = (char)c;
+    tt_buf_putc(b, (char)c);
 }
 
 static void put_varint(obuf *b, uint64_t v)
@@ -127,11 +111,7 @@ static void put_varint(obuf *b, uint64_t v)
 static void put_bytes(obuf *b, const void *s, size_t len)
 {
     put_varint(b, len);
-    need(b, len);
-    if (!b->failed && len) {
-        memcpy(b->p + b->n, s, len);
-        b->n += len;
-    }
+    tt_buf_put(b, s, len);
 }
 
 typedef struct member {
