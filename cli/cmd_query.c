@@ -765,6 +765,13 @@ static void audit_progress(void *ctx, uint64_t done, uint64_t total)
     fmt_progress("审计 audit", done, total);
 }
 
+static void scratch_removed(const char *path)
+{
+    fprintf(stderr, "已删除中断的审计留下的临时库 / removed the scratch store of an audit that was "
+                    "stopped: %s\n",
+            path);
+}
+
 static char bus_message[4400];
 
 static void on_bus(int sig)
@@ -798,6 +805,7 @@ int cmd_audit(cli *c, int argc, char **argv)
         return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
     char scratch[4096];
     const char *tmp = getenv("TMPDIR");
+    tt_state_audit_clean(tmp ? tmp : "/tmp", scratch_removed);
     snprintf(scratch, sizeof scratch, "%s/tcmtrace-audit-%d", tmp ? tmp : "/tmp", (int)getpid());
     /* the scratch store is written through its map and reserves its disk space ahead
      * (tt_scratch_reserve); should the disk still run out under it, say so, not "Bus error" */

@@ -11,9 +11,12 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ledger_internal.h"
@@ -561,12 +564,38 @@ static int compare_db(tt_ledger *l, MDB_txn *a, tt_ledger *s, MDB_txn *b, size_t
 static void remove_scratch(const char *dir)
 {
     static const char *files[] = {"data.mdb", "lock.mdb", "writer.lock"};
-    char p[4096];
+    char p[4096 + 16]; /* dir is at most 4096 with its NUL */
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         unlink(p);
     }
     rmdir(dir);
+}
+
+void tt_state_audit_clean(const char *parent, void (*removed)(const char *path))
+{
+    DIR *d = opendir(parent);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid = 0, end = 0;
+        if (sscanf(e->d_name, "tcmtrace-audit-%d%n", &pid, &end) != 1 || e->d_name[end] != '\0' ||
+            pid <= 0 || pid == (int)getpid())
+            continue;
+        char path[4096];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%.64s", parent, e->d_name) >= (int)sizeof path - 32)
+            continue; /* no room for its files' names */
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH) /* its audit may still run */
+            continue;
+        remove_scratch(path);
+        if (removed && access(path, F_OK) != 0)
+            removed(path);
+    }
+    closedir(d);
 }
 
 tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const char *scratch_dir,

@@ -392,6 +392,20 @@ contains "$WORK/daemon.log" "stopped cleanly" "SIGTERM stops cleanly"
 expect 3 "stopped daemon: unreachable" "$TT" status
 expect 0 "audit while stopped" "$TT" audit "$L"
 contains "$OUT" "审计通过" "audit passes"
+# a stopped audit's scratch store is removed by the next audit; a running one's is not
+mkdir -p "$WORK/tmp"
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+mkdir "$WORK/tmp/tcmtrace-audit-$dead" "$WORK/tmp/tcmtrace-audit-$$"
+: >"$WORK/tmp/tcmtrace-audit-$dead/data.mdb"
+expect 0 "audit with a stopped audit's scratch store in TMPDIR" env TMPDIR="$WORK/tmp" "$TT" audit "$L"
+contains "$ERR" "tcmtrace-audit-$dead" "the audit says it removed the stopped one's scratch store"
+if [ ! -e "$WORK/tmp/tcmtrace-audit-$dead" ] && [ -d "$WORK/tmp/tcmtrace-audit-$$" ] &&
+    [ -z "$(ls "$WORK/tmp/tcmtrace-audit-$$")" ]; then pass; else
+    fail "a stopped audit's scratch store is still there, or a live one's was touched"; ls -R "$WORK/tmp"
+fi
+rmdir "$WORK/tmp/tcmtrace-audit-$$"
 start_daemon "$L" "$WORK/daemon.log" || exit 1
 "$TT" --json checkpoint >"$WORK/cp-after"
 if cmp -s "$WORK/cp-before" "$WORK/cp-after"; then pass; else fail "the checkpoint changed across a restart"; fi

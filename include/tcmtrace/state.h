@@ -136,4 +136,12 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
                       tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
                       tt_error *err);
 
+/*
+ * Removes the scratch stores that audits which were stopped (killed, the
+ * machine down) left in `parent`: every directory tcmtrace-audit-PID there
+ * that belongs to this user and whose process is gone. Calls `removed`
+ * with each one's path, if given.
+ */
+void tt_state_audit_clean(const char *parent, void (*removed)(const char *path));
+
 #endif
