@@ -805,14 +805,18 @@ int cmd_audit(cli *c, int argc, char **argv)
         return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
     char scratch[4096];
     const char *tmp = getenv("TMPDIR");
-    tt_state_audit_clean(tmp ? tmp : "/tmp", scratch_removed);
-    snprintf(scratch, sizeof scratch, "%s/tcmtrace-audit-%d", tmp ? tmp : "/tmp", (int)getpid());
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    if (tt_state_audit_scratch(tmp, scratch, sizeof scratch) != 0) {
+        tt_ledger_close(l);
+        return cli_fail(EX_USAGE, "usage", "TMPDIR is too long a path for the audit's scratch store");
+    }
+    tt_state_audit_clean(tmp, scratch_removed);
     /* the scratch store is written through its map and reserves its disk space ahead
-     * (tt_scratch_reserve); should the disk still run out under it, say so, not "Bus error" */
+     * (tt_scratch_reserve); should a write into a map fail anyway, say so, not "Bus error" */
     snprintf(bus_message, sizeof bus_message,
-             "tcmtrace: disk_full: the disk holding the audit's scratch store %s ran out of "
-             "space; remove that directory, free some space or set TMPDIR to a larger disk, and "
-             "audit again\n",
+             "tcmtrace: io: a mapped file could not be written or read (SIGBUS); most likely the "
+             "disk holding the audit's scratch store %s is full. Free some space or set TMPDIR to "
+             "a larger disk and audit again: the next audit removes what this one left\n",
              scratch);
     signal(SIGBUS, on_bus);
     tt_audit_report r;

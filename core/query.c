@@ -115,23 +115,34 @@ tt_err tt_state_actor_of_key(tt_ledger *l, const uint8_t pk[32], char id[33], tt
     return rc;
 }
 
-/* [{"seq","type"}] for every key starting with `prefix` in `db`. */
-static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix, size_t plen)
+/* Calls fn with the seq and value of every key (prefix, seq) in `db`, in order. */
+static void each_event(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix, size_t plen,
+                       void (*fn)(void *ctx, uint64_t seq, const MDB_val *v), void *ctx)
 {
-    json_t *arr = json_array();
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, l->dbi[db], &cur) != 0)
-        return arr;
+        return;
     MDB_val k = {plen, (void *)prefix}, v;
     for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
             break;
-        json_array_append_new(arr, json_pack("{s:I, s:s%}", "seq",
-                                             (json_int_t)tt_get_u64be((uint8_t *)k.mv_data + plen),
-                                             "type", (const char *)v.mv_data, v.mv_size));
+        fn(ctx, tt_get_u64be((uint8_t *)k.mv_data + plen), &v);
     }
     mdb_cursor_close(cur);
+}
+
+static void append_event(void *arr, uint64_t seq, const MDB_val *v)
+{
+    json_array_append_new(arr, json_pack("{s:I, s:s%}", "seq", (json_int_t)seq, "type",
+                                         (const char *)v->mv_data, v->mv_size));
+}
+
+/* [{"seq","type"}] for every key starting with `prefix` in `db`. */
+static json_t *list_events(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix, size_t plen)
+{
+    json_t *arr = json_array();
+    each_event(l, txn, db, prefix, plen, append_event, arr);
     return arr;
 }
 
@@ -340,6 +351,19 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
     return s;
 }
 
+typedef struct summaries {
+    tracer *t;
+    const char *code;
+    json_t *out;
+} summaries;
+
+static void append_summary(void *ctx, uint64_t seq, const MDB_val *v)
+{
+    (void)v;
+    summaries *sm = ctx;
+    json_array_append_new(sm->out, event_summary(sm->t, seq, sm->code));
+}
+
 static json_t *trace_node(tracer *t, const char *code, int up, int depth)
 {
     json_t *b = tt_jcache_record(t->l, t->txn, TT_DB_BATCHES, code, strlen(code)); /* read-only */
@@ -358,20 +382,11 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
     if (json_array_size(insp))
         json_object_set(n, "inspections", insp);
     /* the lot's events, from its index (code, seq) straight to their summaries */
-    json_t *detailed = json_array();
-    MDB_cursor *cur;
-    size_t plen = strlen(code), i;
-    if (mdb_cursor_open(t->txn, t->l->dbi[TT_DB_BATCH_EVENTS], &cur) == 0) {
-        MDB_val k = {plen, (void *)code}, v;
-        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (k.mv_size != plen + 8 || memcmp(k.mv_data, code, plen) != 0)
-                break;
-            json_array_append_new(
-                detailed, event_summary(t, tt_get_u64be((uint8_t *)k.mv_data + plen), code));
-        }
-        mdb_cursor_close(cur);
-    }
+    summaries sm = {t, code, json_array()};
+    each_event(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, strlen(code), append_summary,
+               &sm);
+    json_t *detailed = sm.out;
+    size_t i;
     json_object_set_new(n, "events", detailed);
     t->nodes++;
     const char *dir = up ? "parents" : "children";
@@ -572,6 +587,14 @@ static void remove_scratch(const char *dir)
     rmdir(dir);
 }
 
+#define SCRATCH_NAME "tcmtrace-audit-" /* + the pid of the audit */
+
+int tt_state_audit_scratch(const char *parent, char *out, size_t n)
+{
+    int len = snprintf(out, n, "%s/" SCRATCH_NAME "%d", parent, (int)getpid());
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
 void tt_state_audit_clean(const char *parent, void (*removed)(const char *path))
 {
     DIR *d = opendir(parent);
@@ -580,7 +603,7 @@ void tt_state_audit_clean(const char *parent, void (*removed)(const char *path))
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int pid = 0, end = 0;
-        if (sscanf(e->d_name, "tcmtrace-audit-%d%n", &pid, &end) != 1 || e->d_name[end] != '\0' ||
+        if (sscanf(e->d_name, SCRATCH_NAME "%d%n", &pid, &end) != 1 || e->d_name[end] != '\0' ||
             pid <= 0 || pid == (int)getpid())
             continue;
         char path[4096];

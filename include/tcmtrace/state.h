@@ -136,9 +136,13 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
                       tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
                       tt_error *err);
 
+/* The path of this process's audit scratch store under `parent` (the CLI's:
+ * $TMPDIR or /tmp): 0, or -1 when it does not fit in n bytes. */
+int tt_state_audit_scratch(const char *parent, char *out, size_t n);
+
 /*
  * Removes the scratch stores that audits which were stopped (killed, the
- * machine down) left in `parent`: every directory tcmtrace-audit-PID there
+ * machine down) left in `parent`: every directory tt_state_audit_scratch named
  * that belongs to this user and whose process is gone. Calls `removed`
  * with each one's path, if given.
  */
