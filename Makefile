@@ -197,7 +197,7 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------------
-FUZZERS := entry event note proof label api frame rec
+FUZZERS := entry event note proof label api frame rec jsonin
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/libtcmtrace.a

@@ -147,7 +147,7 @@ int cli_call(cli *c, json_t *req, json_t **resp)
             c->timeout_ms, nn_strerror(nn_errno()),
             writes ? " (it may still have been written; check with 'tcmtrace log')" : "");
     json_error_t jerr;
-    *resp = json_loadb(buf, (size_t)n, 0, &jerr);
+    *resp = tt_json_load(buf, (size_t)n, 0, &jerr);
     nn_freemsg(buf);
     if (*resp == NULL)
         return cli_fail(EX_UNREACHABLE, "malformed", "tcmtraced answered with invalid JSON");

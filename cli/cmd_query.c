@@ -909,7 +909,7 @@ static void say_entry(cli *c, json_t *j, json_t *names)
         json_decref(resp);
     }
     const char *by = js(names, key);
-    json_t *b = json_loadb((const char *)e.body.data, e.body.size, 0, NULL);
+    json_t *b = tt_json_load((const char *)e.body.data, e.body.size, 0, NULL);
     const char *type = js(b, "type"), *id = js(b, "id");
     printf("#%-6lld %s  %s ", (long long)e.seq, fmt_time(e.time_ms, t), *by ? by : "(new)");
     fmt_pad(fmt_type(type), 8);
@@ -978,7 +978,7 @@ int cmd_watch(cli *c, int argc, char **argv)
         if (len < 0)
             break;
         if (len > 6 && memcmp(msg, "entry ", 6) == 0) {
-            json_t *j = json_loadb(msg + 6, (size_t)len - 6, 0, NULL);
+            json_t *j = tt_json_load(msg + 6, (size_t)len - 6, 0, NULL);
             if (c->json) {
                 fmt_json(j);
             } else
@@ -1032,7 +1032,7 @@ int cmd_api(cli *c, int argc, char **argv)
     if (n < 0)
         return cli_fail(EX_UNREACHABLE, "unreachable", "no answer: %s", nn_strerror(nn_errno()));
     printf("%.*s\n", n, buf);
-    json_t *resp = json_loadb(buf, (size_t)n, 0, NULL);
+    json_t *resp = tt_json_load(buf, (size_t)n, 0, NULL);
     nn_freemsg(buf);
     ex = json_is_true(json_object_get(resp, "ok")) ? EX_DONE : EX_REFUSED;
     json_decref(resp);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tcmtrace/api.h"
 #include "tcmtrace/bytes.h"
 #include "tcmtrace/entry.h"
 #include "tcmtrace/event.h"
@@ -203,7 +204,7 @@ static json_t *transfer_before(ectx *c, const char *code, char sender[33])
         if (tt_ledger_entry(c->l, (uint64_t)jint(x, "seq"), &data, &len, NULL) != TT_OK)
             break;
         if (tt_entry_decode((tt_bytes){len, data}, &e, NULL) == TT_OK) {
-            found = json_loadb((const char *)e.body.data, e.body.size, 0, NULL);
+            found = tt_json_load((const char *)e.body.data, e.body.size, 0, NULL);
             sender[0] = '\0';
             tt_state_actor_of_key(c->l, e.actor, sender, NULL);
         }
@@ -612,7 +613,7 @@ static void add_entry(tt_ledger *l, const char *base, json_t *gtins, uint64_t se
     if (tt_entry_decode((tt_bytes){len, data}, &e, NULL) == TT_OK) {
         ectx c = {.l = l, .base = base, .gtins = gtins, .seq = seq, .e = &e, .data = data,
                   .len = len};
-        c.body = json_loadb((const char *)e.body.data, e.body.size, 0, NULL);
+        c.body = tt_json_load((const char *)e.body.data, e.body.size, 0, NULL);
         tt_entry_hash((tt_bytes){len, data}, c.hash);
         tt_state_actor_of_key(l, e.actor, c.signer, NULL);
         json_t *evs = json_array(), *ev;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tcmtrace/api.h"
 #include "tcmtrace/entry.h"
 #include "tcmtrace/ledger.h"
 #include "tcmtrace/note.h"
@@ -709,7 +710,7 @@ tt_err tt_event_parse(tt_bytes body, tt_event *ev, tt_error *err)
     if (!tt_utf8_valid(body.data, body.size))
         return tt_fail(err, TT_ERR_MALFORMED, "event body is not valid UTF-8");
     json_error_t jerr;
-    json_t *j = json_loadb((const char *)body.data, body.size, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = tt_json_load((const char *)body.data, body.size, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL)
         return tt_fail(err, TT_ERR_MALFORMED, "event body is not valid JSON: %s (at byte %d)",
                        jerr.text, jerr.position);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ledger_internal.h"
+#include "tcmtrace/api.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/state.h"
 #include "tcmtrace/tracecode.h"
@@ -324,7 +325,7 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
     char sk[24];
     snprintf(sk, sizeof sk, "%llu", (unsigned long long)seq);
     json_t *body = json_object_get(t->bodies, sk);
-    if (body == NULL && (body = json_loadb((const char *)e.body.data, e.body.size, 0, NULL)))
+    if (body == NULL && (body = tt_json_load((const char *)e.body.data, e.body.size, 0, NULL)))
         json_object_set_new(t->bodies, sk, body);
     char by[33];
     if (owner_in_txn(t->l, t->txn, e.actor, by))

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "ledger_internal.h"
+#include "tcmtrace/api.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/tracecode.h"
 
@@ -105,7 +106,7 @@ static tt_err check_body(const tt_scan_sig *s, const char *code, int64_t *at_ms,
     if (crypto_sign_verify_detached(s->sig, msg, SCAN_PREFIX_LEN + s->body.size, s->actor) != 0)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                        "the scan's signature does not verify for this body and key");
-    json_t *j = json_loadb((const char *)s->body.data, s->body.size, JSON_REJECT_DUPLICATES, NULL);
+    json_t *j = tt_json_load((const char *)s->body.data, s->body.size, JSON_REJECT_DUPLICATES, NULL);
     const char *type = json_string_value(json_object_get(j, "type"));
     const char *id = json_string_value(json_object_get(j, "id"));
     const char *at = json_string_value(json_object_get(j, "at"));
@@ -265,7 +266,7 @@ static json_t *stored(MDB_txn *txn, MDB_dbi dbi, const char *code, tt_err *rc, t
     if (m == MDB_NOTFOUND)
         return json_pack("{s:i, s:i, s:i, s:i, s:[], s:i}", "count", 0, "anonymous", 0, "signed", 0,
                          "after_end", 0, "places", "places_seen", 0);
-    json_t *r = m == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
+    json_t *r = m == 0 ? tt_json_load(v.mv_data, v.mv_size, 0, NULL) : NULL;
     if (!json_is_object(r) || !json_is_array(json_object_get(r, "places"))) {
         json_decref(r);
         *rc = m ? tt_mdb_fail(err, m, "cannot read a scan record")

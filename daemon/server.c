@@ -251,7 +251,7 @@ static job *receive(server *s)
             j->frame = body; /* a binary submit frame: the worker splits it */
             j->frame_len = (size_t)n;
             return j;
-        } else if ((j->req = json_loadb(body, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        } else if ((j->req = tt_json_load(body, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
             rc = TT_ERR_MALFORMED;
             snprintf(msg, sizeof msg, "request is not valid JSON: %s", jerr.text);
         } else if (!json_is_object(j->req) || !json_is_string(json_object_get(j->req, "op"))) {

@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <dirent.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +87,88 @@ void tu_copy(const char *from, const char *to)
 void tu_sign(const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE])
 {
     tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+}
+
+/* a random string: ASCII with the escaped bytes, NUL, 2-, 3- and 4-byte characters */
+static json_t *random_string(void)
+{
+    static const char *pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\b", "\f", "\n",
+                                   "\r", "\t", "\x01", "\x1f", "\x7f", "é", "当归", "岷县",
+                                   "\xF0\x9F\x8C\xBF", "\xE2\x80\xA8", "~"};
+    char s[256];
+    size_t n = 0, parts = randombytes_uniform(12);
+    for (size_t i = 0; i < parts; i++) {
+        if (randombytes_uniform(10) == 0) { /* a NUL inside */
+            s[n++] = '\0';
+            continue;
+        }
+        const char *p = pieces[randombytes_uniform(sizeof pieces / sizeof *pieces)];
+        memcpy(s + n, p, strlen(p));
+        n += strlen(p);
+    }
+    return json_stringn(s, n);
+}
+
+json_t *tu_random_json(int depth)
+{
+    uint32_t kind = randombytes_uniform(depth > 4 ? 6 : 8);
+    switch (kind) {
+    case 0: {
+        static const json_int_t ints[] = {0, 1, -1, 9, 10, -10, 250, 1000000, INT64_MAX, INT64_MIN,
+                                         INT64_MIN + 1, 1793412853000};
+        return randombytes_uniform(2) ? json_integer(ints[randombytes_uniform(12)])
+                                      : json_integer((json_int_t)randombytes_random() -
+                                                     (json_int_t)randombytes_random() * 65536);
+    }
+    case 1: {
+        static const double reals[] = {0.5, -0.0, 1e300, 1.5e-7, 29.58, 106.55, 3.0, 1e21};
+        return json_real(reals[randombytes_uniform(8)] * (randombytes_uniform(3) + 1));
+    }
+    case 2:
+        return json_true();
+    case 3:
+        return json_false();
+    case 4:
+        return json_null();
+    case 5:
+        return random_string();
+    case 6: {
+        json_t *a = json_array();
+        for (uint32_t i = 0, n = randombytes_uniform(6); i < n; i++)
+            json_array_append_new(a, tu_random_json(depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (uint32_t i = 0, n = randombytes_uniform(6); i < n; i++) {
+            json_t *k = random_string();
+            json_object_setn_new(o, json_string_value(k), json_string_length(k),
+                                 tu_random_json(depth + 1));
+            json_decref(k);
+        }
+        return o;
+    }
+    }
+}
+
+int tu_each_json_file(const char *dir, int (*fn)(const char *path, void *ctx), void *ctx)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (d == NULL)
+        fail_msg("cannot open %s", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t l = strlen(e->d_name);
+        if (l > 5 && strcmp(e->d_name + l - 5, ".json") == 0)
+            n += fn(path, ctx);
+        else if (e->d_type == DT_DIR)
+            n += tu_each_json_file(path, fn, ctx);
+    }
+    closedir(d);
+    return n;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tcmtrace/tcmtrace.h"
 
@@ -31,5 +32,13 @@ void tu_copy(const char *from, const char *to);
 
 /* A random key pair with a signed event body made from a format string. */
 void tu_sign(const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE]);
+
+/* A random JSON value (jansson's), of every type: escapes, control bytes
+ * and NUL inside strings and keys, CJK and four-byte characters, the
+ * integer extremes, reals; `depth` 1 for the members of a document. */
+json_t *tu_random_json(int depth);
+
+/* Calls fn on every .json file under dir; the sum of what it returned. */
+int tu_each_json_file(const char *dir, int (*fn)(const char *path, void *ctx), void *ctx);
 
 #endif

@@ -206,7 +206,7 @@ static json_t *forward(web *w, json_t *req)
         if (nn_connect(s, w->api_url) >= 0 && nn_send(s, msg, strlen(msg), 0) >= 0)
             n = nn_recv(s, &buf, NN_MSG, 0);
         if (n > 0) {
-            answer = json_loadb(buf, (size_t)n, 0, NULL);
+            answer = tt_json_load(buf, (size_t)n, 0, NULL);
             nn_freemsg(buf);
         }
         nn_close(s);
@@ -809,7 +809,7 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
         return send_error(c, 429, TT_ERR_BUSY,
                           "too many writes from this address; wait a second and send again");
     json_error_t jerr;
-    json_t *body = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *body = tt_json_load(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
     if (body == NULL)
         return send_error(c, 400, TT_ERR_MALFORMED, "the body is not valid JSON");
     const char *why = "no such API resource; see schemas/api/openapi.yaml";
