@@ -447,7 +447,7 @@ static double self_cpu(void)
 
 /*
  * The JSON the API itself makes the daemon parse, on one core: each request
- * (json_loadb, as the daemon receives it) and each event body in it (the
+ * (tt_json_load, as the daemon receives it) and each event body in it (the
  * rules need its fields), and nothing else. Seconds per event: no daemon can
  * spend less than this per event besides verifying, whatever it does.
  */
@@ -458,7 +458,7 @@ static double json_floor(char **reqs, size_t nreqs, size_t events)
         double t = 0;
         for (size_t i = 0; i < nreqs; i++) {
             double t0 = now_s();
-            json_t *r = json_loadb(reqs[i], strlen(reqs[i]), JSON_REJECT_DUPLICATES, NULL);
+            json_t *r = tt_json_load(reqs[i], strlen(reqs[i]), JSON_REJECT_DUPLICATES, NULL);
             t += now_s() - t0;
             json_t *evs = json_object_get(r, "events");
             size_t n = evs ? json_array_size(evs) : 1;
@@ -466,7 +466,8 @@ static double json_floor(char **reqs, size_t nreqs, size_t events)
                 json_t *ev = evs ? json_array_get(evs, k) : r;
                 json_t *body = json_object_get(ev, "body");
                 t0 = now_s();
-                json_t *b = json_loadb(json_string_value(body), json_string_length(body), 0, NULL);
+                json_t *b = tt_json_load(json_string_value(body), json_string_length(body),
+                                         JSON_REJECT_DUPLICATES, NULL);
                 t += now_s() - t0;
                 json_decref(b);
             }
@@ -617,8 +618,9 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
     /* and what the API's JSON alone leaves, with nothing else done at all */
     double json_s = frame ? 0 : json_floor(cs[0].reqs, cs[0].n, cs[0].events);
     if (!frame)
-        printf("| bound from the API's JSON alone (request and event body parsed by jansson: %.1f µs "
-           "per event), verification on all cores | %.2f of the ceiling |\n",
+        printf("| bound from the API's JSON alone (request and event body read as the daemon "
+               "reads them: %.1f µs per event), verification on all cores | %.2f of the ceiling "
+               "|\n",
            json_s * 1e6, verify_s / (verify_s + json_s));
 free_all:
     for (int i = 0; i < nclients; i++) {
@@ -855,8 +857,8 @@ static void progress(void *ctx, uint64_t done, uint64_t total)
 /*
  * What decoding alone costs a first trace of lineage `chain` (its leaf last):
  * each batch record on the way up from its binary layout and each entry's
- * body by jansson (the same documents tt_trace reads), and encoding the
- * answer `tr`. Microseconds, the best of several rounds.
+ * body by tt_json_load (the same documents tt_trace reads), and encoding the
+ * answer `tr` by tt_json_compact, as the API does. Microseconds, the best of several rounds.
  */
 static void trace_json_floor(tt_ledger *l, char chain[11][TT_CODE_LEN + 1], json_t *tr,
                              double *parse_us, double *dump_us)
@@ -910,10 +912,11 @@ static void trace_json_floor(tt_ledger *l, char chain[11][TT_CODE_LEN + 1], json
     for (int round = 0; round < 50; round++) {
         double t0 = now_s();
         for (size_t i = 0; i < n; i++)
-            json_decref(i < recs ? tt_rec_decode(texts[i], lens[i]) : json_loads(texts[i], 0, NULL));
+            json_decref(i < recs ? tt_rec_decode(texts[i], lens[i])
+                                 : tt_json_load(texts[i], strlen(texts[i]), 0, NULL));
         double p = (now_s() - t0) * 1e6;
         t0 = now_s();
-        free(json_dumps(tr, JSON_COMPACT));
+        free(tt_json_compact(tr, JSON_COMPACT, NULL));
         double d = (now_s() - t0) * 1e6;
         *parse_us = p < *parse_us ? p : *parse_us;
         *dump_us = d < *dump_us ? d : *dump_us;
@@ -1120,8 +1123,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     printf("| trace of a 10-deep lineage, library (%llu entries): first / repeated | %.0f / %.0f "
            "µs |\n",
            (unsigned long long)size, cold_us, trace_us);
-    printf("| of a first trace, decoding alone: its 11 batch records (binary) and entry bodies (jansson) / "
-           "encoding the answer | %.0f / %.0f µs |\n",
+    printf("| of a first trace, decoding alone: its 11 batch records (binary) and entry bodies "
+           "(the library's reader) / encoding the answer | %.0f / %.0f µs |\n",
            parse_us, dump_us);
     printf("| show, library | %.1f µs |\n", show_us);
     printf("| inclusion proof of a random entry, library | %.1f µs |\n", proof_us);
