@@ -360,6 +360,21 @@ static int in_list(const char *s, const char *const *list)
 
 static tt_err check_value(const field *f, json_t *v, const char *path, tt_error *err);
 
+/* "path.name" (or "name" at the top) into out, cut to fit as snprintf would:
+ * every checked field has one, so no format is parsed for it */
+static void path_join(char *out, size_t cap, const char *path, const char *name)
+{
+    size_t a = strlen(path), b = strlen(name), n;
+    n = a < cap - 1 ? a : cap - 1;
+    memcpy(out, path, n);
+    if (a && n < cap - 1)
+        out[n++] = '.';
+    if (b > cap - 1 - n)
+        b = cap - 1 - n;
+    memcpy(out + n, name, b);
+    out[n + b] = '\0';
+}
+
 static tt_err check_object(const field *fields, json_t *obj, const char *path, tt_error *err)
 {
     if (!json_is_object(obj))
@@ -376,14 +391,13 @@ static tt_err check_object(const field *fields, json_t *obj, const char *path, t
                            "%s has a field \"%.40s\" this event does not know", path, key);
     }
     for (const field *f = fields; f->k != K_END; f++) {
-        char sub[160];
-        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", f->name);
         json_t *v = json_object_get(obj, f->name);
-        if (v == NULL) {
-            if (f->required)
-                return tt_fail(err, TT_ERR_MALFORMED, "field \"%s\" is missing", sub);
+        if (v == NULL && !f->required)
             continue;
-        }
+        char sub[160];
+        path_join(sub, sizeof sub, path, f->name);
+        if (v == NULL)
+            return tt_fail(err, TT_ERR_MALFORMED, "field \"%s\" is missing", sub);
         tt_err rc = check_value(f, v, sub, err);
         if (rc != TT_OK)
             return rc;

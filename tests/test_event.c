@@ -308,6 +308,50 @@ static void test_fixtures(void **state)
     check_fixture_dir("implausible", 0);
 }
 
+/* a refusal names the field by its whole path: "origin.city", "documents[0].sha256" */
+static void test_paths_in_refusals(void **state)
+{
+    (void)state;
+    char *path;
+    size_t len;
+    assert_true(asprintf(&path, "%s/../fixtures/events/valid/register.json", tu_datadir()) > 0);
+    char *text = tu_slurp(path, &len);
+    free(path);
+    json_t *good = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(good);
+    static const struct {
+        const char *change, *needle;
+    } cases[] = {
+        {"drop origin.city", "field \"origin.city\" is missing"},
+        {"drop herb.name_zh", "field \"herb.name_zh\" is missing"},
+        {"bad documents[0].sha256", "documents[0].sha256"},
+        {"drop id", "field \"id\" is missing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *b = json_deep_copy(good);
+        if (i == 0)
+            json_object_del(json_object_get(b, "origin"), "city");
+        else if (i == 1)
+            json_object_del(json_object_get(b, "herb"), "name_zh");
+        else if (i == 2)
+            json_object_set_new(json_array_get(json_object_get(b, "documents"), 0), "sha256",
+                                json_string("xyz"));
+        else
+            json_object_del(b, "id");
+        char *body = json_dumps(b, JSON_COMPACT);
+        tt_event ev;
+        tt_error err;
+        tt_err rc = tt_event_parse((tt_bytes){strlen(body), (uint8_t *)body}, &ev, &err);
+        if (rc != TT_ERR_MALFORMED || strstr(err.message, cases[i].needle) == NULL)
+            fail_msg("%s: got %s \"%s\", wanted \"%s\"", cases[i].change, tt_err_name(rc),
+                     err.message, cases[i].needle);
+        free(body);
+        json_decref(b);
+    }
+    json_decref(good);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -319,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_limits_judge),
         cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_paths_in_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
