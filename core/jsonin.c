@@ -224,6 +224,16 @@ static void c_locale_make(void)
     c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
+/* Past one or more digits at p, or NULL when there is none. */
+static const unsigned char *digits(const unsigned char *p, const unsigned char *end)
+{
+    if (p == end || *p < '0' || *p > '9')
+        return NULL;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    return p;
+}
+
 /* A number, as jansson's grammar has it: an integer unless it has a
  * fraction or an exponent. */
 static json_t *number_value(reader *r)
@@ -240,21 +250,16 @@ static json_t *number_value(reader *r)
     else
         return NULL;
     if (p < end && *p == '.') {
-        p++;
-        if (p == end || *p < '0' || *p > '9')
+        if ((p = digits(p + 1, end)) == NULL)
             return NULL;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
         real = 1;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        if (p == end || *p < '0' || *p > '9')
+        if ((p = digits(p, end)) == NULL)
             return NULL;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
         real = 1;
     }
     size_t n = (size_t)(p - start);
@@ -293,95 +298,89 @@ static int literal(reader *r, const char *word, size_t n)
     return 1;
 }
 
-static json_t *read_object(reader *r)
+/* After a member of a container closed by `close`: 1 when the container
+ * ends there, 0 when a comma (and white space) leads to the next member,
+ * -1 for anything else. */
+static int after_member(reader *r, char close)
 {
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
     skip_ws(r);
-    if (r->p < r->end && *r->p == '}') {
+    if (r->p == r->end)
+        return -1;
+    if (*r->p == close) {
         r->p++;
-        return o;
+        return 1;
     }
-    for (;;) {
-        const unsigned char *s, *e;
-        if (r->p == r->end || *r->p != '"')
-            goto fail;
-        r->p++;
-        int esc = read_string(r, &s, &e);
-        if (esc < 0)
-            goto fail;
-        char stack[128], *key = (char *)s;
-        size_t klen = (size_t)(e - s);
-        if (esc) {
-            key = klen <= sizeof stack ? stack : malloc(klen);
-            if (key == NULL)
-                goto fail;
-            klen = unescape(s, e, key);
-        }
-        json_t *v = NULL;
-        int ok = json_object_getn(o, key, klen) == NULL; /* a key twice: jansson's to judge */
-        if (ok) {
-            skip_ws(r);
-            ok = r->p < r->end && *r->p == ':';
-        }
-        if (ok) {
-            r->p++;
-            skip_ws(r);
-            ok = (v = read_value(r)) != NULL;
-        }
-        if (ok)
-            ok = json_object_setn_new_nocheck(o, key, klen, v) == 0;
-        if (esc && key != stack)
-            free(key);
-        if (!ok)
-            goto fail;
-        skip_ws(r);
-        if (r->p == r->end)
-            goto fail;
-        if (*r->p == '}') {
-            r->p++;
-            return o;
-        }
-        if (*r->p != ',')
-            goto fail;
-        r->p++;
-        skip_ws(r);
-    }
-fail:
-    json_decref(o);
-    return NULL;
+    if (*r->p != ',')
+        return -1;
+    r->p++;
+    skip_ws(r);
+    return 0;
 }
 
-static json_t *read_array(reader *r)
+/* One member "key": value of object o, at r->p; 0 for what is left to jansson. */
+static int read_member(reader *r, json_t *o)
 {
-    json_t *a = json_array();
-    if (a == NULL)
+    const unsigned char *s, *e;
+    if (r->p == r->end || *r->p != '"')
+        return 0;
+    r->p++;
+    int esc = read_string(r, &s, &e);
+    if (esc < 0)
+        return 0;
+    char stack[128], *key = (char *)s;
+    size_t klen = (size_t)(e - s);
+    if (esc) {
+        key = klen <= sizeof stack ? stack : malloc(klen);
+        if (key == NULL)
+            return 0;
+        klen = unescape(s, e, key);
+    }
+    json_t *v = NULL;
+    int ok = json_object_getn(o, key, klen) == NULL; /* a key twice: jansson's to judge */
+    if (ok) {
+        skip_ws(r);
+        ok = r->p < r->end && *r->p == ':';
+    }
+    if (ok) {
+        r->p++;
+        skip_ws(r);
+        ok = (v = read_value(r)) != NULL;
+    }
+    if (ok)
+        ok = json_object_setn_new_nocheck(o, key, klen, v) == 0;
+    if (esc && key != stack)
+        free(key);
+    return ok;
+}
+
+/* An object or an array, after its opening bracket. */
+static json_t *read_container(reader *r, int object)
+{
+    json_t *c = object ? json_object() : json_array();
+    char close = object ? '}' : ']';
+    if (c == NULL)
         return NULL;
     skip_ws(r);
-    if (r->p < r->end && *r->p == ']') {
+    if (r->p < r->end && *r->p == close) {
         r->p++;
-        return a;
+        return c;
     }
     for (;;) {
-        json_t *v = read_value(r);
-        if (v == NULL || json_array_append_new(a, v) != 0)
-            goto fail;
-        skip_ws(r);
-        if (r->p == r->end)
-            goto fail;
-        if (*r->p == ']') {
-            r->p++;
-            return a;
+        int ok;
+        if (object) {
+            ok = read_member(r, c);
+        } else {
+            json_t *v = read_value(r);
+            ok = v != NULL && json_array_append_new(c, v) == 0;
         }
-        if (*r->p != ',')
-            goto fail;
-        r->p++;
-        skip_ws(r);
+        int end = ok ? after_member(r, close) : -1;
+        if (end < 0) {
+            json_decref(c);
+            return NULL;
+        }
+        if (end)
+            return c;
     }
-fail:
-    json_decref(a);
-    return NULL;
 }
 
 /* The value at r->p (no white space before it), or NULL. */
@@ -397,7 +396,7 @@ static json_t *read_value(reader *r)
             return NULL;
         r->depth++;
         r->p++;
-        v = *(r->p - 1) == '{' ? read_object(r) : read_array(r);
+        v = read_container(r, *(r->p - 1) == '{');
         r->depth--;
         return v;
     case '"':

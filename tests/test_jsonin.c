@@ -101,14 +101,7 @@ static void test_random_documents(void **state)
     (void)state;
     int read = 0, ord = 0;
     for (int i = 0; i < 3000; i++) {
-        json_t *v = randombytes_uniform(2) ? json_object() : json_array();
-        for (uint32_t k = 0, n = randombytes_uniform(8); k < n; k++) {
-            json_t *x = tu_random_json(1);
-            if (json_is_object(v))
-                json_object_set_new(v, k % 2 ? "id" : "当归\n\"k\"", x);
-            else
-                json_array_append_new(v, x);
-        }
+        json_t *v = tu_random_document();
         for (size_t w = 0; w < sizeof WRITES / sizeof *WRITES; w++) {
             char *text = json_dumps(v, WRITES[w]);
             assert_non_null(text);
@@ -266,8 +259,7 @@ static void test_shipped_and_damaged(void **state)
 {
     (void)state;
     size_t damaged = 0;
-    int n = tu_each_json_file("schemas", mutated, &damaged) +
-            tu_each_json_file("tests/fixtures", mutated, &damaged);
+    int n = tu_each_shipped_json(mutated, &damaged);
     print_message("%d shipped JSON documents read here, %zu damaged copies read as jansson does\n", n,
                   damaged);
     assert_true(n >= 40);

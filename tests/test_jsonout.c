@@ -39,14 +39,7 @@ static void test_random_trees(void **state)
 {
     (void)state;
     for (int i = 0; i < 3000; i++) {
-        json_t *v = randombytes_uniform(2) ? json_object() : json_array();
-        for (uint32_t k = 0, n = randombytes_uniform(8); k < n; k++) {
-            json_t *x = tu_random_json(1);
-            if (json_is_object(v))
-                json_object_set_new(v, k % 2 ? "id" : "当归\n\"k\"", x);
-            else
-                json_array_append_new(v, x);
-        }
+        json_t *v = tu_random_document();
         same(v, JSON_COMPACT);
         same(v, JSON_COMPACT | JSON_REAL_PRECISION(12));
         same(v, JSON_COMPACT | JSON_SORT_KEYS); /* jansson's own: still the same */
@@ -98,8 +91,7 @@ static int dump_same(const char *path, void *ctx)
 static void test_shipped_documents(void **state)
 {
     (void)state;
-    int n = tu_each_json_file("schemas", dump_same, NULL) +
-            tu_each_json_file("tests/fixtures", dump_same, NULL);
+    int n = tu_each_shipped_json(dump_same, NULL);
     print_message("%d shipped JSON documents dump the same\n", n);
     assert_true(n >= 40);
 }

@@ -172,3 +172,21 @@ int tu_each_json_file(const char *dir, int (*fn)(const char *path, void *ctx), v
     closedir(d);
     return n;
 }
+
+json_t *tu_random_document(void)
+{
+    json_t *v = randombytes_uniform(2) ? json_object() : json_array();
+    for (uint32_t k = 0, n = randombytes_uniform(8); k < n; k++) {
+        json_t *x = tu_random_json(1);
+        if (json_is_object(v))
+            json_object_set_new(v, k % 2 ? "id" : "当归\n\"k\"", x);
+        else
+            json_array_append_new(v, x);
+    }
+    return v;
+}
+
+int tu_each_shipped_json(int (*fn)(const char *path, void *ctx), void *ctx)
+{
+    return tu_each_json_file("schemas", fn, ctx) + tu_each_json_file("tests/fixtures", fn, ctx);
+}

@@ -38,7 +38,13 @@ void tu_sign(const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE]);
  * integer extremes, reals; `depth` 1 for the members of a document. */
 json_t *tu_random_json(int depth);
 
+/* A random document: an object or an array of up to 7 tu_random_json members. */
+json_t *tu_random_document(void);
+
 /* Calls fn on every .json file under dir; the sum of what it returned. */
 int tu_each_json_file(const char *dir, int (*fn)(const char *path, void *ctx), void *ctx);
+
+/* The same for every JSON document the project ships (schemas/, tests/fixtures/). */
+int tu_each_shipped_json(int (*fn)(const char *path, void *ctx), void *ctx);
 
 #endif
