@@ -92,6 +92,10 @@ static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
     return 0;
 }
 
+/* what the one-letter escape \<c> stands for */
+static const char UNESC[256] = {['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+                                ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t'};
+
 /* Decodes the escapes of the string body [s, e) (checked by read_string)
  * into out, which has room for e - s bytes; its length. */
 static size_t unescape(const unsigned char *s, const unsigned char *e, char *out)
@@ -104,39 +108,32 @@ static size_t unescape(const unsigned char *s, const unsigned char *e, char *out
         }
         s++;
         unsigned char c = *s++;
-        switch (c) {
-        case 'b': out[n++] = '\b'; break;
-        case 'f': out[n++] = '\f'; break;
-        case 'n': out[n++] = '\n'; break;
-        case 'r': out[n++] = '\r'; break;
-        case 't': out[n++] = '\t'; break;
-        case 'u': {
-            unsigned u, lo;
-            hex4(s, e, &u);
-            s += 4;
-            if (u >= 0xD800 && u <= 0xDBFF) { /* read_string saw its low half */
-                hex4(s + 2, e, &lo);
-                s += 6;
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (u < 0x80) {
-                out[n++] = (char)u;
-            } else if (u < 0x800) {
-                out[n++] = (char)(0xC0 | u >> 6);
-                out[n++] = (char)(0x80 | (u & 0x3F));
-            } else if (u < 0x10000) {
-                out[n++] = (char)(0xE0 | u >> 12);
-                out[n++] = (char)(0x80 | (u >> 6 & 0x3F));
-                out[n++] = (char)(0x80 | (u & 0x3F));
-            } else {
-                out[n++] = (char)(0xF0 | u >> 18);
-                out[n++] = (char)(0x80 | (u >> 12 & 0x3F));
-                out[n++] = (char)(0x80 | (u >> 6 & 0x3F));
-                out[n++] = (char)(0x80 | (u & 0x3F));
-            }
-            break;
+        if (c != 'u') { /* " \ / b f n r t */
+            out[n++] = UNESC[c];
+            continue;
         }
-        default: out[n++] = (char)c; /* " \ / */
+        unsigned u, lo;
+        hex4(s, e, &u);
+        s += 4;
+        if (u >= 0xD800 && u <= 0xDBFF) { /* read_string saw its low half */
+            hex4(s + 2, e, &lo);
+            s += 6;
+            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        if (u < 0x80) {
+            out[n++] = (char)u;
+        } else if (u < 0x800) {
+            out[n++] = (char)(0xC0 | u >> 6);
+            out[n++] = (char)(0x80 | (u & 0x3F));
+        } else if (u < 0x10000) {
+            out[n++] = (char)(0xE0 | u >> 12);
+            out[n++] = (char)(0x80 | (u >> 6 & 0x3F));
+            out[n++] = (char)(0x80 | (u & 0x3F));
+        } else {
+            out[n++] = (char)(0xF0 | u >> 18);
+            out[n++] = (char)(0x80 | (u >> 12 & 0x3F));
+            out[n++] = (char)(0x80 | (u >> 6 & 0x3F));
+            out[n++] = (char)(0x80 | (u & 0x3F));
         }
     }
     return n;
@@ -168,9 +165,6 @@ static int read_string(reader *r, const unsigned char **s, const unsigned char *
                 escaped = 1;
                 unsigned u, lo;
                 switch (*p) {
-                case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                    p++;
-                    break;
                 case 'u':
                     if (hex4(p + 1, r->end, &u) != 0 || u == 0 || (u >= 0xDC00 && u <= 0xDFFF))
                         return -1;
@@ -182,8 +176,10 @@ static int read_string(reader *r, const unsigned char **s, const unsigned char *
                         p += 6;
                     }
                     break;
-                default:
-                    return -1;
+                default: /* " \ / b f n r t */
+                    if (!UNESC[*p])
+                        return -1;
+                    p++;
                 }
                 continue;
             }

@@ -30,8 +30,8 @@ static void same_value(const json_t *v, const json_t *w, const char *text, size_
 {
     char *a = dump(v), *b = dump(w);
     if (!json_equal(v, w) || strcmp(a, b) != 0)
-        fail_msg("read differently from jansson: %.*s\n  jansson: %s\n  here: %s", (int)len, text, a,
-                 b);
+        fail_msg("read differently from jansson: %.*s\n  jansson: %s\n  here: %s", (int)len, text,
+                 a, b);
     free(a);
     free(b);
 }
@@ -122,7 +122,8 @@ static void test_random_documents(void **state)
     assert_int_equal(read, ord);
 }
 
-#define CASE(s) {s, sizeof s - 1}
+/* a string literal and its length, NUL bytes inside included */
+#define LIT(s) (s), sizeof(s) - 1
 
 static void test_hand_made(void **state)
 {
@@ -131,32 +132,77 @@ static void test_hand_made(void **state)
         const char *text;
         size_t len;
     } yes[] = {
-        CASE("{}"),
-        CASE("[]"),
-        CASE(" \t\r\n[ 1 , -0 , 0.5e-3 , 1E+2 , 2e2, -12.25, true,false,null ] \n"),
-        CASE("{\"a\":\"\\u00e9\\ud83c\\udf3F\\/\\b\\f\\n\\r\\t\\\"\\\\\",\"\":[{}]}"),
-        CASE("{\"k\\u00e9\\n\":1,\"k\\u00e9\":2}"),
-        CASE("[\"\x7f\",\"当归\",\"\xF0\x9F\x8C\xBF\",\"\xEF\xBF\xBF\",\"\xF4\x8F\xBF\xBF\"]"),
-        CASE("[999999999999999999,-999999999999999999,1.7976931348623157e308]"),
-        CASE("{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611221000000017\",\"qty_g\":250}"),
+        {LIT("{}")},
+        {LIT("[]")},
+        {LIT(" \t\r\n[ 1 , -0 , 0.5e-3 , 1E+2 , 2e2, -12.25, true,false,null ] \n")},
+        {LIT("{\"a\":\"\\u00e9\\ud83c\\udf3F\\/\\b\\f\\n\\r\\t\\\"\\\\\",\"\":[{}]}")},
+        {LIT("{\"k\\u00e9\\n\":1,\"k\\u00e9\":2}")},
+        {LIT("[\"\x7f\",\"当归\",\"\xF0\x9F\x8C\xBF\",\"\xEF\xBF\xBF\",\"\xF4\x8F\xBF\xBF\"]")},
+        {LIT("[999999999999999999,-999999999999999999,1.7976931348623157e308]")},
+        {LIT("{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611221000000017\",\"qty_g\":250}")},
     };
     static const struct {
         const char *text;
         size_t len;
     } no[] = {
-        CASE(""), CASE("   "), CASE("\"str\""), CASE("1"), CASE("true"), CASE("[01]"), CASE("[1.]"),
-        CASE("[.5]"), CASE("[-]"), CASE("[1e]"), CASE("[1e+]"), CASE("[+1]"), CASE("[1,]"),
-        CASE("{\"a\":1,}"), CASE("{\"a\" 1}"), CASE("{a:1}"), CASE("{\"a\":1 \"b\":2}"),
-        CASE("[\"\\u0000\"]"), CASE("{\"\\u0000\":1}"), CASE("[\"\\ud800\"]"), CASE("[\"\\udc00\"]"),
-        CASE("[\"\\ud800\\u0041\"]"), CASE("[\"\\ud800\\n\"]"), CASE("[\"\\x\"]"), CASE("[\"\\u12G4\"]"),
-        CASE("[\"\\u12\"]"), CASE("[\"a\nb\"]"), CASE("[\"a\tb\"]"), CASE("[\"abc"), CASE("[1] x"),
-        CASE("[1]\0"), CASE("[1\0]"), CASE("[truex]"), CASE("[nul]"), CASE("[True]"),
-        CASE("[\"\xC0\xAF\"]"), CASE("[\"\xED\xA0\x80\"]"), CASE("[\"\xF4\x90\x80\x80\"]"),
-        CASE("[\"\xE0\x80\xAF\"]"), CASE("[\"\xE5\xBD\"]"), CASE("[\"\x80\"]"), CASE("[\"\xFF\"]"),
-        CASE("[\xE5\xBD\x93]"), CASE("{\"a\":1,\"a\":2}"), CASE("[9223372036854775807]"),
-        CASE("[-9223372036854775808]"), CASE("[9223372036854775808]"), CASE("[1e400]"),
-        CASE("[-1e400]"), CASE("[1e-400]"), CASE("[4.9e-324]"), CASE("[1]]"), CASE("{}}"),
-        CASE("[[]"), CASE("{\"a\":}"), CASE("{\"a\"}"), CASE("[,1]"), CASE("\xEF\xBB\xBF{}"),
+        {LIT("")},
+        {LIT("   ")},
+        {LIT("\"str\"")},
+        {LIT("1")},
+        {LIT("true")},
+        {LIT("[01]")},
+        {LIT("[1.]")},
+        {LIT("[.5]")},
+        {LIT("[-]")},
+        {LIT("[1e]")},
+        {LIT("[1e+]")},
+        {LIT("[+1]")},
+        {LIT("[1,]")},
+        {LIT("{\"a\":1,}")},
+        {LIT("{\"a\" 1}")},
+        {LIT("{a:1}")},
+        {LIT("{\"a\":1 \"b\":2}")},
+        {LIT("[\"\\u0000\"]")},
+        {LIT("{\"\\u0000\":1}")},
+        {LIT("[\"\\ud800\"]")},
+        {LIT("[\"\\udc00\"]")},
+        {LIT("[\"\\ud800\\u0041\"]")},
+        {LIT("[\"\\ud800\\n\"]")},
+        {LIT("[\"\\x\"]")},
+        {LIT("[\"\\u12G4\"]")},
+        {LIT("[\"\\u12\"]")},
+        {LIT("[\"a\nb\"]")},
+        {LIT("[\"a\tb\"]")},
+        {LIT("[\"abc")},
+        {LIT("[1] x")},
+        {LIT("[1]\0")},
+        {LIT("[1\0]")},
+        {LIT("[truex]")},
+        {LIT("[nul]")},
+        {LIT("[True]")},
+        {LIT("[\"\xC0\xAF\"]")},
+        {LIT("[\"\xED\xA0\x80\"]")},
+        {LIT("[\"\xF4\x90\x80\x80\"]")},
+        {LIT("[\"\xE0\x80\xAF\"]")},
+        {LIT("[\"\xE5\xBD\"]")},
+        {LIT("[\"\x80\"]")},
+        {LIT("[\"\xFF\"]")},
+        {LIT("[\xE5\xBD\x93]")},
+        {LIT("{\"a\":1,\"a\":2}")},
+        {LIT("[9223372036854775807]")},
+        {LIT("[-9223372036854775808]")},
+        {LIT("[9223372036854775808]")},
+        {LIT("[1e400]")},
+        {LIT("[-1e400]")},
+        {LIT("[1e-400]")},
+        {LIT("[4.9e-324]")},
+        {LIT("[1]]")},
+        {LIT("{}}")},
+        {LIT("[[]")},
+        {LIT("{\"a\":}")},
+        {LIT("{\"a\"}")},
+        {LIT("[,1]")},
+        {LIT("\xEF\xBB\xBF{}")},
     };
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
         if (!check(yes[i].text, yes[i].len, JSON_REJECT_DUPLICATES))
@@ -189,7 +235,8 @@ static void test_hand_made(void **state)
     assert_non_null(strstr(e.text, "string or '}' expected"));
     assert_null(tt_json_load("{\"a\":1,\"a\":2}", 13, JSON_REJECT_DUPLICATES, &e));
     assert_non_null(strstr(e.text, "duplicate object key"));
-    json_t *last = tt_json_load("{\"a\":1,\"a\":2}", 13, 0, &e); /* without the flag jansson keeps the last */
+    json_t *last =
+        tt_json_load("{\"a\":1,\"a\":2}", 13, 0, &e); /* without the flag jansson keeps the last */
     assert_int_equal(json_integer_value(json_object_get(last, "a")), 2);
     json_decref(last);
     assert_null(tt_json_load(NULL, 0, 0, &e));
@@ -199,7 +246,8 @@ static void test_hand_made(void **state)
  * grammar's own put in, or the end cut off */
 static void mutate(char *s, size_t *len, size_t cap)
 {
-    static const char put[] = "{}[]\",:\\u0-.eE+ \n\x01\x80\xC3\xED\xF4" "tfn1";
+    static const char put[] = "{}[]\",:\\u0-.eE+ \n\x01\x80\xC3\xED\xF4"
+                              "tfn1";
     size_t n = *len, at = n ? randombytes_uniform((uint32_t)n) : 0;
     switch (randombytes_uniform(5)) {
     case 0:
@@ -260,8 +308,8 @@ static void test_shipped_and_damaged(void **state)
     (void)state;
     size_t damaged = 0;
     int n = tu_each_shipped_json(mutated, &damaged);
-    print_message("%d shipped JSON documents read here, %zu damaged copies read as jansson does\n", n,
-                  damaged);
+    print_message("%d shipped JSON documents read here, %zu damaged copies read as jansson does\n",
+                  n, damaged);
     assert_true(n >= 40);
 }
 
