@@ -125,13 +125,15 @@ static void test_random_documents(void **state)
 /* a string literal and its length, NUL bytes inside included */
 #define LIT(s) (s), sizeof(s) - 1
 
+typedef struct doc {
+    const char *text;
+    size_t len;
+} doc;
+
 static void test_hand_made(void **state)
 {
     (void)state;
-    static const struct {
-        const char *text;
-        size_t len;
-    } yes[] = {
+    static const doc yes[] = {
         {LIT("{}")},
         {LIT("[]")},
         {LIT(" \t\r\n[ 1 , -0 , 0.5e-3 , 1E+2 , 2e2, -12.25, true,false,null ] \n")},
@@ -141,10 +143,7 @@ static void test_hand_made(void **state)
         {LIT("[999999999999999999,-999999999999999999,1.7976931348623157e308]")},
         {LIT("{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611221000000017\",\"qty_g\":250}")},
     };
-    static const struct {
-        const char *text;
-        size_t len;
-    } no[] = {
+    static const doc no[] = {
         {LIT("")},
         {LIT("   ")},
         {LIT("\"str\"")},
