@@ -588,6 +588,36 @@ static void remove_scratch(const char *dir)
     rmdir(dir);
 }
 
+/*
+ * Makes the audit's scratch directory, new and private (0700). The replayed
+ * state in it is what the ledger's own is compared with, so nobody else may
+ * be able to write there while the audit runs: a directory already at that
+ * path is used only if it is this user's own private one (not a link), and
+ * is emptied first.
+ */
+static tt_err scratch_dir_new(const char *dir, tt_error *err)
+{
+    if (mkdir(dir, 0700) == 0)
+        return TT_OK;
+    if (errno != EEXIST)
+        return tt_fail(err, errno == ENOSPC ? TT_ERR_DISK_FULL : TT_ERR_IO,
+                       "cannot make the audit's scratch store %s: %s", dir, strerror(errno));
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) != 0)
+        return tt_fail(err, TT_ERR_IO,
+                       "%s is there already and is not this user's own private directory, so the "
+                       "audit will not replay into it: remove it, or set TMPDIR to another "
+                       "directory",
+                       dir);
+    remove_scratch(dir);
+    if (mkdir(dir, 0700) != 0)
+        return tt_fail(err, TT_ERR_IO,
+                       "%s holds files an audit did not leave there; remove it and audit again",
+                       dir);
+    return TT_OK;
+}
+
 #define SCRATCH_NAME "tcmtrace-audit-" /* + the pid of the audit */
 
 int tt_state_audit_scratch(const char *parent, char *out, size_t n)
@@ -629,8 +659,10 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
     replay rp = {.ahead = replay_ahead(l)};
     tt_ledger_opts o = {(size_t)16 << 30};
     tt_error why;
-    tt_err rc =
-        tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_SCRATCH, &o, &rp.scratch, &why);
+    tt_err rc = scratch_dir_new(scratch_dir, err);
+    if (rc != TT_OK)
+        return rc;
+    rc = tt_ledger_open_with(scratch_dir, TT_LEDGER_CREATE | TT_LEDGER_SCRATCH, &o, &rp.scratch, &why);
     if (rc != TT_OK) {
         remove_scratch(scratch_dir);
         if (rc == TT_ERR_DISK_FULL)

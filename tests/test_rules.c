@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "../core/ledger_internal.h"
@@ -1337,6 +1338,27 @@ static void test_replay_and_state_audit(void **state)
     assert_true(r.checkpoints > 10);
     struct stat st;
     assert_int_not_equal(stat(scratch, &st), 0); /* the scratch store is gone */
+    /* the replay goes only into a directory nobody else can write: not one open to others,
+     * not a link; a private one of this user's (a stopped audit's) is emptied and used */
+    tt_error serr;
+    assert_int_equal(mkdir(scratch, 0777), 0);
+    assert_int_equal(chmod(scratch, 0777), 0);
+    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, &serr), TT_ERR_IO);
+    assert_non_null(strstr(serr.message, "not this user's own private directory"));
+    assert_int_equal(rmdir(scratch), 0);
+    char *elsewhere;
+    assert_true(asprintf(&elsewhere, "%s/elsewhere", dir) > 0);
+    assert_int_equal(mkdir(elsewhere, 0700), 0);
+    assert_int_equal(symlink(elsewhere, scratch), 0);
+    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, &serr), TT_ERR_IO);
+    assert_non_null(strstr(serr.message, "not this user's own private directory"));
+    assert_int_equal(unlink(scratch), 0);
+    assert_int_equal(rmdir(elsewhere), 0);
+    free(elsewhere);
+    assert_int_equal(mkdir(scratch, 0700), 0);
+    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, NULL), TT_OK);
+    assert_true(r.ok);
+    assert_int_not_equal(stat(scratch, &st), 0);
 
     /* tamper with derived state behind the rules' back: audit names it */
     json_t *b = batch(G2);
