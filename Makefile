@@ -17,11 +17,11 @@ CFLAGS   ?=
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -fPIC \
             -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I/usr/include/freetype2
 LDFLAGS  += $(SAN)
-LIBS     := -lsodium -llmdb -ljansson -lpthread
+LIBS     := -lsodium -llmdb -ljansson -lpthread -lz
 NNLIBS   := -lnanomsg
 IMGLIBS  := -lqrencode -lpng16 -lzbar -lfreetype -ljpeg
-# zlib: gzip for HTTP answers (libpng's own dependency)
-WEBLIBS  := -lmicrohttpd -lz
+# zlib (in LIBS): entry bodies deflated in the store, gzip for HTTP answers
+WEBLIBS  := -lmicrohttpd
 TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
@@ -197,7 +197,7 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------------
-FUZZERS := entry event note proof label api frame rec jsonin
+FUZZERS := entry event note proof label api frame rec jsonin stored
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/libtcmtrace.a

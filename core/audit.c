@@ -40,6 +40,7 @@ typedef struct vpool {
     size_t n, next, done;
     pthread_t *threads;
     size_t nthreads;
+    tt_stored_buf wire; /* the chunk's deflated entries, inflated */
 } vpool;
 
 /* Takes part in chunk `gen` until none of it is left to take. Called with the lock held. */
@@ -115,6 +116,7 @@ static void pool_stop(vpool *p)
     free(p->es);
     free(p->ok_decoded);
     free(p->bad_sig);
+    tt_stored_buf_free(&p->wire);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->finished);
     pthread_mutex_destroy(&p->lock);
@@ -325,15 +327,40 @@ static tt_err walk_chunk(audit *a, vpool *p, MDB_cursor *ents, MDB_cursor *cps, 
     const char *dwhy = NULL;
     tt_error derr;
     size_t dbad = CHUNK; /* the first entry that is missing or does not decode */
+    size_t wire = 0;     /* the wire bytes of the chunk's deflated entries */
     for (; *mrc == 0 && n < CHUNK; n++) {
         if (mdb_cursor_get(ents, &ks[n], &vs[n], MDB_GET_CURRENT) != 0)
             break;
-        p->ok_decoded[n] = dbad == CHUNK &&
-                           decode_entry(first + n, &ks[n], &vs[n], &p->es[n], dcode, &dwhy, &derr);
-        if (!p->ok_decoded[n] && dbad == CHUNK)
-            dbad = n;
+        tt_bytes stored = {vs[n].mv_size, vs[n].mv_data};
+        if (stored.size > 0 && stored.data[0] == TT_STORED_DEFLATED)
+            wire += tt_stored_size(stored);
         MDB_val tk, tv;
         *mrc = mdb_cursor_get(ents, &tk, &tv, MDB_NEXT);
+    }
+    if (wire > p->wire.cap) {
+        uint8_t *nb = realloc(p->wire.data, wire);
+        if (nb == NULL)
+            return bad_other(a, TT_ERR_NOMEM, "out of memory for the audit's entries");
+        p->wire.data = nb, p->wire.cap = wire;
+    }
+    for (size_t i = 0, used = 0; i < n; i++) {
+        tt_bytes stored = {vs[i].mv_size, vs[i].mv_data};
+        size_t len;
+        p->ok_decoded[i] = 0;
+        if (dbad != CHUNK)
+            continue;
+        if (stored.size > 0 && stored.data[0] == TT_STORED_DEFLATED) {
+            if (tt_stored_unpack(stored, p->wire.data + used, p->wire.cap - used, &len, &derr) !=
+                TT_OK) {
+                dbad = i, dcode[0] = TT_ERR_MALFORMED, dwhy = derr.message;
+                continue;
+            }
+            vs[i].mv_data = p->wire.data + used, vs[i].mv_size = len;
+            used += len;
+        }
+        p->ok_decoded[i] = decode_entry(first + i, &ks[i], &vs[i], &p->es[i], dcode, &dwhy, &derr);
+        if (!p->ok_decoded[i])
+            dbad = i;
     }
     pool_begin(p, n);
     tt_err rc = TT_OK;

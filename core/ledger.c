@@ -287,11 +287,18 @@ tt_err tt_ledger_entry(tt_ledger *l, uint64_t seq, uint8_t **data, size_t *len, 
             tt_fail(err, TT_ERR_NOT_FOUND, "the ledger has no entry %llu", (unsigned long long)seq);
     else if (mrc != 0)
         rc = tt_mdb_fail(err, mrc, "cannot read an entry");
-    else if ((*data = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
-        rc = tt_fail(err, TT_ERR_NOMEM, NULL);
     else {
-        memcpy(*data, v.mv_data, v.mv_size);
-        *len = v.mv_size;
+        tt_bytes stored = {v.mv_size, v.mv_data};
+        size_t cap = tt_stored_size(stored);
+        if (cap > TT_ENTRY_LIMIT)
+            rc = tt_fail(err, TT_ERR_STORE, "entry %llu is damaged in the store",
+                         (unsigned long long)seq);
+        else if ((*data = malloc(cap ? cap : 1)) == NULL)
+            rc = tt_fail(err, TT_ERR_NOMEM, NULL);
+        else if ((rc = tt_stored_unpack(stored, *data, cap, len, err)) != TT_OK) {
+            free(*data);
+            *data = NULL;
+        }
     }
     tt_rtxn_end(l, txn);
     return rc;
@@ -624,10 +631,14 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
         json_decref(b);
         uint8_t kb[8];
         key_u64(kb, &k, seq);
+        tt_stored_buf sb = {NULL, 0};
+        tt_bytes wire;
         if (mdb_get(txn, l->dbi[TT_DB_ENTRIES], &k, &v) != 0)
             rc = tt_fail(err, TT_ERR_STORE, "the registration entry of %s is missing", code);
-        else
-            tt_entry_hash((tt_bytes){v.mv_size, v.mv_data}, reg_hash);
+        else if ((rc = tt_stored_view((tt_bytes){v.mv_size, v.mv_data}, &sb, &wire, err)) ==
+                 TT_OK)
+            tt_entry_hash(wire, reg_hash);
+        tt_stored_buf_free(&sb);
     }
     tt_rtxn_end(l, txn);
     if (rc != TT_OK)
@@ -748,8 +759,10 @@ tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned f
     return tt_mdb_fail(err, rc, what);
 }
 
-/* Stores entry bytes, indexes and Merkle hashes of one entry. */
+/* Stores entry bytes (in their stored form, made in `packed`), indexes and Merkle hashes of
+ * one entry. */
 static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *bytes, size_t len,
+                          uint8_t packed[TT_ENTRY_MAX],
                           const uint8_t hash[TT_HASH_SIZE], const uint8_t body_hash[TT_HASH_SIZE],
                           tt_error *err)
 {
@@ -757,8 +770,9 @@ static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *by
     MDB_val k, v;
     tt_err rc;
     key_u64(kb, &k, e->seq);
-    v.mv_size = len;
-    v.mv_data = (void *)bytes;
+    size_t plen = tt_stored_pack(bytes, len, packed, TT_ENTRY_MAX);
+    v.mv_size = plen ? plen : len;
+    v.mv_data = plen ? (void *)packed : (void *)bytes;
     if ((rc = tt_txn_put(t, TT_DB_ENTRIES, &k, &v, MDB_APPEND, err, "entries")) != TT_OK)
         return rc;
     tt_put_u64be(sb, e->seq);
@@ -841,7 +855,7 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     if (apply)
         rc = apply(ctx, &t, &e, err);
     if (rc == TT_OK)
-        rc = store_entry(&t, &e, buf, len, it->hash, body_hash, err);
+        rc = store_entry(&t, &e, buf, len, buf + TT_ENTRY_MAX, it->hash, body_hash, err);
     if (rc != TT_OK) {
         if (nested)
             mdb_txn_abort(child);
@@ -933,7 +947,7 @@ tt_err tt_ledger_append(tt_ledger *l, tt_append *items, size_t n, uint64_t now_m
     size_t need = 4096;
     for (size_t i = 0; i < n; i++)
         need += items[i].body.size + TT_ENTRY_HEADER_SIZE + 65 * TT_HASH_SIZE + 256;
-    uint8_t *buf = malloc(TT_ENTRY_MAX);
+    uint8_t *buf = malloc(2 * (size_t)TT_ENTRY_MAX); /* the entry, then its stored form */
     if (buf == NULL)
         return tt_fail(err, TT_ERR_NOMEM, NULL);
     tt_err rc = ensure_room(l, need, 0, err);

@@ -36,6 +36,37 @@ struct tt_txn {
     uint8_t *digest; /* the derived-state digest its writes move, or NULL */
 };
 
+/* An entry in the store (stored.c): its wire bytes, or for a body that deflates smaller the
+ * header behind this first byte and the body deflated with a fixed dictionary. Whoever reads
+ * TT_DB_ENTRIES reads through tt_stored_view or tt_stored_unpack. */
+#define TT_STORED_DEFLATED 0x81
+
+/* What to store for the wire entry `entry`: writes the deflated form to `out` (capacity `cap`)
+ * and returns its length, or returns 0 when the wire bytes are to be stored as they are. */
+size_t tt_stored_pack(const uint8_t *entry, size_t len, uint8_t *out, size_t cap);
+
+/* The wire length of a stored entry (its header says it), unchecked. */
+size_t tt_stored_size(tt_bytes stored);
+
+/* The wire bytes of a stored entry, written to `out` (capacity `cap`); TT_ERR_MALFORMED
+ * when a deflated body does not inflate to exactly its length. */
+tt_err tt_stored_unpack(tt_bytes stored, uint8_t *out, size_t cap, size_t *len, tt_error *err);
+
+/* A buffer tt_stored_view grows as it needs; zero it to begin, free it with
+ * tt_stored_buf_free. */
+typedef struct tt_stored_buf {
+    uint8_t *data;
+    size_t cap;
+} tt_stored_buf;
+
+/* The wire bytes of a stored entry in *entry: the stored bytes themselves when they are the
+ * wire bytes, else inflated into `buf` (valid until its next use). */
+tt_err tt_stored_view(tt_bytes stored, tt_stored_buf *buf, tt_bytes *entry, tt_error *err);
+void tt_stored_buf_free(tt_stored_buf *buf);
+
+/* The dictionary deflated bodies are made with (for tests). */
+const void *tt_stored_dictionary(size_t *len);
+
 /* The derived databases: what the rules write, and the digest covers. */
 #define TT_DB_IS_DERIVED(db) ((db) >= TT_DB_BATCHES && (db) <= TT_DB_STATE)
 #define TT_DIGEST_SIZE 32

@@ -289,6 +289,7 @@ typedef struct tracer {
     MDB_txn *txn;
     json_t *seen;   /* code -> true, per direction */
     json_t *bodies; /* seq -> parsed body: a split is read for its parent and each child */
+    tt_stored_buf entry; /* an entry's wire bytes, when its stored form is deflated */
     size_t nodes;
     int truncated;
 } tracer;
@@ -319,8 +320,10 @@ static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
     MDB_val k = {8, kb}, v;
     tt_entry e;
     json_t *s = json_pack("{s:I}", "seq", (json_int_t)seq);
+    tt_bytes wire;
     if (mdb_get(t->txn, t->l->dbi[TT_DB_ENTRIES], &k, &v) != 0 ||
-        tt_entry_decode((tt_bytes){v.mv_size, v.mv_data}, &e, NULL) != TT_OK)
+        tt_stored_view((tt_bytes){v.mv_size, v.mv_data}, &t->entry, &wire, NULL) != TT_OK ||
+        tt_entry_decode(wire, &e, NULL) != TT_OK)
         return s;
     char sk[24];
     snprintf(sk, sizeof sk, "%llu", (unsigned long long)seq);
@@ -435,6 +438,7 @@ tt_err tt_trace(tt_ledger *l, const char *in, json_t **out, tt_error *err)
     json_t *down = up ? trace_node(&t, code, 0, 0) : NULL;
     json_decref(t.seen);
     json_decref(t.bodies);
+    tt_stored_buf_free(&t.entry);
     tt_rtxn_end(l, t.txn);
     if (up == NULL)
         return tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
@@ -1019,11 +1023,14 @@ tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ct
     tt_err rc = tt_ledger_head(l, &size, NULL, err);
     if (rc != TT_OK || (rc = tt_ledger_meta_put(l, "rebuilding", "1", 1, err)) != TT_OK)
         return rc;
+    tt_stored_buf sb = {NULL, 0};
     for (uint64_t from = 0; rc == TT_OK && (from == 0 || from < size); from += REBUILD_CHUNK) {
         MDB_txn *txn;
         int m = mdb_txn_begin(l->env, NULL, 0, &txn);
-        if (m != 0)
-            return tt_mdb_fail(err, m, "cannot begin the rebuild");
+        if (m != 0) {
+            rc = tt_mdb_fail(err, m, "cannot begin the rebuild");
+            break;
+        }
         struct tt_txn t = {l, txn, 0, 0, digest};
         for (size_t i = 0; from == 0 && m == 0 && i < sizeof state_dbs / sizeof *state_dbs; i++)
             m = mdb_drop(txn, l->dbi[state_dbs[i]], 0); /* emptied, then replayed */
@@ -1040,7 +1047,9 @@ tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ct
              m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             tt_entry e;
             tt_error why;
-            if (tt_entry_decode((tt_bytes){v.mv_size, v.mv_data}, &e, &why) != TT_OK ||
+            tt_bytes wire;
+            if (tt_stored_view((tt_bytes){v.mv_size, v.mv_data}, &sb, &wire, &why) != TT_OK ||
+                tt_entry_decode(wire, &e, &why) != TT_OK ||
                 tt_rules_apply(NULL, &t, &e, &why) != TT_OK)
                 rc = tt_fail(err, TT_ERR_AUDIT, "entry %llu cannot be replayed: %.180s",
                              (unsigned long long)tt_get_u64be(k.mv_data), why.message);
@@ -1057,6 +1066,7 @@ tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ct
         if (progress)
             progress(progress_ctx, from + REBUILD_CHUNK < size ? from + REBUILD_CHUNK : size, size);
     }
+    tt_stored_buf_free(&sb);
     if (rc == TT_OK) {
         MDB_txn *txn;
         MDB_val k = {10, "rebuilding"};

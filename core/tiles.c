@@ -128,14 +128,16 @@ static tt_err read_bundle(tt_ledger *l, MDB_txn *txn, const tt_tile *t, uint8_t 
     tt_err rc = TT_OK;
     m = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
     for (unsigned i = 0; rc == TT_OK && i < t->width; i++) {
-        if (m != 0 || v.mv_size > TT_ENTRY_LIMIT ||
+        tt_bytes stored = {m == 0 ? v.mv_size : 0, m == 0 ? v.mv_data : NULL};
+        size_t wire = tt_stored_size(stored), got;
+        if (m != 0 || wire > TT_ENTRY_LIMIT ||
             tt_get_u64be(k.mv_data) != t->n * TT_TILE_WIDTH + i) {
             rc = tt_fail(err, TT_ERR_STORE, "the store lacks entry %llu, or it is too large",
                          (unsigned long long)(t->n * TT_TILE_WIDTH + i));
             break;
         }
-        if (n + 2 + v.mv_size > cap) {
-            size_t ncap = (cap ? cap * 2 : 64 * 1024) + v.mv_size;
+        if (n + 2 + wire > cap) {
+            size_t ncap = (cap ? cap * 2 : 64 * 1024) + wire;
             uint8_t *nb = realloc(buf, ncap);
             if (nb == NULL) {
                 rc = tt_fail(err, TT_ERR_NOMEM, NULL);
@@ -143,10 +145,11 @@ static tt_err read_bundle(tt_ledger *l, MDB_txn *txn, const tt_tile *t, uint8_t 
             }
             buf = nb, cap = ncap;
         }
-        buf[n] = (uint8_t)(v.mv_size >> 8);
-        buf[n + 1] = (uint8_t)v.mv_size;
-        memcpy(buf + n + 2, v.mv_data, v.mv_size);
-        n += 2 + v.mv_size;
+        if ((rc = tt_stored_unpack(stored, buf + n + 2, wire, &got, err)) != TT_OK)
+            break;
+        buf[n] = (uint8_t)(got >> 8);
+        buf[n + 1] = (uint8_t)got;
+        n += 2 + got;
         m = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);

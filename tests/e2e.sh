@@ -465,14 +465,8 @@ expect 0 "writes with one thread and groups of two" reg 2kg
 # ---- audit catches tampering -----------------------------------------------------------
 stop_daemon
 cp -r "$L" "$WORK/tampered"
-python3 - "$WORK/tampered/data.mdb" <<'PY'
-import sys
-p = sys.argv[1]
-d = bytearray(open(p, 'rb').read())
-# a signed body now says 900000 g: every copy of it, live or on a page LMDB has freed
-d = d.replace(b'"qty_g":500000', b'"qty_g":900000')
-open(p, 'wb').write(bytes(d))
-PY
+# a signed body now says 900000 g, stored back deflated as the daemon stores it
+"$BIN/tamper" "$WORK/tampered" --body '"qty_g":500000' '"qty_g":900000' >/dev/null || fail "tamper --body"
 expect 4 "audit finds a tampered body" "$TT" --log-key "$L/log.vkey" audit "$WORK/tampered"
 contains "$OUT" "审计未通过" "audit reports failure"
 

@@ -47,8 +47,13 @@ static int setup(void **state)
         char *bodies[4];
         uint8_t sigs[4][64];
         for (int k = 0; k < 4; k++) {
-            if (asprintf(&bodies[k], "{\"v\":1,\"type\":\"test\",\"n\":%d,\"nonce\":\"%u\"}", i + k,
-                         randombytes_random()) < 0)
+            /* every other body is stored deflated (text that repeats), the rest as they are
+             * (bodies too short to deflate) */
+            if ((k % 2 ? asprintf(&bodies[k], "{\"n\":%d}", i + k)
+                       : asprintf(&bodies[k],
+                                  "{\"v\":1,\"type\":\"test\",\"n\":%d,\"nonce\":\"%u\","
+                                  "\"note\":\"当归 当归 当归 当归 当归 当归 当归 当归\"}",
+                                  i + k, randombytes_random())) < 0)
                 return 1;
             tu_sign(&actor, bodies[k], sigs[k]);
             items[k] =
@@ -175,6 +180,27 @@ static long live_seq_offset(tt_db db, uint64_t seq)
     return live_offset(db, k, 8, 0);
 }
 
+/* Entry seq as it lies in the store (its stored form), copied. */
+static uint8_t *stored_entry(uint64_t seq, size_t *len)
+{
+    tt_ledger *l;
+    tt_error err;
+    MDB_txn *txn;
+    uint8_t kb[8];
+    tt_put_u64be(kb, seq);
+    MDB_val k = {8, kb}, v;
+    assert_int_equal(tt_ledger_open(src, TT_LEDGER_RDONLY, &l, &err), TT_OK);
+    assert_int_equal(tt_rtxn_begin(l, &txn, &err), TT_OK);
+    assert_int_equal(mdb_get(txn, l->dbi[TT_DB_ENTRIES], &k, &v), 0);
+    uint8_t *out = malloc(v.mv_size);
+    assert_non_null(out);
+    memcpy(out, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    tt_rtxn_end(l, txn);
+    tt_ledger_close(l);
+    return out;
+}
+
 static void test_clean_copy_passes(void **state)
 {
     (void)state;
@@ -191,14 +217,34 @@ static void test_every_entry_field_flip_names_the_entry(void **state)
     (void)state;
     /* field offsets: version, seq, time, prev, actor, sig, body_len, body */
     static const size_t fields[] = {0, 1, 8, 9, 16, 17, 40, 49, 80, 81, 144, 145, 148, 149, 150};
+    int forms[2] = {0, 0}; /* entries met stored as they are / deflated */
     for (int seq = 0; seq < NENTRIES; seq += 7) {
         long at = live_seq_offset(TT_DB_ENTRIES, (uint64_t)seq);
+        size_t slen;
+        uint8_t *stored = stored_entry((uint64_t)seq, &slen);
         long found[8];
-        size_t n = find_all(entry_bytes[seq], entry_len[seq], found, 8);
+        size_t n = find_all(stored, slen, found, 8);
         int listed = 0;
         for (size_t i = 0; i < n; i++)
             listed |= found[i] == at;
-        assert_true(listed); /* the live record holds exactly the entry bytes */
+        assert_true(listed); /* the live record is where the flips go */
+        int deflated = stored[0] == TT_STORED_DEFLATED;
+        forms[deflated]++;
+        if (deflated) { /* its header as it is; its body deflated, smaller, inflating back */
+            assert_true(slen < entry_len[seq]);
+            assert_memory_equal(stored + 1, entry_bytes[seq] + 1, TT_ENTRY_HEADER_SIZE - 1);
+            uint8_t back[TT_ENTRY_MAX];
+            size_t blen;
+            assert_int_equal(tt_stored_unpack((tt_bytes){slen, stored}, back, sizeof back, &blen,
+                                              NULL),
+                             TT_OK);
+            assert_int_equal(blen, entry_len[seq]);
+            assert_memory_equal(back, entry_bytes[seq], blen);
+        } else { /* exactly the entry bytes */
+            assert_int_equal(slen, entry_len[seq]);
+            assert_memory_equal(stored, entry_bytes[seq], slen);
+        }
+        free(stored);
         for (size_t f = 0; f < sizeof fields / sizeof *fields; f++) {
             tt_audit_report r = audit_flipped(at + (long)fields[f], 0x01);
             assert_false(r.ok);
@@ -208,11 +254,18 @@ static void test_every_entry_field_flip_names_the_entry(void **state)
                          seq, (unsigned long long)r.bad_seq, r.why.message);
             assert_true(strlen(r.why.message) > 0);
         }
-        /* the last body byte too */
-        tt_audit_report r = audit_flipped(at + (long)entry_len[seq] - 1, 0x20);
+        /* the last stored byte too, and bytes in the middle of a deflated body */
+        tt_audit_report r = audit_flipped(at + (long)slen - 1, 0x20);
         assert_false(r.ok);
         assert_int_equal(r.bad_seq, (uint64_t)seq);
+        for (size_t off = TT_ENTRY_HEADER_SIZE + 2; deflated && off < slen - 1; off += 5) {
+            r = audit_flipped(at + (long)off, 0x10);
+            assert_false(r.ok);
+            assert_true(r.bad_seq_known);
+            assert_int_equal(r.bad_seq, (uint64_t)seq);
+        }
     }
+    assert_true(forms[0] > 0 && forms[1] > 0);
 }
 
 static void test_every_copy_of_a_hash_is_checked(void **state)

@@ -2,8 +2,11 @@
 #include "testutil.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../core/ledger_internal.h"
 
 static tt_entry sample(const tt_keypair *kp, const char *body, uint8_t *sig)
 {
@@ -199,6 +202,166 @@ static void test_error_table(void **state)
     }
 }
 
+/* ---- the stored form (core/stored.c) ---- */
+
+/* SHA-256 of the stored form's dictionary, fixed when the first deflated entry was written */
+#define STORED_DICTIONARY_SHA256 "0e71c9f223c78afd0767e19d935d2f596917713623cc91c28c8932d9e56afd15"
+
+/* Packs the entry of `body` and checks that what the store keeps gives back exactly its wire
+ * bytes; returns the stored length (the wire length when it is kept as it is). */
+static size_t stored_round_trip(const char *body, size_t blen)
+{
+    tt_keypair kp;
+    tt_keypair_generate(&kp);
+    tt_entry e = {0};
+    e.version = TT_ENTRY_VERSION;
+    e.seq = 77;
+    e.time_ms = 1763800000123ull;
+    randombytes_buf(e.prev, sizeof e.prev);
+    memcpy(e.actor, kp.pk, TT_PK_SIZE);
+    randombytes_buf(e.sig, sizeof e.sig);
+    e.body = (tt_bytes){blen, (const uint8_t *)body};
+    uint8_t *wire = malloc(TT_ENTRY_MAX), *packed = malloc(TT_ENTRY_MAX),
+            *back = malloc(TT_ENTRY_MAX);
+    size_t len, blen2;
+    assert_int_equal(tt_entry_encode(&e, wire, TT_ENTRY_MAX, &len, NULL), TT_OK);
+    size_t n = tt_stored_pack(wire, len, packed, TT_ENTRY_MAX);
+    tt_bytes stored = n ? (tt_bytes){n, packed} : (tt_bytes){len, wire};
+    if (n) {
+        assert_true(n < len);
+        assert_int_equal(packed[0], TT_STORED_DEFLATED);
+        assert_memory_equal(packed + 1, wire + 1, TT_ENTRY_HEADER_SIZE - 1);
+    }
+    assert_int_equal(tt_stored_size(stored), len);
+    assert_int_equal(tt_stored_unpack(stored, back, TT_ENTRY_MAX, &blen2, NULL), TT_OK);
+    assert_int_equal(blen2, len);
+    assert_memory_equal(back, wire, len);
+    tt_stored_buf sb = {NULL, 0};
+    tt_bytes view;
+    assert_int_equal(tt_stored_view(stored, &sb, &view, NULL), TT_OK);
+    assert_int_equal(view.size, len);
+    assert_memory_equal(view.data, wire, len);
+    assert_true(n ? view.data == sb.data : view.data == wire); /* a wire entry is not copied */
+    tt_stored_buf_free(&sb);
+    free(wire);
+    free(packed);
+    free(back);
+    return n ? n : len;
+}
+
+static int pack_fixture(const char *path, void *ctx)
+{
+    size_t *sums = ctx, len;
+    char *body = tu_slurp(path, &len);
+    while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == ' '))
+        len--;
+    sums[0] += TT_ENTRY_HEADER_SIZE + len;
+    sums[1] += stored_round_trip(body, len);
+    free(body);
+    return 0;
+}
+
+static void test_stored_gives_back_the_wire_bytes(void **state)
+{
+    (void)state;
+    /* every valid event the tests know, and random documents */
+    size_t sums[2] = {0, 0};
+    assert_int_equal(tu_each_json_file("tests/fixtures/events/valid", pack_fixture, sums), 0);
+    assert_true(sums[0] > 0);
+    /* the events of a market day take a good deal less room */
+    assert_true(sums[1] * 10 < sums[0] * 7);
+    for (int i = 0; i < 300; i++) {
+        json_t *d = tu_random_document();
+        char *t = json_dumps(d, JSON_COMPACT | (i % 2 ? JSON_SORT_KEYS : 0));
+        stored_round_trip(t, strlen(t));
+        free(t);
+        json_decref(d);
+    }
+    /* what deflate cannot make smaller is kept as it is */
+    char noise[400];
+    randombytes_buf(noise, sizeof noise);
+    assert_int_equal(stored_round_trip(noise, sizeof noise), TT_ENTRY_HEADER_SIZE + sizeof noise);
+    /* the largest body */
+    char *big = malloc(TT_BODY_MAX);
+    for (size_t i = 0; i < TT_BODY_MAX; i++)
+        big[i] = "{\"qty_g\":1234567890}"[i % 20];
+    assert_true(stored_round_trip(big, TT_BODY_MAX) < TT_BODY_MAX / 4);
+    free(big);
+}
+
+static void test_stored_damage_is_found(void **state)
+{
+    (void)state;
+    const char *body = "{\"v\":1,\"type\":\"batch.transfer\",\"at\":\"2026-11-22T10:00:00+08:00\","
+                       "\"nonce\":\"Qm9keSBub25jZSBoZXJl\",\"id\":\"2611221001037865\","
+                       "\"to\":\"T-0002\",\"qty_g\":20000,\"note\":\"解放路 12 号摊\"}";
+    uint8_t wire[1024], packed[1024], back[1024];
+    tt_entry e = {.version = TT_ENTRY_VERSION, .seq = 5, .time_ms = 1};
+    e.body = tt_bytes_str(body);
+    size_t len, n, blen;
+    assert_int_equal(tt_entry_encode(&e, wire, sizeof wire, &len, NULL), TT_OK);
+    n = tt_stored_pack(wire, len, packed, sizeof packed);
+    assert_true(n > TT_ENTRY_HEADER_SIZE && n < len);
+    /* every bit of the deflated body flipped: it fails, or it gives other bytes (which the
+     * entry hash then tells) — never the same body from other stored bytes */
+    for (size_t i = TT_ENTRY_HEADER_SIZE; i < n; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            packed[i] ^= (uint8_t)(1 << bit);
+            tt_error err;
+            tt_err rc = tt_stored_unpack((tt_bytes){n, packed}, back, sizeof back, &blen, &err);
+            if (rc == TT_OK)
+                assert_false(blen == len && memcmp(back, wire, len) == 0);
+            else
+                assert_int_equal(rc, TT_ERR_MALFORMED);
+            packed[i] ^= (uint8_t)(1 << bit);
+        }
+    /* every truncation, and trailing bytes */
+    for (size_t cut = 0; cut < n; cut++) {
+        tt_err rc = tt_stored_unpack((tt_bytes){cut, packed}, back, sizeof back, &blen, NULL);
+        assert_true(rc != TT_OK || blen != len || memcmp(back, wire, len) != 0);
+    }
+    packed[n] = 0;
+    assert_int_equal(tt_stored_unpack((tt_bytes){n + 1, packed}, back, sizeof back, &blen, NULL),
+                     TT_ERR_MALFORMED);
+    /* a body length that lies: longer, shorter, past the limit */
+    for (int d = -1; d <= 1; d += 2) {
+        uint8_t copy[1024];
+        memcpy(copy, packed, n);
+        copy[TT_ENTRY_HEADER_SIZE - 1] = (uint8_t)(copy[TT_ENTRY_HEADER_SIZE - 1] + d);
+        assert_int_equal(tt_stored_unpack((tt_bytes){n, copy}, back, sizeof back, &blen, NULL),
+                         TT_ERR_MALFORMED);
+    }
+    packed[TT_ENTRY_HEADER_SIZE - 3] = 0xFF;
+    assert_int_equal(tt_stored_unpack((tt_bytes){n, packed}, back, sizeof back, &blen, NULL),
+                     TT_ERR_MALFORMED);
+    /* random stored bytes behind the first byte never crash */
+    for (int i = 0; i < 2000; i++) {
+        uint8_t junk[600];
+        size_t jl = randombytes_uniform(sizeof junk);
+        randombytes_buf(junk, jl);
+        if (jl)
+            junk[0] = TT_STORED_DEFLATED;
+        if (jl >= TT_ENTRY_HEADER_SIZE)
+            junk[TT_ENTRY_HEADER_SIZE - 3] = 0, junk[TT_ENTRY_HEADER_SIZE - 4] = 0;
+        tt_err rc = tt_stored_unpack((tt_bytes){jl, junk}, back, sizeof back, &blen, NULL);
+        assert_true(rc == TT_OK || rc == TT_ERR_MALFORMED || rc == TT_ERR_TOO_LARGE);
+    }
+}
+
+static void test_stored_dictionary_never_changes(void **state)
+{
+    (void)state;
+    /* every deflated entry in every ledger needs exactly this dictionary */
+    size_t len;
+    const void *d = tt_stored_dictionary(&len);
+    uint8_t h[32];
+    char hex[65];
+    crypto_hash_sha256(h, d, len);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    assert_string_equal(hex, STORED_DICTIONARY_SHA256);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -212,6 +375,9 @@ int main(void)
         cmocka_unit_test(test_signature_domain),
         cmocka_unit_test(test_base64_is_strict),
         cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_stored_gives_back_the_wire_bytes),
+        cmocka_unit_test(test_stored_damage_is_found),
+        cmocka_unit_test(test_stored_dictionary_never_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,204 @@
+/*
+ * stored.c: how an entry lies in the store.
+ *
+ * An entry's wire bytes (DESIGN §3) are what everything outside the store
+ * sees: what is hashed, proved, served in tiles and verified. In the store
+ * an entry whose body deflates smaller is kept as
+ *
+ *   u8      0x81          the stored form: a version 1 entry, body deflated
+ *   u8[148] header        the entry's own header after its version byte,
+ *                         body_len (the inflated length) included
+ *   u8[]    deflated      the body as a raw deflate stream (RFC 1951) made
+ *                         with the preset dictionary below
+ *
+ * and any other entry as its wire bytes, which begin with 0x01. Inflating
+ * gives back the signed bytes exactly, so nothing is ever re-serialized; a
+ * stored value that does not inflate to exactly body_len bytes, or whose
+ * last byte's padding is not zero, is damage, named as such.
+ *
+ * The dictionary is the text an event body is made of (its field names,
+ * types and the syntax around them), most common last, where deflate
+ * reaches it most cheaply. An entry's stored bytes depend on it forever:
+ * it must never change (test_entry checks its hash). A new dictionary
+ * would be a new first byte.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "ledger_internal.h"
+
+static const char dictionary[] =
+    "\"log_key\":\"\",\"market\":\"\",\"authorities\":[{\"base_url\":\"https://\","
+    "\"edition\":\"\",\"source\":\"\",\"herbs\":[{\"pinyin\":\"\",\"species\":\"\",\"parts\":[\"\"]"
+    ","
+    "\"parent\":\"\",\"review\":\"\",\"withdrawn\":true,\"table\":{"
+    "\"type\":\"ledger.limits\",\"type\":\"ledger.herbs\",\"type\":\"ledger.genesis\","
+    "\"type\":\"actor.rotate\",\"new_key\":\"\",\"type\":\"actor.revoke\","
+    "\"type\":\"actor.enroll\",\"key\":\"\",\"name\":\"\",\"org\":\"\",\"licence\":\"\",\"stall\":"
+    "\"\","
+    "\"roles\":[\"grower\",\"trader\",\"processor\",\"inspector\",\"pharmacy\",\"regulator\"],"
+    "\"type\":\"batch.process\",\"inputs\":[\"\"],\"output\":{\"compound\":true,\"gtin\":\"\","
+    "\"type\":\"batch.recall\",\"type\":\"batch.release\",\"type\":\"batch.hold\","
+    "\"type\":\"batch.destroy\",\"method\":\"\",\"type\":\"batch.reject\",\"reason\":\"\","
+    "\"type\":\"batch.cancel\",\"type\":\"batch.inspect\",\"lab\":\"\",\"standard\":\"\","
+    "\"results\":[{\"test\":\"\",\"value\":\"\",\"unit\":\"mg/kg\"},{\"test\":\"\",\"value\":\"\","
+    "\"unit\":\"%\"}],\"report_sha256\":\"\",\"type\":\"batch.split\",\"children\":[{\"id\":\"\","
+    "\"qty_g\":},{\"id\":\"\",\"qty_g\":}],\"type\":\"batch.transfer\",\"to\":\"\",\"child\":\"\","
+    "\"note\":\"\",\"type\":\"batch.receive\",\"type\":\"batch.sell\",\"buyer_commitment\":\"\","
+    "{\"v\":1,\"type\":\"batch.register\",\"at\":\"2026-01-01T00:00:00+08:00\",\"nonce\":\"\","
+    "\"id\":\"\",\"herb\":{\"name_zh\":\"\",\"latin\":\"\",\"part\":\"\",\"category\":\"plant\"},"
+    "\"unlisted\":true,\"form\":\"\",\"origin\":{\"province\":\"\",\"city\":\"\",\"county\":\"\","
+    "\"base\":\"\",\"lat\":\"\",\"lon\":\"\",\"daodi\":true},\"harvest_date\":\"20\",\"grade\":"
+    "\"\","
+    "\"processing\":\"\",\"qty_g\":,\"documents\":[{\"sha256\":\"\",\"kind\":\"\"}]}";
+
+/* Raw deflate with a 2 KB window: a body and the dictionary both fit in it, and the
+ * state is small enough to live on the stack, so no call allocates. */
+#define WINDOW_BITS 11
+#define MEM_LEVEL 2
+
+/* zlib's memory comes from an arena on the caller's stack. */
+typedef struct arena {
+    size_t used;
+    _Alignas(max_align_t) unsigned char mem[24 * 1024];
+} arena;
+
+static voidpf arena_alloc(voidpf opaque, uInt items, uInt size)
+{
+    arena *a = opaque;
+    size_t n = (size_t)items * size, at = (a->used + 15) & ~(size_t)15;
+    if (items != 0 && n / items != size)
+        return Z_NULL;
+    if (at > sizeof a->mem || n > sizeof a->mem - at)
+        return Z_NULL;
+    a->used = at + n;
+    return a->mem + at;
+}
+
+static void arena_free(voidpf opaque, voidpf p)
+{
+    (void)opaque, (void)p;
+}
+
+const void *tt_stored_dictionary(size_t *len)
+{
+    *len = sizeof dictionary - 1;
+    return dictionary;
+}
+
+size_t tt_stored_pack(const uint8_t *entry, size_t len, uint8_t *out, size_t cap)
+{
+    if (len <= TT_ENTRY_HEADER_SIZE + 16 || entry[0] != TT_ENTRY_VERSION ||
+        cap < TT_ENTRY_HEADER_SIZE)
+        return 0;
+    arena a = {.used = 0};
+    z_stream z = {.zalloc = arena_alloc, .zfree = arena_free, .opaque = &a};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    size_t room = len - 1 < cap ? len - 1 : cap; /* only a smaller form is kept */
+    size_t n = 0;
+    if (deflateSetDictionary(&z, (const Bytef *)dictionary, sizeof dictionary - 1) == Z_OK) {
+        z.next_in = (Bytef *)(entry + TT_ENTRY_HEADER_SIZE);
+        z.avail_in = (uInt)(len - TT_ENTRY_HEADER_SIZE);
+        z.next_out = out + TT_ENTRY_HEADER_SIZE;
+        z.avail_out = (uInt)(room - TT_ENTRY_HEADER_SIZE);
+        if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+            n = TT_ENTRY_HEADER_SIZE + z.total_out;
+    }
+    deflateEnd(&z);
+    if (n == 0)
+        return 0;
+    out[0] = TT_STORED_DEFLATED;
+    memcpy(out + 1, entry + 1, TT_ENTRY_HEADER_SIZE - 1);
+    return n;
+}
+
+size_t tt_stored_size(tt_bytes stored)
+{
+    if (stored.size >= TT_ENTRY_HEADER_SIZE && stored.data[0] == TT_STORED_DEFLATED) {
+        const uint8_t *p = stored.data + TT_ENTRY_HEADER_SIZE - 4;
+        uint32_t body = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        return TT_ENTRY_HEADER_SIZE + (size_t)body;
+    }
+    return stored.size;
+}
+
+tt_err tt_stored_unpack(tt_bytes stored, uint8_t *out, size_t cap, size_t *len, tt_error *err)
+{
+    if (stored.size == 0 || stored.data[0] != TT_STORED_DEFLATED) {
+        if (stored.size > cap)
+            return tt_fail(err, TT_ERR_TOO_LARGE, "a stored entry is larger than its room");
+        memcpy(out, stored.data, stored.size);
+        *len = stored.size;
+        return TT_OK;
+    }
+    size_t want = tt_stored_size(stored);
+    if (stored.size < TT_ENTRY_HEADER_SIZE || want > TT_ENTRY_LIMIT)
+        return tt_fail(err, TT_ERR_MALFORMED, "a stored entry's header is damaged");
+    if (want > cap)
+        return tt_fail(err, TT_ERR_TOO_LARGE, "a stored entry is larger than its room");
+    arena a = {.used = 0};
+    z_stream z = {.zalloc = arena_alloc, .zfree = arena_free, .opaque = &a};
+    if (inflateInit2(&z, -WINDOW_BITS) != Z_OK)
+        return tt_fail(err, TT_ERR_NOMEM, "cannot inflate a stored entry");
+    int zr = inflateSetDictionary(&z, (const Bytef *)dictionary, sizeof dictionary - 1);
+    if (zr == Z_OK) {
+        z.next_in = (Bytef *)(stored.data + TT_ENTRY_HEADER_SIZE);
+        z.avail_in = (uInt)(stored.size - TT_ENTRY_HEADER_SIZE);
+        z.next_out = out + TT_ENTRY_HEADER_SIZE;
+        z.avail_out = (uInt)(want - TT_ENTRY_HEADER_SIZE);
+        /* block by block, to stop after the last one and see its padding: deflate pads the
+         * last byte with zero bits, and an entry whose padding is not zero has been changed
+         * in the store, though its body would inflate the same */
+        do
+            zr = inflate(&z, Z_BLOCK);
+        while (zr == Z_OK && (z.data_type & (64 | 128)) != (64 | 128) && z.avail_in > 0);
+        unsigned unused = (unsigned)z.data_type & 63;
+        if (zr == Z_OK && (z.data_type & (64 | 128)) == (64 | 128) && unused < 8 &&
+            z.next_in > stored.data + TT_ENTRY_HEADER_SIZE &&
+            (unused == 0 || (z.next_in[-1] >> (8 - unused)) == 0))
+            zr = inflate(&z, Z_FINISH);
+        else if (zr == Z_OK || zr == Z_STREAM_END)
+            zr = Z_DATA_ERROR;
+    }
+    int whole = zr == Z_STREAM_END && z.avail_in == 0 && z.avail_out == 0;
+    inflateEnd(&z);
+    if (!whole)
+        return tt_fail(err, TT_ERR_MALFORMED,
+                       "a stored entry's body does not inflate to its %zu bytes: the store is "
+                       "damaged",
+                       want - TT_ENTRY_HEADER_SIZE);
+    out[0] = TT_ENTRY_VERSION;
+    memcpy(out + 1, stored.data + 1, TT_ENTRY_HEADER_SIZE - 1);
+    *len = want;
+    return TT_OK;
+}
+
+tt_err tt_stored_view(tt_bytes stored, tt_stored_buf *buf, tt_bytes *entry, tt_error *err)
+{
+    if (stored.size == 0 || stored.data[0] != TT_STORED_DEFLATED) {
+        *entry = stored; /* the wire bytes themselves, in the map */
+        return TT_OK;
+    }
+    size_t want = tt_stored_size(stored), len;
+    if (want > TT_ENTRY_LIMIT)
+        return tt_fail(err, TT_ERR_MALFORMED, "a stored entry's header is damaged");
+    if (buf->cap < want) {
+        uint8_t *nb = realloc(buf->data, want);
+        if (nb == NULL)
+            return tt_fail(err, TT_ERR_NOMEM, NULL);
+        buf->data = nb, buf->cap = want;
+    }
+    tt_err rc = tt_stored_unpack(stored, buf->data, buf->cap, &len, err);
+    if (rc == TT_OK)
+        *entry = (tt_bytes){len, buf->data};
+    return rc;
+}
+
+void tt_stored_buf_free(tt_stored_buf *buf)
+{
+    free(buf->data);
+    buf->data = NULL, buf->cap = 0;
+}
