@@ -20,10 +20,10 @@ typedef enum tt_db {
     TT_DB_CHECKPOINTS,
     TT_DB_META,
     TT_DB_BATCHES,      /* batch id -> batch state (state.c) */
-    TT_DB_BATCH_EVENTS, /* batch id || seq -> event type */
+    TT_DB_BATCH_EVENTS, /* batch id || seq -> event type (its number, one byte) */
     TT_DB_CHILDREN,     /* batch id || seq || ordinal (u32) -> the link (JSON), out of the record */
     TT_DB_ACTORS,       /* "a:" id -> actor record; "k:" public key -> id */
-    TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type */
+    TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type (its number, one byte) */
     TT_DB_STATE,        /* rules-wide records: genesis, limits */
     TT_DB_COUNT
 } tt_db;
@@ -91,7 +91,7 @@ json_t *tt_children_list(tt_ledger *l, MDB_txn *txn, const char *code, size_t ma
                          size_t *total);
 
 /* The derived-state layout this code writes; an older one must be rebuilt. */
-#define TT_STATE_LAYOUT 3
+#define TT_STATE_LAYOUT 4
 
 /* Derived records in their binary layout (rec.c): a record starts with this byte. */
 #define TT_REC_V1 0xB1

@@ -135,8 +135,10 @@ static void each_event(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *pref
 
 static void append_event(void *arr, uint64_t seq, const MDB_val *v)
 {
-    json_array_append_new(arr, json_pack("{s:I, s:s%}", "seq", (json_int_t)seq, "type",
-                                         (const char *)v->mv_data, v->mv_size));
+    const char *type =
+        v->mv_size == 1 ? tt_event_type_name((tt_event_type) * (const uint8_t *)v->mv_data) : NULL;
+    json_array_append_new(arr, json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "type",
+                                         type ? type : "unknown"));
 }
 
 /* [{"seq","type"}] for every key starting with `prefix` in `db`. */
@@ -949,8 +951,8 @@ static int meta_has(tt_ledger *l, MDB_txn *txn, const char *key, MDB_val *v)
 }
 
 #define OLD_LAYOUT                                                                                 \
-    "the derived state is of an older layout than this program reads (lots' children now live "    \
-    "in their own index): stop tcmtraced and run 'tcmtrace rebuild DIR' once"
+    "the derived state is of an older layout than this program reads (its records are now "        \
+    "smaller): stop tcmtraced and run 'tcmtrace rebuild DIR' once"
 
 /* Whether the ledger has a genesis but no layout record of this version. */
 static int layout_old(tt_ledger *l, MDB_txn *txn)

@@ -14,6 +14,8 @@
  *        h: h odd names key number h >> 1 of the table below (the keys the
  *        rules write), h even gives the length h >> 1 of the UTF-8 bytes
  *        that follow
+ *   0x08 a string of exactly 64 lowercase hex digits (a SHA-256, a key):
+ *        its 32 bytes (layout 4)
  *
  * The same value always gives the same bytes, so audit's replay still
  * rebuilds every record byte for byte. Writing needs no number formatting or
@@ -128,6 +130,22 @@ static int by_key(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* Whether s (64 characters) is lowercase hex; its bytes to raw. */
+static int hex32(const char *s, uint8_t raw[32])
+{
+    for (int i = 0; i < 64; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        if (i % 2)
+            raw[i / 2] = (uint8_t)(raw[i / 2] | d);
+        else
+            raw[i / 2] = (uint8_t)(d << 4);
+    }
+    return 1;
+}
+
 static void put_value(obuf *b, json_t *v, int depth)
 {
     if (depth > DEPTH_MAX) {
@@ -160,10 +178,19 @@ static void put_value(obuf *b, json_t *v, int depth)
             b->p[b->n++] = (char)(u >> (8 * k));
         break;
     }
-    case JSON_STRING:
-        put_byte(b, 0x05);
-        put_bytes(b, json_string_value(v), json_string_length(v));
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        uint8_t raw[32];
+        if (n == 64 && hex32(s, raw)) {
+            put_byte(b, 0x08);
+            tt_buf_put(b, raw, sizeof raw);
+        } else {
+            put_byte(b, 0x05);
+            put_bytes(b, s, n);
+        }
         break;
+    }
     case JSON_ARRAY: {
         size_t i, n = json_array_size(v);
         json_t *x;
@@ -272,6 +299,17 @@ static json_t *get_value(ibuf *b, int depth)
             return NULL;
         b->p += n;
         return json_stringn_nocheck((const char *)b->p - n, (size_t)n);
+    case 0x08: {
+        if (b->end - b->p < 32)
+            return NULL;
+        char hex[64];
+        for (int k = 0; k < 32; k++) {
+            hex[2 * k] = "0123456789abcdef"[b->p[k] >> 4];
+            hex[2 * k + 1] = "0123456789abcdef"[b->p[k] & 15];
+        }
+        b->p += 32;
+        return json_stringn_nocheck(hex, sizeof hex);
+    }
     case 0x06: {
         if (!get_varint(b, &n) || n > (uint64_t)(b->end - b->p))
             return NULL;

@@ -170,8 +170,8 @@ static tt_err index_batch(rctx *c, const char *code)
     uint8_t k[TT_CODE_LEN + 8];
     memcpy(k, code, TT_CODE_LEN);
     tt_put_u64be(k + TT_CODE_LEN, c->e->seq);
-    const char *type = tt_event_type_name(c->ev.type);
-    return raw_put(c->t, TT_DB_BATCH_EVENTS, k, sizeof k, type, strlen(type), c->err);
+    uint8_t type = (uint8_t)c->ev.type; /* one byte: the type's number (layout 4) */
+    return raw_put(c->t, TT_DB_BATCH_EVENTS, k, sizeof k, &type, 1, c->err);
 }
 
 static tt_err index_actor(rctx *c, const char *id)
@@ -181,8 +181,8 @@ static tt_err index_actor(rctx *c, const char *id)
     memcpy(k, id, n);
     k[n] = 0;
     tt_put_u64be(k + n + 1, c->e->seq);
-    const char *type = tt_event_type_name(c->ev.type);
-    return raw_put(c->t, TT_DB_ACTOR_EVENTS, k, n + 9, type, strlen(type), c->err);
+    uint8_t type = (uint8_t)c->ev.type;
+    return raw_put(c->t, TT_DB_ACTOR_EVENTS, k, n + 9, &type, 1, c->err);
 }
 
 /* ---- small accessors ---------------------------------------------------- */

@@ -7,6 +7,10 @@
  * without a precision), every schema and fixture the project ships, and
  * strings that are not UTF-8 (both refuse them as values; as keys, which
  * jansson writes out unchecked, tt_json_compact refuses them too).
+ *
+ * The derived records' binary layout (core/rec.c) is checked here too: every
+ * such value comes back from its record equal, and the same value always
+ * gives the same bytes.
  */
 #include "testutil.h"
 
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include "tcmtrace/api.h"
+#include "../core/ledger_internal.h"
 
 static void same(const json_t *v, size_t flags)
 {
@@ -96,6 +101,61 @@ static void test_shipped_documents(void **state)
     assert_true(n >= 40);
 }
 
+/* A record of v decodes to a value equal to v, and v's record is always the same bytes. */
+static size_t record_round_trip(json_t *v)
+{
+    size_t len = 0, len2 = 0;
+    char *r = tt_rec_encode(v, &len), *r2 = tt_rec_encode(v, &len2);
+    assert_non_null(r);
+    assert_int_equal(len, len2);
+    assert_memory_equal(r, r2, len);
+    json_t *back = tt_rec_decode(r, len);
+    if (back == NULL) {
+        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+        fail_msg("no record back for %s", t ? t : "?");
+    }
+    assert_true(json_equal(back, v));
+    for (size_t cut = 0; cut < len; cut++) /* a cut record is not one */
+        assert_null(tt_rec_decode(r, cut));
+    json_decref(back);
+    free(r);
+    free(r2);
+    return len;
+}
+
+static void test_records(void **state)
+{
+    (void)state;
+    for (int i = 0, n = 0; n < 300; i++) {
+        json_t *d = tu_random_document();
+        char *t = json_dumps(d, JSON_ENSURE_ASCII);
+        if (strstr(t, "\\u0000") == NULL) /* a record's keys hold no NUL, the rules' never do */
+            record_round_trip(d), n++;
+        free(t);
+        json_decref(d);
+        assert_true(i < 3000);
+    }
+    /* a SHA-256 in lowercase hex takes its 32 bytes; anything like it but not it, its text */
+    const char *hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    json_t *h = json_pack("{s:s}", "sha256", hash);
+    size_t small = record_round_trip(h);
+    assert_true(small <= 1 + 1 + 1 + 2 + 1 + 32); /* version, object, count, key, tag, bytes */
+    json_decref(h);
+    char near[66];
+    const char *edits[] = {"9F", "g0", "9f 0"};
+    for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
+        snprintf(near, sizeof near, "%s%s", edits[e], hash + 2);
+        near[64 + (e == 2)] = '\0';
+        h = json_pack("{s:s}", "sha256", near);
+        assert_true(record_round_trip(h) > small + 30);
+        json_decref(h);
+    }
+    snprintf(near, sizeof near, "%.62s", hash); /* 62 digits */
+    h = json_pack("[s]", near);
+    assert_true(record_round_trip(h) > 62);
+    json_decref(h);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -104,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_random_trees),
         cmocka_unit_test(test_not_utf8_is_refused),
         cmocka_unit_test(test_shipped_documents),
+        cmocka_unit_test(test_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

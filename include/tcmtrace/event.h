@@ -19,6 +19,8 @@
 
 #define TT_QTY_MAX INT64_C(1000000000000) /* 1,000 tonnes in grams */
 
+/* The event types. A type's number (its place here) is what the derived event indexes hold:
+ * a type is only ever added at the end, else the derived-state layout changes. */
 #define TT_EVENT_TYPES(X)                                                                          \
     X(GENESIS, "ledger.genesis")                                                                   \
     X(LIMITS, "ledger.limits")                                                                     \
