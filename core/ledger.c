@@ -296,6 +296,11 @@ tt_err tt_ledger_entry(tt_ledger *l, uint64_t seq, uint8_t **data, size_t *len, 
         else if ((*data = malloc(cap ? cap : 1)) == NULL)
             rc = tt_fail(err, TT_ERR_NOMEM, NULL);
         else if ((rc = tt_stored_unpack(stored, *data, cap, len, err)) != TT_OK) {
+            if (rc == TT_ERR_MALFORMED)
+                rc = tt_fail(err, TT_ERR_STORE,
+                             "entry %llu is damaged in the store (its body does not inflate): "
+                             "run tcmtrace audit",
+                             (unsigned long long)seq);
             free(*data);
             *data = NULL;
         }
@@ -636,7 +641,10 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
         if (mdb_get(txn, l->dbi[TT_DB_ENTRIES], &k, &v) != 0)
             rc = tt_fail(err, TT_ERR_STORE, "the registration entry of %s is missing", code);
         else if ((rc = tt_stored_view((tt_bytes){v.mv_size, v.mv_data}, &sb, &wire, err)) ==
-                 TT_OK)
+                 TT_ERR_MALFORMED)
+            rc = tt_fail(err, TT_ERR_STORE, "the registration entry of %s is damaged in the store",
+                         code);
+        else if (rc == TT_OK)
             tt_entry_hash(wire, reg_hash);
         tt_stored_buf_free(&sb);
     }
@@ -762,7 +770,7 @@ tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned f
 /* Stores entry bytes (in their stored form, made in `packed`), indexes and Merkle hashes of
  * one entry. */
 static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *bytes, size_t len,
-                          uint8_t packed[TT_ENTRY_MAX],
+                          const tt_append *it, uint8_t packed[TT_ENTRY_MAX],
                           const uint8_t hash[TT_HASH_SIZE], const uint8_t body_hash[TT_HASH_SIZE],
                           tt_error *err)
 {
@@ -770,7 +778,8 @@ static tt_err store_entry(struct tt_txn *t, const tt_entry *e, const uint8_t *by
     MDB_val k, v;
     tt_err rc;
     key_u64(kb, &k, e->seq);
-    size_t plen = tt_stored_pack(bytes, len, packed, TT_ENTRY_MAX);
+    size_t plen =
+        tt_stored_pack_with(bytes, len, it->stored_body, it->stored_body_len, packed, TT_ENTRY_MAX);
     v.mv_size = plen ? plen : len;
     v.mv_data = plen ? (void *)packed : (void *)bytes;
     if ((rc = tt_txn_put(t, TT_DB_ENTRIES, &k, &v, MDB_APPEND, err, "entries")) != TT_OK)
@@ -855,7 +864,7 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     if (apply)
         rc = apply(ctx, &t, &e, err);
     if (rc == TT_OK)
-        rc = store_entry(&t, &e, buf, len, buf + TT_ENTRY_MAX, it->hash, body_hash, err);
+        rc = store_entry(&t, &e, buf, len, it, buf + TT_ENTRY_MAX, it->hash, body_hash, err);
     if (rc != TT_OK) {
         if (nested)
             mdb_txn_abort(child);

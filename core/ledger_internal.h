@@ -45,6 +45,12 @@ struct tt_txn {
  * and returns its length, or returns 0 when the wire bytes are to be stored as they are. */
 size_t tt_stored_pack(const uint8_t *entry, size_t len, uint8_t *out, size_t cap);
 
+/* The same, with the body already deflated by tt_stored_body (`body`, `blen`; NULL: not):
+ * that is inflated and compared with the entry's body before it is used, else the body is
+ * deflated here. */
+size_t tt_stored_pack_with(const uint8_t *entry, size_t len, const uint8_t *body, size_t blen,
+                           uint8_t *out, size_t cap);
+
 /* The wire length of a stored entry (its header says it), unchecked. */
 size_t tt_stored_size(tt_bytes stored);
 

@@ -87,32 +87,63 @@ const void *tt_stored_dictionary(size_t *len)
     return dictionary;
 }
 
-size_t tt_stored_pack(const uint8_t *entry, size_t len, uint8_t *out, size_t cap)
+size_t tt_stored_body(tt_bytes body, uint8_t *out, size_t cap)
 {
-    if (len <= TT_ENTRY_HEADER_SIZE + 16 || entry[0] != TT_ENTRY_VERSION ||
-        cap < TT_ENTRY_HEADER_SIZE)
+    if (body.size <= 16 || body.size > TT_BODY_MAX)
         return 0;
     arena a = {.used = 0};
     z_stream z = {.zalloc = arena_alloc, .zfree = arena_free, .opaque = &a};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL,
                      Z_DEFAULT_STRATEGY) != Z_OK)
         return 0;
-    size_t room = len - 1 < cap ? len - 1 : cap; /* only a smaller form is kept */
+    size_t room = body.size - 1 < cap ? body.size - 1 : cap; /* only a smaller form is kept */
     size_t n = 0;
     if (deflateSetDictionary(&z, (const Bytef *)dictionary, sizeof dictionary - 1) == Z_OK) {
-        z.next_in = (Bytef *)(entry + TT_ENTRY_HEADER_SIZE);
-        z.avail_in = (uInt)(len - TT_ENTRY_HEADER_SIZE);
-        z.next_out = out + TT_ENTRY_HEADER_SIZE;
-        z.avail_out = (uInt)(room - TT_ENTRY_HEADER_SIZE);
+        z.next_in = (Bytef *)body.data;
+        z.avail_in = (uInt)body.size;
+        z.next_out = out;
+        z.avail_out = (uInt)room;
         if (deflate(&z, Z_FINISH) == Z_STREAM_END)
-            n = TT_ENTRY_HEADER_SIZE + z.total_out;
+            n = z.total_out;
     }
     deflateEnd(&z);
+    return n;
+}
+
+size_t tt_stored_pack_with(const uint8_t *entry, size_t len, const uint8_t *body, size_t blen,
+                           uint8_t *out, size_t cap)
+{
+    if (len <= TT_ENTRY_HEADER_SIZE || entry[0] != TT_ENTRY_VERSION || cap < TT_ENTRY_HEADER_SIZE)
+        return 0;
+    tt_bytes wire = {len - TT_ENTRY_HEADER_SIZE, entry + TT_ENTRY_HEADER_SIZE};
+    size_t n;
+    if (body) { /* deflated before, by another thread: inflated here to be sure of it */
+        uint8_t *check = malloc(len);
+        size_t back = 0;
+        int same = check && blen > 0 && blen < wire.size && blen <= cap - TT_ENTRY_HEADER_SIZE;
+        if (same) {
+            out[0] = TT_STORED_DEFLATED;
+            memcpy(out + 1, entry + 1, TT_ENTRY_HEADER_SIZE - 1);
+            memcpy(out + TT_ENTRY_HEADER_SIZE, body, blen);
+            same = tt_stored_unpack((tt_bytes){TT_ENTRY_HEADER_SIZE + blen, out}, check, len, &back,
+                                    NULL) == TT_OK &&
+                   back == len && memcmp(check, entry, len) == 0;
+        }
+        free(check);
+        return same ? TT_ENTRY_HEADER_SIZE + blen
+                    : tt_stored_pack_with(entry, len, NULL, 0, out, cap);
+    }
+    n = tt_stored_body(wire, out + TT_ENTRY_HEADER_SIZE, cap - TT_ENTRY_HEADER_SIZE);
     if (n == 0)
         return 0;
     out[0] = TT_STORED_DEFLATED;
     memcpy(out + 1, entry + 1, TT_ENTRY_HEADER_SIZE - 1);
-    return n;
+    return TT_ENTRY_HEADER_SIZE + n;
+}
+
+size_t tt_stored_pack(const uint8_t *entry, size_t len, uint8_t *out, size_t cap)
+{
+    return tt_stored_pack_with(entry, len, NULL, 0, out, cap);
 }
 
 size_t tt_stored_size(tt_bytes stored)

@@ -145,8 +145,12 @@ static tt_err read_bundle(tt_ledger *l, MDB_txn *txn, const tt_tile *t, uint8_t 
             }
             buf = nb, cap = ncap;
         }
-        if ((rc = tt_stored_unpack(stored, buf + n + 2, wire, &got, err)) != TT_OK)
+        if (tt_stored_unpack(stored, buf + n + 2, wire, &got, NULL) != TT_OK) {
+            rc =
+                tt_fail(err, TT_ERR_STORE, "entry %llu is damaged in the store: run tcmtrace audit",
+                        (unsigned long long)(t->n * TT_TILE_WIDTH + i));
             break;
+        }
         buf[n] = (uint8_t)(got >> 8);
         buf[n + 1] = (uint8_t)got;
         n += 2 + got;

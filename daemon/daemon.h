@@ -43,7 +43,9 @@ typedef struct job {
     uint8_t sig[TT_SIG_SIZE];
     char *body;
     size_t body_len;
-    tt_event ev; /* the body, parsed by the worker */
+    tt_event ev;     /* the body, parsed by the worker */
+    uint8_t *stored; /* the body deflated by the worker for the store, or NULL */
+    size_t stored_len;
     /* a submit, once the writer is done with it */
     tt_append done; /* its result, seq, hash and entry bytes (owned) */
     int group_end;  /* the last of a committed group: publish the checkpoint */
@@ -69,8 +71,8 @@ typedef struct config {
     int read_threads;      /* threads that answer reads, apart from the workers */
     int batch_max;         /* events per transaction at most */
     int quiet;
-    int64_t at_ahead_ms;  /* how far an event's "at" may be ahead of the clock */
-    int64_t at_behind_ms; /* and how far behind it */
+    int64_t at_ahead_ms;     /* how far an event's "at" may be ahead of the clock */
+    int64_t at_behind_ms;    /* and how far behind it */
     int tcp_max_connections; /* TCP connections open at once at most */
     int64_t tcp_stall_ms;    /* a TCP connection stalled inside a message is closed after this */
     int64_t tcp_idle_ms;     /* and an idle one after this */

@@ -159,6 +159,7 @@ static void job_free(job *j)
         json_decref(j->req);
     tt_event_free(&j->ev);
     free(j->body);
+    free(j->stored);
     free(j->done.entry);
     free(j);
 }
@@ -251,7 +252,8 @@ static job *receive(server *s)
             j->frame = body; /* a binary submit frame: the worker splits it */
             j->frame_len = (size_t)n;
             return j;
-        } else if ((j->req = tt_json_load(body, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        } else if ((j->req = tt_json_load(body, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) ==
+                   NULL) {
             rc = TT_ERR_MALFORMED;
             snprintf(msg, sizeof msg, "request is not valid JSON: %s", jerr.text);
         } else if (!json_is_object(j->req) || !json_is_string(json_object_get(j->req, "op"))) {
@@ -298,9 +300,9 @@ static void submit_events(server *s, job *j, size_t n, check_fn check, const voi
     for (size_t i = 0; i < n; i++) {
         job *e = calloc(1, sizeof *e);
         tt_error err;
-        tt_err rc = e ? check(s, j, events, i, e, &err)
-                      : tt_fail(&err, TT_ERR_NOMEM,
-                                "the daemon is out of memory; nothing was written");
+        tt_err rc =
+            e ? check(s, j, events, i, e, &err)
+              : tt_fail(&err, TT_ERR_NOMEM, "the daemon is out of memory; nothing was written");
         if (rc == TT_OK) {
             e->bulk = b;
             e->index = i;
@@ -326,9 +328,10 @@ static tt_err check_json_event(server *s, job *src, const void *events, size_t i
 {
     (void)src;
     e->req = json_array_get((json_t *)events, i); /* borrowed while it is checked */
-    tt_err rc = json_is_object(e->req)
-                    ? api_check_submit(&s->cfg, e, err)
-                    : tt_fail(err, TT_ERR_MALFORMED, "each event is an object with actor, sig and body");
+    tt_err rc =
+        json_is_object(e->req)
+            ? api_check_submit(&s->cfg, e, err)
+            : tt_fail(err, TT_ERR_MALFORMED, "each event is an object with actor, sig and body");
     e->req = NULL;
     return rc;
 }
@@ -485,7 +488,9 @@ static void commit_group(server *s, job **jobs, size_t n, tt_append *items, cons
                                .sig = jobs[i]->sig,
                                .body = {jobs[i]->body_len, (uint8_t *)jobs[i]->body},
                                .sig_checked = 1,
-                               .want_entry = feed};
+                               .want_entry = feed,
+                               .stored_body = jobs[i]->stored,
+                               .stored_body_len = jobs[i]->stored_len};
         bodies[i] = items[i].body.data;
         events[i] = jobs[i]->ev;
     }

@@ -62,7 +62,16 @@ tt_err api_check_signed(const config *cfg, job *j, tt_error *err)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                        "the signature does not verify for this body and key");
     tt_err rc = tt_event_parse(b, &j->ev, err); /* kept for the writer's rules */
-    return rc == TT_OK ? check_window(cfg, &j->ev, err) : rc;
+    if (rc == TT_OK)
+        rc = check_window(cfg, &j->ev, err);
+    /* deflated here, on the worker, so the writer does not (it stores the body as it is if
+     * there is no room for this) */
+    if (rc == TT_OK && (j->stored = malloc(j->body_len)) != NULL &&
+        (j->stored_len = tt_stored_body(b, j->stored, j->body_len)) == 0) {
+        free(j->stored);
+        j->stored = NULL;
+    }
+    return rc;
 }
 
 static uint32_t be32(const uint8_t *p)

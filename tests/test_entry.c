@@ -348,6 +348,45 @@ static void test_stored_damage_is_found(void **state)
     }
 }
 
+static void test_stored_body_made_elsewhere(void **state)
+{
+    (void)state;
+    /* a body the daemon's worker deflated is used as it is; one that is not this entry's body
+     * deflated is never stored for it */
+    const char *body = "{\"v\":1,\"type\":\"batch.sell\",\"at\":\"2026-11-22T10:00:00+08:00\","
+                       "\"nonce\":\"c2VsbCBub25jZSBoZXJl\",\"id\":\"2611221001037865\","
+                       "\"qty_g\":250}";
+    const char *other = "{\"v\":1,\"type\":\"batch.sell\",\"at\":\"2026-11-22T10:00:00+08:00\","
+                        "\"nonce\":\"c2VsbCBub25jZSBoZXJl\",\"id\":\"2611221001037865\","
+                        "\"qty_g\":990}";
+    uint8_t wire[1024], a[1024], b[1024], d[1024], o[1024], back[1024];
+    tt_entry e = {.version = TT_ENTRY_VERSION, .seq = 9, .time_ms = 1};
+    e.body = tt_bytes_str(body);
+    size_t len, blen;
+    assert_int_equal(tt_entry_encode(&e, wire, sizeof wire, &len, NULL), TT_OK);
+    size_t dn = tt_stored_body(tt_bytes_str(body), d, sizeof d);
+    size_t on = tt_stored_body(tt_bytes_str(other), o, sizeof o);
+    assert_true(dn > 0 && dn < strlen(body) && on > 0);
+    size_t plain = tt_stored_pack(wire, len, a, sizeof a);
+    assert_int_equal(tt_stored_pack_with(wire, len, d, dn, b, sizeof b), plain);
+    assert_memory_equal(a, b, plain);
+    /* another body's, a cut one, a damaged one: deflated afresh, and it reads back right */
+    uint8_t bad[1024];
+    memcpy(bad, d, dn);
+    bad[dn / 2] ^= 0x40;
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } wrong[] = {{o, on}, {d, dn - 1}, {bad, dn}, {d, len}};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+        size_t n = tt_stored_pack_with(wire, len, wrong[i].p, wrong[i].n, b, sizeof b);
+        assert_int_equal(n, plain);
+        assert_int_equal(tt_stored_unpack((tt_bytes){n, b}, back, sizeof back, &blen, NULL), TT_OK);
+        assert_int_equal(blen, len);
+        assert_memory_equal(back, wire, len);
+    }
+}
+
 static void test_stored_dictionary_never_changes(void **state)
 {
     (void)state;
@@ -377,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_stored_gives_back_the_wire_bytes),
         cmocka_unit_test(test_stored_damage_is_found),
+        cmocka_unit_test(test_stored_body_made_elsewhere),
         cmocka_unit_test(test_stored_dictionary_never_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,6 +117,10 @@ typedef struct tt_append {
     tt_bytes body;
     int sig_checked; /* the caller verified the signature already */
     int want_entry;  /* also hand back the encoded entry (for a feed) */
+    /* optional: the body as the store keeps it, made by tt_stored_body on another thread so
+     * that the writer does not deflate it (checked before it is stored) */
+    const uint8_t *stored_body;
+    size_t stored_body_len;
     /* results */
     tt_error result; /* TT_OK when appended, else why it was refused */
     uint64_t seq;
@@ -140,6 +144,13 @@ typedef tt_err (*tt_apply_fn)(void *ctx, tt_txn *txn, const tt_entry *entry, tt_
  * committed and every item carries that error. `now_ms` is the commit time
  * (kept non-decreasing along the log).
  */
+/*
+ * An event body deflated as the store keeps it (raw deflate with the store's dictionary) into
+ * `out` (capacity `cap`): its length, or 0 when the body is stored as it is (not smaller).
+ * For tt_append.stored_body.
+ */
+size_t tt_stored_body(tt_bytes body, uint8_t *out, size_t cap);
+
 tt_err tt_ledger_append(tt_ledger *l, tt_append *items, size_t n, uint64_t now_ms,
                         tt_apply_fn apply, void *ctx, tt_error *err);
 
