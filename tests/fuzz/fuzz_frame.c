@@ -29,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (api_check_frame_event(&cfg, &ev[i], &j, &err) == TT_OK)
             tt_event_free(&j.ev);
         free(j.body);
+        free(j.stored);
     }
     return 0;
 }
