@@ -40,7 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         job j = {.req = req};
         tt_error err;
         api_check_submit(&srv.cfg, &j, &err);
+        tt_event_free(&j.ev); /* parsed even when its time is refused */
         free(j.body);
+        free(j.stored);
     } else if (strcmp(op, "scan") != 0) { /* scan writes; the writer is not under test here */
         resp = tt_api_read(&srv.ops, req);
     }
