@@ -130,20 +130,11 @@ static int by_key(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Whether s (64 characters) is lowercase hex; its bytes to raw. */
+/* Whether s (64 characters and its NUL) is lowercase hex; its bytes to raw. Only lowercase,
+ * so that the record gives back the very string (tt_hex writes lowercase). */
 static int hex32(const char *s, uint8_t raw[32])
 {
-    for (int i = 0; i < 64; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return 0;
-        if (i % 2)
-            raw[i / 2] = (uint8_t)(raw[i / 2] | d);
-        else
-            raw[i / 2] = (uint8_t)(d << 4);
-    }
-    return 1;
+    return strspn(s, "0123456789abcdef") == 64 && tt_unhex(s, raw, 32) == TT_OK;
 }
 
 static void put_value(obuf *b, json_t *v, int depth)
@@ -302,13 +293,10 @@ static json_t *get_value(ibuf *b, int depth)
     case 0x08: {
         if (b->end - b->p < 32)
             return NULL;
-        char hex[64];
-        for (int k = 0; k < 32; k++) {
-            hex[2 * k] = "0123456789abcdef"[b->p[k] >> 4];
-            hex[2 * k + 1] = "0123456789abcdef"[b->p[k] & 15];
-        }
+        char hex[65];
+        tt_hex((tt_bytes){32, b->p}, hex);
         b->p += 32;
-        return json_stringn_nocheck(hex, sizeof hex);
+        return json_stringn_nocheck(hex, 64);
     }
     case 0x06: {
         if (!get_varint(b, &n) || n > (uint64_t)(b->end - b->p))
