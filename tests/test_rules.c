@@ -497,6 +497,12 @@ static void test_market_day(void **state)
     json_t *hist;
     assert_int_equal(tt_state_actor_events(L, PH.id, &hist, NULL), TT_OK);
     assert_int_equal(json_array_size(hist), 4); /* enrolled, sent to, received, sold */
+    /* the index keeps each type as its number; it reads back as the type's name */
+    static const char *const ph_types[] = {"actor.enroll", "batch.transfer", "batch.receive",
+                                           "batch.sell"};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(hist, i), "type")),
+                            ph_types[i]);
     json_decref(hist);
 
     /* a later recall of the origin reaches into the pharmacy's stock */
