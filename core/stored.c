@@ -91,7 +91,8 @@ size_t tt_stored_body(tt_bytes body, uint8_t *out, size_t cap)
 {
     if (body.size <= 16 || body.size > TT_BODY_MAX)
         return 0;
-    arena a = {.used = 0};
+    arena a; /* not zeroed: zlib initializes what it takes */
+    a.used = 0;
     z_stream z = {.zalloc = arena_alloc, .zfree = arena_free, .opaque = &a};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL,
                      Z_DEFAULT_STRATEGY) != Z_OK)
@@ -170,7 +171,8 @@ tt_err tt_stored_unpack(tt_bytes stored, uint8_t *out, size_t cap, size_t *len, 
         return tt_fail(err, TT_ERR_MALFORMED, "a stored entry's header is damaged");
     if (want > cap)
         return tt_fail(err, TT_ERR_TOO_LARGE, "a stored entry is larger than its room");
-    arena a = {.used = 0};
+    arena a; /* not zeroed: zlib initializes what it takes */
+    a.used = 0;
     z_stream z = {.zalloc = arena_alloc, .zfree = arena_free, .opaque = &a};
     if (inflateInit2(&z, -WINDOW_BITS) != Z_OK)
         return tt_fail(err, TT_ERR_NOMEM, "cannot inflate a stored entry");

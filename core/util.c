@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,4 +171,29 @@ const char *tt_qty_text(int64_t g, char buf[48])
             memmove(kg - 1, kg, strlen(kg) + 1), kg--;
     }
     return buf;
+}
+
+void tt_mem_keep(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+void tt_mem_warm(size_t bytes)
+{
+    enum { BLOCK = 32 * 1024 }; /* below the mmap threshold: from the thread's own heap */
+    size_t n = bytes / BLOCK, page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char **blocks = calloc(n, sizeof *blocks);
+    if (blocks == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if ((blocks[i] = malloc(BLOCK)) == NULL)
+            break;
+        /* not zeros: pages written with zeros alone were seen to fault again here */
+        for (size_t at = 0; at < BLOCK; at += page)
+            blocks[i][at] = 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(blocks[i]);
+    free(blocks);
 }

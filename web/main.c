@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 {
     static web w; /* large: the rate buckets */
     web_settings flags;
+    tt_mem_keep(); /* its pool's threads read all day: freed memory stays theirs */
     const char *config = NULL;
     memset(&flags, 0, sizeof flags);
     static const struct option o[] = {

@@ -33,4 +33,22 @@ char *tt_shipped_path(const char *name);
 /* A quantity of whole grams as people read it: "500 kg", "1.5 kg", "20 g". */
 const char *tt_qty_text(int64_t grams, char buf[48]);
 
+/*
+ * Memory for a server that runs for days. glibc hands freed memory at the
+ * top of a heap back to the kernel once 128 KB of it is free, so a thread
+ * whose caches fill and empty pays a page fault for each page it touches
+ * again; tt_mem_keep makes the process keep up to 64 MB free a heap (and
+ * serve blocks up to 4 MB from its heaps, as glibc's own adjustment, which
+ * setting a threshold turns off, would in time). Call it once, before the
+ * threads start.
+ */
+void tt_mem_keep(void);
+
+/*
+ * Takes `bytes` of the calling thread's heap, writes each of its pages and
+ * frees it again, so that the thread's caches fill later without a page
+ * fault (with tt_mem_keep, the pages stay the thread's).
+ */
+void tt_mem_warm(size_t bytes);
+
 #endif
