@@ -99,6 +99,11 @@ int tt_utf8_valid(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        uint64_t w;
+        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ULL) == 0)) {
+            i += 8; /* eight ASCII bytes at once: most of what is checked */
+            continue;
+        }
         uint8_t c = s[i];
         size_t n;
         uint32_t cp;

@@ -40,6 +40,20 @@ static const char ESC[128] = {
     [29] = 'u',   [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
 };
 
+/* Whether none of the 8 bytes at s needs escaping: none below 0x20, none '"' or '\\'.
+ * Exact for any bytes (x - 0x20.. & ~x & 0x80.. is nonzero just when a byte is below
+ * 0x20, and the same with 1 after an XOR finds an equal byte); those of 0x80 and up
+ * never count. */
+static int plain8(const char *s)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t x, q, e;
+    memcpy(&x, s, 8);
+    q = x ^ (ones * '"');
+    e = x ^ (ones * '\\');
+    return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high) == 0;
+}
+
 static void put_string(buf *b, const char *s, size_t n)
 {
     if (!tt_utf8_valid((const uint8_t *)s, n)) { /* json_dumps refuses it too */
@@ -49,6 +63,10 @@ static void put_string(buf *b, const char *s, size_t n)
     put_c(b, '"');
     size_t run = 0; /* the start of the bytes not yet copied */
     for (size_t i = 0; i < n; i++) {
+        while (n - i >= 8 && plain8(s + i))
+            i += 8;
+        if (i == n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80 || ESC[c] == 0)
             continue;

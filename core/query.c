@@ -290,7 +290,7 @@ typedef struct tracer {
     tt_ledger *l;
     MDB_txn *txn;
     json_t *seen;   /* code -> true, per direction */
-    json_t *bodies; /* seq -> parsed body: a split is read for its parent and each child */
+    json_t *bodies; /* seq -> what entry_read found: a split is read for its parent and each child */
     tt_stored_buf entry; /* an entry's wire bytes, when its stored form is deflated */
     size_t nodes;
     int truncated;
@@ -314,28 +314,46 @@ static json_t *event_summary(tracer *t, uint64_t seq, const char *code)
     return s;
 }
 
-/* What one event did, read back from its entry. */
-static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
+/* What a trace needs of entry `seq`: its body parsed, who signed it and when, as
+ * {"body", "by", "time_ms"}; kept in the tracer, since a split is read for its
+ * parent and for each child. NULL when the entry cannot be read. Borrowed. */
+static json_t *entry_read(tracer *t, uint64_t seq)
 {
+    char sk[24];
+    snprintf(sk, sizeof sk, "%llu", (unsigned long long)seq);
+    json_t *got = json_object_get(t->bodies, sk);
+    if (got)
+        return got;
     uint8_t kb[8];
     tt_put_u64be(kb, seq);
     MDB_val k = {8, kb}, v;
     tt_entry e;
-    json_t *s = json_pack("{s:I}", "seq", (json_int_t)seq);
     tt_bytes wire;
+    json_t *body;
     if (mdb_get(t->txn, t->l->dbi[TT_DB_ENTRIES], &k, &v) != 0 ||
         tt_stored_view((tt_bytes){v.mv_size, v.mv_data}, &t->entry, &wire, NULL) != TT_OK ||
-        tt_entry_decode(wire, &e, NULL) != TT_OK)
-        return s;
-    char sk[24];
-    snprintf(sk, sizeof sk, "%llu", (unsigned long long)seq);
-    json_t *body = json_object_get(t->bodies, sk);
-    if (body == NULL && (body = tt_json_load((const char *)e.body.data, e.body.size, 0, NULL)))
-        json_object_set_new(t->bodies, sk, body);
+        tt_entry_decode(wire, &e, NULL) != TT_OK ||
+        (body = tt_json_load((const char *)e.body.data, e.body.size, 0, NULL)) == NULL)
+        return NULL;
+    got = json_pack("{s:o, s:I}", "body", body, "time_ms", (json_int_t)e.time_ms);
     char by[33];
-    if (owner_in_txn(t->l, t->txn, e.actor, by))
-        json_object_set_new(s, "by", json_string(by));
-    json_object_set_new(s, "time_ms", json_integer((json_int_t)e.time_ms));
+    if (got && owner_in_txn(t->l, t->txn, e.actor, by))
+        json_object_set_new(got, "by", json_string(by));
+    json_object_set_new(t->bodies, sk, got);
+    return got;
+}
+
+/* What one event did, read back from its entry. */
+static json_t *event_summary_read(tracer *t, uint64_t seq, const char *code)
+{
+    json_t *s = json_pack("{s:I}", "seq", (json_int_t)seq);
+    json_t *got = entry_read(t, seq);
+    if (got == NULL)
+        return s;
+    json_t *body = json_object_get(got, "body");
+    if (json_object_get(got, "by"))
+        json_object_set(s, "by", json_object_get(got, "by"));
+    json_object_set(s, "time_ms", json_object_get(got, "time_ms"));
     static const char *keep[] = {
         "type", "at", "to", "qty_g", "child", "reason", "lab", "buyer_commitment", "method"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {

@@ -81,6 +81,38 @@ static void test_not_utf8_is_refused(void **state)
     }
 }
 
+/* The writer looks at eight bytes at a time: every byte that needs escaping, and every
+ * byte that is not UTF-8, is found wherever it falls in a run of plain ASCII or Chinese. */
+static void test_every_offset(void **state)
+{
+    (void)state;
+    static const char *special[] = {"\"", "\\", "\n", "\x01", "\x1f", "\t", " ", "\x7f", "~"};
+    static const char *fill[] = {"abcdefghijklmnopqrstuvwxyz0123456789", "当归黄芪党参川芎白芍"};
+    static const char *bad[] = {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xE5\xBD", "\xFF"};
+    char s[128];
+    for (size_t f = 0; f < 2; f++)
+        for (size_t at = 0; at <= 24; at++) {
+            size_t step = f ? 3 : 1; /* a Chinese character is three bytes */
+            size_t pre = at * step < strlen(fill[f]) ? at * step : strlen(fill[f]);
+            for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+                snprintf(s, sizeof s, "%.*s%s%s", (int)pre, fill[f], special[k], fill[f]);
+                json_t *o = json_pack("{s:s, s:[s]}", s, s, "a", s);
+                same(o, JSON_COMPACT);
+                json_decref(o);
+            }
+            for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+                snprintf(s, sizeof s, "%.*s%s%s", (int)pre, fill[f], bad[k], fill[f]);
+                assert_int_equal(tt_utf8_valid((const uint8_t *)s, strlen(s)), 0);
+                json_t *o = json_object();
+                json_object_set_new(o, "v", json_stringn_nocheck(s, strlen(s)));
+                assert_null(tt_json_compact(o, JSON_COMPACT, NULL));
+                json_decref(o);
+            }
+            snprintf(s, sizeof s, "%.*s%s", (int)pre, fill[f], fill[f]);
+            assert_int_equal(tt_utf8_valid((const uint8_t *)s, strlen(s)), 1);
+        }
+}
+
 static int dump_same(const char *path, void *ctx)
 {
     (void)ctx;
@@ -163,6 +195,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_trees),
         cmocka_unit_test(test_not_utf8_is_refused),
+        cmocka_unit_test(test_every_offset),
         cmocka_unit_test(test_shipped_documents),
         cmocka_unit_test(test_records),
     };
