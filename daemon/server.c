@@ -394,7 +394,7 @@ static void submit_frame(server *s, job *j)
 
 /* A read thread's caches hold about 13 MB when full (core/jcache.c): taken when it
  * starts, so that the first reads of a daemon just started do not wait on page faults
- * while the caches grow (about 20 a first trace, a third of its time, before). */
+ * while the caches grow (about 20 a first trace, a quarter of its time, before). */
 #define READ_WARM_BYTES (16u << 20)
 
 static void *reader(void *arg)

@@ -925,7 +925,20 @@ static void trace_json_floor(tt_ledger *l, char chain[11][TT_CODE_LEN + 1], json
         free(texts[i]);
 }
 
-#define LINEAGES 32 /* distinct 10-deep lineages, so that a first trace of each can be timed */
+#define LINEAGES 64 /* distinct 10-deep lineages, so that a first trace of each can be timed */
+
+/* The median and the mean of n figures (sorted in place). A first trace can be timed
+ * once a lineage, and a run of this machine's neighbours shows in a mean, so the median
+ * of LINEAGES - 1 of them is what a target is held to; the mean is printed beside it. */
+static double median_of(double *v, size_t n, double *mean)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    *mean = n ? sum / (double)n : 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 /* Sends `req` and waits for the answer; returns its length. */
 /* A split of `code` into n children of `each` g, signed by its holder growers[0]. */
@@ -1070,7 +1083,7 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
      * already: "repeated"); then each other lineage once, by a reader that
      * has been serving but never saw it ("first"). */
     tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL);
-    double cold_us = 0, trace_us, show_us;
+    double cold[LINEAGES], cold_mean, cold_us, trace_us, show_us;
     int reps = 2000;
     t0 = now_s();
     for (int i = 0; i < reps; i++) {
@@ -1108,7 +1121,7 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
         t0 = now_s();
         if (tt_trace(l, chain[c][10], &tr, NULL) != TT_OK)
             exit(1);
-        cold_us += (now_s() - t0) / (LINEAGES - 1) * 1e6;
+        cold[c - 1] = (now_s() - t0) * 1e6;
         json_decref(tr);
     }
     double parse_us, dump_us;
@@ -1120,9 +1133,10 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
         json_decref(tr);
     }
     tt_ledger_close(l);
-    printf("| trace of a 10-deep lineage, library (%llu entries): first / repeated | %.0f / %.0f "
-           "µs |\n",
-           (unsigned long long)size, cold_us, trace_us);
+    cold_us = median_of(cold, LINEAGES - 1, &cold_mean);
+    printf("| trace of a 10-deep lineage, library (%llu entries): first (median / mean of %d "
+           "lineages) / repeated | %.0f / %.0f / %.0f µs |\n",
+           (unsigned long long)size, LINEAGES - 1, cold_us, cold_mean, trace_us);
     printf("| of a first trace, decoding alone: its 11 batch records (binary) and entry bodies "
            "(the library's reader) / encoding the answer | %.0f / %.0f µs |\n",
            parse_us, dump_us);
@@ -1135,7 +1149,7 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     int s = nn_socket(AF_SP, NN_REQ);
     nn_connect(s, url);
     round_trip(s, "{\"op\":\"status\"}"); /* connected */
-    double api_cold = 0, api_trace, api_show, api_proof;
+    double api_first[LINEAGES], api_mean, api_cold, api_trace, api_show, api_proof;
     int tlen = 0, slen = 0, plen = 0;
     snprintf(req, sizeof req, "{\"op\":\"trace\",\"id\":\"%s\"}", chain[0][10]);
     t0 = now_s();
@@ -1158,15 +1172,16 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
         snprintf(req, sizeof req, "{\"op\":\"trace\",\"id\":\"%s\"}", chain[c][10]);
         t0 = now_s();
         round_trip(s, req);
-        api_cold += (now_s() - t0) / (LINEAGES - 1) * 1e6;
+        api_first[c - 1] = (now_s() - t0) * 1e6;
     }
     nn_close(s);
     stop_daemon(pid);
-    printf("| trace of a 10-deep lineage, API round trip (%d-byte answer): first / repeated | %.0f "
-           "/ %.0f µs |\n",
-           tlen, api_cold, api_trace);
-    printf("| first trace through the API / the 0.5 ms target | %.2f (%s) |\n", api_cold / 500,
-           api_cold <= 500 ? "met" : "not met");
+    api_cold = median_of(api_first, LINEAGES - 1, &api_mean);
+    printf("| trace of a 10-deep lineage, API round trip (%d-byte answer): first (median / mean "
+           "/ 90th percentile of %d lineages) / repeated | %.0f / %.0f / %.0f / %.0f µs |\n",
+           tlen, LINEAGES - 1, api_cold, api_mean, api_first[(LINEAGES - 1) * 9 / 10], api_trace);
+    printf("| first trace through the API, median / the 0.5 ms target | %.2f (%s) |\n",
+           api_cold / 500, api_cold <= 500 ? "met" : "not met");
     printf("| show, API round trip (%d-byte answer) | %.0f µs |\n", slen, api_show);
     printf("| inclusion proof with its signed checkpoint, API round trip (%d-byte answer) | %.0f µs "
            "|\n",
