@@ -8,12 +8,14 @@
  * node is caught at the entry that wrote it. Checkpoints are met in size
  * order as the walk reaches their sizes.
  *
- * Signatures are verified on every core: the walk takes entries a chunk at
- * a time, a pool of threads (one per core) verifies the chunk's signatures
- * while this thread checks the chain, the indexes, the Merkle tree and the
- * replay, then helps with what verification is left. The first entry that
- * disagrees is still the one named: a chunk's failures are compared in seq
- * order, a bad signature ranking where check_entry would have met it.
+ * Everything about an entry that does not depend on the entries before it
+ * is done on every core: the walk reads a chunk of stored entries, and a
+ * pool of threads (one per core, the walk among them) inflates, decodes
+ * and hashes each and verifies its signature, a block at a time. This
+ * thread checks each entry in order as soon as its block is ready (the
+ * chain, the indexes, the Merkle tree, checkpoints and the replay), and
+ * prepares blocks itself whenever the one it has reached is not ready.
+ * Checking in order keeps the first entry that disagrees the one named.
  */
 #include "tcmtrace/audit.h"
 
@@ -21,59 +23,118 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger_internal.h"
 
 #define CHUNK 2048
+#define BLOCK 16 /* entries a thread takes at a time */
 
-/* A chunk's signatures, verified by whoever takes the next few indexes: all that the threads
- * share is taken and given back under the lock. */
+/* What the pool makes of one entry of a chunk, for the walk to check in order. */
+typedef struct prepared {
+    tt_entry e;
+    uint8_t hash[TT_HASH_SIZE];      /* of the entry's bytes, inflated */
+    uint8_t body_hash[TT_HASH_SIZE]; /* of its body */
+    uint8_t decoded;                 /* 0: missing or does not decode (err says which) */
+    uint8_t bad_sig;                 /* decoded, and the signature does not verify */
+    tt_error err;
+} prepared;
+
+/*
+ * A chunk's entries, prepared (inflated, decoded, hashed, their signatures verified) by
+ * whoever takes the next block: the pool's threads, and the walk whenever the block it has
+ * reached is not ready. All that the threads share is taken and given back under the lock.
+ */
 typedef struct vpool {
     pthread_mutex_t lock;
     pthread_cond_t work, finished;
-    unsigned generation; /* a new chunk */
     int stop;
-    tt_entry *es;
-    uint8_t *ok_decoded; /* 1: es[i] decoded and its signature is to be verified */
-    uint8_t *bad_sig;
-    size_t n, next, done;
+    uint64_t first;   /* the chunk's first seq */
+    MDB_val *ks, *vs; /* the chunk's stored entries (in the walk's read transaction) */
+    size_t *off;      /* where a deflated entry is inflated in wire */
+    prepared *pre;
+    uint8_t *block_done;
+    size_t n, next, done;     /* entries in the chunk, taken, prepared (or skipped) */
+    uint64_t prepare_ns;      /* CPU every thread spent preparing, this audit */
+    uint64_t verify_ns;       /* the part of it in tt_event_verify */
+    uint64_t walk_prepare_ns; /* the walk's share of it */
     pthread_t *threads;
     size_t nthreads;
     tt_stored_buf wire; /* the chunk's deflated entries, inflated */
 } vpool;
 
-/* Takes part in chunk `gen` until none of it is left to take. Called with the lock held. */
-static void verify_some(vpool *p, unsigned gen)
+static uint64_t thread_cpu_ns(void)
 {
-    while (p->generation == gen && p->next < p->n) {
-        size_t from = p->next, to = from + 16 < p->n ? from + 16 : p->n;
-        p->next = to;
-        pthread_mutex_unlock(&p->lock);
-        for (size_t i = from; i < to; i++)
-            if (p->ok_decoded[i])
-                p->bad_sig[i] =
-                    tt_event_verify(p->es[i].body, p->es[i].actor, p->es[i].sig) != TT_OK;
-        pthread_mutex_lock(&p->lock);
-        p->done += to - from;
-        if (p->done == p->n)
-            pthread_cond_broadcast(&p->finished);
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Entry i of the chunk: missing, undecodable, or decoded with its hashes and signature. */
+static void prepare(vpool *p, size_t i, uint64_t *verify_ns)
+{
+    prepared *x = &p->pre[i];
+    MDB_val *k = &p->ks[i];
+    tt_bytes bytes = {p->vs[i].mv_size, p->vs[i].mv_data};
+    uint64_t seq = p->first + i;
+    x->decoded = x->bad_sig = 0;
+    if (k->mv_size != 8 || tt_get_u64be(k->mv_data) != seq) {
+        tt_fail(&x->err, TT_ERR_BAD_SEQ, "missing: the entries skip this number");
+        return;
     }
+    if (bytes.size > 0 && bytes.data[0] == TT_STORED_DEFLATED) {
+        uint8_t *at = p->wire.data + p->off[i];
+        size_t len;
+        if (tt_stored_unpack(bytes, at, tt_stored_size(bytes), &len, &x->err) != TT_OK) {
+            x->err.code = TT_ERR_MALFORMED;
+            return;
+        }
+        bytes = (tt_bytes){len, at};
+    }
+    if (tt_entry_decode(bytes, &x->e, &x->err) != TT_OK) {
+        x->err.code = TT_ERR_MALFORMED;
+        return;
+    }
+    x->decoded = 1;
+    tt_entry_hash(bytes, x->hash);
+    crypto_hash_sha256(x->body_hash, x->e.body.data, x->e.body.size);
+    uint64_t c0 = thread_cpu_ns();
+    x->bad_sig = tt_event_verify(x->e.body, x->e.actor, x->e.sig) != TT_OK;
+    *verify_ns += thread_cpu_ns() - c0;
+}
+
+/* Prepares the next block of the chunk, if one is left: 1 when it did. Called with the lock
+ * held, which it lets go while it works. The walk counts its own share in p->walk_prepare_ns. */
+static int take_block(vpool *p, int walk)
+{
+    if (p->next >= p->n)
+        return 0;
+    size_t from = p->next, to = from + BLOCK < p->n ? from + BLOCK : p->n;
+    p->next = to;
+    pthread_mutex_unlock(&p->lock);
+    uint64_t c0 = thread_cpu_ns(), verify = 0;
+    for (size_t i = from; i < to; i++)
+        prepare(p, i, &verify);
+    uint64_t spent = thread_cpu_ns() - c0;
+    pthread_mutex_lock(&p->lock);
+    p->prepare_ns += spent;
+    p->verify_ns += verify;
+    if (walk)
+        p->walk_prepare_ns += spent;
+    p->block_done[from / BLOCK] = 1;
+    p->done += to - from;
+    pthread_cond_broadcast(&p->finished);
+    return 1;
 }
 
 static void *verifier(void *arg)
 {
     vpool *p = arg;
-    unsigned seen = 0;
     pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (!p->stop && p->generation == seen)
+    while (!p->stop)
+        if (!take_block(p, 0))
             pthread_cond_wait(&p->work, &p->lock);
-        if (p->stop)
-            break;
-        seen = p->generation;
-        verify_some(p, seen);
-    }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
@@ -91,12 +152,14 @@ static int pool_start(vpool *p)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->finished, NULL);
-    p->es = calloc(CHUNK, sizeof *p->es);
-    p->ok_decoded = calloc(CHUNK, 1);
-    p->bad_sig = calloc(CHUNK, 1);
-    size_t want = audit_threads() - 1; /* this thread verifies too */
+    p->ks = calloc(CHUNK, sizeof *p->ks);
+    p->vs = calloc(CHUNK, sizeof *p->vs);
+    p->off = calloc(CHUNK, sizeof *p->off);
+    p->pre = calloc(CHUNK, sizeof *p->pre);
+    p->block_done = calloc(CHUNK / BLOCK, 1);
+    size_t want = audit_threads() - 1; /* the walk prepares too, whenever it would wait */
     p->threads = calloc(want ? want : 1, sizeof *p->threads);
-    if (!p->es || !p->ok_decoded || !p->bad_sig || !p->threads)
+    if (!p->ks || !p->vs || !p->off || !p->pre || !p->block_done || !p->threads)
         return -1;
     for (; p->nthreads < want; p->nthreads++)
         if (pthread_create(&p->threads[p->nthreads], NULL, verifier, p) != 0)
@@ -113,34 +176,51 @@ static void pool_stop(vpool *p)
     for (size_t i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
     free(p->threads);
-    free(p->es);
-    free(p->ok_decoded);
-    free(p->bad_sig);
+    free(p->ks);
+    free(p->vs);
+    free(p->off);
+    free(p->pre);
+    free(p->block_done);
     tt_stored_buf_free(&p->wire);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->finished);
     pthread_mutex_destroy(&p->lock);
 }
 
-/* Hands the chunk's n entries to the pool. */
-static void pool_begin(vpool *p, size_t n)
+/* Hands the chunk's n entries from seq `first` to the pool. */
+static void pool_begin(vpool *p, uint64_t first, size_t n)
 {
     pthread_mutex_lock(&p->lock);
-    memset(p->bad_sig, 0, n);
+    memset(p->block_done, 0, CHUNK / BLOCK);
+    p->first = first;
     p->n = n;
     p->next = p->done = 0;
-    p->generation++;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Verifies what is left of the chunk here, then waits for the rest. */
-static void pool_finish(vpool *p)
+/* Waits until block b is prepared, preparing blocks meanwhile. */
+static void pool_wait(vpool *p, size_t b)
 {
     pthread_mutex_lock(&p->lock);
-    verify_some(p, p->generation);
+    while (!p->block_done[b])
+        if (!take_block(p, 1))
+            pthread_cond_wait(&p->finished, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Ends the chunk: what nobody has taken is skipped when the walk stopped early, else
+ * prepared here; then waits for the blocks other threads hold. */
+static void pool_finish(vpool *p, int stopped)
+{
+    pthread_mutex_lock(&p->lock);
+    if (stopped) {
+        p->done += p->n - p->next;
+        p->next = p->n;
+    }
     while (p->done < p->n)
-        pthread_cond_wait(&p->finished, &p->lock);
+        if (!take_block(p, 1))
+            pthread_cond_wait(&p->finished, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -196,47 +276,27 @@ static int merkle_matches(audit *a, uint64_t seq, const uint8_t leaf[TT_HASH_SIZ
     return 1;
 }
 
-/* Decodes entry seq into *e; 0 when it is not there or does not decode (*why set). */
-static int decode_entry(uint64_t seq, MDB_val *k, MDB_val *v, tt_entry *e, tt_err *code,
-                        const char **why, tt_error *derr)
-{
-    if (k->mv_size != 8 || tt_get_u64be(k->mv_data) != seq) {
-        *code = TT_ERR_BAD_SEQ, *why = "missing: the entries skip this number";
-        return 0;
-    }
-    if (tt_entry_decode((tt_bytes){v->mv_size, v->mv_data}, e, derr) != TT_OK) {
-        *code = TT_ERR_MALFORMED, *why = derr->message;
-        return 0;
-    }
-    return 1;
-}
-
-/* Everything about one decoded entry but its signature, which the pool checks. *after_sig
- * says whether a failure comes after the signature in check order (a bad signature of the
- * same entry is then named instead). */
-static tt_err check_entry(audit *a, uint64_t seq, MDB_val *v, const tt_entry *e,
-                          tt_audit_entry_fn extra, void *extra_ctx, int *after_sig)
+/* Everything about one prepared entry, in the order a reader would check it. */
+static tt_err check_entry(audit *a, uint64_t seq, const prepared *x, tt_audit_entry_fn extra,
+                          void *extra_ctx)
 {
     tt_error derr;
-    uint8_t hash[TT_HASH_SIZE], body_hash[TT_HASH_SIZE];
-    tt_bytes bytes = {v->mv_size, v->mv_data};
-    *after_sig = 0;
+    const tt_entry *e = &x->e;
     if (e->seq != seq)
         return bad(a, seq, TT_ERR_BAD_SEQ, "its seq field names another entry");
     if (memcmp(e->prev, a->prev, TT_HASH_SIZE) != 0)
         return bad(a, seq, TT_ERR_BAD_CHAIN, "its prev is not the hash of the entry before it");
-    *after_sig = 1;
-    tt_entry_hash(bytes, hash);
-    if (!index_points_to(a, TT_DB_HASHES, hash, seq))
+    if (x->bad_sig)
+        return bad(a, seq, TT_ERR_BAD_SIGNATURE, "its signature does not verify");
+    if (!index_points_to(a, TT_DB_HASHES, x->hash, seq))
         return bad(a, seq, TT_ERR_AUDIT, "the hash index does not point to it");
-    crypto_hash_sha256(body_hash, e->body.data, e->body.size);
-    if (!index_points_to(a, TT_DB_BODIES, body_hash, seq))
+    if (!index_points_to(a, TT_DB_BODIES, x->body_hash, seq))
         return bad(a, seq, TT_ERR_AUDIT, "the body index does not point to it");
-    if (!merkle_matches(a, seq, hash))
+    if (!merkle_matches(a, seq, x->hash))
         return bad(a, seq, TT_ERR_BAD_PROOF, "a stored Merkle hash it wrote is wrong");
     if (extra && extra(extra_ctx, e, &derr) != TT_OK)
         return bad(a, seq, derr.code, derr.message);
-    memcpy(a->prev, hash, TT_HASH_SIZE);
+    memcpy(a->prev, x->hash, TT_HASH_SIZE);
     return TT_OK;
 }
 
@@ -315,24 +375,22 @@ static tt_err check_totals(audit *a, uint64_t size, const uint8_t *last)
     return TT_OK;
 }
 
-/* One chunk: n entries from `first`, the cursor at the first of them. Returns its first failure
- * (the report says which entry), *mrc the cursor's state after the chunk. */
+/* One chunk: up to CHUNK entries from `first`, the cursor at the first of them. The pool
+ * prepares them while this thread checks each in order as soon as its block is ready.
+ * Returns the first failure (the report says which entry), *mrc the cursor's state after. */
 static tt_err walk_chunk(audit *a, vpool *p, MDB_cursor *ents, MDB_cursor *cps, MDB_val *ck,
                          MDB_val *cv, int *more, uint64_t first, int *mrc, tt_audit_entry_fn extra,
                          void *extra_ctx)
 {
-    MDB_val ks[CHUNK], vs[CHUNK];
-    size_t n = 0;
-    tt_err dcode[1] = {TT_OK};
-    const char *dwhy = NULL;
-    tt_error derr;
-    size_t dbad = CHUNK; /* the first entry that is missing or does not decode */
-    size_t wire = 0;     /* the wire bytes of the chunk's deflated entries */
+    size_t n = 0, wire = 0; /* the wire bytes of the chunk's deflated entries */
     for (; *mrc == 0 && n < CHUNK; n++) {
-        if (mdb_cursor_get(ents, &ks[n], &vs[n], MDB_GET_CURRENT) != 0)
+        if (mdb_cursor_get(ents, &p->ks[n], &p->vs[n], MDB_GET_CURRENT) != 0)
             break;
-        tt_bytes stored = {vs[n].mv_size, vs[n].mv_data};
-        if (stored.size > 0 && stored.data[0] == TT_STORED_DEFLATED)
+        tt_bytes stored = {p->vs[n].mv_size, p->vs[n].mv_data};
+        p->off[n] = wire;
+        /* a damaged header's size is not believed: unpacking it fails before it writes */
+        if (stored.size > 0 && stored.data[0] == TT_STORED_DEFLATED &&
+            tt_stored_size(stored) <= TT_ENTRY_LIMIT)
             wire += tt_stored_size(stored);
         MDB_val tk, tv;
         *mrc = mdb_cursor_get(ents, &tk, &tv, MDB_NEXT);
@@ -343,54 +401,23 @@ static tt_err walk_chunk(audit *a, vpool *p, MDB_cursor *ents, MDB_cursor *cps, 
             return bad_other(a, TT_ERR_NOMEM, "out of memory for the audit's entries");
         p->wire.data = nb, p->wire.cap = wire;
     }
-    for (size_t i = 0, used = 0; i < n; i++) {
-        tt_bytes stored = {vs[i].mv_size, vs[i].mv_data};
-        size_t len;
-        p->ok_decoded[i] = 0;
-        if (dbad != CHUNK)
-            continue;
-        if (stored.size > 0 && stored.data[0] == TT_STORED_DEFLATED) {
-            if (tt_stored_unpack(stored, p->wire.data + used, p->wire.cap - used, &len, &derr) !=
-                TT_OK) {
-                dbad = i, dcode[0] = TT_ERR_MALFORMED, dwhy = derr.message;
-                continue;
-            }
-            vs[i].mv_data = p->wire.data + used, vs[i].mv_size = len;
-            used += len;
-        }
-        p->ok_decoded[i] = decode_entry(first + i, &ks[i], &vs[i], &p->es[i], dcode, &dwhy, &derr);
-        if (!p->ok_decoded[i])
-            dbad = i;
-    }
-    pool_begin(p, n);
+    pool_begin(p, first, n);
     tt_err rc = TT_OK;
-    size_t at = n;
-    int after_sig = 0;
-    for (size_t i = 0; i < n && i < dbad; i++) {
-        rc = check_entry(a, first + i, &vs[i], &p->es[i], extra, extra_ctx, &after_sig);
+    size_t i = 0;
+    for (; i < n; i++) {
+        if (i % BLOCK == 0)
+            pool_wait(p, i / BLOCK);
+        const prepared *x = &p->pre[i];
+        rc = x->decoded ? check_entry(a, first + i, x, extra, extra_ctx)
+                        : bad(a, first + i, x->err.code, x->err.message);
         if (rc == TT_OK)
             rc = checkpoints_at(a, cps, ck, cv, more);
-        if (rc != TT_OK) {
-            at = i;
+        if (rc != TT_OK)
             break;
-        }
     }
-    pool_finish(p);
-    for (size_t i = 0; i < n; i++) /* a bad signature met before the walk's own failure */
-        if (p->bad_sig[i] && (i < at || (i == at && after_sig)) && i < dbad + 1) {
-            a->r->checked = first + i;
-            return bad(a, first + i, TT_ERR_BAD_SIGNATURE, "its signature does not verify");
-        }
-    if (rc != TT_OK) {
-        a->r->checked = first + at;
-        return rc;
-    }
-    if (dbad < n) {
-        a->r->checked = first + dbad;
-        return bad(a, first + dbad, dcode[0], dwhy);
-    }
-    a->r->checked = first + n;
-    return TT_OK;
+    pool_finish(p, rc != TT_OK);
+    a->r->checked = first + i;
+    return rc;
 }
 
 static tt_err walk(audit *a, MDB_cursor *ents, MDB_cursor *cps, tt_audit_entry_fn extra,
@@ -398,6 +425,7 @@ static tt_err walk(audit *a, MDB_cursor *ents, MDB_cursor *cps, tt_audit_entry_f
 {
     MDB_val k, v, ck, cv;
     vpool p;
+    uint64_t c0 = thread_cpu_ns();
     if (pool_start(&p) != 0) {
         pool_stop(&p);
         return bad_other(a, TT_ERR_NOMEM, "out of memory for the audit's verifiers");
@@ -413,6 +441,9 @@ static tt_err walk(audit *a, MDB_cursor *ents, MDB_cursor *cps, tt_audit_entry_f
             progress(pctx, seq, a->r->entries);
     }
     pool_stop(&p);
+    a->r->prepare_cpu_ns = p.prepare_ns;
+    a->r->verify_cpu_ns = p.verify_ns;
+    a->r->walk_cpu_ns = thread_cpu_ns() - c0 - p.walk_prepare_ns;
     if (rc != TT_OK)
         return rc;
     if (seq != a->r->entries)

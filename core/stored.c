@@ -165,7 +165,9 @@ size_t tt_stored_body(tt_bytes body, uint8_t *out, size_t cap)
     a.used = 0;
     z_stream z;
     pr->to.at = &a; /* the copy's memory */
-    if (deflateCopy(&z, &pr->z) != Z_OK)
+    int copied = deflateCopy(&z, &pr->z);
+    pr->to.at = &pr->mem; /* the primed deflater never points at this call's stack after it */
+    if (copied != Z_OK)
         return 0;
     size_t room = body.size - 1 < cap ? body.size - 1 : cap; /* only a smaller form is kept */
     size_t n = 0;

@@ -1016,8 +1016,7 @@ static int round_trip(int sock, const char *req)
     return n;
 }
 
-static void large(const char *bin, const char *dir, const char *limits, size_t entries,
-                  double ceiling)
+static void large(const char *bin, const char *dir, const char *limits, size_t entries)
 {
     tt_ledger *l = make_ledger(dir, limits, TT_LEDGER_NOSYNC);
     double t0 = now_s();
@@ -1196,6 +1195,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     if (asprintf(&scratch, "%s-audit", dir) < 0)
         exit(1);
     tt_audit_report r;
+    /* the ceiling again, just before: this machine's speed moves within a run */
+    double audit_ceiling = ed25519_ceiling();
     t0 = now_s();
     double ac0 = self_cpu();
     tt_state_audit(l, &v, 1, scratch, progress, NULL, &r, NULL);
@@ -1206,15 +1207,27 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     tt_ledger_close(l);
     printf("| full audit (signatures, chain, Merkle, replayed state: %s) | %.0f entries/s |\n",
            r.ok ? "passed" : "FAILED", (double)r.entries / at);
-    double ratio = (double)r.entries / at / ceiling;
-    printf("| audit / Ed25519 ceiling (target 0.80: %s) | %.2f |\n", ratio >= 0.8 ? "met" : "not met",
+    double ratio = (double)r.entries / at / audit_ceiling;
+    printf("| Ed25519 verifications on all cores, measured again just before the audit | %.0f /s "
+           "|\n",
+           audit_ceiling);
+    printf("| audit / that ceiling (target 0.80: %s) | %.2f |\n", ratio >= 0.8 ? "met" : "not met",
            ratio);
-    /* where the time goes: verification is spread over every core; the rest is one thread */
-    double verify_cpu = (double)r.entries * ncpu() / ceiling, rest = acpu - verify_cpu;
-    printf("| of the audit's %.0f s of CPU in %.0f s: verification (on every core) / the rest on one "
-           "thread (chain, indexes, Merkle, checkpoints, replay of the rules) | %.0f s / %.0f s "
-           "(%.0f µs an entry) |\n",
-           acpu, at, verify_cpu, rest > 0 ? rest : 0, rest > 0 ? rest / (double)r.entries * 1e6 : 0);
+    /* where the time goes, as the audit measured it thread by thread */
+    double n = (double)r.entries, prep = (double)r.prepare_cpu_ns / 1e9,
+           walk = (double)r.walk_cpu_ns / 1e9, other = acpu - prep - walk;
+    double prep_us = prep / n * 1e6, walk_us = walk / n * 1e6, verify_us = ncpu() / audit_ceiling * 1e6;
+    printf("| of the audit's %.1f s of CPU in %.1f s: preparing entries on every core (inflate, "
+           "decode, hash, verify the signature) / the walk in order on one thread (chain, "
+           "indexes, Merkle, checkpoints, replay of the rules) / comparing the replayed state "
+           "and the rest | %.1f s / %.1f s / %.1f s (%.0f and %.0f µs an entry) |\n",
+           acpu, at, prep, walk, other > 0 ? other : 0, prep_us, walk_us);
+    double audit_verify_us = (double)r.verify_cpu_ns / 1e3 / n;
+    printf("| of preparing an entry: verifying its signature (one verification at that ceiling: "
+           "%.0f µs) / inflating, decoding and hashing it | %.0f / %.0f µs |\n",
+           verify_us, audit_verify_us, prep_us - audit_verify_us);
+    printf("| bound from that CPU on %d cores, audit / ceiling (all of it spread evenly) | %.2f |\n",
+           ncpu(), n > 0 ? ncpu() / ((prep + walk + (other > 0 ? other : 0)) / n) / audit_ceiling : 0);
     char *path;
     struct stat st;
     if (asprintf(&path, "%s/data.mdb", dir) < 0 || stat(path, &st) != 0)
@@ -1338,7 +1351,7 @@ int main(int argc, char **argv)
     snprintf(d1, sizeof d1, "%s/wide", root);
     wide_lot(d1, limits, 100000);
     fflush(stdout);
-    large(bin, d2, limits, entries, ceiling);
+    large(bin, d2, limits, entries);
     if (keep) {
         printf("\nledgers kept in %s\n", root);
     } else {

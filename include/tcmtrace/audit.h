@@ -26,6 +26,12 @@ typedef struct tt_audit_report {
     uint64_t bad_seq;           /* first seq that disagrees (when !ok) */
     int bad_seq_known;          /* bad_seq names an entry */
     tt_error why;               /* what disagrees */
+    /* Where the CPU went, summed over threads: inflating, decoding, hashing and verifying
+     * the entries (on every core), and the one thread's walk in order (chain, indexes,
+     * Merkle, checkpoints and the extra check, such as the replay of the rules). */
+    uint64_t prepare_cpu_ns;
+    uint64_t verify_cpu_ns; /* the part of prepare_cpu_ns spent verifying signatures */
+    uint64_t walk_cpu_ns;
 } tt_audit_report;
 
 /* Called now and then with how many of `total` entries are done. */
