@@ -552,7 +552,10 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
 }
 
 /* Checks entry `seq` against checkpoint `cp`; prints nothing on success. */
-static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t *time_ms)
+/* Checks entry seq against cp: its signature and its inclusion proof, and when want_hash is
+ * given, that it is the entry with that hash. */
+static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t *time_ms,
+                         const uint8_t *want_hash)
 {
     json_t *e, *p;
     int ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e);
@@ -578,6 +581,7 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
     const char *b64 = js(e, "entry");
     uint8_t *raw = malloc(strlen(b64) + 1), leaf[32];
     uint8_t *proof = calloc(n ? n : 1, 32);
+    int other = 0;
     tt_entry en;
     tt_error err;
     tt_err rc = tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len);
@@ -595,6 +599,11 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
     }
     if (rc == TT_OK) {
         tt_entry_hash((tt_bytes){len, raw}, leaf);
+        other = want_hash && memcmp(leaf, want_hash, 32) != 0; /* not the entry asked for */
+        if (other)
+            rc = TT_ERR_BAD_PROOF;
+    }
+    if (rc == TT_OK) {
         rc = tt_merkle_verify_inclusion(seq, cp->size, (tt_bytes){32, leaf},
                                         (tt_bytes){n * 32, proof}, (tt_bytes){32, cp->root}, &err);
     }
@@ -604,6 +613,11 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
     free(proof);
     json_decref(e);
     json_decref(p);
+    if (other)
+        return cli_fail(EX_UNVERIFIED, "bad_proof",
+                        "the daemon gave entry #%llu for that hash, and that entry's hash is "
+                        "another: this server is not showing the ledger as it is",
+                        (unsigned long long)seq);
     if (rc != TT_OK)
         return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "entry #%llu does not verify",
                         (unsigned long long)seq);
@@ -612,13 +626,13 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
 
 static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
 {
-    return check_entry_t(c, seq, cp, NULL);
+    return check_entry_t(c, seq, cp, NULL, NULL);
 }
 
 static int checkpoint_age(cli *c, const tt_checkpoint *cp, uint64_t *ms)
 {
     *ms = 0;
-    return cp->size ? check_entry_t(c, cp->size - 1, cp, ms) : EX_DONE;
+    return cp->size ? check_entry_t(c, cp->size - 1, cp, ms, NULL) : EX_DONE;
 }
 
 /* "最新记录 2026-12-01 13:13（3 分钟前）/ latest entry 3 minutes ago" */
@@ -639,19 +653,32 @@ static void print_age(uint64_t ms)
 
 int cmd_proof(cli *c, int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] < '0' || argv[1][0] > '9') {
+    uint8_t hash[32];
+    int by_hash = argc == 2 && strlen(argv[1]) == 64 && tt_unhex(argv[1], hash, 32) == TT_OK;
+    if (argc != 2 || (!by_hash && (argv[1][0] < '0' || argv[1][0] > '9'))) {
         int help = argc == 2 && strcmp(argv[1], "--help") == 0;
-        fputs("usage: tcmtrace proof SEQ\nThe inclusion proof of entry SEQ in the latest "
-              "checkpoint, verified.\n",
+        fputs("usage: tcmtrace proof SEQ|HASH\nThe inclusion proof of entry SEQ, or of the entry "
+              "whose hash a submit answered\n(64 hexadecimal digits), in the latest checkpoint, "
+              "verified.\n",
               help ? stdout : stderr);
         return help ? EX_DONE : EX_USAGE;
     }
-    uint64_t seq = strtoull(argv[1], NULL, 10);
+    uint64_t seq = 0;
+    if (by_hash) { /* the daemon says where; check_entry_t makes sure it is that entry */
+        json_t *e;
+        int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "entry", "hash", argv[1]), &e);
+        if (ex)
+            return ex;
+        seq = (uint64_t)ji(e, "seq");
+        json_decref(e);
+    } else {
+        seq = strtoull(argv[1], NULL, 10);
+    }
     tt_checkpoint cp;
     int ex = trusted_checkpoint(c, -1, &cp, NULL);
     if (ex)
         return ex;
-    if ((ex = check_entry(c, seq, &cp)))
+    if ((ex = check_entry_t(c, seq, &cp, NULL, by_hash ? hash : NULL)))
         return ex;
     json_t *p;
     if ((ex = cli_request(c,
@@ -661,10 +688,14 @@ int cmd_proof(cli *c, int argc, char **argv)
         return ex;
     if (c->json) {
         json_object_set_new(p, "verified", json_true());
+        if (by_hash)
+            json_object_set_new(p, "hash", json_string(argv[1]));
         fmt_json(p);
     } else {
         printf("条目 #%llu 在 %llu 条的树中的包含证明 / inclusion proof\n", (unsigned long long)seq,
                (unsigned long long)cp.size);
+        if (by_hash)
+            printf("  条目哈希 / entry hash  %s\n", argv[1]);
         size_t i;
         json_t *h;
         json_array_foreach(json_object_get(p, "proof"), i, h)

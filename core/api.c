@@ -180,12 +180,50 @@ static json_t *entry_json(const tt_api *s, uint64_t seq, tt_error *err)
     return j;
 }
 
+/* The entry a request names: by "seq", or by "hash", its entry hash in hex (what a submit's
+ * answer and the feed give, so a receipt finds its entry). -1 with *why set when the request
+ * names none. */
+static int64_t entry_named(const tt_api *s, json_t *req, json_t **why)
+{
+    json_t *h = json_object_get(req, "hash");
+    int64_t seq = uint_field(req, "seq");
+    *why = NULL;
+    if (h == NULL) {
+        if (seq < 0)
+            *why = fail(TT_ERR_MALFORMED,
+                        "\"seq\" must be a non-negative integer (or give the entry's \"hash\")%s",
+                        "");
+        return *why ? -1 : seq;
+    }
+    const char *hex = json_string_value(h);
+    uint8_t hash[TT_HASH_SIZE];
+    uint64_t found = 0;
+    tt_error err;
+    if (seq != -1)
+        *why = fail(TT_ERR_MALFORMED, "give \"seq\" or \"hash\", not both%s", "");
+    else if (hex == NULL || strlen(hex) != 2 * TT_HASH_SIZE ||
+             tt_unhex(hex, hash, TT_HASH_SIZE) != TT_OK)
+        *why = fail(TT_ERR_MALFORMED,
+                    "\"hash\" must be an entry hash: 64 hexadecimal digits, as a submit's answer "
+                    "gives it%s",
+                    "");
+    else if (tt_ledger_find_hash(s->ledger, hash, &found, &err) != TT_OK)
+        *why = err.code == TT_ERR_NOT_FOUND
+                   ? fail(TT_ERR_NOT_FOUND,
+                          "no entry of this ledger has the hash %.64s; check it, or the ledger "
+                          "it came from",
+                          hex)
+                   : from_err(&err);
+    return *why ? -1 : (int64_t)found;
+}
+
 static json_t *op_entry(const tt_api *s, json_t *req)
 {
-    int64_t seq = uint_field(req, "seq");
+    json_t *why;
+    int64_t seq = entry_named(s, req, &why);
     tt_error err;
     if (seq < 0)
-        return fail(TT_ERR_MALFORMED, "\"seq\" must be a non-negative integer%s", "");
+        return why;
     json_t *e = entry_json(s, (uint64_t)seq, &err);
     if (e == NULL)
         return from_err(&err);
@@ -419,7 +457,8 @@ static json_t *op_actors(const tt_api *s, json_t *req)
  * line, its inclusion proof and the checkpoint, all a verifier needs offline. */
 static json_t *op_proof_bundle(const tt_api *s, json_t *req)
 {
-    int64_t seq = uint_field(req, "seq");
+    json_t *why;
+    int64_t seq = entry_named(s, req, &why);
     uint64_t size;
     char *note, *entry64 = NULL;
     uint8_t *data = NULL;
@@ -427,7 +466,7 @@ static json_t *op_proof_bundle(const tt_api *s, json_t *req)
     tt_hash proof[TT_MERKLE_PROOF_MAX];
     tt_error err;
     if (seq < 0)
-        return fail(TT_ERR_MALFORMED, "\"seq\" must be a non-negative integer%s", "");
+        return why;
     if (proof_size(s, req, &size, &note, &err) != TT_OK)
         return from_err(&err);
     json_t *r = NULL;

@@ -280,6 +280,31 @@ api status ok '{"op":"status"}' request
 api batch ok "{\"op\":\"batch\",\"id\":\"$A\"}" request
 api trace ok "{\"op\":\"trace\",\"id\":\"$A\"}" request
 api entry ok '{"op":"entry","seq":0}' request
+# an entry by its hash, as a submit answered it: the receipt finds its entry
+H3=$(printf '{"op":"entry","seq":3}' | "$TT" api - | python3 -c 'import json, sys; print(json.load(sys.stdin)["hash"])')
+api entry-by-hash ok "{\"op\":\"entry\",\"hash\":\"$H3\"}" request
+contains "$OUT" '"seq":3,' "the entry found by its hash is entry 3"
+api entry-by-hash-upper ok "{\"op\":\"entry\",\"hash\":\"$(printf %s "$H3" | tr a-f A-F)\"}"
+contains "$OUT" '"seq":3,' "an upper-case hash finds the same entry"
+api proof-bundle-by-hash ok "{\"op\":\"proof_bundle\",\"hash\":\"$H3\"}" request
+contains "$OUT" '"seq":3,' "the bundle found by hash is entry 3's"
+api entry-hash-unknown not_found '{"op":"entry","hash":"0000000000000000000000000000000000000000000000000000000000000000"}'
+contains "$OUT" "no entry of this ledger has the hash" "an unknown hash is said so"
+api entry-hash-short malformed '{"op":"entry","hash":"abc"}'
+contains "$OUT" "64 hexadecimal digits" "a short hash is named"
+api entry-hash-not-hex malformed '{"op":"entry","hash":"zz00000000000000000000000000000000000000000000000000000000000000"}'
+api entry-hash-number malformed '{"op":"entry","hash":3}'
+api entry-seq-and-hash malformed "{\"op\":\"entry\",\"seq\":3,\"hash\":\"$H3\"}"
+contains "$OUT" "not both" "seq and hash together are refused"
+api entry-neither malformed '{"op":"entry"}'
+expect 0 "proof by entry hash" "$TT" proof "$H3"
+contains "$OUT" "条目 #3 " "proof by hash names entry 3"
+contains "$OUT" "$H3" "proof by hash prints the hash"
+expect 0 "proof by entry hash, json" "$TT" --json proof "$H3"
+contains "$OUT" "\"hash\": \"$H3\"" "the json proof carries the hash"
+expect 1 "proof of an unknown hash" "$TT" proof 0000000000000000000000000000000000000000000000000000000000000000
+contains "$ERR" "not_found" "an unknown hash is not_found"
+expect 2 "proof of a hash that is not hex" "$TT" proof "zz${H3#??}"
 api log ok '{"op":"log","from":0,"limit":3}' request
 api proof ok '{"op":"proof","seq":1}' request
 api proof-size ok '{"op":"proof","seq":1,"size":5}' request

@@ -10,7 +10,11 @@
  * With --checkpoint-note FILE it answers every checkpoint request with the
  * note in FILE: a checkpoint of another log, say, signed with this log's key.
  *
- *   forging-proxy DIR UPSTREAM [--old-checkpoint N | --checkpoint-note FILE]    (until killed)
+ * With --wrong-entry it forges nothing but answers a request for an entry by
+ * its hash with entry 1, a genuine entry that is not the one asked for.
+ *
+ *   forging-proxy DIR UPSTREAM [--old-checkpoint N | --checkpoint-note FILE | --wrong-entry]
+ *   (until killed)
  */
 #include <jansson.h>
 #include <nanomsg/nn.h>
@@ -23,7 +27,10 @@ int main(int argc, char **argv)
 {
     long old = -1;
     char *note = NULL;
-    if (argc == 5 && strcmp(argv[3], "--old-checkpoint") == 0)
+    int wrong_entry = argc == 4 && strcmp(argv[3], "--wrong-entry") == 0;
+    if (wrong_entry)
+        ;
+    else if (argc == 5 && strcmp(argv[3], "--old-checkpoint") == 0)
         old = atol(argv[4]);
     else if (argc == 5 && strcmp(argv[3], "--checkpoint-note") == 0) {
         FILE *f = fopen(argv[4], "r");
@@ -34,7 +41,7 @@ int main(int argc, char **argv)
         buf[n] = '\0';
         note = buf;
     } else if (argc != 3)
-        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM [--old-checkpoint N | --checkpoint-note FILE]\n"), 2;
+        return fprintf(stderr, "usage: forging-proxy DIR UPSTREAM [--old-checkpoint N | --checkpoint-note FILE | --wrong-entry]\n"), 2;
     char url[4200];
     snprintf(url, sizeof url, "ipc://%s/api.sock", argv[1]);
     int rep = nn_socket(AF_SP, NN_REP), req = nn_socket(AF_SP, NN_REQ);
@@ -57,8 +64,11 @@ int main(int argc, char **argv)
             nn_freemsg(in);
             continue;
         }
-        int forge = old < 0 && op && strcmp(op, "proof") == 0;
-        if (old >= 0 && op && strcmp(op, "checkpoint") == 0 && !json_object_get(r, "size")) {
+        int forge = old < 0 && !wrong_entry && op && strcmp(op, "proof") == 0;
+        if (wrong_entry && op && strcmp(op, "entry") == 0 && json_object_get(r, "hash")) {
+            const char *other = "{\"op\":\"entry\",\"seq\":1}"; /* not the one asked for */
+            nn_send(req, other, strlen(other), 0);
+        } else if (old >= 0 && op && strcmp(op, "checkpoint") == 0 && !json_object_get(r, "size")) {
             json_object_set_new(r, "size", json_integer(old)); /* the old view */
             char *s = json_dumps(r, JSON_COMPACT);
             nn_send(req, s, strlen(s), 0);

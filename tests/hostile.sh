@@ -332,6 +332,15 @@ PROXY=$!
 sleep 0.3
 hcase checkpoint-of-another-origin 4 "not of \"tcmtrace.test/hostile\"" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+# a server that answers an entry asked for by its hash with another, genuine entry: the
+# proof of that other entry verifies, and is still refused, as it is not the one asked for
+H3=$(printf '{"op":"entry","seq":3}' | "$TT" api - | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["hash"])')
+hcase proof-by-hash-honest 0 "#3 " "$TT" --log-key "$L/log.vkey" proof "$H3"
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --wrong-entry &
+PROXY=$!
+sleep 0.3
+hcase proof-by-hash-wrong-entry 4 "gave entry #1 for that hash" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" proof "$H3"
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 unset TCMTRACE_STATE_DIR
 
 # ---- hostile TCP clients: the daemon's own listener, under systemd's default 1,024 descriptors ----

@@ -136,6 +136,15 @@ def rest(base, tt, code, signed, signed2):
     get('/api/v1/entries/3')
     get('/api/v1/entries/%d' % (size + 100), 404)
     get('/api/v1/entries/%d/proof' % (size - 1))
+    e3 = get('/api/v1/entries/3')
+    by_hash = get('/api/v1/entries/' + e3['hash'])
+    check(by_hash == e3, 'an entry found by its hash is the entry with that seq',
+          json.dumps(by_hash)[:200])
+    check(get('/api/v1/entries/' + e3['hash'].upper()) == e3, 'an upper-case hash finds it too')
+    bundle = get('/api/v1/entries/%s/proof' % e3['hash'])
+    check(bundle == get('/api/v1/entries/3/proof'), 'the bundle by hash is the bundle by seq')
+    get('/api/v1/entries/' + '0' * 64, 404)
+    get('/api/v1/entries/' + '0' * 64 + '/proof', 404)
     get('/api/v1/proofs/inclusion?seq=3&size=%d' % size)
     get('/api/v1/proofs/consistency?from=2&to=%d' % size)
     get('/api/v1/batches/' + code)
@@ -204,6 +213,7 @@ def rest(base, tt, code, signed, signed2):
              ({'op': 'trace', 'id': code, 'direction': 'up', 'limit': 1, 'cursor': 0},
               '/api/v1/batches/' + code + '/trace?direction=up&limit=1&cursor=0'),
              ({'op': 'entry', 'seq': 2}, '/api/v1/entries/2'),
+             ({'op': 'entry', 'hash': e3['hash']}, '/api/v1/entries/' + e3['hash']),
              ({'op': 'log', 'from': 0, 'limit': 7}, '/api/v1/entries?from=0&limit=7'),
              ({'op': 'proof', 'seq': 1, 'size': size}, '/api/v1/proofs/inclusion?seq=1&size=%d' % size),
              ({'op': 'consistency', 'from': 3, 'to': size}, '/api/v1/proofs/consistency?from=3&to=%d' % size),
@@ -352,6 +362,8 @@ def hostile(base, pid, timeout_s):
     for path in ('/api/v1/../v1/status', '/api/v1/%2e%2e/status', '/api/v1/batches%2f1',
                  '/api/v1/batches/%00', '/api/v1/status%5c', '//api/v1/status',
                  '/api/v1/entries/-1', '/api/v1/entries/99999999999999999999999',
+                 '/api/v1/entries/' + 'a' * 63, '/api/v1/entries/' + 'a' * 65,
+                 '/api/v1/entries/' + 'g' * 64, '/api/v1/entries/' + 'a' * 64 + '/proofs',
                  '/api/v1/entries?from=-5', '/api/v1/entries?limit=1e9',
                  '/api/v1/proofs/inclusion?seq=0x10', '/log/tile/0/-01', '/log/tile/99/000',
                  '/log/tile/0/x1/000', '/log/tile/entries/000.p/999'):

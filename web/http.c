@@ -372,7 +372,7 @@ static enum MHD_Result serve_log(web *w, struct MHD_Connection *c, const char *r
 /* GET /api/v1/...: the request for the library's operations (NULL: no such route). */
 static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int *daemon_op)
 {
-    char code[64], extra[64];
+    char code[72], extra[64];
     int n = 0;
     json_t *req = NULL;
     if (strcmp(p, "status") == 0)
@@ -388,6 +388,11 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
         req = json_pack("{s:s, s:I}", "op", p[n] ? "proof_bundle" : "entry", "seq",
                         (json_int_t)strtoll(code, NULL, 10));
         *bad |= strlen(code) > 18 || (p[n] && int_arg(c, req, "size") < 0);
+    } else if (sscanf(p, "entries/%64[0-9a-fA-F]%n", code, &n) == 1 && n == 8 + 64 &&
+               (p[n] == '\0' || strcmp(p + n, "/proof") == 0)) {
+        /* an entry by its hash, as a submit's answer gave it: a receipt finds its entry */
+        req = json_pack("{s:s, s:s}", "op", p[n] ? "proof_bundle" : "entry", "hash", code);
+        *bad |= p[n] && int_arg(c, req, "size") < 0;
     } else if (strcmp(p, "proofs/inclusion") == 0) {
         req = json_pack("{s:s}", "op", "proof");
         *bad |= int_arg(c, req, "seq") <= 0 || int_arg(c, req, "size") < 0;
