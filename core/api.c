@@ -190,9 +190,9 @@ static int64_t entry_named(const tt_api *s, json_t *req, json_t **why)
     *why = NULL;
     if (h == NULL) {
         if (seq < 0)
-            *why = fail(TT_ERR_MALFORMED,
-                        "\"seq\" must be a non-negative integer (or give the entry's \"hash\")%s",
-                        "");
+            *why =
+                fail(TT_ERR_MALFORMED,
+                     "\"seq\" must be a non-negative integer (or give the entry's \"hash\")%s", "");
         return *why ? -1 : seq;
     }
     const char *hex = json_string_value(h);
