@@ -707,6 +707,16 @@ typedef struct write_state {
     uint8_t digest[TT_DIGEST_SIZE]; /* of the derived state, as written */
 } write_state;
 
+void tt_digest_sum(uint8_t acc[TT_DIGEST_SIZE], int sign, const uint8_t h[TT_DIGEST_SIZE])
+{
+    int carry = 0; /* little-endian 256-bit add or subtract */
+    for (int i = 0; i < TT_DIGEST_SIZE; i++) {
+        int x = sign > 0 ? acc[i] + h[i] + carry : acc[i] - h[i] - carry;
+        carry = sign > 0 ? x > 255 : x < 0;
+        acc[i] = (uint8_t)(x & 0xff);
+    }
+}
+
 void tt_digest_move(uint8_t acc[TT_DIGEST_SIZE], int sign, tt_db db, const MDB_val *k,
                     const MDB_val *v)
 {
@@ -718,12 +728,7 @@ void tt_digest_move(uint8_t acc[TT_DIGEST_SIZE], int sign, tt_db db, const MDB_v
     crypto_hash_sha256_update(&st, k->mv_data, k->mv_size);
     crypto_hash_sha256_update(&st, v->mv_data, v->mv_size);
     crypto_hash_sha256_final(&st, h);
-    int carry = 0; /* little-endian 256-bit add or subtract */
-    for (int i = 0; i < TT_DIGEST_SIZE; i++) {
-        int x = sign > 0 ? acc[i] + h[i] + carry : acc[i] - h[i] - carry;
-        carry = sign > 0 ? x > 255 : x < 0;
-        acc[i] = (uint8_t)(x & 0xff);
-    }
+    tt_digest_sum(acc, sign, h);
 }
 
 tt_err tt_txn_del(struct tt_txn *t, tt_db db, MDB_val *k, tt_error *err, const char *what)

@@ -83,6 +83,9 @@ const void *tt_stored_dictionary(size_t *len);
 void tt_digest_move(uint8_t acc[TT_DIGEST_SIZE], int sign, tt_db db, const MDB_val *k,
                     const MDB_val *v);
 
+/* acc += h (sign 1) or acc -= h (-1), mod 2^256: how two digests' parts are joined. */
+void tt_digest_sum(uint8_t acc[TT_DIGEST_SIZE], int sign, const uint8_t h[TT_DIGEST_SIZE]);
+
 /* mdb_del through a tt_txn (a derived record leaves the digest). */
 tt_err tt_txn_del(struct tt_txn *t, tt_db db, MDB_val *k, tt_error *err, const char *what);
 

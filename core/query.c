@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -943,23 +944,136 @@ tt_err tt_trace_page(tt_ledger *l, const char *in, int up, unsigned depth, size_
 
 /* ---- derived state: its digest, checked; rebuilt from the entries ------------------------- */
 
+/*
+ * The digest of the derived state is a sum over its records, so it is taken on every core:
+ * this thread reads the records a chunk at a time (pointers into the read transaction's
+ * map, which any thread may read), then every thread hashes its share of the chunk into a
+ * sum of its own, and the sums are added at the end. A daemon starting on a large ledger
+ * waits for this before it answers anything.
+ */
+#define DIGEST_CHUNK 65536 /* records: on this machine, waking the helpers for fewer cost more */
+#define DIGEST_THREADS_MAX 8
+
+typedef struct digest_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    unsigned generation; /* a new chunk */
+    int stop;
+    size_t nthreads, finished; /* helpers, and how many have done this chunk */
+    size_t n, chunk;           /* records in the chunk, and at most */
+    tt_db db[DIGEST_CHUNK];
+    MDB_val k[DIGEST_CHUNK], v[DIGEST_CHUNK];
+    _Alignas(64) uint8_t sum[DIGEST_THREADS_MAX][64]; /* [0]: this thread's; a line each */
+} digest_pool;
+
+typedef struct digest_helper {
+    digest_pool *p;
+    size_t index; /* 1..nthreads: which records of a chunk are its own */
+} digest_helper;
+
+/* Adds records index, index + stride, ... of the chunk into sum. */
+static void digest_share(digest_pool *p, size_t index, size_t stride, uint8_t *sum)
+{
+    for (size_t i = index; i < p->n; i += stride)
+        tt_digest_move(sum, 1, p->db[i], &p->k[i], &p->v[i]);
+}
+
+static void *digest_helper_run(void *arg)
+{
+    digest_helper *h = arg;
+    digest_pool *p = h->p;
+    unsigned seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->work, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->lock);
+        digest_share(p, h->index, p->nthreads + 1, p->sum[h->index]);
+        pthread_mutex_lock(&p->lock);
+        if (++p->finished == p->nthreads)
+            pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Hashes the chunk on every thread and waits until all are done with it. */
+static void digest_chunk(digest_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->finished = 0;
+    p->generation++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    digest_share(p, 0, p->nthreads + 1, p->sum[0]);
+    pthread_mutex_lock(&p->lock);
+    while (p->finished < p->nthreads)
+        pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    p->n = 0;
+}
+
 static tt_err derived_digest(tt_ledger *l, MDB_txn *txn, uint8_t out[TT_DIGEST_SIZE], tt_error *err)
 {
     memset(out, 0, TT_DIGEST_SIZE);
-    for (size_t i = 0; i < sizeof state_dbs / sizeof *state_dbs; i++) {
+    digest_pool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return tt_fail(err, TT_ERR_NOMEM, "out of memory for the derived-state digest");
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    /* one thread a core, or TCMTRACE_AUDIT_THREADS as for the audit; TCMTRACE_DIGEST_CHUNK
+     * sets the records a chunk (the tests make many chunks of a small ledger) */
+    const char *te = getenv("TCMTRACE_AUDIT_THREADS"), *ce = getenv("TCMTRACE_DIGEST_CHUNK");
+    long cores = te && *te ? atol(te) : sysconf(_SC_NPROCESSORS_ONLN);
+    long chunk = ce && *ce ? atol(ce) : DIGEST_CHUNK;
+    size_t want = cores < 1 ? 0 : cores > DIGEST_THREADS_MAX ? DIGEST_THREADS_MAX - 1
+                                                               : (size_t)cores - 1;
+    p->chunk = chunk < 1 ? 1 : chunk > DIGEST_CHUNK ? DIGEST_CHUNK : (size_t)chunk;
+    pthread_t threads[DIGEST_THREADS_MAX];
+    digest_helper helpers[DIGEST_THREADS_MAX];
+    for (; p->nthreads < want; p->nthreads++) {
+        helpers[p->nthreads] = (digest_helper){p, p->nthreads + 1};
+        if (pthread_create(&threads[p->nthreads], NULL, digest_helper_run,
+                           &helpers[p->nthreads]) != 0)
+            break;
+    }
+    tt_err rc = TT_OK;
+    for (size_t i = 0; rc == TT_OK && i < sizeof state_dbs / sizeof *state_dbs; i++) {
         MDB_cursor *c;
-        MDB_val k, v;
         int m = mdb_cursor_open(txn, l->dbi[state_dbs[i]], &c);
-        if (m != 0)
-            return tt_mdb_fail(err, m, "cannot read the derived state");
-        for (m = mdb_cursor_get(c, &k, &v, MDB_FIRST); m == 0;
-             m = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-            tt_digest_move(out, 1, state_dbs[i], &k, &v);
+        if (m != 0) {
+            rc = tt_mdb_fail(err, m, "cannot read the derived state");
+            break;
+        }
+        for (m = mdb_cursor_get(c, &p->k[p->n], &p->v[p->n], MDB_FIRST); m == 0;
+             m = mdb_cursor_get(c, &p->k[p->n], &p->v[p->n], MDB_NEXT)) {
+            p->db[p->n++] = state_dbs[i];
+            if (p->n == p->chunk)
+                digest_chunk(p);
+        }
         mdb_cursor_close(c);
         if (m != MDB_NOTFOUND)
-            return tt_mdb_fail(err, m, "cannot read the derived state");
+            rc = tt_mdb_fail(err, m, "cannot read the derived state");
     }
-    return TT_OK;
+    if (rc == TT_OK && p->n > 0)
+        digest_chunk(p);
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t t = 0; t < p->nthreads; t++)
+        pthread_join(threads[t], NULL);
+    for (size_t t = 0; t <= p->nthreads; t++)
+        tt_digest_sum(out, 1, p->sum[t]);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    return rc;
 }
 
 static int meta_has(tt_ledger *l, MDB_txn *txn, const char *key, MDB_val *v)
