@@ -1019,9 +1019,10 @@ static void digest_chunk(digest_pool *p)
 static tt_err derived_digest(tt_ledger *l, MDB_txn *txn, uint8_t out[TT_DIGEST_SIZE], tt_error *err)
 {
     memset(out, 0, TT_DIGEST_SIZE);
-    digest_pool *p = calloc(1, sizeof *p);
-    if (p == NULL)
+    digest_pool *p = NULL; /* aligned as its type says: a thread's sum has a line of its own */
+    if (posix_memalign((void **)&p, _Alignof(digest_pool), sizeof *p) != 0)
         return tt_fail(err, TT_ERR_NOMEM, "out of memory for the derived-state digest");
+    memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
