@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ledger_internal.h"
+#include "tcmtrace/util.h"
 
 #define CHUNK 2048
 #define BLOCK 16 /* entries a thread takes at a time */
@@ -139,13 +140,6 @@ static void *verifier(void *arg)
     return NULL;
 }
 
-static size_t audit_threads(void)
-{
-    const char *e = getenv("TCMTRACE_AUDIT_THREADS");
-    long n = e && *e ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
-}
-
 static int pool_start(vpool *p)
 {
     memset(p, 0, sizeof *p);
@@ -157,7 +151,7 @@ static int pool_start(vpool *p)
     p->off = calloc(CHUNK, sizeof *p->off);
     p->pre = calloc(CHUNK, sizeof *p->pre);
     p->block_done = calloc(CHUNK / BLOCK, 1);
-    size_t want = audit_threads() - 1; /* the walk prepares too, whenever it would wait */
+    size_t want = tt_work_threads() - 1; /* the walk prepares too, whenever it would wait */
     p->threads = calloc(want ? want : 1, sizeof *p->threads);
     if (!p->ks || !p->vs || !p->off || !p->pre || !p->block_done || !p->threads)
         return -1;

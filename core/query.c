@@ -25,6 +25,7 @@
 #include "tcmtrace/event.h"
 #include "tcmtrace/state.h"
 #include "tcmtrace/tracecode.h"
+#include "tcmtrace/util.h"
 
 #define TRACE_MAX_NODES 20000
 
@@ -1026,13 +1027,12 @@ static tt_err derived_digest(tt_ledger *l, MDB_txn *txn, uint8_t out[TT_DIGEST_S
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
-    /* one thread a core, or TCMTRACE_AUDIT_THREADS as for the audit; TCMTRACE_DIGEST_CHUNK
-     * sets the records a chunk (the tests make many chunks of a small ledger) */
-    const char *te = getenv("TCMTRACE_AUDIT_THREADS"), *ce = getenv("TCMTRACE_DIGEST_CHUNK");
-    long cores = te && *te ? atol(te) : sysconf(_SC_NPROCESSORS_ONLN);
+    /* threads as for the audit; TCMTRACE_DIGEST_CHUNK sets the records a chunk (the tests
+     * make many chunks of a small ledger) */
+    const char *ce = getenv("TCMTRACE_DIGEST_CHUNK");
     long chunk = ce && *ce ? atol(ce) : DIGEST_CHUNK;
-    size_t want = cores < 1 ? 0 : cores > DIGEST_THREADS_MAX ? DIGEST_THREADS_MAX - 1
-                                                               : (size_t)cores - 1;
+    size_t cores = tt_work_threads();
+    size_t want = (cores > DIGEST_THREADS_MAX ? DIGEST_THREADS_MAX : cores) - 1;
     p->chunk = chunk < 1 ? 1 : chunk > DIGEST_CHUNK ? DIGEST_CHUNK : (size_t)chunk;
     pthread_t threads[DIGEST_THREADS_MAX];
     digest_helper helpers[DIGEST_THREADS_MAX];

@@ -173,6 +173,13 @@ const char *tt_qty_text(int64_t g, char buf[48])
     return buf;
 }
 
+size_t tt_work_threads(void)
+{
+    const char *e = getenv("TCMTRACE_AUDIT_THREADS");
+    long n = e && *e ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
+}
+
 void tt_mem_keep(void)
 {
     mallopt(M_MMAP_THRESHOLD, 4 << 20);

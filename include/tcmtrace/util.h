@@ -51,4 +51,8 @@ void tt_mem_keep(void);
  */
 void tt_mem_warm(size_t bytes);
 
+/* How many threads work spread over the cores takes (the audit, the derived-state digest):
+ * TCMTRACE_AUDIT_THREADS when set, else one a core; from 1 to 64. */
+size_t tt_work_threads(void);
+
 #endif
