@@ -132,6 +132,7 @@ static int take_block(vpool *p, int walk)
 static void *verifier(void *arg)
 {
     vpool *p = arg;
+    tt_thread_name("tt-audit");
     pthread_mutex_lock(&p->lock);
     while (!p->stop)
         if (!take_block(p, 0))

@@ -982,6 +982,7 @@ static void digest_share(digest_pool *p, size_t index, size_t stride, uint8_t *s
 static void *digest_helper_run(void *arg)
 {
     digest_helper *h = arg;
+    tt_thread_name("tt-digest");
     digest_pool *p = h->p;
     unsigned seen = 0;
     pthread_mutex_lock(&p->lock);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -178,6 +179,11 @@ size_t tt_work_threads(void)
     const char *e = getenv("TCMTRACE_AUDIT_THREADS");
     long n = e && *e ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
+}
+
+void tt_thread_name(const char *name)
+{
+    (void)prctl(PR_SET_NAME, name, 0, 0, 0); /* only a label: nothing depends on it */
 }
 
 void tt_mem_keep(void)

@@ -401,6 +401,7 @@ static void *reader(void *arg)
 {
     server *s = arg;
     job *j;
+    tt_thread_name("tt-reader");
     tt_mem_warm(READ_WARM_BYTES);
     while ((j = queue_pop(&s->reads)) != NULL)
         reply(s, j, tt_api_read(&s->ops, j->req));
@@ -412,6 +413,7 @@ static void *worker(void *arg)
 {
     server *s = arg;
     job *j;
+    tt_thread_name("tt-worker");
     while ((j = receive(s)) != NULL) {
         if (j->frame) {
             submit_frame(s, j);
@@ -545,6 +547,7 @@ static void *acker(void *arg)
 {
     server *s = arg;
     job *j;
+    tt_thread_name("tt-acker");
     while ((j = queue_pop(&s->acks)) != NULL) {
         tt_append *it = &j->done;
         int group_end = j->group_end;
@@ -592,6 +595,7 @@ static void *writer(void *arg)
 {
     server *s = arg;
     int end = 0;
+    tt_thread_name("tt-writer");
     while (!end) {
         size_t n = queue_pop_many(&s->writes, s->w.jobs, (size_t)s->cfg.batch_max, &end);
         if (n)
@@ -689,6 +693,7 @@ static void *signal_waiter(void *arg)
     server *s = arg;
     sigset_t set;
     int sig = 0;
+    tt_thread_name("tt-signals");
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "tcmtrace/util.h"
 
 #define HARD_MAX (4u * TT_REQUEST_MAX) /* beyond this a message closes its connection */
 #define ROUTE_MAX 32                   /* request id and hops */
@@ -388,6 +389,7 @@ static void sweep(front *f)
 static void *front_run(void *arg)
 {
     front *f = arg;
+    tt_thread_name("tt-tcp");
     struct epoll_event evs[64];
     while (!atomic_load(&f->s->stop)) {
         int n = epoll_wait(f->ep, evs, 64, 1000);

@@ -481,6 +481,12 @@ printf 'tcp = tcp://127.0.0.1:%s\nthreads = 3\nbatch_max = 16\n' "$PORT" >>"$L/t
 start_daemon "$L" "$WORK/daemon.log" || exit 1
 expect 0 "the API over TCP from the config file" env -u TCMTRACE_DIR "$TT" --connect "tcp://127.0.0.1:$PORT" status
 contains "$WORK/daemon.log" "3 verification threads" "threads from the config file"
+# each thread is named for what it does, as top -H and ps -L show it
+cat /proc/"$DAEMON_PID"/task/*/comm | sort | uniq -c >"$WORK/threads.txt"
+for t in "3 tt-worker" "1 tt-writer" "1 tt-acker" "1 tt-signals" "1 tt-tcp"; do
+    if grep -qE "^ *$t\$" "$WORK/threads.txt"; then pass; else fail "thread names: no \"$t\" in $(tr '\n' ' ' <"$WORK/threads.txt")"; fi
+done
+if grep -q "tt-reader" "$WORK/threads.txt"; then pass; else fail "thread names: no tt-reader"; fi
 stop_daemon
 cp "$WORK/conf.saved" "$L/tcmtraced.conf"
 start_daemon "$L" "$WORK/daemon.log" --threads 1 --batch-max 2 || exit 1

@@ -55,4 +55,8 @@ void tt_mem_warm(size_t bytes);
  * TCMTRACE_AUDIT_THREADS when set, else one a core; from 1 to 64. */
 size_t tt_work_threads(void);
 
+/* Names the calling thread (at most 15 bytes shown), as `top -H`, `ps -L` and
+ * /proc/PID/task/TID/comm show it: "tt-writer", "tt-worker" and the like. */
+void tt_thread_name(const char *name);
+
 #endif
