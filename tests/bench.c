@@ -59,41 +59,72 @@ static int ncpu(void)
 
 /* ---- 1. the Ed25519 ceiling ---------------------------------------------------- */
 
-static volatile int stop_flag;
+static volatile int stop_flag, start_flag;
+
+#define SIGNERS 1000 /* distinct signers and bodies of verify_rate(1): "1,000" below */
+
+/* One thread of the ceiling: one signature verified again and again, or (distinct) a
+ * different signer and body each time, in turn among SIGNERS made before the clock starts */
+typedef struct vloop {
+    uint64_t count;
+    int distinct;
+} vloop;
 
 static void *verify_loop(void *arg)
 {
-    uint64_t *count = arg;
-    tt_keypair kp;
-    uint8_t sig[64];
-    const char *body =
-        "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"2611224839105527\",\"qty_g\":250}";
-    tt_keypair_generate(&kp);
-    tt_event_sign(tt_bytes_str(body), kp.sk, sig);
-    while (!stop_flag) {
-        if (tt_event_verify(tt_bytes_str(body), kp.pk, sig) == TT_OK)
-            (*count)++;
+    vloop *v = arg;
+    size_t n = v->distinct ? SIGNERS : 1;
+    tt_keypair *kp = calloc(n, sizeof *kp);
+    uint8_t(*sig)[64] = calloc(n, 64);
+    char(*body)[96] = calloc(n, 96);
+    for (size_t i = 0; i < n; i++) {
+        tt_keypair_generate(&kp[i]);
+        snprintf(body[i], sizeof body[i],
+                 "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"26112248%08zu\",\"qty_g\":250}",
+                 i);
+        tt_event_sign(tt_bytes_str(body[i]), kp[i].sk, sig[i]);
     }
+    while (!start_flag)
+        usleep(1000);
+    for (size_t k = 0; !stop_flag; k = k + 1 == n ? 0 : k + 1) {
+        if (tt_event_verify(tt_bytes_str(body[k]), kp[k].pk, sig[k]) == TT_OK)
+            v->count++;
+    }
+    free(kp);
+    free(sig);
+    free(body);
     return NULL;
 }
 
-static double ed25519_ceiling(void)
+static double verify_rate(int distinct)
 {
     int n = ncpu();
     pthread_t t[256];
-    uint64_t counts[256] = {0};
-    stop_flag = 0;
-    for (int i = 0; i < n; i++)
-        pthread_create(&t[i], NULL, verify_loop, &counts[i]);
+    vloop v[256];
+    stop_flag = start_flag = 0;
+    for (int i = 0; i < n; i++) {
+        v[i] = (vloop){0, distinct};
+        pthread_create(&t[i], NULL, verify_loop, &v[i]);
+    }
+    usleep(distinct ? 300000 : 10000); /* each thread makes its signatures first */
+    start_flag = 1;
     double t0 = now_s();
     usleep(1500000);
     stop_flag = 1;
+    double t1 = now_s();
     uint64_t total = 0;
     for (int i = 0; i < n; i++) {
         pthread_join(t[i], NULL);
-        total += counts[i];
+        total += v[i].count;
     }
-    return (double)total / (now_s() - t0);
+    return (double)total / (t1 - t0);
+}
+
+/* The ceiling every target divides by: one signature verified again and again on every
+ * core, the best case verification has. */
+static double ed25519_ceiling(void)
+{
+    return verify_rate(0);
 }
 
 /* ---- ledger setup --------------------------------------------------------------- */
@@ -1461,6 +1492,12 @@ int main(int argc, char **argv)
     double ceiling = ed25519_ceiling();
     printf("| measure | result |\n| --- | --- |\n");
     printf("| Ed25519 verifications on all cores | %.0f /s |\n", ceiling);
+    /* Verification is variable-time: verifying one signature again and again, the branch
+     * predictor learns its every branch, which real events, each signed afresh, never allow */
+    double distinct = verify_rate(1);
+    printf("| the same with 1,000 signers and bodies in turn, as real events come | %.0f /s "
+           "(%.2f of the ceiling) |\n",
+           distinct, distinct / ceiling);
     fflush(stdout);
     char d1[PATH_MAX + 16], d2[PATH_MAX + 16];
     snprintf(d1, sizeof d1, "%s/ingest", root);
