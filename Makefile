@@ -17,17 +17,18 @@ CFLAGS   ?=
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -fPIC \
             -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I/usr/include/freetype2
 LDFLAGS  += $(SAN)
-LIBS     := -lsodium -llmdb -ljansson -lpthread -lz
+LIBS     := -lsodium -lnettle -llmdb -ljansson -lpthread -lz
 NNLIBS   := -lnanomsg
 IMGLIBS  := -lqrencode -lpng16 -lzbar -lfreetype -ljpeg
 # zlib (in LIBS): entry bodies deflated in the store, gzip for HTTP answers
+# nettle (in LIBS): SHA-256 with the CPU's SHA instructions (GnuTLS's, which libmicrohttpd brings)
 WEBLIBS  := -lmicrohttpd
 TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
             libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
-            libmicrohttpd-dev zlib1g-dev python3-yaml python3-cryptography curl openssl \
+            libmicrohttpd-dev nettle-dev zlib1g-dev python3-yaml python3-cryptography curl openssl \
             clang libclang-rt-14-dev valgrind chromium
 
 CORE_SRC := $(wildcard core/*.c)

@@ -82,7 +82,7 @@ static int sha256_file(const char *path, char hex[65])
     uint8_t h[32];
     if (tt_read_file(path, 64u << 20, &data, &len, &err) != TT_OK)
         return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
-    crypto_hash_sha256(h, (uint8_t *)data, len);
+    tt_sha256(h, (uint8_t *)data, len);
     free(data);
     tt_hex((tt_bytes){32, h}, hex);
     return 0;

@@ -18,6 +18,7 @@
  * Checking in order keeps the first entry that disagrees the one named.
  */
 #include "tcmtrace/audit.h"
+#include "tcmtrace/sha256.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -99,7 +100,7 @@ static void prepare(vpool *p, size_t i, uint64_t *verify_ns)
     }
     x->decoded = 1;
     tt_entry_hash(bytes, x->hash);
-    crypto_hash_sha256(x->body_hash, x->e.body.data, x->e.body.size);
+    tt_sha256(x->body_hash, x->e.body.data, x->e.body.size);
     uint64_t c0 = thread_cpu_ns();
     x->bad_sig = tt_event_verify(x->e.body, x->e.actor, x->e.sig) != TT_OK;
     *verify_ns += thread_cpu_ns() - c0;

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "tcmtrace/epcis.h"
+#include "tcmtrace/sha256.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ void tt_epcis_event_id(const uint8_t h[32], unsigned idx, char out[46])
     memcpy(msg, tag, sizeof tag - 1);
     memcpy(msg + sizeof tag - 1, h, 32);
     msg[sizeof msg - 1] = (uint8_t)idx;
-    crypto_hash_sha256(d, msg, sizeof msg);
+    tt_sha256(d, msg, sizeof msg);
     d[6] = (uint8_t)((d[6] & 0x0f) | 0x80); /* version 8: custom */
     d[8] = (uint8_t)((d[8] & 0x3f) | 0x80); /* RFC 9562 variant */
     char hex[33];

@@ -8,6 +8,7 @@
  * exactly; tests/test_event.c checks both against the same fixtures.
  */
 #include "tcmtrace/event.h"
+#include "tcmtrace/sha256.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -795,14 +796,14 @@ char *tt_event_build(const char *type, json_t *fields)
 void tt_buyer_commitment(const char *salt_hex, const char *buyer, char out[65])
 {
     static const char pfx[] = "tcmtrace/buyer/v1\n";
-    crypto_hash_sha256_state st;
+    tt_sha256_state st;
     uint8_t h[32];
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *)pfx, sizeof pfx - 1);
-    crypto_hash_sha256_update(&st, (const uint8_t *)salt_hex, strlen(salt_hex));
-    crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
-    crypto_hash_sha256_update(&st, (const uint8_t *)buyer, strlen(buyer));
-    crypto_hash_sha256_final(&st, h);
+    tt_sha256_init(&st);
+    tt_sha256_update(&st, (const uint8_t *)pfx, sizeof pfx - 1);
+    tt_sha256_update(&st, (const uint8_t *)salt_hex, strlen(salt_hex));
+    tt_sha256_update(&st, (const uint8_t *)"\n", 1);
+    tt_sha256_update(&st, (const uint8_t *)buyer, strlen(buyer));
+    tt_sha256_final(&st, h);
     tt_hex((tt_bytes){32, h}, out);
 }
 

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "ledger_internal.h"
 #include "tcmtrace/scans.h"
+#include "tcmtrace/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -720,14 +721,14 @@ void tt_digest_sum(uint8_t acc[TT_DIGEST_SIZE], int sign, const uint8_t h[TT_DIG
 void tt_digest_move(uint8_t acc[TT_DIGEST_SIZE], int sign, tt_db db, const MDB_val *k,
                     const MDB_val *v)
 {
-    crypto_hash_sha256_state st;
+    tt_sha256_state st;
     uint8_t h[32], pre[5] = {(uint8_t)db};
     tt_put_u32be(pre + 1, (uint32_t)k->mv_size);
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, pre, 5);
-    crypto_hash_sha256_update(&st, k->mv_data, k->mv_size);
-    crypto_hash_sha256_update(&st, v->mv_data, v->mv_size);
-    crypto_hash_sha256_final(&st, h);
+    tt_sha256_init(&st);
+    tt_sha256_update(&st, pre, 5);
+    tt_sha256_update(&st, k->mv_data, k->mv_size);
+    tt_sha256_update(&st, v->mv_data, v->mv_size);
+    tt_sha256_final(&st, h);
     tt_digest_sum(acc, sign, h);
 }
 
@@ -836,7 +837,7 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     if (!it->sig_checked && tt_event_verify(it->body, it->actor, it->sig) != TT_OK)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                        "the event signature does not verify with the signer's key");
-    crypto_hash_sha256(body_hash, it->body.data, it->body.size);
+    tt_sha256(body_hash, it->body.data, it->body.size);
     int mrc = mdb_get(parent, l->dbi[TT_DB_BODIES], &bk, &bv);
     if (mrc == 0)
         return tt_fail(err, TT_ERR_REPLAY, "this exact event is already entry %llu",

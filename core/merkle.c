@@ -9,6 +9,7 @@
  * letter, since other implementations must accept what we produce.
  */
 #include "tcmtrace/merkle.h"
+#include "tcmtrace/sha256.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -16,12 +17,12 @@
 void tt_merkle_leaf_hash(tt_bytes data, uint8_t out[TT_HASH_SIZE])
 {
     static const uint8_t zero = 0x00;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &zero, 1);
+    tt_sha256_state st;
+    tt_sha256_init(&st);
+    tt_sha256_update(&st, &zero, 1);
     if (data.size)
-        crypto_hash_sha256_update(&st, data.data, data.size);
-    crypto_hash_sha256_final(&st, out);
+        tt_sha256_update(&st, data.data, data.size);
+    tt_sha256_final(&st, out);
 }
 
 void tt_merkle_node_hash(const uint8_t left[TT_HASH_SIZE], const uint8_t right[TT_HASH_SIZE],
@@ -31,12 +32,12 @@ void tt_merkle_node_hash(const uint8_t left[TT_HASH_SIZE], const uint8_t right[T
     buf[0] = 0x01;
     memcpy(buf + 1, left, TT_HASH_SIZE);
     memcpy(buf + 1 + TT_HASH_SIZE, right, TT_HASH_SIZE);
-    crypto_hash_sha256(out, buf, sizeof buf);
+    tt_sha256(out, buf, sizeof buf);
 }
 
 void tt_merkle_empty_root(uint8_t out[TT_HASH_SIZE])
 {
-    crypto_hash_sha256(out, NULL, 0);
+    tt_sha256(out, NULL, 0);
 }
 
 uint64_t tt_merkle_stored_index(unsigned level, uint64_t n)

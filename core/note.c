@@ -8,6 +8,7 @@
  * a known key's bad signature rejects the whole note.
  */
 #include "tcmtrace/note.h"
+#include "tcmtrace/sha256.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -21,14 +22,14 @@ static const char EM_DASH[] = "\xE2\x80\x94 ";
 
 uint32_t tt_note_key_id(const char *name, const uint8_t pk[TT_PK_SIZE])
 {
-    crypto_hash_sha256_state st;
+    tt_sha256_state st;
     uint8_t h[32];
     static const uint8_t sep[2] = {'\n', 0x01};
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *)name, strlen(name));
-    crypto_hash_sha256_update(&st, sep, 2);
-    crypto_hash_sha256_update(&st, pk, TT_PK_SIZE);
-    crypto_hash_sha256_final(&st, h);
+    tt_sha256_init(&st);
+    tt_sha256_update(&st, (const uint8_t *)name, strlen(name));
+    tt_sha256_update(&st, sep, 2);
+    tt_sha256_update(&st, pk, TT_PK_SIZE);
+    tt_sha256_final(&st, h);
     return tt_get_u32be(h);
 }
 

@@ -16,6 +16,7 @@
 #include "tcmtrace/merkle.h"
 #include "tcmtrace/note.h"
 #include "tcmtrace/scans.h"
+#include "tcmtrace/sha256.h"
 #include "tcmtrace/state.h"
 #include "tcmtrace/tiles.h"
 #include "tcmtrace/tracecode.h"
