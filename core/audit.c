@@ -73,8 +73,9 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Entry i of the chunk: missing, undecodable, or decoded with its hashes and signature. */
-static void prepare(vpool *p, size_t i, uint64_t *verify_ns)
+/* Entry i of the chunk: missing, undecodable, or decoded with its hashes (its signature is
+ * verified after, with the rest of its block's). */
+static void prepare(vpool *p, size_t i)
 {
     prepared *x = &p->pre[i];
     MDB_val *k = &p->ks[i];
@@ -101,13 +102,14 @@ static void prepare(vpool *p, size_t i, uint64_t *verify_ns)
     x->decoded = 1;
     tt_entry_hash(bytes, x->hash);
     tt_sha256(x->body_hash, x->e.body.data, x->e.body.size);
-    uint64_t c0 = thread_cpu_ns();
-    x->bad_sig = tt_event_verify(x->e.body, x->e.actor, x->e.sig) != TT_OK;
-    *verify_ns += thread_cpu_ns() - c0;
 }
 
 /* Prepares the next block of the chunk, if one is left: 1 when it did. Called with the lock
- * held, which it lets go while it works. The walk counts its own share in p->walk_prepare_ns. */
+ * held, which it lets go while it works. The walk counts its own share in p->walk_prepare_ns.
+ * The block's entries are inflated, decoded and hashed first, then their signatures verified
+ * one after another: verification's tables stay in the caches from one to the next instead
+ * of meeting zlib's and the decoder's between each (and its CPU is read twice a block, not
+ * twice an entry). */
 static int take_block(vpool *p, int walk)
 {
     if (p->next >= p->n)
@@ -115,10 +117,17 @@ static int take_block(vpool *p, int walk)
     size_t from = p->next, to = from + BLOCK < p->n ? from + BLOCK : p->n;
     p->next = to;
     pthread_mutex_unlock(&p->lock);
-    uint64_t c0 = thread_cpu_ns(), verify = 0;
+    uint64_t c0 = thread_cpu_ns();
     for (size_t i = from; i < to; i++)
-        prepare(p, i, &verify);
-    uint64_t spent = thread_cpu_ns() - c0;
+        prepare(p, i);
+    uint64_t v0 = thread_cpu_ns();
+    for (size_t i = from; i < to; i++) {
+        prepared *x = &p->pre[i];
+        if (x->decoded)
+            x->bad_sig = tt_event_verify(x->e.body, x->e.actor, x->e.sig) != TT_OK;
+    }
+    uint64_t v1 = thread_cpu_ns(), verify = v1 - v0;
+    uint64_t spent = v1 - c0;
     pthread_mutex_lock(&p->lock);
     p->prepare_ns += spent;
     p->verify_ns += verify;
