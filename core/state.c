@@ -526,6 +526,14 @@ static size_t herb_key(char k[80], const char *name)
     return n < 80 ? (size_t)n : 79;
 }
 
+/* The herb dictionary's row for `name`, or NULL: shared with this thread's cache, read-only
+ * (every registration reads its herb's row, and rows change only with a new edition). */
+static json_t *herb_row(rctx *c, const char *name)
+{
+    char k[80];
+    return tt_jcache_record(c->t->ledger, c->t->txn, TT_DB_STATE, k, herb_key(k, name));
+}
+
 static tt_err on_herbs(rctx *c)
 {
     tt_err rc = need_authority(c);
@@ -677,9 +685,8 @@ static tt_err on_register(rctx *c)
     json_t *herb = json_object_get(c->ev.json, "herb"), *row = NULL;
     const char *name = jstr(herb, "name_zh"), *listing = "unlisted";
     int unlisted = json_is_true(json_object_get(c->ev.json, "unlisted")), confirmed = 0;
-    char k[80];
     if (rc == TT_OK)
-        row = rec_get(c->t, TT_DB_STATE, k, herb_key(k, name));
+        row = herb_row(c, name);
     if (rc == TT_OK && row == NULL && !unlisted)
         rc = tt_fail(c->err, TT_ERR_UNKNOWN_HERB,
                      "%s is not in the ledger's herb dictionary; check the name, or register it "
@@ -976,8 +983,7 @@ static tt_err process_inputs(rctx *c, json_t *inputs, json_t *out, json_t *in)
     const char *h0 = jstr(json_object_get(json_array_get(in, 0), "herb"), "name_zh");
     if (compound || name == NULL || strncmp(name, h0, strlen(h0)) == 0)
         return TT_OK; /* 当归 → 当归片: the same herb under its 饮片 name */
-    char k[80];
-    json_t *row = rec_get(c->t, TT_DB_STATE, k, herb_key(k, name));
+    json_t *row = herb_row(c, name);
     int child_of = row && jstr(row, "parent") && strcmp(jstr(row, "parent"), h0) == 0;
     json_decref(row); /* 甘草 → 炙甘草: the dictionary names it a product of the herb */
     if (child_of)
@@ -998,8 +1004,7 @@ static tt_err need_true_compound(rctx *c, json_t *out, json_t *comp)
     size_t herbs = json_array_size(names);
     json_decref(names);
     const char *name = jstr(json_object_get(out, "herb"), "name_zh");
-    char k[80];
-    json_t *row = rec_get(c->t, TT_DB_STATE, k, herb_key(k, name));
+    json_t *row = herb_row(c, name);
     json_decref(row);
     if (herbs < 2)
         return tt_fail(c->err, TT_ERR_RELABEL,
