@@ -80,8 +80,7 @@ static void *verify_loop(void *arg)
     for (size_t i = 0; i < n; i++) {
         tt_keypair_generate(&kp[i]);
         snprintf(body[i], sizeof body[i],
-                 "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"26112248%08zu\",\"qty_g\":250}",
-                 i);
+                 "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"26112248%08zu\",\"qty_g\":250}", i);
         tt_event_sign(tt_bytes_str(body[i]), kp[i].sk, sig[i]);
     }
     while (!start_flag)
@@ -329,7 +328,7 @@ static char *request_of(const tt_keypair *kp, char *body)
 typedef struct client {
     const char *url;
     char **reqs;
-    size_t *lens; /* binary frames: their lengths (NULL: JSON text) */
+    size_t *lens;              /* binary frames: their lengths (NULL: JSON text) */
     size_t n, per_req, events; /* requests, events in each, events in all */
     double *lat;
     size_t ok, errors;
@@ -501,7 +500,8 @@ static thread_cpu daemon_threads(pid_t pid)
         /* after the name: state, ppid, pgrp, session, tty, tpgid, flags, four fault
          * counts, then utime and stime */
         if (open == NULL || close == NULL || close < open ||
-            sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) !=
+                2)
             continue;
         double s = (double)(ut + st) / tick;
         *close = '\0';
@@ -749,7 +749,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
         printf("| bound from the API's JSON alone (request and event body read as the daemon "
                "reads them: %.1f µs per event), verification on all cores | %.2f of the ceiling "
                "|\n",
-           json_s * 1e6, verify_s / (verify_s + json_s));
+               json_s * 1e6, verify_s / (verify_s + json_s));
 free_all:
     for (int i = 0; i < nclients; i++) {
         for (size_t k = 0; k < cs[i].n; k++)
@@ -879,10 +879,15 @@ static void http_run(int port, const char *code, uint64_t tiles, const char *wha
         free(hs[i].lat);
     }
     qsort(all, total, sizeof *all, cmp_double);
-    printf("| HTTP GET %s, %d keep-alive connections | %.0f requests/s, p50 / p99 %.2f / %.2f ms%s "
-           "|\n",
-           what, CONNS, (double)total / wall, total ? all[total / 2] * 1e3 : 0,
-           total ? all[total * 99 / 100] * 1e3 : 0, errors ? " (errors!)" : "");
+    if (total == 0)
+        printf("| HTTP GET %s | not measured: no request was answered (%zu errors) |\n", what,
+               errors);
+    else
+        printf("| HTTP GET %s, %d keep-alive connections | %.0f requests/s, p50 / p99 %.2f / %.2f "
+               "ms%s "
+               "|\n",
+               what, CONNS, (double)total / wall, total ? all[total / 2] * 1e3 : 0,
+               total ? all[total * 99 / 100] * 1e3 : 0, errors ? " (errors!)" : "");
     free(all);
 }
 
@@ -906,13 +911,20 @@ static void http_bench(const char *bin, const char *dir, const char *code, uint6
         execl(exe, exe, dir, "--listen", listen, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) {
         int fd = http_connect(port);
         if (fd >= 0) {
             close(fd);
-            break;
-        }
-        usleep(25000);
+            up = 1;
+        } else
+            usleep(25000);
+    }
+    if (!up) { /* no figures of nothing: say why there are none */
+        printf("| HTTP GET | not measured: %s did not answer on %s within 5 s |\n", exe, listen);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return;
     }
     http_run(port, code, 0, "/api/v1/batches/{code} (≈ 1 KB)");
     http_run(port, NULL, size / 256, "a full level-0 tile (8 KB)");
@@ -1101,7 +1113,8 @@ static void wide_lot(const char *dir, const char *limits, int children)
     append_one(l, &growers[0], register_body(fresh, 100000));
     double t0 = now_s();
     for (int done = 0; done < children; done += 1000)
-        append_one(l, &growers[0], split_body(wide, children - done < 1000 ? children - done : 1000, 10));
+        append_one(l, &growers[0],
+                   split_body(wide, children - done < 1000 ? children - done : 1000, 10));
     double setup = now_s() - t0;
     enum { N = 300 };
     double w[N], f[N];
@@ -1123,7 +1136,8 @@ static void wide_lot(const char *dir, const char *limits, int children)
         rec = tt_rec_encode(b, &reclen);
     printf("| a lot split into %d children (setup %.1f s): its record | %zu bytes |\n", children,
            setup, reclen);
-    printf("| an event on that lot, CPU p50 / p99 (one split off, rules and commit) | %.2f / %.2f ms |\n",
+    printf("| an event on that lot, CPU p50 / p99 (one split off, rules and commit) | %.2f / %.2f "
+           "ms |\n",
            w[N / 2] * 1e3, w[N * 99 / 100] * 1e3);
     printf("| the same event on a fresh lot, CPU p50 / p99 | %.2f / %.2f ms |\n", f[N / 2] * 1e3,
            f[N * 99 / 100] * 1e3);
@@ -1146,8 +1160,8 @@ static long page_faults(pid_t pid)
     buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
     unsigned long minflt = 0, cminflt = 0, majflt = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %lu %lu", &minflt, &cminflt,
-                            &majflt) != 3)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %lu %lu", &minflt, &cminflt, &majflt) != 3)
         return -1;
     return (long)(minflt + majflt);
 }
@@ -1256,8 +1270,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
         size_t pn;
         t0 = now_s();
         for (int i = 0; i < reps; i++)
-            if (tt_ledger_inclusion_proof(l, (uint64_t)randombytes_uniform((uint32_t)size), size, pr,
-                                          &pn, NULL) != TT_OK)
+            if (tt_ledger_inclusion_proof(l, (uint64_t)randombytes_uniform((uint32_t)size), size,
+                                          pr, &pn, NULL) != TT_OK)
                 exit(1);
         proof_us = (now_s() - t0) / reps * 1e6;
     }
@@ -1335,9 +1349,10 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
         printf("| page faults in the daemon a first trace (minor and major) | %.1f |\n",
                (double)faults / (LINEAGES - 1));
     printf("| show, API round trip (%d-byte answer) | %.0f µs |\n", slen, api_show);
-    printf("| inclusion proof with its signed checkpoint, API round trip (%d-byte answer) | %.0f µs "
-           "|\n",
-           plen, api_proof);
+    printf(
+        "| inclusion proof with its signed checkpoint, API round trip (%d-byte answer) | %.0f µs "
+        "|\n",
+        plen, api_proof);
     fflush(stdout);
     http_bench(bin, dir, chain[0][10], size);
     /* audit */
@@ -1369,7 +1384,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     /* where the time goes, as the audit measured it thread by thread */
     double n = (double)r.entries, prep = (double)r.prepare_cpu_ns / 1e9,
            walk = (double)r.walk_cpu_ns / 1e9, other = acpu - prep - walk;
-    double prep_us = prep / n * 1e6, walk_us = walk / n * 1e6, verify_us = ncpu() / audit_ceiling * 1e6;
+    double prep_us = prep / n * 1e6, walk_us = walk / n * 1e6,
+           verify_us = ncpu() / audit_ceiling * 1e6;
     printf("| of the audit's %.1f s of CPU in %.1f s: preparing entries on every core (inflate, "
            "decode, hash, verify the signature) / the walk in order on one thread (chain, "
            "indexes, Merkle, checkpoints, replay of the rules) / comparing the replayed state "
@@ -1385,8 +1401,9 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     printf("| audit / verification on every core at the speed it ran inside the audit (%.0f /s) | "
            "%.2f |\n",
            inside, inside > 0 ? (double)r.entries / at / inside : 0);
-    printf("| bound from that CPU on %d cores, audit / ceiling (all of it spread evenly) | %.2f |\n",
-           ncpu(), n > 0 ? ncpu() / ((prep + walk + (other > 0 ? other : 0)) / n) / audit_ceiling : 0);
+    printf(
+        "| bound from that CPU on %d cores, audit / ceiling (all of it spread evenly) | %.2f |\n",
+        ncpu(), n > 0 ? ncpu() / ((prep + walk + (other > 0 ? other : 0)) / n) / audit_ceiling : 0);
     /* what no audit can leave out, each entry's signature verified at the ceiling's own speed
      * and the entry inflated, decoded and hashed, and the room the target leaves the walk */
     double floor_us = verify_us + (prep_us - audit_verify_us);
@@ -1407,8 +1424,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     /* where the bytes go: each database's pages, per entry */
     {
         static const char *const names[TT_DB_COUNT] = {
-            "entries", "hash index", "body index", "Merkle", "checkpoints", "meta", "batches",
-            "batch events", "children", "actors", "actor events", "state"};
+            "entries", "hash index",   "body index", "Merkle", "checkpoints",  "meta",
+            "batches", "batch events", "children",   "actors", "actor events", "state"};
         tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL);
         MDB_txn *txn;
         char line[1024];
@@ -1422,8 +1439,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
                            (size_t)ms.ms_psize;
                 used += b;
                 if ((double)b / (double)size >= 5)
-                    off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %.0f", off ? ", " : "",
-                                            names[i], (double)b / (double)size);
+                    off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %.0f",
+                                            off ? ", " : "", names[i], (double)b / (double)size);
             }
             mdb_txn_abort(txn);
         }
