@@ -551,14 +551,18 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
     return ex;
 }
 
-/* Checks entry `seq` against checkpoint `cp`; prints nothing on success. */
 /* Checks entry seq against cp: its signature and its inclusion proof, and when want_hash is
- * given, that it is the entry with that hash. */
+ * given, that it is the entry with that hash; prints nothing on success. `have` is the
+ * daemon's answer for the entry when the caller asked for it already (taken over), else it
+ * is asked for here; the proof answer is handed to the caller in *proof_out when it is not
+ * NULL and the entry verifies. */
 static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t *time_ms,
-                         const uint8_t *want_hash)
+                         const uint8_t *want_hash, json_t *have, json_t **proof_out)
 {
-    json_t *e, *p;
-    int ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e);
+    json_t *e = have, *p;
+    int ex = e ? EX_DONE
+               : cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq),
+                             &e);
     if (ex)
         return ex;
     ex = cli_request(c,
@@ -612,7 +616,10 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
     free(raw);
     free(proof);
     json_decref(e);
-    json_decref(p);
+    if (rc == TT_OK && proof_out)
+        *proof_out = p;
+    else
+        json_decref(p);
     if (other)
         return cli_fail(EX_UNVERIFIED, "bad_proof",
                         "the daemon gave entry #%llu for that hash, and that entry's hash is "
@@ -626,13 +633,13 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
 
 static int check_entry(cli *c, uint64_t seq, const tt_checkpoint *cp)
 {
-    return check_entry_t(c, seq, cp, NULL, NULL);
+    return check_entry_t(c, seq, cp, NULL, NULL, NULL, NULL);
 }
 
 static int checkpoint_age(cli *c, const tt_checkpoint *cp, uint64_t *ms)
 {
     *ms = 0;
-    return cp->size ? check_entry_t(c, cp->size - 1, cp, ms, NULL) : EX_DONE;
+    return cp->size ? check_entry_t(c, cp->size - 1, cp, ms, NULL, NULL, NULL) : EX_DONE;
 }
 
 /* "最新记录 2026-12-01 13:13（3 分钟前）/ latest entry 3 minutes ago" */
@@ -664,27 +671,23 @@ int cmd_proof(cli *c, int argc, char **argv)
         return help ? EX_DONE : EX_USAGE;
     }
     uint64_t seq = 0;
-    if (by_hash) { /* the daemon says where; check_entry_t makes sure it is that entry */
-        json_t *e;
+    json_t *e = NULL, *p = NULL;
+    if (by_hash) { /* the daemon says which; check_entry_t makes sure it is that entry */
         int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "entry", "hash", argv[1]), &e);
         if (ex)
             return ex;
         seq = (uint64_t)ji(e, "seq");
-        json_decref(e);
     } else {
         seq = strtoull(argv[1], NULL, 10);
     }
     tt_checkpoint cp;
     int ex = trusted_checkpoint(c, -1, &cp, NULL);
-    if (ex)
+    if (ex) {
+        json_decref(e);
         return ex;
-    if ((ex = check_entry_t(c, seq, &cp, NULL, by_hash ? hash : NULL)))
-        return ex;
-    json_t *p;
-    if ((ex = cli_request(c,
-                          json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)seq,
-                                    "size", (json_int_t)cp.size),
-                          &p)))
+    }
+    /* the entry (when asked by hash, the one already here) and its proof, each asked once */
+    if ((ex = check_entry_t(c, seq, &cp, NULL, by_hash ? hash : NULL, e, &p)))
         return ex;
     if (c->json) {
         json_object_set_new(p, "verified", json_true());
