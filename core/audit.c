@@ -21,7 +21,6 @@
 #include "tcmtrace/sha256.h"
 
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -11,7 +11,6 @@
 #include "tcmtrace/epcis.h"
 #include "tcmtrace/sha256.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
