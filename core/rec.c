@@ -130,6 +130,24 @@ static int by_key(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* An object's members in key order. Keys are unique, so any sort gives the same order; most
+ * objects hold a few dozen keys at most, where an insertion sort in place beats glibc's qsort
+ * (a merge sort through a buffer, with a call through a pointer for every comparison). */
+static void sort_members(member *m, size_t n)
+{
+    if (n > 32) {
+        qsort(m, n, sizeof *m, by_key);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        member x = m[i];
+        size_t j = i;
+        for (; j > 0 && by_key(&m[j - 1], &x) > 0; j--)
+            m[j] = m[j - 1];
+        m[j] = x;
+    }
+}
+
 /* Whether s (64 characters and its NUL) is lowercase hex; its bytes to raw. Only lowercase,
  * so that the record gives back the very string (tt_hex writes lowercase). */
 static int hex32(const char *s, uint8_t raw[32])
@@ -201,7 +219,7 @@ static void put_value(obuf *b, json_t *v, int depth)
         size_t kl;
         json_t *x;
         json_object_keylen_foreach(v, k, kl, x) m[i++] = (member){k, kl, x};
-        qsort(m, n, sizeof *m, by_key);
+        sort_members(m, n);
         put_byte(b, 0x07);
         put_varint(b, n);
         for (i = 0; i < n; i++) {
