@@ -468,6 +468,51 @@ static double stop_daemon(pid_t pid)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* What process pid has handed to files (wchar) and caused to be sent to the disk
+ * (write_bytes: the page writeback of its syncs, with the file system's journal), from
+ * /proc/PID/io; -1s when it cannot be read. */
+typedef struct proc_io {
+    long long wchar, write_bytes;
+} proc_io;
+
+static proc_io io_of(pid_t pid)
+{
+    char path[64], line[128];
+    proc_io io = {-1, -1};
+    snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "wchar: %lld", &io.wchar);
+        sscanf(line, "write_bytes: %lld", &io.write_bytes);
+    }
+    if (f)
+        fclose(f);
+    return io;
+}
+
+/* The daemon's count of commits, from its status answer (-1 when it does not answer). */
+static long long daemon_commits(const char *url)
+{
+    int sock = nn_socket(AF_SP, NN_REQ), ms = 5000;
+    long long commits = -1;
+    char *buf = NULL;
+    const char *req = "{\"op\":\"status\"}";
+    if (sock < 0)
+        return -1;
+    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms);
+    int n = -1;
+    if (nn_connect(sock, url) >= 0 && nn_send(sock, req, strlen(req), 0) >= 0)
+        n = nn_recv(sock, &buf, NN_MSG, 0);
+    json_t *a = n > 0 ? json_loadb(buf, (size_t)n, 0, NULL) : NULL;
+    if (json_is_integer(json_object_get(a, "commits")))
+        commits = (long long)json_integer_value(json_object_get(a, "commits"));
+    json_decref(a);
+    if (buf)
+        nn_freemsg(buf);
+    nn_close(sock);
+    return commits;
+}
+
 /* The daemon's CPU so far by what its threads do, from their names (tt_thread_name) in
  * /proc/PID/task/TID/stat: seconds, the ticks of utime and stime. */
 typedef struct thread_cpu {
@@ -663,6 +708,8 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
         scs[i] = (scanner){heavy, url, &growers[i], 0};
         pthread_create(&st[i], NULL, scan_loop, &scs[i]);
     }
+    long long commits0 = daemon_commits(url);
+    proc_io io0 = io_of(pid);
     t0 = now_s();
     double c0 = self_cpu();
     for (int i = 0; i < nclients; i++)
@@ -677,6 +724,8 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
         scans += scs[i].done;
     }
     thread_cpu by = daemon_threads(pid); /* before it stops: what the ingest cost */
+    proc_io io1 = io_of(pid);
+    long long commits1 = daemon_commits(url);
     double daemon_cpu = stop_daemon(pid);
     size_t total = per * (size_t)nclients, ok = 0, nreq = cs[0].n * (size_t)nclients;
     double *all = calloc(nreq, sizeof *all);
@@ -738,6 +787,13 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
            "(read, verify, deflate) / acker (answers) / the rest | %.0f / %.0f / %.0f / %.0f µs "
            "|\n",
            by.writer / ev, by.workers / ev, by.acker / ev, by.other / ev);
+    /* what its commits wrote: the writer's largest cost after the rules in small groups */
+    if (commits0 >= 0 && commits1 > commits0 && io0.wchar >= 0 && io1.wchar >= 0)
+        printf("| its commits: events a commit / handed to the file an event / sent to the disk "
+               "an event (its syncs' writeback and the journal) | %.1f / %.1f KB / %.1f KB |\n",
+               (double)ok / (double)(commits1 - commits0),
+               (double)(io1.wchar - io0.wchar) / (double)total / 1024,
+               (double)(io1.write_bytes - io0.write_bytes) / (double)total / 1024);
     /* what a daemon that did nothing but verify could reach, with these
      * clients on the same cores */
     printf("| bound with the clients on the same cores: verification only | %.2f of the ceiling "
