@@ -141,9 +141,10 @@ check:
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web browser crash install"
 
-# unit tests and the suites in SUITES (e2e hostile scenario web browser crash install) on BUILD
+# unit tests and the suites in SUITES (e2e hostile scenario web browser crash install) on BUILD;
+# the benchmark is built too (not run), so that a change cannot leave it broken
 SUITES ?= e2e hostile scenario web browser
-test: all $(TEST_BIN) $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
+test: all $(TEST_BIN) $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
 asan:
