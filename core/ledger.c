@@ -751,26 +751,15 @@ tt_err tt_txn_del(struct tt_txn *t, tt_db db, MDB_val *k, tt_error *err, const c
 tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned flags, tt_error *err,
                   const char *what)
 {
-    int rc;
-    if (t->digest && TT_DB_IS_DERIVED(db)) {
-        /* the old record leaves the digest and the new one comes: one cursor finds the old
-         * record and writes the new one where it found it, one descent of the tree instead
-         * of a get's and then a put's (a put through a cursor that stands on the key's page
-         * looks in that page first) */
-        MDB_cursor *c;
-        MDB_val key = *k, old;
-        if ((rc = mdb_cursor_open(t->txn, t->ledger->dbi[db], &c)) == 0) {
-            rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
-            if (rc == 0 && (flags & MDB_NOOVERWRITE))
-                rc = MDB_KEYEXIST;
-            else if (rc == 0) {
-                tt_digest_move(t->digest, -1, db, k, &old);
-                rc = mdb_cursor_put(c, k, v, MDB_CURRENT);
-            } else if (rc == MDB_NOTFOUND)
-                rc = mdb_cursor_put(c, k, v, flags);
-            mdb_cursor_close(c);
-        }
-    } else
+    int rc = 0;
+    if (t->digest && TT_DB_IS_DERIVED(db)) { /* the old record leaves, the new one comes */
+        MDB_val old;
+        rc = mdb_get(t->txn, t->ledger->dbi[db], k, &old);
+        if (rc == 0 && !(flags & MDB_NOOVERWRITE))
+            tt_digest_move(t->digest, -1, db, k, &old);
+        rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+    }
+    if (rc == 0)
         rc = mdb_put(t->txn, t->ledger->dbi[db], k, v, flags);
     if (rc == 0) {
         if (t->digest && TT_DB_IS_DERIVED(db))
