@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tcmtrace/api.h"
 #include "../core/ledger_internal.h"
+#include "tcmtrace/api.h"
 
 static void same(const json_t *v, size_t flags)
 {
@@ -65,8 +65,8 @@ static void test_random_trees(void **state)
 static void test_not_utf8_is_refused(void **state)
 {
     (void)state;
-    static const char *bad[] = {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "ab\xE5\xBD",
-                                "\x80", "\xFF"};
+    static const char *bad[] = {"\xC0\xAF",   "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                                "ab\xE5\xBD", "\x80",         "\xFF"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *o = json_object();
         json_object_set_new(o, "v", json_stringn_nocheck(bad[i], strlen(bad[i])));
@@ -188,16 +188,74 @@ static void test_records(void **state)
     json_decref(h);
 }
 
+/* A record's object members are in key order (byte by byte, a shorter key before a longer
+ * one it begins), whatever order they were added in: the derived-state digest hashes the
+ * record's bytes, so the writer and an audit's replay must make the same ones. Around 32
+ * members, where the encoder changes how it sorts. */
+static void test_record_key_order(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n <= 40; n++) {
+        char keys[40][10];
+        for (size_t i = 0; i < n;
+             i++) /* all different, and prefixes of each other: "b", "b7", "b7a" */
+            snprintf(keys[i], sizeof keys[i], "%c%.*s", 'a' + (int)(i % 5), (int)(i / 5),
+                     "7a97a97a9");
+        json_t *ordered = json_object(), *shuffled = json_object();
+        size_t idx[40];
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        for (size_t i = n; i > 1; i--) { /* a random order to add them in */
+            size_t j = randombytes_uniform((uint32_t)i), t = idx[i - 1];
+            idx[i - 1] = idx[j], idx[j] = t;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_object_set_new(shuffled, keys[idx[i]], json_integer((json_int_t)idx[i]));
+        }
+        /* the same members added in sorted order */
+        size_t sorted[40];
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = i;
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && strcmp(keys[sorted[j - 1]], keys[sorted[j]]) > 0; j--) {
+                size_t t = sorted[j];
+                sorted[j] = sorted[j - 1], sorted[j - 1] = t;
+            }
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(ordered, keys[sorted[i]], json_integer((json_int_t)sorted[i]));
+        size_t n1 = 0, n2 = 0;
+        char *r1 = tt_rec_encode(shuffled, &n1), *r2 = tt_rec_encode(ordered, &n2);
+        assert_non_null(r1);
+        assert_non_null(r2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(r1, r2, n1);
+        json_t *back = tt_rec_decode(r1, n1); /* jansson keeps the order members came in */
+        assert_non_null(back);
+        assert_int_equal(json_object_size(back), json_object_size(ordered));
+        const char *k, *prev = NULL;
+        json_t *v;
+        json_object_foreach(back, k, v)
+        {
+            if (prev)
+                assert_true(strcmp(prev, k) < 0);
+            prev = k;
+        }
+        json_decref(back);
+        free(r1);
+        free(r2);
+        json_decref(ordered);
+        json_decref(shuffled);
+    }
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_trees),
-        cmocka_unit_test(test_not_utf8_is_refused),
-        cmocka_unit_test(test_every_offset),
-        cmocka_unit_test(test_shipped_documents),
-        cmocka_unit_test(test_records),
+        cmocka_unit_test(test_random_trees), cmocka_unit_test(test_not_utf8_is_refused),
+        cmocka_unit_test(test_every_offset), cmocka_unit_test(test_shipped_documents),
+        cmocka_unit_test(test_records),      cmocka_unit_test(test_record_key_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
