@@ -14,11 +14,12 @@
  *     throughput, bytes per entry on disk.
  *
  * tcmtrace-bench [--clients N] [--events N] [--bulk N] [--entries N] [--keep]
- *                [--spread-codes] [--daemon-log FILE]
+ *                [--spread-codes] [--daemon-log FILE] [--dir DIR]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -1539,6 +1540,7 @@ int main(int argc, char **argv)
     int clients = 64;
     size_t events = 30000, entries = 1000000;
     int keep = 0, bulk = 48;
+    const char *under = "/tmp"; /* where the run's ledgers are made */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
             clients = atoi(argv[++i]);
@@ -1554,10 +1556,13 @@ int main(int argc, char **argv)
             bulk = atoi(argv[++i]);
         else if (strcmp(argv[i], "--daemon-log") == 0 && i + 1 < argc)
             daemon_log = argv[++i];
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            under = argv[++i];
         else {
             fprintf(stderr, "usage: tcmtrace-bench [--clients N] [--events N] [--bulk N] "
                             "[--entries N] [--keep]\n"
-                            "                      [--spread-codes] [--daemon-log FILE]\n");
+                            "                      [--spread-codes] [--daemon-log FILE] "
+                            "[--dir DIR]\n");
             return 2;
         }
     }
@@ -1579,8 +1584,17 @@ int main(int argc, char **argv)
     snprintf(limits, sizeof limits, "%s/../schemas/limits/chp2020.json", bin);
     if (access(limits, R_OK) != 0)
         snprintf(limits, sizeof limits, "%s/../../schemas/limits/chp2020.json", bin);
-    char tmpl[] = "/tmp/tcmtrace-bench-XXXXXX";
-    char *root = mkdtemp(tmpl);
+    char tmpl[PATH_MAX];
+    char *root = NULL;
+    if ((size_t)snprintf(tmpl, sizeof tmpl, "%s/tcmtrace-bench-XXXXXX", under) < sizeof tmpl)
+        root = mkdtemp(tmpl);
+    if (root == NULL) {
+        fprintf(stderr,
+                "tcmtrace-bench: cannot make a directory for the ledgers under %s (%s); "
+                "give --dir a directory you can write to\n",
+                under, strerror(errno));
+        return 2;
+    }
     tt_keypair_generate(&authority);
     tt_keypair_generate(&logkey);
     for (int i = 0; i < GROWERS; i++)
