@@ -494,7 +494,8 @@ static proc_io io_of(pid_t pid)
 }
 
 /* Sectors of 512 bytes written to the block device that holds dir, by every process, from
- * /sys/dev/block/MAJOR:MINOR/stat; -1 when dir is on no block device (a tmpfs, say). */
+ * /sys/dev/block/MAJOR:MINOR/stat; -1 when the kernel keeps no such count for dir's device (a
+ * tmpfs, or a file system such as btrfs whose files are on no one block device). */
 static long long device_sectors_written(const char *dir)
 {
     struct stat st;
@@ -813,7 +814,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
            by.writer / ev, by.workers / ev, by.acker / ev, by.other / ev);
     /* what its commits wrote: the writer's largest cost after the rules in small groups */
     if (commits0 >= 0 && commits1 > commits0 && io0.wchar >= 0 && io1.wchar >= 0) {
-        char disk[64] = "not measured (no block device)";
+        char disk[80] = "not measured (no device count for the directory)";
         if (sectors0 >= 0 && sectors1 >= sectors0)
             snprintf(disk, sizeof disk, "%.1f KB",
                      (double)(sectors1 - sectors0) * 512 / (double)total / 1024);
