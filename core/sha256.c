@@ -21,9 +21,8 @@ void tt_sha256_final(tt_sha256_state *st, uint8_t out[TT_SHA256_SIZE])
 
 void tt_sha256(uint8_t out[TT_SHA256_SIZE], const void *p, size_t n)
 {
-    struct sha256_ctx c;
-    sha256_init(&c);
-    if (n)
-        sha256_update(&c, n, p);
-    sha256_digest(&c, TT_SHA256_SIZE, out);
+    tt_sha256_state st;
+    tt_sha256_init(&st);
+    tt_sha256_update(&st, p, n);
+    tt_sha256_final(&st, out);
 }
