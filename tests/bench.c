@@ -470,27 +470,23 @@ static double stop_daemon(pid_t pid)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* What process pid has handed to files (wchar, from /proc/PID/io; -1 when it cannot be
+/* The bytes process pid has handed to files (wchar, from /proc/PID/io; -1 when it cannot be
  * read). What reached the disk is read from the device instead (below): the process's own
  * write_bytes counts a whole page-cache folio as written when any of it is dirtied, and
  * where the kernel keeps a file in large folios (ext4 on Linux 6.18 does, for a file made
  * by large writes, as LMDB makes its map) one 4 KB page written counts as up to 2 MB, while
  * only the 4 KB reach the device (docs/bench.md). */
-typedef struct proc_io {
-    long long wchar;
-} proc_io;
-
-static proc_io io_of(pid_t pid)
+static long long wchar_of(pid_t pid)
 {
     char path[64], line[128];
-    proc_io io = {-1};
+    long long wchar = -1;
     snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f))
-        sscanf(line, "wchar: %lld", &io.wchar);
+        sscanf(line, "wchar: %lld", &wchar);
     if (f)
         fclose(f);
-    return io;
+    return wchar;
 }
 
 /* Sectors of 512 bytes written to the block device that holds dir, by every process, from
@@ -732,7 +728,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
         pthread_create(&st[i], NULL, scan_loop, &scs[i]);
     }
     long long commits0 = daemon_commits(url);
-    proc_io io0 = io_of(pid);
+    long long wchar0 = wchar_of(pid);
     long long sectors0 = device_sectors_written(dir);
     t0 = now_s();
     double c0 = self_cpu();
@@ -748,7 +744,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
         scans += scs[i].done;
     }
     thread_cpu by = daemon_threads(pid); /* before it stops: what the ingest cost */
-    proc_io io1 = io_of(pid);
+    long long wchar1 = wchar_of(pid);
     long long sectors1 = device_sectors_written(dir);
     long long commits1 = daemon_commits(url);
     double daemon_cpu = stop_daemon(pid);
@@ -813,7 +809,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
            "|\n",
            by.writer / ev, by.workers / ev, by.acker / ev, by.other / ev);
     /* what its commits wrote: the writer's largest cost after the rules in small groups */
-    if (commits0 >= 0 && commits1 > commits0 && io0.wchar >= 0 && io1.wchar >= 0) {
+    if (commits0 >= 0 && commits1 > commits0 && wchar0 >= 0 && wchar1 >= 0) {
         char disk[80] = "not measured (no device count for the directory)";
         if (sectors0 >= 0 && sectors1 >= sectors0)
             snprintf(disk, sizeof disk, "%.1f KB",
@@ -822,7 +818,7 @@ static void ingest(const char *bin, const char *dir, const char *limits, int ncl
                "disk an event (the device's count, its syncs and the file system's own writes) "
                "| %.1f / %.1f KB / %s |\n",
                (double)ok / (double)(commits1 - commits0),
-               (double)(io1.wchar - io0.wchar) / (double)total / 1024, disk);
+               (double)(wchar1 - wchar0) / (double)total / 1024, disk);
     }
     /* what a daemon that did nothing but verify could reach, with these
      * clients on the same cores */
@@ -970,10 +966,9 @@ static void http_run(int port, const char *code, uint64_t tiles, const char *wha
                errors);
     else
         printf("| HTTP GET %s, %d keep-alive connections | %.0f requests/s, p50 / p99 %.2f / %.2f "
-               "ms%s "
-               "|\n",
-               what, CONNS, (double)total / wall, total ? all[total / 2] * 1e3 : 0,
-               total ? all[total * 99 / 100] * 1e3 : 0, errors ? " (errors!)" : "");
+               "ms%s |\n",
+               what, CONNS, (double)total / wall, all[total / 2] * 1e3, all[total * 99 / 100] * 1e3,
+               errors ? " (errors!)" : "");
     free(all);
 }
 
@@ -1589,6 +1584,8 @@ int main(int argc, char **argv)
     char *root = NULL;
     if ((size_t)snprintf(tmpl, sizeof tmpl, "%s/tcmtrace-bench-XXXXXX", under) < sizeof tmpl)
         root = mkdtemp(tmpl);
+    else
+        errno = ENAMETOOLONG;
     if (root == NULL) {
         fprintf(stderr,
                 "tcmtrace-bench: cannot make a directory for the ledgers under %s (%s); "
