@@ -166,13 +166,14 @@ tsan:
 # libraries, not ours, are suppressed in tests/valgrind.supp. With -q
 # valgrind writes a log only when it has something to report, so any
 # non-empty log is a failure.
-valgrind: all $(BUILD)/tcmtrace-sign $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so
+valgrind: all $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so
 	@rm -rf $(BUILD)/vg && mkdir -p $(BUILD)/vg
 	@for b in tcmtrace tcmtraced tcmtrace-web; do \
 	  printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=%s/tests/valgrind.supp --log-file=%s/vg/log.%%p %s/%s "$$@"\n' \
 	    "$$(pwd)" "$$(pwd)/$(BUILD)" "$$(pwd)/$(BUILD)" $$b >$(BUILD)/vg/$$b; chmod +x $(BUILD)/vg/$$b; \
 	done
 	@ln -s ../tcmtrace-sign $(BUILD)/vg/tcmtrace-sign
+	@ln -s ../tcmtrace-bench $(BUILD)/vg/tcmtrace-bench
 	@ln -s ../tamper $(BUILD)/vg/tamper
 	@ln -s ../forging-proxy $(BUILD)/vg/forging-proxy
 	@for s in demo e2e hostile; do \

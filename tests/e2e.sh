@@ -646,6 +646,13 @@ for c in key actor register transfer receive reject split process inspect hold r
     expect 0 "$c --help" "$TT" $c --help
 done
 expect 0 "tcmtraced --help" "$TTD" --help
+# the benchmark (built by every make test, run only by make bench) refuses a place it cannot
+# make its ledgers in before it measures anything, and names the place and the option
+expect 2 "bench with a --dir it cannot write to" "$BIN/tcmtrace-bench" --dir "$WORK/no/such/dir"
+contains "$ERR" "$WORK/no/such/dir" "the bench names the directory"
+contains "$ERR" "give --dir a directory you can write to" "the bench says what to do"
+expect 2 "bench with an unknown option" "$BIN/tcmtrace-bench" --frobnicate
+contains "$ERR" "[--dir DIR]" "the bench's usage lists --dir"
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
