@@ -7,6 +7,8 @@
  *   2  usage: the command line or an input file is wrong; nothing was sent
  *   3  unreachable: no daemon, or a local file or key could not be used
  *   4  not verified: a proof, signature, checkpoint or audit does not hold
+ *   5  not for sale: what was shown is proved, but the lot may not be sold or used
+ *      (held, recalled, destroyed, used up, in transit)
  */
 #ifndef TCMTRACE_CLI_H
 #define TCMTRACE_CLI_H
@@ -16,7 +18,7 @@
 
 #include "tcmtrace/tcmtrace.h"
 
-enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3, EX_UNVERIFIED = 4 };
+enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3, EX_UNVERIFIED = 4, EX_NOT_SALEABLE = 5 };
 
 typedef struct cli {
     const char *dir;       /* ledger directory: ipc://DIR/api.sock */
@@ -88,6 +90,17 @@ const char *fmt_verdict(const char *verdict);
 /* An inspection: who, which lab, the verdict, then every measured value
  * with its limit, its own verdict and the limit's status. */
 void fmt_inspection(json_t *inspection, const char *indent);
+/* Why a lot may not be sold: a stable code ("held", "recalled", "destroyed", "depleted",
+ * "in_transit", "bad_state") and a sentence in Chinese and in English. */
+typedef struct fmt_sale {
+    const char *code;
+    char zh[512], en[512];
+} fmt_sale;
+/* NULL when the lot (a batch record, trace node or list row) may be sold, else why->code. */
+const char *fmt_not_saleable(json_t *batch, fmt_sale *why);
+/* The verdict for people (out NULL: printed first, ✓ or ✗) or for scripts (set in out as
+ * "saleable" and "not_saleable"); returns EX_DONE or EX_NOT_SALEABLE. */
+int fmt_sale_line(json_t *batch, json_t *out);
 /* A progress bar on stderr when it is a terminal. */
 void fmt_progress(const char *what, uint64_t done, uint64_t total);
 

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "tcmtrace/qrimage.h"
 #include "tcmtrace/util.h"
 
 static const char KEY_USAGE[] =
@@ -55,12 +57,14 @@ static int key_new(cli *c, int argc, char **argv)
     if (rc == TT_OK)
         rc = tt_key_save_public(pub, kp.pk, &err);
     tt_b64((tt_bytes){32, kp.pk}, pk64);
+    char check[TT_KEY_CHECK_LEN + 1];
+    tt_key_check(kp.pk, check);
     tt_keypair_wipe(&kp);
     if (rc != TT_OK)
         return cli_fail(EX_UNREACHABLE, tt_err_name(rc), "%s", err.message);
     if (c->json) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "secret", file, "public", pub, "key", pk64,
-                              "sealed", !unsealed);
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b}", "secret", file, "public", pub, "key",
+                              pk64, "check", check, "sealed", !unsealed);
         fmt_json(j);
         json_decref(j);
         return EX_DONE;
@@ -69,6 +73,7 @@ static int key_new(cli *c, int argc, char **argv)
     fmt_kv("私钥", "%s (%s)", file, unsealed ? "未加密 / unsealed" : "口令加密 / sealed");
     fmt_kv("公钥文件", "%s", pub);
     fmt_kv("公钥", "%s", pk64);
+    fmt_kv("核对码", "%s（登记时请市场管理处逐组读回 / read back at enrolment）", check);
     return EX_DONE;
 }
 
@@ -84,6 +89,8 @@ static int key_show(cli *c, int argc, char **argv)
     if (tt_key_load_public(argv[1], pk, &err) != TT_OK)
         return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
     tt_b64((tt_bytes){32, pk}, pk64);
+    char check[TT_KEY_CHECK_LEN + 1];
+    tt_key_check(pk, check);
     if (tt_key_secret_is_sealed(argv[1], &sealed, &err) != TT_OK)
         sealed = -1;
     if (open && sealed < 0)
@@ -97,7 +104,7 @@ static int key_show(cli *c, int argc, char **argv)
     }
     const char *kind = sealed < 0 ? "public" : sealed ? "sealed" : "unsealed";
     if (c->json) {
-        json_t *j = json_pack("{s:s, s:s}", "key", pk64, "file", kind);
+        json_t *j = json_pack("{s:s, s:s, s:s}", "key", pk64, "check", check, "file", kind);
         if (open)
             json_object_set_new(j, "opened", json_true());
         fmt_json(j);
@@ -105,6 +112,7 @@ static int key_show(cli *c, int argc, char **argv)
         return EX_DONE;
     }
     printf("%s\n", pk64);
+    printf("  核对码 check: %s\n", check);
     if (sealed == 1)
         printf("  私钥文件，用密码加密（Argon2id + XChaCha20-Poly1305） / secret key, sealed with a "
                "passphrase\n");
@@ -133,14 +141,20 @@ int cmd_key(cli *c, int argc, char **argv)
 
 static const char ACTOR_USAGE[] =
     "usage: tcmtrace actor enroll --id ID --name NAME --org ORG --licence NO\n"
-    "                             --role ROLE[,ROLE] --pubkey FILE|BASE64 [--stall STALL]\n"
+    "                             --role ROLE[,ROLE] [--stall STALL]\n"
+    "                             (--pubkey FILE | --pubkey-photo IMAGE | --pubkey BASE64 --check DIGITS)\n"
     "       tcmtrace actor revoke ID --reason TEXT\n"
     "       tcmtrace actor rotate --new-key FILE\n"
     "       tcmtrace actor show ID|KEY\n"
     "\n"
     "enroll and revoke are signed by a market authority's --key; rotate by the actor's\n"
     "current --key, moving its identity to the key in FILE. Roles: grower, trader,\n"
-    "processor, inspector, regulator, pharmacy.\n";
+    "processor, inspector, regulator, pharmacy.\n"
+    "\n"
+    "The key to enroll: a .pub file (or a key file) made by `tcmtrace key new`; a photo or\n"
+    "screenshot of the key QR the stall page shows (--pubkey-photo); or a key typed by hand,\n"
+    "only with the 20-digit check shown beside it (--check), so that one wrong character is\n"
+    "caught before it is enrolled. The check is printed back: read it to the key's owner.\n";
 
 static int print_seq(cli *c, json_t *resp, const char *what)
 {
@@ -155,27 +169,91 @@ static int print_seq(cli *c, json_t *resp, const char *what)
     return EX_DONE;
 }
 
-static int pubkey_arg(const char *arg, char out[64])
+/* The key to enroll or rotate to: a file, a key QR's text, or a typed key with its check
+ * (`check` NULL: a file or a key QR's text only). */
+static int pubkey_arg(const char *arg, const char *check, uint8_t pk[32], char out[64])
 {
-    uint8_t pk[32];
-    size_t n = 0;
-    if (strlen(arg) == 44 && tt_unb64(arg, 44, 0, pk, 32, &n) == TT_OK && n == 32) {
-        snprintf(out, 64, "%s", arg);
-        return 0;
-    }
     tt_error err;
-    if (tt_key_load_public(arg, pk, &err) != TT_OK)
+    if (access(arg, F_OK) != 0 && strlen(arg) <= 120) { /* not a file: typed or pasted */
+        if (tt_key_qr_parse(arg, pk, &err) != TT_OK)
+            return cli_fail(EX_USAGE, tt_err_name(err.code),
+                            "“%s”既不是密钥文件，也不是公钥：请给出 .pub 文件、密钥二维码的照片"
+                            "（--pubkey-photo），或照抄的公钥加核对码（--check） / %s",
+                            arg, err.message);
+        if (strncmp(arg, "tcmtrace-key:", 13) != 0) {
+            if (check == NULL)
+                return cli_fail(EX_USAGE, "usage",
+                                "手工输入的公钥必须附上核对码 --check（对方页面上公钥旁的 20 位数字），"
+                                "以免抄错一个字符就登记了别人的钥匙 / a key typed by hand needs its "
+                                "20-digit check: --check DIGITS (or use --pubkey-photo)");
+            if (!tt_key_check_matches(pk, check)) {
+                char want[TT_KEY_CHECK_LEN + 1];
+                tt_key_check(pk, want);
+                return cli_fail(EX_USAGE, "key_check",
+                                "核对码不符：这把公钥的核对码是 %s，不是 %s。公钥很可能抄错了，"
+                                "请重新核对，或用 --pubkey-photo 拍下二维码 / the check does not "
+                                "match the key: it was most likely mistyped; nothing was sent",
+                                want, check);
+            }
+        }
+    } else if (check != NULL) {
+        return cli_fail(EX_USAGE, "usage", "--check goes with a key typed by hand (--pubkey BASE64)");
+    } else if (tt_key_load_public(arg, pk, &err) != TT_OK)
         return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     tt_b64((tt_bytes){32, pk}, out);
     return 0;
+}
+
+/* The key from a photo of its QR symbol (the stall page's 密钥 tab). */
+static int pubkey_photo(const char *file, uint8_t pk[32], char out[64])
+{
+    qr_image img;
+    char why[300], **texts = NULL;
+    if (qr_load_image(file, &img, why, sizeof why) != 0)
+        return cli_fail(EX_USAGE, "malformed", "%s", why);
+    size_t n = qr_decode_all(&img, &texts);
+    qr_image_free(&img);
+    int ex = EX_USAGE, keys = 0;
+    tt_error err;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[32];
+        if (tt_key_qr_parse(texts[i], k, &err) == TT_OK) {
+            memcpy(pk, k, 32);
+            keys++;
+        } else if (err.code == TT_ERR_KEY_FORMAT)
+            keys = -1000;
+        free(texts[i]);
+    }
+    free(texts);
+    if (n == 0)
+        return cli_fail(EX_USAGE, "malformed",
+                        "%s 里读不出二维码：请拍得更近、更稳 / no QR symbol could be read in %s",
+                        file, file);
+    if (keys < 0)
+        return cli_fail(EX_USAGE, "key_format", "%s 里的密钥二维码已损坏或被改动 / %s", file,
+                        err.message);
+    if (keys == 0)
+        return cli_fail(EX_USAGE, "malformed",
+                        "%s 里的二维码不是公钥（可能是药材标签）：请拍“我的摊位”页“密钥”一栏的二维码 / "
+                        "the QR symbol in %s is not a public key",
+                        file, file);
+    if (keys > 1)
+        return cli_fail(EX_USAGE, "malformed",
+                        "%s 里有不止一把公钥：请只拍一个二维码 / more than one key in %s", file,
+                        file);
+    tt_b64((tt_bytes){32, pk}, out);
+    ex = EX_DONE;
+    return ex;
 }
 
 static int actor_enroll(cli *c, int argc, char **argv)
 {
     static const struct option o[] = {
         {"id", 1, 0, 'i'},   {"name", 1, 0, 'n'},   {"org", 1, 0, 'o'},   {"licence", 1, 0, 'l'},
-        {"role", 1, 0, 'r'}, {"pubkey", 1, 0, 'p'}, {"stall", 1, 0, 's'}, {0, 0, 0, 0}};
+        {"role", 1, 0, 'r'}, {"pubkey", 1, 0, 'p'}, {"stall", 1, 0, 's'},
+        {"pubkey-photo", 1, 0, 'P'}, {"check", 1, 0, 'c'}, {0, 0, 0, 0}};
     const char *id = 0, *name = 0, *org = 0, *lic = 0, *roles = 0, *pub = 0, *stall = 0;
+    const char *photo = 0, *check = 0;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
@@ -201,16 +279,27 @@ static int actor_enroll(cli *c, int argc, char **argv)
         case 's':
             stall = optarg;
             break;
+        case 'P':
+            photo = optarg;
+            break;
+        case 'c':
+            check = optarg;
+            break;
         default:
             return fputs(ACTOR_USAGE, stderr), EX_USAGE;
         }
     }
-    if (!id || !name || !org || !lic || !roles || !pub)
+    if (!id || !name || !org || !lic || !roles || (!pub == !photo))
         return cli_fail(EX_USAGE, "usage",
-                        "actor enroll needs --id, --name, --org, --licence, --role and --pubkey");
-    char pk64[64];
-    if (pubkey_arg(pub, pk64))
+                        "actor enroll needs --id, --name, --org, --licence, --role and one of "
+                        "--pubkey or --pubkey-photo");
+    if (photo && check)
+        return cli_fail(EX_USAGE, "usage", "--check goes with a key typed by hand (--pubkey BASE64)");
+    char pk64[64], kcheck[TT_KEY_CHECK_LEN + 1];
+    uint8_t pk[32];
+    if (photo ? pubkey_photo(photo, pk, pk64) : pubkey_arg(pub, check, pk, pk64))
         return EX_USAGE;
+    tt_key_check(pk, kcheck);
     json_t *rl = json_array();
     char *copy = strdup(roles);
     for (char *r = strtok(copy, ","); r; r = strtok(NULL, ","))
@@ -226,6 +315,10 @@ static int actor_enroll(cli *c, int argc, char **argv)
         return ex;
     char what[256];
     snprintf(what, sizeof what, "已登记主体 / actor enrolled: %s %s (%s)", id, name, roles);
+    if (!c->json)
+        printf("公钥核对码 / key check: %s\n  请对方看着自己手机上的核对码，逐组读给您听：对不上就撤销这次登记 / "
+               "have the owner read back the check shown beside their key\n",
+               kcheck);
     return print_seq(c, resp, what);
 }
 
@@ -248,7 +341,8 @@ static int actor_rotate(cli *c, int argc, char **argv)
     if (argc != 3 || strcmp(argv[1], "--new-key") != 0)
         return fputs(ACTOR_USAGE, stderr), EX_USAGE;
     char pk64[64];
-    if (pubkey_arg(argv[2], pk64))
+    uint8_t newpk[32];
+    if (pubkey_arg(argv[2], NULL, newpk, pk64))
         return EX_USAGE;
     tt_keypair kp;
     int ex = cli_load_key(c, &kp);

@@ -402,6 +402,33 @@ int cmd_scan(cli *c, int argc, char **argv)
     return worst;
 }
 
+/* A key QR (the stall page's 密钥 tab) is no label: say what it is and how to enroll it. */
+static int key_symbol(cli *c, const uint8_t *pk, const char *why)
+{
+    char b64[48] = "", check[TT_KEY_CHECK_LEN + 1] = "";
+    if (pk) {
+        tt_b64((tt_bytes){32, pk}, b64);
+        tt_key_check(pk, check);
+    }
+    if (c->json) {
+        json_t *j = pk ? json_pack("{s:s, s:s, s:s}", "kind", "public_key", "key", b64, "check", check)
+                       : json_pack("{s:s, s:s, s:s}", "kind", "public_key", "code", "key_format",
+                                   "message", why);
+        fmt_json(j);
+        json_decref(j);
+    } else if (pk) {
+        printf("这是一把公钥的二维码，不是药材标签 / this QR symbol is a public key, not a label\n");
+        fmt_kv("公钥", "%s", b64);
+        fmt_kv("核对码", "%s", check);
+        printf("  登记它 / to enroll it: tcmtrace actor enroll --pubkey-photo PHOTO --id ID --name 姓名 "
+               "--org 商号 --licence 证照号 --role trader\n");
+    } else {
+        printf("这个公钥二维码已损坏或被改动，不能用来登记 / this key symbol is damaged or altered\n");
+        printf("  key_format: %s\n", why);
+    }
+    return pk ? EX_DONE : EX_UNVERIFIED;
+}
+
 /* One label's text: checked offline, then (online) against the ledger. */
 static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int anonymous)
 {
@@ -410,6 +437,12 @@ static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int an
     char *text = strdup(arg_text);
     tt_label lb;
     tt_error terr;
+    uint8_t kpk[32];
+    if (strncmp(text, "tcmtrace-key:", 13) == 0 || tt_key_qr_parse(text, kpk, NULL) == TT_OK) {
+        int ok = tt_key_qr_parse(text, kpk, &terr) == TT_OK;
+        free(text);
+        return key_symbol(c, ok ? kpk : NULL, terr.message);
+    }
     tt_err rc = tt_label_parse(text, &lb, &terr);
     if (rc == TT_OK)
         rc = tt_label_verify(&lb, &v, &terr);

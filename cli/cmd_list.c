@@ -65,9 +65,11 @@ static void batch_row(json_t *b, const char *other)
 {
     char pretty[TT_CODE_PRETTY + 1], q[48], herb[200];
     tt_code_pretty(js(b, "id"), pretty);
+    fmt_sale why;
+    const char *no = fmt_not_saleable(b, &why);
     snprintf(herb, sizeof herb, "%s%s%s", *js(b, "product_name") ? js(b, "product_name") : js(b, "herb"),
              *js(b, "form") ? "·" : "", js(b, "form"));
-    printf("  ");
+    printf(no && strcmp(no, "in_transit") ? "✗ " : "  ");
     fmt_pad(pretty, 21);
     fmt_pad(herb, 16);
     fmt_pad(fmt_qty(json_integer_value(json_object_get(b, "remaining_g")), q), 12);
@@ -128,6 +130,15 @@ int cmd_stock(cli *c, int argc, char **argv)
         else if (all || (strcmp(st, "depleted") && strcmp(st, "destroyed")))
             json_array_append(held, b);
     }
+    size_t unsaleable = 0;
+    json_array_foreach(lots, i, b)
+    {
+        fmt_sale why;
+        const char *no = fmt_not_saleable(b, &why);
+        unsaleable += no && strcmp(no, "in_transit") != 0;
+        if (c->json)
+            fmt_sale_line(b, b);
+    }
     if (c->json) {
         json_t *j = json_pack("{s:s, s:O, s:O, s:O}", "actor", who, "held", held, "sent", out,
                               "incoming", in);
@@ -139,6 +150,10 @@ int cmd_stock(cli *c, int argc, char **argv)
         char q[48];
         printf("%s 的库存 / stock of %s: %zu 批在库 (%s)，%zu 批发出在途，%zu 批待收\n", who, who,
                json_array_size(held), fmt_qty(g, q), json_array_size(out), json_array_size(in));
+        if (unsaleable)
+            printf("✗ 其中 %zu 批不可销售（扣留、召回、已用尽或已销毁），见下表标 ✗ 的行 / %zu lots "
+                   "marked ✗ may not be sold\n",
+                   unsaleable, unsaleable);
         const struct {
             const char *title;
             json_t *list;
@@ -190,6 +205,17 @@ int cmd_search(cli *c, int argc, char **argv)
         }
         for (size_t k = 0; k < sizeof opts / sizeof *opts && i + 1 < argc; k++)
             if (strcmp(argv[i], opts[k][0]) == 0) {
+                static const char STATES[] = " active in_transit held recalled depleted destroyed ";
+                char word[64];
+                snprintf(word, sizeof word, " %s ", argv[i + 1]);
+                if (strcmp(argv[i], "--state") == 0 && (strlen(argv[i + 1]) > 40 || !strstr(STATES, word))) {
+                    json_decref(req);
+                    return cli_fail(EX_USAGE, "usage",
+                                    "没有“%s”这种状态；--state 可以是 active（在库）、in_transit（在途）、"
+                                    "held（扣留）、recalled（召回）、depleted（已用尽）或 destroyed（已销毁） / "
+                                    "--state is one of active, in_transit, held, recalled, depleted, destroyed",
+                                    argv[i + 1]);
+                }
                 if (strncmp(opts[k][1], "harvest", 7) == 0 && !tt_date_valid(argv[i + 1])) {
                     json_decref(req);
                     return cli_fail(EX_USAGE, "usage", "%s takes a date YYYY-MM-DD, not \"%s\"",

@@ -131,10 +131,13 @@ int cmd_show(cli *c, int argc, char **argv)
     json_t *resp;
     if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &resp)))
         return ex;
-    if (c->json)
+    json_t *b = json_object_get(resp, "batch");
+    if (c->json) {
+        ex = fmt_sale_line(b, resp);
         fmt_json(resp);
-    else {
-        print_batch(json_object_get(resp, "batch"));
+    } else {
+        ex = fmt_sale_line(b, NULL);
+        print_batch(b);
         printf("  记录 / events\n");
         size_t i;
         json_t *e;
@@ -142,7 +145,7 @@ int cmd_show(cli *c, int argc, char **argv)
             printf("    #%-6lld %s\n", ji(e, "seq"), fmt_type(js(e, "type")));
     }
     json_decref(resp);
-    return EX_DONE;
+    return ex;
 }
 
 /* How many lots lie below n along links. */
@@ -250,12 +253,17 @@ static int trace_one_way(cli *c, const char *code, int up, int depth)
         cursor = json_is_integer(next) ? (int64_t)json_integer_value(next) : -1;
         json_decref(resp);
     }
+    json_t *root = NULL, *x;
+    size_t i;
+    json_array_foreach(nodes, i, x) if (!root && ji(x, "depth") == 0) root = x;
     if (ex == EX_DONE && c->json) {
         json_t *j = json_pack("{s:s, s:s, s:O}", "id", code, "direction", up ? "up" : "down",
                               "nodes", nodes);
+        ex = root ? fmt_sale_line(root, j) : EX_DONE;
         fmt_json(j);
         json_decref(j);
     } else if (ex == EX_DONE) {
+        ex = root ? fmt_sale_line(root, NULL) : EX_DONE;
         printf("%s\n", up ? "来源 (向上追溯至产地) / upstream to the origin"
                           : "去向 (向下追踪至销售) / downstream to every sale");
         print_paged(nodes, code, 0, depth, up);
@@ -307,12 +315,14 @@ int cmd_trace(cli *c, int argc, char **argv)
     int ex;
     if ((ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code), &resp)))
         return ex;
+    json_t *t = json_object_get(resp, "trace");
     if (c->json) {
+        ex = fmt_sale_line(json_object_get(t, "up"), resp);
         fmt_json(resp);
         json_decref(resp);
-        return EX_DONE;
+        return ex;
     }
-    json_t *t = json_object_get(resp, "trace");
+    ex = fmt_sale_line(json_object_get(t, "up"), NULL);
     if (up) {
         printf("来源 (向上追溯至产地) / upstream to the origin\n");
         print_node(json_object_get(t, "up"), 0, "parents", depth, brief);
@@ -324,7 +334,7 @@ int cmd_trace(cli *c, int argc, char **argv)
     if (json_is_true(json_object_get(t, "truncated")))
         printf("(追溯树过大，已截断 / the tree was cut short)\n");
     json_decref(resp);
-    return EX_DONE;
+    return ex;
 }
 
 int cmd_log(cli *c, int argc, char **argv)
@@ -772,25 +782,33 @@ int cmd_verify(cli *c, int argc, char **argv)
     tt_checkpoint cp;
     size_t n = 0;
     uint64_t ms = 0;
-    if ((ex = verify_trace(c, code, &n, &cp)) || (ex = checkpoint_age(c, &cp, &ms)))
+    json_t *resp;
+    if ((ex = verify_trace(c, code, &n, &cp)) || (ex = checkpoint_age(c, &cp, &ms)) ||
+        (ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &resp)))
         return ex;
+    json_t *b = json_object_get(resp, "batch");
     char pretty[TT_CODE_PRETTY + 1];
     if (c->json) {
         json_t *j =
-            json_pack("{s:s, s:b, s:I, s:I, s:s, s:I}", "id", code, "verified", 1, "entries",
+            json_pack("{s:s, s:b, s:I, s:I, s:s, s:I, s:s}", "id", code, "verified", 1, "entries",
                       (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin", cp.origin,
-                      "latest_entry_ms", (json_int_t)ms);
+                      "latest_entry_ms", (json_int_t)ms, "status", json_string_value(
+                                                                     json_object_get(b, "status")));
+        ex = fmt_sale_line(b, j);
         fmt_json(j);
         json_decref(j);
     } else {
-        printf("✓ 批次 %s 的 %zu 条追溯记录均已验证\n", fmt_code(code, pretty), n);
+        ex = fmt_sale_line(b, NULL);
+        printf("%s批次 %s 的 %zu 条追溯记录均已验证%s\n", ex ? "  " : "✓ ", fmt_code(code, pretty), n,
+               ex ? "：记录真实，但这批货不能卖" : "");
         printf("  每条记录签名有效，且包含在 %s 签名的检查点 (%llu 条) 中\n", cp.origin,
                (unsigned long long)cp.size);
         printf("  verified: %zu entries, signatures and inclusion proofs, checkpoint size %llu\n",
                n, (unsigned long long)cp.size);
         print_age(ms);
     }
-    return EX_DONE;
+    json_decref(resp);
+    return ex;
 }
 
 static void audit_progress(void *ctx, uint64_t done, uint64_t total)

@@ -253,3 +253,78 @@ void fmt_inspection(json_t *x, const char *indent)
             printf("  %s\n", fmt_verdict("no_limit"));
     }
 }
+
+/*
+ * Whether a lot may be sold or used, from its record (a batch, a trace node or
+ * a list row): a lot may be sold only while it is in stock ("active") with
+ * something left. Anything else is said first and loudest by verify, show,
+ * trace and stock, and makes verify, show and trace exit EX_NOT_SALEABLE.
+ */
+const char *fmt_not_saleable(json_t *b, fmt_sale *why)
+{
+    const char *st = json_string_value(json_object_get(b, "status"));
+    json_t *q = json_object_get(b, "qty");
+    json_t *left = q ? json_object_get(q, "remaining") : json_object_get(b, "remaining_g");
+    const char *hold = json_string_value(json_object_get(b, "hold_reason"));
+    const char *recall = json_string_value(json_object_get(b, "recall_reason"));
+    if (st == NULL)
+        st = "";
+    why->code = NULL;
+    if (strcmp(st, "recalled") == 0) {
+        why->code = "recalled";
+        snprintf(why->zh, sizeof why->zh, "该批次已被召回%s%s%s。请勿销售或使用，并联系市场监管部门",
+                 recall ? "（" : "", recall ? recall : "", recall ? "）" : "");
+        snprintf(why->en, sizeof why->en, "this lot was recalled%s%s%s: do not sell or dispense it",
+                 recall ? " («" : "", recall ? recall : "", recall ? "»)" : "");
+    } else if (strcmp(st, "held") == 0) {
+        why->code = "held";
+        snprintf(why->zh, sizeof why->zh, "该批次已被扣留%s%s%s，解除扣留前不得销售或使用",
+                 hold ? "（" : "", hold ? hold : "", hold ? "）" : "");
+        snprintf(why->en, sizeof why->en,
+                 "this lot is held%s%s%s: it may not be sold or used until it is released",
+                 hold ? " («" : "", hold ? hold : "", hold ? "»)" : "");
+    } else if (strcmp(st, "destroyed") == 0) {
+        why->code = "destroyed";
+        snprintf(why->zh, sizeof why->zh, "该批次已销毁，市面上不应再有这批货");
+        snprintf(why->en, sizeof why->en,
+                 "this lot was destroyed: none of it should be on sale anywhere");
+    } else if (strcmp(st, "depleted") == 0 ||
+               (strcmp(st, "active") == 0 && left && json_integer_value(left) <= 0)) {
+        why->code = "depleted";
+        snprintf(why->zh, sizeof why->zh,
+                 "该批次已全部售出或用完，剩余 0：再有人以这个追溯码出售，应核实来源");
+        snprintf(why->en, sizeof why->en,
+                 "this lot is used up (nothing remains): goods offered under its code should be "
+                 "questioned");
+    } else if (strcmp(st, "in_transit") == 0) {
+        why->code = "in_transit";
+        snprintf(why->zh, sizeof why->zh, "该批次在途中，收货方签收之前不能销售");
+        snprintf(why->en, sizeof why->en,
+                 "this lot is in transit: it may not be sold until its recipient receives it");
+    } else if (strcmp(st, "active") != 0) {
+        why->code = "bad_state";
+        snprintf(why->zh, sizeof why->zh, "该批次的状态（%s）不允许销售", fmt_status(st));
+        snprintf(why->en, sizeof why->en, "this lot's status (%s) does not allow a sale", st);
+    }
+    return why->code;
+}
+
+int fmt_sale_line(json_t *b, json_t *out)
+{
+    fmt_sale why;
+    int no = fmt_not_saleable(b, &why) != NULL;
+    if (out) {
+        json_object_set_new(out, "saleable", json_boolean(!no));
+        if (no)
+            json_object_set_new(out, "not_saleable",
+                                json_pack("{s:s, s:s, s:s}", "code", why.code, "zh", why.zh,
+                                          "en", why.en));
+    } else if (no) {
+        printf("✗ 不可销售：%s。\n  NOT FOR SALE: %s.\n", why.zh, why.en);
+    } else {
+        printf("✓ 可以销售：在库，剩余 %s / in stock and may be sold\n",
+               fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")),
+                       (char[48]){0}));
+    }
+    return no ? EX_NOT_SALEABLE : EX_DONE;
+}

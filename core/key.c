@@ -7,6 +7,8 @@
  * never overwritten, and synced (with their directory) before returning.
  */
 #include "tcmtrace/key.h"
+#include "tcmtrace/bytes.h"
+#include "tcmtrace/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -338,4 +340,77 @@ tt_err tt_key_load_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *er
         rc = get_b64_field(text, "public", pk, TT_PK_SIZE, path, err);
     free(text);
     return rc;
+}
+
+/* ---- key checks and key QR symbols ------------------------------------------- */
+
+#define CHECK_DOMAIN "tcmtrace/keycheck/v1\n"
+#define QR_PREFIX "tcmtrace-key:v1:"
+
+void tt_key_check(const uint8_t pk[TT_PK_SIZE], char out[TT_KEY_CHECK_LEN + 1])
+{
+    uint8_t h[TT_SHA256_SIZE];
+    tt_sha256_state st;
+    tt_sha256_init(&st);
+    tt_sha256_update(&st, CHECK_DOMAIN, sizeof CHECK_DOMAIN - 1);
+    tt_sha256_update(&st, pk, TT_PK_SIZE);
+    tt_sha256_final(&st, h);
+    for (int i = 0; i < 5; i++) {
+        unsigned v = ((unsigned)h[3 * i] << 16 | (unsigned)h[3 * i + 1] << 8 | h[3 * i + 2]) % 10000;
+        snprintf(out + 5 * i, TT_KEY_CHECK_LEN + 1 - 5 * (size_t)i, i < 4 ? "%04u " : "%04u", v);
+    }
+}
+
+int tt_key_check_matches(const uint8_t pk[TT_PK_SIZE], const char *typed)
+{
+    char want[TT_KEY_CHECK_LEN + 1];
+    tt_key_check(pk, want);
+    const char *w = want;
+    for (const char *t = typed; *t; t++) {
+        if (*t == ' ' || *t == '-')
+            continue;
+        while (*w == ' ')
+            w++;
+        if (*t != *w)
+            return 0;
+        w++;
+    }
+    while (*w == ' ')
+        w++;
+    return *w == '\0';
+}
+
+void tt_key_qr_text(const uint8_t pk[TT_PK_SIZE], char out[TT_KEY_QR_MAX])
+{
+    char b64[48], check[TT_KEY_CHECK_LEN + 1], digits[24];
+    tt_b64((tt_bytes){TT_PK_SIZE, pk}, b64);
+    tt_key_check(pk, check);
+    size_t n = 0;
+    for (const char *p = check; *p; p++)
+        if (*p != ' ')
+            digits[n++] = *p;
+    digits[n] = '\0';
+    snprintf(out, TT_KEY_QR_MAX, QR_PREFIX "%s:%s", b64, digits);
+}
+
+tt_err tt_key_qr_parse(const char *text, uint8_t pk[TT_PK_SIZE], tt_error *err)
+{
+    size_t n = 0;
+    const char *key = text, *check = NULL;
+    if (strncmp(text, QR_PREFIX, sizeof QR_PREFIX - 1) == 0) {
+        key = text + sizeof QR_PREFIX - 1;
+        if (strlen(key) != 44 + 1 + 20 || key[44] != ':')
+            return tt_fail(err, TT_ERR_KEY_FORMAT,
+                           "the key symbol is damaged: it should hold a 44-character key and "
+                           "20 check digits");
+        check = key + 45;
+    } else if (strlen(text) != 44)
+        return tt_fail(err, TT_ERR_MALFORMED, "this is not a tcmtrace public key");
+    if (tt_unb64(key, 44, 0, pk, TT_PK_SIZE, &n) != TT_OK || n != TT_PK_SIZE)
+        return tt_fail(err, check ? TT_ERR_KEY_FORMAT : TT_ERR_MALFORMED,
+                       "this is not a tcmtrace public key (not 32 bytes of base64)");
+    if (check && !tt_key_check_matches(pk, check))
+        return tt_fail(err, TT_ERR_KEY_FORMAT,
+                       "the key symbol's check digits do not match its key: it was altered");
+    return TT_OK;
 }

@@ -6,6 +6,9 @@ Usage: check_schemas.py [DIR...] [--api DIR]
 Every file in tests/fixtures/events/valid must be valid against the schema of
 its type and every file in tests/fixtures/events/invalid must be invalid; any
 further DIR (e.g. the bodies the scenario test signed) must be all valid.
+A fixture whose type has no schema counts only where the type is what it tests
+(invalid/type-*.json); a missing directory, an empty one, or a missing limits
+schema is a failure, not zero files checked.
 The C parser is held to the same fixtures by tests/test_event.c, so the
 schemas and the code cannot drift apart. Prints "N passed, N failed".
 """
@@ -24,7 +27,7 @@ def load_schemas():
     for sub in ('events', 'api', 'limits'):
         d = os.path.join(SCHEMAS, sub)
         if not os.path.isdir(d):
-            continue
+            sys.exit(f'FAIL schemas/{sub}/ is missing: nothing can be checked without it')
         for name in sorted(os.listdir(d)):
             if name.endswith('.schema.json'):
                 with open(os.path.join(d, name), encoding='utf-8') as f:
@@ -61,7 +64,11 @@ def main():
         del args[i:i + 2]
     cases += [(d, True) for d in args]
     passed = failed = 0
-    if api_dir and os.path.isdir(api_dir):
+    if api_dir is not None and not os.path.isdir(api_dir):
+        failed += 1
+        print(f'FAIL {api_dir}: no API messages were kept there (did the e2e suite run?)')
+    elif api_dir is not None:
+        seen = 0
         for name in sorted(os.listdir(api_dir)):
             kind = 'request' if name.endswith('.request.json') else 'response' if name.endswith('.response.json') else None
             if kind is None:
@@ -69,20 +76,34 @@ def main():
             schema = store['urn:tcmtrace:schema:api:' + kind]
             with open(os.path.join(api_dir, name), encoding='utf-8') as f:
                 doc = json.load(f)
+            seen += 1
             errs = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
             if errs:
                 failed += 1
                 print(f'FAIL {api_dir}/{name}: ' + errs[0].message)
             else:
                 passed += 1
+        if seen == 0:
+            failed += 1
+            print(f'FAIL {api_dir}: holds no API message to check')
     for d, want_valid in cases:
-        for name in sorted(os.listdir(d)):
-            if not name.endswith('.json'):
-                continue
+        if not os.path.isdir(d):
+            failed += 1
+            print(f'FAIL {d}: the directory is missing, so none of its files was checked')
+            continue
+        files = [n for n in sorted(os.listdir(d)) if n.endswith('.json')]
+        if not files:
+            failed += 1
+            print(f'FAIL {d}: holds no .json file to check')
+        for name in files:
             with open(os.path.join(d, name), encoding='utf-8') as f:
                 body = json.load(f)
             problem = validate(store, by_type, body)
-            if (problem is None) == want_valid:
+            if problem == 'no schema for this type' and not (not want_valid and name.startswith('type-')):
+                # only a fixture about the type itself (type-*.json) may be refused for having none
+                failed += 1
+                print(f'FAIL {d}/{name}: no schema for its type, so it proves nothing')
+            elif (problem is None) == want_valid:
                 passed += 1
             else:
                 failed += 1
@@ -91,7 +112,10 @@ def main():
     with open(os.path.join(SCHEMAS, 'limits', 'chp2020.json'), encoding='utf-8') as f:
         table = json.load(f)
     lim = store.get('urn:tcmtrace:schema:limits')
-    if lim is not None:
+    if lim is None:
+        failed += 1
+        print('FAIL schemas/limits/: no schema urn:tcmtrace:schema:limits to check the table with')
+    else:
         errs = list(jsonschema.Draft202012Validator(lim).iter_errors(table))
         if errs:
             failed += 1

@@ -216,18 +216,39 @@ expect 0 "inspection fails on SO2" as inspector inspect "$A2" --lab 药检所 --
 contains "$OUT" "不合格" "the verdict is shown"
 expect 1 "a held lot cannot be sold" as trader sell "$A2" --qty 1kg
 contains "$ERR" "frozen" "frozen code"
+# whether a lot may be sold is said first, and is an exit code of its own (5), whatever the proofs
+expect 5 "verify of a held lot: proved, but not for sale" "$TT" verify "$A2"
+if head -1 "$OUT" | grep -q "^✗ 不可销售：该批次已被扣留"; then pass; else fail "verify's first line says the held lot may not be sold"; fi
+contains "$OUT" "so2 520 mg/kg" "and why it is held"
+contains "$OUT" "NOT FOR SALE" "in English too"
+if grep -q "^✓" "$OUT"; then fail "no green tick on a held lot"; else pass; fi
+expect 5 "show of a held lot" "$TT" show "$A2"
+if head -1 "$OUT" | grep -q "不可销售"; then pass; else fail "show says first that the held lot may not be sold"; fi
+expect 5 "show --json of a held lot" "$TT" --json show "$A2"
+contains "$OUT" '"saleable": false' "show --json says it may not be sold"
+contains "$OUT" '"code": "held"' "and why, with a code"
+expect 0 "show of a lot in stock" "$TT" show "$A1"
+if head -1 "$OUT" | grep -q "^✓ 可以销售"; then pass; else fail "show says a lot in stock may be sold"; fi
+expect 0 "verify --json of a lot in stock" "$TT" --json verify "$A1"
+contains "$OUT" '"saleable": true' "verify --json says it may be sold"
+expect 0 "stock of the trader" "$TT" stock T-1
+if grep -F "$(pretty "$A2")" "$OUT" | grep -q "^✗"; then pass; else fail "stock marks the held lot ✗"; fi
+if grep -F "$(pretty "$A1")" "$OUT" | grep -q "^✗"; then fail "stock marks only lots that may not be sold"; else pass; fi
+contains "$OUT" "其中 1 批不可销售" "stock counts the lots that may not be sold"
 expect 2 "a mistyped trace code is caught before sending" as trader sell "$(echo "$A2" | sed 's/^\(.\)\(.\)/\2\1/')" --qty 1kg
 expect 0 "the regulator recalls the origin lot" as regulator recall "$A" --reason 召回
-expect 0 "trace of the pharmacy lot" "$TT" trace "$P1"
+expect 5 "trace of the recalled pharmacy lot" "$TT" trace "$P1"
+if head -1 "$OUT" | grep -q "^✗ 不可销售：该批次已被召回"; then pass; else fail "trace says first that the recalled lot may not be sold"; fi
 contains "$OUT" "$(echo "$A" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/')" "trace reaches the origin"
 contains "$OUT" "销售" "trace shows the sale"
-expect 0 "trace --json" "$TT" --json trace "$P1"
+expect 5 "trace --json" "$TT" --json trace "$P1"
+contains "$OUT" '"code": "recalled"' "trace --json says why it may not be sold"
 contains "$OUT" '"status": "recalled"' "the recall reached the pharmacy lot"
 expect 0 "trace --down --depth 1" "$TT" trace "$A" --down --depth 1
 contains "$OUT" "$(pretty "$A1")" "one level down shows the children"
 if grep -qF "$(pretty "$P1")" "$OUT" || grep -q "来源" "$OUT"; then fail "--down --depth 1 shows no grandchild and nothing upstream"; else pass; fi
 contains "$OUT" "more lots below" "and says how many lots it left out"
-expect 0 "trace --up --brief" "$TT" trace "$P1" --up --brief
+expect 5 "trace --up --brief of the recalled lot" "$TT" trace "$P1" --up --brief
 if grep -q "去向" "$OUT" || grep -q "#[0-9]" "$OUT"; then fail "--up --brief shows no downstream and no events"; else pass; fi
 contains "$OUT" "$(pretty "$A")" "--up reaches the origin"
 expect 2 "trace --depth 0 is refused" "$TT" trace "$A" --depth 0
@@ -235,6 +256,8 @@ expect 2 "trace --depth 0 is refused" "$TT" trace "$A" --depth 0
 expect 0 "search by herb and holder" "$TT" search --herb 当归 --holder PH-1
 contains "$OUT" "$(pretty "$P1")" "search finds the pharmacy's lot"
 contains "$OUT" "找到 1 批" "and only it"
+expect 2 "search by a state that is not one" "$TT" search --state 召回
+contains "$ERR" "held（扣留）" "the refusal names the states there are"
 expect 0 "search by state" "$TT" --json search --state recalled
 contains "$OUT" "\"$A\"" "the recalled origin lot is found"
 expect 0 "search by a harvest range with no lot in it" "$TT" search --harvest-from 2099-01-01
@@ -254,8 +277,12 @@ expect 0 "export of one lot" "$TT" export --format json "$P1"
 if /usr/bin/python3 -c "import json,sys; d=json.load(open('$OUT')); sys.exit(0 if d and all('$P1' in json.dumps(r) or r['body']['type'] == 'batch.recall' for r in d) else 1)"; then pass; else fail "export CODE holds only that lot's entries (and the recall of its origin)"; fi
 expect 2 "export with a bad --from" "$TT" export --from yesterday
 expect 2 "export with a bad format" "$TT" export --format xml
-expect 0 "verify against the trusted log key" "$TT" verify "$P1"
-contains "$OUT" "✓" "verify reports success"
+expect 5 "verify of the recalled lot: its entries are proved, and it is not for sale" "$TT" verify "$P1"
+if head -1 "$OUT" | grep -q "^✗ 不可销售：该批次已被召回（召回）"; then pass; else fail "verify says first that the lot is recalled, and why"; fi
+contains "$OUT" "条追溯记录均已验证" "verify reports the proofs held"
+expect 5 "verify --json of the recalled lot" "$TT" --json verify "$P1"
+contains "$OUT" '"verified": true' "the proofs held"
+contains "$OUT" '"saleable": false' "and it may not be sold"
 "$TTD" init "$WORK/other" --origin tcmtrace.test/other --market m \
     --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name x \
     --unsealed-log-key >/dev/null 2>&1
@@ -434,9 +461,10 @@ rmdir "$WORK/tmp/tcmtrace-audit-$$"
 start_daemon "$L" "$WORK/daemon.log" || exit 1
 "$TT" --json checkpoint >"$WORK/cp-after"
 if cmp -s "$WORK/cp-before" "$WORK/cp-after"; then pass; else fail "the checkpoint changed across a restart"; fi
-expect 0 "state survives a restart" "$TT" --json show "$P1"
+expect 5 "state survives a restart" "$TT" --json show "$P1"
 contains "$OUT" '"sold": 250' "the sale is still there"
-expect 0 "verify after restart" "$TT" verify "$P1"
+expect 5 "verify after restart" "$TT" verify "$P1"
+contains "$OUT" "条追溯记录均已验证" "verify after restart proves the entries"
 
 # ---- a damaged store is caught, never served or signed from ------------------------
 expect 0 "register a 1 kg lot" reg 1kg

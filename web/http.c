@@ -699,7 +699,8 @@ static enum MHD_Result serve_labels(web *w, struct MHD_Connection *c, const char
 }
 
 /* GET /api/v1/keys/qr.png?key=<base64 Ed25519 public key>: a stall's public key as a QR
- * symbol, for the market office to enroll from the trader's screen. */
+ * symbol holding "tcmtrace-key:v1:<key>:<check digits>" (tt_key_qr_text), for the market
+ * office to enroll from the trader's screen (`actor enroll --pubkey-photo`). */
 static enum MHD_Result serve_key_qr(struct MHD_Connection *c)
 {
     const char *k = arg(c, "key");
@@ -709,9 +710,10 @@ static enum MHD_Result serve_key_qr(struct MHD_Connection *c)
         return send_error(c, 400, TT_ERR_ARGUMENT,
                           "key is an Ed25519 public key in base64 (44 characters)");
     qr_image img;
-    char *png = NULL;
+    char *png = NULL, text[TT_KEY_QR_MAX];
     size_t len = 0;
-    if (qr_symbol_image(k, 8, &img) != 0)
+    tt_key_qr_text(pk, text); /* a scanner knows it for a key, with its check digits */
+    if (qr_symbol_image(text, 8, &img) != 0)
         return send_error(c, 503, TT_ERR_NOMEM, "the symbol could not be drawn");
     int bad = qr_png_bytes(&img, 300, &png, &len);
     qr_image_free(&img);

@@ -72,6 +72,28 @@ tt_err tt_key_secret_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *
 tt_err tt_key_save_public(const char *path, const uint8_t pk[TT_PK_SIZE], tt_error *err);
 tt_err tt_key_load_public(const char *path, uint8_t pk[TT_PK_SIZE], tt_error *err);
 
+/*
+ * A public key's check, for people to read back (as phones do when they pair):
+ * 20 digits in five groups, "1234 5678 9012 3456 7890". Group i is the big-endian
+ * 24-bit number at bytes 3i..3i+2 of SHA-256("tcmtrace/keycheck/v1\n" || pk),
+ * modulo 10,000 (about 66 bits in all). docs/formats.md "Key checks".
+ */
+#define TT_KEY_CHECK_LEN 24
+void tt_key_check(const uint8_t pk[TT_PK_SIZE], char out[TT_KEY_CHECK_LEN + 1]);
+/* Whether `typed` (digits; spaces and dashes ignored) is pk's check. */
+int tt_key_check_matches(const uint8_t pk[TT_PK_SIZE], const char *typed);
+
+/*
+ * The text of a public key's QR symbol: "tcmtrace-key:v1:<base64 key>:<20 check digits>",
+ * so that a scanner knows it for a key (not a label) and a copy error in either half is
+ * caught. tt_key_qr_parse takes that text (or a bare 44-character base64 key, as
+ * earlier pages showed): TT_ERR_MALFORMED when it is not a key at all, TT_ERR_KEY_FORMAT
+ * when its check does not match its key.
+ */
+#define TT_KEY_QR_MAX 96
+void tt_key_qr_text(const uint8_t pk[TT_PK_SIZE], char out[TT_KEY_QR_MAX]);
+tt_err tt_key_qr_parse(const char *text, uint8_t pk[TT_PK_SIZE], tt_error *err);
+
 /* Writes `len` bytes to a new file `path` with `mode`, fsyncs file and dir. */
 tt_err tt_write_file_new(const char *path, const void *data, size_t len, unsigned mode,
                          tt_error *err);

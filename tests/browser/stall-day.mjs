@@ -21,12 +21,17 @@ await page.fill('#pass2', '川芎-彭州-2026');
 await page.click('#make-key');
 await ready('enroll');
 const pub = (await page.innerText('#pubkey')).trim();
-console.log(`  the page made her key in the browser; it shows the public key ${pub} as a QR code`);
+const keyCheck = (await page.innerText('#key-check')).trim();
+console.log(`  the page made her key in the browser; it shows the public key as a QR code, with its check ${keyCheck}`);
 await page.screenshot({ path: `${shots}/demo-stall-key.png`, fullPage: true });
-execFileSync(tt, ['--dir', dir, '--key', officeKey, 'actor', 'enroll', '--pubkey', pub, '--id', 'T-0031',
+const photo = `${shots}/demo-stall-key-qr.png`;
+await (await page.$('#pub-qr')).screenshot({ path: photo });
+const enrolled = execFileSync(tt, ['--dir', dir, '--key', officeKey, 'actor', 'enroll', '--pubkey-photo', photo, '--id', 'T-0031',
   '--name', '王福', '--org', '王氏药行', '--licence', '渝药经 2026-0518', '--role', 'trader', '--stall', '解放路 B 区 3 号'],
-{ stdio: 'ignore' });
-console.log('  [market office] $ tcmtrace actor enroll --pubkey <that key> --id T-0031 --name 王福 … --role trader');
+{ encoding: 'utf8' });
+if (!enrolled.includes(keyCheck)) throw new Error('the enrolment did not read back the key check ' + keyCheck + ': ' + enrolled);
+console.log('  [market office] photographs the QR: $ tcmtrace actor enroll --pubkey-photo key.png --id T-0031 --name 王福 … --role trader');
+console.log(`  the office reads back the check ${keyCheck}; she compares it with her screen`);
 await page.click('#recheck');
 await ready('stock');
 await page.click('#tab-register');

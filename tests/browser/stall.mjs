@@ -90,9 +90,25 @@ async function newTrader(page, who, pass) {
   // not enrolled yet: still the key page
   await page.click('#recheck');
   await ready(page, 'enroll');
-  const e = tt(['--dir', cfg.dir, '--key', cfg.office_key, 'actor', 'enroll', '--pubkey', pub, '--id', who.id,
-    '--name', who.name, '--org', who.org, '--licence', 'L-' + who.id, '--role', 'trader', '--stall', who.stall]);
-  check(e.rc === 0, `${who.id}: the office enrolls the key with the CLI`, e.out);
+  const keyCheck = (await page.innerText('#key-check')).trim();
+  check(/^\d{4} \d{4} \d{4} \d{4} \d{4}$/.test(keyCheck), `${who.id}: the page shows the key's 20-digit check`, keyCheck);
+  const who_ = ['--id', who.id, '--name', who.name, '--org', who.org, '--licence', 'L-' + who.id, '--role', 'trader', '--stall', who.stall];
+  const office = (args) => tt(['--dir', cfg.dir, '--key', cfg.office_key, 'actor', 'enroll', ...args, ...who_]);
+  // the key QR, photographed from the screen, is known for a key by `scan`, and is no label
+  const photo = `${cfg.work}/${who.id}-key.png`;
+  await (await page.$('#pub-qr')).screenshot({ path: photo });
+  const sc = tt(['--dir', cfg.dir, 'scan', photo]);
+  check(sc.rc === 0 && sc.out.includes('这是一把公钥的二维码') && sc.out.includes(keyCheck) && !sc.out.includes('NOT GENUINE'),
+    `${who.id}: scan knows the key QR for a key, with its check`, sc.out);
+  // a key typed with one character wrong is caught by its check, and nothing is enrolled
+  const typo = (pub[5] === 'A' ? 'B' : 'A');
+  const wrong = pub.slice(0, 5) + typo + pub.slice(6);
+  let e = office(['--pubkey', wrong, '--check', keyCheck]);
+  check(e.rc === 2 && e.out.includes('核对码不符'), `${who.id}: a mistyped key is refused by its check`, e.out);
+  e = office(['--pubkey', pub]);
+  check(e.rc === 2 && e.out.includes('--check'), `${who.id}: a typed key without its check is refused`, e.out);
+  e = who.typed ? office(['--pubkey', pub, '--check', keyCheck.replace(/ /g, '')]) : office(['--pubkey-photo', photo]);
+  check(e.rc === 0 && e.out.includes(keyCheck), `${who.id}: the office enrolls the key ${who.typed ? 'typed, with its check' : 'from a photo of its QR'}, and reads the check back`, e.out);
   await page.click('#recheck');
   await ready(page, 'stock');
   check((await page.innerText('#who')).includes(who.name), `${who.id}: the stall opens in the trader's name`);
@@ -100,7 +116,7 @@ async function newTrader(page, who, pass) {
 }
 
 const A = { id: 'T-0101', name: '王福', org: '王氏药行', stall: 'B 区 3 号' };
-const B = { id: 'T-0102', name: '刘芳', org: '芳草堂', stall: 'C 区 9 号' };
+const B = { id: 'T-0102', name: '刘芳', org: '芳草堂', stall: 'C 区 9 号', typed: true };
 const passA = '解放路 B3 王福', passB = 'cfang-2026-stall';
 
 const pa = await profile('A');
@@ -117,6 +133,17 @@ const kept = (page) => page.evaluate(() => new Promise((ok) => {
 const kind = await kept(pa);
 check(kind.length === 1 && kind[0][0] === 'webcrypto' && kind[0][1] === false && !kind[0][2],
   'A: the key is a non-extractable WebCrypto key in IndexedDB, no seed kept', JSON.stringify(kind));
+
+// the 密钥 tab once enrolled: the key, its check, the backup and "delete" all reachable
+await pa.click('#tab-key');
+await ready(pa, 'key');
+check((await pa.innerText('#key')).includes('我的密钥') && (await pa.innerText('#pubkey')).trim() === keyA.pub,
+  'A: the key tab opens once enrolled and shows the key');
+check(/^\d{4}( \d{4}){4}$/.test((await pa.innerText('#key-check')).trim()), 'A: with its check');
+check(!!(await pa.$('#backup')) && !!(await pa.$('#forget')), 'A: the backup and "delete this key" are there');
+await shot(pa, 'stall-key-enrolled');
+await pa.click('#tab-stock');
+await ready(pa, 'stock');
 
 // register a lot with the herb dictionary's picker (pinyin)
 await pa.click('#tab-register');
@@ -218,6 +245,38 @@ r = await done(pb);
 check(!r.ok && r.code === 'quantity' && /数量不对/.test(r.text) && /现有 3 kg（6 斤），您填写的是 10 kg/.test(r.text) && /改小/.test(r.text), 'B: an oversale is refused with what is wrong and what to do', r.text);
 await shot(pb, 'stall-oversale');
 check((await batch(kids[0])).qty.remaining === 3000 && (await batch(kids[0])).qty.sold === 2000, 'the ledger: the refused sale changed nothing');
+// the market Wi-Fi drops as B sells 1 kg: the page says the ledger cannot be reached (not that B
+// filled something in wrong), keeps the signed sale, and sends it once when the network is back
+const cut = (u) => new URL(u).pathname.endsWith('/api/v1/events');
+await pb.route(cut, (route) => route.abort('internetdisconnected'));
+await pb.fill('#qty', '1kg');
+await pb.click('#ok');
+r = await done(pb);
+check(!r.ok && r.code === 'queued' && /连不上账本/.test(r.text) && /本机/.test(r.text) && !/检查填写/.test(r.text),
+  'B: with no network the sale is kept on the phone, and the page says so without blaming the trader', r.text);
+await shot(pb, 'stall-offline-queued');
+check((await batch(kids[0])).qty.remaining === 3000, 'the ledger: nothing went in while the network was down');
+await pb.click('#tab-stock');
+await ready(pb, 'stock');
+check(await pb.getAttribute('#outbox', 'data-count') === '1', 'B: the stock tab lists the one sale waiting to be sent');
+await shot(pb, 'stall-outbox');
+const waiting = await pb.evaluate(() => new Promise((ok) => {
+  const q = indexedDB.open('tcmtrace-outbox', 1);
+  q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll(); g.onsuccess = () => ok(g.result); };
+}));
+await pb.click('#outbox-send');
+r = await done(pb);
+check(!r.ok && r.code === 'unreachable', 'B: sending again while still offline says so and keeps the sale', r.text);
+await pb.unroute(cut);
+await pb.click('#outbox-send');
+await pb.waitForSelector('#done[data-code="flushed"]', { timeout: 30000 });
+check((await batch(kids[0])).qty.remaining === 2000 && (await batch(kids[0])).qty.sold === 3000, 'the ledger: the kept sale went in once the network was back');
+await ready(pb, 'stock');
+check(!(await pb.$('#outbox')), 'B: and the outbox is empty');
+const again = await (await fetch(cfg.base + '/api/v1/events', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(waiting[0].signed) })).json();
+check(waiting.length === 1 && !again.ok && again.error.code === 'replay' && (await batch(kids[0])).qty.sold === 3000,
+  'a second delivery of the same signed sale is refused by the ledger, not counted twice', JSON.stringify(again));
+await pb.click(`#held [data-id="${kids[0]}"] [data-act="sell"]`);
 await pb.fill('#qty', '两斤半');
 await pb.click('#ok');
 check(/数量看不懂/.test(await pb.innerText('#msg')), 'B: a quantity the page cannot read is told before anything is signed');

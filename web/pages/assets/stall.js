@@ -89,20 +89,111 @@ async function getJSON(path) {
   return r.json();
 }
 
-// Signs and sends one event; on duplicate_id the codes made here are drawn afresh.
-async function submit(type, fields, fresh = []) {
+// One signed event to the ledger: its answer, or {code: 'unreachable'} when the ledger
+// could not be reached (no network, or tcmtrace-web says its daemon is not answering).
+async function post(signed) {
+  try {
+    const r = await fetch(api('events'), {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(signed),
+    });
+    const a = await r.json();
+    if (!a.ok && a.error && a.error.code === 'unavailable') throw new Error(a.error.message);
+    return a;
+  } catch (e) {
+    return { ok: false, error: { code: 'unreachable', message: String(e.message || e) } };
+  }
+}
+
+// ---- the outbox: events signed here that the ledger has not yet answered -----------------
+//
+// On a flaky market Wi-Fi nothing typed is lost: an event that could not be delivered is
+// kept signed in IndexedDB (its own database, beside the key's) and sent again when the
+// network is back, on a timer and from the list. Sending it twice cannot count it twice:
+// the ledger refuses a body it has seen (replay), which here means "it was recorded".
+
+function outboxDb() {
+  return new Promise((ok, no) => {
+    const r = indexedDB.open('tcmtrace-outbox', 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('events', { autoIncrement: true });
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => no(r.error);
+  });
+}
+async function outbox(mode, fn) {
+  const d = await outboxDb();
+  return new Promise((ok, no) => {
+    const t = d.transaction('events', mode), st = t.objectStore('events');
+    const out = fn(st);
+    t.oncomplete = () => { d.close(); ok(out && out.result); };
+    t.onerror = () => { d.close(); no(t.error); };
+  });
+}
+async function queued() {
+  const d = await outboxDb();
+  return new Promise((ok) => {
+    const items = [];
+    const c = d.transaction('events').objectStore('events').openCursor();
+    c.onsuccess = () => { const x = c.result; if (x) { items.push({ key: x.key, ...x.value }); x.continue(); } else { d.close(); ok(items); } };
+    c.onerror = () => { d.close(); ok(items); };
+  });
+}
+const enqueue = (item) => outbox('readwrite', (st) => st.add({ ...item, ledger: LEDGER, queued_at: Date.now() }));
+const dequeue = (key) => outbox('readwrite', (st) => st.delete(key));
+const requeue = (key, item) => outbox('readwrite', (st) => st.put(item, key));
+
+let flushing = false;
+// Sends what waits; returns how many went in. A refusal other than "unreachable" stays in
+// the list, marked with the ledger's reason, for the trader to read and remove.
+async function flush() {
+  if (flushing) return 0;
+  flushing = true;
+  let sent = 0;
+  try {
+    for (const it of await queued()) {
+      if (it.ledger !== LEDGER || it.refused) continue;
+      const a = await post(it.signed);
+      if (!a.ok && a.error.code === 'unreachable') break;
+      const { key, ...item } = it;
+      if (a.ok || a.error.code === 'replay') { await dequeue(key); sent++; }
+      else await requeue(key, { ...item, refused: explain(a.error) });
+    }
+  } finally { flushing = false; }
+  if (sent) {
+    say('ok', `网络已恢复：${sent} 条待发送的记录已记入账本`, ['库存已刷新。'], { code: 'flushed' });
+    if (S.tab === 'stock' && document.body.dataset.ready === 'stock') await show('stock');
+  }
+  return sent;
+}
+window.addEventListener('online', () => { flush(); });
+setInterval(() => { if (S.actor) flush(); }, 15000);
+
+async function outboxCard() {
+  const items = (await queued().catch(() => [])).filter((it) => it.ledger === LEDGER);
+  if (!items.length) return null;
+  return el('section', { id: 'outbox', 'data-count': items.length },
+    el('h2', null, ...bi(`待发送（${items.length} 条）`, 'Signed here, not yet in the ledger')),
+    el('p', { class: 'muted' }, '这些记录已在本机签名，但还没有送到账本：网络恢复后会自动发送，重复发送不会重复入账。'),
+    items.map((it) => el('div', { class: 'card', 'data-key': it.key },
+      el('b', null, it.summary), el('div', { class: 'muted' }, `签名于 ${new Date(it.queued_at).toLocaleString('zh-CN')}`),
+      it.refused ? el('div', { class: 'refused-item' }, `账本没有接受：${it.refused.zh} ${it.refused.todo}`,
+        el('button', { class: 'danger', onclick: async () => { await dequeue(it.key); show('stock'); } }, '删除这条')) : null)),
+    el('button', { class: 'wide', id: 'outbox-send', onclick: async () => {
+      const n = await flush();
+      if (!n) say('err', '还是连不上账本服务器，记录仍保存在本机。', ['请检查网络（市场的 Wi-Fi），稍后会自动再试。'], { code: 'unreachable' });
+    } }, '立即重发'));
+}
+
+// Signs and sends one event; on duplicate_id the codes made here are drawn afresh. When the
+// ledger cannot be reached the signed event goes to the outbox: {queued: true}.
+async function submit(type, fields, fresh = [], summary = type) {
   for (let attempt = 1; ; attempt++) {
     const body = eventBody(type, fields);
     const sig = await K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/event/v1\n' + body));
-    let a;
-    try {
-      const r = await fetch(api('events'), {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
-      });
-      a = await r.json();
-    } catch (e) {
-      a = { ok: false, error: { code: 'unreachable', message: String(e.message || e) } };
+    const signed = { actor: K.b64(S.rec.pub), sig: K.b64(sig), body };
+    const a = await post(signed);
+    if (!a.ok && a.error.code === 'unreachable') {
+      await enqueue({ signed, type, summary });
+      return { ...a, queued: true };
     }
     if (a.ok || a.error.code !== 'duplicate_id' || fresh.length === 0 || attempt === 3) return a;
     let text = JSON.stringify(fields);
@@ -130,7 +221,8 @@ const WHY = {
   replay: ['这条记录已经提交过了。', '无需重复提交；请刷新库存查看。'],
   too_large: ['填写的内容太长了。', '请精简备注或说明。'],
   busy: ['提交太频繁了。', '请稍等一秒再试。'],
-  unreachable: ['连不上账本服务器。', '请检查网络后重试；没有提交成功的记录不会入账。'],
+  unreachable: ['连不上账本服务器，这条记录还没有送到账本。', '记录已在本机签名保存（见“库存”里的“待发送”），网络恢复后自动发送；请勿重复填写。'],
+  unavailable: ['账本服务暂时没有响应，这条记录还没有送到账本。', '记录已在本机签名保存，恢复后自动发送；如长时间未恢复，请告知市场管理处。'],
   disk_full: ['账本服务器暂时无法写入。', '请稍后再试，并告知市场管理处。'],
   store: ['账本服务器出错。', '请稍后再试，并告知市场管理处。'],
   io: ['账本服务器出错。', '请稍后再试，并告知市场管理处。'],
@@ -261,23 +353,28 @@ function backupLink() {
   return el('a', { class: 'button plain', id: 'backup', href: url, download: name }, '下载密钥备份');
 }
 
-function keyPage(why) {
+async function keyPage(why) {
   const pub = K.b64(S.rec.pub);
+  const check = await K.keyCheck(S.rec.pub);
   const title = {
     unenrolled: ['请到市场管理处登记这把密钥', 'Have the market office enroll this key'],
     revoked: ['这把密钥已被撤销', 'This key was revoked'],
     retired: ['这把密钥已被换下', 'This key was replaced'],
+    enrolled: ['我的密钥', 'My key'],
   }[why];
   if (why !== 'enrolled') { $('nav').hidden = true; $('who').textContent = '密钥尚未登记'; }
   const sec = el('section', { id: 'key', 'data-state': why },
     el('h2', null, ...bi(title[0], title[1])),
-    why === 'unenrolled' ? el('p', null, '请市场管理处用手机扫下面的二维码，或抄下公钥，为您登记。登记后点“我已登记”。') : null,
+    why === 'unenrolled' ? el('p', null, '请市场管理处扫下面的二维码（或拍照），为您登记；登记时对方会读出一串核对码，请和下面的核对码逐组比对，一致才算登记对了。登记后点“我已登记”。') : null,
+    why === 'enrolled' ? el('p', null, `这把密钥已登记为 ${S.actor.name}（${S.actor.id}）。换手机时用下面的备份恢复。`) : null,
     why === 'revoked' ? el('p', null, '如果手机丢失后重新登记过，请用新手机的密钥；否则请联系市场管理处。') : null,
     el('img', { class: 'qr', id: 'pub-qr', alt: '公钥二维码', src: api('keys/qr.png?key=' + encodeURIComponent(pub)) }),
+    el('div', { class: 'muted' }, '核对码 / key check'),
+    el('div', { class: 'check-digits', id: 'key-check' }, check),
     el('div', { class: 'muted' }, '公钥 / public key'),
     el('div', { class: 'pub', id: 'pubkey' }, pub),
-    why !== 'enrolled' ? el('div', null, el('div', { class: 'muted' }, '市场管理处登记命令 / enrollment command'),
-      el('pre', null, `tcmtrace actor enroll --pubkey ${pub} \\\n  --id ID --name 姓名 --org 商号 --licence 证照号 \\\n  --role trader --stall 摊位号`)) : null,
+    why !== 'enrolled' ? el('div', null, el('div', { class: 'muted' }, '市场管理处登记命令（拍下二维码，或抄公钥加核对码）/ enrollment command'),
+      el('pre', null, `tcmtrace actor enroll --pubkey-photo 照片.png \\\n  --id ID --name 姓名 --org 商号 --licence 证照号 \\\n  --role trader --stall 摊位号\n\n# 手工抄写时：\n--pubkey ${pub} \\\n  --check "${check}"`)) : null,
     el('p', { class: 'muted' }, '备份是用您的密码加密的密钥文件，和命令行 tcmtrace 的格式相同。请存到电脑或 U 盘上：换手机时用它恢复。'),
     backupLink(),
     why !== 'enrolled' ? el('button', { id: 'recheck', onclick: () => { clearMsg(); findMe(); } }, '我已登记，刷新') : null,
@@ -314,7 +411,7 @@ async function show(tab) {
   if (tab === 'stock') await stock();
   else if (tab === 'register') await registerForm();
   else if (tab === 'scan') scanPage();
-  else app().replaceChildren(keyPage('enrolled'));
+  else app().replaceChildren(await keyPage('enrolled'));
   document.body.dataset.ready = tab;
 }
 
@@ -334,10 +431,14 @@ const statusTag = (s) => el('span', { class: 'tag ' + s }, STATUS[s] || s);
 
 async function stock() {
   let lots;
+  const box = await outboxCard();
   try {
     lots = await pages('batches?limit=100&holder=' + encodeURIComponent(S.actor.id));
   } catch (e) {
-    app().replaceChildren(el('section', null, '库存读不出来：' + (e.error ? e.error.message : e)));
+    app().replaceChildren(...[box, el('section', { id: 'stock-offline' },
+      el('h2', null, ...bi('连不上账本服务器，库存暂时读不出来', 'The ledger cannot be reached')),
+      el('p', null, '您的记录和密钥都还在这台设备上。请检查网络（市场的 Wi-Fi），再点“刷新”。'),
+      el('button', { class: 'plain wide', id: 'refresh', onclick: () => { clearMsg(); show('stock'); } }, '刷新'))].filter(Boolean));
     return;
   }
   const me = S.actor.id;
@@ -346,7 +447,7 @@ async function stock() {
   const inc = lots.filter((b) => b.pending_to === me);
   const gone = lots.filter((b) => b.holder === me && (b.status === 'depleted' || b.status === 'destroyed'));
   const total = held.reduce((s, b) => s + b.remaining_g, 0);
-  app().replaceChildren(
+  app().replaceChildren(...[box].filter(Boolean),
     el('section', { id: 'incoming' }, el('h2', null, `待收货（${inc.length}）`),
       inc.length ? inc.map((b) => lotCard(b, 'incoming')) : el('p', { class: 'muted' }, '没有发给您、等您收货的货。')),
     el('section', { id: 'held' }, el('h2', null, `在库（${held.length} 批，共 ${fmtQty(total)}）`),
@@ -385,7 +486,13 @@ function lotCard(b, kind) {
 async function act(type, fields, done, fresh = [], context) {
   clearMsg();
   document.body.dataset.ready = 'busy';
-  const a = await submit(type, fields, fresh);
+  const a = await submit(type, fields, fresh, done.replace(/^已记?/, ''));
+  if (a.queued) {
+    const x = explain(a.error);
+    say('err', x.zh, [x.todo, el('span', { class: 'en' }, 'The ledger could not be reached: the signed record is kept on this device and sent when the network is back.')], { code: 'queued' });
+    document.body.dataset.ready = 'queued';
+    return a;
+  }
   if (!a.ok) { refused(a, context); document.body.dataset.ready = 'refused'; return a; }
   await show('stock');
   say('ok', done, [`已记入账本，序号 #${a.seq}`], { node: el('span', { class: 'en', id: 'done-seq', 'data-seq': a.seq }, `recorded as entry #${a.seq}`) });

@@ -24,6 +24,18 @@ export const b64 = (u8) => btoa(String.fromCharCode(...u8));
 export const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 export const b64url = (u8) => b64(u8).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
+// A public key's check for people to read back (docs/formats.md "Key checks"; the CLI's
+// tt_key_check): five groups of four digits from SHA-256("tcmtrace/keycheck/v1\n" || pub).
+export async function keyCheck(pub) {
+  const m = new Uint8Array(21 + 32);
+  m.set(te.encode('tcmtrace/keycheck/v1\n'));
+  m.set(pub, 21);
+  const h = new Uint8Array(await crypto.subtle.digest('SHA-256', m));
+  const g = [];
+  for (let i = 0; i < 5; i++) g.push(String(((h[3 * i] << 16) | (h[3 * i + 1] << 8) | h[3 * i + 2]) % 10000).padStart(4, '0'));
+  return g.join(' ');
+}
+
 export class KeyError extends Error {
   constructor(code, zh, en) { super(en); this.code = code; this.zh = zh; }
 }
