@@ -43,7 +43,7 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 # the daemon and libtcmtrace do not
 IMG_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/image/*.c))
 
-.PHONY: all lib check test asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean \
+.PHONY: all lib check test test-build mutants asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean \
 	install uninstall
 .SECONDARY:
 
@@ -144,8 +144,16 @@ check:
 # unit tests and the suites in SUITES (e2e hostile scenario web browser crash install) on BUILD;
 # the benchmark is built too (not run), so that a change cannot leave it broken
 SUITES ?= e2e hostile scenario web browser
-test: all $(TEST_BIN) $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
+test: test-build
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
+
+# everything the suites run, built and not run
+test-build: all $(TEST_BIN) $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
+
+# every mutation in tests/mutants/mutants.txt must be caught (not part of check: it runs the
+# suites once a mutation; MUTANTS="name ..." for a few)
+mutants: | $(DEPS_OK)
+	@sh tests/mutants.sh
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile scenario web" \

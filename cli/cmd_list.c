@@ -130,14 +130,16 @@ int cmd_stock(cli *c, int argc, char **argv)
         else if (all || (strcmp(st, "depleted") && strcmp(st, "destroyed")))
             json_array_append(held, b);
     }
-    size_t unsaleable = 0;
+    size_t unsaleable = 0; /* of the lots shown as held: in transit ones are said so apart */
     json_array_foreach(lots, i, b)
     {
-        fmt_sale why;
-        const char *no = fmt_not_saleable(b, &why);
-        unsaleable += no && strcmp(no, "in_transit") != 0;
         if (c->json)
             fmt_sale_line(b, b);
+    }
+    json_array_foreach(held, i, b)
+    {
+        fmt_sale why;
+        unsaleable += fmt_not_saleable(b, &why) != NULL;
     }
     if (c->json) {
         json_t *j = json_pack("{s:s, s:O, s:O, s:O}", "actor", who, "held", held, "sent", out,

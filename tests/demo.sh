@@ -25,11 +25,19 @@ export TCMTRACE_DIR="$LEDGER"
 export TCMTRACE_STATE_DIR="$WORK/state" # the checkpoints this day's CLI has seen
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { # run WHO-LABEL CMD...: shows the command a person types, then its output
+run() { # [WANT=N] run WHO-LABEL CMD...: shows the command a person types, then its output;
+    # the demo stops unless it exits N (default 0)
     label=$1
     shift
     printf '\n[%s] $ tcmtrace %s\n' "$label" "$(echo "$*" | sed "s|$KEYS/||")"
-    "$TT" "$@" | tee "$WORK/out"
+    rc=0
+    "$TT" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    cat "$WORK/out"
+    cat "$WORK/err" >&2
+    if [ "$rc" != "${WANT:-0}" ]; then
+        echo "demo: this step exited $rc, not ${WANT:-0}: the market day stops here" >&2
+        exit 1
+    fi
 }
 
 say "市场管理处 sets up the ledger / the market authority creates the ledger"
@@ -113,7 +121,7 @@ say "The trace a pharmacist or a regulator sees for the pharmacy's lot"
 run "anyone" trace "$PH_LOT"
 
 say "The recalled lot, as the regulator sees it — and as anyone scanning its label does"
-run "regulator 赵国栋" show "$A3"
+WANT=5 run "regulator 赵国栋" show "$A3" # exit 5: proved, and not for sale
 printf '\n[pharmacy 周敏] scans the recalled lot'"'"'s label when it is offered to her:\n'
 if "$TT" --key "$KEYS/pharmacy.key" scan "$WORK/a3.png"; then echo "(unexpectedly in order)"; exit 1; fi
 

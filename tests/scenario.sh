@@ -230,7 +230,9 @@ else pass "another buyer does not open it"; fi
 "$TT" label "$B2" --out "$WORK/b2.png" >/dev/null
 URL=$("$TT" --json label "$B2" --out "$WORK/b2b.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
 api_refused "a scan with an invented \"by\" is refused" malformed "{\"op\":\"scan\",\"id\":\"$A1\",\"by\":\"T-9999\"}"
-for i in 1 2 3 4; do "$TT" --json scan "$URL" >"$WORK/out" 2>&1; done
+scans_ok=0
+for i in 1 2 3 4; do "$TT" --json scan "$URL" >"$WORK/out" 2>&1 && scans_ok=$((scans_ok + 1)); done
+is "the four anonymous scans each exit 0" 4 "$scans_ok"
 lacks "anonymous scans never flag the lot" "more_holders_than_sent"
 ok "the honest holder's next scan" as trader1 scan "$WORK/b2.png"
 lacks "does not warn of a cloned label" "疑似克隆"
@@ -359,9 +361,11 @@ else fail "the EPCIS REST query" "$WORK/out"; fi
 code=$(curl -s -o "$WORK/page.html" -w '%{http_code}' "$WEB/01/06901234567892/10/$G?t=x")
 is "tcmtrace-web opens a Digital Link as the phone page" "200 yes" "$code $(grep -q 'assets/app.js' "$WORK/page.html" && echo yes)"
 is "and refuses one whose GTIN check digit is wrong" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$WEB/01/06901234567893/10/$G")"
-kill $WEB_PID 2>/dev/null
+stop_pid "$WEB_PID" tcmtrace-web
+WEB_PID=
 
 stop_daemon
+is "every tcmtraced and tcmtrace-web stopped exited 0" 0 "$DAEMON_BAD"
 ok "the ledger audits" "$TT" --log-key "$L/log.vkey" audit "$L"
 echo "scenario: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -173,6 +173,43 @@ static void test_public_file_and_bad_files(void **state)
     free(none);
 }
 
+/* The key check and the key QR (docs/formats.md "Key checks"); the vectors were computed
+ * with Python's hashlib from the definition, not by this code. */
+static void test_key_check(void **state)
+{
+    (void)state;
+    uint8_t zero[32] = {0}, seq[32], pk[32];
+    for (int i = 0; i < 32; i++)
+        seq[i] = (uint8_t)i;
+    char check[TT_KEY_CHECK_LEN + 1], qr[TT_KEY_QR_MAX];
+    tt_key_check(zero, check);
+    assert_string_equal(check, "8114 0497 7670 8649 3248");
+    tt_key_check(seq, check);
+    assert_string_equal(check, "5148 3237 1960 7041 5271");
+    assert_true(tt_key_check_matches(seq, "5148 3237 1960 7041 5271"));
+    assert_true(tt_key_check_matches(seq, "51483237196070415271"));
+    assert_true(tt_key_check_matches(seq, "5148-3237-1960-7041-5271"));
+    assert_false(tt_key_check_matches(seq, "5148 3237 1960 7041 5272"));
+    assert_false(tt_key_check_matches(seq, "5148 3237 1960 7041 527"));
+    assert_false(tt_key_check_matches(seq, "5148 3237 1960 7041 52711"));
+    assert_false(tt_key_check_matches(seq, ""));
+    tt_key_qr_text(seq, qr);
+    assert_string_equal(qr, "tcmtrace-key:v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=:"
+                            "51483237196070415271");
+    tt_error err;
+    assert_int_equal(tt_key_qr_parse(qr, pk, &err), TT_OK);
+    assert_memory_equal(pk, seq, 32);
+    /* a bare key (earlier pages) is a key; a label or a damaged symbol is not */
+    assert_int_equal(tt_key_qr_parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", pk, &err),
+                     TT_OK);
+    assert_int_equal(tt_key_qr_parse("https://trace.example/b/2612070877101089?t=x", pk, &err),
+                     TT_ERR_MALFORMED);
+    qr[20] = qr[20] == 'A' ? 'B' : 'A'; /* one character of the key changed */
+    assert_int_equal(tt_key_qr_parse(qr, pk, &err), TT_ERR_KEY_FORMAT);
+    assert_non_null(strstr(err.message, "altered"));
+    assert_int_equal(tt_key_qr_parse("tcmtrace-key:v1:AAEC", pk, &err), TT_ERR_KEY_FORMAT);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -184,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_unsealed_only_on_request),
         cmocka_unit_test(test_never_overwrites),
         cmocka_unit_test(test_public_file_and_bad_files),
+        cmocka_unit_test(test_key_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

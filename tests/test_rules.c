@@ -344,7 +344,7 @@ static void test_market_day(void **state)
     (void)state;
     genesis_and_actors();
     char *A = new_code(), *A1 = new_code(), *A2 = new_code(), *A3 = new_code();
-    char *Y = new_code(), *Y1 = new_code(), *A3a = new_code();
+    char *Y = new_code(), *Y1 = new_code(), *A3a = new_code(), *A3b = new_code();
     uint64_t s_reg, s_tr, s_rcv, s_split, s_tr2, s_rcv2, s_proc, s_tr3, s_rcv3, s_sell, s_insp,
         s_recall;
 
@@ -416,6 +416,8 @@ static void test_market_day(void **state)
     OK(&T2, "batch.receive", "{s:s}", "id", A3);
     OK(&T2, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", A3, "children", "id", A3a, "qty_g",
        40000);
+    OK(&T2, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", A3a, "children", "id", A3b, "qty_g",
+       10000);
     OK(&I, "batch.inspect", "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}], s:s}", "id", A3,
        "lab", "重庆市药品检验所", "standard", "中国药典 2020 年版", "results", "test", "so2",
        "value", "520", "unit", "mg/kg", "test", "moisture", "value", "12.5", "unit", "%",
@@ -427,6 +429,10 @@ static void test_market_day(void **state)
     assert_string_equal(json_string_value(json_object_get(insp, "verdict")), "fail");
     assert_non_null(strstr(json_string_value(json_object_get(a3, "hold_reason")), "so2 520"));
     json_decref(a3);
+    /* the fail holds every descendant, not only the children: the grandchild too */
+    assert_string_equal(status_of(A3a), "held");
+    assert_string_equal(status_of(A3b), "held");
+    NO(&T2, TT_ERR_FROZEN, "held", "batch.sell", "{s:s, s:i}", "id", A3b, "qty_g", 100);
     /* a held lot is frozen */
     NO(&T2, TT_ERR_FROZEN, "held", "batch.sell", "{s:s, s:i}", "id", A3, "qty_g", 100);
     NO(&T2, TT_ERR_FROZEN, "held", "batch.transfer", "{s:s, s:s}", "id", A3, "to", T1.id);
@@ -436,6 +442,7 @@ static void test_market_day(void **state)
     s_recall = last_seq;
     assert_string_equal(status_of(A3), "recalled");
     assert_string_equal(status_of(A3a), "recalled");
+    assert_string_equal(status_of(A3b), "recalled");
     assert_string_equal(status_of(Y1), "active"); /* other lineages are untouched */
     NO(&T2, TT_ERR_FROZEN, "recalled", "batch.sell", "{s:s, s:i}", "id", A3a, "qty_g", 100);
     NO(&I, TT_ERR_BAD_STATE, "not held", "batch.release", "{s:s, s:s}", "id", A3, "reason", "x");
@@ -872,7 +879,8 @@ static json_t *last_result(const char *code, size_t i, char *verdict_out)
     return r;
 }
 
-static who DUAL = {"D-0001", {{0}, {0}}}, I3 = {"I-0003", {{0}, {0}}}, T3 = {"T-0031", {{0}, {0}}};
+static who DUAL = {"D-0001", {{0}, {0}}}, I3 = {"I-0003", {{0}, {0}}}, T3 = {"T-0031", {{0}, {0}}},
+           IP = {"I-0005", {{0}, {0}}};
 
 /* Issue: every claim checked. Each rule is broken once by the actor who
  * would gain from breaking it. */
@@ -882,9 +890,11 @@ static void test_claims_are_checked(void **state)
     tt_keypair_generate(&DUAL.kp);
     tt_keypair_generate(&I3.kp);
     tt_keypair_generate(&T3.kp);
+    tt_keypair_generate(&IP.kp);
     enroll(&DUAL, "孙某", "孙记药材", "inspector,trader");
     enroll(&I3, "陈小明", "陈氏药材行 (解放路 A 区 17 号)", "inspector"); /* T1's organisation */
     enroll(&T3, "黄丽", "黄记药材 (解放路 B 区 9 号)", "trader");
+    enroll(&IP, "吴质检", "重庆渝中饮片厂", "inspector"); /* P's organisation */
     char v[16];
     tt_error why;
 
@@ -1050,7 +1060,11 @@ static void test_claims_are_checked(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "limit")), "150");
     json_decref(r);
     /* the processor's own output is still the processor's to answer for:
-     * it held the material, so it may not judge it either */
+     * it held the material, so its organisation may not judge it either,
+     * though T3 holds it now */
+    NO(&IP, TT_ERR_FORBIDDEN, P.id, "batch.inspect",
+       "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", O2, "lab", "x", "standard", "x",
+       "results", "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256", SHA0);
 
     /* the herb dictionary */
     NO(&T1, TT_ERR_UNKNOWN_HERB, "Angelicae Pubescentis Radix", "batch.register",

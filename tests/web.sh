@@ -33,7 +33,7 @@ start_web() {
     done
     return 1
 }
-stop_web() { [ -n "$WEB_PID" ] && kill "$WEB_PID" && wait "$WEB_PID" 2>/dev/null; WEB_PID=; }
+stop_web() { stop_pid "$WEB_PID" tcmtrace-web; WEB_PID=; }
 # py NAME SCRIPT ARGS...: runs one checker; its own cases are counted as one
 py() {
     name=$1
@@ -140,5 +140,8 @@ OUT=$(curl -s -o "$WORK/out" -w '%{http_code}' "http://127.0.0.1:$PORT/cq/api/v1
 stop_web
 grep -q "tcmtrace-web: stopped" "$WORK/web.log" && pass "SIGTERM stops tcmtrace-web cleanly" ||
     fail "tcmtrace-web did not stop cleanly" "$WORK/web.log"
+stop_daemon
+if [ "$DAEMON_BAD" = 0 ]; then pass "every tcmtraced and tcmtrace-web stopped exited 0"
+else fail "$DAEMON_BAD tcmtraced or tcmtrace-web processes exited with an error when stopped"; fi
 echo "web: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

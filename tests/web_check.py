@@ -335,6 +335,8 @@ def hostile(base, pid, timeout_s):
         s.settimeout(0.5)
         try:
             gone += s.recv(1) == b''
+        except socket.timeout:  # still open: a timeout is an OSError, not a close
+            pass
         except OSError:
             gone += 1
         s.close()
