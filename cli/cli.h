@@ -80,6 +80,10 @@ void fmt_kv(const char *label, const char *fmt, ...) __attribute__((format(print
 void fmt_pad(const char *s, int width);
 const char *fmt_qty(int64_t grams, char buf[48]);
 int fmt_parse_qty(const char *s, int64_t *grams);
+/* A quantity in both the units people use: "200 斤（100 kg）" when it was typed in 斤
+ * ("3 两（150 g）" in 两, 钱 likewise), else "100 kg（200 斤）"; kg alone when it is not a
+ * whole 两. */
+const char *fmt_qty_both(int64_t grams, const char *typed, char buf[96]);
 const char *fmt_time(uint64_t ms, char buf[32]);
 const char *fmt_status(const char *status);
 const char *fmt_type(const char *type);

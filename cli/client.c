@@ -21,13 +21,20 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tcmtrace/messages.h"
 #include "tcmtrace/util.h"
 
 int cli_fail(int ex, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "tcmtrace: %s: ", code);
+    /* what it means and what to do, in Chinese first (the message table), then the details */
+    const tt_message *m = tt_message_get(code);
+    if (m)
+        fprintf(stderr, "tcmtrace: %s%s\n  ", m->zh, m->todo);
+    else
+        fputs("tcmtrace: ", stderr);
+    fprintf(stderr, "%s: ", code);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -267,7 +274,11 @@ int cli_load_key(cli *c, tt_keypair *kp)
         return EX_DONE;
     }
     if (tt_secret_load(path, c->pass_file, "TCMTRACE_PASSPHRASE", kp, &err) != TT_OK)
-        return cli_fail(err.code == TT_ERR_BAD_PASSPHRASE ? EX_USAGE : EX_UNREACHABLE,
+        /* a passphrase that does not open the key: the key cannot be used (3, as any key
+         * that cannot be); one not given at all, or empty: the command line (2) */
+        return cli_fail(err.code == TT_ERR_BAD_PASSPHRASE && !strstr(err.message, "does not open")
+                            ? EX_USAGE
+                            : EX_UNREACHABLE,
                         tt_err_name(err.code), "%s", err.message);
     return EX_DONE;
 }

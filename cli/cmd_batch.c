@@ -101,7 +101,8 @@ static int done(cli *c, json_t *resp, const char *what, const char *const *codes
         return EX_DONE;
     }
     char pretty[TT_CODE_PRETTY + 1];
-    printf("%s\n", what);
+    if (what)
+        printf("%s\n", what);
     for (size_t i = 0; i < ncodes; i++)
         fmt_kv(i == 0 ? "追溯码" : "", "%s", fmt_code(codes[i], pretty));
     fmt_kv("账本序号", "#%lld", (long long)json_integer_value(json_object_get(resp, "seq")));
@@ -110,16 +111,141 @@ static int done(cli *c, json_t *resp, const char *what, const char *const *codes
     return EX_DONE;
 }
 
+/* Traditional forms of characters common in herb names, with their simplified ones: a
+ * name typed in 繁体 is found in the (simplified) dictionary. */
+static const char *const TRAD[][2] = {
+    {"當", "当"}, {"歸", "归"}, {"參", "参"}, {"黃", "黄"}, {"術", "术"}, {"鬱", "郁"},
+    {"薑", "姜"}, {"棗", "枣"}, {"蘇", "苏"}, {"麥", "麦"}, {"陳", "陈"}, {"靈", "灵"},
+    {"膽", "胆"}, {"貝", "贝"}, {"龍", "龙"}, {"葉", "叶"}, {"烏", "乌"}, {"藥", "药"},
+    {"蓮", "莲"}, {"蘆", "芦"}, {"雞", "鸡"}, {"決", "决"}, {"門", "门"}, {"東", "东"},
+    {"銀", "银"}, {"連", "连"}, {"細", "细"}, {"樸", "朴"}, {"澤", "泽"}, {"瀉", "泻"},
+    {"絲", "丝"}, {"頭", "头"}, {"實", "实"}, {"殼", "壳"}, {"紅", "红"}, {"蔞", "蒌"},
+    {"車", "车"}, {"錢", "钱"}, {"蠶", "蚕"}, {"薊", "蓟"}, {"蟲", "虫"}, {"羅", "罗"},
+    {"蘭", "兰"}, {"鈎", "钩"}, {"鉤", "钩"}, {"荊", "荆"}, {"遠", "远"}, {"誌", "志"},
+    {"淨", "净"}, {"厚", "厚"}, {"懷", "怀"}, {"膠", "胶"}, {"蒼", "苍"}, {"薺", "荠"},
+    {"竊", "窃"}, {"茲", "兹"}, {"蘿", "萝"}, {"蔔", "卜"}, {"樹", "树"}, {"魚", "鱼"},
+    {"馬", "马"}, {"鹿", "鹿"}, {"茸", "茸"}, {"牽", "牵"}, {"僵", "僵"}, {"殭", "僵"}};
+
+/* s with the traditional characters above made simplified, into out. */
+static void simplify(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    while (*s && n + 4 < cap) {
+        size_t k = 0, len = 1;
+        for (; k < sizeof TRAD / sizeof *TRAD; k++)
+            if (strncmp(s, TRAD[k][0], strlen(TRAD[k][0])) == 0)
+                break;
+        if (k < sizeof TRAD / sizeof *TRAD) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", TRAD[k][1]);
+            s += strlen(TRAD[k][0]);
+            continue;
+        }
+        while ((s[len] & 0xC0) == 0x80)
+            len++;
+        memcpy(out + n, s, len);
+        n += len;
+        s += len;
+    }
+    out[n] = '\0';
+}
+
+/* The code points of a UTF-8 string, up to max; returns how many. */
+static size_t codepoints(const char *s, const char **at, size_t max)
+{
+    size_t n = 0;
+    for (; *s && n < max; n++) {
+        at[n] = s++;
+        while ((*s & 0xC0) == 0x80)
+            s++;
+    }
+    at[n] = s;
+    return n;
+}
+
+/* Whether a and b are names of the same length that differ in one character (当皈, 当归). */
+static int one_char_off(const char *a, const char *b)
+{
+    const char *pa[17], *pb[17];
+    size_t na = codepoints(a, pa, 16), nb = codepoints(b, pb, 16), diff = 0;
+    if (na != nb || na < 2 || *pa[na] || *pb[nb])
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        diff += (pa[i + 1] - pa[i] != pb[i + 1] - pb[i]) || memcmp(pa[i], pb[i], (size_t)(pa[i + 1] - pa[i]));
+    return diff == 1;
+}
+
+/* Letters of s, lower case (pinyin as typed: "Dang Gui", "danggui"). */
+static void letters(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 1 < cap; s++)
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+            out[n++] = (char)(*s | 0x20);
+    out[n] = '\0';
+}
+
+/*
+ * The herb dictionary row of `name` (*row, owned by *dict), or, when there is none, a usage
+ * error that names the herbs meant most likely: the same name in simplified characters, the
+ * name whose pinyin was typed, or a name one character off ("您是否要登记：当归？").
+ */
+static int herb_row(cli *c, const char *name, json_t **dict, json_t **row)
+{
+    json_t *resp;
+    *dict = *row = NULL;
+    int ex = cli_request(c, json_pack("{s:s}", "op", "herbs"), &resp);
+    if (ex)
+        return ex;
+    json_t *hs = json_object_get(resp, "herbs"), *h;
+    char simp[256], typed[128], py[128];
+    simplify(name, simp, sizeof simp);
+    letters(name, typed, sizeof typed);
+    size_t i;
+    json_array_foreach(hs, i, h)
+        if (strcmp(json_string_value(json_object_get(h, "name_zh")), name) == 0) {
+            *dict = resp;
+            *row = h;
+            return EX_DONE;
+        }
+    char guess[512] = "";
+    size_t n = 0, found = 0;
+    json_array_foreach(hs, i, h)
+    {
+        const char *z = json_string_value(json_object_get(h, "name_zh"));
+        const char *p = json_string_value(json_object_get(h, "pinyin"));
+        letters(p ? p : "", py, sizeof py);
+        if (strcmp(z, simp) == 0 || (*typed && strcmp(py, typed) == 0) || one_char_off(z, name)) {
+            if (found++ < 4)
+                n += (size_t)snprintf(guess + n, sizeof guess - n, "%s%s", found > 1 ? "、" : "", z);
+            if (n >= sizeof guess)
+                n = sizeof guess - 1;
+        }
+    }
+    json_decref(resp);
+    if (found)
+        return cli_fail(EX_USAGE, "unknown_herb",
+                        "药材目录里没有“%s”。您是否要登记：%s？请用目录里的写法重新输入 --herb；"
+                        "目录未收录的药材加 --unlisted / the herb dictionary has no \"%s\": did "
+                        "you mean %s?",
+                        name, guess, name, guess);
+    return cli_fail(EX_USAGE, "unknown_herb",
+                    "药材目录里没有“%s”：请用 tcmtrace herbs 查找正确的名称，目录未收录的药材加 "
+                    "--unlisted（并写明 --latin 和 --part） / the herb dictionary has no \"%s\"",
+                    name, name);
+}
+
 static const char REGISTER_USAGE[] =
-    "usage: tcmtrace register --herb 中文名 --latin NAME --part PART --qty QTY\n"
+    "usage: tcmtrace register --herb 中文名 [--latin NAME --part PART] --qty QTY\n"
     "         --province P --city C --county X --base BASE [--lat DEG --lon DEG] [--daodi]\n"
     "         --harvest YYYY-MM-DD --grade GRADE --processing TEXT\n"
     "         [--category plant|animal|mineral|fungus] [--form 药材|饮片]\n"
     "         [--doc FILE:KIND]... [--id CODE] [--unlisted] [--gtin GTIN]\n"
     "Registers a new batch held by the signer (--key). A trace code is made unless --id.\n"
     "The herb must agree with the ledger's herb dictionary (中文名, Latin drug name or\n"
-    "source species, part); a herb the dictionary lacks needs --unlisted and is shown\n"
-    "as unlisted everywhere. --gtin gives the trade item's GTIN (8 to 14 digits, check\n"
+    "source species, part); without --latin and --part they are the dictionary's own, and\n"
+    "a name it lacks is refused before anything is sent, naming the herb most likely meant\n"
+    "(繁体, pinyin or one character off). A herb the dictionary lacks needs --unlisted\n"
+    "(with --latin and --part) and is shown as unlisted everywhere. --gtin gives the trade item's GTIN (8 to 14 digits, check\n"
     "digit checked): its labels can then be GS1 Digital Link (label --digital-link).\n";
 
 int cmd_register(cli *c, int argc, char **argv)
@@ -138,7 +264,7 @@ int cmd_register(cli *c, int argc, char **argv)
     int daodi = 0, unlisted = 0, ch, ex = EX_USAGE;
     if (wants_help(argc, argv))
         return usage(REGISTER_USAGE, 1);
-    json_t *docs = json_array();
+    json_t *docs = json_array(), *dict = NULL, *row = NULL;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         if (ch == 'd')
@@ -161,14 +287,28 @@ int cmd_register(cli *c, int argc, char **argv)
         } else
             v[ch] = optarg;
     }
-    static const char req[] = "hlpqPCXbHgr";
+    static const char req[] = "hqPCXbHgr";
     for (const char *r = req; *r; r++)
         if (v[(int)*r] == NULL) {
             cli_fail(EX_USAGE, "usage",
-                     "register needs --herb, --latin, --part, --qty, --province, --city, "
-                     "--county, --base, --harvest, --grade and --processing");
+                     "register needs --herb, --qty, --province, --city, --county, --base, "
+                     "--harvest, --grade and --processing");
             goto out;
         }
+    if (unlisted && (!v['l'] || !v['p'])) {
+        cli_fail(EX_USAGE, "usage",
+                 "a herb the dictionary lacks (--unlisted) needs its --latin and --part");
+        goto out;
+    }
+    if (!unlisted) { /* the dictionary's: names checked, --latin and --part from it if not given */
+        if ((ex = herb_row(c, v['h'], &dict, &row)) != EX_DONE)
+            goto out;
+        ex = EX_USAGE;
+        if (!v['l'])
+            v['l'] = json_string_value(json_object_get(row, "latin"));
+        if (!v['p'])
+            v['p'] = json_string_value(json_object_get(row, "part"));
+    }
     int64_t g;
     char code[TT_CODE_LEN + 1];
     if (qty_arg(v['q'], &g))
@@ -201,14 +341,16 @@ int cmd_register(cli *c, int argc, char **argv)
     if ((ex = cli_submit_new(c, "batch.register", f, v['i'] ? NULL : &code, v['i'] ? 0 : 1,
                              &resp)) != EX_DONE)
         goto out;
-    json_decref(docs);
-    char what[512], q[48];
+    char what[512], q[96];
     snprintf(what, sizeof what, "已登记批次 / batch registered: %s %s %s，%s%s %s，%s", v['h'],
-             v['l'], v['p'], v['P'], v['C'], v['X'], fmt_qty(g, q));
+             v['l'], v['p'], v['P'], v['C'], v['X'], fmt_qty_both(g, v['q'], q));
+    json_decref(docs);
+    json_decref(dict);
     const char *codes[] = {code};
     return done(c, resp, what, codes, 1);
 out:
     json_decref(docs);
+    json_decref(dict);
     return ex;
 }
 
@@ -272,14 +414,25 @@ int cmd_transfer(cli *c, int argc, char **argv)
     int ex = cli_submit_new(c, "batch.transfer", f, part ? &child : NULL, part ? 1 : 0, &resp);
     if (ex)
         return ex;
-    char what[256], q[48];
-    if (part)
-        snprintf(what, sizeof what, "已发货 / sent: %s 给 %s（在途，待对方收货）", fmt_qty(g, q),
-                 to);
-    else
+    char what[256], q[96], pretty[TT_CODE_PRETTY + 1];
+    if (!part || c->json) {
         snprintf(what, sizeof what, "已发货 / sent: 整批给 %s（在途，待对方收货）", to);
-    const char *codes[] = {part ? child : code, code};
-    return done(c, resp, what, codes, part ? 2 : 1);
+        const char *codes[] = {part ? child : code, code};
+        return done(c, resp, what, codes, part ? 2 : 1);
+    }
+    /* a part: which code went, and what stays under the old one */
+    printf("已发货 / sent: %s 给 %s（在途，待对方收货）\n", fmt_qty_both(g, qs, q), to);
+    fmt_kv("发出", "%s  %s：新批次，对方收货后归对方 / the part sent, a new lot",
+           fmt_code(child, pretty), fmt_qty_both(g, qs, q));
+    json_t *left;
+    if (cli_call(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &left) == EX_DONE &&
+        json_is_true(json_object_get(left, "ok"))) {
+        json_t *qty = json_object_get(json_object_get(left, "batch"), "qty");
+        fmt_kv("留下", "%s  剩余 %s：原批次，仍归您 / what stays with you", fmt_code(code, pretty),
+               fmt_qty_both(json_integer_value(json_object_get(qty, "remaining")), NULL, q));
+        json_decref(left);
+    }
+    return done(c, resp, NULL, NULL, 0);
 }
 
 /* receive, reject, hold, release, recall: a code and maybe a reason. */
@@ -393,13 +546,30 @@ int cmd_split(cli *c, int argc, char **argv)
     }
     free(list);
     json_t *resp;
+    json_incref(kids); /* listed after it is sent */
     int ex = cli_submit_new(c, "batch.split", json_pack("{s:s, s:o}", "id", code, "children", kids),
                             codes, n, &resp);
-    if (ex)
-        return ex;
-    char what[128];
-    snprintf(what, sizeof what, "已分拆 / split into %zu: 新追溯码如下（第一行为原批次）", n);
-    return done(c, resp, what, cp, n + 1);
+    if (ex || c->json) {
+        json_decref(kids);
+        return ex ? ex : done(c, resp, NULL, cp, n + 1);
+    }
+    char pretty[TT_CODE_PRETTY + 1], q[96];
+    int64_t sum = 0;
+    size_t k;
+    json_t *x;
+    json_array_foreach(kids, k, x) sum += json_integer_value(json_object_get(x, "qty_g"));
+    printf("已分拆 / split into %zu:\n", n);
+    fmt_kv("原批次", "%s  分出 %s，其余仍在原批次 / the rest stays under this code",
+           fmt_code(code, pretty), fmt_qty_both(sum, NULL, q));
+    json_array_foreach(kids, k, x)
+    {
+        int64_t g = json_integer_value(json_object_get(x, "qty_g"));
+        char label[32];
+        snprintf(label, sizeof label, "新批次 %zu", k + 1);
+        fmt_kv(label, "%s  %s", fmt_code(codes[k], pretty), fmt_qty_both(g, NULL, q));
+    }
+    json_decref(kids);
+    return done(c, resp, NULL, NULL, 0);
 }
 
 static const char PROCESS_USAGE[] =
@@ -634,9 +804,13 @@ int cmd_sell(cli *c, int argc, char **argv)
     else if (buyer)
         printf("买方记录未公开，账本只存其承诺。请保存以下凭据，以便需要时出示：\n"
                "The buyer is not in the public log, only a commitment to it. Keep this opening:\n"
-               "  buyer  %s\n  salt   %s\n  (tcmtrace buyer-check SEQ --salt SALT --buyer TEXT)\n",
-               buyer, salt);
-    snprintf(what, sizeof what, "已销售 / sold: %s", fmt_qty(g, q));
+               "  buyer  %s\n  salt   %s\n  核对 / to check: tcmtrace buyer-check %lld --salt %s "
+               "--buyer '%s'\n",
+               buyer, salt, (long long)json_integer_value(json_object_get(resp, "seq")), salt,
+               buyer);
+    char both[96];
+    snprintf(what, sizeof what, "已销售 / sold: %s", fmt_qty_both(g, qs, both));
+    (void)q;
     const char *codes[] = {code};
     return done(c, resp, what, codes, 1);
 }

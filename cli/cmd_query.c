@@ -1020,6 +1020,9 @@ int cmd_watch(cli *c, int argc, char **argv)
     int s = nn_socket(AF_SP, NN_SUB);
     if (s < 0 || nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 || nn_connect(s, url) < 0)
         return cli_fail(EX_UNREACHABLE, "unreachable", "cannot subscribe to %s", url);
+    /* "watching" only once the daemon's feed has us: nothing committed after it is missed */
+    for (int i = 0; i < 500 && nn_get_statistic(s, NN_STAT_CURRENT_CONNECTIONS) < 1; i++)
+        usleep(10000);
     if (!c->json)
         printf("监听 / watching %s\n", url);
     fflush(stdout);

@@ -74,6 +74,24 @@ const char *fmt_qty(int64_t g, char buf[48])
     return tt_qty_text(g, buf);
 }
 
+const char *fmt_qty_both(int64_t g, const char *typed, char buf[96])
+{
+    char kg[48];
+    tt_qty_text(g, kg);
+    int jin_typed = typed && strstr(typed, "斤");
+    if (typed && strstr(typed, "两") && g % 5 == 0)
+        snprintf(buf, 96, "%g 两（%s）", (double)g / 50, kg);
+    else if (typed && strstr(typed, "钱"))
+        snprintf(buf, 96, "%g 钱（%s）", (double)g / 5, kg);
+    else if (g % 50 != 0) /* not a whole 两: 斤 would need more places than people write */
+        snprintf(buf, 96, "%s", kg);
+    else if (jin_typed)
+        snprintf(buf, 96, "%g 斤（%s）", (double)g / 500, kg);
+    else
+        snprintf(buf, 96, "%s（%g 斤）", kg, (double)g / 500);
+    return buf;
+}
+
 /* "500kg", "1.5 kg", "20g", "2t", "10斤", "3两", "500公斤": whole grams only. */
 /* A quantity as people type it, made plain: full-width digits, point and
  * letters (a Chinese input method's) become ASCII, ASCII letters lower case,

@@ -734,6 +734,26 @@ static const char *js(json_t *o, const char *k)
     return v ? v : "";
 }
 
+/* Whether a place name as recorded ("甘肃省", "定西市") is the one asked for, with or without
+ * its administrative suffix ("甘肃", "定西"), as people say them. */
+static int place_is(const char *recorded, const char *want)
+{
+    static const char *const suffix[] = {"省", "市", "县", "区", "自治区", "自治州", "自治县",
+                                         "特别行政区", "壮族自治区", "回族自治区",
+                                         "维吾尔自治区", "地区", "盟", "旗"};
+    size_t n = strlen(want);
+    if (n == 0)
+        return 0;
+    if (strcmp(recorded, want) == 0)
+        return 1;
+    if (strncmp(recorded, want, n) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++)
+        if (strcmp(recorded + n, suffix[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int batch_matches(json_t *b, json_t *filter)
 {
     const char *k;
@@ -747,8 +767,8 @@ static int batch_matches(json_t *b, json_t *filter)
                  : strcmp(k, "herb") == 0 ? !strcmp(js(json_object_get(b, "herb"), "name_zh"), want)
                  : strcmp(k, "state") == 0 ? !strcmp(js(b, "status"), want)
                  : strcmp(k, "origin") == 0
-                     ? !strcmp(js(o, "province"), want) || !strcmp(js(o, "city"), want) ||
-                           !strcmp(js(o, "county"), want)
+                     ? place_is(js(o, "province"), want) || place_is(js(o, "city"), want) ||
+                           place_is(js(o, "county"), want)
                  : strcmp(k, "harvest_from") == 0 ? strcmp(js(b, "harvest_date"), want) >= 0
                  : strcmp(k, "harvest_to") == 0   ? strcmp(js(b, "harvest_date"), want) <= 0
                                                   : 0;

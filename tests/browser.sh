@@ -49,6 +49,8 @@ A=$(codes_of "$WORK/reg" | head -1)
 as grower transfer "$A" --to T-0017 >/dev/null && as trader receive "$A" >/dev/null
 as trader split "$A" --into 30kg,30kg,20kg >"$WORK/split" || exit 1
 G=$(codes_of "$WORK/split" | sed -n 2p) R=$(codes_of "$WORK/split" | sed -n 3p) H=$(codes_of "$WORK/split" | sed -n 4p)
+as trader split "$R" --into 5kg >"$WORK/split2" || exit 1
+RC=$(codes_of "$WORK/split2" | sed -n 2p) # recalled with its parent
 echo "r" >"$WORK/report"
 as inspector inspect "$G" --lab 重庆市药品检验所 --result SO2=20mg/kg --result 水分=11% --report "$WORK/report" >/dev/null
 as trader sell "$G" --qty 2kg >/dev/null
@@ -60,8 +62,8 @@ as grower register --herb 当归 --latin "Angelica sinensis (Oliv.) Diels" --par
     --grade 一等 --processing 晒干 --gtin 6901234567892 >"$WORK/reg3" || { cat "$WORK/reg3"; exit 1; }
 D=$(codes_of "$WORK/reg3" | head -1)
 DL=$("$TT" --json label "$D" --digital-link --out "$WORK/dl.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
-printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","other_gtin":"06901234567908","min_entries":6}\n' \
-    "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" "$DL" >"$WORK/cases.json"
+printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","other_gtin":"06901234567908","min_entries":6,"recalled_child":"%s","log_key":"%s","vkey":"%s"}\n' \
+    "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" "$DL" "$(url "$RC")" "$L/log.key" "$(cat "$L/log.vkey")" >"$WORK/cases.json"
 "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$PORT" >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 for i in $(seq 100); do curl -s -o /dev/null "$BASE/api/v1/status" && break; sleep 0.05; done

@@ -57,6 +57,10 @@ expect 2 "an empty passphrase is refused for a sealed key" "$TT" --passphrase-fi
 contains "$ERR" "empty" "the refusal says the passphrase is empty"
 printf 'secret words\n' >"$WORK/open.pass"
 chmod 644 "$WORK/open.pass"
+printf 'not the passphrase\n' >"$WORK/wrong.pass"
+chmod 600 "$WORK/wrong.pass"
+expect 3 "a wrong passphrase: the key cannot be used (exit 3, as the README says)" "$TT" --passphrase-file "$WORK/wrong.pass" --key "$KEYS/grower.key" stock
+contains "$ERR" "密码不对" "a wrong passphrase is said in Chinese first"
 expect 2 "a passphrase file others can read is refused" "$TT" --passphrase-file "$WORK/open.pass" key new "$KEYS/nope.key"
 contains "$ERR" "chmod 600" "and names the chmod that fixes it"
 cp "$KEYS/stranger.key" "$WORK/loose.key"
@@ -88,9 +92,11 @@ contains "$ERR" "another process is writing" "second daemon says why"
 
 # the feed: a watcher sees the next entry and checkpoint
 SIZE0=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
-"$TT" watch --count 2 >"$WORK/watch" 2>&1 &
+timeout 60 "$TT" watch --count 2 >"$WORK/watch" 2>&1 &
 WATCH=$!
-sleep 0.3
+# it says "watching" once the feed has it: wait for that, not for a guessed time
+i=0; while [ $i -lt 400 ] && ! grep -q "watching" "$WORK/watch" 2>/dev/null; do sleep 0.025; i=$((i + 1)); done
+grep -q "watching" "$WORK/watch" || fail "tcmtrace watch did not start watching within 10 s"
 
 enroll() {
     as mkt actor enroll --id "$1" --pubkey "$KEYS/$2.key.pub" --name "$3" --org "$4" \
@@ -194,11 +200,15 @@ expect 0 "the trader receives" as trader receive "$A"
 expect 0 "split" as trader split "$A" --into 200kg,300kg
 set -- $(codes_of "$OUT")
 A1=$2 A2=$3
+if grep "^  新批次 1" "$OUT" | grep -qF "$(echo "$A1" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/')  200 kg（400 斤）"; then pass; else fail "split lists each new lot with its quantity"; fi
+contains "$OUT" "分出 500 kg（1000 斤）" "and what was split off the original"
 expect 1 "selling more than remains" as trader sell "$A1" --qty 201kg
 contains "$ERR" "quantity" "quantity code"
 expect 0 "part transfer to the pharmacy" as trader transfer "$A1" --to PH-1 --qty 50kg
 P1=$(codes_of "$OUT" | head -1)
 pretty() { echo "$1" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/'; }
+if grep "^  发出" "$OUT" | grep -qF "$(pretty "$P1")  50 kg（100 斤）：新批次"; then pass; else fail "a part transfer names the new lot that was sent"; fi
+if grep "^  留下" "$OUT" | grep -qF "$(pretty "$A1")  剩余 150 kg（300 斤）：原批次"; then pass; else fail "and what stays under the old code"; fi
 expect 0 "stock of the pharmacy" "$TT" stock PH-1
 contains "$OUT" "待收 on the way to you" "stock shows what is on its way"
 contains "$OUT" "$(pretty "$P1")" "the part in transit is listed"
@@ -252,6 +262,29 @@ expect 5 "trace --up --brief of the recalled lot" "$TT" trace "$P1" --up --brief
 if grep -q "去向" "$OUT" || grep -q "#[0-9]" "$OUT"; then fail "--up --brief shows no downstream and no events"; else pass; fi
 contains "$OUT" "$(pretty "$A")" "--up reaches the origin"
 expect 2 "trace --depth 0 is refused" "$TT" trace "$A" --depth 0
+# ---- in the trader's words ---------------------------------------------------------------
+R_ARGS="--qty 200斤 --province 甘肃省 --city 定西市 --county 岷县 --base b --harvest 2026-10-01 --grade g --processing p"
+# shellcheck disable=SC2086
+expect 0 "register takes the Latin name and part from the herb dictionary" as grower register --herb 当归 $R_ARGS
+contains "$OUT" "200 斤（100 kg）" "register echoes the quantity as typed and in kg"
+contains "$OUT" "Angelicae Sinensis Radix 干燥根" "with the dictionary's Latin name and part"
+for typo in 當歸 当皈 danggui; do
+    # shellcheck disable=SC2086
+    expect 2 "register --herb $typo is caught before sending" as grower register --herb "$typo" $R_ARGS
+    contains "$ERR" "您是否要登记：当归" "register --herb $typo asks whether 当归 was meant"
+done
+if head -1 "$ERR" | grep -q '^tcmtrace: 药材名称'; then pass; else fail "a refusal says in Chinese first what is wrong"; fi
+contains "$ERR" "did you mean 当归" "and in English after it"
+# shellcheck disable=SC2086
+expect 2 "an unlisted herb needs its Latin name and part" as grower register --herb 川银花 --unlisted $R_ARGS
+contains "$ERR" "--latin and --part" "the refusal names the options"
+expect 0 "search --origin 甘肃 (the province as people say it)" "$TT" --json search --origin 甘肃
+if grep -q '"batches": \[\]' "$OUT"; then fail "search --origin 甘肃 finds the lots of 甘肃省"; else pass; fi
+expect 0 "search --origin 定西 (the city without 市)" "$TT" --json search --origin 定西
+if grep -q '"batches": \[\]' "$OUT"; then fail "search --origin 定西 finds the lots of 定西市"; else pass; fi
+expect 0 "search --origin 甘 matches no place by a prefix" "$TT" --json search --origin 甘
+contains "$OUT" '"batches": []' "a bare prefix is not a place"
+
 # ---- everyday lists and exports --------------------------------------------------------
 expect 0 "search by herb and holder" "$TT" search --herb 当归 --holder PH-1
 contains "$OUT" "$(pretty "$P1")" "search finds the pharmacy's lot"
@@ -424,8 +457,10 @@ for i in 1 2 3 4 5 6 7 8; do
         >"$WORK/client$i" 2>&1 &
     pids="$pids $!"
 done
-# a backup while they write: LMDB's own consistent copy
-sleep 0.2
+# a backup while they write: LMDB's own consistent copy, once the first of them went in
+SIZE1=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
+i=0; while [ $i -lt 400 ] && [ "$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')" = "$SIZE1" ]; do
+    sleep 0.025; i=$((i + 1)); done
 expect 0 "backup while clients write" "$TT" --json backup "$L" "$WORK/backup"
 wait $pids
 if cat "$WORK"/client* | grep -q failed; then fail "a concurrent client was refused"; else pass; fi
@@ -645,7 +680,7 @@ if [ "$rc" = 3 ]; then pass; else fail "another user reaches the agent, or the c
 expect 0 "agent remove" "$TT" agent remove "$KEYS/counter.key"
 expect 2 "a removed key needs its passphrase again" env -u TCMTRACE_PASSPHRASE "$TT" --key "$KEYS/counter.key" scan "$URL"
 expect 0 "agent add --ttl 1s" "$TT" --passphrase-file "$WORK/counter.pass" agent add "$KEYS/counter.key" --ttl 1s
-sleep 2.2
+i=0; while [ $i -lt 200 ] && ! "$TT" agent status 2>/dev/null | grep -q "持有 0 把密钥"; do sleep 0.05; i=$((i + 1)); done
 expect 0 "agent status after the time ran out" "$TT" agent status
 contains "$OUT" "持有 0 把密钥" "the key is gone"
 expect 2 "a bad --ttl" "$TT" agent add "$KEYS/counter.key" --ttl forever

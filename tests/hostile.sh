@@ -61,6 +61,24 @@ BADCHECK=$(echo "$A" | sed 's/.$/X/' | sed "s/X\$/$(( ( ${A#???????????????} + 1
 
 sum() { sha256sum "$L/data.mdb" | cut -d' ' -f1; }
 
+# wait_sock PATH: until something accepts on the unix socket PATH (a started proxy), 10 s at most
+wait_sock() {
+    /usr/bin/python3 - "$1" <<'PY' || echo "FAIL: nothing listens on $1 after 10 s"
+import socket, sys, time
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+    finally:
+        s.close()
+sys.exit(1)
+PY
+}
+
 # refuse NAME CODE: the request on standard input must be refused with CODE
 # (results go to a file: refuse often runs at the end of a pipeline, in a subshell)
 refuse() {
@@ -283,7 +301,7 @@ mkdir -p "$WORK/forged"
 cp "$L/log.vkey" "$WORK/forged/"
 "$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" &
 PROXY=$!
-sleep 0.3
+wait_sock "$WORK/forged/api.sock"
 for cmd in "proof 1" "verify $B"; do
     # shellcheck disable=SC2086
     TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" $cmd >"$WORK/out" 2>&1
@@ -310,7 +328,7 @@ hcase old-checkpoint-honest-first 0 "verified" "$TT" --log-key "$L/log.vkey" ver
 hcase old-checkpoint-age-shown 0 "分钟前" "$TT" --log-key "$L/log.vkey" checkpoint
 "$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --old-checkpoint 2 &
 PROXY=$!
-sleep 0.3
+wait_sock "$WORK/forged/api.sock"
 hcase old-checkpoint-rollback-verify 4 "older than the" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$B"
 hcase old-checkpoint-rollback-checkpoint 4 "an old or forked view" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
 hcase old-checkpoint-first-sight-verify 4 "not covered by the ledger's checkpoint of 2 entries" \
@@ -343,8 +361,27 @@ open(sys.argv[3], 'w').write(text + '\n' + line)
 PY
 "$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --checkpoint-note "$WORK/foreign.note" &
 PROXY=$!
-sleep 0.3
+wait_sock "$WORK/forged/api.sock"
 hcase checkpoint-of-another-origin 4 "not of \"tcmtrace.test/hostile\"" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+# a fork: a second tree of the size this computer remembers, with another root, signed by the
+# log key (as a log that shows one history to some and another to others would)
+python3 - "$L/log.key" "$L/log.vkey" "$f" "$WORK/fork.note" <<'PY'
+import base64, hashlib, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+seed = next(l.split(': ')[1] for l in open(sys.argv[1]) if l.startswith('secret: '))
+name, kid, _ = open(sys.argv[2]).read().strip().split('+', 2)
+size = open(sys.argv[3], encoding='utf-8').read().split('\n')[1]
+sk = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed))
+text = name + '\n' + size + '\n' + base64.b64encode(hashlib.sha256(b'the other history').digest()).decode() + '\n'
+sig = sk.sign(text.encode())
+line = '\u2014 ' + name + ' ' + base64.b64encode(bytes.fromhex(kid) + sig).decode() + '\n'
+open(sys.argv[4], 'w').write(text + '\n' + line)
+PY
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --checkpoint-note "$WORK/fork.note" &
+PROXY=$!
+wait_sock "$WORK/forged/api.sock"
+hcase checkpoint-fork-same-size 4 "the log has forked" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 # a server that answers an entry asked for by its hash with another, genuine entry: the
 # proof of that other entry verifies, and is still refused, as it is not the one asked for
@@ -352,7 +389,7 @@ H3=$(printf '{"op":"entry","seq":3}' | "$TT" api - | /usr/bin/python3 -c 'import
 hcase proof-by-hash-honest 0 "#3 " "$TT" --log-key "$L/log.vkey" proof "$H3"
 "$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --wrong-entry &
 PROXY=$!
-sleep 0.3
+wait_sock "$WORK/forged/api.sock"
 hcase proof-by-hash-wrong-entry 4 "gave entry #1 for that hash" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" proof "$H3"
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 unset TCMTRACE_STATE_DIR
@@ -381,6 +418,6 @@ cases=$((passed + failed))
 echo "  $cases hostile cases"
 echo "hostile: $passed passed, $failed failed"
 # every case counted: one that vanishes (or a new one not counted here) fails the suite
-HOSTILE_CASES=139
+HOSTILE_CASES=140
 [ "$cases" = "$HOSTILE_CASES" ] || echo "FAIL: $cases hostile cases ran, $HOSTILE_CASES expected"
 [ "$failed" = 0 ] && [ "$cases" = "$HOSTILE_CASES" ]

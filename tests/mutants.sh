@@ -4,6 +4,7 @@
 # runs the checks the line names; a mutation none of them fails has survived. The checks are
 # first run once on the unmutated copy: a check that fails there makes the run void.
 # MUTANTS="name ..." runs only those. Prints each verdict and "mutants: N caught, N survived".
+# Every check runs with no standard input: the list is the loop's, and a check must not eat it.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIST=$ROOT/tests/mutants/mutants.txt
@@ -22,8 +23,8 @@ TAB=$(printf '\t')
 run_check() {
     case $1 in
     e2e | hostile | scenario | web | browser)
-        BIN=build timeout "$LIMIT" sh "tests/$1.sh" >"$W/check.out" 2>&1 ;;
-    *) TT_KEEP_BODIES= timeout "$LIMIT" "build/tests/$1" >"$W/check.out" 2>&1 ;;
+        BIN=build timeout "$LIMIT" sh "tests/$1.sh" >"$W/check.out" 2>&1 </dev/null ;;
+    *) TT_KEEP_BODIES= timeout "$LIMIT" "build/tests/$1" >"$W/check.out" 2>&1 </dev/null ;;
     esac
 }
 
@@ -48,7 +49,7 @@ while IFS="$TAB" read -r name file chk expr; do
         broken=$((broken + 1))
         continue
     fi
-    if ! make -s test-build >"$W/build.log" 2>&1; then
+    if ! make -s test-build >"$W/build.log" 2>&1 </dev/null; then
         echo "NO BUILD     $name: the mutation does not compile; make it one that does"
         broken=$((broken + 1))
     else

@@ -222,6 +222,12 @@ ok "the sale's entry" "$TT" api "{\"op\":\"entry\",\"seq\":$SEQ}"
 lacks "does not hold the prescription" "门诊处方"
 says "but a commitment to it" "buyer_commitment"
 ok "the pharmacy opens the commitment on request" "$TT" buyer-check "$SEQ" --salt "$SALT" --buyer "门诊处方 2026-1201-031"
+ok "a sale to a prescription, for people" as pharmacy sell "$B1" --qty 1两 --buyer "门诊处方 2026-1201-033"
+SEQ2=$(sed -n 's/^  账本序号  #\([0-9]*\)$/\1/p' "$WORK/out")
+SALT2=$(sed -n 's/^  salt   \([0-9a-f]*\)$/\1/p' "$WORK/out")
+says "sell prints the buyer-check line with its real entry number" "tcmtrace buyer-check $SEQ2 --salt $SALT2 --buyer '门诊处方 2026-1201-033'"
+says "and the quantity as typed and in grams" "已销售 / sold: 1 两（50 g）"
+ok "the printed buyer-check line opens the commitment" "$TT" buyer-check "$SEQ2" --salt "$SALT2" --buyer "门诊处方 2026-1201-033"
 if "$TT" buyer-check "$SEQ" --salt "$SALT" --buyer "门诊处方 2026-1201-032" >"$WORK/out" 2>&1; then
     fail "another buyer does not open it" "$WORK/out"
 else pass "another buyer does not open it"; fi

@@ -253,6 +253,13 @@ static void test_every_entry_field_flip_names_the_entry(void **state)
                 fail_msg("flip at field offset %zu of entry %d blamed entry %llu (%s)", fields[f],
                          seq, (unsigned long long)r.bad_seq, r.why.message);
             assert_true(strlen(r.why.message) > 0);
+            /* a changed seq is a broken numbering, a changed prev a broken chain: said so */
+            if (fields[f] >= 1 && fields[f] <= 8 && r.why.code != TT_ERR_BAD_SEQ)
+                fail_msg("a flip in entry %d's seq is reported as %s, not bad_seq", seq,
+                         tt_err_name(r.why.code));
+            if (fields[f] >= 17 && fields[f] <= 48 && r.why.code != TT_ERR_BAD_CHAIN)
+                fail_msg("a flip in entry %d's prev is reported as %s, not bad_chain", seq,
+                         tt_err_name(r.why.code));
         }
         /* the last stored byte too, and bytes in the middle of a deflated body */
         tt_audit_report r = audit_flipped(at + (long)slen - 1, 0x20);

@@ -907,6 +907,13 @@ static void test_claims_are_checked(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "limit")), "150");
     assert_string_equal(v, "pass");
     json_decref(r);
+    /* at the limit exactly is within it (≤), in any number of decimals */
+    assert_int_equal(inspect1(&I, Q, "SO2", "150", "mg/kg", NULL), TT_OK);
+    json_decref(last_result(Q, 0, v));
+    assert_string_equal(v, "pass");
+    assert_int_equal(inspect1(&I, Q, "SO2", "150.000", "mg/kg", NULL), TT_OK);
+    json_decref(last_result(Q, 0, v));
+    assert_string_equal(v, "pass");
     assert_int_equal(inspect1(&I, Q, "铅", "1.2", "mg/kg", NULL), TT_OK);
     r = last_result(Q, 0, v);
     assert_string_equal(json_string_value(json_object_get(r, "test")), "pb");

@@ -124,6 +124,15 @@ if "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$TPORT" --tls-cert "$WORK/tls.cr
     fail "a certificate without its key was accepted"
 else grep -q "both --tls-cert and --tls-key" "$WORK/out" && pass "a certificate without its key is refused" || fail "no key" "$WORK/out"; fi
 start_web "$L" "$PORT" --config "$WORK/web.conf" || exit 1
+# a port that is taken: the address named, in Chinese first, exit 3
+if "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$PORT" >"$WORK/out" 2>&1; then
+    fail "a second tcmtrace-web on a taken port started"
+else
+    rc=$?
+    [ "$rc" = 3 ] && grep -q "无法在 127.0.0.1:$PORT 上监听：这个端口已被别的程序占用" "$WORK/out" &&
+        grep -q "Address already in use" "$WORK/out" && pass "a taken port is named, with what to do (exit 3)" ||
+        fail "a taken port: exit $rc" "$WORK/out"
+fi
 # the daemon down: reads go on from the store, writes get 503 and change nothing
 stop_daemon
 before=$(sha256sum "$L/data.mdb" | cut -d' ' -f1)

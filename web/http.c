@@ -26,6 +26,7 @@
 
 #include "tcmtrace/qrimage.h"
 #include "web.h"
+#include "tcmtrace/messages.h"
 
 typedef struct request {
     char *raw;  /* the URI as it came, before any decoding */
@@ -762,6 +763,16 @@ static enum MHD_Result serve_api(web *w, struct MHD_Connection *c, const char *m
     if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
         strcmp(p, "keys/qr.png") == 0)
         return serve_key_qr(c);
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && strcmp(p, "messages") == 0) {
+        /* the message table the CLI prints from, for the pages (tcmtrace/messages.h) */
+        char *m = tt_messages_json();
+        if (m == NULL)
+            return send_error(c, 503, TT_ERR_NOMEM, "the message table could not be made");
+        enum MHD_Result rc = send_bytes(c, 200, m, strlen(m), "application/json; charset=utf-8",
+                                        "public, max-age=3600");
+        free(m);
+        return rc;
+    }
     if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
         strcmp(p, "labels.png") == 0)
         return serve_labels(w, c, NULL);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tcmtrace/util.h"
@@ -293,7 +294,25 @@ int main(int argc, char **argv)
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
         MHD_OPTION_END);
     if (d == NULL) {
-        fprintf(stderr, "tcmtrace-web: cannot listen on %s: %s\n", w.set.listen, strerror(errno));
+        /* libmicrohttpd does not say why: a bind of our own does, for the sentence */
+        int e = errno, fd = socket(addr.ss_family, SOCK_STREAM, 0), one = 1;
+        socklen_t alen = addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                    : sizeof(struct sockaddr_in);
+        if (fd >= 0) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (bind(fd, (struct sockaddr *)&addr, alen) != 0)
+                e = errno;
+            close(fd);
+        }
+        fprintf(stderr,
+                "tcmtrace-web: 无法在 %s 上监听：%s。请换一个 --listen 地址或端口（或 tcmtraced.conf "
+                "里的 web_listen），或先停止占用它的程序 / cannot listen on %s: %s\n",
+                w.set.listen,
+                e == EADDRINUSE       ? "这个端口已被别的程序占用"
+                : e == EADDRNOTAVAIL  ? "本机没有这个地址"
+                : e == EACCES         ? "没有权限使用这个端口（1024 以下的端口需要 root）"
+                                      : "系统拒绝了",
+                w.set.listen, strerror(e));
         return 3;
     }
     signal(SIGTERM, on_signal);

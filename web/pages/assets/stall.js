@@ -204,34 +204,27 @@ async function submit(type, fields, fresh = [], summary = type) {
 
 // ---- what the daemon's refusals mean, in plain Chinese -----------------------------------
 
-const WHY = {
-  quantity: ['数量不对：超过了这批货现有的数量，或几份加起来不等于总数。', '请按“现有”数量改小后再提交。'],
-  not_holder: ['这批货现在不在您名下（可能已经发出或还没收货）。', '请先在“库存”里确认这批货的状态。'],
-  frozen: ['这批货已被扣留或召回，暂停一切交易。', '请不要出售，并联系市场管理处或检验人员。'],
-  bad_state: ['这批货当前的状态不允许这样做（例如在途中、已售完或已销毁）。', '请刷新库存，看清状态后再操作。'],
-  not_enrolled: ['您的密钥还没有在市场管理处登记。', '请带上手机到市场管理处，出示“密钥”页的二维码登记。'],
-  revoked: ['您的密钥已被撤销，不能再签名。', '请到市场管理处重新登记新的密钥。'],
-  forbidden: ['您的身份不能做这件事。', '例如只有商户和药房可以登记销售；如有疑问请问市场管理处。'],
-  unknown_batch: ['账本里没有这个追溯码。', '请逐位核对标签上的 16 位数字。'],
-  unknown_actor: ['没有这个收货方，或对方编号不对。', '请从列表中选择收货方。'],
-  duplicate_id: ['这个追溯码已被占用。', '请再提交一次，页面会换一个新码。'],
-  unknown_herb: ['药材名称、拉丁名或药用部位与药材目录不符。', '请从药材目录中选择药材和部位。'],
-  bad_time: ['时间不对：手机的日期时间可能不准，或采收日期晚于今天。', '请核对手机时间和采收日期后再提交。'],
-  malformed: ['填写的内容格式不对。', '请检查每一项是否填写完整、正确。'],
-  replay: ['这条记录已经提交过了。', '无需重复提交；请刷新库存查看。'],
-  too_large: ['填写的内容太长了。', '请精简备注或说明。'],
-  busy: ['提交太频繁了。', '请稍等一秒再试。'],
-  unreachable: ['连不上账本服务器，这条记录还没有送到账本。', '记录已在本机签名保存（见“库存”里的“待发送”），网络恢复后自动发送；请勿重复填写。'],
-  unavailable: ['账本服务暂时没有响应，这条记录还没有送到账本。', '记录已在本机签名保存，恢复后自动发送；如长时间未恢复，请告知市场管理处。'],
-  disk_full: ['账本服务器暂时无法写入。', '请稍后再试，并告知市场管理处。'],
-  store: ['账本服务器出错。', '请稍后再试，并告知市场管理处。'],
-  io: ['账本服务器出错。', '请稍后再试，并告知市场管理处。'],
-  relabel: ['加工不能改变药材或产地。', '请核对加工后的品名。'],
-  range: ['数字超出范围。', '请检查填写的数字。'],
+// One table for the CLI and both pages (GET /api/v1/messages, tcmtrace/messages.h), kept
+// in localStorage so that the page still explains itself when the network is gone.
+const OFFLINE_WHY = {
+  unreachable: { zh: '连不上账本服务器，这条记录还没有送到账本。', todo: '记录已在本机签名保存（见“库存”里的“待发送”），网络恢复后自动发送；请勿重复填写。' },
 };
+let WHY = null;
+async function loadMessages() {
+  try {
+    const r = await fetch(api('messages'));
+    if (!r.ok) throw new Error(String(r.status));
+    WHY = await r.json();
+    localStorage.setItem('tcmtrace-messages', JSON.stringify(WHY));
+  } catch (e) {
+    try { WHY = JSON.parse(localStorage.getItem('tcmtrace-messages')); } catch (e2) { WHY = null; }
+  }
+}
 function explain(err) {
-  const w = WHY[err.code] || ['账本拒绝了这条记录。', '请检查填写内容，或询问市场管理处。'];
-  return { zh: w[0], todo: w[1], code: err.code, detail: err.message };
+  // the page's own outbox words for a ledger out of reach; the table's for everything else
+  const w = (err.code === 'unreachable' || err.code === 'unavailable' ? OFFLINE_WHY.unreachable : null) ||
+    (WHY && WHY[err.code]) || { zh: '账本没有接受这条记录。', todo: '请把下面的说明告诉市场管理处。' };
+  return { zh: w.zh, todo: w.todo, code: err.code, detail: err.message };
 }
 
 function say(kind, title, lines = [], extra) {
@@ -251,6 +244,7 @@ const clearMsg = () => $('msg').replaceChildren();
 // ---- start ------------------------------------------------------------------------------
 
 async function start() {
+  await loadMessages();
   S.how = await K.capability();
   if (!S.how) return noCrypto();
   S.rec = await K.loadRecord(LEDGER).catch(() => null);
