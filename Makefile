@@ -43,7 +43,7 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 # the daemon and libtcmtrace do not
 IMG_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/image/*.c))
 
-.PHONY: all lib check test test-build mutants asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean \
+.PHONY: all lib check test test-build mutants coverage asan tsan valgrind fuzz-short demo bench crashtest fuzz fuzz-build deps clean \
 	install uninstall
 .SECONDARY:
 
@@ -149,6 +149,14 @@ test: test-build
 
 # everything the suites run, built and not run
 test-build: all $(TEST_BIN) $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger $(BUILD)/tamper $(BUILD)/forging-proxy $(BUILD)/tests/fixed-digits.so $(BUILD)/tests/fail-jobs.so
+
+# line and branch coverage of the unit tests, then of the suites too (gcov, lcov), a
+# directory at a time, and the rule functions the unit tests leave short of full coverage
+coverage: | $(DEPS_OK)
+	@command -v lcov >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq --no-install-recommends lcov; } || \
+	  { echo "tcmtrace: make coverage needs lcov (Debian package lcov)"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build/cov OPT=-O0 SAN=--coverage test-build
+	@sh tests/coverage.sh build/cov
 
 # every mutation in tests/mutants/mutants.txt must be caught (not part of check: it runs the
 # suites once a mutation; MUTANTS="name ..." for a few)

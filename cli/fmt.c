@@ -192,6 +192,7 @@ const char *fmt_status(const char *st)
 const char *fmt_type(const char *t)
 {
     static const char *map[][2] = {{"ledger.genesis", "账本创建"}, {"ledger.limits", "限量标准"},
+                                   {"ledger.herbs", "药材目录"},
                                    {"actor.enroll", "登记主体"},   {"actor.revoke", "撤销主体"},
                                    {"actor.rotate", "更换密钥"},   {"batch.register", "产地登记"},
                                    {"batch.transfer", "发货"},     {"batch.receive", "收货"},

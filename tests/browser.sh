@@ -67,7 +67,7 @@ printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","othe
 "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$PORT" >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 for i in $(seq 100); do curl -s -o /dev/null "$BASE/api/v1/status" && break; sleep 0.05; done
-if node "$HERE/browser/phone.mjs" "$WORK/cases.json" "$SCREENS" >"$WORK/phone.out" 2>&1; then
+if timeout -k 5 600 node "$HERE/browser/phone.mjs" "$WORK/cases.json" "$SCREENS" >"$WORK/phone.out" 2>&1; then
     ok=1
 else
     ok=0
@@ -76,7 +76,7 @@ cat "$WORK/phone.out"
 # the stall page: two traders' whole day, keys made in the browser
 printf '{"base":"%s","tt":"%s","dir":"%s","office_key":"%s","log_key":"%s","work":"%s"}\n' \
     "$BASE" "$TT" "$L" "$KEYS/mkt.key" "$L/log.vkey" "$WORK" >"$WORK/stall.json"
-if node "$HERE/browser/stall.mjs" "$WORK/stall.json" "$SCREENS" >"$WORK/stall.out" 2>&1; then :; else ok=0; fi
+if timeout -k 5 600 node "$HERE/browser/stall.mjs" "$WORK/stall.json" "$SCREENS" >"$WORK/stall.out" 2>&1; then :; else ok=0; fi
 cat "$WORK/stall.out"
 # the SVG labels, in another renderer: nothing runs off a label, and the symbols decode
 svgok=1

@@ -50,20 +50,25 @@ client() {
     done
 }
 
-for round in $(seq 1 "$ROUNDS"); do
+# the moments of the kills, drawn at random, printed, and given again by CRASH_DELAYS="0.3 0.7 ..."
+DELAYS=${CRASH_DELAYS:-$(for r in $(seq 1 "$ROUNDS"); do printf '0.%s ' "$(shuf -i 2-9 -n 1)"; done)}
+echo "  kill times (CRASH_DELAYS to repeat them): $DELAYS"
+round=0
+for delay in $DELAYS; do
+    round=$((round + 1))
     pids=
     for g in g1 g2 g3 g4; do
         client "$g" "$WORK/acked.$g" &
         pids="$pids $!"
     done
-    sleep "0.$(shuf -i 2-9 -n 1)"
+    sleep "$delay" # the kill's moment is the random input here, not a wait for a condition
     kill -KILL "$DAEMON_PID"
     wait "$DAEMON_PID" 2>/dev/null
     DAEMON_PID=
     kill $pids 2>/dev/null
     wait $pids 2>/dev/null
     if "$TT" audit "$L" >"$WORK/audit" 2>&1; then pass; else
-        fail "round $round: audit after SIGKILL"; cat "$WORK/audit"
+        fail "round $round (SIGKILL after $delay s; CRASH_DELAYS=\"$DELAYS\" repeats the run): audit after SIGKILL"; cat "$WORK/audit"
     fi
     start_daemon "$L" "$WORK/daemon.log" || { fail "round $round: restart"; break; }
 done

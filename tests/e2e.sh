@@ -301,9 +301,23 @@ contains "$OUT" "马建国" "actor list names the grower"
 expect 0 "actor list --role pharmacy" "$TT" --json actor list --role pharmacy
 contains "$OUT" '"PH-1"' "the pharmacy is listed"
 if grep -q '"G-1"' "$OUT"; then fail "actor list --role pharmacy lists the grower"; else pass; fi
-expect 0 "export --format csv" "$TT" export --format csv
-contains "$OUT" "seq,recorded_utc,at,type,by,lot,qty_g,to,parts,detail" "csv has its header"
-contains "$OUT" ",batch.sell,PH-1,$P1,250,," "and the sale, with its lot and grams"
+expect 0 "export --format csv (for Excel and WPS)" "$TT" export --format csv
+if head -c 3 "$OUT" | od -An -tx1 | grep -q "ef bb bf"; then pass; else fail "the csv opens with a UTF-8 byte-order mark"; fi
+contains "$OUT" "序号 seq,记录时间 recorded,签名时间 signed_at,事件 event,type,签名人 by,批次 lot,药材 herb,数量(kg) qty_kg,收货方 to,新批次 new_lots,检验结论 verdict,说明 detail" "csv has its header, Chinese first"
+contains "$OUT" ",销售,batch.sell,PH-1,\"=\"\"$P1\"\"\",当归,0.250,," "the sale: its lot kept as text, its herb, kilograms"
+contains "$OUT" ",检验,batch.inspect,I-1,\"=\"\"$A2\"\"\",当归,,,,不合格 FAIL," "an inspection with its verdict"
+if /usr/bin/python3 - "$OUT" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], encoding='utf-8-sig', newline='')))
+sys.exit(0 if rows and all(len(r) == 13 for r in rows) else 1)
+PY
+then pass; else fail "every csv row has the 13 columns"; fi
+expect 0 "export --format csv --encoding gb18030" "$TT" export --format csv --encoding gb18030
+if /usr/bin/python3 -c "import sys; t=open('$OUT','rb').read(); sys.exit(0 if t[:3] != b'\xef\xbb\xbf' and '当归' in t.decode('gb18030') else 1)"; then pass; else fail "--encoding gb18030 writes GB 18030 with no BOM"; fi
+expect 0 "export --format csv --encoding utf-8 (for programs)" "$TT" export --format csv --encoding utf-8
+contains "$OUT" ",销售,batch.sell,PH-1,$P1,当归,0.250,," "plain: the codes as they are"
+expect 2 "an encoding export does not know" "$TT" export --format csv --encoding latin1
+contains "$ERR" "gb18030" "the refusal names the encodings"
 expect 0 "export --format json --from 2 --to 3" "$TT" export --format json --from 2 --to 3
 if /usr/bin/python3 -c "import json,sys; d=json.load(open('$OUT')); sys.exit(0 if [r['seq'] for r in d]==[2,3] else 1)"; then pass; else fail "export --from 2 --to 3 holds entries 2 and 3"; fi
 expect 0 "export of one lot" "$TT" export --format json "$P1"

@@ -14,11 +14,17 @@ rm -rf "$bodies" "$BUILD/api-messages"
 passed=0
 failed=0
 failures=""
+# run CMD...: one program or suite, stopped (and failed, saying so) if it runs past
+# LIMIT seconds: no test can hang the run
+LIMIT=${TEST_LIMIT:-1200}
 run() {
     echo "== $*"
-    if "$@"; then
+    timeout -k 10 "$LIMIT" "$@"
+    rc=$?
+    if [ "$rc" = 0 ]; then
         passed=$((passed + 1))
     else
+        [ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "FAIL: $* ran past its limit of $LIMIT s and was stopped"
         failed=$((failed + 1))
         failures="$failures $1"
     fi

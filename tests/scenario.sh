@@ -167,7 +167,7 @@ refused "当归 with 独活's Latin name is refused" unknown_herb \
     as trader1 register --herb 独活 --latin "Angelica sinensis" --part 根 --qty 1kg --province p \
     --city c --county x --base b --harvest 2026-10-01 --grade g --processing p
 says "naming the dictionary's entry" "Angelicae Pubescentis Radix"
-refused "a herb the dictionary lacks needs --unlisted" unknown_herb \
+usage_refused "a herb the dictionary lacks needs --unlisted, caught before sending" unknown_herb \
     as trader1 register --herb 川银花 --latin "Lonicera confusa" --part 花蕾 --qty 1kg --province 重庆市 \
     --city 重庆市 --county 秀山县 --base b --harvest 2026-06-01 --grade g --processing p
 ok "with --unlisted it is accepted" as trader1 register --herb 川银花 --latin "Lonicera confusa" \

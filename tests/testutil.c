@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -189,4 +190,58 @@ json_t *tu_random_document(void)
 int tu_each_shipped_json(int (*fn)(const char *path, void *ctx), void *ctx)
 {
     return tu_each_json_file("schemas", fn, ctx) + tu_each_json_file("tests/fixtures", fn, ctx);
+}
+
+/*
+ * Random inputs that can be repeated: before main (and so before sodium_init) every unit
+ * test's randombytes_* (keys, nonces, the random cases of test_entry, test_jsonin, test_merkle
+ * and the others) comes from ChaCha20 keyed by a seed, printed at the start: TT_TEST_SEED=HEX
+ * gives the same inputs again, so a failure on a random case can be replayed.
+ */
+static uint8_t seed_key[crypto_stream_chacha20_KEYBYTES];
+static uint64_t seed_ctr;
+static pthread_mutex_t seed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void seeded_buf(void *const buf, const size_t size)
+{
+    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    pthread_mutex_lock(&seed_lock);
+    uint64_t n = seed_ctr++;
+    pthread_mutex_unlock(&seed_lock);
+    memcpy(nonce, &n, sizeof nonce);
+    crypto_stream_chacha20(buf, size, nonce, seed_key);
+}
+
+static uint32_t seeded_random(void)
+{
+    uint32_t r;
+    seeded_buf(&r, sizeof r);
+    return r;
+}
+
+static const char *seeded_name(void)
+{
+    return "tcmtrace-test-seeded";
+}
+
+static struct randombytes_implementation seeded = {
+    .implementation_name = seeded_name, .random = seeded_random, .buf = seeded_buf};
+
+__attribute__((constructor)) static void tu_seed_random(void)
+{
+    const char *given = getenv("TT_TEST_SEED");
+    char hex[2 * sizeof seed_key + 1];
+    size_t n = 0;
+    if (given == NULL || sodium_hex2bin(seed_key, sizeof seed_key, given, strlen(given), NULL, &n,
+                                        NULL) != 0 ||
+        n != sizeof seed_key) {
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (f == NULL || fread(seed_key, 1, sizeof seed_key, f) != sizeof seed_key)
+            abort();
+        fclose(f);
+    }
+    sodium_bin2hex(hex, sizeof hex, seed_key, sizeof seed_key);
+    fprintf(stderr, "random inputs from TT_TEST_SEED=%s (set it to repeat them)\n", hex);
+    if (randombytes_set_implementation(&seeded) != 0)
+        abort();
 }
