@@ -734,6 +734,19 @@ int cmd_inspect(cli *c, int argc, char **argv)
         json_decref(results);
         return EX_USAGE;
     }
+    /* whether the lot is held already: a second fail then says so, instead of "held" anew */
+    json_t *before = NULL;
+    char held_why[256] = "";
+    long long held_seq = -1;
+    if (!c->json && cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &before) == 0) {
+        json_t *bb = json_object_get(before, "batch");
+        if (strcmp(json_string_value(json_object_get(bb, "status")) ?: "", "held") == 0) {
+            snprintf(held_why, sizeof held_why, "%s",
+                     json_string_value(json_object_get(bb, "hold_reason")) ?: "");
+            held_seq = json_integer_value(json_object_get(bb, "held_seq"));
+        }
+        json_decref(before);
+    }
     json_t *resp;
     int ex =
         cli_submit(c, "batch.inspect",
@@ -748,11 +761,22 @@ int cmd_inspect(cli *c, int argc, char **argv)
         json_t *ins = json_object_get(json_object_get(b, "batch"), "inspections");
         json_t *last = json_array_get(ins, json_array_size(ins) - 1);
         const char *verdict = json_string_value(json_object_get(last, "verdict"));
+        int fail = strcmp(verdict, "fail") == 0;
         printf("检验结论 / verdict: %s%s\n", fmt_verdict(verdict),
-               strcmp(verdict, "fail") == 0
-                   ? " — 批次及其全部下游批次已扣留 / held with every descendant"
+               fail && held_seq < 0
+                   ? " — 批次及其全部下游批次已扣留，只有监管人员可以解除 / held with every "
+                     "descendant; only a regulator may release it"
                    : "");
         fmt_inspection(last, "  ");
+        if (held_seq >= 0)
+            printf("该批次此前已扣留（第 %lld 条记录：%s），%s / the lot was held already "
+                   "(entry %lld)%s\n",
+                   held_seq, held_why,
+                   fail ? "本次不合格已记录，扣留继续；只有监管人员可以解除"
+                        : "本次检验已记录，扣留不因此解除：解除需另行放行（release）",
+                   held_seq,
+                   fail ? "; this fail is recorded and the hold stays"
+                        : "; this result does not lift it: a release does");
         json_decref(b);
     }
     const char *codes[] = {code};

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,12 @@ static int cmd_init(const init_opts *o)
         return 1;
     char line[TT_VKEY_MAX + 2];
     snprintf(line, sizeof line, "%s\n", vkey);
+    /* the passphrase file given to init is the one run needs: by its absolute path, in the
+     * settings and in the command printed */
+    char passline[PATH_MAX + 64] = "# log_passphrase_file = /etc/tcmtrace/log.pass\n";
+    char abs_pass[PATH_MAX] = "";
+    if (o->log_pass_file && !o->unsealed && realpath(o->log_pass_file, abs_pass) != NULL)
+        snprintf(passline, sizeof passline, "log_passphrase_file = %s\n", abs_pass);
     snprintf(conf, sizeof conf,
              "# tcmtraced settings for this ledger; flags given to 'tcmtraced run' win.\n"
              "# tcp = tcp://127.0.0.1:7400\n"
@@ -222,8 +229,9 @@ static int cmd_init(const init_opts *o)
              "# an event's \"at\" may be this far ahead of the clock, and behind it:\n"
              "# at_ahead_minutes = 10\n"
              "# at_behind_days = 30\n"
-             "# log_passphrase_file = /etc/tcmtrace/log.pass\n",
-             sysconf(_SC_NPROCESSORS_ONLN));
+             "# the file holding the log key's passphrase (0600), read by 'tcmtraced run':\n"
+             "%s",
+             sysconf(_SC_NPROCESSORS_ONLN), passline);
     if (write_text(o->dir, "log.vkey", line, 0644) ||
         write_text(o->dir, "tcmtraced.conf", conf, 0644))
         return 1;
@@ -231,7 +239,18 @@ static int cmd_init(const init_opts *o)
     printf("  日志来源 origin     %s\n", o->origin);
     printf("  日志公钥 log key    %s\n", vkey);
     printf("  (发给所有核验者 / give this verifier key to everyone who verifies)\n");
-    printf("  启动 start          tcmtraced run %s\n", o->dir);
+    char absdir[PATH_MAX];
+    const char *dir = realpath(o->dir, absdir) ? absdir : o->dir;
+    if (o->unsealed)
+        printf("  启动 start          tcmtraced run %s\n", dir);
+    else if (*abs_pass)
+        printf("  启动 start          tcmtraced run %s\n"
+               "  (口令文件已写入 %s/tcmtraced.conf / the passphrase file %s is in the settings)\n",
+               dir, dir, abs_pass);
+    else
+        printf("  启动 start          tcmtraced run %s --log-passphrase-file 口令文件\n"
+               "  (或不带此项，启动时输入日志密钥的口令 / or type the log key's passphrase when it asks)\n",
+               dir);
     return 0;
 }
 

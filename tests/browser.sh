@@ -56,14 +56,24 @@ as inspector inspect "$G" --lab 重庆市药品检验所 --result SO2=20mg/kg --
 as trader sell "$G" --qty 2kg >/dev/null
 as regulator recall "$R" --reason "二氧化硫残留超标" >/dev/null
 as inspector hold "$H" --reason "待复检" >/dev/null
+# H fails its test: its sibling G's page says so, as a notice, not a hold
+as inspector inspect "$H" --lab 重庆市药品检验所 --result SO2=400mg/kg --report "$WORK/report" >"$WORK/fail" 2>&1
+FAILSEQ=$(sed -n 's/.*#\([0-9][0-9]*\).*/\1/p' "$WORK/fail" | head -1)
+# the rest of A, split after G was made: not G's history. One part sold out, one destroyed
+as trader split "$A" --into 5kg,5kg >"$WORK/split3" || exit 1
+LATER=$("$TT" --json show "$A" | python3 -c "import json,sys; b=json.load(sys.stdin); print(max(e['seq'] for e in b['events']))")
+E1=$(codes_of "$WORK/split3" | sed -n 2p) E2=$(codes_of "$WORK/split3" | sed -n 3p)
+as trader sell "$E1" --qty 5kg >/dev/null || exit 1
+as trader destroy "$E2" --reason 受潮霉变 >/dev/null || exit 1
 url() { "$TT" --json label "$1" --out "$WORK/$1.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p'; }
 as grower register --herb 当归 --latin "Angelica sinensis (Oliv.) Diels" --part 根 --qty 5kg \
     --province 甘肃省 --city 定西市 --county 岷县 --base 梅川镇当归种植基地 --harvest 2026-10-12 \
     --grade 一等 --processing 晒干 --gtin 6901234567892 >"$WORK/reg3" || { cat "$WORK/reg3"; exit 1; }
 D=$(codes_of "$WORK/reg3" | head -1)
 DL=$("$TT" --json label "$D" --digital-link --out "$WORK/dl.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
-printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","other_gtin":"06901234567908","min_entries":6,"recalled_child":"%s","log_key":"%s","vkey":"%s"}\n' \
-    "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" "$DL" "$(url "$RC")" "$L/log.key" "$(cat "$L/log.vkey")" >"$WORK/cases.json"
+printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","other_gtin":"06901234567908","min_entries":6,"recalled_child":"%s","log_key":"%s","vkey":"%s","base":"%s","genuine_code":"%s","depleted":"%s","destroyed":"%s","parent_later_seq":%s,"sibling_fail_seq":%s,"market":"重庆解放路中药材专业市场"}\n' \
+    "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" "$DL" "$(url "$RC")" "$L/log.key" "$(cat "$L/log.vkey")" \
+    "$BASE" "$G" "$(url "$E1")" "$(url "$E2")" "$LATER" "${FAILSEQ:-0}" >"$WORK/cases.json"
 "$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$PORT" >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 for i in $(seq 100); do curl -s -o /dev/null "$BASE/api/v1/status" && break; sleep 0.05; done
@@ -85,8 +95,8 @@ for size in "60 30" "40 20"; do
     "$TT" label "$A" --all-children --width-mm "$1" --height-mm "$2" --out "$WORK/sheet-$1.svg" >/dev/null || svgok=0
     node "$HERE/browser/svg.mjs" "$WORK/sheet-$1.svg" "$SCREENS/labels-$1x$2.png" || svgok=0
     if env -u TCMTRACE_DIR "$TT" --log-key "$L/log.vkey" scan "$SCREENS/labels-$1x$2.png" >"$WORK/scan.out" 2>&1 &&
-        grep -q "3 张标签已扫描" "$WORK/scan.out"; then
-        echo "pass the $1 × $2 mm SVG sheet, rendered by Chromium, scans: all 3 labels genuine"
+        grep -q "5 张标签已扫描" "$WORK/scan.out"; then
+        echo "pass the $1 × $2 mm SVG sheet, rendered by Chromium, scans: all 5 labels genuine"
     else
         svgok=0; echo "FAIL the $1 × $2 mm SVG sheet does not scan"; cat "$WORK/scan.out"
     fi

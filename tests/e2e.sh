@@ -710,6 +710,15 @@ TCMTRACE_LOG_PASSPHRASE=sealed-log-key "$TTD" init "$WORK/sealed" --origin tcmtr
     --market m --authority-key "$KEYS/mkt.key" --authority-id MKT --authority-name m >/dev/null
 expect 1 "a sealed log key without its passphrase" env -u TCMTRACE_LOG_PASSPHRASE "$TTD" run "$WORK/sealed"
 contains "$ERR" "--log-passphrase-file" "tcmtraced names the option it needs"
+# init with a passphrase file: it prints the run command, and run needs no more than that
+printf 'sealed-log-key\n' >"$WORK/log.pass" && chmod 600 "$WORK/log.pass"
+expect 0 "init with --log-passphrase-file" env -u TCMTRACE_LOG_PASSPHRASE "$TTD" init "$WORK/sealed2" \
+    --origin tcmtrace.test/sealed2 --market m --authority-key "$KEYS/mkt.key" --authority-id MKT \
+    --authority-name m --log-passphrase-file "$WORK/log.pass"
+contains "$OUT" "tcmtraced run $(cd "$WORK/sealed2" && pwd)" "init prints the exact run command"
+contains "$WORK/sealed2/tcmtraced.conf" "log_passphrase_file = $WORK/log.pass" "and writes the passphrase file into the settings"
+if start_daemon "$WORK/sealed2" "$WORK/sealed2.log" >/dev/null; then pass; else fail "the printed run command does not start the daemon"; fi
+stop_daemon
 expect 2 "--connect without tcp:// or ipc://" "$TT" --connect 127.0.0.1:9 status
 contains "$ERR" "tcp://HOST:PORT" "the message names the form an address takes"
 expect 3 "--connect to a dead port" "$TT" --connect tcp://127.0.0.1:9 --timeout 20000 status

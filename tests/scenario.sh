@@ -113,6 +113,11 @@ ok "the inspector fails the lot on SO2" as inspector inspect "$A" --lab 市药�
     --result 二氧化硫=390mg/kg --report-sha256 "$(printf %064d 3)"
 is "the lot is held" held "$(field "$A" "['status']")"
 is "a part split off before the test is held too" held "$(field "$A1" "['status']")"
+says "a fail says who may release it" "只有监管人员可以解除"
+ok "a second failed test of the held lot is recorded" as inspector inspect "$A" --lab 市药检所 \
+    --result 二氧化硫=410mg/kg --report-sha256 "$(printf %064d 6)"
+says "and says the lot was held already" "该批次此前已扣留"
+lacks "and does not say it is held anew" "批次及其全部下游批次已扣留"
 refused "the part cannot be sold" frozen as trader1 transfer "$A1" --to T-0023
 refused "the inspector who failed it cannot release it" forbidden \
     as inspector release "$A1" --reason 复检合格

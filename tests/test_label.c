@@ -206,7 +206,7 @@ static void draw_at(const qr_geometry *gp, const char *url, const char *code, qr
     char pretty[TT_CODE_PRETTY + 1], err[200];
     tt_code_pretty(code, pretty);
     qr_label_text t = {pretty, "当归 Angelica sinensis", "500 kg · 药材 · 一等",
-                       "甘肃省 定西市 岷县（道地）"};
+                       "甘肃省 定西市 岷县（道地）", NULL, NULL, NULL};
     qr_label_size(&g, &w, &h);
     assert_int_equal(qr_image_new(img, w, h), 0);
     if (qr_draw_label(img, 0, 0, &g, url, &t, err, sizeof err) != 0)
@@ -346,6 +346,37 @@ static void test_survives_scaling_blur_and_jpeg(void **state)
 
 /* Decode rates at a small thermal label, at the size the CLI asks for instead, and at
  * the default, under blur, tilt and JPEG: why label refuses fewer than 3 dots a module. */
+/* Every line beside the symbol is printed whole on every label size `label` takes: on a
+ * small one the short forms (当归, 岷县（道地）), on 60 x 30 mm the full ones. */
+static void test_every_line_fits(void **state)
+{
+    (void)state;
+    const char *url = "https://trace.example.cn/cq/b/2611224839105527?t=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-P0BBQkNERUZHSElKS0xN";
+    qr_label_text t = {"2611 2248 3910 5527", "金银花 Lonicerae Japonicae Flos", "1250.5 kg · 药材 · 统货",
+                       "新疆维吾尔自治区 伊犁哈萨克自治州 伊宁县（道地）", "金银花", "1250.5 kg · 统货",
+                       "伊宁县（道地）"};
+    const double sizes[][2] = {{60, 30}, {50, 30}, {40, 30}, {40, 25}, {50, 25}};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        qr_geometry g = {sizes[i][0], sizes[i][1], 300};
+        qr_label_line lines[QR_LABEL_LINES];
+        char err[200];
+        int cut = qr_label_layout(&g, url, &t, lines, err, sizeof err);
+        if (cut != 0)
+            fail_msg("%g x %g mm: %d lines cut (%s)", g.width_mm, g.height_mm, cut, err);
+        for (int k = 0; k < QR_LABEL_LINES; k++)
+            if (lines[k].width > lines[k].room || lines[k].px < 6)
+                fail_msg("%g x %g mm: line %d \"%s\" is %d px wide in %d", g.width_mm,
+                         g.height_mm, k, lines[k].text, lines[k].width, lines[k].room);
+        assert_string_equal(lines[1].text, t.code_pretty); /* the code is never shortened */
+        if (g.width_mm >= 60) { /* room enough: the full forms */
+            assert_string_equal(lines[0].text, "追溯码 Trace code");
+            assert_string_equal(lines[2].text, t.herb);
+        }
+        if (g.width_mm <= 40) /* too little room: the short ones, whole */
+            assert_string_equal(lines[4].text, t.origin_short);
+    }
+}
+
 static void test_decode_rates_by_size(void **state)
 {
     (void)state;
@@ -404,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_token_roundtrip_and_refusals),
         cmocka_unit_test(test_png_roundtrip_many_batches),
         cmocka_unit_test(test_survives_scaling_blur_and_jpeg),
+        cmocka_unit_test(test_every_line_fits),
         cmocka_unit_test(test_decode_rates_by_size),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

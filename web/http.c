@@ -1001,6 +1001,9 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
         return send_error(c, 400, TT_ERR_MALFORMED,
                           "the path holds an encoded /, a backslash, a NUL or a dot segment");
     size_t pl = strlen(w->prefix);
+    /* the base URL itself: the market's landing page */
+    if (pl > 0 && strcmp(url, w->prefix) == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+        return serve_page(w, c, "", "b.html");
     if (strncmp(url, w->prefix, pl) != 0 || url[pl] != '/')
         return send_error(c, 404, TT_ERR_NOT_FOUND,
                           "nothing here; the ledger is served under its base URL");
@@ -1013,6 +1016,8 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
         return serve_log(w, c, p + 4);
     }
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        if (*p == '\0')
+            return serve_page(w, c, "", "b.html");
         if (strncmp(p, "b/", 2) == 0 && strchr(p + 2, '/') == NULL)
             return serve_page(w, c, p + 2, "b.html");
         /* GS1 Digital Link: /01/<GTIN-14>/10/<trace code>, the same page */

@@ -168,15 +168,6 @@ static int text_width(font *f, int px, const char *text)
     return w;
 }
 
-/* The largest size up to `px` (not below px/2) at which `text` fits `width`. */
-static int fit(font *f, int px, int width, const char *text)
-{
-    int min = px / 2 > 6 ? px / 2 : 6;
-    while (px > min && text_width(f, px, text) > width)
-        px--;
-    return px;
-}
-
 /* Draws `text` with its baseline at y, clipped at x_max; returns the end x. */
 static int draw_text(qr_image *img, font *f, int px, int x, int y, int x_max, const char *text)
 {
@@ -201,6 +192,89 @@ static int draw_text(qr_image *img, font *f, int px, int x, int y, int x_max, co
         x += (int)(g->advance.x >> 6);
     }
     return x;
+}
+
+/* The forms of line i, longest first, and its size: the header, the code, herb, detail,
+ * origin and footer. The code has one form (people type it): it only shrinks. */
+static int line_forms(const qr_label_text *t, int i, const char *forms[3])
+{
+    const char *all[QR_LABEL_LINES][3] = {
+        {"追溯码 Trace code", "追溯码", NULL},
+        {t->code_pretty, NULL, NULL},
+        {t->herb, t->herb_short, NULL},
+        {t->detail, t->detail_short, NULL},
+        {t->origin, t->origin_short, NULL},
+        {"扫码验真 · scan to verify", "扫码验真", NULL},
+    };
+    int n = 0;
+    for (int k = 0; k < 3; k++)
+        if (all[i][k] && *all[i][k])
+            forms[n++] = all[i][k];
+    return n;
+}
+
+/* Sizes (per cent of the label's height) and baselines (from its top) of the six lines. */
+static void line_sizes(int h, int margin, int px[QR_LABEL_LINES], int base[QR_LABEL_LINES])
+{
+    int line = h / 7, big = h * 12 / 100, small = h * 7 / 100, mid = h * 9 / 100;
+    int want[QR_LABEL_LINES] = {small, big, mid, mid, mid, small};
+    int by = margin + small;
+    for (int i = 0; i < QR_LABEL_LINES; i++) {
+        px[i] = want[i];
+        base[i] = i == 5 ? h - margin : by;
+        by += line + (i == 0 ? big / 4 : i == 1 ? mid / 5 : 0);
+    }
+}
+
+static int layout(font *f, int h, int margin, int room, const qr_label_text *t,
+                  qr_label_line lines[QR_LABEL_LINES], int base[QR_LABEL_LINES])
+{
+    int want[QR_LABEL_LINES], cut = 0;
+    line_sizes(h, margin, want, base);
+    for (int i = 0; i < QR_LABEL_LINES; i++) {
+        const char *forms[3];
+        int n = line_forms(t, i, forms), k = 0, px = want[i];
+        if (n == 0) {
+            lines[i] = (qr_label_line){"", px, 0, room};
+            continue;
+        }
+        /* the longest form legible whole at four fifths of the size, else the shortest */
+        while (k < n - 1 && text_width(f, want[i] * 4 / 5, forms[k]) > room)
+            k++;
+        while (px > 6 && text_width(f, px, forms[k]) > room)
+            px--;
+        int wd = text_width(f, px, forms[k]);
+        lines[i] = (qr_label_line){forms[k], px, wd, room};
+        cut += wd > room;
+    }
+    return cut;
+}
+
+int qr_label_layout(const qr_geometry *g, const char *url, const qr_label_text *t,
+                    qr_label_line lines[QR_LABEL_LINES], char *err, size_t errlen)
+{
+    int w, h;
+    qr_label_size(g, &w, &h);
+    QRcode *q = encode(url);
+    if (q == NULL) {
+        snprintf(err, errlen, "the label URL does not fit in a QR symbol");
+        return -1;
+    }
+    font f;
+    if (font_open(&f, err, errlen) != 0) {
+        QRcode_free(q);
+        return -1;
+    }
+    int margin = h / 16 > 2 ? h / 16 : 2;
+    int mod = (h - 2 * margin) / (q->width + 2 * QUIET);
+    if (mod < 1)
+        mod = 1;
+    int side = mod * (q->width + 2 * QUIET);
+    int tx = margin + side + margin / 2, tmax = w - margin / 2, base[QR_LABEL_LINES];
+    int cut = layout(&f, h, margin, tmax - tx, t, lines, base);
+    font_close(&f);
+    QRcode_free(q);
+    return cut;
 }
 
 int qr_draw_label(qr_image *img, int x, int y, const qr_geometry *g, const char *url,
@@ -233,22 +307,11 @@ int qr_draw_label(qr_image *img, int x, int y, const qr_geometry *g, const char 
             if (q->data[r * q->width + c] & 1)
                 fill(img, qx + (QUIET + c) * mod, qy + (QUIET + r) * mod, mod, mod, 0);
     int tx = qx + side + margin / 2, tmax = x + w - margin / 2;
-    int line = h / 7, big = h * 12 / 100, small = h * 7 / 100, mid = h * 9 / 100;
-    int by = y + margin + small, room = tmax - tx;
-    draw_text(img, &f, small, tx, by, tmax, "追溯码 Trace code");
-    by += line + big / 4;
-    /* the code is what people type: it is always printed whole */
-    int cpx = big;
-    while (cpx > 6 && text_width(&f, cpx, t->code_pretty) > room)
-        cpx--;
-    draw_text(img, &f, cpx, tx, by, tmax, t->code_pretty);
-    by += line + mid / 5;
-    draw_text(img, &f, fit(&f, mid, room, t->herb), tx, by, tmax, t->herb);
-    by += line;
-    draw_text(img, &f, fit(&f, mid, room, t->detail), tx, by, tmax, t->detail);
-    by += line;
-    draw_text(img, &f, fit(&f, mid, room, t->origin), tx, by, tmax, t->origin);
-    draw_text(img, &f, small, tx, y + h - margin, tmax, "扫码验真 · scan to verify");
+    qr_label_line lines[QR_LABEL_LINES];
+    int base[QR_LABEL_LINES];
+    layout(&f, h, margin, tmax - tx, t, lines, base);
+    for (int i = 0; i < QR_LABEL_LINES; i++)
+        draw_text(img, &f, lines[i].px, tx, y + base[i], tmax, lines[i].text);
     font_close(&f);
     QRcode_free(q);
     return 0;
@@ -329,7 +392,12 @@ void qr_label_of_batch(json_t *b, qr_label_strings *l)
              jstr(b, "form"), jstr(b, "grade"));
     snprintf(l->origin, sizeof l->origin, "%s %s %s%s", jstr(o, "province"), jstr(o, "city"),
              jstr(o, "county"), json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
-    l->text = (qr_label_text){l->pretty, l->herb, l->detail, l->origin};
+    snprintf(l->herb_s, sizeof l->herb_s, "%s", jstr(h, "name_zh"));
+    snprintf(l->detail_s, sizeof l->detail_s, "%s · %s", q, jstr(b, "grade"));
+    snprintf(l->origin_s, sizeof l->origin_s, "%s%s", jstr(o, "county"),
+             json_is_true(json_object_get(o, "daodi")) ? "（道地）" : "");
+    l->text = (qr_label_text){l->pretty, l->herb,   l->detail,  l->origin,
+                              l->herb_s, l->detail_s, l->origin_s};
 }
 
 static void xml_text(FILE *f, const char *s)
@@ -405,18 +473,23 @@ int qr_svg_label(void *out, double x, double y, const qr_geometry *g, const char
                         mod);
     fprintf(f, "\"/>\n");
     double tx = x + margin + side + margin / 2, line = h / 7;
-    const char *lines[] = {"追溯码 Trace code", t->code_pretty, t->herb, t->detail, t->origin};
-    double sizes[] = {h * 0.07, h * 0.12, h * 0.09, h * 0.09, h * 0.09};
+    double sizes[] = {h * 0.07, h * 0.12, h * 0.09, h * 0.09, h * 0.09, h * 0.07};
     double by = y + margin + sizes[0], room = x + w - margin / 2 - tx;
-    for (int i = 0; i < 5; i++) {
-        double fs = fit_size(lines[i], sizes[i], room); /* the trace code stays whole */
-        fprintf(f, "<text x=\"%.3f\" y=\"%.3f\" font-size=\"%.3f\">", tx, by, fs);
-        xml_text(f, lines[i]);
+    for (int i = 0; i < QR_LABEL_LINES; i++) {
+        /* as the PNG: the longest form legible whole at four fifths of its size */
+        const char *forms[3];
+        int n = line_forms(t, i, forms), k = 0;
+        if (n == 0)
+            continue;
+        while (k < n - 1 && fit_size(forms[k], sizes[i], room) < sizes[i] * 0.8)
+            k++;
+        double fs = fit_size(forms[k], sizes[i], room); /* the trace code stays whole */
+        fprintf(f, "<text x=\"%.3f\" y=\"%.3f\" font-size=\"%.3f\">", tx,
+                i == 5 ? y + h - margin : by, fs);
+        xml_text(f, forms[k]);
         fprintf(f, "</text>\n");
         by += line + (i == 0 ? sizes[1] / 4 : i == 1 ? sizes[2] / 5 : 0);
     }
-    fprintf(f, "<text x=\"%.3f\" y=\"%.3f\" font-size=\"%.3f\">扫码验真 · scan to verify</text>\n",
-            tx, y + h - margin, fit_size("扫码验真 · scan to verify", h * 0.07, room));
     fprintf(f, "</g>\n");
     QRcode_free(q);
     return 0;

@@ -22,11 +22,21 @@ typedef struct qr_label_text {
     const char *herb;        /* "当归 Angelica sinensis" */
     const char *detail;      /* "500 kg · 药材 · 一等" */
     const char *origin;      /* "甘肃省 定西市 岷县（道地）" */
+    /* shorter forms for a small label, or NULL: "当归", "500 kg · 一等", "岷县（道地）" */
+    const char *herb_short, *detail_short, *origin_short;
 } qr_label_text;
+
+/* One line of text beside the symbol, as a label of some size prints it. */
+typedef struct qr_label_line {
+    const char *text; /* the form chosen: the longest that is legible whole, else the shortest */
+    int px;           /* its size in pixels */
+    int width, room;  /* its width and the width it has, in pixels */
+} qr_label_line;
+#define QR_LABEL_LINES 6
 
 /* The text of a batch's label, from its state record (tcmtrace/state.h). */
 typedef struct qr_label_strings {
-    char pretty[24], herb[256], detail[160], origin[256];
+    char pretty[24], herb[256], detail[160], origin[256], herb_s[128], detail_s[96], origin_s[128];
     qr_label_text text; /* pointing into the above */
 } qr_label_strings;
 void qr_label_of_batch(json_t *batch, qr_label_strings *out);
@@ -46,6 +56,13 @@ int qr_version(const char *text);
  * Returns 0, or -1 with a sentence in err (e.g. no CJK font). */
 int qr_draw_label(qr_image *img, int x, int y, const qr_geometry *g, const char *url,
                   const qr_label_text *t, char *err, size_t errlen);
+
+/* The lines a label of geometry g prints beside the symbol of `url`: for each, the longest of
+ * its forms that fits whole at no less than four fifths of its size, else its shortest form
+ * made as small as it must be. Returns how many lines still do not fit whole (0 for every
+ * size `label` accepts), or -1 with a sentence in err. */
+int qr_label_layout(const qr_geometry *g, const char *url, const qr_label_text *t,
+                    qr_label_line lines[QR_LABEL_LINES], char *err, size_t errlen);
 
 /* The bare symbol of `text` (error correction M, quiet zone), `mod` pixels a module. */
 int qr_symbol_image(const char *text, int mod, qr_image *img);

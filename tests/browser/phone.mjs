@@ -29,7 +29,7 @@ const check = (ok, what, detail = '') => {
 const browser = await launch();
 
 // Opens url in a fresh 360 x 780 page; `prepare` may route or script it first.
-async function open(name, url, prepare) {
+async function open(name, url, prepare, act) {
   const ctx = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, locale: 'zh-CN' });
   const page = await ctx.newPage();
   const outside = [];
@@ -37,10 +37,17 @@ async function open(name, url, prepare) {
   if (prepare) await prepare(page, ctx);
   await page.goto(url);
   await page.waitForSelector('body[data-done="1"]', { timeout: 60000 });
+  if (act) {
+    await act(page);
+    await page.waitForSelector('body[data-done="1"]', { timeout: 60000 });
+  }
   const result = await page.evaluate(() => ({
     ...window.tcmtraceResult,
     banner: document.getElementById('banner').innerText,
+    text: document.getElementById('content').innerText,
     scrollWidth: document.documentElement.scrollWidth,
+    // a word kept whole is one line box: more than one rect means it was broken
+    nowrapBroken: [...document.querySelectorAll('.nw')].filter((e) => e.getClientRects().length > 1).length,
   }));
   await page.screenshot({ path: `${screens}/${name}.png`, fullPage: true });
   check(outside.length === 0, `${name}: nothing is fetched from outside tcmtrace-web`, outside.join(' '));
@@ -63,11 +70,49 @@ check(/正品/.test(r.banner) && /条记录已在本机验证/.test(r.banner), '
 check(r.verified >= cases.min_entries, `at least ${cases.min_entries} entries verified`, r.verified);
 check(r.scrollWidth <= 360, 'no horizontal scroll at 360 px', r.scrollWidth);
 const firstCrypto = r.crypto;
+// only this material's own path: the parent's later split is not G's history
+check(Array.isArray(r.custody) && r.custody.length >= 4 && !r.custody.includes(cases.parent_later_seq),
+  'the custody list leaves out the parent\'s entries after the split that made this lot', JSON.stringify(r.custody));
+check(/马建国（岷县梅川当归专业合作社）/.test(r.text) && /陈秀兰（陈氏药材行/.test(r.text) && !/\b[A-Z]+-\d{4}\b/.test(r.text),
+  'every party is named with its organisation, never by a bare id', r.text.slice(0, 400));
+check(r.notices.includes(cases.sibling_fail_seq) && /同一来源的另一批次[^。]*不合格/.test(r.text) && /本批次未因此被扣留/.test(r.text),
+  'a sibling\'s failed inspection is a notice on the lot, not a hold', JSON.stringify(r.notices));
+check(r.nowrapBroken === 0, 'no verdict word (不合格, 合格) is broken across lines', r.nowrapBroken);
 // the states a lot can be in
 r = await open('recalled', cases.recalled);
 check(r.verdict === 'recalled' && /已召回/.test(r.banner), 'a recalled lot shows 已召回', JSON.stringify(r));
+check(/赵国栋（渝中区市场监督管理局）召回/.test(r.banner) && /二氧化硫残留超标/.test(r.banner), 'a recalled lot says who recalled it and why', r.banner);
 r = await open('held', cases.held);
 check(r.verdict === 'held' && /已扣留/.test(r.banner), 'a held lot shows 已扣留', JSON.stringify(r));
+check(/李静（重庆市药品检验所）检验此批次不合格（二氧化硫残留 400 mg\/kg，超过限量 150 mg\/kg），已自动扣留/.test(r.banner) && /只有监管人员可以解除/.test(r.banner), 'a lot held by its failed inspection says who found it and who may release it', r.banner);
+r = await open('recalled-child', cases.recalled_child);
+check(r.verdict === 'recalled' && /上游批次/.test(r.banner), 'a lot recalled with its parent names the parent', r.banner);
+r = await open('depleted', cases.depleted);
+check(r.verdict === 'depleted' && /已售完/.test(r.banner), 'a sold-out lot shows 已售完', JSON.stringify(r));
+r = await open('destroyed', cases.destroyed);
+check(r.verdict === 'destroyed' && /已销毁/.test(r.banner), 'a destroyed lot shows 已销毁', JSON.stringify(r));
+// the market's own page, at the base URL, with no label
+for (const [name, u] of [['landing', cases.base], ['landing-slash', cases.base + '/'], ['landing-b', cases.base + '/b/']]) {
+  r = await open(name, u);
+  check(r.verdict === 'home' && r.market === cases.market && !/疑似假冒/.test(r.banner) && r.banner.includes(cases.market),
+    `${name}: the market's page, not 疑似假冒, with the market's name from its proved genesis`, JSON.stringify(r));
+  check(r.key_id === cases.vkey.split('+')[1] && r.text.includes(r.key_id), `${name}: it shows the log key's ID`, r.key_id);
+}
+// a code typed by hand: the lot's proved history, marked as not checked against a label
+r = await open('typed-code', cases.base, null, async (page) => {
+  await page.fill('#code', '12345');
+  await page.click('#lookup button');
+  const msg = await page.textContent('#code-msg');
+  if (!/16 位数字/.test(msg)) throw new Error('a short code gets no message: ' + msg);
+  await page.fill('#code', cases.genuine_code.replace(/(\d{4})(?=\d)/g, '$1 '));
+  await Promise.all([page.waitForURL(/\/b\/\d{16}$/), page.click('#lookup button')]);
+});
+check(r.verdict === 'ok' && r.label === 'unchecked' && /未经标签核验/.test(r.banner) && !/正品/.test(r.banner),
+  'a typed code shows the proved history marked 未经标签核验, never 正品', JSON.stringify(r));
+r = await open('typed-unknown', cases.base + '/b/1234567812345678');
+check(r.verdict === 'unknown' && /未找到/.test(r.banner) && !/假冒/.test(r.banner), 'a typed code the ledger lacks is a slip to retype, not a forgery', JSON.stringify(r));
+r = await open('typed-recalled', cases.base + '/b/' + new URL(cases.recalled).pathname.split('/').pop());
+check(r.verdict === 'recalled' && /未经标签核验/.test(r.banner), 'a typed recalled code still shows 已召回', JSON.stringify(r));
 // a counterfeiter's labels
 r = await open('forged-token', tamper(cases.genuine));
 check(r.verdict === 'fake' && /疑似假冒/.test(r.banner), 'a forged token shows 疑似假冒', JSON.stringify(r));
@@ -144,6 +189,54 @@ check(r.verdict === 'recalled' && r.contradicted, 'a lot whose parent\'s recall 
   u.search = '?t=' + raw.toString('base64url');
   r = await open('token-of-another-entry', u.toString());
   check(r.verdict === 'failed' && /登记记录不符/.test(r.banner), 'a signed token bound to another entry than the registration is not genuine', JSON.stringify(r));
+}
+// a log that frames a trader: it includes, and signs a checkpoint over, an entry whose actor
+// signature is not the actor's (made here with the test's copy of the log key: the whole tree
+// rebuilt with the forged entry, so every inclusion proof holds). The page refuses it.
+{
+  const seed = Buffer.from(/^secret: (.*)$/m.exec(readFileSync(cases.log_key, 'utf8'))[1], 'base64');
+  const [name, hexid] = cases.vkey.trim().split('+');
+  const base = new URL(cases.genuine).origin + new URL(cases.base).pathname;
+  const code = new URL(cases.genuine).pathname.split('/').pop();
+  const real = await (await fetch(`${base}/api/v1/checkpoint`)).json();
+  const size = Number(real.checkpoint.split('\n')[1]);
+  const lot = await (await fetch(`${base}/api/v1/batches/${code}`)).json();
+  const target = Math.max(...lot.events.map((e) => e.seq).filter((q) => q !== lot.batch.created_seq));
+  const entries = [];
+  for (let i = 0; i < size; i++) {
+    const t = await (await fetch(`${base}/api/v1/entries/${i}/proof?size=${size}`)).text();
+    entries.push(Buffer.from(t.split('\n')[1].slice(6), 'base64'));
+  }
+  entries[target] = Buffer.from(entries[target]);
+  entries[target][100] ^= 1; // one bit of the actor's signature (bytes 81-144)
+  const sha = (...b) => createHash('sha256').update(Buffer.concat(b)).digest();
+  const leaves = entries.map((e) => sha(Buffer.of(0), e));
+  const split = (n) => { let k = 1; while (k * 2 < n) k *= 2; return k; };
+  const mth = (l) => (l.length === 1 ? l[0] : sha(Buffer.of(1), mth(l.slice(0, split(l.length))), mth(l.slice(split(l.length)))));
+  const path = (m, l) => { // RFC 9162 2.1.3.1
+    if (l.length === 1) return [];
+    const k = split(l.length);
+    return m < k ? [...path(m, l.slice(0, k)), mth(l.slice(k))] : [...path(m - k, l.slice(k)), mth(l.slice(0, k))];
+  };
+  const text = `${name}\n${size}\n${mth(leaves).toString('base64')}\n`;
+  const sig = Buffer.concat([Buffer.from(hexid, 'hex'), Buffer.from(ed.sign(Buffer.from(text), seed))]);
+  const note = `${text}\n\u2014 ${name} ${sig.toString('base64')}\n`;
+  r = await open('log-frames-a-trader', cases.genuine, async (page) => {
+    await page.route('**/api/v1/checkpoint', async (route) => {
+      const resp = await route.fetch();
+      const j = await resp.json();
+      j.checkpoint = note;
+      await route.fulfill({ response: resp, body: JSON.stringify(j) });
+    });
+    await page.route('**/api/v1/entries/*/proof*', async (route) => {
+      const i = Number(new URL(route.request().url()).pathname.split('/').slice(-2)[0]);
+      const body = ['c2sp.org/tlog-proof@v1', 'extra ' + entries[i].toString('base64'), 'index ' + i,
+        ...path(i, leaves).map((h) => h.toString('base64')), '', note].join('\n');
+      await route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body });
+    });
+  });
+  check(r.verdict === 'failed' && new RegExp(`第 ${target} 条记录的签名`).test(r.banner),
+    'an entry the log included and signed over, but its actor never signed, is refused: the log cannot frame a trader', JSON.stringify(r));
 }
 // a proof that does not hold: one hash of an inclusion proof changed (entry and signature intact)
 r = await open('tampered-proof', cases.genuine, async (page) => {

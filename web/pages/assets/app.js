@@ -27,6 +27,9 @@ async function getJSON(path) {
 }
 
 const VERDICTS = {
+  unchecked: ['账本中有此批次', 'This lot is in the ledger'],
+  unknown: ['未找到此追溯码', 'No such trace code'],
+  home: ['中药材追溯', 'Herb traceability'],
   ok: ['正品 · 在库', 'Genuine and in order'],
   recalled: ['已召回 — 请勿销售或使用', 'RECALLED — do not sell or use'],
   held: ['已扣留 — 暂停销售', 'HELD — not for sale'],
@@ -35,7 +38,7 @@ const VERDICTS = {
   fake: ['疑似假冒', 'SUSPECT — possibly counterfeit'],
   failed: ['验证失败', 'Verification failed — do not trust this page'],
 };
-const BANNER_CLASS = { ok: 'ok', recalled: 'recalled', held: 'held', depleted: 'ended', destroyed: 'ended', fake: 'fake', failed: 'failed' };
+const BANNER_CLASS = { unchecked: 'unchecked', unknown: 'ended', home: 'home', ok: 'ok', recalled: 'recalled', held: 'held', depleted: 'ended', destroyed: 'ended', fake: 'fake', failed: 'failed' };
 
 function banner(verdict, detail, count) {
   const b = document.getElementById('banner');
@@ -70,16 +73,20 @@ const TYPES = {
   'batch.destroy': ['销毁', 'destroyed'],
 };
 
-function render(b, actors, timeline, scan) {
+const STATUS = { confirmed: '已核实', confirmed_2015: '据 2015 年版', draft: '草案', unconfirmed: '待核实' };
+const VERDICT_WORD = { fail: '不合格', pass: '合格', no_limit: '无适用限量' };
+const nw = (text, cls) => el('span', { class: 'nw' + (cls ? ' ' + cls : '') }, text);
+
+function render(b, actors, timeline, scan, notices, typed) {
   const h = b.herb || {}, o = b.origin || {}, q = b.qty || {};
-  const who = (id) => actors[id] ? `${actors[id].name}（${actors[id].org}${actors[id].stall ? '，' + actors[id].stall : ''}）` : id;
+  const who = (id) => !id ? '身份未能核实的签名人' : actors[id] ? `${actors[id].name}（${actors[id].org}${actors[id].stall ? '，' + actors[id].stall : ''}）` : `${id}（身份未能核实）`;
   const listing = { unlisted: ['药材目录未收录', 'not in the herb dictionary'], unconfirmed: ['目录条目待核实', 'dictionary entry unconfirmed'], compound: ['复方产品', 'compound product'] }[h.listing];
   const sections = [
     el('section', null, el('h2', null, ...bi('药材', 'Herb')), el('dl', null,
       el('dt', null, '品名'), el('dd', null, `${h.name_zh || ''} `, el('i', null, h.latin_drug || h.latin || ''), listing ? el('span', { class: 'tag' }, listing[0]) : null),
       el('dt', null, '规格'), el('dd', null, `${b.form || ''} · ${b.grade || ''}${b.product_name ? ' · ' + b.product_name : ''}`),
-      el('dt', null, '追溯码'), el('dd', { class: 'code' }, b.id.replace(/(\d{4})(?=\d)/g, '$1 ')),
-      b.gtin ? [el('dt', null, 'GTIN'), el('dd', { class: 'code' }, b.gtin)] : null)),
+      el('dt', null, '追溯码'), el('dd', { class: 'code' }, spaced(b.id), typed ? el('span', { class: 'tag', id: 'unchecked' }, '未经标签核验') : null),
+      b.gtin ? [el('dt', null, '商品条码'), el('dd', { class: 'code' }, b.gtin)] : null)),
     el('section', null, el('h2', null, ...bi('产地', 'Origin')), el('dl', null,
       el('dt', null, '产地'), el('dd', null, o.mixed ? '多个产地 (mixed origins)' : [o.province, o.city, o.county].filter(Boolean).join(' ')),
       o.base ? [el('dt', null, '基地'), el('dd', null, o.base)] : null,
@@ -93,12 +100,18 @@ function render(b, actors, timeline, scan) {
   const ins = b.inspections || [];
   sections.push(el('section', null, el('h2', null, ...bi('检验', 'Inspections')),
     ins.length === 0 ? el('p', { class: 'muted' }, '尚无检验记录 / no inspection yet') : ins.map((x) => [
-      el('p', null, `#${x.seq} ${x.lab || ''} · ${who(x.inspector)} — `, el('span', { class: x.verdict === 'fail' ? 'fail' : x.verdict === 'pass' ? 'pass' : 'none' }, { fail: '不合格', pass: '合格', no_limit: '无适用限量' }[x.verdict])),
+      el('p', null, `${x.lab || ''} · ${who(x.inspector)} — `, nw(VERDICT_WORD[x.verdict], x.verdict === 'fail' ? 'fail' : x.verdict === 'pass' ? 'pass' : 'none'), el('span', { class: 'en' }, `ledger entry #${x.seq}`)),
       el('table', null, el('tr', null, el('th', null, '项目'), el('th', null, '测得'), el('th', null, '限量'), el('th', null, '结论')),
-        (x.results || []).map((r) => el('tr', null, el('td', null, r.name_zh || r.test), el('td', null, `${r.value} ${r.unit}`),
-          el('td', null, r.limit ? `≤ ${r.limit} ${r.limit_unit}` : '—', r.status ? el('span', { class: 'tag' }, r.status) : null),
-          el('td', { class: r.verdict === 'fail' ? 'fail' : r.verdict === 'pass' ? 'pass' : 'none' }, { fail: '不合格', pass: '合格', no_limit: '无限量' }[r.verdict])))),
+        (x.results || []).map((r) => el('tr', null, el('td', null, r.name_zh || r.test), el('td', { class: 'nw' }, `${r.value} ${r.unit}`),
+          el('td', null, r.limit ? nw(`≤ ${r.limit} ${r.limit_unit}`) : '—', r.status && r.status !== 'confirmed' ? el('span', { class: 'tag' }, STATUS[r.status] || '待核实') : null),
+          el('td', { class: 'nw ' + (r.verdict === 'fail' ? 'fail' : r.verdict === 'pass' ? 'pass' : 'none') }, { fail: '不合格', pass: '合格', no_limit: '无限量' }[r.verdict])))),
     ])));
+  if (notices.length)
+    sections.push(el('section', { id: 'notices' }, el('h2', null, ...bi('请留意', 'Notice')),
+      notices.map((f) => el('p', { class: 'notice' },
+        `${f.rel === 'parent' ? '上游批次' : '同一来源的另一批次'} ${spaced(f.lot)} 于 ${String(f.at || '').slice(0, 10)} 经 ${who(f.by)}检验`, nw('不合格', 'fail'),
+        `（${(f.x.results || []).filter((r) => r.verdict === 'fail').map((r) => r.name_zh || r.test).join('、') || '见检验记录'}）。本批次未因此被扣留，购买前可要求复检。`,
+        el('span', { class: 'en' }, `${f.rel === 'parent' ? 'a parent lot' : 'a lot from the same source'} failed an inspection (entry #${f.x.seq}); this lot is not held for it`)))));
   sections.push(el('section', null, el('h2', null, ...bi('来源 → 去向', 'Custody, from origin to now')),
     el('ol', null, timeline.map((t) => el('li', null,
       `${(TYPES[t.type] || [t.type])[0]} · ${who(t.by)}${t.to ? ' → ' + who(t.to) : ''}${t.qty_g ? ' · ' + g(t.qty_g) : ''}`,
@@ -124,61 +137,150 @@ async function pool(items, n, fn) {
   return out;
 }
 
+// One entry, by its seq, proved against the verified checkpoint: its signature by its
+// actor and its inclusion. Throws when either does not hold.
+async function prove(c, cp, cpNote, seq) {
+  const r = await fetch(api(`entries/${seq}/proof?size=${cp.size}`), { cache: 'no-store' });
+  const bundle = v.parseBundle(await r.text());
+  if (bundle.note !== cpNote || bundle.index !== seq) throw new Error(`第 ${seq} 条记录的证明不属于已验证的检查点 (entry ${seq}: another checkpoint)`);
+  const entry = v.decodeEntry(bundle.entry);
+  const leaf = await v.leafHash(c, bundle.entry);
+  if (entry.seq !== seq || !(await v.eventSigned(c, entry)) || !(await v.inclusionHolds(c, seq, cp.size, leaf, bundle.proof, cp.root)))
+    throw new Error(`第 ${seq} 条记录的签名或默克尔证明不成立 (entry ${seq} does not verify)`);
+  return { seq, leaf, entry, body: JSON.parse(td.decode(entry.body)) };
+}
+
+const spaced = (code) => code.replace(/(\d{4})(?=\d)/g, '$1 ');
+
+// The market's own page, at the base URL and /b/: which market and log this is (from its
+// proved genesis), and a box for the 16 digits printed under every label's QR code.
+async function landing(c, vk, note) {
+  const b = document.getElementById('banner');
+  b.className = 'home';
+  const cpr = await getJSON(api('checkpoint'));
+  const cp = await v.verifyCheckpoint(c, vk, cpr.body.checkpoint);
+  const genesis = await prove(c, cp, cpr.body.checkpoint, 0);
+  if (genesis.body.type !== 'ledger.genesis' || genesis.body.origin !== cfg.origin) throw new Error('第 0 条记录不是本账本的创始记录 (entry 0 is not this ledger\'s genesis)');
+  const market = genesis.body.market || cfg.origin;
+  b.replaceChildren(el('b', null, market), el('span', { class: 'en' }, 'Chinese medicinal materials: trace and verify'));
+  document.title = `${market} · 中药材追溯`;
+  const input = el('input', { id: 'code', inputmode: 'numeric', autocomplete: 'off', placeholder: '例如 2611 2248 3910 5527', 'aria-label': '追溯码' });
+  const msg = el('p', { id: 'code-msg', class: 'muted', role: 'alert' });
+  const form = el('form', { id: 'lookup' }, el('label', { for: 'code' }, ...bi('标签上的 16 位追溯码', 'The 16 digits under the label\'s QR code')),
+    el('div', { class: 'row' }, input, el('button', { type: 'submit' }, '查询')), msg);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const d = input.value.replace(/[\s-]/g, '').replace(/[０-９]/g, (x) => String.fromCharCode(x.charCodeAt(0) - 0xfee0));
+    if (!/^\d{16}$/.test(d)) {
+      msg.replaceChildren(...bi(`追溯码是 16 位数字，您输入了 ${d.replace(/\D/g, '').length} 位数字${/\D/.test(d) ? '和其他字符' : ''}。`, 'A trace code is 16 digits.'));
+      return;
+    }
+    location.href = `${cfg.prefix}/b/${d}`;
+  });
+  document.getElementById('content').replaceChildren(
+    el('section', null, el('h2', null, ...bi('查询批次', 'Look up a lot')), form,
+      el('p', { class: 'muted' }, '用手机相机扫描标签上的二维码，可同时核对标签本身；手动输入的追溯码只能查看账本中的记录。',
+        el('span', { class: 'en' }, 'Scanning the label\'s QR code also checks the label itself; a typed code shows only what the ledger holds.'))),
+    el('section', null, el('h2', null, ...bi('本账本', 'This ledger')), el('dl', null,
+      el('dt', null, '市场'), el('dd', { id: 'market' }, market),
+      el('dt', null, '账本标识'), el('dd', { class: 'code' }, cp.origin),
+      el('dt', null, '日志公钥'), el('dd', { class: 'code', id: 'log-key-id' }, `密钥 ID ${v.toHex(vk.keyId)}`),
+      el('dt', null, '记录数'), el('dd', null, `${cp.size} 条（已在本机验证签名）`),
+      el('dt', null, '创始'), el('dd', null, String(genesis.body.at || '').slice(0, 10))),
+      el('p', { class: 'muted' }, '请与市场管理处公布的密钥 ID 核对；不一致说明这不是本市场的账本。',
+        el('span', { class: 'en' }, 'Compare the key ID with the one the market office publishes.'))));
+  document.body.dataset.verdict = 'home';
+  finish({ verdict: 'home', market, key_id: v.toHex(vk.keyId), size: cp.size });
+}
+
+// A trace code typed by hand that the ledger does not hold: a slip, not a forgery.
+function unknownCode(code) {
+  banner('unknown', ['账本中没有追溯码 ' + spaced(code) + '，请核对标签上的 16 位数字。', 'this ledger holds no such trace code: check the 16 digits']);
+  document.getElementById('content').replaceChildren(el('section', null,
+    el('p', null, el('a', { href: `${cfg.prefix}/` }, '重新输入追溯码'), el('span', { class: 'en' }, 'Type the code again'))));
+  finish({ verdict: 'unknown' });
+}
+
 async function main() {
-  const code = decodeURIComponent(location.pathname.split('/').pop());
-  // a GS1 Digital Link label: <base>/01/<GTIN-14>/10/<code>
-  const dl = location.pathname.match(/\/01\/(\d{14})\/10\/[^/]+$/);
+  const c = await makeCrypto(cfg.prefix);
+  const vk = await v.parseVkey(c, cfg.logKey);
+  // the page names this ledger's host and path, or it is not this ledger's page
+  const base = new URL(cfg.baseUrl);
+  const root = base.pathname.replace(/\/$/, '');
+  const path = location.pathname;
+  const dl = path.match(/\/01\/(\d{14})\/10\/[^/]+$/); // a GS1 Digital Link: <base>/01/<GTIN-14>/10/<code>
+  if (base.host !== location.host || !(path === root + '/' || path === root || path.startsWith(root + '/b/') || (dl && path.startsWith(root + '/01/'))))
+    return suspect(['标签指向的网址不是本账本', 'the label names another host than this ledger\'s']);
+  const code = decodeURIComponent(path.split('/').pop());
+  if (path === root + '/' || path === root || code === '') return landing(c, vk);
   const params = new URLSearchParams(location.search);
   const token = params.get('t') || '';
   const digits = params.get('n');
-  const c = await makeCrypto(cfg.prefix);
-  const vk = await v.parseVkey(c, cfg.logKey);
-  // the label names this ledger's host and path, or it is not this ledger's label
-  const base = new URL(cfg.baseUrl);
-  const root = base.pathname.replace(/\/$/, '');
-  if (base.host !== location.host || !(location.pathname.startsWith(root + '/b/') || (dl && location.pathname.startsWith(root + '/01/'))))
-    return suspect(['标签指向的网址不是本账本', 'the label names another host than this ledger\'s']);
-  let t;
-  try {
-    t = v.parseToken(digits !== null ? v.tokenFromDigits(digits) : token);
-  } catch (e) {
-    return suspect(['标签令牌无法读取', 'the label\'s token cannot be read']);
+  // a code typed by hand (no token): the lot's proved history, marked as not checked against a label
+  const typed = token === '' && digits === null;
+  let t = null;
+  if (!typed) {
+    try {
+      t = v.parseToken(digits !== null ? v.tokenFromDigits(digits) : token);
+    } catch (e) {
+      return suspect(['标签令牌无法读取', 'the label\'s token cannot be read']);
+    }
+    const tok = await v.checkToken(c, vk, code, t);
+    if (tok === 'other_ledger') return suspect(['标签属于另一个账本', 'the label was made for another ledger']);
+    if (tok === 'code_mismatch') return suspect(['追溯码与令牌不符', 'the trace code and the token disagree']);
+    if (tok !== 'ok') return suspect(['标签签名无效', 'the label\'s signature does not verify']);
   }
-  const tok = await v.checkToken(c, vk, code, t);
-  if (tok === 'other_ledger') return suspect(['标签属于另一个账本', 'the label was made for another ledger']);
-  if (tok === 'code_mismatch') return suspect(['追溯码与令牌不符', 'the trace code and the token disagree']);
-  if (tok !== 'ok') return suspect(['标签签名无效', 'the label\'s signature does not verify']);
   const br = await getJSON(api('batches/' + code));
-  if (br.status === 404) return suspect(['账本中没有这个追溯码', 'this ledger has no such trace code']);
+  if (br.status === 404 || (typed && br.status === 400)) return typed ? unknownCode(code) : suspect(['账本中没有这个追溯码', 'this ledger has no such trace code']);
   if (br.status !== 200) throw new Error('the ledger did not answer');
   const b = br.body.batch;
   const cpr = await getJSON(api('checkpoint'));
   const cp = await v.verifyCheckpoint(c, vk, cpr.body.checkpoint);
   // the lot's history and its ancestors', each entry proved
   const up = (await getJSON(api(`batches/${code}/trace?direction=up&limit=50`))).body.trace.nodes;
-  const lots = [{ id: code, events: br.body.events }];
-  for (const n of up.slice(1)) lots.push({ id: n.id, events: (await getJSON(api('batches/' + n.id))).body.events });
+  const lots = [{ id: code, events: br.body.events, batch: b }];
+  // this material's own path: an ancestor's entries up to the one that made the lot we came from
+  const cutoff = new Map();
+  for (const n of up.slice(1)) cutoff.set(n.id, Math.max(cutoff.get(n.id) || 0, n.seq || 0));
+  for (const id of cutoff.keys()) {
+    const r = (await getJSON(api('batches/' + id))).body;
+    lots.push({ id, events: r.events, batch: r.batch });
+  }
   const seqs = [...new Set(lots.flatMap((l) => l.events.map((e) => e.seq)))].sort((a, z) => a - z).slice(-120);
   const codeOf = new Map(lots.flatMap((l) => l.events.map((e) => [e.seq, l.id])));
   let verified = 0;
   const proven = await pool(seqs, 6, async (seq) => {
-    const r = await fetch(api(`entries/${seq}/proof?size=${cp.size}`), { cache: 'no-store' });
-    const bundle = v.parseBundle(await r.text());
-    if (bundle.note !== cpr.body.checkpoint || bundle.index !== seq) throw new Error(`第 ${seq} 条记录的证明不属于已验证的检查点 (entry ${seq}: another checkpoint)`);
-    const entry = v.decodeEntry(bundle.entry);
-    const leaf = await v.leafHash(c, bundle.entry);
-    if (entry.seq !== seq || !(await v.eventSigned(c, entry)) || !(await v.inclusionHolds(c, seq, cp.size, leaf, bundle.proof, cp.root)))
-      throw new Error(`第 ${seq} 条记录的签名或默克尔证明不成立 (entry ${seq} does not verify)`);
+    const p = await prove(c, cp, cpr.body.checkpoint, seq);
     verified++;
-    return { seq, leaf, entry, body: JSON.parse(td.decode(entry.body)) };
+    return p;
   });
   const reg = proven.find((p) => p.seq === b.created_seq);
-  if (!reg || !v.equal(reg.leaf.slice(0, 16), t.hash16)) throw new Error('标签令牌与该批次的登记记录不符 (the token does not bind this lot\'s registration)');
+  if (!typed && (!reg || !v.equal(reg.leaf.slice(0, 16), t.hash16))) throw new Error('标签令牌与该批次的登记记录不符 (the token does not bind this lot\'s registration)');
   // a Digital Link names the lot's GTIN: the one its record and a proved entry give it
   if (dl && (b.gtin !== dl[1] || !proven.some((p) => p.body.gtin === dl[1] || p.body.output?.gtin === dl[1])))
     return suspect(['标签上的 GTIN 与该批次不符', 'the label\'s GTIN is not this lot\'s']);
-  // who: the actors the record names, their keys checked against the entries
-  const ids = new Set([b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector)].filter(Boolean));
+  // failed inspections of this lot's parents and siblings: a notice, each proved
+  const lineage = new Set(lots.map((l) => l.id));
+  const failedRec = [];
+  for (const l of lots.slice(1))
+    for (const x of l.batch.inspections || []) if (x.verdict === 'fail') failedRec.push({ lot: l.id, rel: 'parent', x });
+  for (const n of up.filter((n) => n.from === code).slice(0, 4)) {
+    const down = (await getJSON(api(`batches/${n.id}/trace?direction=down&depth=1&limit=30`))).body;
+    for (const s of ((down && down.trace && down.trace.nodes) || []).slice(1)) {
+      if (lineage.has(s.id) || s.id === code) continue;
+      const r = (await getJSON(api('batches/' + s.id))).body;
+      for (const x of (r && r.batch && r.batch.inspections) || []) if (x.verdict === 'fail') failedRec.push({ lot: s.id, rel: 'sibling', x });
+    }
+  }
+  const notices = [];
+  for (const f of failedRec.slice(0, 10)) {
+    const p = proven.find((q) => q.seq === f.x.seq) || await prove(c, cp, cpr.body.checkpoint, f.x.seq);
+    if (p.body.type !== 'batch.inspect' || p.body.id !== f.lot) throw new Error(`第 ${f.x.seq} 条记录不是批次 ${f.lot} 的检验 (entry ${f.x.seq} is not that inspection)`);
+    notices.push({ ...f, at: p.body.at, by: p.entry.actor });
+  }
+  // who: every actor the record and the proved entries name, their keys checked against the entries
+  const ids = new Set([b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector),
+    ...proven.map((p) => p.body.to), ...notices.map((f) => f.x.inspector)].filter((x) => typeof x === 'string' && x));
   const actors = {}, byKey = {};
   await pool([...ids], 6, async (id) => {
     const a = await getJSON(api('actors/' + encodeURIComponent(id)));
@@ -202,22 +304,25 @@ async function main() {
       byKey[a.body.actor.key] = id;
     }
   });
-  const timeline = proven.map((p) => ({ seq: p.seq, code: codeOf.get(p.seq), type: p.body.type, at: p.body.at, to: p.body.to, qty_g: p.body.qty_g, by: byKey[b64(p.entry.actor)] || b64(p.entry.actor).slice(0, 8) + '…' }));
+  const signer = (p) => byKey[b64(p.entry.actor)] || null;
+  // the custody list: this lot's own entries, its ancestors' up to the split or part transfer
+  // that made this material's lot, and any recall of an ancestor (it reaches this lot)
+  const own = (p) => { const lot = codeOf.get(p.seq); return lot === code || p.seq <= (cutoff.get(lot) || 0) || p.body.type === 'batch.recall'; };
+  const timeline = proven.filter(own).map((p) => ({ seq: p.seq, code: codeOf.get(p.seq), type: p.body.type, at: p.body.at, to: p.body.to, qty_g: p.body.qty_g, by: signer(p) }));
   // a public scan; only signed scans raise flags, and the page reports them
   const sr = await fetch(api('scans'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: code }) });
   const scan = sr.ok ? (await sr.json()).scan : null;
-  render(b, actors, timeline, scan);
+  render(b, actors, timeline, scan, notices.map((f) => ({ ...f, by: byKey[b64(f.by)] || f.x.inspector })), typed);
   if (scan && scan.flags && scan.flags.length)
     return (banner('fake', ['实名扫描显示此码出现在不应出现的地方：疑似克隆标签', 'signed scans saw this code where it never went: a cloned label?'], verified),
       finish({ verdict: 'fake', verified, crypto: c.name, flags: scan.flags }));
   // the verdict is the worse of the server's record and what the verified
   // entries prove: a server that serves a recall but reports "active" is not believed
   const RANK = { ok: 0, depleted: 1, held: 2, destroyed: 3, recalled: 4, failed: 5 };
-  let proved = 'ok', lastHold = -1, lastRelease = -1;
-  const lineage = new Set(lots.map((l) => l.id));
+  let proved = 'ok', lastHold = -1, lastRelease = -1, recallBy = null;
   for (const p of proven) {
     const t = p.body.type, id = p.body.id;
-    if (t === 'batch.recall' && lineage.has(id)) proved = 'recalled';
+    if (t === 'batch.recall' && lineage.has(id)) (proved = 'recalled'), (recallBy = p);
     if (id !== code) continue;
     if (t === 'batch.destroy' && RANK[proved] < RANK.destroyed) proved = 'destroyed';
     if (t === 'batch.hold') lastHold = p.seq;
@@ -227,9 +332,34 @@ async function main() {
   const claimed = { active: 'ok', in_transit: 'ok', held: 'held', recalled: 'recalled', depleted: 'depleted', destroyed: 'destroyed' }[b.status] || 'failed';
   const verdict = RANK[proved] > RANK[claimed] ? proved : claimed;
   const lied = verdict !== claimed;
-  banner(verdict, lied ? ['账本记录的状态与已验证的签名记录不符，以签名记录为准', 'the server\'s state contradicts the verified entries; they win']
-    : b.status === 'recalled' ? [b.recall_reason || '', 'recalled'] : b.status === 'held' ? [b.hold_reason || '', 'held'] : null, verified);
-  finish({ verdict, verified, crypto: c.name, contradicted: lied });
+  // who held or recalled it, when and why, in a sentence, from the proved entry
+  const when = (p) => String(p.body.at || '').slice(0, 16).replace('T', ' ');
+  const name = (id) => (actors[id] ? `${actors[id].name}（${actors[id].org}）` : '未登记的签名人');
+  let detail = null;
+  if (lied) detail = ['账本记录的状态与已验证的签名记录不符，以签名记录为准', 'the server\'s state contradicts the verified entries; they win'];
+  else if (verdict === 'recalled') {
+    const p = recallBy || proven.find((q) => q.body.type === 'batch.recall' && lineage.has(q.body.id));
+    detail = p ? [`${when(p)} 由 ${name(signer(p))}召回${p.body.id !== code ? '（上游批次 ' + spaced(p.body.id) + '）' : ''}，原因：${p.body.reason || '未写明'}。`, 'recalled; the reason is the recall entry\'s own']
+      : [`原因：${b.recall_reason || '未写明'}`, 'recalled'];
+  } else if (verdict === 'held') {
+    const p = proven.find((q) => q.seq === b.held_seq);
+    if (p && p.body.type === 'batch.inspect')
+    {
+      const rec = lots.flatMap((l) => l.batch.inspections || []).find((x) => x.seq === p.seq);
+      const over = ((rec && rec.results) || []).filter((r) => r.verdict === 'fail')
+        .map((r) => `${r.name_zh || r.test} ${r.value} ${r.unit}，超过限量 ${r.limit} ${r.limit_unit}`).join('；');
+      detail = [`${when(p)} ${name(signer(p))}检验${p.body.id !== code ? '上游批次 ' + spaced(p.body.id) : '此批次'}不合格${over ? '（' + over + '）' : ''}，已自动扣留。只有监管人员可以解除。`, 'held after a failed inspection; only a regulator may release it'];
+    }
+    else if (p)
+      detail = [`${when(p)} 由 ${name(signer(p))}扣留，原因：${p.body.reason || '未写明'}。`, 'held; the reason is the hold entry\'s own'];
+    else detail = [`原因：${b.hold_reason || '未写明'}`, 'held'];
+  }
+  if (typed) {
+    const note = ['未经标签核验：您输入了追溯码，这只说明账本中有此批次，不证明手中的货就是它。请扫描标签上的二维码。', 'not checked against a label: scan the label\'s QR code to check the goods in hand'];
+    detail = detail ? [detail[0] + ' ' + note[0], detail[1] + '; ' + note[1]] : note;
+  }
+  banner(verdict === 'ok' && typed ? 'unchecked' : verdict, detail, verified);
+  finish({ verdict, verified, crypto: c.name, contradicted: lied, label: typed ? 'unchecked' : 'checked', custody: timeline.map((x) => x.seq), notices: notices.map((f) => f.x.seq) });
 }
 
 main().catch((e) => {
