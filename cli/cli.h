@@ -78,6 +78,22 @@ int cli_fail(int ex, const char *code, const char *fmt, ...) __attribute__((form
 int fmt_width(const char *utf8);
 void fmt_kv(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fmt_pad(const char *s, int width);
+/* A table printed in columns as wide as their widest cell (display width: a Chinese
+ * character is two columns), two spaces apart. Cells are copied. */
+typedef struct fmt_table {
+    size_t cols, n, cap;
+    char **cells;
+    unsigned char *marked; /* a row whose first cell began with "✗ " */
+} fmt_table;
+void fmt_table_init(fmt_table *t, size_t cols);
+/* Appends one row of t->cols cells (NULL prints nothing). */
+void fmt_table_row(fmt_table *t, ...);
+/* Prints every row, each line starting with indent (the first row's cell 0 may begin with a
+ * two-column mark such as "✗ " in place of the indent), and frees the table. */
+void fmt_table_print(fmt_table *t, const char *indent);
+void fmt_table_free(fmt_table *t);
+/* A role as people say it: "经营户 trader" */
+const char *fmt_role(const char *role);
 const char *fmt_qty(int64_t grams, char buf[48]);
 int fmt_parse_qty(const char *s, int64_t *grams);
 /* A quantity in both the units people use: "200 斤（100 kg）" when it was typed in 斤

@@ -117,7 +117,8 @@ int cli_connect(cli *c)
                             c->dir, c->dir);
     } else {
         return cli_fail(EX_USAGE, "usage",
-                        "say which ledger: --dir DIR (or TCMTRACE_DIR), or --connect ADDRESS");
+                        "请指明账本：--dir 目录（或环境变量 TCMTRACE_DIR），或 --connect 地址 / say which "
+                        "ledger: --dir DIR (or TCMTRACE_DIR), or --connect ADDRESS");
     }
     c->sock = nn_socket(AF_SP, NN_REQ);
     if (c->sock < 0 || nn_connect(c->sock, url) < 0)

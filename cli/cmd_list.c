@@ -51,30 +51,23 @@ static int fetch_all(cli *c, json_t *req, const char *key, size_t max, json_t **
     return ex;
 }
 
-static void batch_header(void)
+static void batch_header(fmt_table *t)
 {
-    printf("  ");
-    fmt_pad("追溯码 code", 21);
-    fmt_pad("药材 herb", 16);
-    fmt_pad("剩余 left", 12);
-    fmt_pad("状态 state", 12);
-    printf("持有/对方 holder\n");
+    fmt_table_init(t, 5);
+    fmt_table_row(t, "追溯码 code", "药材 herb", "剩余 left", "状态 state", "持有/对方 holder");
 }
 
-static void batch_row(json_t *b, const char *other)
+static void batch_row(fmt_table *t, json_t *b, const char *other)
 {
-    char pretty[TT_CODE_PRETTY + 1], q[48], herb[200];
+    char pretty[TT_CODE_PRETTY + 3], q[48], herb[200], code[TT_CODE_PRETTY + 8];
     tt_code_pretty(js(b, "id"), pretty);
     fmt_sale why;
     const char *no = fmt_not_saleable(b, &why);
     snprintf(herb, sizeof herb, "%s%s%s", *js(b, "product_name") ? js(b, "product_name") : js(b, "herb"),
              *js(b, "form") ? "·" : "", js(b, "form"));
-    printf(no && strcmp(no, "in_transit") ? "✗ " : "  ");
-    fmt_pad(pretty, 21);
-    fmt_pad(herb, 16);
-    fmt_pad(fmt_qty(json_integer_value(json_object_get(b, "remaining_g")), q), 12);
-    fmt_pad(fmt_status(js(b, "status")), 12);
-    printf("%s\n", other);
+    snprintf(code, sizeof code, "%s%s", no && strcmp(no, "in_transit") ? "✗ " : "", pretty);
+    fmt_table_row(t, code, herb, fmt_qty(json_integer_value(json_object_get(b, "remaining_g")), q),
+                  fmt_status(js(b, "status")), other);
 }
 
 static const char STOCK_USAGE[] =
@@ -166,14 +159,16 @@ int cmd_stock(cli *c, int argc, char **argv)
             if (json_array_size(parts[p].list) == 0)
                 continue;
             printf("\n%s\n", parts[p].title);
-            batch_header();
+            fmt_table t;
+            batch_header(&t);
             json_array_foreach(parts[p].list, i, b)
             {
                 char other[80];
                 snprintf(other, sizeof other, "%s%s", parts[p].peer == 1 ? "→ " : parts[p].peer == 2 ? "← " : "",
                          parts[p].peer == 1 ? js(b, "pending_to") : js(b, "holder"));
-                batch_row(b, other);
+                batch_row(&t, b, other);
             }
+            fmt_table_print(&t, "  ");
         }
         if (json_array_size(lots) == 0)
             printf("  (没有批次 / no lots)\n");
@@ -251,8 +246,8 @@ int cmd_search(cli *c, int argc, char **argv)
     } else {
         printf("找到 %zu 批%s / %zu lots found%s\n", json_array_size(lots), more ? "以上" : "",
                json_array_size(lots), more ? " (more: narrow the search or raise --limit)" : "");
-        if (json_array_size(lots))
-            batch_header();
+        fmt_table t;
+        batch_header(&t);
         size_t i;
         json_t *b;
         json_array_foreach(lots, i, b)
@@ -260,8 +255,12 @@ int cmd_search(cli *c, int argc, char **argv)
             char other[80];
             snprintf(other, sizeof other, "%s%s%s", js(b, "holder"), *js(b, "pending_to") ? " → " : "",
                      js(b, "pending_to"));
-            batch_row(b, other);
+            batch_row(&t, b, other);
         }
+        if (json_array_size(lots))
+            fmt_table_print(&t, "  ");
+        else
+            fmt_table_free(&t);
     }
     json_decref(lots);
     return EX_DONE;
@@ -293,32 +292,27 @@ int actor_list(cli *c, int argc, char **argv)
         json_decref(all);
         return EX_DONE;
     }
-    printf("%zu 个主体 / %zu actors\n  ", json_array_size(all), json_array_size(all));
-    fmt_pad("编号 id", 12);
-    fmt_pad("姓名 name", 12);
-    fmt_pad("单位 organisation", 30);
-    fmt_pad("角色 roles", 22);
-    printf("状态 status\n");
+    printf("%zu 个主体 / %zu actors\n", json_array_size(all), json_array_size(all));
+    fmt_table t;
+    fmt_table_init(&t, 5);
+    fmt_table_row(&t, "编号 id", "姓名 name", "单位 organisation", "角色 roles", "状态 status");
     size_t i, k;
     json_t *a, *r;
     json_array_foreach(all, i, a)
     {
-        char roles[160] = "", org[300];
+        char roles[300] = "", org[300];
         size_t o = 0;
         json_array_foreach(json_object_get(a, "roles"), k, r)
-            o += (size_t)snprintf(roles + o, sizeof roles - o, "%s%s", k ? "," : "",
-                                  json_string_value(r));
-        if (json_is_true(json_object_get(a, "authority")))
-            snprintf(roles + o, sizeof roles - o, "%sauthority", o ? "," : "");
+            o += (size_t)snprintf(roles + o, sizeof roles - o, "%s%s", k ? "、" : "",
+                                  fmt_role(json_string_value(r)));
+        if (json_is_true(json_object_get(a, "authority")) && o < sizeof roles)
+            snprintf(roles + o, sizeof roles - o, "%s%s", o ? "、" : "", fmt_role("authority"));
         snprintf(org, sizeof org, "%s%s%s", js(a, "org"), *js(a, "stall") ? " · " : "",
                  js(a, "stall"));
-        printf("  ");
-        fmt_pad(js(a, "id"), 12);
-        fmt_pad(js(a, "name"), 12);
-        fmt_pad(org, 30);
-        fmt_pad(roles, 22);
-        printf("%s\n", strcmp(js(a, "status"), "revoked") == 0 ? "已撤销 revoked" : "有效 active");
+        fmt_table_row(&t, js(a, "id"), js(a, "name"), org, roles,
+                      strcmp(js(a, "status"), "revoked") == 0 ? "已撤销 revoked" : "有效 active");
     }
+    fmt_table_print(&t, "  ");
     json_decref(all);
     return EX_DONE;
 }

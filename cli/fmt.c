@@ -58,6 +58,80 @@ void fmt_pad(const char *s, int width)
         putchar(' ');
 }
 
+void fmt_table_init(fmt_table *t, size_t cols)
+{
+    *t = (fmt_table){cols, 0, 0, NULL, NULL};
+}
+
+#define MARK "\xe2\x9c\x97 " /* "✗ " */
+
+void fmt_table_row(fmt_table *t, ...)
+{
+    va_list ap;
+    if (t->n + t->cols > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16 * t->cols;
+        char **nc = realloc(t->cells, cap * sizeof *nc);
+        if (nc == NULL)
+            return;
+        t->cells = nc;
+        unsigned char *nm = realloc(t->marked, cap / t->cols + 1);
+        if (nm == NULL)
+            return;
+        t->marked = nm, t->cap = cap;
+    }
+    va_start(ap, t);
+    for (size_t i = 0; i < t->cols; i++) {
+        const char *s = va_arg(ap, const char *);
+        s = s ? s : "";
+        if (i == 0)
+            t->marked[t->n / t->cols] = strncmp(s, MARK, 4) == 0;
+        t->cells[t->n++] = strdup(i == 0 && strncmp(s, MARK, 4) == 0 ? s + 4 : s);
+    }
+    va_end(ap);
+}
+
+void fmt_table_print(fmt_table *t, const char *indent)
+{
+    int w[16] = {0};
+    for (size_t i = 0; i < t->n; i++)
+        if (i % t->cols < 16 && t->cells[i] && fmt_width(t->cells[i]) > w[i % t->cols])
+            w[i % t->cols] = fmt_width(t->cells[i]);
+    for (size_t r = 0; r * t->cols < t->n; r++) {
+        char **row = t->cells + r * t->cols;
+        fputs(t->marked[r] ? "✗ " : indent, stdout);
+        for (size_t c = 0; c < t->cols; c++) {
+            const char *s = row[c] ? row[c] : "";
+            if (c + 1 == t->cols)
+                printf("%s\n", s);
+            else
+                fmt_pad(s, (c < 16 ? w[c] : 0) + 2);
+        }
+    }
+    fmt_table_free(t);
+}
+
+void fmt_table_free(fmt_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->marked);
+    *t = (fmt_table){0, 0, 0, NULL, NULL};
+}
+
+const char *fmt_role(const char *role)
+{
+    static const char *const names[][2] = {
+        {"grower", "种植户 grower"},       {"trader", "经营户 trader"},
+        {"processor", "加工企业 processor"}, {"inspector", "检验员 inspector"},
+        {"regulator", "监管人员 regulator"}, {"pharmacy", "药房 pharmacy"},
+        {"authority", "市场管理处 authority"}};
+    for (size_t i = 0; role && i < sizeof names / sizeof *names; i++)
+        if (strcmp(role, names[i][0]) == 0)
+            return names[i][1];
+    return role ? role : "";
+}
+
 void fmt_kv(const char *label, const char *fmt, ...)
 {
     va_list ap;

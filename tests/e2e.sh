@@ -245,6 +245,27 @@ expect 0 "stock of the trader" "$TT" stock T-1
 if grep -F "$(pretty "$A2")" "$OUT" | grep -q "^✗"; then pass; else fail "stock marks the held lot ✗"; fi
 if grep -F "$(pretty "$A1")" "$OUT" | grep -q "^✗"; then fail "stock marks only lots that may not be sold"; else pass; fi
 contains "$OUT" "其中 1 批不可销售" "stock counts the lots that may not be sold"
+# columns line up by display width (a Chinese character is two columns), header and rows
+aligned() { # aligned FILE HEADER-TEXT: every cell of the rows under the header starts where a header cell does
+    python3 - "$1" "$2" <<'PY'
+import re, sys, unicodedata
+w = lambda s: sum(2 if unicodedata.east_asian_width(ch) in 'WF' else 1 for ch in s)
+def starts(l):
+    l = l.replace('\u2717 ', '  ', 1)  # a row's ✗ mark stands in the indent
+    return [w(l[:m.start()]) for m in re.finditer(r'(?:^|(?<=  ))[^ ]', l)]
+lines = open(sys.argv[1], encoding='utf-8').read().split('\n')
+h = next(i for i, l in enumerate(lines) if sys.argv[2] in l)
+want, rows = set(starts(lines[h])), []
+for l in lines[h + 1:]:
+    if not l.startswith(('  ', '\u2717')) or not l.strip():
+        break
+    rows.append(l)
+bad = [l for l in rows if not set(starts(l)) <= want or len(starts(l)) < 2]
+print('\n'.join(bad))
+sys.exit(1 if bad or not rows else 0)
+PY
+}
+if aligned "$OUT" "追溯码 code"; then pass; else fail "stock's columns do not line up"; fi
 expect 2 "a mistyped trace code is caught before sending" as trader sell "$(echo "$A2" | sed 's/^\(.\)\(.\)/\2\1/')" --qty 1kg
 expect 0 "the regulator recalls the origin lot" as regulator recall "$A" --reason 召回
 expect 5 "trace of the recalled pharmacy lot" "$TT" trace "$P1"
@@ -298,6 +319,8 @@ contains "$OUT" "找到 0 批" "finds nothing"
 expect 2 "search with a bad date" "$TT" search --harvest-to 2026-13-01
 expect 0 "actor list" "$TT" actor list
 contains "$OUT" "马建国" "actor list names the grower"
+if aligned "$OUT" "编号 id"; then pass; else fail "actor list's columns do not line up"; fi
+contains "$OUT" "种植户 grower" "actor list names roles in Chinese"
 expect 0 "actor list --role pharmacy" "$TT" --json actor list --role pharmacy
 contains "$OUT" '"PH-1"' "the pharmacy is listed"
 if grep -q '"G-1"' "$OUT"; then fail "actor list --role pharmacy lists the grower"; else pass; fi

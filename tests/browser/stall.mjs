@@ -267,6 +267,20 @@ const waiting = await pb.evaluate(() => new Promise((ok) => {
 await pb.click('#outbox-send');
 r = await done(pb);
 check(!r.ok && r.code === 'unreachable', 'B: sending again while still offline says so and keeps the sale', r.text);
+// every tab with the whole ledger unreachable: each opens, says so in Chinese, and keeps the outbox
+const cutAll = (u) => new URL(u).pathname.includes('/api/v1/');
+await pb.route(cutAll, (route) => route.abort('internetdisconnected'));
+for (const t of ['stock', 'register', 'scan', 'key']) {
+  await pb.click('#tab-' + t);
+  await pb.waitForFunction((t) => ['offline', t].includes(document.body.dataset.ready), t, { timeout: 30000 });
+  const text = await pb.innerText('#app');
+  check(/[\u4e00-\u9fff]/.test(text) && !/undefined|null|NaN|\[object/.test(text), `B offline: the ${t} tab opens and reads as Chinese`, text.slice(0, 200));
+  if (t === 'stock') check(/连不上账本服务器/.test(text) && !!(await pb.$('#outbox')), 'B offline: the stock tab says the ledger cannot be reached and still shows the outbox', text.slice(0, 200));
+  await shot(pb, `stall-offline-tab-${t}`);
+}
+await pb.unroute(cutAll);
+await pb.click('#tab-stock');
+await ready(pb, 'stock');
 await pb.unroute(cut);
 await pb.click('#outbox-send');
 await pb.waitForSelector('#done[data-code="flushed"]', { timeout: 30000 });
