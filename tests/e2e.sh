@@ -119,10 +119,12 @@ expect 2 "an unknown role is caught before sending" enroll X-2 stranger x x smug
 contains "$ERR" "malformed" "unknown role code"
 
 # ---- quantities --------------------------------------------------------------------
-reg() {
-    as grower register --herb 当归 --latin "Angelica sinensis" --part 根 --qty "$1" \
+reg() { # reg QTY [more options, which win over these]
+    rq=$1
+    shift
+    as grower register --herb 当归 --latin "Angelica sinensis" --part 根 --qty "$rq" \
         --province 甘肃省 --city 定西市 --county 岷县 --base 梅川镇 --daodi \
-        --harvest 2026-10-12 --grade 一等 --processing 晒干
+        --harvest 2026-10-12 --grade 一等 --processing 晒干 "$@"
 }
 SIZE1=$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')
 expect 2 "a bad harvest date is caught before sending" as grower register --herb 当归 \
@@ -134,6 +136,9 @@ expect 2 "a harvest date after today is caught before sending" as grower registe
     --base 梅川镇 --harvest 2099-01-01 --grade 一等 --processing 晒干
 contains "$ERR" "bad_time" "with its code"
 if [ "$("$TT" --json status | sed -n 's/.*"size": \([0-9]*\).*/\1/p')" = "$SIZE1" ]; then pass; else fail "bad input changed the ledger"; fi
+expect 2 "a harvest date that is no date" reg 10kg --harvest 2026-13-01
+contains "$ERR" "--harvest must be a date" "the message names the option, not the JSON field"
+if grep -q '"harvest_date"' "$ERR"; then fail "the message names the JSON field"; else pass; fi
 expect 2 "1.5g is not a whole number of grams" reg 1.5g
 expect 2 "a quantity needs a unit" reg 500
 expect 0 "register 10斤" reg 10斤
@@ -197,6 +202,8 @@ contains "$ERR" "not_holder" "not_holder code"
 expect 0 "transfer to the trader" as grower transfer "$A" --to T-1
 expect 1 "the pharmacy cannot receive what was sent to the trader" as pharmacy receive "$A"
 expect 0 "the trader receives" as trader receive "$A"
+expect 1 "receiving twice" as trader receive "$A"
+if head -1 "$ERR" | grep -q "该批次已签收，无需再次签收"; then pass; else fail "a second receive says first that it was received already"; fi
 expect 0 "split" as trader split "$A" --into 200kg,300kg
 set -- $(codes_of "$OUT")
 A1=$2 A2=$3
@@ -204,6 +211,7 @@ if grep "^  新批次 1" "$OUT" | grep -qF "$(echo "$A1" | sed 's/\(....\)\(....
 contains "$OUT" "分出 500 kg（1000 斤）" "and what was split off the original"
 expect 1 "selling more than remains" as trader sell "$A1" --qty 201kg
 contains "$ERR" "quantity" "quantity code"
+contains "$ERR" "has 200 kg left, not 201 kg" "and says it in kg, not grams"
 expect 0 "part transfer to the pharmacy" as trader transfer "$A1" --to PH-1 --qty 50kg
 P1=$(codes_of "$OUT" | head -1)
 pretty() { echo "$1" | sed 's/\(....\)\(....\)\(....\)\(....\)/\1 \2 \3 \4/'; }

@@ -122,6 +122,7 @@ refused "the part cannot be sold" frozen as trader1 transfer "$A1" --to T-0023
 refused "the inspector who failed it cannot release it" forbidden \
     as inspector release "$A1" --reason 复检合格
 says "only a regulator may" "only a regulator"
+says "and says it in Chinese first" "检验不合格的批次只有监管人员可以解除扣留"
 ok "a regulator releases the part, with a reason" as regulator release "$A1" --reason 复检合格，监管放行
 is "the part is active again" active "$(field "$A1" "['status']")"
 
