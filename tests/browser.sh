@@ -88,6 +88,8 @@ printf '{"base":"%s","tt":"%s","dir":"%s","office_key":"%s","log_key":"%s","work
     "$BASE" "$TT" "$L" "$KEYS/mkt.key" "$L/log.vkey" "$WORK" >"$WORK/stall.json"
 if timeout -k 5 600 node "$HERE/browser/stall.mjs" "$WORK/stall.json" "$SCREENS" >"$WORK/stall.out" 2>&1; then :; else ok=0; fi
 cat "$WORK/stall.out"
+# the page's own judge of inspections, held to the vectors the C judge passes (test_rules)
+if node "$HERE/browser/limits.mjs"; then :; else ok=0; fi
 # the SVG labels, in another renderer: nothing runs off a label, and the symbols decode
 svgok=1
 for size in "60 30" "40 20"; do

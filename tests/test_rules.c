@@ -23,6 +23,7 @@
 
 #include "../core/ledger_internal.h"
 #include "tcmtrace/event.h"
+#include "tcmtrace/limits.h"
 #include "tcmtrace/state.h"
 #include "tcmtrace/tracecode.h"
 
@@ -1442,6 +1443,68 @@ static void test_replay_and_state_audit(void **state)
     free(G2);
 }
 
+/* The limits vectors (tests/data/limits-vectors.json) that the phone page's own judge
+ * (web/pages/assets/limits.js) is held to as well, by tests/browser/limits.mjs. */
+static void test_limits_vectors(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/limits-vectors.json", tu_datadir());
+    json_error_t je;
+    json_t *v = json_load_file(path, 0, &je), *cases = json_object_get(v, "cases"), *c;
+    if (v == NULL)
+        fail_msg("%s: %s", path, je.text);
+    snprintf(path, sizeof path, "%s/../../schemas/limits/chp2020.json", tu_datadir());
+    json_t *chp = json_load_file(path, 0, &je);
+    if (chp == NULL)
+        fail_msg("%s: %s", path, je.text);
+    size_t i, k, n = 0;
+    json_array_foreach(cases, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *tn = json_string_value(json_object_get(c, "table"));
+        json_t *table = strcmp(tn, "chp2020") == 0 ? chp : json_object_get(json_object_get(v, "tables"), tn);
+        tt_error err;
+        assert_int_equal(tt_limits_check(table, &err), TT_OK);
+        json_t *verdict = NULL;
+        tt_err rc = tt_limits_judge(table, json_object_get(c, "herbs"),
+                                    json_string_value(json_object_get(c, "form")),
+                                    json_string_value(json_object_get(c, "category")),
+                                    json_object_get(c, "results"), &verdict, &err);
+        const char *want_err = json_string_value(json_object_get(c, "want_error"));
+        if (want_err) {
+            if (rc == TT_OK || strcmp(tt_err_name(rc), want_err) != 0)
+                fail_msg("%s: wanted %s, got %s", name, want_err, tt_err_name(rc));
+            n++;
+            continue;
+        }
+        if (rc != TT_OK)
+            fail_msg("%s: refused (%s: %s)", name, tt_err_name(rc), err.message);
+        json_t *want = json_object_get(c, "want"), *w;
+        assert_string_equal(json_string_value(json_object_get(verdict, "verdict")),
+                            json_string_value(json_object_get(want, "verdict")));
+        json_t *got = json_object_get(verdict, "results");
+        assert_int_equal(json_array_size(got), json_array_size(json_object_get(want, "results")));
+        json_array_foreach(json_object_get(want, "results"), k, w)
+        {
+            json_t *g = json_array_get(got, k);
+            static const char *keys[] = {"test", "verdict", "limit"};
+            for (int f = 0; f < 3; f++) {
+                const char *a = json_string_value(json_object_get(w, keys[f]));
+                const char *b = json_string_value(json_object_get(g, keys[f]));
+                if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+                    fail_msg("%s: result %zu's %s is %s, wanted %s", name, k, keys[f],
+                             b ? b : "(none)", a ? a : "(none)");
+            }
+        }
+        json_decref(verdict);
+        n++;
+    }
+    assert_true(n >= 20);
+    json_decref(chp);
+    json_decref(v);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1457,6 +1520,7 @@ int main(void)
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
         cmocka_unit_test(test_replay_and_state_audit),
+        cmocka_unit_test(test_limits_vectors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -167,6 +167,38 @@ r = await open('server-hides-ancestor-recall', cases.recalled_child, async (page
   });
 });
 check(r.verdict === 'recalled' && r.contradicted, 'a lot whose parent\'s recall the server hides is shown recalled, from the proved entry', JSON.stringify(r));
+// the server lies about what the lot is and what its test found: the page draws the proved entries
+r = await open('server-lies-about-the-lot', cases.genuine, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}$/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.batch && j.batch.id === new URL(cases.genuine).pathname.split('/').pop()) {
+      j.batch.herb = { ...j.batch.herb, name_zh: '党参', latin: 'Codonopsis Radix' };
+      j.batch.origin = { ...j.batch.origin, county: '渭源县', daodi: false };
+      j.batch.grade = '特等';
+    }
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'ok' && r.described && /当归/.test(r.text) && /岷县/.test(r.text) && /一等/.test(r.text) && !/党参|渭源县|特等/.test(r.text),
+  'the herb, origin and grade shown are the proved registration\'s, not the server\'s record', r.text.slice(0, 300));
+r = await open('server-passes-a-failed-lot', cases.held, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}$/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.batch && j.batch.id === new URL(cases.held).pathname.split('/').pop()) {
+      j.batch.status = 'active';
+      for (const k of ['hold_reason', 'held_seq', 'hold_fail_seq', 'held_from']) delete j.batch[k];
+      for (const x of j.batch.inspections || []) { x.verdict = 'pass'; for (const r of x.results || []) r.verdict = 'pass'; }
+    }
+    // and hides the hold entry: only the failed inspection is left to prove the hold
+    if (j.events) j.events = j.events.filter((e) => e.type !== 'batch.hold');
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'held' && r.contradicted && r.inspections.some((x) => x.verdict === 'fail' && x.server === 'pass') && /与本机按已验证的限量表判定的不符/.test(r.text),
+  'a failed test the server calls a pass is judged here from the proved limits table: 已扣留, and the page says the server disagrees', JSON.stringify(r).slice(0, 300));
+check(/服务器记录，未经本机验证/.test(r.text), 'what the page could not prove (holder, what remains) is marked as the server\'s word', r.text.slice(0, 200));
 // the page checks the label's host: the same label opened under another name for this server
 {
   const other = new URL(cases.genuine);

@@ -5,6 +5,7 @@
 // does it show a lot as genuine. Fetching is here; the checks are verify.js.
 import { makeCrypto } from './crypto.js';
 import * as v from './verify.js';
+import { judge } from './limits.js';
 
 const meta = (n) => document.querySelector(`meta[name="tcmtrace-${n}"]`).content;
 const cfg = { logKey: meta('log-key'), origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix') };
@@ -77,34 +78,41 @@ const STATUS = { confirmed: '已核实', confirmed_2015: '据 2015 年版', draf
 const VERDICT_WORD = { fail: '不合格', pass: '合格', no_limit: '无适用限量' };
 const nw = (text, cls) => el('span', { class: 'nw' + (cls ? ' ' + cls : '') }, text);
 
-function render(b, actors, timeline, scan, notices, typed) {
-  const h = b.herb || {}, o = b.origin || {}, q = b.qty || {};
+function render(b, actors, timeline, scan, notices, typed, desc, judged) {
+  // what the page shows of the lot is from proved entries (desc); without them, the server's
+  // record, said to be its word
+  const d = desc || b, q = b.qty || {}, h = d.herb || {}, o = d.origin || {};
+  const word = el('span', { class: 'tag word' }, '服务器记录，未经本机验证');
+  const unproved = desc ? null : word;
   const who = (id) => !id ? '身份未能核实的签名人' : actors[id] ? `${actors[id].name}（${actors[id].org}${actors[id].stall ? '，' + actors[id].stall : ''}）` : `${id}（身份未能核实）`;
-  const listing = { unlisted: ['药材目录未收录', 'not in the herb dictionary'], unconfirmed: ['目录条目待核实', 'dictionary entry unconfirmed'], compound: ['复方产品', 'compound product'] }[h.listing];
+  const listing = { unlisted: ['药材目录未收录', 'not in the herb dictionary'], unconfirmed: ['目录条目待核实', 'dictionary entry unconfirmed'], compound: ['复方产品', 'compound product'] }[(b.herb || {}).listing];
   const sections = [
-    el('section', null, el('h2', null, ...bi('药材', 'Herb')), el('dl', null,
-      el('dt', null, '品名'), el('dd', null, `${h.name_zh || ''} `, el('i', null, h.latin_drug || h.latin || ''), listing ? el('span', { class: 'tag' }, listing[0]) : null),
-      el('dt', null, '规格'), el('dd', null, `${b.form || ''} · ${b.grade || ''}${b.product_name ? ' · ' + b.product_name : ''}`),
+    el('section', { id: 'herb' }, el('h2', null, ...bi('药材', 'Herb'), unproved), el('dl', null,
+      el('dt', null, '品名'), el('dd', null, `${h.name_zh || ''} `, el('i', null, h.latin || ''), listing ? el('span', { class: 'tag' }, listing[0]) : null),
+      el('dt', null, '规格'), el('dd', null, `${d.form || ''} · ${d.grade || ''}${d.product_name ? ' · ' + d.product_name : ''}`),
       el('dt', null, '追溯码'), el('dd', { class: 'code' }, spaced(b.id), typed ? el('span', { class: 'tag', id: 'unchecked' }, '未经标签核验') : null),
-      b.gtin ? [el('dt', null, '商品条码'), el('dd', { class: 'code' }, b.gtin)] : null)),
-    el('section', null, el('h2', null, ...bi('产地', 'Origin')), el('dl', null,
+      d.gtin ? [el('dt', null, '商品条码'), el('dd', { class: 'code' }, d.gtin)] : null)),
+    el('section', null, el('h2', null, ...bi('产地', 'Origin'), desc ? null : word.cloneNode(true)), el('dl', null,
       el('dt', null, '产地'), el('dd', null, o.mixed ? '多个产地 (mixed origins)' : [o.province, o.city, o.county].filter(Boolean).join(' ')),
       o.base ? [el('dt', null, '基地'), el('dd', null, o.base)] : null,
       el('dt', null, '道地'), el('dd', null, o.daodi ? '是 · 道地药材' : '否'),
-      el('dt', null, '采收'), el('dd', null, b.harvest_date || ''),
-      (b.composition || []).length > 1 ? [el('dt', null, '成分'), el('dd', null, b.composition.map((c) => `${c.name_zh} ${c.county || ''}${c.daodi ? '（道地）' : ''} ${g(c.g)}`).join('；'))] : null)),
-    el('section', null, el('h2', null, ...bi('持有与数量', 'Holder and quantity')), el('dl', null,
+      el('dt', null, '采收'), el('dd', null, d.harvest_date || ''),
+      (d.composition || []).length > 1 ? [el('dt', null, '成分'), el('dd', null, d.composition.map((c) => `${c.name_zh} ${c.county || ''}${c.daodi ? '（道地）' : ''} ${g(c.g)}`).join('；'))] : null)),
+    el('section', null, el('h2', null, ...bi('持有与数量', 'Holder and quantity'), word.cloneNode(true)), el('dl', null,
       el('dt', null, '持有人'), el('dd', null, who(b.holder), b.pending_to ? ` → 在途至 ${who(b.pending_to)}` : ''),
       el('dt', null, '剩余'), el('dd', null, `${g(q.remaining)} / 登记 ${g(q.registered)}`))),
   ];
-  const ins = b.inspections || [];
+  const ins = judged.map((x) => ({ ...x, verdict: x.verdict || 'unjudged' }));
+  VERDICT_WORD.unjudged = '未能在本机判定';
   sections.push(el('section', null, el('h2', null, ...bi('检验', 'Inspections')),
     ins.length === 0 ? el('p', { class: 'muted' }, '尚无检验记录 / no inspection yet') : ins.map((x) => [
       el('p', null, `${x.lab || ''} · ${who(x.inspector)} — `, nw(VERDICT_WORD[x.verdict], x.verdict === 'fail' ? 'fail' : x.verdict === 'pass' ? 'pass' : 'none'), el('span', { class: 'en' }, `ledger entry #${x.seq}`)),
+      x.server && x.verdict !== 'unjudged' && x.server !== x.verdict ? el('p', { class: 'notice contradiction' }, `账本服务器记录的结论是“${VERDICT_WORD[x.server] || x.server}”，与本机按已验证的限量表判定的不符，以本机判定为准。`,
+        el('span', { class: 'en' }, 'the server\'s verdict contradicts the one judged here from the proved limits table; this one wins')) : null,
       el('table', null, el('tr', null, el('th', null, '项目'), el('th', null, '测得'), el('th', null, '限量'), el('th', null, '结论')),
         (x.results || []).map((r) => el('tr', null, el('td', null, r.name_zh || r.test), el('td', { class: 'nw' }, `${r.value} ${r.unit}`),
           el('td', null, r.limit ? nw(`≤ ${r.limit} ${r.limit_unit}`) : '—', r.status && r.status !== 'confirmed' ? el('span', { class: 'tag' }, STATUS[r.status] || '待核实') : null),
-          el('td', { class: 'nw ' + (r.verdict === 'fail' ? 'fail' : r.verdict === 'pass' ? 'pass' : 'none') }, { fail: '不合格', pass: '合格', no_limit: '无限量' }[r.verdict])))),
+          el('td', { class: 'nw ' + (r.verdict === 'fail' ? 'fail' : r.verdict === 'pass' ? 'pass' : 'none') }, { fail: '不合格', pass: '合格', no_limit: '无限量' }[r.verdict] || '—')))),
     ])));
   if (notices.length)
     sections.push(el('section', { id: 'notices' }, el('h2', null, ...bi('请留意', 'Notice')),
@@ -278,6 +286,53 @@ async function main() {
     if (p.body.type !== 'batch.inspect' || p.body.id !== f.lot) throw new Error(`第 ${f.x.seq} 条记录不是批次 ${f.lot} 的检验 (entry ${f.x.seq} is not that inspection)`);
     notices.push({ ...f, at: p.body.at, by: p.entry.actor });
   }
+  // what the lot is, from proved entries only: its registration, or the split, part transfer or
+  // process that made it from lots whose own description is proved the same way
+  const byseq = new Map(proven.map((p) => [p.seq, p]));
+  const recOf = new Map(lots.map((l) => [l.id, l.batch]));
+  const describe = (id, depth = 0) => {
+    const rec = recOf.get(id), p = rec && byseq.get(rec.created_seq);
+    if (!p || depth > 64) return null;
+    const e = p.body;
+    if (e.type === 'batch.register' && e.id === id)
+      return { herb: e.herb, origin: e.origin, harvest_date: e.harvest_date, grade: e.grade, form: e.form || '药材', processing: e.processing, gtin: e.gtin, qty_g: e.qty_g };
+    if ((e.type === 'batch.split' && (e.children || []).some((k) => k.id === id)) || (e.type === 'batch.transfer' && e.child === id)) {
+      const d = describe(e.id, depth + 1);
+      return d && { ...d, qty_g: e.type === 'batch.transfer' ? e.qty_g : e.children.find((k) => k.id === id).qty_g, gtin: d.gtin };
+    }
+    if (e.type === 'batch.process' && e.output && e.output.id === id) {
+      const ins = (e.inputs || []).map((x) => describe(x.id, depth + 1));
+      if (ins.some((x) => !x)) return null;
+      const o = e.output, place = (d) => [d.origin.province, d.origin.city, d.origin.county].join('/');
+      const same = ins.every((d) => place(d) === place(ins[0]));
+      return { herb: o.herb || ins[0].herb, compound: !!o.compound, product_name: o.name_zh, form: o.form || ins[0].form, grade: o.grade || ins[0].grade,
+        origin: same ? ins[0].origin : { mixed: true }, harvest_date: ins[0].harvest_date, gtin: o.gtin, qty_g: o.qty_g,
+        composition: ins.map((d, k) => ({ name_zh: d.herb.name_zh, county: d.origin.county, daodi: d.origin.daodi, g: e.inputs[k].qty_g })) };
+    }
+    return null;
+  };
+  const desc = describe(code);
+  // every inspection of the lot judged here, against the proved limits table it was judged by
+  const limitsAt = new Map();
+  const table = async (seq) => {
+    if (!limitsAt.has(seq)) {
+      const p = byseq.get(seq) || await prove(c, cp, cpr.body.checkpoint, seq);
+      if (p.body.type !== 'ledger.limits') throw new Error(`第 ${seq} 条记录不是限量表 (entry ${seq} is not a limits table)`);
+      limitsAt.set(seq, p.body.table);
+    }
+    return limitsAt.get(seq);
+  };
+  const judged = [];
+  const signerId = (p) => p; // the entry, named once the actors are known (below)
+  for (const p of proven.filter((q) => q.body.type === 'batch.inspect' && q.body.id === code)) {
+    const rec = (b.inspections || []).find((x) => x.seq === p.seq) || {};
+    // the table the ledger held when the inspection went in; without one proved, no verdict
+    const ls = rec.limits_seq;
+    const herbs = desc ? (desc.compound ? desc.composition.map((x) => x.name_zh) : [desc.herb.name_zh]) : null;
+    const j = Number.isInteger(ls) && ls < p.seq && herbs ? judge(await table(ls), herbs, desc.form, desc.herb.category || (b.herb && b.herb.category) || 'plant', p.body.results) : null;
+    judged.push({ seq: p.seq, lab: p.body.lab, at: p.body.at, inspector: signerId(p), proved: !!(j && !j.error), verdict: j && !j.error ? j.verdict : null,
+      results: j && !j.error ? j.results : p.body.results.map((r) => ({ ...r, verdict: null })), server: rec.verdict });
+  }
   // who: every actor the record and the proved entries name, their keys checked against the entries
   const ids = new Set([b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector),
     ...proven.map((p) => p.body.to), ...notices.map((f) => f.x.inspector)].filter((x) => typeof x === 'string' && x));
@@ -305,6 +360,7 @@ async function main() {
     }
   });
   const signer = (p) => byKey[b64(p.entry.actor)] || null;
+  for (const x of judged) x.inspector = signer(x.inspector);
   // the custody list: this lot's own entries, its ancestors' up to the split or part transfer
   // that made this material's lot, and any recall of an ancestor (it reaches this lot)
   const own = (p) => { const lot = codeOf.get(p.seq); return lot === code || p.seq <= (cutoff.get(lot) || 0) || p.body.type === 'batch.recall'; };
@@ -312,7 +368,7 @@ async function main() {
   // a public scan; only signed scans raise flags, and the page reports them
   const sr = await fetch(api('scans'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: code }) });
   const scan = sr.ok ? (await sr.json()).scan : null;
-  render(b, actors, timeline, scan, notices.map((f) => ({ ...f, by: byKey[b64(f.by)] || f.x.inspector })), typed);
+  render(b, actors, timeline, scan, notices.map((f) => ({ ...f, by: byKey[b64(f.by)] || f.x.inspector })), typed, desc, judged);
   if (scan && scan.flags && scan.flags.length)
     return (banner('fake', ['实名扫描显示此码出现在不应出现的地方：疑似克隆标签', 'signed scans saw this code where it never went: a cloned label?'], verified),
       finish({ verdict: 'fake', verified, crypto: c.name, flags: scan.flags }));
@@ -329,6 +385,10 @@ async function main() {
     if (t === 'batch.release') lastRelease = p.seq;
   }
   if (lastHold > lastRelease && RANK[proved] < RANK.held) proved = 'held';
+  // a proved failing inspection holds the lot (its own, or a parent's after this lot was split
+  // off), until a proved release of this lot after it
+  for (const x of judged) if (x.verdict === 'fail' && lastRelease < x.seq && RANK[proved] < RANK.held) proved = 'held';
+  for (const f of notices) if (f.rel === 'parent' && f.x.seq > (cutoff.get(f.lot) || Infinity) && lastRelease < f.x.seq && RANK[proved] < RANK.held) proved = 'held';
   const claimed = { active: 'ok', in_transit: 'ok', held: 'held', recalled: 'recalled', depleted: 'depleted', destroyed: 'destroyed' }[b.status] || 'failed';
   const verdict = RANK[proved] > RANK[claimed] ? proved : claimed;
   const lied = verdict !== claimed;
@@ -345,7 +405,7 @@ async function main() {
     const p = proven.find((q) => q.seq === b.held_seq);
     if (p && p.body.type === 'batch.inspect')
     {
-      const rec = lots.flatMap((l) => l.batch.inspections || []).find((x) => x.seq === p.seq);
+      const rec = judged.find((x) => x.seq === p.seq && x.proved) || lots.flatMap((l) => l.batch.inspections || []).find((x) => x.seq === p.seq);
       const over = ((rec && rec.results) || []).filter((r) => r.verdict === 'fail')
         .map((r) => `${r.name_zh || r.test} ${r.value} ${r.unit}，超过限量 ${r.limit} ${r.limit_unit}`).join('；');
       detail = [`${when(p)} ${name(signer(p))}检验${p.body.id !== code ? '上游批次 ' + spaced(p.body.id) : '此批次'}不合格${over ? '（' + over + '）' : ''}，已自动扣留。只有监管人员可以解除。`, 'held after a failed inspection; only a regulator may release it'];
@@ -359,7 +419,8 @@ async function main() {
     detail = detail ? [detail[0] + ' ' + note[0], detail[1] + '; ' + note[1]] : note;
   }
   banner(verdict === 'ok' && typed ? 'unchecked' : verdict, detail, verified);
-  finish({ verdict, verified, crypto: c.name, contradicted: lied, label: typed ? 'unchecked' : 'checked', custody: timeline.map((x) => x.seq), notices: notices.map((f) => f.x.seq) });
+  finish({ verdict, verified, crypto: c.name, contradicted: lied, label: typed ? 'unchecked' : 'checked', custody: timeline.map((x) => x.seq), notices: notices.map((f) => f.x.seq),
+    described: !!desc, inspections: judged.map((x) => ({ seq: x.seq, verdict: x.verdict, server: x.server })) });
 }
 
 main().catch((e) => {
