@@ -299,16 +299,30 @@ int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CO
     }
     char pk64[64];
     tt_b64((tt_bytes){32, kp.pk}, pk64);
+    /* the event names the ledger it is for: the origin the daemon serves, asked once */
+    static char origin[256];
+    if (origin[0] == '\0') {
+        json_t *st;
+        if ((ex = cli_request(c, json_pack("{s:s}", "op", "status"), &st)) != EX_DONE) {
+            tt_keypair_wipe(&kp);
+            json_decref(fields);
+            return ex;
+        }
+        snprintf(origin, sizeof origin, "%s", json_string_value(json_object_get(st, "origin")) ?: "");
+        json_decref(st);
+    }
+    char prefix[TT_EVENT_PREFIX_MAX];
+    tt_event_prefix(origin, prefix);
     for (int attempt = 1;; attempt++) {
         char *body = tt_event_build(type, json_incref(fields)), sig64[100];
         uint8_t sig[64];
-        if ((ex = cli_sign(c, &kp, TT_EVENT_SIG_PREFIX, tt_bytes_str(body), sig)) != EX_DONE) {
+        if ((ex = cli_sign(c, &kp, prefix, tt_bytes_str(body), sig)) != EX_DONE) {
             free(body);
             break;
         }
         tt_b64((tt_bytes){64, sig}, sig64);
-        json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk64, "sig", sig64,
-                                "body", body);
+        json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk64, "sig",
+                                sig64, "body", body, "ledger", origin);
         free(body);
         if ((ex = cli_call(c, req, resp)) != EX_DONE)
             break;

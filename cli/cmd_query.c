@@ -561,6 +561,52 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
     return ex;
 }
 
+/* Whether the ledger of cp was made before events named their ledger: its genesis (entry 0,
+ * proved included in cp) is signed v1. Only then is a v1 signature taken (docs/formats.md,
+ * "Events name their ledger"). Asked once a run. */
+static int legacy_ledger(cli *c, const tt_checkpoint *cp)
+{
+    static int known = -1;
+    if (known >= 0)
+        return known;
+    known = 0;
+    json_t *e = NULL, *p = NULL;
+    if (cli_call(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)0), &e) != EX_DONE ||
+        cli_call(c, json_pack("{s:s, s:I, s:I}", "op", "proof", "seq", (json_int_t)0, "size",
+                              (json_int_t)cp->size), &p) != EX_DONE) {
+        json_decref(e);
+        return known;
+    }
+    const char *b64 = js(e, "entry");
+    json_t *pa = json_object_get(p, "proof");
+    size_t len = 0, n = json_array_size(pa);
+    uint8_t *raw = malloc(strlen(b64) + 1), *proof = calloc(n ? n : 1, 32), leaf[32];
+    tt_entry en;
+    tt_error err;
+    int ok = raw && proof && n <= TT_MERKLE_PROOF_MAX &&
+             tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len) == TT_OK &&
+             tt_entry_decode((tt_bytes){len, raw}, &en, &err) == TT_OK && en.seq == 0 &&
+             tt_event_verify(cp->origin, en.body, en.actor, en.sig) != TT_OK &&
+             tt_event_verify(NULL, en.body, en.actor, en.sig) == TT_OK;
+    for (size_t i = 0; ok && i < n; i++) {
+        const char *h = json_string_value(json_array_get(pa, i));
+        size_t hl = 0;
+        ok = h && tt_unb64(h, strlen(h), 0, proof + i * 32, 32, &hl) == TT_OK && hl == 32;
+    }
+    if (ok) {
+        tt_entry_hash((tt_bytes){len, raw}, leaf);
+        ok = tt_merkle_verify_inclusion(0, cp->size, (tt_bytes){32, leaf},
+                                        (tt_bytes){n * 32, proof}, (tt_bytes){32, cp->root},
+                                        &err) == TT_OK;
+    }
+    known = ok;
+    free(raw);
+    free(proof);
+    json_decref(e);
+    json_decref(p);
+    return known;
+}
+
 /* Checks entry seq against cp: its signature and its inclusion proof, and when want_hash is
  * given, that it is the entry with that hash; prints nothing on success. `have` is the
  * daemon's answer for the entry when the caller asked for it already (taken over), else it
@@ -603,8 +649,11 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
         rc = tt_entry_decode((tt_bytes){len, raw}, &en, &err);
     if (rc == TT_OK && en.seq != seq)
         rc = TT_ERR_BAD_SEQ;
-    if (rc == TT_OK)
-        rc = tt_event_verify(en.body, en.actor, en.sig);
+    if (rc == TT_OK) {
+        rc = tt_event_verify(cp->origin, en.body, en.actor, en.sig);
+        if (rc == TT_ERR_BAD_SIGNATURE && legacy_ledger(c, cp))
+            rc = tt_event_verify(NULL, en.body, en.actor, en.sig);
+    }
     for (size_t i = 0; rc == TT_OK && i < n; i++) {
         const char *h = json_string_value(json_array_get(pa, i));
         size_t hl = 0;

@@ -63,6 +63,8 @@ typedef struct vpool {
     pthread_t *threads;
     size_t nthreads;
     tt_stored_buf wire; /* the chunk's deflated entries, inflated */
+    const char *origin; /* the ledger every event is signed for */
+    int legacy;         /* its genesis is signed v1 (a ledger made before events named it) */
 } vpool;
 
 static uint64_t thread_cpu_ns(void)
@@ -123,7 +125,9 @@ static int take_block(vpool *p, int walk)
     for (size_t i = from; i < to; i++) {
         prepared *x = &p->pre[i];
         if (x->decoded)
-            x->bad_sig = tt_event_verify(x->e.body, x->e.actor, x->e.sig) != TT_OK;
+            x->bad_sig = tt_event_verify(p->origin, x->e.body, x->e.actor, x->e.sig) != TT_OK &&
+                         !(p->legacy &&
+                           tt_event_verify(NULL, x->e.body, x->e.actor, x->e.sig) == TT_OK);
     }
     uint64_t v1 = thread_cpu_ns(), verify = v1 - v0;
     uint64_t spent = v1 - c0;
@@ -236,6 +240,8 @@ typedef struct audit {
     size_t nkeys;
     tt_merkle_builder tree;
     uint8_t prev[TT_HASH_SIZE];
+    const char *origin;
+    int legacy;
 } audit;
 
 static tt_err bad(audit *a, uint64_t seq, tt_err code, const char *what)
@@ -434,6 +440,8 @@ static tt_err walk(audit *a, MDB_cursor *ents, MDB_cursor *cps, tt_audit_entry_f
         pool_stop(&p);
         return bad_other(a, TT_ERR_NOMEM, "out of memory for the audit's verifiers");
     }
+    p.origin = a->origin;
+    p.legacy = a->legacy;
     int more = mdb_cursor_get(cps, &ck, &cv, MDB_FIRST) == 0;
     tt_err rc = checkpoints_at(a, cps, &ck, &cv, &more);
     uint64_t seq = 0;
@@ -466,6 +474,31 @@ tt_err tt_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, tt_audit_en
     memset(r, 0, sizeof *r);
     audit a = {.l = l, .r = r, .keys = keys, .nkeys = nkeys};
     tt_merkle_builder_init(&a.tree);
+    /* the origin events are signed for; a genesis signed v1 makes it a ledger of before */
+    char origin[256] = "";
+    {
+        char *o = NULL;
+        size_t olen = 0;
+        tt_error e2;
+        if (tt_ledger_meta_get(l, "origin", &o, &olen, &e2) == TT_OK && olen < sizeof origin) {
+            memcpy(origin, o, olen);
+            origin[olen] = '\0';
+        }
+        free(o);
+        /* a ledger that keeps no origin of its own: its signer's, else the trusted key's name */
+        if (origin[0] == '\0')
+            snprintf(origin, sizeof origin, "%s", l->origin[0] || nkeys == 0 ? l->origin : keys[0].name);
+        uint8_t *g = NULL;
+        size_t glen = 0;
+        tt_entry ge;
+        if (tt_ledger_entry(l, 0, &g, &glen, &e2) == TT_OK &&
+            tt_entry_decode((tt_bytes){glen, g}, &ge, &e2) == TT_OK &&
+            tt_event_verify(origin, ge.body, ge.actor, ge.sig) != TT_OK &&
+            tt_event_verify(NULL, ge.body, ge.actor, ge.sig) == TT_OK)
+            a.legacy = 1;
+        free(g);
+    }
+    a.origin = origin;
     tt_err rc = tt_rtxn_begin(l, &a.txn, err);
     if (rc != TT_OK)
         return rc;

@@ -8,6 +8,7 @@
 #include "tcmtrace/entry.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,17 +90,27 @@ void tt_entry_hash(tt_bytes in, uint8_t out[TT_HASH_SIZE])
  * laid out contiguously: in `stack` when they fit, else on the heap. Returns
  * the message or NULL when memory runs out; free with message_free().
  */
-#define TT_PREFIX_LEN (sizeof TT_EVENT_SIG_PREFIX - 1)
-
-static uint8_t *message_new(tt_bytes body, uint8_t *stack, size_t stack_cap)
+void tt_event_prefix(const char *origin, char out[TT_EVENT_PREFIX_MAX])
 {
-    uint8_t *buf =
-        TT_PREFIX_LEN + body.size <= stack_cap ? stack : malloc(TT_PREFIX_LEN + body.size);
+    if (origin == NULL)
+        snprintf(out, TT_EVENT_PREFIX_MAX, "%s", TT_EVENT_SIG_PREFIX_V1);
+    else
+        snprintf(out, TT_EVENT_PREFIX_MAX, "%s%.255s\n", TT_EVENT_SIG_PREFIX, origin);
+}
+
+static uint8_t *message_new(const char *origin, tt_bytes body, uint8_t *stack, size_t stack_cap,
+                            size_t *len)
+{
+    char prefix[TT_EVENT_PREFIX_MAX];
+    tt_event_prefix(origin, prefix);
+    size_t pl = strlen(prefix);
+    uint8_t *buf = pl + body.size <= stack_cap ? stack : malloc(pl + body.size);
     if (buf == NULL)
         return NULL;
-    memcpy(buf, TT_EVENT_SIG_PREFIX, TT_PREFIX_LEN);
+    memcpy(buf, prefix, pl);
     if (body.size)
-        memcpy(buf + TT_PREFIX_LEN, body.data, body.size);
+        memcpy(buf + pl, body.data, body.size);
+    *len = pl + body.size;
     return buf;
 }
 
@@ -109,28 +120,31 @@ static void message_free(uint8_t *buf, const uint8_t *stack)
         free(buf);
 }
 
-void tt_event_sign(tt_bytes body, const uint8_t sk[TT_SK_SIZE], uint8_t sig[TT_SIG_SIZE])
+void tt_event_sign(const char *origin, tt_bytes body, const uint8_t sk[TT_SK_SIZE],
+                   uint8_t sig[TT_SIG_SIZE])
 {
     uint8_t stack[4096];
-    uint8_t *msg = message_new(body, stack, sizeof stack);
+    size_t len;
+    uint8_t *msg = message_new(origin, body, stack, sizeof stack, &len);
     if (msg == NULL) {
         memset(sig, 0, TT_SIG_SIZE); /* an all-zero signature never verifies */
         return;
     }
-    crypto_sign_detached(sig, NULL, msg, TT_PREFIX_LEN + body.size, sk);
+    crypto_sign_detached(sig, NULL, msg, len, sk);
     message_free(msg, stack);
 }
 
-tt_err tt_event_verify(tt_bytes body, const uint8_t actor[TT_PK_SIZE],
+tt_err tt_event_verify(const char *origin, tt_bytes body, const uint8_t actor[TT_PK_SIZE],
                        const uint8_t sig[TT_SIG_SIZE])
 {
     if (body.size > TT_BODY_MAX)
         return TT_ERR_TOO_LARGE;
     uint8_t stack[4096];
-    uint8_t *msg = message_new(body, stack, sizeof stack);
+    size_t len;
+    uint8_t *msg = message_new(origin, body, stack, sizeof stack, &len);
     if (msg == NULL)
         return TT_ERR_NOMEM;
-    int rc = crypto_sign_verify_detached(sig, msg, TT_PREFIX_LEN + body.size, actor);
+    int rc = crypto_sign_verify_detached(sig, msg, len, actor);
     message_free(msg, stack);
     return rc == 0 ? TT_OK : TT_ERR_BAD_SIGNATURE;
 }

@@ -102,6 +102,9 @@ static const tt_message table[] = {
     {"code_mismatch", "标签上的追溯码与它的防伪令牌不符：疑似假冒。",
      "请不要收货或出售，保留标签，并告知市场管理处。",
      "do not accept or sell it; keep the label and tell the market office"},
+    {"wrong_ledger", "这条记录是为另一个账本签名的，本账本不收。",
+     "请在本市场的账本上重新填写并签名（另一个市场的记录不能搬过来用）。",
+     "sign it again for this ledger; an event signed for another market's ledger cannot be moved"},
     {"audit", "账本没有通过审计。", "请停止使用这个账本，并告知市场管理处和监管部门。",
      "stop using this ledger and tell the market office and the regulator"},
     /* said by clients only */

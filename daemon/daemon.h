@@ -76,6 +76,7 @@ typedef struct config {
     int tcp_max_connections; /* TCP connections open at once at most */
     int64_t tcp_stall_ms;    /* a TCP connection stalled inside a message is closed after this */
     int64_t tcp_idle_ms;     /* and an idle one after this */
+    const char *origin;      /* the ledger's origin: every event is signed for it */
 } config;
 
 typedef struct server {

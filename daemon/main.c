@@ -48,11 +48,12 @@ static int die(const char *what, const tt_error *err)
 }
 
 /* Appends one event signed by `kp` through the rules; 0 on success. */
-static int append_signed(tt_ledger *l, const tt_keypair *kp, char *body, const char *what)
+static int append_signed(tt_ledger *l, const char *origin, const tt_keypair *kp, char *body,
+                         const char *what)
 {
     uint8_t sig[64];
     tt_error err;
-    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_event_sign(origin, tt_bytes_str(body), kp->sk, sig);
     tt_append it = {.actor = kp->pk, .sig = sig, .body = tt_bytes_str(body)};
     tt_err rc = tt_ledger_append(l, &it, 1, tt_now_ms(), tt_rules_apply, NULL, &err);
     free(body);
@@ -114,7 +115,7 @@ static int publish_herbs(const init_opts *o, tt_ledger *l, const tt_keypair *aut
     int rc = tt_herbs_events(doc, &events, &err) != TT_OK ? die("herb dictionary", &err) : 0;
     size_t i;
     json_array_foreach(events, i, f) if (rc == 0) rc =
-        append_signed(l, auth, tt_event_build("ledger.herbs", json_incref(f)), "herb dictionary");
+        append_signed(l, o->origin, auth, tt_event_build("ledger.herbs", json_incref(f)), "herb dictionary");
     json_decref(events);
     json_decref(doc);
     return rc;
@@ -131,7 +132,7 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
     if (o->base_url)
         json_object_set_new(gf, "base_url", json_string(o->base_url));
     char *body = tt_event_build("ledger.genesis", gf);
-    if (append_signed(l, auth, body, "genesis"))
+    if (append_signed(l, o->origin, auth, body, "genesis"))
         return 1;
     char *limits_path = o->limits ? strdup(o->limits) : tt_shipped_path("limits/chp2020.json");
     json_error_t jerr;
@@ -147,7 +148,7 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
     body = tt_event_build("ledger.limits",
                           json_pack("{s:o, s:o}", "edition",
                                     edition ? edition : json_string("unnamed"), "table", table));
-    if (append_signed(l, auth, body, "limits table"))
+    if (append_signed(l, o->origin, auth, body, "limits table"))
         return 1;
     return publish_herbs(o, l, auth);
 }

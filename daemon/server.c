@@ -652,6 +652,7 @@ static tt_err load_identity(server *s, tt_error *err)
                        s->ops.vkey);
     }
     rc = tt_ledger_set_signer(s->ledger, s->ops.origin, &kp, err);
+    s->cfg.origin = s->ops.origin;
     tt_keypair_wipe(&kp);
     return rc;
 }

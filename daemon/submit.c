@@ -45,6 +45,15 @@ tt_err api_check_submit(const config *cfg, job *j, tt_error *err)
     if (!json_is_string(body))
         return tt_fail(err, TT_ERR_MALFORMED,
                        "\"body\" must be the signed event JSON, as a string");
+    /* the ledger the client signed for, when it says: another's is refused by name */
+    json_t *ledger = json_object_get(j->req, "ledger");
+    if (ledger && !json_is_string(ledger))
+        return tt_fail(err, TT_ERR_MALFORMED, "\"ledger\" must be the origin of a ledger");
+    if (ledger && cfg->origin && strcmp(json_string_value(ledger), cfg->origin) != 0)
+        return tt_fail(err, TT_ERR_WRONG_LEDGER,
+                       "this event was signed for the ledger %.100s, and this is %s; an event "
+                       "counts only on the ledger it names",
+                       json_string_value(ledger), cfg->origin);
     j->body_len = json_string_length(body);
     if (j->body_len > TT_BODY_MAX)
         return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d",
@@ -58,9 +67,10 @@ tt_err api_check_submit(const config *cfg, job *j, tt_error *err)
 tt_err api_check_signed(const config *cfg, job *j, tt_error *err)
 {
     tt_bytes b = {j->body_len, (uint8_t *)j->body};
-    if (tt_event_verify(b, j->actor, j->sig) != TT_OK)
+    if (tt_event_verify(cfg->origin, b, j->actor, j->sig) != TT_OK)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
-                       "the signature does not verify for this body and key");
+                       "the signature does not verify for this body and key, as an event for "
+                       "the ledger %s", cfg->origin ? cfg->origin : "(none)");
     tt_err rc = tt_event_parse(b, &j->ev, err); /* kept for the writer's rules */
     if (rc == TT_OK)
         rc = check_window(cfg, &j->ev, err);

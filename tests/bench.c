@@ -83,12 +83,12 @@ static void *verify_loop(void *arg)
         tt_keypair_generate(&kp[i]);
         snprintf(body[i], sizeof body[i],
                  "{\"v\":1,\"type\":\"batch.sell\",\"id\":\"26112248%08zu\",\"qty_g\":250}", i);
-        tt_event_sign(tt_bytes_str(body[i]), kp[i].sk, sig[i]);
+        tt_event_sign(ORIGIN, tt_bytes_str(body[i]), kp[i].sk, sig[i]);
     }
     while (!start_flag)
         usleep(1000);
     for (size_t k = 0; !stop_flag; k = k + 1 == n ? 0 : k + 1) {
-        if (tt_event_verify(tt_bytes_str(body[k]), kp[k].pk, sig[k]) == TT_OK)
+        if (tt_event_verify(ORIGIN, tt_bytes_str(body[k]), kp[k].pk, sig[k]) == TT_OK)
             v->count++;
     }
     free(kp);
@@ -136,7 +136,7 @@ static void append_one(tt_ledger *l, const tt_keypair *kp, char *body)
 {
     uint8_t sig[64];
     tt_error err;
-    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_event_sign(ORIGIN, tt_bytes_str(body), kp->sk, sig);
     tt_append it = {.actor = kp->pk, .sig = sig, .body = tt_bytes_str(body)};
     if (tt_ledger_append(l, &it, 1, tt_now_ms(), tt_rules_apply, NULL, &err) != TT_OK ||
         it.result.code != TT_OK) {
@@ -314,7 +314,7 @@ static char *request_of(const tt_keypair *kp, char *body)
 {
     uint8_t sig[64];
     char pk[64], s64[100];
-    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_event_sign(ORIGIN, tt_bytes_str(body), kp->sk, sig);
     tt_b64((tt_bytes){32, kp->pk}, pk);
     tt_b64((tt_bytes){64, sig}, s64);
     json_t *r =
@@ -1027,7 +1027,7 @@ static void *sign_range(void *arg)
     signjob *j = arg;
     for (size_t i = j->from; i < j->to; i++) {
         const tt_keypair *kp = &growers[i % GROWERS];
-        tt_event_sign(tt_bytes_str(j->bodies[i]), kp->sk, j->sigs[i]);
+        tt_event_sign(ORIGIN, tt_bytes_str(j->bodies[i]), kp->sk, j->sigs[i]);
         j->items[i] = (tt_append){.actor = kp->pk,
                                   .sig = j->sigs[i],
                                   .body = tt_bytes_str(j->bodies[i]),

@@ -750,6 +750,30 @@ contains "$OUT" "tcmtraced run $(cd "$WORK/sealed2" && pwd)" "init prints the ex
 contains "$WORK/sealed2/tcmtraced.conf" "log_passphrase_file = $WORK/log.pass" "and writes the passphrase file into the settings"
 if start_daemon "$WORK/sealed2" "$WORK/sealed2.log" >/dev/null; then pass; else fail "the printed run command does not start the daemon"; fi
 stop_daemon
+
+# ---- an event counts only on the ledger it names: one market authority key, two ledgers ----
+for m in a b; do
+    "$TTD" init "$WORK/two-$m" --origin "tcmtrace.test/two-$m" --market "$m" --authority-key "$KEYS/mkt.key" \
+        --authority-id MKT --authority-name m --unsealed-log-key >/dev/null || fail "init two-$m"
+done
+PKG=$(sed -n 's/^public: //p' "$KEYS/grower.key.pub")
+ENROLL='{"type":"actor.enroll","id":"G-9","key":"'"$PKG"'","name":"某","org":"某","licence":"L","roles":["grower"]}'
+TCMTRACE_DIR="$WORK/two-a" "$BIN/tcmtrace-sign" "$KEYS/mkt.key" "$ENROLL" >"$WORK/enroll-a.json"
+start_daemon "$WORK/two-a" "$WORK/two-a.log" || fail "start two-a"
+expect 0 "an enrolment signed for ledger a, on ledger a" "$TT" --dir "$WORK/two-a" api - <"$WORK/enroll-a.json"
+contains "$OUT" '"ok":true' "is taken"
+stop_daemon
+start_daemon "$WORK/two-b" "$WORK/two-b.log" || fail "start two-b"
+expect 1 "the same signed request, sent to ledger b" "$TT" --dir "$WORK/two-b" api - <"$WORK/enroll-a.json"
+contains "$OUT" '"code":"wrong_ledger"' "is refused as another ledger's"
+sed 's/,"ledger":"[^"]*"//' "$WORK/enroll-a.json" >"$WORK/enroll-a-bare.json"
+expect 1 "and without the name of its ledger" "$TT" --dir "$WORK/two-b" api - <"$WORK/enroll-a-bare.json"
+contains "$OUT" '"code":"bad_signature"' "its signature holds for ledger a only"
+expect 1 "G-9 is not on ledger b" "$TT" --dir "$WORK/two-b" actor show G-9
+expect 0 "the CLI signs for the ledger it talks to" env TCMTRACE_DIR="$WORK/two-b" "$TT" --key "$KEYS/mkt.key" actor enroll \
+    --id G-9 --pubkey "$KEYS/grower.key.pub" --name 某 --org 某 --licence L --role grower
+stop_daemon
+expect 0 "the audit of ledger b holds every signature for b" "$TT" --log-key "$WORK/two-b/log.vkey" audit "$WORK/two-b"
 expect 2 "--connect without tcp:// or ipc://" "$TT" --connect 127.0.0.1:9 status
 contains "$ERR" "tcp://HOST:PORT" "the message names the form an address takes"
 expect 3 "--connect to a dead port" "$TT" --connect tcp://127.0.0.1:9 --timeout 20000 status

@@ -149,7 +149,8 @@ for (const ev of events) {
   if (eSeq !== seq) bad(`the entry is #${eSeq}`);
   else if (leaf.toString('hex') !== ev['tcmtrace:entryHash']) bad('entryHash is not the entry\'s leaf hash');
   else if (ev.eventID !== id) bad(`eventID ${ev.eventID} is not derived from the entry (${id})`);
-  else if (!edVerify(null, Buffer.concat([Buffer.from('tcmtrace/event/v1\n'), body]), edKey(actor), sig)) bad('the body\'s signature does not verify');
+  // the event names its ledger (docs/formats.md): signed over "tcmtrace/event/v2\n" origin "\n" body
+  else if (!edVerify(null, Buffer.concat([Buffer.from(`tcmtrace/event/v2\n${vName}\n`), body]), edKey(actor), sig)) bad('the body\'s signature does not verify for this ledger');
   else tied++;
 
   // in the log: the tlog-proof bundle the event points to

@@ -25,7 +25,7 @@ static void append(const tt_keypair *kp, char **bodies, size_t n)
     uint8_t(*sigs)[64] = calloc(n, 64);
     tt_error err;
     for (size_t i = 0; i < n; i++) {
-        tt_event_sign(tt_bytes_str(bodies[i]), kp->sk, sigs[i]);
+        tt_event_sign(ORIGIN, tt_bytes_str(bodies[i]), kp->sk, sigs[i]);
         items[i] = (tt_append){.actor = kp->pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
     }
     if (tt_ledger_append(L, items, n, tt_now_ms(), tt_rules_apply, NULL, &err) != TT_OK) {

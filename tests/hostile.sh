@@ -203,7 +203,13 @@ else echo "fail frame-many-each-answered" >>"$WORK/results"; echo "FAIL frame-ma
 # ---- bad signatures -------------------------------------------------------------------
 "$SIGN" "$KEYS/x.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed "s|\"actor\":\"[^\"]*\"|\"actor\":\"$PK\"|" | refuse sig-by-another-key bad_signature
 "$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/"qty_g\\":1/"qty_g\\":2/' | refuse body-changed-after-signing bad_signature
-"$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/\(.*\)}"}/\1} "}/' | refuse trailing-space-added bad_signature
+"$SIGN" "$KEYS/g.key" '{"type":"batch.sell","id":"'"$A"'","qty_g":1}' | sed 's/}","ledger"/} ","ledger"/' | refuse trailing-space-added bad_signature
+# ---- events name their ledger (docs/formats.md): another ledger's is refused ----------
+TCMTRACE_ORIGIN=tcmtrace.test/other "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | refuse signed-for-another-ledger wrong_ledger
+TCMTRACE_ORIGIN=tcmtrace.test/other "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | sed 's/,"ledger":"[^"]*"//' | refuse another-ledgers-event-without-its-name bad_signature
+TCMTRACE_ORIGIN=tcmtrace.test/other "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | sed 's|"ledger":"[^"]*"|"ledger":"tcmtrace.test/hostile"|' | refuse another-ledgers-event-renamed bad_signature
+TCMTRACE_ORIGIN=v1 "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | refuse signed-v1-naming-no-ledger bad_signature
+"$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | sed 's/"ledger":"[^"]*"/"ledger":7/' | refuse ledger-not-a-string malformed
 # ---- events that are not valid -------------------------------------------------------
 rawsigned qty-string malformed t "$(body "\"id\":\"$B\",\"qty_g\":\"1\"")"
 rawsigned qty-float malformed t "$(body "\"id\":\"$B\",\"qty_g\":1.5")"
@@ -418,6 +424,6 @@ cases=$((passed + failed))
 echo "  $cases hostile cases"
 echo "hostile: $passed passed, $failed failed"
 # every case counted: one that vanishes (or a new one not counted here) fails the suite
-HOSTILE_CASES=140
+HOSTILE_CASES=145
 [ "$cases" = "$HOSTILE_CASES" ] || echo "FAIL: $cases hostile cases ran, $HOSTILE_CASES expected"
 [ "$failed" = 0 ] && [ "$cases" = "$HOSTILE_CASES" ]

@@ -9,6 +9,10 @@
  *                                          default now)
  *   tcmtrace-sign --frame|--frame-many    the submit requests on standard input, one a
  *                                          line, as one binary submit frame (kind 1 or 2)
+ *
+ * Events are signed for the ledger named by $TCMTRACE_ORIGIN, else by the origin of
+ * $TCMTRACE_DIR/log.vkey, and the request says so ("ledger"); TCMTRACE_ORIGIN=v1 signs
+ * with the v1 prefix, naming no ledger, as ledgers of before did.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -78,6 +82,25 @@ static int frame(int many)
     return 0;
 }
 
+/* The origin events are signed for: $TCMTRACE_ORIGIN, else $TCMTRACE_DIR/log.vkey's name. */
+static const char *sign_origin(void)
+{
+    static char o[256];
+    const char *env = getenv("TCMTRACE_ORIGIN"), *dir = getenv("TCMTRACE_DIR");
+    if (env)
+        return strcmp(env, "v1") == 0 ? NULL : env;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/log.vkey", dir ? dir : ".");
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(o, sizeof o, f) == NULL || strchr(o, '+') == NULL) {
+        fprintf(stderr, "tcmtrace-sign: set TCMTRACE_ORIGIN, or TCMTRACE_DIR to a ledger\n");
+        exit(2);
+    }
+    fclose(f);
+    *strchr(o, '+') = '\0';
+    return o;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && (strcmp(argv[1], "--frame") == 0 || strcmp(argv[1], "--frame-many") == 0))
@@ -110,11 +133,14 @@ int main(int argc, char **argv)
     }
     uint8_t sig[64];
     char pk[64], s64[100];
-    tt_event_sign(tt_bytes_str(body), kp.sk, sig);
+    const char *origin = sign_origin();
+    tt_event_sign(origin, tt_bytes_str(body), kp.sk, sig);
     tt_b64((tt_bytes){32, kp.pk}, pk);
     tt_b64((tt_bytes){64, sig}, s64);
     json_t *req =
         json_pack("{s:s, s:s, s:s, s:s}", "op", "submit", "actor", pk, "sig", s64, "body", body);
+    if (origin)
+        json_object_set_new(req, "ledger", json_string(origin));
     char *out = json_dumps(req, JSON_COMPACT);
     puts(out);
     free(out);

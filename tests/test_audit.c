@@ -40,7 +40,8 @@ static int setup(void **state)
     if (asprintf(&src, "%s/src", dir) < 0)
         return 1;
     if (tt_ledger_open(src, TT_LEDGER_CREATE, &l, &err) != TT_OK ||
-        tt_ledger_set_signer(l, ORIGIN, &logkey, &err) != TT_OK)
+        tt_ledger_set_signer(l, ORIGIN, &logkey, &err) != TT_OK ||
+        tt_ledger_meta_put(l, "origin", ORIGIN, strlen(ORIGIN), &err) != TT_OK)
         return 1;
     for (int i = 0; i < NENTRIES; i += 4) {
         tt_append items[4] = {{0}};
@@ -55,7 +56,7 @@ static int setup(void **state)
                                   "\"note\":\"当归 当归 当归 当归 当归 当归 当归 当归\"}",
                                   i + k, randombytes_random())) < 0)
                 return 1;
-            tu_sign(&actor, bodies[k], sigs[k]);
+            tu_sign(ORIGIN, &actor, bodies[k], sigs[k]);
             items[k] =
                 (tt_append){.actor = actor.pk, .sig = sigs[k], .body = tt_bytes_str(bodies[k])};
         }
@@ -353,6 +354,55 @@ static void test_untrusted_log_key(void **state)
     tt_ledger_close(l);
 }
 
+/* A ledger of n entries in `sub`, entry i signed v1 (naming no ledger) when v1[i]. */
+static tt_audit_report audit_signed(const char *sub, int n, const int *v1)
+{
+    char *path;
+    tt_ledger *l;
+    tt_error err;
+    tt_audit_report r;
+    assert_true(asprintf(&path, "%s/%s", dir, sub) > 0);
+    assert_int_equal(tt_ledger_open(path, TT_LEDGER_CREATE, &l, &err), TT_OK);
+    assert_int_equal(tt_ledger_set_signer(l, ORIGIN, &logkey, &err), TT_OK);
+    assert_int_equal(tt_ledger_meta_put(l, "origin", ORIGIN, strlen(ORIGIN), &err), TT_OK);
+    for (int i = 0; i < n; i++) {
+        char body[64];
+        uint8_t sig[64];
+        snprintf(body, sizeof body, "{\"n\":%d}", i);
+        tt_event_sign(v1[i] ? NULL : ORIGIN, tt_bytes_str(body), actor.sk, sig);
+        /* checked here, not by the ledger: a v1 signature is what the test puts in */
+        tt_append it = {.actor = actor.pk, .sig = sig, .body = tt_bytes_str(body), .sig_checked = 1};
+        assert_int_equal(tt_ledger_append(l, &it, 1, tt_now_ms(), NULL, NULL, &err), TT_OK);
+    }
+    char *note;
+    size_t nlen;
+    assert_int_equal(tt_ledger_checkpoint(l, (uint64_t)n, &note, &nlen, &err), TT_OK);
+    free(note);
+    assert_int_equal(tt_audit(l, &vkey, 1, NULL, NULL, NULL, NULL, &r, &err), TT_OK);
+    tt_ledger_close(l);
+    free(path);
+    return r;
+}
+
+/* Events name their ledger: a ledger made before (its genesis signed v1) keeps its v1
+ * entries; in a ledger whose genesis names it, a v1 signature is a bad one. */
+static void test_signatures_name_the_ledger(void **state)
+{
+    (void)state;
+    const int all_v1[6] = {1, 1, 1, 1, 1, 1}, upgraded[6] = {1, 1, 1, 0, 0, 0},
+              one_v1[6] = {0, 0, 0, 1, 0, 0};
+    tt_audit_report r = audit_signed("legacy", 6, all_v1);
+    if (!r.ok)
+        fail_msg("a ledger of before does not audit: %s", r.why.message);
+    r = audit_signed("upgraded", 6, upgraded);
+    if (!r.ok)
+        fail_msg("a ledger of before, signing v2 since: %s", r.why.message);
+    r = audit_signed("new", 6, one_v1);
+    assert_false(r.ok);
+    assert_int_equal(r.why.code, TT_ERR_BAD_SIGNATURE);
+    assert_int_equal(r.bad_seq, 3);
+}
+
 static void progress(void *ctx, uint64_t done, uint64_t total)
 {
     uint64_t *last = ctx;
@@ -392,7 +442,7 @@ static void test_parallel_verification_names_the_first_bad_signature(void **stat
         static uint8_t sigs[100][64];
         for (int k = 0; k < 100; k++) {
             assert_true(asprintf(&bodies[k], "{\"v\":1,\"type\":\"test\",\"n\":%d}", i + k) > 0);
-            tu_sign(&actor, bodies[k], sigs[k]);
+            tu_sign(ORIGIN, &actor, bodies[k], sigs[k]);
             items[k] = (tt_append){.actor = actor.pk, .sig = sigs[k], .body = tt_bytes_str(bodies[k])};
         }
         assert_int_equal(tt_ledger_append(l, items, 100, tt_now_ms(), NULL, NULL, &err), TT_OK);
@@ -449,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_every_copy_of_a_hash_is_checked),
         cmocka_unit_test(test_merkle_node_and_checkpoint_flips),
         cmocka_unit_test(test_untrusted_log_key),
+        cmocka_unit_test(test_signatures_name_the_ledger),
         cmocka_unit_test(test_progress_reaches_total),
         cmocka_unit_test(test_parallel_verification_names_the_first_bad_signature),
     };

@@ -8,6 +8,8 @@
 
 #include "../core/ledger_internal.h"
 
+#define ORIGIN "tcmtrace.test/entry"
+
 static tt_entry sample(const tt_keypair *kp, const char *body, uint8_t *sig)
 {
     tt_entry e = {0};
@@ -16,7 +18,7 @@ static tt_entry sample(const tt_keypair *kp, const char *body, uint8_t *sig)
     e.time_ms = 1763800000123ull;
     memset(e.prev, 0xAB, sizeof e.prev);
     memcpy(e.actor, kp->pk, TT_PK_SIZE);
-    tu_sign(kp, body, sig);
+    tu_sign(ORIGIN, kp, body, sig);
     memcpy(e.sig, sig, TT_SIG_SIZE);
     e.body = tt_bytes_str(body);
     return e;
@@ -67,7 +69,7 @@ static void test_roundtrip(void **state)
     assert_memory_equal(d.sig, e.sig, 64);
     assert_int_equal(d.body.size, e.body.size);
     assert_memory_equal(d.body.data, e.body.data, e.body.size);
-    assert_int_equal(tt_event_verify(d.body, d.actor, d.sig), TT_OK);
+    assert_int_equal(tt_event_verify(ORIGIN, d.body, d.actor, d.sig), TT_OK);
 }
 
 static void test_every_truncation_is_an_error(void **state)
@@ -155,16 +157,31 @@ static void test_signature_domain(void **state)
     tt_keypair_generate(&kp);
     tt_keypair_generate(&other);
     const char *body = "{\"v\":1,\"type\":\"batch.sell\"}";
-    tu_sign(&kp, body, sig);
-    assert_int_equal(tt_event_verify(tt_bytes_str(body), kp.pk, sig), TT_OK);
-    assert_int_equal(tt_event_verify(tt_bytes_str(body), other.pk, sig), TT_ERR_BAD_SIGNATURE);
+    tu_sign(ORIGIN, &kp, body, sig);
+    assert_int_equal(tt_event_verify(ORIGIN, tt_bytes_str(body), kp.pk, sig), TT_OK);
+    assert_int_equal(tt_event_verify(ORIGIN, tt_bytes_str(body), other.pk, sig), TT_ERR_BAD_SIGNATURE);
     assert_int_equal(
-        tt_event_verify(tt_bytes_str("{\"v\":1,\"type\":\"batch.sell\"} "), kp.pk, sig),
+        tt_event_verify(ORIGIN, tt_bytes_str("{\"v\":1,\"type\":\"batch.sell\"} "), kp.pk, sig),
         TT_ERR_BAD_SIGNATURE);
     /* a plain signature of the body (without the domain prefix) is refused */
     uint8_t raw[64];
     crypto_sign_detached(raw, NULL, (const uint8_t *)body, strlen(body), kp.sk);
-    assert_int_equal(tt_event_verify(tt_bytes_str(body), kp.pk, raw), TT_ERR_BAD_SIGNATURE);
+    assert_int_equal(tt_event_verify(ORIGIN, tt_bytes_str(body), kp.pk, raw), TT_ERR_BAD_SIGNATURE);
+    /* an event names its ledger: for another origin, or as v1 naming none, it does not verify */
+    assert_int_equal(tt_event_verify("tcmtrace.test/another", tt_bytes_str(body), kp.pk, sig),
+                     TT_ERR_BAD_SIGNATURE);
+    assert_int_equal(tt_event_verify(NULL, tt_bytes_str(body), kp.pk, sig), TT_ERR_BAD_SIGNATURE);
+    /* the message is exactly "tcmtrace/event/v2\n" origin "\n" body, as docs/formats.md says */
+    char msg[256];
+    snprintf(msg, sizeof msg, "tcmtrace/event/v2\n%s\n%s", ORIGIN, body);
+    assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), kp.pk), 0);
+    /* one origin that is a prefix of another is not it */
+    tt_event_sign("tcmtrace.test/en", tt_bytes_str(body), kp.sk, raw);
+    assert_int_equal(tt_event_verify(ORIGIN, tt_bytes_str(body), kp.pk, raw), TT_ERR_BAD_SIGNATURE);
+    /* a v1 signature (a ledger of before) verifies only as v1 */
+    tt_event_sign(NULL, tt_bytes_str(body), kp.sk, raw);
+    assert_int_equal(tt_event_verify(NULL, tt_bytes_str(body), kp.pk, raw), TT_OK);
+    assert_int_equal(tt_event_verify(ORIGIN, tt_bytes_str(body), kp.pk, raw), TT_ERR_BAD_SIGNATURE);
 }
 
 /* One value, one encoding: base64 with stray bits, bad padding, whitespace

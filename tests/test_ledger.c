@@ -69,7 +69,7 @@ static batch make_batch(size_t n, size_t first, size_t pad)
     padding[pad] = '\0';
     for (size_t i = 0; i < n; i++) {
         assert_true(asprintf(&b.bodies[i], "{\"n\":%zu,\"pad\":\"%s\"}", first + i, padding) > 0);
-        tu_sign(&actor, b.bodies[i], b.sigs[i]);
+        tu_sign(ORIGIN, &actor, b.bodies[i], b.sigs[i]);
         b.items[i].actor = actor.pk;
         b.items[i].sig = b.sigs[i];
         b.items[i].body = tt_bytes_str(b.bodies[i]);
@@ -100,7 +100,7 @@ static void assert_chain(tt_ledger *l, uint64_t size)
         assert_int_equal(tt_entry_decode((tt_bytes){len, data}, &e, &err), TT_OK);
         assert_int_equal(e.seq, s);
         assert_memory_equal(e.prev, prev, 32);
-        assert_int_equal(tt_event_verify(e.body, e.actor, e.sig), TT_OK);
+        assert_int_equal(tt_event_verify(ORIGIN, e.body, e.actor, e.sig), TT_OK);
         tt_entry_hash((tt_bytes){len, data}, h);
         assert_int_equal(tt_ledger_find_hash(l, h, &found, &err), TT_OK);
         assert_int_equal(found, s);
@@ -261,9 +261,9 @@ static void test_refusals_change_nothing(void **state)
     tt_keypair_generate(&other);
     uint8_t badsig[64], goodsig[64], rsig[64];
     const char *good = "{\"n\":\"good\"}", *refused = "{\"n\":\"refuse me\"}";
-    tu_sign(&other, good, badsig); /* signed by another key than claimed */
-    tu_sign(&actor, good, goodsig);
-    tu_sign(&actor, refused, rsig);
+    tu_sign(ORIGIN, &other, good, badsig); /* signed by another key than claimed */
+    tu_sign(ORIGIN, &actor, good, goodsig);
+    tu_sign(ORIGIN, &actor, refused, rsig);
     uint8_t *big = calloc(1, TT_BODY_MAX + 1);
     tt_append items[6] = {
         {.actor = actor.pk, .sig = b.sigs[1], .body = tt_bytes_str(b.bodies[1])},
@@ -332,7 +332,7 @@ static void test_refusal_after_a_write(void **state)
     uint8_t sigs[3][64];
     tt_append items[3];
     for (int i = 0; i < 3; i++) {
-        tu_sign(&actor, bodies[i], sigs[i]);
+        tu_sign(ORIGIN, &actor, bodies[i], sigs[i]);
         items[i] = (tt_append){.actor = actor.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
     }
     int calls = 0;

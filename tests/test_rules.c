@@ -71,7 +71,7 @@ static tt_err submit_as(const tt_keypair *kp, const char *type, json_t *fields, 
 {
     char *body = body_of(type, fields);
     uint8_t sig[64];
-    tu_sign(kp, body, sig);
+    tu_sign(ORIGIN, kp, body, sig);
     tt_append it = {.actor = kp->pk, .sig = sig, .body = tt_bytes_str(body)};
     tt_error err;
     assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, NULL, &err), TT_OK);
@@ -773,7 +773,7 @@ static void test_parsed_events_are_matched(void **state)
                               "part", "根", "origin", "province", "p", "city", "c", "county", "x",
                               "base", "b", "daodi", 0, "harvest_date", "2026-09-01", "grade", "g",
                               "processing", "p", "qty_g", 1000 * (i + 1)));
-        tu_sign(&G.kp, bodies[i], sigs[i]);
+        tu_sign(ORIGIN, &G.kp, bodies[i], sigs[i]);
         items[i] = (tt_append){.actor = G.kp.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
     }
     for (int i = 0; i < 3; i++) { /* handed over in reverse order */
@@ -824,7 +824,7 @@ static void test_undone_writes_are_not_remembered(void **state)
     uint8_t sigs[2][64];
     tt_append items[2];
     for (int i = 0; i < 2; i++) {
-        tu_sign(&T1.kp, bodies[i], sigs[i]);
+        tu_sign(ORIGIN, &T1.kp, bodies[i], sigs[i]);
         items[i] = (tt_append){.actor = T1.kp.pk, .sig = sigs[i], .body = tt_bytes_str(bodies[i])};
     }
     spoiler sp = {items[0].body.data, 0};
@@ -1341,7 +1341,7 @@ static void test_replay_and_state_audit(void **state)
                           "陇西县", "base", "x", "daodi", 0, "harvest_date", "2026-09-01", "grade",
                           "统货", "processing", "晒干", "qty_g", 5));
     uint8_t sig[64], before[32], after[32];
-    tu_sign(&G.kp, body, sig);
+    tu_sign(ORIGIN, &G.kp, body, sig);
     tt_append it = {.actor = G.kp.pk, .sig = sig, .body = tt_bytes_str(body)};
     assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, NULL, NULL), TT_OK);
     assert_int_equal(it.result.code, TT_OK);

@@ -85,9 +85,9 @@ void tu_copy(const char *from, const char *to)
     free(data);
 }
 
-void tu_sign(const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE])
+void tu_sign(const char *origin, const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE])
 {
-    tt_event_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_event_sign(origin, tt_bytes_str(body), kp->sk, sig);
 }
 
 /* a random string: ASCII with the escaped bytes, NUL, 2-, 3- and 4-byte characters */

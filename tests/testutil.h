@@ -31,7 +31,8 @@ char *tu_slurp(const char *path, size_t *len);
 void tu_copy(const char *from, const char *to);
 
 /* A random key pair with a signed event body made from a format string. */
-void tu_sign(const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE]);
+/* Signs body as an event for the ledger `origin`. */
+void tu_sign(const char *origin, const tt_keypair *kp, const char *body, uint8_t sig[TT_SIG_SIZE]);
 
 /* A random JSON value (jansson's), of every type: escapes, control bytes
  * and NUL inside strings and keys, CJK and four-byte characters, the

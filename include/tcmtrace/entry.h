@@ -6,7 +6,7 @@
  *   u64be   time_ms      commit time assigned by the daemon (UTC, ms)
  *   u8[32]  prev         entry hash of seq-1; 32 zero bytes for seq 0
  *   u8[32]  actor        Ed25519 public key of the signer
- *   u8[64]  sig          Ed25519 over "tcmtrace/event/v1\n" || body
+ *   u8[64]  sig          Ed25519 over "tcmtrace/event/v2\n" || origin || "\n" || body
  *   u32be   body_len     at most 65536
  *   u8[]    body         the event JSON exactly as the actor signed it
  *
@@ -33,8 +33,16 @@
 #define TT_SK_SIZE 64
 #define TT_SIG_SIZE 64
 
-/* The domain-separation prefix of an event signature. */
-#define TT_EVENT_SIG_PREFIX "tcmtrace/event/v1\n"
+/* The domain-separation prefix of an event signature: "tcmtrace/event/v2\n", then the
+ * origin of the ledger the event is for and "\n" (docs/formats.md, "Events name their
+ * ledger"). The v1 prefix, without an origin, is what ledgers made before it signed. */
+#define TT_EVENT_SIG_PREFIX "tcmtrace/event/v2\n"
+#define TT_EVENT_SIG_PREFIX_V1 "tcmtrace/event/v1\n"
+/* Room for a prefix with its origin (an origin is at most 255 bytes). */
+#define TT_EVENT_PREFIX_MAX (sizeof TT_EVENT_SIG_PREFIX + 256)
+
+/* The prefix an event for the ledger `origin` is signed with (NULL: the v1 prefix). */
+void tt_event_prefix(const char *origin, char out[TT_EVENT_PREFIX_MAX]);
 
 typedef struct tt_entry {
     uint8_t version;
@@ -65,11 +73,14 @@ tt_err tt_entry_decode(tt_bytes in, tt_entry *e, tt_error *err);
 /* The entry hash of the encoded entry `in`: SHA-256(0x00 || in). */
 void tt_entry_hash(tt_bytes in, uint8_t out[TT_HASH_SIZE]);
 
-/* Signs `body` as an event with the Ed25519 secret key `sk`. */
-void tt_event_sign(tt_bytes body, const uint8_t sk[TT_SK_SIZE], uint8_t sig[TT_SIG_SIZE]);
+/* Signs `body` as an event for the ledger `origin` with the Ed25519 secret key `sk`
+ * (origin NULL: the legacy v1 message, for tests of old ledgers only). */
+void tt_event_sign(const char *origin, tt_bytes body, const uint8_t sk[TT_SK_SIZE],
+                   uint8_t sig[TT_SIG_SIZE]);
 
-/* Checks an event signature; TT_ERR_BAD_SIGNATURE when it does not verify. */
-tt_err tt_event_verify(tt_bytes body, const uint8_t actor[TT_PK_SIZE],
+/* Checks an event signature for the ledger `origin` (NULL: as v1, naming no ledger);
+ * TT_ERR_BAD_SIGNATURE when it does not verify. */
+tt_err tt_event_verify(const char *origin, tt_bytes body, const uint8_t actor[TT_PK_SIZE],
                        const uint8_t sig[TT_SIG_SIZE]);
 
 #endif

@@ -54,7 +54,8 @@
     X(BAD_TIME, "bad_time", "a time or date in the event is not plausible")                        \
     X(CODE_MISMATCH, "code_mismatch",                                                              \
       "the label's trace code is not the one its token was made for")                              \
-    X(AUDIT, "audit", "the ledger does not pass audit")
+    X(AUDIT, "audit", "the ledger does not pass audit")                                            \
+    X(WRONG_LEDGER, "wrong_ledger", "the event was signed for another ledger")
 
 typedef enum tt_err {
 #define TT_ERR_ENUM_(name, wire, text) TT_ERR_##name,

@@ -15,6 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcmp(out, data, size) != 0)
         abort(); /* one entry, one encoding */
     free(out);
-    tt_event_verify(e.body, e.actor, e.sig);
+    tt_event_verify("tcmtrace.test/fuzz", e.body, e.actor, e.sig);
     return 0;
 }

@@ -145,6 +145,20 @@ async function pool(items, n, fn) {
   return out;
 }
 
+// Whether this ledger was made before events named their ledger: its genesis, proved, is
+// signed v1. Only then is a v1 signature taken. Asked once, and only when a v2 one fails.
+let legacy = null;
+function legacyLedger(c, cp, cpNote) {
+  legacy ??= (async () => {
+    const r = await fetch(api(`entries/0/proof?size=${cp.size}`), { cache: 'no-store' });
+    const bundle = v.parseBundle(await r.text());
+    const entry = v.decodeEntry(bundle.entry), leaf = await v.leafHash(c, bundle.entry);
+    return bundle.note === cpNote && bundle.index === 0 && entry.seq === 0 && (await v.inclusionHolds(c, 0, cp.size, leaf, bundle.proof, cp.root)) &&
+      JSON.parse(td.decode(entry.body)).type === 'ledger.genesis' && !(await v.eventSigned(c, entry, cp.origin)) && (await v.eventSigned(c, entry, cp.origin, true));
+  })().catch(() => false);
+  return legacy;
+}
+
 // One entry, by its seq, proved against the verified checkpoint: its signature by its
 // actor and its inclusion. Throws when either does not hold.
 async function prove(c, cp, cpNote, seq) {
@@ -153,7 +167,8 @@ async function prove(c, cp, cpNote, seq) {
   if (bundle.note !== cpNote || bundle.index !== seq) throw new Error(`第 ${seq} 条记录的证明不属于已验证的检查点 (entry ${seq}: another checkpoint)`);
   const entry = v.decodeEntry(bundle.entry);
   const leaf = await v.leafHash(c, bundle.entry);
-  if (entry.seq !== seq || !(await v.eventSigned(c, entry)) || !(await v.inclusionHolds(c, seq, cp.size, leaf, bundle.proof, cp.root)))
+  const signed = (await v.eventSigned(c, entry, cp.origin)) || (seq !== 0 && (await legacyLedger(c, cp, cpNote)) && (await v.eventSigned(c, entry, cp.origin, true)));
+  if (entry.seq !== seq || !signed || !(await v.inclusionHolds(c, seq, cp.size, leaf, bundle.proof, cp.root)))
     throw new Error(`第 ${seq} 条记录的签名或默克尔证明不成立 (entry ${seq} does not verify)`);
   return { seq, leaf, entry, body: JSON.parse(td.decode(entry.body)) };
 }

@@ -1,6 +1,7 @@
 // stall.js: the trader's page (<base>/stall/). The trader's key is made and
 // kept in this browser (stallkey.js); every event is built here, signed here
-// over its exact body bytes ("tcmtrace/event/v1\n" || body) and sent to
+// over its exact body bytes and the ledger it is for ("tcmtrace/event/v2\n" || origin ||
+// "\n" || body: docs/formats.md, "Events name their ledger") and sent to
 // tcmtrace-web, which hands it to tcmtraced as it came. The server never
 // sees a secret key. What the ledger says is read back through the API.
 import * as K from './stallkey.js';
@@ -188,8 +189,8 @@ async function outboxCard() {
 async function submit(type, fields, fresh = [], summary = type) {
   for (let attempt = 1; ; attempt++) {
     const body = eventBody(type, fields);
-    const sig = await K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/event/v1\n' + body));
-    const signed = { actor: K.b64(S.rec.pub), sig: K.b64(sig), body };
+    const sig = await K.sign(cfg.prefix, S.rec, te.encode(`tcmtrace/event/v2\n${LEDGER}\n` + body));
+    const signed = { actor: K.b64(S.rec.pub), sig: K.b64(sig), body, ledger: LEDGER };
     const a = await post(signed);
     if (!a.ok && a.error.code === 'unreachable') {
       await enqueue({ signed, type, summary });

@@ -96,8 +96,12 @@ export function decodeEntry(b) {
 export const leafHash = (c, entry) => c.sha256(concat(Uint8Array.of(0), entry));
 const nodeHash = (c, l, r) => c.sha256(concat(Uint8Array.of(1), l, r));
 
-export async function eventSigned(c, e) {
-  return c.verify(e.actor, e.sig, concat(te.encode('tcmtrace/event/v1\n'), e.body));
+// An event names the ledger it is for (docs/formats.md, "Events name their ledger"): signed
+// over "tcmtrace/event/v2\n" || origin || "\n" || body. `legacy`: the ledger's genesis is
+// signed v1 (a ledger made before), so a v1 signature is taken as well.
+export async function eventSigned(c, e, origin, legacy = false) {
+  if (await c.verify(e.actor, e.sig, concat(te.encode(`tcmtrace/event/v2\n${origin}\n`), e.body))) return true;
+  return legacy && c.verify(e.actor, e.sig, concat(te.encode('tcmtrace/event/v1\n'), e.body));
 }
 
 // RFC 9162 2.1.3.2: does `proof` take leaf `index` of a tree of `size` to `root`?
