@@ -801,5 +801,8 @@ contains "$ERR" "[--dir DIR]" "the bench's usage lists --dir"
 
 stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass; else fail "$DAEMON_BAD tcmtraced processes exited with an error when stopped"; fi
+# every check ran: one skipped by a broken branch cannot pass unseen (raise it with a new check)
+E2E_CHECKS=510
+[ $((passed + failed)) = "$E2E_CHECKS" ] || fail "$((passed + failed)) e2e checks ran, $E2E_CHECKS expected"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -379,5 +379,8 @@ WEB_PID=
 stop_daemon
 is "every tcmtraced and tcmtrace-web stopped exited 0" 0 "$DAEMON_BAD"
 ok "the ledger audits" "$TT" --log-key "$L/log.vkey" audit "$L"
+# every check ran (raise it with a new check)
+SCENARIO_CHECKS=108
+[ $((passed + failed)) = "$SCENARIO_CHECKS" ] || fail "$((passed + failed)) scenario checks ran, $SCENARIO_CHECKS expected"
 echo "scenario: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

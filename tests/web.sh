@@ -152,5 +152,8 @@ grep -q "tcmtrace-web: stopped" "$WORK/web.log" && pass "SIGTERM stops tcmtrace-
 stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass "every tcmtraced and tcmtrace-web stopped exited 0"
 else fail "$DAEMON_BAD tcmtraced or tcmtrace-web processes exited with an error when stopped"; fi
+# every check ran (raise it with a new check)
+WEB_CHECKS=16
+[ $((passed + failed)) = "$WEB_CHECKS" ] || fail "$((passed + failed)) web checks ran, $WEB_CHECKS expected"
 echo "web: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -368,7 +368,11 @@ def hostile(base, pid, timeout_s):
                  '/api/v1/entries/' + 'g' * 64, '/api/v1/entries/' + 'a' * 64 + '/proofs',
                  '/api/v1/entries?from=-5', '/api/v1/entries?limit=1e9',
                  '/api/v1/proofs/inclusion?seq=0x10', '/log/tile/0/-01', '/log/tile/99/000',
-                 '/log/tile/0/x1/000', '/log/tile/entries/000.p/999'):
+                 '/log/tile/0/x1/000', '/log/tile/entries/000.p/999',
+                 # only the modules a page loads: no source maps, types or package files
+                 '/assets/noble/hashes/_md.js.map', '/assets/noble/hashes/sha2.d.ts',
+                 '/assets/noble/hashes/package.json', '/assets/noble/ciphers/package.json',
+                 '/assets/noble/ed25519.js.map', '/assets/package.json'):
         prefix = u.path.rstrip('/')
         st, hs, body = http('GET', '%s://%s%s%s' % (u.scheme, u.netloc, prefix, path), src='127.0.0.6')
         check(st in (400, 404) and b'"ok":false' in body, 'refused: %s' % path, '%d %s' % (st, body[:120]))

@@ -891,16 +891,22 @@ static int plain_name(const char *s)
     return 1;
 }
 
+/* Whether s ends in ".js": the module itself, never its .map, .d.ts or package.json. */
+static int is_js(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 3 && strcmp(s + n - 3, ".js") == 0;
+}
+
 /* A pinned module the pages fall back on: assets/noble/ed25519.js,
  * assets/noble/hashes/<file>.js and assets/noble/ciphers/<file>.js (the
  * stall page's key backup), the npm packages' own files. */
 static enum MHD_Result serve_asset(web *w, struct MHD_Connection *c, const char *rest)
 {
     char path[8400];
-    if (strncmp(rest, "noble/hashes/", 13) == 0 && plain_name(rest + 13) && strstr(rest, ".js"))
+    if (strncmp(rest, "noble/hashes/", 13) == 0 && plain_name(rest + 13) && is_js(rest))
         snprintf(path, sizeof path, "%s/@noble/hashes/%s", w->modules, rest + 13);
-    else if (strncmp(rest, "noble/ciphers/", 14) == 0 && plain_name(rest + 14) &&
-             strstr(rest, ".js"))
+    else if (strncmp(rest, "noble/ciphers/", 14) == 0 && plain_name(rest + 14) && is_js(rest))
         snprintf(path, sizeof path, "%s/@noble/ciphers/%s", w->modules, rest + 14);
     else if (strcmp(rest, "noble/ed25519.js") == 0)
         snprintf(path, sizeof path, "%s/@noble/ed25519/index.js", w->modules);

@@ -199,6 +199,17 @@ r = await open('server-passes-a-failed-lot', cases.held, async (page) => {
 check(r.verdict === 'held' && r.contradicted && r.inspections.some((x) => x.verdict === 'fail' && x.server === 'pass') && /与本机按已验证的限量表判定的不符/.test(r.text),
   'a failed test the server calls a pass is judged here from the proved limits table: 已扣留, and the page says the server disagrees', JSON.stringify(r).slice(0, 300));
 check(/服务器记录，未经本机验证/.test(r.text), 'what the page could not prove (holder, what remains) is marked as the server\'s word', r.text.slice(0, 200));
+// text from others: a right-to-left override in a name, and one long unbroken word in a stall
+r = await open('bidi-and-long-words', cases.genuine, async (page) => {
+  await page.route(/\/api\/v1\/actors\/[^/?]+$/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.actor) { j.actor.name = '\u202e' + j.actor.name; j.actor.stall = 'A'.repeat(90); }
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(!/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(r.text) && r.scrollWidth <= 360,
+  'a bidi override in a name is dropped, and a long unbroken word wraps inside its card', `${r.scrollWidth} ${JSON.stringify(r.text.slice(0, 120))}`);
 // the page checks the label's host: the same label opened under another name for this server
 {
   const other = new URL(cases.genuine);
@@ -345,5 +356,8 @@ check(r.verdict === 'ok' && r.crypto === '@noble/ed25519', 'without crypto.subtl
   await ctx.close();
 }
 await browser.close();
+// every check ran (raise it with a new check)
+const PHONE_CHECKS = 76;
+if (passed + failed !== PHONE_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} phone checks ran, ${PHONE_CHECKS} expected`); }
 console.log(`phone: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -431,5 +431,8 @@ await pf.screenshot({ path: `${screens}/stall-needs-https.png`, fullPage: true }
 await far.close();
 
 function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
+// every check ran (raise it with a new check)
+const STALL_CHECKS = 99;
+if (passed + failed !== STALL_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} stall checks ran, ${STALL_CHECKS} expected`); }
 console.log(`stall: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -15,9 +15,12 @@ const td = new TextDecoder();
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, val] of Object.entries(attrs || {})) e.setAttribute(k, val);
-  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(k);
+  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(typeof k === 'string' ? unbidi(k) : k);
   return e;
 }
+// Text from others (names, stalls, reasons) may hold bidi controls that reorder what follows
+// them ("(T-9)" shown reversed): they are dropped from everything drawn as text.
+function unbidi(s) { return s.replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ''); }
 const bi = (zh, en) => [zh, el('span', { class: 'en' }, en)];
 const g = (n) => (n >= 1000 && n % 1000 === 0 ? n / 1000 + ' kg' : n >= 1000 ? (n / 1000).toFixed(3).replace(/0+$/, '') + ' kg' : n + ' g');
 

@@ -25,9 +25,12 @@ function el(tag, attrs, ...kids) {
     else if (v === true) e.setAttribute(k, '');
     else if (v !== false && v !== null && v !== undefined) e.setAttribute(k, v);
   }
-  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(k);
+  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(typeof k === 'string' ? unbidi(k) : k);
   return e;
 }
+// Text from others (names, stalls, reasons) may hold bidi controls that reorder what follows
+// them ("(T-9)" shown reversed): they are dropped from everything drawn as text.
+function unbidi(s) { return s.replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ''); }
 const bi = (zh, en) => [zh, el('span', { class: 'en' }, en)];
 const pretty = (c) => c.replace(/(\d{4})(?=\d)/g, '$1 ');
 const $ = (id) => document.getElementById(id);
