@@ -32,6 +32,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tcmtrace/event.h"
+#include "tcmtrace/note.h"
+#include "tcmtrace/scans.h"
 
 #define AGENT_KEYS 16
 #define AGENT_MSG_MAX (TT_BODY_MAX + 4096)
@@ -187,6 +190,58 @@ static void expire(slot *keys)
             sodium_memzero(&keys[i], sizeof keys[i]);
 }
 
+/* What the agent will sign: a tcmtrace event for a named ledger whose body the daemon's own
+ * parser takes, or a label scan; nothing else (no raw bytes, no v1 event naming no ledger).
+ * Writes what it is into what[] for the log. */
+static int signable(const uint8_t *m, size_t n, char *what, size_t cap)
+{
+    static const char ev[] = TT_EVENT_SIG_PREFIX, scan[] = TT_SCAN_SIG_PREFIX;
+    if (n > sizeof ev - 1 && memcmp(m, ev, sizeof ev - 1) == 0) {
+        const uint8_t *o = m + sizeof ev - 1, *nl = memchr(o, '\n', n - (sizeof ev - 1));
+        char origin[256];
+        if (nl == NULL || (size_t)(nl - o) >= sizeof origin)
+            return 0;
+        memcpy(origin, o, (size_t)(nl - o));
+        origin[nl - o] = '\0';
+        tt_event e;
+        tt_error err;
+        tt_bytes body = {n - (size_t)(nl + 1 - m), nl + 1};
+        if (!tt_note_name_valid(origin) || tt_event_parse(body, &e, &err) != TT_OK)
+            return 0;
+        snprintf(what, cap, "event %s for %s%s%s", tt_event_str(&e, "type"), origin,
+                 tt_event_str(&e, "id") ? " " : "", tt_event_str(&e, "id") ? tt_event_str(&e, "id") : "");
+        tt_event_free(&e);
+        return 1;
+    }
+    if (n > sizeof scan - 1 && memcmp(m, scan, sizeof scan - 1) == 0) {
+        json_error_t je;
+        json_t *j = json_loadb((const char *)m + sizeof scan - 1, n - (sizeof scan - 1), JSON_REJECT_DUPLICATES, &je);
+        int ok = json_is_object(j) && json_is_string(json_object_get(j, "id")) &&
+                 strcmp(json_string_value(json_object_get(j, "type")) ?: "", "scan") == 0;
+        if (ok)
+            snprintf(what, cap, "scan of %s", json_string_value(json_object_get(j, "id")));
+        json_decref(j);
+        return ok;
+    }
+    return 0;
+}
+
+/* One line a signature (and a refusal) in agent.log beside the socket, 0600. */
+static void agent_log(const char *sock, const uint8_t pk[32], const char *what, int signed_it)
+{
+    char path[4200], b64[48], when[40];
+    snprintf(path, sizeof path, "%s.log", sock);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return;
+    tt_b64((tt_bytes){32, pk}, b64);
+    tt_rfc3339_now(when);
+    dprintf(fd, "%s %s key %.12s… %s\n", when, signed_it ? "signed" : "refused", b64, what);
+    close(fd);
+}
+
+static const char *agent_sock;
+
 static void serve(int fd, slot *keys, int *quit)
 {
     struct ucred cr;
@@ -216,7 +271,11 @@ static void serve(int fd, slot *keys, int *quit)
         int i = 0;
         while (i < AGENT_KEYS && !(keys[i].until && memcmp(keys[i].pk, m + 1, 32) == 0))
             i++;
-        if (i < AGENT_KEYS) {
+        char what[400] = "a message that is no tcmtrace event or scan";
+        int ok_msg = i < AGENT_KEYS && signable(m + 33, n - 33, what, sizeof what);
+        if (i < AGENT_KEYS && agent_sock)
+            agent_log(agent_sock, m + 1, what, ok_msg);
+        if (ok_msg) {
             crypto_sign_detached(out + 1, NULL, m + 33, n - 33, keys[i].sk);
             send_msg(fd, out, sizeof out);
         } else
@@ -252,6 +311,7 @@ static int run_agent(int lfd, const char *path)
     slot *keys = sodium_malloc(sizeof(slot) * AGENT_KEYS);
     if (keys == NULL)
         return 1;
+    agent_sock = path;
     sodium_memzero(keys, sizeof(slot) * AGENT_KEYS);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);

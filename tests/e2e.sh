@@ -709,6 +709,24 @@ env -u TCMTRACE_PASSPHRASE "$TT" --key "$KEYS/counter.key" scan "$URL" >"$OUT" 2
 # (exit 1: a place the lot was never sent to is a warning, which is the scan working)
 if [ $? -le 1 ] && ! grep -q passphrase "$ERR"; then pass; else fail "a scan signed through the agent, no passphrase asked"; fi
 contains "$OUT" "PH-7" "signed as the counter"
+contains "$WORK/agent.sock.log" "signed key" "the agent logs what it signed"
+contains "$WORK/agent.sock.log" "scan of" "naming a scan and its lot"
+if [ "$(stat -c %a "$WORK/agent.sock.log")" = 600 ]; then pass; else fail "the agent's log is 0600"; fi
+# the agent signs tcmtrace messages only: any other bytes, and a v1 event naming no ledger, are refused
+PKC=$(sed -n 's/^public: //p' "$KEYS/counter.key.pub")
+for what in raw v1; do
+    /usr/bin/python3 - "$WORK/agent.sock" "$PKC" "$what" <<'PY' && pass || fail "the agent signed $what bytes"
+import base64, socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+msg = b'transfer 1000 yuan to the bearer' if sys.argv[3] == 'raw' else \
+    b'tcmtrace/event/v1\n{"v":1,"type":"batch.sell","at":"2026-12-07T10:00:00+08:00","nonce":"abcdefghijklmnop","id":"2611224839105527","qty_g":1}'
+m = b'S' + base64.b64decode(sys.argv[2]) + msg
+s.sendall(struct.pack('>I', len(m)) + m)
+n = struct.unpack('>I', s.recv(4))[0]
+sys.exit(0 if s.recv(n)[:1] == b'N' else 1)
+PY
+done
+contains "$WORK/agent.sock.log" "refused key" "and logs the refusal"
 expect 0 "agent status" "$TT" --json agent status
 contains "$OUT" "$(sed -n 's/^public: //p' "$KEYS/counter.key")" "lists the key"
 AGENT_PID=$(pgrep -f "tcmtrace agent start" | head -1)
@@ -802,7 +820,7 @@ contains "$ERR" "[--dir DIR]" "the bench's usage lists --dir"
 stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass; else fail "$DAEMON_BAD tcmtraced processes exited with an error when stopped"; fi
 # every check ran: one skipped by a broken branch cannot pass unseen (raise it with a new check)
-E2E_CHECKS=510
+E2E_CHECKS=516
 [ $((passed + failed)) = "$E2E_CHECKS" ] || fail "$((passed + failed)) e2e checks ran, $E2E_CHECKS expected"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
