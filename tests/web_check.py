@@ -10,6 +10,7 @@
       malformed paths and numbers: each refused, memory bounded, and a normal
       client from another address still served meanwhile
 """
+import functools
 import json
 import urllib.parse
 import os
@@ -266,6 +267,26 @@ def rest(base, tt, code, signed, signed2):
     check(429 in codes and codes[0] == 200, 'a burst of writes from one address meets 429', str(codes))
     st, hs, body = http('POST', base + '/api/v1/scans', {'id': code}, src='127.0.0.10')
     check(st == 200, 'another address is not held back by it', str(st))
+    # two addresses whose hash falls in one slot (FNV-1a mod 4096) do not refill each other
+    fnv = lambda s: functools.reduce(lambda h, ch: ((h ^ ch) * 16777619) & 0xffffffff, s.encode(), 2166136261) % 4096
+    seen, pair = {}, None
+    for i in range(1, 255):
+        for j in range(20, 255):
+            a = '127.0.%d.%d' % (i, j)
+            if fnv(a) in seen:
+                pair = (seen[fnv(a)], a)
+                break
+            seen[fnv(a)] = a
+        if pair:
+            break
+    t0 = time.monotonic()
+    codes = [http('POST', base + '/api/v1/scans', {'id': code}, src=pair[k % 2])[0] for k in range(240)]
+    spent = time.monotonic() - t0
+    # each may write its burst (40) and 20 a second: together no more than that, however fast
+    bound = 2 * (40 + 20 * spent) + 2
+    check(codes.count(200) <= bound and (429 in codes or bound >= 240),
+          'two addresses of one hash slot are each held to the rate (%s, %s)' % pair,
+          '%d of 240 written in %.2f s, at most %d allowed' % (codes.count(200), spent, bound))
 
 
 # ---- hostile clients ----------------------------------------------------------------------

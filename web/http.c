@@ -227,13 +227,18 @@ static int rate_ok(web *w, struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    /* the key: an IPv4 address, or an IPv6 address's /64 (one host's whole prefix) */
     char addr[48] = "?";
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+        else if (sa->sa_family == AF_INET6) {
+            struct in6_addr a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+            memset(a6.s6_addr + 8, 0, 8);
+            inet_ntop(AF_INET6, &a6, addr, sizeof addr - 4);
+            strcat(addr, "/64");
+        }
     }
     uint32_t h = 2166136261u;
     for (const char *p = addr; *p; p++)
@@ -242,8 +247,20 @@ static int rate_ok(web *w, struct MHD_Connection *c)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
     pthread_mutex_lock(&w->lock);
-    web_bucket *b = &w->buckets[h % WEB_BUCKETS];
-    if (strcmp(b->addr, addr) != 0) { /* a new address (or a collision): a full bucket */
+    /* an exact table: the address's own slot among WEB_PROBE from its hash; a new address takes
+     * an empty one, else the one idle longest (bounded, evicting the oldest) */
+    web_bucket *b = NULL, *free_slot = NULL, *oldest = NULL;
+    for (uint32_t i = 0; i < WEB_PROBE && b == NULL; i++) {
+        web_bucket *x = &w->buckets[(h + i) % WEB_BUCKETS];
+        if (x->addr[0] == '\0')
+            free_slot = free_slot ? free_slot : x;
+        else if (strcmp(x->addr, addr) == 0)
+            b = x;
+        else if (oldest == NULL || x->at < oldest->at)
+            oldest = x;
+    }
+    if (b == NULL) { /* a new address: a full bucket */
+        b = free_slot ? free_slot : oldest;
         snprintf(b->addr, sizeof b->addr, "%s", addr);
         b->tokens = w->set.write_burst;
         b->at = now;

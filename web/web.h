@@ -36,6 +36,7 @@ typedef struct web_settings {
 } web_settings;
 
 #define WEB_BUCKETS 4096
+#define WEB_PROBE 32 /* slots an address may take, from its hash */
 
 typedef struct web_bucket {
     char addr[48];
