@@ -133,6 +133,34 @@ else
         grep -q "Address already in use" "$WORK/out" && pass "a taken port is named, with what to do (exit 3)" ||
         fail "a taken port: exit $rc" "$WORK/out"
 fi
+# a daemon that does not answer (stopped with SIGSTOP): the first write waits out the timeout,
+# the next are answered 503 at once instead of each holding a thread as long, reads go on,
+# and once the daemon answers again writes go to it again
+HPORT=$(free_port)
+printf 'web_daemon_timeout_ms = 1000\n' >"$WORK/web-hung.conf"
+"$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$HPORT" --config "$WORK/web-hung.conf" >>"$WORK/web.log" 2>&1 &
+HUNG_PID=$!
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$HPORT/cq/api/v1/status" && break; sleep 0.05; done
+kill -STOP "$DAEMON_PID"
+post_hung() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST --data-binary @"$WORK/signed2.json" \
+    "http://127.0.0.1:$HPORT/cq/api/v1/events"; }
+first=$(post_hung)
+: >"$WORK/hung"
+for i in 1 2 3 4 5 6 7 8; do post_hung >>"$WORK/hung"; done
+read_st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HPORT/cq/api/v1/batches/$CODE")
+kill -CONT "$DAEMON_PID"
+# each of the eight within a fifth of the timeout (the first took all of it)
+if [ "${first%% *}" = 503 ] && awk '$1 != 503 || $2 > 0.2 {bad++} END {exit bad ? 1 : 0}' "$WORK/hung" && [ "$read_st" = 200 ]; then
+    pass "a daemon that does not answer: after one timeout, writes get 503 at once and reads go on"
+else fail "a hung daemon: first $first, reads $read_st, then" "$WORK/hung"; fi
+again=503
+for i in $(seq 100); do
+    again=$(post_hung | cut -d' ' -f1)
+    [ "$again" != 503 ] && break
+    sleep 0.1
+done
+[ "$again" != 503 ] && pass "once it answers again, writes reach it again ($again)" || fail "writes stay 503 after the daemon answers again"
+kill "$HUNG_PID" 2>/dev/null; wait "$HUNG_PID" 2>/dev/null
 # the daemon down: reads go on from the store, writes get 503 and change nothing
 stop_daemon
 before=$(sha256sum "$L/data.mdb" | cut -d' ' -f1)
@@ -153,7 +181,7 @@ stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass "every tcmtraced and tcmtrace-web stopped exited 0"
 else fail "$DAEMON_BAD tcmtraced or tcmtrace-web processes exited with an error when stopped"; fi
 # every check ran (raise it with a new check)
-WEB_CHECKS=16
+WEB_CHECKS=18
 [ $((passed + failed)) = "$WEB_CHECKS" ] || fail "$((passed + failed)) web checks ran, $WEB_CHECKS expected"
 echo "web: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -187,9 +187,35 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, tt_
 
 /* ---- forwarding to tcmtraced -------------------------------------------------------------- */
 
-/* The daemon's answer to `req` (stolen), or a 503 answer when it is down. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define DAEMON_DOWN_MS 3000 /* how long a daemon that did not answer is taken as down */
+
+static json_t *unavailable(void)
+{
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "unavailable", "message",
+                     "the ledger's daemon (tcmtraced) is not answering; nothing was "
+                     "written: try again in a moment, or ask the market office to start it");
+}
+
+/* The daemon's answer to `req` (stolen), or a 503 answer when it is down. A daemon that let a
+ * request time out is taken as down for DAEMON_DOWN_MS: the requests meanwhile are answered
+ * at once instead of each holding a thread for the whole timeout, and then one tries again
+ * (the others still answered at once) until it answers. */
 static json_t *forward(web *w, json_t *req)
 {
+    int64_t now = mono_ms(), until = atomic_load(&w->daemon_down_until);
+    if (until != 0 &&
+        (now < until || !atomic_compare_exchange_strong(&w->daemon_down_until, &until,
+                                                        now + w->set.daemon_timeout_ms + 2000))) {
+        json_decref(req);
+        return unavailable();
+    }
     char *msg = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (msg == NULL)
@@ -199,13 +225,17 @@ static json_t *forward(web *w, json_t *req)
     int s = access(sock, F_OK) == 0 ? nn_socket(AF_SP, NN_REQ) : -1;
     int sto = 2000, rto = (int)w->set.daemon_timeout_ms;
     json_t *answer = NULL;
+    int timed_out = 0;
     if (s >= 0) {
         nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &sto, sizeof sto);
         nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rto, sizeof rto);
         char *buf = NULL;
         int n = -1;
-        if (nn_connect(s, w->api_url) >= 0 && nn_send(s, msg, strlen(msg), 0) >= 0)
+        if (nn_connect(s, w->api_url) >= 0 && nn_send(s, msg, strlen(msg), 0) >= 0) {
             n = nn_recv(s, &buf, NN_MSG, 0);
+            timed_out = n < 0 && nn_errno() == ETIMEDOUT;
+        } else
+            timed_out = nn_errno() == ETIMEDOUT;
         if (n > 0) {
             answer = tt_json_load(buf, (size_t)n, 0, NULL);
             nn_freemsg(buf);
@@ -213,11 +243,11 @@ static json_t *forward(web *w, json_t *req)
         nn_close(s);
     }
     free(msg);
+    /* a daemon that is not there fails at once and is tried again each time; one that took
+     * the whole timeout is taken as down for a while */
+    atomic_store(&w->daemon_down_until, timed_out ? mono_ms() + DAEMON_DOWN_MS : 0);
     if (answer == NULL)
-        answer =
-            json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "unavailable", "message",
-                      "the ledger's daemon (tcmtraced) is not answering; nothing was "
-                      "written: try again in a moment, or ask the market office to start it");
+        answer = unavailable();
     return answer;
 }
 

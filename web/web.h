@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -54,6 +55,9 @@ typedef struct web {
     tt_api ops;
     pthread_mutex_t lock; /* the buckets */
     web_bucket buckets[WEB_BUCKETS];
+    /* until when (monotonic ms) the daemon is known not to answer: forwards are answered 503
+     * at once, but for one that tries again when the time is up (0: it answers) */
+    _Atomic int64_t daemon_down_until;
 } web;
 
 /* Reads the web_* settings of DIR/tcmtraced.conf (or `path`) into s; 0 or 2. */
