@@ -141,8 +141,18 @@ int cmd_show(cli *c, int argc, char **argv)
         printf("  记录 / events\n");
         size_t i;
         json_t *e;
-        json_array_foreach(json_object_get(resp, "events"), i, e)
+        json_t *evs = json_object_get(resp, "events");
+        long long omitted = ji(resp, "events_omitted");
+        json_array_foreach(evs, i, e)
+        {
             printf("    #%-6lld %s\n", ji(e, "seq"), fmt_type(js(e, "type")));
+            /* a lot with a long history: its first events, then its newest */
+            if (omitted > 0 && i + 1 < json_array_size(evs) &&
+                ji(json_array_get(evs, i + 1), "seq") > ji(e, "seq") && i == 19)
+                printf("    …… 中间 %lld 条记录未列出（tcmtrace export %s 列出全部） / %lld entries not "
+                       "listed\n",
+                       omitted, js(b, "id"), omitted);
+        }
     }
     json_decref(resp);
     return ex;
@@ -183,7 +193,15 @@ static void print_node(json_t *n, int depth, const char *links, int max, int bri
     size_t i;
     json_t *x;
     if (!brief) {
-        json_array_foreach(json_object_get(n, "events"), i, x) print_event_line(x, evind);
+        json_array_foreach(json_object_get(n, "events"), i, x)
+        {
+            print_event_line(x, evind);
+            long long all = ji(n, "events_total");
+            if (all > (long long)json_array_size(json_object_get(n, "events")) && i == 19)
+                printf("%s…… 中间 %lld 条记录未列出 / %lld entries not listed\n", evind,
+                       all - (long long)json_array_size(json_object_get(n, "events")),
+                       all - (long long)json_array_size(json_object_get(n, "events")));
+        }
         json_array_foreach(json_object_get(n, "inspections"), i, x) fmt_inspection(x, evind);
     }
     if (max && depth >= max) {
@@ -782,6 +800,10 @@ static void collect_seqs(json_t *node, const char *links, json_t *seen)
 }
 
 /* Checks every entry of `code`'s trace against the latest trusted checkpoint. */
+/* Whether the last trace verify_trace proved was cut short (a tree or a history too large for
+ * one answer): what it proved holds, and it is not all. */
+static int verify_cut;
+
 int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
 {
     int ex = trusted_checkpoint(c, -1, cp, NULL);
@@ -812,6 +834,7 @@ int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
             break;
         fmt_progress("核验 verify", ++n, total);
     }
+    verify_cut = json_is_true(json_object_get(t, "truncated"));
     json_decref(resp);
     json_decref(seen);
     *entries = n;
@@ -839,7 +862,8 @@ int cmd_verify(cli *c, int argc, char **argv)
     char pretty[TT_CODE_PRETTY + 1];
     if (c->json) {
         json_t *j =
-            json_pack("{s:s, s:b, s:I, s:I, s:s, s:I, s:s}", "id", code, "verified", 1, "entries",
+            json_pack("{s:s, s:b, s:b, s:I, s:I, s:s, s:I, s:s}", "id", code, "verified", 1,
+                      "complete", !verify_cut, "entries",
                       (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin", cp.origin,
                       "latest_entry_ms", (json_int_t)ms, "status", json_string_value(
                                                                      json_object_get(b, "status")));
@@ -848,8 +872,15 @@ int cmd_verify(cli *c, int argc, char **argv)
         json_decref(j);
     } else {
         ex = fmt_sale_line(b, NULL);
-        printf("%s批次 %s 的 %zu 条追溯记录均已验证%s\n", ex ? "  " : "✓ ", fmt_code(code, pretty), n,
-               ex ? "：记录真实，但这批货不能卖" : "");
+        if (verify_cut)
+            printf("%s批次 %s 的 %zu 条追溯记录已验证，但不是全部：追溯树或记录太多，一次只给出每批"
+                   "最早和最新的记录；全部请用 tcmtrace audit 核验 / verified %zu entries, not all of "
+                   "the trace%s\n",
+                   ex ? "  " : "⚠ ", fmt_code(code, pretty), n, n,
+                   ex ? "：记录真实，但这批货不能卖" : "");
+        else
+            printf("%s批次 %s 的 %zu 条追溯记录均已验证%s\n", ex ? "  " : "✓ ", fmt_code(code, pretty), n,
+                   ex ? "：记录真实，但这批货不能卖" : "");
         printf("  每条记录签名有效，且包含在 %s 签名的检查点 (%llu 条) 中\n", cp.origin,
                (unsigned long long)cp.size);
         printf("  verified: %zu entries, signatures and inclusion proofs, checkpoint size %llu\n",

@@ -123,8 +123,15 @@ static json_t *op_batch(const tt_api *s, json_t *req)
         json_object_set_new(b, "children", kids);
         json_object_set_new(b, "children_total", json_integer((json_int_t)total));
     }
-    tt_state_batch_events(s->ledger, code, &ev, &err);
-    return json_pack("{s:b, s:o, s:o}", "ok", 1, "batch", b, "events", ev);
+    size_t nev = 0;
+    if (tt_state_batch_events_bounded(s->ledger, code, &ev, &nev, &err) != TT_OK)
+        ev = json_array();
+    json_t *r = json_pack("{s:b, s:o, s:o, s:I}", "ok", 1, "batch", b, "events", ev,
+                          "events_total", (json_int_t)nev);
+    /* a lot with a long history: its first and newest events, and how many are left out */
+    if (r && nev > json_array_size(ev))
+        json_object_set_new(r, "events_omitted", json_integer((json_int_t)(nev - json_array_size(ev))));
+    return r;
 }
 
 static json_t *op_trace(const tt_api *s, json_t *req)

@@ -27,7 +27,10 @@
 #include "tcmtrace/tracecode.h"
 #include "tcmtrace/util.h"
 
-#define TRACE_MAX_NODES 20000
+#define TRACE_MAX_NODES 2000 /* the two-way trace; the paged one has no such bound */
+/* A lot's events in one answer: its first EVENTS_HEAD and its newest EVENTS_TAIL. */
+#define EVENTS_HEAD 20
+#define EVENTS_TAIL 480
 
 static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl)
 {
@@ -133,6 +136,35 @@ static void each_event(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *pref
         fn(ctx, tt_get_u64be((uint8_t *)k.mv_data + plen), &v);
     }
     mdb_cursor_close(cur);
+}
+
+/* As each_event, but only the first `head` and the last `tail` keys go to fn (all of them when
+ * there are no more): the keys are walked, no more is read. Returns how many there are. */
+static size_t each_event_capped(tt_ledger *l, MDB_txn *txn, tt_db db, const uint8_t *prefix,
+                                size_t plen, size_t head, size_t tail,
+                                void (*fn)(void *ctx, uint64_t seq, const MDB_val *v), void *ctx)
+{
+    MDB_cursor *cur;
+    size_t total = 0, i = 0;
+    if (mdb_cursor_open(txn, l->dbi[db], &cur) != 0)
+        return 0;
+    MDB_val k = {plen, (void *)prefix}, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        total++;
+    }
+    k = (MDB_val){plen, (void *)prefix};
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && i < total;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
+        if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (total <= head + tail || i < head || i >= total - tail)
+            fn(ctx, tt_get_u64be((uint8_t *)k.mv_data + plen), &v);
+    }
+    mdb_cursor_close(cur);
+    return total;
 }
 
 static void append_event(void *arr, uint64_t seq, const MDB_val *v)
@@ -249,6 +281,21 @@ tt_err tt_state_batch_events(tt_ledger *l, const char *in, json_t **out, tt_erro
     if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
         return rc;
     *out = list_events(l, txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, TT_CODE_LEN);
+    tt_rtxn_end(l, txn);
+    return TT_OK;
+}
+
+tt_err tt_state_batch_events_bounded(tt_ledger *l, const char *in, json_t **out, size_t *total,
+                                     tt_error *err)
+{
+    char code[TT_CODE_LEN + 1];
+    MDB_txn *txn;
+    tt_err rc = parse_code(in, code, err);
+    if (rc != TT_OK || (rc = tt_rtxn_begin(l, &txn, err)) != TT_OK)
+        return rc;
+    *out = json_array();
+    *total = each_event_capped(l, txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, TT_CODE_LEN,
+                               EVENTS_HEAD, EVENTS_TAIL, append_event, *out);
     tt_rtxn_end(l, txn);
     return TT_OK;
 }
@@ -409,9 +456,13 @@ static json_t *trace_node(tracer *t, const char *code, int up, int depth)
         json_object_set(n, "inspections", insp);
     /* the lot's events, from its index (code, seq) straight to their summaries */
     summaries sm = {t, code, json_array()};
-    each_event(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code, strlen(code), append_summary,
-               &sm);
+    size_t total = each_event_capped(t->l, t->txn, TT_DB_BATCH_EVENTS, (const uint8_t *)code,
+                                     strlen(code), EVENTS_HEAD, EVENTS_TAIL, append_summary, &sm);
     json_t *detailed = sm.out;
+    if (total > json_array_size(detailed)) { /* a lot with a long history: its ends */
+        json_object_set_new(n, "events_total", json_integer((json_int_t)total));
+        t->truncated = 1;
+    }
     size_t i;
     json_object_set_new(n, "events", detailed);
     t->nodes++;

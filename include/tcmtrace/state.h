@@ -65,6 +65,11 @@ tt_err tt_state_herbs(tt_ledger *l, json_t **out, tt_error *err);
 /* The events that touched a batch: [{"seq":n,"type":"..."}] in order. */
 tt_err tt_state_batch_events(tt_ledger *l, const char *code, json_t **out, tt_error *err);
 
+/* As tt_state_batch_events, bounded whatever the lot's history: its first 20 events and its
+ * newest 480 (all when it has no more than 500); *total is how many it has. */
+tt_err tt_state_batch_events_bounded(tt_ledger *l, const char *code, json_t **out, size_t *total,
+                                     tt_error *err);
+
 /* The events an actor signed or received: [{"seq":n,"type":"..."}]. */
 tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_error *err);
 
