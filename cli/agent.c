@@ -214,12 +214,21 @@ static int signable(const uint8_t *m, size_t n, char *what, size_t cap)
         return 1;
     }
     if (n > sizeof scan - 1 && memcmp(m, scan, sizeof scan - 1) == 0) {
+        /* the ledger's origin, then the body */
+        const uint8_t *o = m + sizeof scan - 1, *nl = memchr(o, '\n', n - (sizeof scan - 1));
+        char origin[256];
+        if (nl == NULL || (size_t)(nl - o) >= sizeof origin)
+            return 0;
+        memcpy(origin, o, (size_t)(nl - o));
+        origin[nl - o] = '\0';
+        if (!tt_note_name_valid(origin))
+            return 0;
         json_error_t je;
-        json_t *j = json_loadb((const char *)m + sizeof scan - 1, n - (sizeof scan - 1), JSON_REJECT_DUPLICATES, &je);
+        json_t *j = json_loadb((const char *)nl + 1, n - (size_t)(nl + 1 - m), JSON_REJECT_DUPLICATES, &je);
         int ok = json_is_object(j) && json_is_string(json_object_get(j, "id")) &&
                  strcmp(json_string_value(json_object_get(j, "type")) ?: "", "scan") == 0;
         if (ok)
-            snprintf(what, cap, "scan of %s", json_string_value(json_object_get(j, "id")));
+            snprintf(what, cap, "scan of %s for %s", json_string_value(json_object_get(j, "id")), origin);
         json_decref(j);
         return ok;
     }

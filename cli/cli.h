@@ -56,6 +56,8 @@ int cli_submit(cli *c, const char *type, json_t *fields, json_t **resp);
  * CLI_NEW_CODE_TRIES times in all.
  */
 #define CLI_NEW_CODE_TRIES 5
+/* The origin of the ledger the CLI talks to (asked once a run): what events and scans name. */
+int cli_ledger_origin(cli *c, const char **origin);
 int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CODE_LEN + 1],
                    size_t ncodes, json_t **resp);
 /* Loads the user's key (--key / TCMTRACE_KEY). When a running agent holds it,

@@ -274,6 +274,21 @@ static void replace_string(json_t *j, const char *from, const char *to)
         json_array_foreach(j, i, v) replace_string(v, from, to);
 }
 
+int cli_ledger_origin(cli *c, const char **origin)
+{
+    static char o[256];
+    if (o[0] == '\0') {
+        json_t *st;
+        int ex = cli_request(c, json_pack("{s:s}", "op", "status"), &st);
+        if (ex != EX_DONE)
+            return ex;
+        snprintf(o, sizeof o, "%s", json_string_value(json_object_get(st, "origin")) ?: "");
+        json_decref(st);
+    }
+    *origin = o;
+    return EX_DONE;
+}
+
 int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CODE_LEN + 1],
                    size_t ncodes, json_t **resp)
 {
@@ -299,17 +314,12 @@ int cli_submit_new(cli *c, const char *type, json_t *fields, char (*codes)[TT_CO
     }
     char pk64[64];
     tt_b64((tt_bytes){32, kp.pk}, pk64);
-    /* the event names the ledger it is for: the origin the daemon serves, asked once */
-    static char origin[256];
-    if (origin[0] == '\0') {
-        json_t *st;
-        if ((ex = cli_request(c, json_pack("{s:s}", "op", "status"), &st)) != EX_DONE) {
-            tt_keypair_wipe(&kp);
-            json_decref(fields);
-            return ex;
-        }
-        snprintf(origin, sizeof origin, "%s", json_string_value(json_object_get(st, "origin")) ?: "");
-        json_decref(st);
+    /* the event names the ledger it is for: the origin the daemon serves */
+    const char *origin = NULL;
+    if ((ex = cli_ledger_origin(c, &origin)) != EX_DONE) {
+        tt_keypair_wipe(&kp);
+        json_decref(fields);
+        return ex;
     }
     char prefix[TT_EVENT_PREFIX_MAX];
     tt_event_prefix(origin, prefix);

@@ -286,7 +286,11 @@ static json_t *signed_scan(cli *c, const char *code, int *ex)
                           "nonce", nonce);
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
-    if ((*ex = cli_sign(c, &kp, TT_SCAN_SIG_PREFIX, tt_bytes_str(body), sig)) != EX_DONE) {
+    const char *origin = NULL;
+    char prefix[sizeof TT_SCAN_SIG_PREFIX + 256];
+    if ((*ex = cli_ledger_origin(c, &origin)) == EX_DONE)
+        tt_scan_prefix(origin, prefix);
+    if (*ex != EX_DONE || (*ex = cli_sign(c, &kp, prefix, tt_bytes_str(body), sig)) != EX_DONE) {
         free(body);
         tt_keypair_wipe(&kp);
         return NULL;

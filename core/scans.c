@@ -83,29 +83,43 @@ static tt_err scans_env(tt_ledger *l, tt_error *err)
 
 /* ---- a signed scan ----------------------------------------------------------- */
 
-void tt_scan_sign(tt_bytes body, const uint8_t sk[64], uint8_t sig[64])
+void tt_scan_prefix(const char *origin, char out[sizeof TT_SCAN_SIG_PREFIX + 256])
 {
-    uint8_t msg[SCAN_PREFIX_LEN + TT_SCAN_BODY_MAX];
+    snprintf(out, sizeof TT_SCAN_SIG_PREFIX + 256, "%s%.255s\n", SCAN_PREFIX, origin ? origin : "");
+}
+
+/* prefix || body in msg (room for the longest of both); its length */
+static size_t scan_message(const char *origin, tt_bytes body, uint8_t *msg)
+{
+    char prefix[sizeof TT_SCAN_SIG_PREFIX + 256];
+    tt_scan_prefix(origin, prefix);
+    size_t pl = strlen(prefix);
+    memcpy(msg, prefix, pl);
+    memcpy(msg + pl, body.data, body.size);
+    return pl + body.size;
+}
+
+void tt_scan_sign(const char *origin, tt_bytes body, const uint8_t sk[64], uint8_t sig[64])
+{
+    uint8_t msg[SCAN_PREFIX_LEN + 257 + TT_SCAN_BODY_MAX];
     if (body.size > TT_SCAN_BODY_MAX) {
         memset(sig, 0, 64);
         return;
     }
-    memcpy(msg, SCAN_PREFIX, SCAN_PREFIX_LEN);
-    memcpy(msg + SCAN_PREFIX_LEN, body.data, body.size);
-    crypto_sign_detached(sig, NULL, msg, SCAN_PREFIX_LEN + body.size, sk);
+    crypto_sign_detached(sig, NULL, msg, scan_message(origin, body, msg), sk);
 }
 
 /* The body's shape: exactly v, type, id, at, nonce. */
-static tt_err check_body(const tt_scan_sig *s, const char *code, int64_t *at_ms, tt_error *err)
+static tt_err check_body(const char *origin, const tt_scan_sig *s, const char *code,
+                         int64_t *at_ms, tt_error *err)
 {
-    uint8_t msg[SCAN_PREFIX_LEN + TT_SCAN_BODY_MAX];
+    uint8_t msg[SCAN_PREFIX_LEN + 257 + TT_SCAN_BODY_MAX];
     if (s->body.size > TT_SCAN_BODY_MAX)
         return tt_fail(err, TT_ERR_TOO_LARGE, "a scan body is at most %d bytes", TT_SCAN_BODY_MAX);
-    memcpy(msg, SCAN_PREFIX, SCAN_PREFIX_LEN);
-    memcpy(msg + SCAN_PREFIX_LEN, s->body.data, s->body.size);
-    if (crypto_sign_verify_detached(s->sig, msg, SCAN_PREFIX_LEN + s->body.size, s->actor) != 0)
+    if (crypto_sign_verify_detached(s->sig, msg, scan_message(origin, s->body, msg), s->actor) != 0)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
-                       "the scan's signature does not verify for this body and key");
+                       "the scan's signature does not verify for this body and key, as a scan "
+                       "for the ledger %s", origin);
     json_t *j = tt_json_load((const char *)s->body.data, s->body.size, JSON_REJECT_DUPLICATES, NULL);
     const char *type = json_string_value(json_object_get(j, "type"));
     const char *id = json_string_value(json_object_get(j, "id"));
@@ -373,7 +387,7 @@ tt_err tt_scan_record(tt_ledger *l, const char *in, const tt_scan_sig *sig, json
         return tt_fail(err, TT_ERR_READ_ONLY, "scans are recorded by the daemon");
     tt_err rc = tt_code_parse(in, code, err);
     if (rc == TT_OK && sig)
-        rc = check_body(sig, code, &j.at_ms, err);
+        rc = check_body(l->origin, sig, code, &j.at_ms, err);
     if (rc == TT_OK)
         rc = read_batch(l, code, sig, signer, &j.observer, &batch, err);
     if (rc == TT_OK)

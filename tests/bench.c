@@ -406,7 +406,7 @@ static void *scan_loop(void *arg)
                                   "at", at, "nonce", nonce);
             char *body = json_dumps(b, JSON_COMPACT);
             json_decref(b);
-            tt_scan_sign(tt_bytes_str(body), sc->kp->sk, sig);
+            tt_scan_sign(ORIGIN, tt_bytes_str(body), sc->kp->sk, sig);
             tt_b64((tt_bytes){32, sc->kp->pk}, pk);
             tt_b64((tt_bytes){64, sig}, s64);
             json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "scan", "id", code, "actor",

@@ -210,6 +210,7 @@ TCMTRACE_ORIGIN=tcmtrace.test/other "$SIGN" "$KEYS/t.key" '{"type":"batch.sell",
 TCMTRACE_ORIGIN=tcmtrace.test/other "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | sed 's|"ledger":"[^"]*"|"ledger":"tcmtrace.test/hostile"|' | refuse another-ledgers-event-renamed bad_signature
 TCMTRACE_ORIGIN=v1 "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | refuse signed-v1-naming-no-ledger bad_signature
 "$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | sed 's/"ledger":"[^"]*"/"ledger":7/' | refuse ledger-not-a-string malformed
+TCMTRACE_ORIGIN=tcmtrace.test/other "$SIGN" --scan "$KEYS/t.key" "$B" | refuse scan-signed-for-another-ledger bad_signature
 # ---- events that are not valid -------------------------------------------------------
 rawsigned qty-string malformed t "$(body "\"id\":\"$B\",\"qty_g\":\"1\"")"
 rawsigned qty-float malformed t "$(body "\"id\":\"$B\",\"qty_g\":1.5")"
@@ -424,6 +425,6 @@ cases=$((passed + failed))
 echo "  $cases hostile cases"
 echo "hostile: $passed passed, $failed failed"
 # every case counted: one that vanishes (or a new one not counted here) fails the suite
-HOSTILE_CASES=145
+HOSTILE_CASES=146
 [ "$cases" = "$HOSTILE_CASES" ] || echo "FAIL: $cases hostile cases ran, $HOSTILE_CASES expected"
 [ "$failed" = 0 ] && [ "$cases" = "$HOSTILE_CASES" ]

@@ -22,6 +22,8 @@
 
 #include "tcmtrace/util.h"
 
+static const char *sign_origin(void);
+
 static int scan_request(int argc, char **argv)
 {
     tt_keypair kp;
@@ -38,7 +40,7 @@ static int scan_request(int argc, char **argv)
     json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", "scan", "id", argv[3], "at",
                           argc == 5 ? argv[4] : at, "nonce", nonce);
     char *body = json_dumps(b, JSON_COMPACT), pk[64], s64[100];
-    tt_scan_sign(tt_bytes_str(body), kp.sk, sig);
+    tt_scan_sign(sign_origin(), tt_bytes_str(body), kp.sk, sig);
     tt_b64((tt_bytes){32, kp.pk}, pk);
     tt_b64((tt_bytes){64, sig}, s64);
     json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "scan", "id", argv[3], "actor", pk,

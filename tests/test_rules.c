@@ -1200,7 +1200,7 @@ static tt_err scan_as(const tt_keypair *kp, const char *code, const char *at, js
                           at ? at : now, "nonce", nonce);
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
-    tt_scan_sign(tt_bytes_str(body), kp->sk, sig);
+    tt_scan_sign(ORIGIN, tt_bytes_str(body), kp->sk, sig);
     tt_scan_sig ss = {kp->pk, sig, tt_bytes_str(body)};
     *out = NULL;
     tt_err rc = tt_scan_record(L, code, &ss, out, why);

@@ -7,7 +7,8 @@
  *
  *   {"v":1,"type":"scan","id":"<trace code>","at":"<RFC 3339>","nonce":"<b64url>"}
  *
- * signed with Ed25519 over "tcmtrace/scan/v1\n" || body. Anonymous scans only
+ * signed with Ed25519 over "tcmtrace/scan/v2\n" || origin || "\n" || body (a scan names the ledger
+ * it is for, as an event does: docs/formats.md). Anonymous scans only
  * count: they are the public scan count people are shown, and never raise a
  * flag. A signed scan is a place the lot was seen, and only signed scans raise
  * the counterfeit flags, so nobody can frame a holder or stay invisible by
@@ -42,8 +43,10 @@ typedef struct tt_scan_sig {
 } tt_scan_sig;
 
 /* Signs a scan body (for clients and tests). */
-#define TT_SCAN_SIG_PREFIX "tcmtrace/scan/v1\n"
-void tt_scan_sign(tt_bytes body, const uint8_t sk[64], uint8_t sig[64]);
+#define TT_SCAN_SIG_PREFIX "tcmtrace/scan/v2\n"
+/* The prefix a scan for the ledger `origin` is signed with: TT_SCAN_SIG_PREFIX, origin, "\n". */
+void tt_scan_prefix(const char *origin, char out[sizeof TT_SCAN_SIG_PREFIX + 256]);
+void tt_scan_sign(const char *origin, tt_bytes body, const uint8_t sk[64], uint8_t sig[64]);
 
 /*
  * Records a scan of `code` (its written form: spaces and hyphens allowed),

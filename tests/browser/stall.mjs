@@ -87,9 +87,11 @@ async function newTrader(page, who, pass) {
   const file = `${cfg.work}/${who.id}.key`;
   await dl.saveAs(file);
   chmodSync(file, 0o600);
-  // not enrolled yet: still the key page
+  // not enrolled yet: still the key page (drawn afresh: wait for the new one, not the old)
+  await page.evaluate(() => { document.body.dataset.ready = 'stale'; });
   await page.click('#recheck');
   await ready(page, 'enroll');
+  await page.waitForFunction(() => { const i = document.getElementById('pub-qr'); return i && i.complete && i.naturalWidth > 0; });
   const keyCheck = (await page.innerText('#key-check')).trim();
   check(/^\d{4} \d{4} \d{4} \d{4} \d{4}$/.test(keyCheck), `${who.id}: the page shows the key's 20-digit check`, keyCheck);
   const who_ = ['--id', who.id, '--name', who.name, '--org', who.org, '--licence', 'L-' + who.id, '--role', 'trader', '--stall', who.stall];

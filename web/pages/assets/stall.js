@@ -773,7 +773,7 @@ async function lookup(text, camera = false) {
   // camera: a typed code is no sighting of the goods, and must not count against their holder
   if (camera && genuine === 'ok') {
     const body = JSON.stringify({ v: 1, type: 'scan', id: code, at: rfc3339(now()), nonce: K.b64url(crypto.getRandomValues(new Uint8Array(16))) });
-    K.sign(cfg.prefix, S.rec, te.encode('tcmtrace/scan/v1\n' + body)).then((sig) => fetch(api('scans'), {
+    K.sign(cfg.prefix, S.rec, te.encode(`tcmtrace/scan/v2\n${LEDGER}\n` + body)).then((sig) => fetch(api('scans'), {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ id: code, actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
     })).catch(() => {});
