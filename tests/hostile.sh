@@ -390,6 +390,28 @@ PROXY=$!
 wait_sock "$WORK/forged/api.sock"
 hcase checkpoint-fork-same-size 4 "the log has forked" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+# a larger fork: the log has grown past the size this computer remembers, and the server shows
+# a checkpoint of that size with another root; the genuine consistency proof it passes on from
+# the log does not take the remembered tree to it
+"$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | "$TT" api - >/dev/null
+"$SIGN" "$KEYS/t.key" '{"type":"batch.sell","id":"'"$B"'","qty_g":1}' | "$TT" api - >/dev/null
+GROWN=$("$TT" api '{"op":"status"}' | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["size"])')
+python3 - "$L/log.key" "$L/log.vkey" "$GROWN" "$WORK/bigfork.note" <<'PY'
+import base64, hashlib, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+seed = next(l.split(': ')[1] for l in open(sys.argv[1]) if l.startswith('secret: '))
+name, kid, _ = open(sys.argv[2]).read().strip().split('+', 2)
+sk = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed))
+text = name + '\n' + sys.argv[3] + '\n' + base64.b64encode(hashlib.sha256(b'a larger other history').digest()).decode() + '\n'
+sig = sk.sign(text.encode())
+line = '\u2014 ' + name + ' ' + base64.b64encode(bytes.fromhex(kid) + sig).decode() + '\n'
+open(sys.argv[4], 'w').write(text + '\n' + line)
+PY
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --checkpoint-note "$WORK/bigfork.note" &
+PROXY=$!
+wait_sock "$WORK/forged/api.sock"
+hcase checkpoint-fork-larger 4 "not an extension" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" checkpoint
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 # a server that answers an entry asked for by its hash with another, genuine entry: the
 # proof of that other entry verifies, and is still refused, as it is not the one asked for
 H3=$(printf '{"op":"entry","seq":3}' | "$TT" api - | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["hash"])')
@@ -425,6 +447,6 @@ cases=$((passed + failed))
 echo "  $cases hostile cases"
 echo "hostile: $passed passed, $failed failed"
 # every case counted: one that vanishes (or a new one not counted here) fails the suite
-HOSTILE_CASES=146
+HOSTILE_CASES=147
 [ "$cases" = "$HOSTILE_CASES" ] || echo "FAIL: $cases hostile cases ran, $HOSTILE_CASES expected"
 [ "$failed" = 0 ] && [ "$cases" = "$HOSTILE_CASES" ]

@@ -954,7 +954,8 @@ static void test_claims_are_checked(void **state)
 
     /* separation of duties: not its own lots, not its organisation's */
     char *S = reg_herb(&DUAL, "当归", "Angelica sinensis", "根", "岷县", 1, 1000);
-    NO(&DUAL, TT_ERR_FORBIDDEN, "holds or has held", "batch.inspect",
+    /* its own: refused as its own, not only as its organisation's (which holds too) */
+    NO(&DUAL, TT_ERR_FORBIDDEN, "and may not inspect it", "batch.inspect",
        "{s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:s}", "id", S, "lab", "x", "standard", "x", "results",
        "test", "so2", "value", "1", "unit", "mg/kg", "report_sha256", SHA0);
     NO(&I3, TT_ERR_FORBIDDEN, "陈氏药材行", "batch.inspect",
