@@ -528,7 +528,7 @@ static void test_market_day(void **state)
     assert_string_equal(status_of(Y1), "recalled");
     assert_string_equal(status_of(Y), "recalled");
     NO(&PH, TT_ERR_FROZEN, "recalled", "batch.sell", "{s:s, s:i}", "id", Y1, "qty_g", 250);
-    free(A), free(A1), free(A2), free(A3), free(Y), free(Y1), free(A3a);
+    free(A), free(A1), free(A2), free(A3), free(Y), free(Y1), free(A3a), free(A3b);
 }
 
 /* Traces on other threads while a lot is sold from: each sees one
