@@ -20,17 +20,27 @@ static const char EM_DASH[] = "\xE2\x80\x94 ";
 #define EM_DASH_LEN 4 /* E2 80 94 + space */
 #define SIG_RAW 68    /* key ID + signature */
 
-uint32_t tt_note_key_id(const char *name, const uint8_t pk[TT_PK_SIZE])
+static uint32_t key_id_of(const char *name, uint8_t type, const uint8_t pk[TT_PK_SIZE])
 {
     tt_sha256_state st;
     uint8_t h[32];
-    static const uint8_t sep[2] = {'\n', 0x01};
+    const uint8_t sep[2] = {'\n', type};
     tt_sha256_init(&st);
     tt_sha256_update(&st, (const uint8_t *)name, strlen(name));
     tt_sha256_update(&st, sep, 2);
     tt_sha256_update(&st, pk, TT_PK_SIZE);
     tt_sha256_final(&st, h);
     return tt_get_u32be(h);
+}
+
+uint32_t tt_note_key_id(const char *name, const uint8_t pk[TT_PK_SIZE])
+{
+    return key_id_of(name, TT_SIG_NOTE, pk);
+}
+
+uint32_t tt_cosig_key_id(const char *name, const uint8_t pk[TT_PK_SIZE])
+{
+    return key_id_of(name, TT_SIG_COSIG, pk);
 }
 
 int tt_note_name_valid(const char *name)
@@ -67,6 +77,18 @@ tt_err tt_verifier_init(tt_verifier *v, const char *name, const uint8_t pk[TT_PK
     snprintf(v->name, sizeof v->name, "%s", name);
     memcpy(v->pk, pk, TT_PK_SIZE);
     v->key_id = tt_note_key_id(name, pk);
+    v->type = TT_SIG_NOTE;
+    return TT_OK;
+}
+
+tt_err tt_cosigner_init(tt_verifier *v, const char *name, const uint8_t pk[TT_PK_SIZE],
+                        tt_error *err)
+{
+    tt_err rc = tt_verifier_init(v, name, pk, err);
+    if (rc != TT_OK)
+        return rc;
+    v->key_id = tt_cosig_key_id(name, pk);
+    v->type = TT_SIG_COSIG;
     return TT_OK;
 }
 
@@ -99,15 +121,18 @@ tt_err tt_verifier_parse(const char *vkey, tt_verifier *v, tt_error *err)
     size_t rawlen = 0;
     if (tt_unb64(p2 + 1, strlen(p2 + 1), 0, raw, sizeof raw, &rawlen) != TT_OK)
         return tt_fail(err, TT_ERR_KEY_FORMAT, "verifier key is not valid base64");
-    if (rawlen == 0 || raw[0] != 0x01)
-        return tt_fail(err, TT_ERR_KEY_FORMAT, "verifier key is not an Ed25519 (type 0x01) key");
+    if (rawlen == 0 || (raw[0] != TT_SIG_NOTE && raw[0] != TT_SIG_COSIG))
+        return tt_fail(err, TT_ERR_KEY_FORMAT,
+                       "verifier key is neither an Ed25519 signer (type 0x01) nor an Ed25519 "
+                       "cosigner (type 0x04) key");
     if (rawlen != 1 + TT_PK_SIZE)
         return tt_fail(err, TT_ERR_KEY_FORMAT, "verifier key holds %zu bytes, not 33", rawlen);
     uint32_t id = tt_get_u32be(idb);
-    if (id != tt_note_key_id(name, raw + 1))
+    if (id != key_id_of(name, raw[0], raw + 1))
         return tt_fail(err, TT_ERR_KEY_FORMAT, "verifier key ID %s does not match its key", hex);
     snprintf(v->name, sizeof v->name, "%s", name);
     v->key_id = id;
+    v->type = raw[0];
     memcpy(v->pk, raw + 1, TT_PK_SIZE);
     return TT_OK;
 }
@@ -115,7 +140,7 @@ tt_err tt_verifier_parse(const char *vkey, tt_verifier *v, tt_error *err)
 void tt_verifier_format(const tt_verifier *v, char *out, size_t cap)
 {
     uint8_t raw[1 + TT_PK_SIZE];
-    raw[0] = 0x01;
+    raw[0] = v->type == TT_SIG_COSIG ? TT_SIG_COSIG : TT_SIG_NOTE;
     memcpy(raw + 1, v->pk, TT_PK_SIZE);
     char b64[64];
     tt_b64((tt_bytes){sizeof raw, raw}, b64);
@@ -163,9 +188,54 @@ tt_err tt_note_sign(tt_bytes text, const char *name, const uint8_t sk[TT_SK_SIZE
     return TT_OK;
 }
 
+#define COSIG_RAW 76 /* key ID + timestamp + signature */
+
+/* "cosignature/v1\ntime T\n" || text, the message a cosigner signs (malloc'd). */
+static uint8_t *cosig_message(tt_bytes text, uint64_t timestamp, size_t *len)
+{
+    char head[64];
+    int h = snprintf(head, sizeof head, "cosignature/v1\ntime %" PRIu64 "\n", timestamp);
+    uint8_t *m = malloc((size_t)h + text.size);
+    if (m == NULL)
+        return NULL;
+    memcpy(m, head, (size_t)h);
+    memcpy(m + h, text.data, text.size);
+    *len = (size_t)h + text.size;
+    return m;
+}
+
+tt_err tt_cosig_sign(tt_bytes text, const char *name, const uint8_t sk[TT_SK_SIZE],
+                     uint64_t timestamp, char *line, size_t cap, tt_error *err)
+{
+    if (text.size == 0 || text.data[text.size - 1] != '\n')
+        return tt_fail(err, TT_ERR_ARGUMENT, "checkpoint text must end with a newline");
+    if (timestamp == 0 || timestamp > INT64_MAX)
+        return tt_fail(err, TT_ERR_ARGUMENT, "a cosignature's time must be 1 to 2^63-1");
+    if (!tt_note_name_valid(name))
+        return tt_fail(err, TT_ERR_ARGUMENT, "key name must be non-empty, without spaces or '+'");
+    uint8_t pk[TT_PK_SIZE];
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    uint8_t raw[COSIG_RAW];
+    tt_put_u32be(raw, tt_cosig_key_id(name, pk));
+    tt_put_u64be(raw + 4, timestamp);
+    size_t mlen;
+    uint8_t *m = cosig_message(text, timestamp, &mlen);
+    if (m == NULL)
+        return tt_fail(err, TT_ERR_NOMEM, NULL);
+    crypto_sign_detached(raw + 12, NULL, m, mlen, sk);
+    free(m);
+    char b64[128];
+    tt_b64((tt_bytes){sizeof raw, raw}, b64);
+    int n = snprintf(line, cap, "%s%s %s\n", EM_DASH, name, b64);
+    if (n < 0 || (size_t)n >= cap)
+        return tt_fail(err, TT_ERR_ARGUMENT, "no room for the cosignature line");
+    return TT_OK;
+}
+
 /* Checks one signature line (without its newline) against the known keys. */
 static tt_err check_sig_line(const char *line, size_t len, tt_bytes text, const tt_verifier *known,
-                             size_t nknown, int *verified, tt_error *err)
+                             size_t nknown, int *verified, int *found, uint64_t *times,
+                             tt_error *err)
 {
     if (len < EM_DASH_LEN || memcmp(line, EM_DASH, EM_DASH_LEN) != 0)
         return tt_fail(err, TT_ERR_MALFORMED, "signature line does not start with an em dash");
@@ -188,37 +258,71 @@ static tt_err check_sig_line(const char *line, size_t len, tt_bytes text, const 
     for (size_t k = 0; k < nknown; k++) {
         if (known[k].key_id != id || strcmp(known[k].name, nbuf) != 0)
             continue;
-        if (rawlen != SIG_RAW ||
-            crypto_sign_verify_detached(raw + 4, text.data, text.size, known[k].pk) != 0)
+        uint64_t ts = 0;
+        int good;
+        if (known[k].type == TT_SIG_COSIG) {
+            ts = rawlen == COSIG_RAW ? tt_get_u64be(raw + 4) : 0;
+            size_t mlen = 0;
+            uint8_t *m = rawlen == COSIG_RAW && ts != 0 && ts <= INT64_MAX
+                             ? cosig_message(text, ts, &mlen)
+                             : NULL;
+            good = m && crypto_sign_verify_detached(raw + 12, m, mlen, known[k].pk) == 0;
+            free(m);
+        } else {
+            good = rawlen == SIG_RAW &&
+                   crypto_sign_verify_detached(raw + 4, text.data, text.size, known[k].pk) == 0;
+        }
+        if (!good)
             return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                            "signature by trusted key \"%.64s\" does not verify", nbuf);
         *verified = 1;
+        if (found)
+            found[k] = 1;
+        if (times)
+            times[k] = ts;
     }
     return TT_OK;
+}
+
+tt_err tt_note_split(tt_bytes note, size_t *text_len, tt_error *err)
+{
+    if (note.size < 2 || note.data[note.size - 1] != '\n')
+        return tt_fail(err, TT_ERR_MALFORMED, "note does not end with a newline");
+    for (size_t i = note.size - 1; i-- > 0;)
+        if (note.data[i] == '\n' && note.data[i + 1] == '\n') {
+            *text_len = i + 1;
+            return TT_OK;
+        }
+    return tt_fail(err, TT_ERR_MALFORMED, "note has no blank line before its signatures");
 }
 
 tt_err tt_note_verify(tt_bytes note, const tt_verifier *known, size_t nknown, size_t *text_len,
                       tt_error *err)
 {
+    return tt_note_verify_each(note, known, nknown, NULL, NULL, text_len, err);
+}
+
+tt_err tt_note_verify_each(tt_bytes note, const tt_verifier *known, size_t nknown, int *found,
+                           uint64_t *times, size_t *text_len, tt_error *err)
+{
+    int any = found != NULL;
+    for (size_t k = 0; k < nknown; k++) {
+        if (found)
+            found[k] = 0;
+        if (times)
+            times[k] = 0;
+    }
     if (note.size > TT_NOTE_MAX)
         return tt_fail(err, TT_ERR_TOO_LARGE, "note is %zu bytes; the limit is %d", note.size,
                        TT_NOTE_MAX);
     tt_err rc = check_note_chars(note, err);
     if (rc != TT_OK)
         return rc;
-    if (note.size < 2 || note.data[note.size - 1] != '\n')
-        return tt_fail(err, TT_ERR_MALFORMED, "note does not end with a newline");
     /* The text ends at the last blank line. */
     size_t split = 0;
-    int found = 0;
-    for (size_t i = note.size - 1; i-- > 0;)
-        if (note.data[i] == '\n' && note.data[i + 1] == '\n') {
-            split = i + 1;
-            found = 1;
-            break;
-        }
-    if (!found)
-        return tt_fail(err, TT_ERR_MALFORMED, "note has no blank line before its signatures");
+    rc = tt_note_split(note, &split, err);
+    if (rc != TT_OK)
+        return rc;
     tt_bytes text = {split, note.data};
     const char *p = (const char *)note.data + split + 1;
     const char *end = (const char *)note.data + note.size;
@@ -230,12 +334,13 @@ tt_err tt_note_verify(tt_bytes note, const tt_verifier *known, size_t nknown, si
         if (++nsigs > TT_NOTE_MAX_SIGS)
             return tt_fail(err, TT_ERR_TOO_LARGE, "note carries more than %d signatures",
                            TT_NOTE_MAX_SIGS);
-        rc = check_sig_line(p, (size_t)(nl - p), text, known, nknown, &verified, err);
+        rc = check_sig_line(p, (size_t)(nl - p), text, known, nknown, &verified, found, times,
+                            err);
         if (rc != TT_OK)
             return rc;
         p = nl + 1;
     }
-    if (!verified)
+    if (!verified && !any)
         return tt_fail(err, TT_ERR_UNKNOWN_KEY, "no trusted key signed this note");
     if (text_len)
         *text_len = text.size;

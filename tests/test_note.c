@@ -281,6 +281,202 @@ static void test_random_notes_never_crash(void **state)
     }
 }
 
+/* ---- cosignatures (C2SP tlog-cosignature, cosignature/v1) ------------------------------------ */
+
+static void test_cosig_roundtrip(void **state)
+{
+    (void)state;
+    tt_keypair log, w1, w2;
+    uint8_t s1[32] = {1}, s2[32] = {2}, s3[32] = {3};
+    tt_keypair_from_seed(&log, s1);
+    tt_keypair_from_seed(&w1, s2);
+    tt_keypair_from_seed(&w2, s3);
+    tt_checkpoint cp = {.size = 7};
+    snprintf(cp.origin, sizeof cp.origin, "example.test/log");
+    memset(cp.root, 0xAB, sizeof cp.root);
+    char *note, *text;
+    size_t len, tlen;
+    assert_int_equal(tt_checkpoint_sign(&cp, cp.origin, log.sk, &note, &len, NULL), TT_OK);
+    assert_int_equal(tt_checkpoint_format(&cp, &text, &tlen), TT_OK);
+    tt_verifier k[3];
+    assert_int_equal(tt_verifier_init(&k[0], cp.origin, log.pk, NULL), TT_OK);
+    assert_int_equal(tt_cosigner_init(&k[1], "w.test/one", w1.pk, NULL), TT_OK);
+    assert_int_equal(tt_cosigner_init(&k[2], "w.test/two", w2.pk, NULL), TT_OK);
+    /* a cosigner's key ID is of type 0x04, not the note key's */
+    assert_int_not_equal(k[1].key_id, tt_note_key_id("w.test/one", w1.pk));
+    assert_int_equal(k[1].key_id, tt_cosig_key_id("w.test/one", w1.pk));
+    char vk[TT_VKEY_MAX + 1];
+    tt_verifier back;
+    tt_verifier_format(&k[1], vk, sizeof vk);
+    assert_int_equal(tt_verifier_parse(vk, &back, NULL), TT_OK);
+    assert_int_equal(back.type, TT_SIG_COSIG);
+    assert_int_equal(back.key_id, k[1].key_id);
+
+    char line[384];
+    assert_int_equal(tt_cosig_sign((tt_bytes){tlen, (uint8_t *)text}, "w.test/one", w1.sk,
+                                   1700000000, line, sizeof line, NULL),
+                     TT_OK);
+    assert_int_equal(tt_cosig_sign((tt_bytes){tlen, (uint8_t *)text}, "w.test/one", w1.sk, 0,
+                                   line + 200, 100, NULL),
+                     TT_ERR_ARGUMENT);
+    char *both = malloc(len + strlen(line) + 1);
+    memcpy(both, note, len);
+    strcpy(both + len, line);
+    int found[3];
+    uint64_t times[3];
+    size_t tl = 0;
+    assert_int_equal(tt_note_verify_each(tt_bytes_str(both), k, 3, found, times, &tl, NULL),
+                     TT_OK);
+    assert_int_equal(found[0], 1);
+    assert_int_equal(found[1], 1);
+    assert_int_equal(found[2], 0);
+    assert_int_equal(times[0], 0);
+    assert_int_equal(times[1], 1700000000u);
+    assert_int_equal(tl, tlen);
+    /* the timestamp is signed: one changed (in the base64, byte 4..11) fails the signature */
+    char *bad = strdup(both);
+    char *b64 = strrchr(bad, ' ') + 1;
+    b64 += 8; /* the 6th to 11th bytes are characters 8 to 15 */
+    *b64 = *b64 == 'A' ? 'B' : 'A';
+    tt_error err;
+    assert_int_equal(tt_note_verify_each(tt_bytes_str(bad), k, 3, found, NULL, NULL, &err),
+                     TT_ERR_BAD_SIGNATURE);
+    /* signed by another key under w.test/one's name: not that witness's (IDs differ) */
+    assert_int_equal(tt_cosig_sign((tt_bytes){tlen, (uint8_t *)text}, "w.test/one", w2.sk,
+                                   1700000000, line, sizeof line, NULL),
+                     TT_OK);
+    free(both);
+    both = malloc(len + strlen(line) + 1);
+    memcpy(both, note, len);
+    strcpy(both + len, line);
+    assert_int_equal(tt_note_verify_each(tt_bytes_str(both), k, 3, found, NULL, NULL, NULL),
+                     TT_OK);
+    assert_int_equal(found[1], 0);
+    free(bad);
+    free(both);
+    free(note);
+    free(text);
+}
+
+static void test_policy(void **state)
+{
+    (void)state;
+    tt_keypair w[4];
+    char vk[4][TT_VKEY_MAX + 1], text[4096];
+    for (int i = 0; i < 4; i++) {
+        uint8_t seed[32] = {(uint8_t)(10 + i)};
+        tt_keypair_from_seed(&w[i], seed);
+        tt_verifier v;
+        char name[32];
+        snprintf(name, sizeof name, "w.test/%d", i);
+        tt_cosigner_init(&v, name, w[i].pk, NULL);
+        tt_verifier_format(&v, vk[i], sizeof vk[i]);
+    }
+    tt_policy *p = malloc(sizeof *p);
+    tt_error err;
+    snprintf(text, sizeof text,
+             "# two of the market's three, and the regulator's\n"
+             "witness a %s http://127.0.0.1:1\nwitness b %s http://127.0.0.1:2\n"
+             "witness c %s https://w.example/c/\nwitness r %s\n"
+             "group market 2 a b c\ngroup both all market r\nquorum both\n",
+             vk[0], vk[1], vk[2], vk[3]);
+    assert_int_equal(tt_policy_parse(text, strlen(text), p, &err), TT_OK);
+    assert_int_equal(p->nwitness, 4);
+    assert_int_equal(p->ngroup, 2);
+    assert_string_equal(p->url[2], "https://w.example/c/");
+    assert_string_equal(p->url[3], "");
+    assert_int_equal(tt_policy_required(p), 3);
+    int yes[4] = {1, 1, 0, 0};
+    assert_false(tt_policy_met(p, yes));
+    yes[3] = 1;
+    assert_true(tt_policy_met(p, yes));
+    yes[1] = 0;
+    assert_false(tt_policy_met(p, yes));
+    yes[2] = 1;
+    assert_true(tt_policy_met(p, yes));
+    /* any / a number */
+    snprintf(text, sizeof text, "witness a %s\nwitness b %s\ngroup g any a b\nquorum g\n", vk[0],
+             vk[1]);
+    assert_int_equal(tt_policy_parse(text, strlen(text), p, &err), TT_OK);
+    assert_int_equal(tt_policy_required(p), 1);
+    int one[2] = {0, 1}, none[2] = {0, 0};
+    assert_true(tt_policy_met(p, one));
+    assert_false(tt_policy_met(p, none));
+    /* quorum none, and an empty policy: always met */
+    assert_int_equal(tt_policy_parse("quorum none\n", 12, p, &err), TT_OK);
+    assert_true(tt_policy_met(p, none));
+    assert_int_equal(tt_policy_required(p), 0);
+
+    struct {
+        const char *fmt, *says;
+    } bad[] = {
+        {"witness a %s\n", "no quorum line"},
+        {"witness a %s\nquorum b\n", "not defined above"},
+        {"witness a %s\nwitness a %s\nquorum a\n", "already defined"},
+        {"witness a %s\ngroup g 2 a\nquorum g\n", "threshold"},
+        {"witness a %s\ngroup g 0 a\nquorum g\n", "threshold"},
+        {"witness a %s\ngroup g 1 a a\nquorum g\n", "twice"},
+        {"witness a %s\nquorum a\nquorum a\n", "second quorum"},
+        {"witness a %s ftp://x\nquorum a\n", "http://"},
+        {"witnes a %s\nquorum a\n", "is not witness, group or quorum"},
+        {"witness a %s\nwitness b %s\nquorum a\n", "has the key of witness a"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, bad[i].fmt, vk[0], vk[0]);
+        assert_int_not_equal(tt_policy_parse(text, strlen(text), p, &err), TT_OK);
+        if (strstr(err.message, bad[i].says) == NULL)
+            fail_msg("policy case %zu: \"%s\" does not say \"%s\"", i, err.message, bad[i].says);
+    }
+    /* a log key (type 0x01) is not a cosigner's */
+    tt_verifier lv;
+    char lk[TT_VKEY_MAX + 1];
+    tt_verifier_init(&lv, "log.test", w[0].pk, NULL);
+    tt_verifier_format(&lv, lk, sizeof lk);
+    snprintf(text, sizeof text, "witness a %s\nquorum a\n", lk);
+    assert_int_equal(tt_policy_parse(text, strlen(text), p, &err), TT_ERR_KEY_FORMAT);
+    assert_non_null(strstr(err.message, "log key"));
+    free(p);
+}
+
+static void test_addcp(void **state)
+{
+    (void)state;
+    tt_hash proof[3];
+    for (int i = 0; i < 3; i++)
+        memset(proof[i], 0x10 + i, TT_HASH_SIZE);
+    const char *note = "o.test\n9\nAAAA\n\n\xE2\x80\x94 o.test AAAA\n";
+    char *body;
+    size_t len;
+    assert_int_equal(tt_addcp_format(5, proof, 3, note, strlen(note), &body, &len, NULL), TT_OK);
+    tt_addcp r;
+    assert_int_equal(tt_addcp_parse(body, len, &r, NULL), TT_OK);
+    assert_int_equal(r.old_size, 5);
+    assert_int_equal(r.nproof, 3);
+    assert_memory_equal(r.proof[2], proof[2], TT_HASH_SIZE);
+    assert_int_equal(r.note_len, strlen(note));
+    assert_memory_equal(r.note, note, r.note_len);
+    free(body);
+    assert_int_equal(tt_addcp_format(0, NULL, 0, note, strlen(note), &body, &len, NULL), TT_OK);
+    assert_int_equal(tt_addcp_parse(body, len, &r, NULL), TT_OK);
+    assert_int_equal(r.old_size, 0);
+    assert_int_equal(r.nproof, 0);
+    free(body);
+    const char *bad[] = {"old 05\n\nx", "old\n\nx", "new 5\n\nx", "old 5\nAAAA\n\nx", "old 5\n",
+                         "old 5\n\n", "old 18446744073709551616\n\nx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tt_addcp_parse(bad[i], strlen(bad[i]), &r, NULL), TT_ERR_MALFORMED);
+    /* 63 proof lines are the most */
+    char big[64 * 46 + 64];
+    size_t n = (size_t)snprintf(big, sizeof big, "old 1\n");
+    char h64[48];
+    tt_b64((tt_bytes){TT_HASH_SIZE, proof[0]}, h64);
+    for (int i = 0; i < 64; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\n", h64);
+    n += (size_t)snprintf(big + n, sizeof big - n, "\nx");
+    assert_int_equal(tt_addcp_parse(big, n, &r, NULL), TT_ERR_MALFORMED);
+    assert_int_equal(tt_addcp_format(1, proof, 64, note, 1, &body, &len, NULL), TT_ERR_ARGUMENT);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -294,6 +490,9 @@ int main(void)
         cmocka_unit_test(test_checkpoint_parse),
         cmocka_unit_test(test_checkpoint_roundtrip),
         cmocka_unit_test(test_random_notes_never_crash),
+        cmocka_unit_test(test_cosig_roundtrip),
+        cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_addcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

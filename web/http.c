@@ -257,53 +257,9 @@ static int rate_ok(web *w, struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    /* the key: an IPv4 address, or an IPv6 address's /64 (one host's whole prefix) */
-    char addr[48] = "?";
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-        else if (sa->sa_family == AF_INET6) {
-            struct in6_addr a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-            memset(a6.s6_addr + 8, 0, 8);
-            inet_ntop(AF_INET6, &a6, addr, sizeof addr - 4);
-            strcat(addr, "/64");
-        }
-    }
-    uint32_t h = 2166136261u;
-    for (const char *p = addr; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    pthread_mutex_lock(&w->lock);
-    /* an exact table: the address's own slot among WEB_PROBE from its hash; a new address takes
-     * an empty one, else the one idle longest (bounded, evicting the oldest) */
-    web_bucket *b = NULL, *free_slot = NULL, *oldest = NULL;
-    for (uint32_t i = 0; i < WEB_PROBE && b == NULL; i++) {
-        web_bucket *x = &w->buckets[(h + i) % WEB_BUCKETS];
-        if (x->addr[0] == '\0')
-            free_slot = free_slot ? free_slot : x;
-        else if (strcmp(x->addr, addr) == 0)
-            b = x;
-        else if (oldest == NULL || x->at < oldest->at)
-            oldest = x;
-    }
-    if (b == NULL) { /* a new address: a full bucket */
-        b = free_slot ? free_slot : oldest;
-        snprintf(b->addr, sizeof b->addr, "%s", addr);
-        b->tokens = w->set.write_burst;
-        b->at = now;
-    }
-    b->tokens += (now - b->at) * w->set.writes_per_s;
-    if (b->tokens > w->set.write_burst)
-        b->tokens = w->set.write_burst;
-    b->at = now;
-    int ok = b->tokens >= 1;
-    if (ok)
-        b->tokens -= 1;
-    pthread_mutex_unlock(&w->lock);
-    return ok;
+    char addr[48];
+    tt_rate_addr_key(ci ? ci->client_addr : NULL, addr);
+    return tt_rate_take(&w->writes, addr);
 }
 
 /* ---- paths --------------------------------------------------------------------------------- */
@@ -391,15 +347,19 @@ static uint64_t checkpoint_size(web *w, char **note)
 static enum MHD_Result serve_log(web *w, struct MHD_Connection *c, const char *rest)
 {
     char *note;
-    uint64_t size = checkpoint_size(w, &note);
     if (strcmp(rest, "checkpoint") == 0) {
-        if (note == NULL)
+        /* the one the witness policy's quorum cosigned, with the cosignatures (else the latest) */
+        uint64_t at;
+        size_t nlen;
+        int met;
+        if (tt_api_checkpoint(&w->ops, 0, &at, &note, &nlen, &met, NULL) != TT_OK)
             return send_error(c, 404, TT_ERR_NOT_FOUND, "the log has no checkpoint yet");
         enum MHD_Result rc = send_bytes(c, 200, note, strlen(note), "text/plain; charset=utf-8",
                                         "public, max-age=2");
         free(note);
         return rc;
     }
+    uint64_t size = checkpoint_size(w, &note);
     free(note);
     tt_tile t;
     tt_error err;
@@ -427,7 +387,7 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
         req = json_pack("{s:s}", "op", "status");
     else if (strcmp(p, "checkpoint") == 0) {
         req = json_pack("{s:s}", "op", "checkpoint");
-        *bad |= int_arg(c, req, "size") < 0;
+        *bad |= int_arg(c, req, "size") < 0 || int_arg(c, req, "need") < 0;
     } else if (strcmp(p, "entries") == 0) {
         req = json_pack("{s:s}", "op", "log");
         *bad |= int_arg(c, req, "from") < 0 || int_arg(c, req, "limit") < 0;

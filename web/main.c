@@ -118,32 +118,6 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
     return rc;
 }
 
-/* "HOST:PORT" or "[V6]:PORT" into an address. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
-{
-    char host[128];
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || colon == s)
-        return 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535)
-        return 0;
-    size_t hl = (size_t)(colon - s);
-    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-        snprintf(host, sizeof host, "%.*s", (int)hl - 2, s + 1);
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
-    }
-    snprintf(host, sizeof host, "%.*s", (int)hl, s);
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
-}
-
 /* The base URL's path: "https://host/cq" -> "/cq"; none -> "". */
 static void prefix_of(const char *base, char *out, size_t cap)
 {
@@ -239,7 +213,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct sockaddr_storage addr = {0};
-    if (!parse_listen(w.set.listen, &addr)) {
+    if (!tt_listen_parse(w.set.listen, &addr)) {
         fprintf(stderr,
                 "tcmtrace-web: --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not "
                 "\"%s\"\n",
@@ -258,7 +232,7 @@ int main(int argc, char **argv)
     if (!find_pages(&w))
         fprintf(stderr, "tcmtrace-web: no pages found beside the program; /b/ answers 404\n");
     snprintf(w.api_url, sizeof w.api_url, "ipc://%s/api.sock", w.dir);
-    pthread_mutex_init(&w.lock, NULL);
+    tt_rate_init(&w.writes, w.set.writes_per_s, w.set.write_burst);
     /* every connection is a descriptor: room for the cap, or say so */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < w.set.max_connections + 64) {

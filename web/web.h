@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "tcmtrace/net.h"
 #include "tcmtrace/tcmtrace.h"
 
 /* Every limit a setting, with a safe default (DIR/tcmtraced.conf, web_*). */
@@ -36,14 +37,6 @@ typedef struct web_settings {
     unsigned daemon_timeout_ms; /* web_daemon_timeout_ms: waiting for tcmtraced */
 } web_settings;
 
-#define WEB_BUCKETS 4096
-#define WEB_PROBE 32 /* slots an address may take, from its hash */
-
-typedef struct web_bucket {
-    char addr[48];
-    double tokens, at;
-} web_bucket;
-
 typedef struct web {
     web_settings set;
     char dir[4096];
@@ -53,8 +46,7 @@ typedef struct web {
     char modules[4400]; /* the pinned npm modules the pages fall back on (node_modules) */
     tt_ledger *ledger;
     tt_api ops;
-    pthread_mutex_t lock; /* the buckets */
-    web_bucket buckets[WEB_BUCKETS];
+    tt_rate writes; /* writes per address */
     /* until when (monotonic ms) the daemon is known not to answer: forwards are answered 503
      * at once, but for one that tries again when the time is up (0: it answers) */
     _Atomic int64_t daemon_down_until;

@@ -7,6 +7,12 @@
  * SHA-256(name || "\n" || 0x01 || pk)[:4]. A verifier key is written
  * "<name>+<hex key ID>+base64(0x01 || pk)".
  *
+ * A cosignature (C2SP tlog-cosignature, Ed25519 "cosignature/v1") is a
+ * signature line of a witness on a checkpoint: base64(key ID[4] ||
+ * timestamp[8, big-endian] || Ed25519 signature[64]) over "cosignature/v1\n"
+ * "time <timestamp>\n" || the checkpoint's text; its key ID is
+ * SHA-256(name || "\n" || 0x04 || pk)[:4] and its verifier key carries 0x04.
+ *
  * A checkpoint is a note whose text is the log's origin line, the tree size
  * in decimal and the base64 root hash, each followed by a newline, then
  * optional non-empty extension lines.
@@ -31,7 +37,28 @@ typedef struct tt_verifier {
     char name[TT_NOTE_NAME_MAX + 1];
     uint32_t key_id;
     uint8_t pk[TT_PK_SIZE];
+    uint8_t type; /* TT_SIG_NOTE (0 reads as it) or TT_SIG_COSIG */
 } tt_verifier;
+
+#define TT_SIG_NOTE 0x01  /* a signed-note Ed25519 signature */
+#define TT_SIG_COSIG 0x04 /* a tlog-cosignature/v1 Ed25519 cosignature */
+
+/* The key ID of a cosigner's Ed25519 key under `name` (type 0x04). */
+uint32_t tt_cosig_key_id(const char *name, const uint8_t pk[TT_PK_SIZE]);
+
+/* Builds a cosigner's verifier (type TT_SIG_COSIG) from a name and a public key. */
+tt_err tt_cosigner_init(tt_verifier *v, const char *name, const uint8_t pk[TT_PK_SIZE],
+                        tt_error *err);
+
+/*
+ * Cosigns a checkpoint's text at `timestamp` (POSIX seconds, non-zero): writes
+ * the signature line "— <name> <base64>\n" into `line` (capacity 384).
+ */
+tt_err tt_cosig_sign(tt_bytes text, const char *name, const uint8_t sk[TT_SK_SIZE],
+                     uint64_t timestamp, char *line, size_t cap, tt_error *err);
+
+/* Where a note's text ends (the length up to and with its last "\n" before the blank line). */
+tt_err tt_note_split(tt_bytes note, size_t *text_len, tt_error *err);
 
 /* The C2SP key ID of an Ed25519 key under `name`. */
 uint32_t tt_note_key_id(const char *name, const uint8_t pk[TT_PK_SIZE]);
@@ -43,7 +70,7 @@ int tt_note_name_valid(const char *name);
 tt_err tt_verifier_init(tt_verifier *v, const char *name, const uint8_t pk[TT_PK_SIZE],
                         tt_error *err);
 
-/* Parses "<name>+<hex id>+base64(0x01||pk)"; the ID must match the key. */
+/* Parses "<name>+<hex id>+base64(type||pk)" (type 0x01 or 0x04); the ID must match the key. */
 tt_err tt_verifier_parse(const char *vkey, tt_verifier *v, tt_error *err);
 
 /* Writes the verifier-key string of `v` (capacity TT_VKEY_MAX + 1). */
@@ -64,6 +91,15 @@ tt_err tt_note_sign(tt_bytes text, const char *name, const uint8_t sk[TT_SK_SIZE
  */
 tt_err tt_note_verify(tt_bytes note, const tt_verifier *known, size_t nknown, size_t *text_len,
                       tt_error *err);
+
+/*
+ * As tt_note_verify, but tells which known keys signed: found[k] is set to 1
+ * for each that did (and times[k], when times is not NULL, to a cosignature's
+ * timestamp, 0 for a note signature). A note no known key signed is TT_OK
+ * here, with every found[k] 0; a known key's bad signature is still an error.
+ */
+tt_err tt_note_verify_each(tt_bytes note, const tt_verifier *known, size_t nknown, int *found,
+                           uint64_t *times, size_t *text_len, tt_error *err);
 
 typedef struct tt_checkpoint {
     char origin[TT_NOTE_NAME_MAX + 1];

@@ -15,11 +15,14 @@
 #include "tcmtrace/limits.h"
 #include "tcmtrace/merkle.h"
 #include "tcmtrace/note.h"
+#include "tcmtrace/policy.h"
+#include "tcmtrace/net.h"
 #include "tcmtrace/scans.h"
 #include "tcmtrace/sha256.h"
 #include "tcmtrace/state.h"
 #include "tcmtrace/tiles.h"
 #include "tcmtrace/tracecode.h"
+#include "tcmtrace/witness.h"
 
 #define TT_VERSION "0.1.0"
 
