@@ -1,6 +1,7 @@
 # tcmtrace — build, test and run.
 #
-#   make          build libtcmtrace (static and shared), tcmtraced, tcmtrace and tcmtrace-web
+#   make          build libtcmtrace (static and shared), tcmtraced, tcmtrace, tcmtrace-web and
+#                 tcmtrace-witness
 #   make check    build and run the whole test suite
 #   make asan     the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan     the test suite under ThreadSanitizer
@@ -23,12 +24,14 @@ IMGLIBS  := -lqrencode -lpng16 -lzbar -lfreetype -ljpeg
 # zlib (in LIBS): entry bodies deflated in the store, gzip for HTTP answers
 # nettle (in LIBS): SHA-256 with the CPU's SHA instructions (GnuTLS's, which libmicrohttpd brings)
 WEBLIBS  := -lmicrohttpd
+# libcurl (GnuTLS, as libmicrohttpd): tcmtraced asks its witnesses over HTTP(S)
+CURLLIBS := -lcurl
 TESTLIBS := -lcmocka
 
 DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev \
             libqrencode-dev libcmocka-dev libjansson-dev libzbar-dev libpng-dev \
             libfreetype-dev fonts-wqy-microhei libjpeg62-turbo-dev python3 python3-jsonschema \
-            libmicrohttpd-dev nettle-dev zlib1g-dev python3-yaml python3-cryptography curl openssl \
+            libmicrohttpd-dev libcurl4-gnutls-dev nettle-dev zlib1g-dev python3-yaml python3-cryptography curl openssl \
             clang libclang-rt-14-dev valgrind chromium
 
 CORE_SRC := $(wildcard core/*.c)
@@ -39,6 +42,7 @@ DEPS_OK  := $(BUILD)/.deps-ok
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 WEB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard web/*.c))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+WITNESS_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard witness/*.c))
 # QR labels drawn and read (libqrencode, FreeType, libpng, zbar): the CLI and tcmtrace-web link it,
 # the daemon and libtcmtrace do not
 IMG_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/image/*.c))
@@ -47,7 +51,7 @@ IMG_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/image/*.c))
 	install uninstall
 .SECONDARY:
 
-all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web web/node_modules/.installed
+all: lib $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web $(BUILD)/tcmtrace-witness web/node_modules/.installed
 
 # the pages' pinned npm modules (@noble fallback, playwright-core for the
 # browser tests), exactly as web/package-lock.json says
@@ -86,10 +90,13 @@ $(BUILD)/tests/fail-jobs.so: tests/fail-jobs.c daemon/daemon.h | $(DEPS_OK)
 lib: $(BUILD)/libtcmtrace.a $(BUILD)/libtcmtrace.so
 
 $(BUILD)/tcmtraced: $(DAEMON_OBJ) $(BUILD)/libtcmtrace.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(CURLLIBS)
 
 $(BUILD)/tcmtrace-web: $(WEB_OBJ) $(BUILD)/libtcmtrace-image.a $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(WEBLIBS) $(IMGLIBS)
+
+$(BUILD)/tcmtrace-witness: $(WITNESS_OBJ) $(BUILD)/libtcmtrace.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(WEBLIBS)
 
 $(BUILD)/tcmtrace: $(CLI_OBJ) $(BUILD)/libtcmtrace-image.a $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS) $(IMGLIBS)
@@ -114,7 +121,7 @@ $(DEPS_OK): Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h daemon/*.h cli/*.h web/*.h) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h daemon/*.h cli/*.h web/*.h witness/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -139,11 +146,11 @@ check:
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(MAKE) --no-print-directory valgrind
-	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web browser crash install"
+	@$(MAKE) --no-print-directory test SUITES="e2e hostile scenario web peers browser crash install"
 
-# unit tests and the suites in SUITES (e2e hostile scenario web browser crash install) on BUILD;
+# unit tests and the suites in SUITES (e2e hostile scenario web peers browser crash install) on BUILD;
 # the benchmark is built too (not run), so that a change cannot leave it broken
-SUITES ?= e2e hostile scenario web browser
+SUITES ?= e2e hostile scenario web peers browser
 test: test-build
 	@BUILD=$(BUILD) SUITES="$(SUITES)" sh tests/run.sh $(TEST_BIN)
 
@@ -164,7 +171,7 @@ mutants: | $(DEPS_OK)
 	@sh tests/mutants.sh
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile scenario web" \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SUITES="e2e hostile scenario web peers" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # The unit tests and the e2e and hostile suites built with ThreadSanitizer:
@@ -172,10 +179,10 @@ asan:
 tsan:
 	@rm -rf build/tsan/races && mkdir -p build/tsan/races
 	@TSAN_OPTIONS="log_path=$$(pwd)/build/tsan/races/race" $(MAKE) --no-print-directory \
-	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile scenario web" SAN="-fsanitize=thread" test
+	  BUILD=build/tsan OPT=-O1 SUITES="e2e hostile scenario web peers" SAN="-fsanitize=thread" test
 	@if ls build/tsan/races/race* >/dev/null 2>&1; then \
 	  echo "tsan: data races reported:"; head -80 build/tsan/races/race*; exit 1; fi
-	@echo "tsan: no data race reported in the unit tests or the e2e, hostile, scenario and web suites"
+	@echo "tsan: no data race reported in the unit tests or the e2e, hostile, scenario, web and peers suites"
 
 # Every tcmtrace and tcmtraced process of the demo, the end-to-end suite and
 # the hostile-input suite runs under memcheck; faults inside Debian's
@@ -261,16 +268,16 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 	    $(SYSD)/systemd/system $(SYSD)/sysusers.d $(SYSD)/tmpfiles.d
-	install -m 0755 $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/tcmtraced $(BUILD)/tcmtrace $(BUILD)/tcmtrace-web $(BUILD)/tcmtrace-witness $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 schemas/limits/chp2020.json schemas/herbs/chp2020-herbs.json $(SHARE)/
 	cp -R web/pages $(SHARE)/web/
 	cp -R $(NOBLE)/ed25519 $(NOBLE)/hashes $(NOBLE)/ciphers $(SHARE)/web/node_modules/@noble/
 	chmod -R u=rwX,go=rX $(SHARE)
 	install -m 0644 docs/man/tcmtrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 docs/man/tcmtraced.8 docs/man/tcmtrace-web.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 docs/man/tcmtraced.8 docs/man/tcmtrace-web.8 docs/man/tcmtrace-witness.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 cli/completion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtrace
 	install -m 0644 cli/completion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtraced
-	for u in daemon/tcmtraced.service web/tcmtrace-web.service; do \
+	for u in daemon/tcmtraced.service web/tcmtrace-web.service witness/tcmtrace-witness.service; do \
 	  sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' $$u >$(SYSD)/systemd/system/$$(basename $$u); \
 	  chmod 0644 $(SYSD)/systemd/system/$$(basename $$u); done
 	install -m 0644 daemon/tcmtrace.sysusers $(SYSD)/sysusers.d/tcmtrace.conf
@@ -283,13 +290,15 @@ install: all
 	@echo "tcmtrace: installed under $(DESTDIR)$(PREFIX)"
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,tcmtraced tcmtrace tcmtrace-web)
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,tcmtraced tcmtrace tcmtrace-web tcmtrace-witness)
 	rm -rf $(SHARE)
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/tcmtrace.1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man8/tcmtraced.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcmtrace-web.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/tcmtrace-witness.8 \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtrace \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcmtraced \
 	    $(SYSD)/systemd/system/tcmtraced.service $(SYSD)/systemd/system/tcmtrace-web.service \
+	    $(SYSD)/systemd/system/tcmtrace-witness.service \
 	    $(SYSD)/sysusers.d/tcmtrace.conf $(SYSD)/tmpfiles.d/tcmtrace.conf
 	@echo "tcmtrace: removed from $(DESTDIR)$(PREFIX) (ledgers in /var/lib/tcmtrace are kept)"
 

@@ -143,6 +143,7 @@ int cmd_backup(cli *c, int argc, char **argv);
 int cmd_rebuild(cli *c, int argc, char **argv);
 int cmd_herbs(cli *c, int argc, char **argv);
 int cmd_limits(cli *c, int argc, char **argv);
+int cmd_witnesses(cli *c, int argc, char **argv);
 int cmd_buyer_check(cli *c, int argc, char **argv);
 int cmd_release(cli *c, int argc, char **argv);
 int cmd_recall(cli *c, int argc, char **argv);

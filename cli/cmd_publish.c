@@ -106,6 +106,113 @@ int cmd_limits(cli *c, int argc, char **argv)
     return EX_DONE;
 }
 
+static const char WITNESSES_USAGE[] =
+    "usage: tcmtrace witnesses [show]\n"
+    "       tcmtrace witnesses publish FILE\n"
+    "show     the ledger's witness policy and, from the daemon, each witness's cosigned size\n"
+    "         and lag behind the log.\n"
+    "publish  signs FILE, a witness policy (docs/peers.md: \"witness <label> <vkey> <url>\",\n"
+    "         \"group <label> <k>|all|any <label>...\", \"quorum <label>\"), as a\n"
+    "         ledger.witnesses event (authority). From its entry on the daemon asks those\n"
+    "         witnesses to cosign each checkpoint, and every client checks the quorum.\n";
+
+static int witnesses_show(cli *c)
+{
+    json_t *resp;
+    int ex = cli_request(c, json_pack("{s:s}", "op", "status"), &resp);
+    if (ex)
+        return ex;
+    json_t *list = json_object_get(resp, "witnesses"), *pol = json_object_get(resp, "witness_policy");
+    if (c->json) {
+        json_t *j = json_pack("{s:O, s:O}", "policy", pol ? pol : json_null(), "witnesses",
+                              list ? list : json_array());
+        fmt_json(j);
+        json_decref(j);
+        json_decref(resp);
+        return EX_DONE;
+    }
+    if (pol == NULL) {
+        printf("本账本未发布见证策略 / this ledger has published no witness policy\n"
+               "  (tcmtrace witnesses publish FILE, by a market authority)\n");
+        json_decref(resp);
+        return EX_DONE;
+    }
+    printf("见证策略 / witness policy: 账本序号 #%lld，要求 %lld 个见证方共同签署 / %lld to cosign\n\n",
+           (long long)json_integer_value(json_object_get(pol, "seq")),
+           (long long)json_integer_value(json_object_get(pol, "required")),
+           (long long)json_integer_value(json_object_get(pol, "required")));
+    fmt_table tb, *t = &tb;
+    fmt_table_init(t, 5);
+    fmt_table_row(t, "见证方 witness", "已签至 cosigned", "落后 lag", "状态 state", "地址 URL");
+    size_t i;
+    json_t *w;
+    json_array_foreach(list, i, w)
+    {
+        char size[32], lag[32];
+        snprintf(size, sizeof size, "%lld",
+                 (long long)json_integer_value(json_object_get(w, "cosigned_size")));
+        snprintf(lag, sizeof lag, "%lld", (long long)json_integer_value(json_object_get(w, "lag")));
+        const char *e = json_string_value(json_object_get(w, "last_error"));
+        fmt_table_row(t, json_string_value(json_object_get(w, "label")), size, lag,
+                      e ? "✗ 未应答 failing" : "✓ 正常 ok",
+                      json_string_value(json_object_get(w, "url")));
+    }
+    fmt_table_print(t, "  ");
+    json_array_foreach(list, i, w)
+    {
+        const char *e = json_string_value(json_object_get(w, "last_error"));
+        if (e)
+            printf("  %s: %s\n", json_string_value(json_object_get(w, "label")), e);
+    }
+    json_decref(resp);
+    return EX_DONE;
+}
+
+int cmd_witnesses(cli *c, int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--help") == 0)
+        return usage_of(WITNESSES_USAGE, 1);
+    if (argc == 1 || (argc == 2 && strcmp(argv[1], "show") == 0))
+        return witnesses_show(c);
+    if (argc != 3 || strcmp(argv[1], "publish") != 0)
+        return usage_of(WITNESSES_USAGE, 0);
+    char *text;
+    size_t len;
+    tt_error err;
+    if (tt_read_file(argv[2], 16384, &text, &len, &err) != TT_OK)
+        return cli_fail(EX_USAGE, tt_err_name(err.code), "%s: %s", argv[2], err.message);
+    tt_policy *pol = malloc(sizeof *pol);
+    tt_err rc = pol ? tt_policy_parse(text, len, pol, &err) : TT_ERR_NOMEM;
+    for (size_t i = 0; rc == TT_OK && i < pol->nwitness; i++)
+        if (!*pol->url[i])
+            rc = tt_fail(&err, TT_ERR_MALFORMED,
+                         "witness %s has no URL: the log must know where to ask it", pol->label[i]);
+    if (rc == TT_OK && pol->nwitness == 0)
+        rc = tt_fail(&err, TT_ERR_MALFORMED, "the policy names no witness");
+    unsigned required = rc == TT_OK ? tt_policy_required(pol) : 0;
+    size_t n = rc == TT_OK ? pol->nwitness : 0;
+    free(pol);
+    if (rc != TT_OK) {
+        free(text);
+        return cli_fail(EX_USAGE, tt_err_name(rc), "%s: %s", argv[2],
+                        rc == TT_ERR_NOMEM ? "out of memory" : err.message);
+    }
+    json_t *resp;
+    int ex = cli_submit(c, "ledger.witnesses", json_pack("{s:s%}", "policy", text, len), &resp);
+    free(text);
+    if (ex)
+        return ex;
+    if (c->json)
+        fmt_json(resp);
+    else
+        printf("已发布见证策略 / witness policy published: 账本序号 #%lld，%zu 个见证方，要求 %u "
+               "个共同签署 / %zu witnesses, %u to cosign\n",
+               (long long)json_integer_value(json_object_get(resp, "seq")), n, required, n,
+               required);
+    json_decref(resp);
+    return EX_DONE;
+}
+
 static const char BUYER_USAGE[] =
     "usage: tcmtrace buyer-check SEQ --salt HEX --buyer TEXT\n"
     "Opens the buyer commitment of the sale in entry SEQ: exit 0 when salt and buyer are\n"

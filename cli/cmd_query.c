@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -507,39 +508,206 @@ static int check_seen(cli *c, const tt_verifier *v, const tt_checkpoint *cp, con
     return EX_DONE;
 }
 
+static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t *time_ms,
+                         const uint8_t *want_hash, json_t *have, json_t **proof_out);
+
+/* What the last trusted checkpoint's witnesses were: how many of the policy's cosigned it
+ * and how many the policy asks (policy_seq 0: the ledger has no witness policy). */
+static struct {
+    uint64_t policy_seq;
+    unsigned cosigned, required;
+} witnessed;
+
+/* The path remembering the witness policy seen of log v (beside the checkpoint seen). */
+static int policy_path(const tt_verifier *v, char *out, size_t cap)
+{
+    char path[4200];
+    if (seen_path(v, path, sizeof path) != 0)
+        return -1;
+    snprintf(out, cap, "%s.policy", path);
+    return 0;
+}
+
+/* The actor key and body of entry seq, proved included in cp (a new reference; NULL if not). */
+static json_t *proved_body(cli *c, uint64_t seq, const tt_checkpoint *cp, uint8_t actor[32])
+{
+    json_t *e;
+    if (cli_call(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e) != EX_DONE)
+        return NULL;
+    json_incref(e);
+    if (check_entry_t(c, seq, cp, NULL, NULL, e, NULL) != EX_DONE) {
+        json_decref(e);
+        return NULL;
+    }
+    const char *b64 = js(e, "entry");
+    size_t len = 0;
+    uint8_t *raw = malloc(strlen(b64) + 1);
+    tt_entry en;
+    json_t *body = NULL;
+    if (raw && tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len) == TT_OK &&
+        tt_entry_decode((tt_bytes){len, raw}, &en, NULL) == TT_OK) {
+        memcpy(actor, en.actor, 32);
+        body = json_loadb((const char *)en.body.data, en.body.size, 0, NULL);
+    }
+    free(raw);
+    json_decref(e);
+    return body;
+}
+
+/*
+ * The witness policy: the one the ledger published (its ledger.witnesses entry, proved in cp
+ * and signed by an authority of the proved genesis), checked against the checkpoint's
+ * cosignatures. A checkpoint short of its quorum is not trusted; so is one from a server
+ * that hides a policy this computer saw. Returns EX_DONE, EX_UNVERIFIED, or -1 when the
+ * quorum is short (worth asking again: the witnesses may not have answered yet).
+ */
+static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_checkpoint *cp,
+                        const char *note)
+{
+    char path[4300], *seen = NULL;
+    size_t len;
+    uint64_t seen_seq = 0;
+    witnessed.policy_seq = 0;
+    if (policy_path(v, path, sizeof path) == 0 &&
+        tt_read_file(path, 64, &seen, &len, NULL) == TT_OK) {
+        seen_seq = strtoull(seen, NULL, 10);
+        free(seen);
+    }
+    json_t *w = json_object_get(resp, "witnesses");
+    if (w == NULL) {
+        if (seen_seq)
+            return cli_fail(EX_UNVERIFIED, "unverified",
+                            "the server shows no witness policy, but this computer saw the one "
+                            "of entry #%llu (%s): a checkpoint without its witnesses is not "
+                            "trusted",
+                            (unsigned long long)seen_seq, path);
+        return EX_DONE;
+    }
+    uint64_t seq = (uint64_t)ji(w, "seq");
+    const char *text = js(w, "policy");
+    if (seq < seen_seq)
+        return cli_fail(EX_UNVERIFIED, "unverified",
+                        "the server shows the witness policy of entry #%llu, older than the one "
+                        "of entry #%llu this computer saw: not trusted",
+                        (unsigned long long)seq, (unsigned long long)seen_seq);
+    if (seq >= cp->size)
+        return cli_fail(EX_UNVERIFIED, "range",
+                        "the witness policy's entry #%llu is not in the checkpoint of %llu "
+                        "entries",
+                        (unsigned long long)seq, (unsigned long long)cp->size);
+    /* the entry is the authority's ledger.witnesses of exactly this text */
+    uint8_t actor[32], gactor[32];
+    json_t *body = proved_body(c, seq, cp, actor), *genesis = proved_body(c, 0, cp, gactor);
+    int authority = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(genesis, "authorities"), i, a)
+    {
+        uint8_t pk[32];
+        size_t pl = 0;
+        const char *k = js(a, "key");
+        if (k && tt_unb64(k, strlen(k), 0, pk, sizeof pk, &pl) == TT_OK && pl == 32 &&
+            memcmp(pk, actor, 32) == 0)
+            authority = 1;
+    }
+    int same = body && strcmp(js(body, "type"), "ledger.witnesses") == 0 &&
+               strcmp(js(body, "policy"), text) == 0;
+    json_decref(body);
+    json_decref(genesis);
+    if (!same || !authority)
+        return cli_fail(EX_UNVERIFIED, "unverified",
+                        "entry #%llu is not a market authority's witness policy of that text: "
+                        "the server's account of the witnesses is not trusted",
+                        (unsigned long long)seq);
+    tt_policy *pol = malloc(sizeof *pol);
+    tt_error err;
+    int cosigned[TT_POLICY_MAX] = {0}, met = 0;
+    tt_err rc = pol ? tt_policy_parse(text, strlen(text), pol, &err) : TT_ERR_NOMEM;
+    if (rc == TT_OK)
+        rc = tt_policy_check(pol, note, strlen(note), cosigned, NULL, &met, &err);
+    if (rc != TT_OK) {
+        free(pol);
+        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the witnesses' cosignatures: %s",
+                        rc == TT_ERR_NOMEM ? "out of memory" : err.message);
+    }
+    witnessed.policy_seq = seq;
+    witnessed.cosigned = 0;
+    for (size_t k = 0; k < pol->nwitness; k++)
+        witnessed.cosigned += (unsigned)cosigned[k];
+    witnessed.required = tt_policy_required(pol);
+    free(pol);
+    if (!met)
+        return -1;
+    if (seq > seen_seq && *path) {
+        char num[32];
+        int n = snprintf(num, sizeof num, "%llu\n", (unsigned long long)seq);
+        char tmp[4400];
+        snprintf(tmp, sizeof tmp, "%s.new", path);
+        FILE *f = fopen(tmp, "w");
+        if (f == NULL || fwrite(num, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0 ||
+            rename(tmp, path) != 0)
+            fprintf(stderr, "tcmtrace: warning: cannot remember the witness policy in %s\n", path);
+    }
+    return EX_DONE;
+}
+
 /* Fetches and verifies the latest (or `size`) checkpoint; the latest must
- * not be older than the largest seen of this log, and becomes it. */
-static int trusted_checkpoint(cli *c, int64_t size, tt_checkpoint *cp, char **note)
+ * not be older than the largest seen of this log, and becomes it. With a
+ * witness policy in the ledger, its quorum must have cosigned it (asked
+ * again for up to 3 s while the witnesses answer). */
+static int trusted_checkpoint_of(cli *c, int64_t size, uint64_t need, tt_checkpoint *cp,
+                                 char **note)
 {
     tt_verifier v;
     int ex = cli_log_verifier(c, &v);
     if (ex)
         return ex;
-    json_t *req = json_pack("{s:s}", "op", "checkpoint"), *resp;
-    if (size >= 0)
-        json_object_set_new(req, "size", json_integer(size));
-    if ((ex = cli_request(c, req, &resp)))
-        return ex;
-    tt_error err;
-    const char *n = js(resp, "checkpoint");
-    tt_err rc = tt_checkpoint_open(tt_bytes_str(n), &v, 1, cp, &err);
-    if (rc == TT_OK && strcmp(cp->origin, v.name) != 0)
-        rc = tt_fail(&err, TT_ERR_UNKNOWN_KEY,
-                     "it is the checkpoint of log \"%s\", not of \"%s\" (the key's name)",
-                     cp->origin, v.name);
-    if (rc != TT_OK) {
+    for (int round = 0;; round++) {
+        json_t *req = json_pack("{s:s}", "op", "checkpoint"), *resp;
+        if (size >= 0)
+            json_object_set_new(req, "size", json_integer(size));
+        if (need > 0)
+            json_object_set_new(req, "need", json_integer((json_int_t)need));
+        if ((ex = cli_request(c, req, &resp)))
+            return ex;
+        tt_error err;
+        const char *n = js(resp, "checkpoint");
+        tt_err rc = tt_checkpoint_open(tt_bytes_str(n), &v, 1, cp, &err);
+        if (rc == TT_OK && strcmp(cp->origin, v.name) != 0)
+            rc = tt_fail(&err, TT_ERR_UNKNOWN_KEY,
+                         "it is the checkpoint of log \"%s\", not of \"%s\" (the key's name)",
+                         cp->origin, v.name);
+        if (rc != TT_OK) {
+            json_decref(resp);
+            return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the checkpoint does not verify: %s",
+                            err.message);
+        }
+        ex = check_policy(c, &v, resp, cp, n);
+        if (ex == -1 && round < 15) {
+            json_decref(resp);
+            struct timespec ts = {0, 200 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (ex == -1)
+            ex = cli_fail(EX_UNVERIFIED, "unverified",
+                          "见证不足：已由 %u 个见证方共同签署（要求 %u 个）/ cosigned by %u "
+                          "witness%s, %u required: the checkpoint of %llu entries is not trusted",
+                          witnessed.cosigned, witnessed.required, witnessed.cosigned,
+                          witnessed.cosigned == 1 ? "" : "es", witnessed.required,
+                          (unsigned long long)cp->size);
+        if (ex == EX_DONE && size < 0)
+            ex = check_seen(c, &v, cp, n);
+        if (ex == EX_DONE && note)
+            *note = strdup(n);
         json_decref(resp);
-        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the checkpoint does not verify: %s",
-                        err.message);
-    }
-    if (size < 0 && (ex = check_seen(c, &v, cp, n)) != EX_DONE) {
-        json_decref(resp);
         return ex;
     }
-    if (note)
-        *note = strdup(n);
-    json_decref(resp);
-    return EX_DONE;
+}
+
+static int trusted_checkpoint(cli *c, int64_t size, tt_checkpoint *cp, char **note)
+{
+    return trusted_checkpoint_of(c, size, 0, cp, note);
 }
 
 /* The recorded time of the checkpoint's last entry, proved by its inclusion: how old the view is. */
@@ -566,12 +734,23 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
             json_t *j = json_pack("{s:s, s:I, s:s, s:b, s:I}", "origin", cp.origin, "size",
                                   (json_int_t)cp.size, "checkpoint", note, "verified", 1,
                                   "latest_entry_ms", (json_int_t)ms);
+            if (witnessed.policy_seq)
+                json_object_set_new(j, "witnesses",
+                                    json_pack("{s:I, s:i, s:i}", "policy_seq",
+                                              (json_int_t)witnessed.policy_seq, "cosigned",
+                                              (int)witnessed.cosigned, "required",
+                                              (int)witnessed.required));
             fmt_json(j);
             json_decref(j);
         } else {
             printf("%s", note);
             printf("✓ 签名有效 / signature verified: %s, %llu 条\n", cp.origin,
                    (unsigned long long)cp.size);
+            if (witnessed.policy_seq)
+                printf("✓ 已由 %u 个见证方共同签署（要求 %u 个）/ cosigned by %u witness%s (%u "
+                       "required)\n",
+                       witnessed.cosigned, witnessed.required, witnessed.cosigned,
+                       witnessed.cosigned == 1 ? "" : "es", witnessed.required);
             print_age(ms);
         }
     }
@@ -821,7 +1000,7 @@ int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
     json_object_foreach(seen, k, v)
     {
         uint64_t seq = (uint64_t)json_integer_value(v);
-        if (seq >= cp->size && (ex = trusted_checkpoint(c, -1, cp, NULL)) != EX_DONE)
+        if (seq >= cp->size && (ex = trusted_checkpoint_of(c, -1, seq + 1, cp, NULL)) != EX_DONE)
             break; /* committed after the checkpoint was read: a newer one covers it */
         if (seq >= cp->size) {
             ex = cli_fail(EX_UNVERIFIED, "range",

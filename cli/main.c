@@ -18,6 +18,7 @@ static const command commands[] = {
     {"actor", cmd_actor, "enroll, revoke, rotate or show an actor"},
     {"herbs", cmd_herbs, "publish a herb dictionary edition (authority)"},
     {"limits", cmd_limits, "publish a limits table (authority)"},
+    {"witnesses", cmd_witnesses, "the witness policy: publish one (authority), or each witness's lag"},
     {"register", cmd_register, "register a new batch at its origin"},
     {"transfer", cmd_transfer, "send a batch (or part of it) to another actor"},
     {"receive", cmd_receive, "confirm receipt of a batch sent to you"},

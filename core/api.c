@@ -268,27 +268,87 @@ static json_t *op_log(const tt_api *s, json_t *req)
     return r;
 }
 
-/* The size to prove against: asked for, or the latest checkpoint's. */
-static tt_err proof_size(const tt_api *s, json_t *req, uint64_t *size, char **note, tt_error *err)
+/* The size of a checkpoint note, from its text. */
+static tt_err note_size(const char *note, size_t len, uint64_t *size, tt_error *err)
+{
+    tt_checkpoint cp;
+    size_t text = 0;
+    if (tt_note_split((tt_bytes){len, (const uint8_t *)note}, &text, err) != TT_OK ||
+        tt_checkpoint_parse((tt_bytes){text, (const uint8_t *)note}, &cp, err) != TT_OK)
+        return TT_ERR_STORE;
+    *size = cp.size;
+    return TT_OK;
+}
+
+tt_err tt_api_checkpoint(const tt_api *s, uint64_t need, uint64_t *size, char **note, size_t *len,
+                         int *met, tt_error *err)
+{
+    json_t *rec = NULL;
+    tt_policy *pol = NULL;
+    *met = -1;
+    if (tt_state_witnesses(s->ledger, &rec, NULL) == TT_OK) {
+        const char *text = json_string_value(json_object_get(rec, "policy"));
+        pol = malloc(sizeof *pol);
+        if (pol && (text == NULL || tt_policy_parse(text, strlen(text), pol, NULL) != TT_OK)) {
+            free(pol);
+            pol = NULL;
+        }
+        json_decref(rec);
+    }
+    if (pol != NULL) {
+        /* the largest checkpoint the quorum cosigned, if it holds what is to be proved */
+        uint64_t below = UINT64_MAX, at;
+        *met = 0;
+        for (int tries = 0; tries < 64; tries++) {
+            char *n;
+            size_t l;
+            if (tt_ledger_cosigned_below(s->ledger, below, &at, &n, &l, NULL) != TT_OK || at < need)
+                break;
+            int cosigned[TT_POLICY_MAX], ok = 0;
+            if (tt_policy_check(pol, n, l, cosigned, NULL, &ok, NULL) == TT_OK && ok) {
+                free(pol);
+                *met = 1;
+                *size = at;
+                *note = n;
+                *len = l;
+                return TT_OK;
+            }
+            free(n);
+            below = at;
+        }
+        free(pol);
+    }
+    char *latest;
+    size_t l;
+    tt_err rc = tt_ledger_checkpoint(s->ledger, UINT64_MAX, &latest, &l, err);
+    if (rc != TT_OK)
+        return rc;
+    rc = note_size(latest, l, size, err);
+    free(latest);
+    if (rc != TT_OK)
+        return rc;
+    return tt_ledger_cosigned(s->ledger, *size, note, len, err);
+}
+
+/* The checkpoint to prove against: the size asked for, else tt_api_checkpoint's (one that
+ * holds entry need - 1), with the cosignatures kept for it. */
+static tt_err proof_size(const tt_api *s, json_t *req, uint64_t need, uint64_t *size, char **note,
+                         tt_error *err)
 {
     int64_t want = uint_field(req, "size");
     size_t len;
+    int met;
     if (want == -2)
         return tt_fail(err, TT_ERR_MALFORMED, "\"size\" must be a non-negative integer");
-    tt_err rc =
-        tt_ledger_checkpoint(s->ledger, want < 0 ? UINT64_MAX : (uint64_t)want, note, &len, err);
+    if (want < 0)
+        return tt_api_checkpoint(s, need, size, note, &len, &met, err);
+    tt_err rc = tt_ledger_cosigned(s->ledger, (uint64_t)want, note, &len, err);
     if (rc != TT_OK)
         return rc;
-    tt_checkpoint cp;
-    size_t text = 0;
-    for (size_t i = 1; i < len; i++)
-        if ((*note)[i] == '\n' && (*note)[i - 1] == '\n')
-            text = i;
-    if (tt_checkpoint_parse((tt_bytes){text, (uint8_t *)*note}, &cp, err) != TT_OK) {
+    if (note_size(*note, len, size, err) != TT_OK) {
         free(*note);
         return TT_ERR_STORE;
     }
-    *size = cp.size;
     return TT_OK;
 }
 
@@ -302,7 +362,7 @@ static json_t *op_proof(const tt_api *s, json_t *req)
     tt_error err;
     if (seq < 0)
         return fail(TT_ERR_MALFORMED, "\"seq\" must be a non-negative integer%s", "");
-    if (proof_size(s, req, &size, &note, &err) != TT_OK)
+    if (proof_size(s, req, (uint64_t)seq + 1, &size, &note, &err) != TT_OK)
         return from_err(&err);
     json_t *r;
     if (tt_ledger_inclusion_proof(s->ledger, (uint64_t)seq, size, proof, &n, &err) != TT_OK)
@@ -334,10 +394,32 @@ static json_t *op_checkpoint(const tt_api *s, json_t *req)
     uint64_t size;
     char *note;
     tt_error err;
-    if (proof_size(s, req, &size, &note, &err) != TT_OK)
+    int64_t need = uint_field(req, "need"); /* entries it must hold at least */
+    if (need == -2)
+        return fail(TT_ERR_MALFORMED, "\"need\" must be a non-negative integer%s", "");
+    if (proof_size(s, req, need > 0 ? (uint64_t)need : 0, &size, &note, &err) != TT_OK)
         return from_err(&err);
     json_t *r = json_pack("{s:b, s:I, s:s, s:s}", "ok", 1, "size", (json_int_t)size, "checkpoint",
                           note, "log_key", s->vkey);
+    /* the policy the checkpoint is to meet, from the ledger: a client checks it itself */
+    json_t *rec;
+    if (tt_state_witnesses(s->ledger, &rec, NULL) == TT_OK) {
+        tt_policy *pol = malloc(sizeof *pol);
+        const char *text = json_string_value(json_object_get(rec, "policy"));
+        int cosigned[TT_POLICY_MAX] = {0}, met = 0;
+        if (pol && text && tt_policy_parse(text, strlen(text), pol, NULL) == TT_OK &&
+            tt_policy_check(pol, note, strlen(note), cosigned, NULL, &met, NULL) == TT_OK) {
+            unsigned n = 0;
+            for (size_t i = 0; i < pol->nwitness; i++)
+                n += (unsigned)cosigned[i];
+            json_object_set_new(r, "witnesses",
+                                json_pack("{s:s, s:O, s:i, s:i, s:b}", "policy", text, "seq",
+                                          json_object_get(rec, "seq"), "cosigned", (int)n,
+                                          "required", (int)tt_policy_required(pol), "met", met));
+        }
+        free(pol);
+        json_decref(rec);
+    }
     free(note);
     return r;
 }
@@ -474,7 +556,7 @@ static json_t *op_proof_bundle(const tt_api *s, json_t *req)
     tt_error err;
     if (seq < 0)
         return why;
-    if (proof_size(s, req, &size, &note, &err) != TT_OK)
+    if (proof_size(s, req, (uint64_t)seq + 1, &size, &note, &err) != TT_OK)
         return from_err(&err);
     json_t *r = NULL;
     if (tt_ledger_entry(s->ledger, (uint64_t)seq, &data, &len, &err) != TT_OK ||

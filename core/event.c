@@ -70,7 +70,8 @@ typedef enum kind {
     K_ROLES,   /* unique roles, 1..6 */
     K_OBJ,     /* an object of the fields in sub */
     K_ARR,     /* min..max items, each the field in sub */
-    K_TABLE    /* any object (checked by its own module) */
+    K_TABLE,   /* any object (checked by its own module) */
+    K_LINES    /* text of min..max characters in lines: newlines, no other control characters */
 } kind;
 
 typedef struct field {
@@ -215,6 +216,8 @@ static const field sell_f[] = {COMMON, REQ("id", K_CODE), REQ("qty_g", K_QTY),
 static const field destroy_f[] = {COMMON, REQ("id", K_CODE), STR("reason", 1, 1, 500),
                                   STR("method", 0, 1, 200), END};
 
+static const field witnesses_f[] = {COMMON, {"policy", K_LINES, 1, NULL, 1, 16384}, END};
+
 static const field *const type_fields[TT_EV_COUNT] = {
     [TT_EV_GENESIS] = genesis_f, [TT_EV_LIMITS] = limits_f,     [TT_EV_HERBS] = herbs_f,
     [TT_EV_CANCEL] = receive_f,  [TT_EV_ENROLL] = enroll_f,     [TT_EV_REVOKE] = revoke_f,
@@ -222,7 +225,7 @@ static const field *const type_fields[TT_EV_COUNT] = {
     [TT_EV_RECEIVE] = receive_f, [TT_EV_REJECT] = reason_f,     [TT_EV_SPLIT] = split_f,
     [TT_EV_PROCESS] = process_f, [TT_EV_INSPECT] = inspect_f,   [TT_EV_HOLD] = reason_f,
     [TT_EV_RELEASE] = reason_f,  [TT_EV_RECALL] = reason_f,     [TT_EV_SELL] = sell_f,
-    [TT_EV_DESTROY] = destroy_f,
+    [TT_EV_DESTROY] = destroy_f, [TT_EV_WITNESSES] = witnesses_f,
 };
 
 /* ---- scalar checks ------------------------------------------------------ */
@@ -317,6 +320,14 @@ static int text_ok(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+            return 0;
+    return 1;
+}
+
+static int lines_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\n') || s[i] == 0x7F)
             return 0;
     return 1;
 }
@@ -417,6 +428,13 @@ static tt_err check_string(const field *f, const char *s, size_t len, const char
             return tt_fail(err, TT_ERR_MALFORMED,
                            "\"%s\" must be text of %zu to %zu characters without control "
                            "characters",
+                           path, f->min, f->max);
+        return TT_OK;
+    case K_LINES:
+        if (utf8_chars(s, len) < f->min || utf8_chars(s, len) > f->max || !lines_ok(s, len))
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "\"%s\" must be lines of text, %zu to %zu characters, without control "
+                           "characters but newlines",
                            path, f->min, f->max);
         return TT_OK;
     case K_CODE:

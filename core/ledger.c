@@ -38,7 +38,7 @@
 
 static const char *const db_names[TT_DB_COUNT] = {
     "entries", "hashes",       "bodies", "merkle",       "checkpoints", "meta",
-    "batches", "batch_events", "children", "actors", "actor_events", "state",
+    "batches", "batch_events", "children", "actors", "actor_events", "state", "cosigs",
 };
 
 #define INITIAL_MAP (64u << 20)
@@ -114,6 +114,10 @@ static tt_err open_dbs(tt_ledger *l, tt_error *err)
         return tt_mdb_fail(err, rc, "cannot open the ledger databases");
     for (int i = 0; i < TT_DB_COUNT; i++) {
         rc = mdb_dbi_open(txn, db_names[i], ro ? 0 : MDB_CREATE, &l->dbi[i]);
+        if (rc == MDB_NOTFOUND && i == TT_DB_COSIGS) { /* never cosigned, read-only: none */
+            l->no_cosigs = 1;
+            rc = 0;
+        }
         if (rc != 0) {
             mdb_txn_abort(txn);
             if (rc == MDB_NOTFOUND && i > 0) /* a ledger, but an older layout's */
@@ -699,6 +703,119 @@ tt_err tt_ledger_sign_checkpoint(tt_ledger *l, tt_error *err)
     if (rc == TT_OK)
         rc = put_checkpoint(l, txn, size, NULL, err);
     return end_write(l, txn, rc, NULL, err);
+}
+
+tt_err tt_ledger_put_cosig(tt_ledger *l, uint64_t size, uint32_t key_id, const char *line,
+                           size_t len, tt_error *err)
+{
+    MDB_txn *txn;
+    uint8_t kb[12];
+    tt_put_u64be(kb, size);
+    tt_put_u32be(kb + 8, key_id);
+    MDB_val k = {sizeof kb, kb}, v = {len, (void *)line};
+    tt_err rc = ensure_room(l, len + 64, 0, err);
+    if (rc == TT_OK)
+        rc = begin_write(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    struct tt_txn t = {l, txn, 0, 0, NULL};
+    rc = tt_txn_put(&t, TT_DB_COSIGS, &k, &v, 0, err, "cosigs");
+    return end_write(l, txn, rc, NULL, err);
+}
+
+/* The checkpoint of `size` and the cosignature lines kept for it, in txn. */
+static tt_err cosigned_in(tt_ledger *l, MDB_txn *txn, uint64_t size, char **note, size_t *len,
+                          tt_error *err)
+{
+    uint8_t kb[12];
+    MDB_val k, v;
+    key_u64(kb, &k, size);
+    int mrc = mdb_get(txn, l->dbi[TT_DB_CHECKPOINTS], &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return tt_fail(err, TT_ERR_NOT_FOUND, "no checkpoint has been signed for size %llu",
+                       (unsigned long long)size);
+    if (mrc != 0)
+        return tt_mdb_fail(err, mrc, "cannot read checkpoints");
+    size_t n = v.mv_size, cap = v.mv_size + 1;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return tt_fail(err, TT_ERR_NOMEM, NULL);
+    memcpy(out, v.mv_data, n);
+    MDB_cursor *cur;
+    if (!l->no_cosigs && mdb_cursor_open(txn, l->dbi[TT_DB_COSIGS], &cur) == 0) {
+        tt_put_u64be(kb, size);
+        memset(kb + 8, 0, 4);
+        k.mv_size = sizeof kb;
+        k.mv_data = kb;
+        int signs = 0;
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && signs < 24;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), signs++) {
+            if (k.mv_size != 12 || tt_get_u64be(k.mv_data) != size)
+                break;
+            char *grown = realloc(out, cap + v.mv_size);
+            if (grown == NULL) {
+                free(out);
+                mdb_cursor_close(cur);
+                return tt_fail(err, TT_ERR_NOMEM, NULL);
+            }
+            out = grown;
+            cap += v.mv_size;
+            memcpy(out + n, v.mv_data, v.mv_size);
+            n += v.mv_size;
+        }
+        mdb_cursor_close(cur);
+    }
+    out[n] = '\0';
+    *note = out;
+    *len = n;
+    return TT_OK;
+}
+
+tt_err tt_ledger_cosigned(tt_ledger *l, uint64_t size, char **note, size_t *len, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    rc = cosigned_in(l, txn, size, note, len, err);
+    tt_rtxn_end(l, txn);
+    return rc;
+}
+
+tt_err tt_ledger_cosigned_below(tt_ledger *l, uint64_t below, uint64_t *size, char **note,
+                                size_t *len, tt_error *err)
+{
+    if (l->no_cosigs || below == 0)
+        return tt_fail(err, TT_ERR_NOT_FOUND, "no witness has cosigned a checkpoint");
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    int mrc = mdb_cursor_open(txn, l->dbi[TT_DB_COSIGS], &cur);
+    if (mrc != 0) {
+        tt_rtxn_end(l, txn);
+        return tt_mdb_fail(err, mrc, "cannot read cosignatures");
+    }
+    uint8_t kb[12];
+    tt_put_u64be(kb, below);
+    memset(kb + 8, 0, 4);
+    MDB_val k = {sizeof kb, kb}, v;
+    /* the first key at or past (below, 0), then one back: the last of a smaller size */
+    mrc = below == UINT64_MAX ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                              : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (below != UINT64_MAX)
+        mrc = mrc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+                       : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (mrc == 0 && k.mv_size == 12 && tt_get_u64be(k.mv_data) < below) {
+        *size = tt_get_u64be(k.mv_data);
+        rc = cosigned_in(l, txn, *size, note, len, err);
+    } else {
+        rc = tt_fail(err, TT_ERR_NOT_FOUND, "no witness has cosigned a checkpoint below that size");
+    }
+    mdb_cursor_close(cur);
+    tt_rtxn_end(l, txn);
+    return rc;
 }
 
 typedef struct write_state {

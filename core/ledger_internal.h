@@ -25,6 +25,7 @@ typedef enum tt_db {
     TT_DB_ACTORS,       /* "a:" id -> actor record; "k:" public key -> id */
     TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type (its number, one byte) */
     TT_DB_STATE,        /* rules-wide records: genesis, limits */
+    TT_DB_COSIGS,       /* size || witness key ID -> its cosignature line (not derived: peers') */
     TT_DB_COUNT
 } tt_db;
 
@@ -151,6 +152,7 @@ struct tt_ledger {
     /* Read transactions hold it shared; growing the map holds it alone. */
     pthread_rwlock_t resize_lock;
     int has_signer;
+    int no_cosigs; /* read-only, and the ledger has no cosigs database yet */
     char origin[256];
     tt_keypair log_key;
     uint64_t uid; /* names this handle's entries in the per-thread caches */

@@ -322,6 +322,18 @@ tt_err tt_state_actor_events(tt_ledger *l, const char *id, json_t **out, tt_erro
     return TT_OK;
 }
 
+tt_err tt_state_witnesses(tt_ledger *l, json_t **out, tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    *out = get_json(txn, l->dbi[TT_DB_STATE], "witnesses", 9);
+    tt_rtxn_end(l, txn);
+    return *out ? TT_OK
+                : tt_fail(err, TT_ERR_NOT_FOUND, "the ledger has published no witness policy");
+}
+
 tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err)
 {
     MDB_txn *txn;

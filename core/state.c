@@ -29,6 +29,7 @@
 #include "tcmtrace/event.h"
 #include "tcmtrace/herbs.h"
 #include "tcmtrace/limits.h"
+#include "tcmtrace/policy.h"
 #include "tcmtrace/tracecode.h"
 
 typedef struct rctx {
@@ -515,6 +516,31 @@ static tt_err on_limits(rctx *c)
     json_t *rec = json_pack("{s:O, s:O, s:I}", "edition", json_object_get(c->ev.json, "edition"),
                             "table", table, "seq", (json_int_t)c->e->seq);
     rc = rec_put(c->t, TT_DB_STATE, "limits", 6, rec, c->err);
+    json_decref(rec);
+    return rc;
+}
+
+/* The witnesses the log asks and the quorum a checkpoint needs (tcmtrace/policy.h): in force
+ * from its entry on, for every client that reads the log */
+static tt_err on_witnesses(rctx *c)
+{
+    tt_err rc = need_authority(c);
+    const char *text = jstr(c->ev.json, "policy");
+    tt_policy *p = rc == TT_OK ? malloc(sizeof *p) : NULL;
+    if (rc != TT_OK)
+        return rc;
+    if (p == NULL)
+        return tt_fail(c->err, TT_ERR_NOMEM, NULL);
+    rc = tt_policy_parse(text, strlen(text), p, c->err);
+    for (size_t i = 0; rc == TT_OK && i < p->nwitness; i++)
+        if (!*p->url[i])
+            rc = tt_fail(c->err, TT_ERR_MALFORMED,
+                         "witness %s has no URL: the log must know where to ask it", p->label[i]);
+    free(p);
+    if (rc != TT_OK)
+        return rc;
+    json_t *rec = json_pack("{s:s, s:I}", "policy", text, "seq", (json_int_t)c->e->seq);
+    rc = rec_put(c->t, TT_DB_STATE, "witnesses", 9, rec, c->err);
     json_decref(rec);
     return rc;
 }
@@ -1422,6 +1448,9 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
             break;
         case TT_EV_HERBS:
             rc = on_herbs(&c);
+            break;
+        case TT_EV_WITNESSES:
+            rc = on_witnesses(&c);
             break;
         case TT_EV_CANCEL:
             rc = on_cancel(&c);

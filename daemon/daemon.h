@@ -145,6 +145,14 @@ tt_err api_check_frame_event(const config *cfg, const frame_event *fe, job *j, t
 int tcp_start(server *s, tt_error *err);
 void tcp_stop(void);
 
+/* The witnesses of the ledger's policy (daemon/witnesses.c): started once the ledger is open,
+ * told of each committed group's size (and of a new ledger.witnesses entry), stopped last. */
+void witnesses_start(server *s);
+void witnesses_notify(uint64_t size, int policy_changed);
+void witnesses_stop(void);
+/* Each witness's cosigned size, lag and last error, into a status answer. */
+void witnesses_status(json_t *r);
+
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);
 

@@ -8,6 +8,8 @@
  * commits large groups and an idle one answers at once.
  */
 #define _GNU_SOURCE
+#include <curl/curl.h>
+
 #include "daemon.h"
 
 #include <errno.h>
@@ -149,6 +151,7 @@ static void add_counters(void *ctx, json_t *r)
     json_object_set_new(r, "appended", json_integer((json_int_t)atomic_load(&s->n_appended)));
     json_object_set_new(r, "refused", json_integer((json_int_t)atomic_load(&s->n_refused)));
     json_object_set_new(r, "commits", json_integer((json_int_t)atomic_load(&s->n_commits)));
+    witnesses_status(r);
 }
 
 static void job_free(job *j)
@@ -474,10 +477,13 @@ static void publish(server *s, const tt_append *it)
     free(b64);
 }
 
-static void publish_checkpoint(server *s)
+static void publish_checkpoint(server *s, int policy_changed)
 {
     char *note, *msg;
     size_t len;
+    uint64_t size = 0;
+    if (tt_ledger_head(s->ledger, &size, NULL, NULL) == TT_OK)
+        witnesses_notify(size, policy_changed);
     if (!feed_wanted(s) || tt_ledger_checkpoint(s->ledger, UINT64_MAX, &note, &len, NULL) != TT_OK)
         return;
     int n = asprintf(&msg, "checkpoint %s", note);
@@ -547,10 +553,13 @@ static void *acker(void *arg)
 {
     server *s = arg;
     job *j;
+    int policy_changed = 0;
     tt_thread_name("tt-acker");
     while ((j = queue_pop(&s->acks)) != NULL) {
         tt_append *it = &j->done;
         int group_end = j->group_end;
+        if (it->result.code == TT_OK && j->ev.type == TT_EV_WITNESSES)
+            policy_changed = 1;
         json_t *answer;
         if (it->result.code == TT_OK) {
             char hex[65];
@@ -564,8 +573,10 @@ static void *acker(void *arg)
                              (unsigned long long)it->seq, hex, (unsigned long long)it->time_ms);
                 send_text(s, &j->control, text, (size_t)len);
                 job_free(j);
-                if (group_end)
-                    publish_checkpoint(s);
+                if (group_end) {
+                    publish_checkpoint(s, policy_changed);
+                    policy_changed = 0;
+                }
                 continue;
             }
             answer = json_pack("{s:b, s:I, s:s, s:I}", "ok", 1, "seq", (json_int_t)it->seq, "hash",
@@ -585,8 +596,10 @@ static void *acker(void *arg)
             if (--b->pending == 0)
                 bulk_reply(s, b);
         }
-        if (group_end)
-            publish_checkpoint(s);
+        if (group_end) {
+            publish_checkpoint(s, policy_changed);
+            policy_changed = 0;
+        }
     }
     return NULL;
 }
@@ -755,6 +768,8 @@ int server_run(config *cfg)
         tt_ledger_close(s.ledger);
         return 1;
     }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    witnesses_start(&s);
     pthread_create(&sigt, NULL, signal_waiter, &s);
     pthread_create(&ack, NULL, acker, &s);
     pthread_create(&wr, NULL, writer, &s);
@@ -780,6 +795,8 @@ int server_run(config *cfg)
     queue_push(&s.acks, NULL);
     pthread_join(ack, NULL);
     pthread_join(sigt, NULL);
+    witnesses_stop();
+    curl_global_cleanup();
     tt_ledger_head(s.ledger, &size, NULL, NULL);
     logf_(&s, "INFO", "stopped cleanly: %llu entries, %llu appended and %llu refused this run",
           (unsigned long long)size, (unsigned long long)atomic_load(&s.n_appended),

@@ -52,7 +52,7 @@ check "and the pinned @noble fallback" \
 kill $WPID; wait $WPID 2>/dev/null; WPID=
 
 # man pages, completion, units, the tcmtrace user
-for m in man1/tcmtrace.1 man8/tcmtraced.8 man8/tcmtrace-web.8; do
+for m in man1/tcmtrace.1 man8/tcmtraced.8 man8/tcmtrace-web.8 man8/tcmtrace-witness.8; do
     groff -man -Tutf8 -ww -P-cbou "$D$P/share/man/$m" >"$WORK/man.txt" 2>"$WORK/man.err"
     check "man page $m renders without a warning" '[ ! -s "$WORK/man.err" ] && grep -q "SYNOPSIS" "$WORK/man.txt"' "$WORK/man.err"
 done

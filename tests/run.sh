@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs each test program given, the shell suites named in SUITES (e2e,
-# hostile, scenario, web, browser, crash, install), then the JSON Schema check over the shared fixtures,
+# hostile, scenario, web, peers, browser, crash, install), then the JSON Schema check over the shared fixtures,
 # every event body the rules test signed and every API message the e2e
 # suite saw; prints one summary line "N passed, N failed" (programs and
 # suites; each prints its own cases).
@@ -38,6 +38,7 @@ for suite in ${SUITES:-e2e hostile scenario web}; do
     hostile) BIN="$BUILD" run sh tests/hostile.sh ;;
     scenario) BIN="$BUILD" run sh tests/scenario.sh ;;
     web) BIN="$BUILD" run sh tests/web.sh ;;
+    peers) BIN="$BUILD" run sh tests/peers.sh ;;
     browser) BIN="$BUILD" run sh tests/browser.sh ;;
     crash) ROUNDS=${ROUNDS:-10} BIN="$BUILD" run sh tests/crashtest.sh ;;
     install) run sh tests/install.sh ;;

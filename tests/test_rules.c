@@ -1506,6 +1506,52 @@ static void test_limits_vectors(void **state)
     json_decref(v);
 }
 
+/* ledger.witnesses: only an authority; the policy must parse and give every witness a URL;
+ * the one in force is the latest */
+static void test_witness_policy(void **state)
+{
+    (void)state;
+    tt_keypair w1, w2;
+    uint8_t s1[32] = {41}, s2[32] = {42};
+    tt_keypair_from_seed(&w1, s1);
+    tt_keypair_from_seed(&w2, s2);
+    tt_verifier v1, v2;
+    tt_cosigner_init(&v1, "w.test/1", w1.pk, NULL);
+    tt_cosigner_init(&v2, "w.test/2", w2.pk, NULL);
+    char k1[TT_VKEY_MAX + 1], k2[TT_VKEY_MAX + 1], text[2048], nourl[1024], logkey[1024];
+    tt_verifier_format(&v1, k1, sizeof k1);
+    tt_verifier_format(&v2, k2, sizeof k2);
+    snprintf(text, sizeof text,
+             "witness a %s http://127.0.0.1:9\nwitness b %s http://127.0.0.1:10\n"
+             "group g 2 a b\nquorum g\n",
+             k1, k2);
+    snprintf(nourl, sizeof nourl, "witness a %s\nquorum a\n", k1);
+    tt_verifier lv;
+    tt_verifier_init(&lv, "log.test", w1.pk, NULL);
+    char lk[TT_VKEY_MAX + 1];
+    tt_verifier_format(&lv, lk, sizeof lk);
+    snprintf(logkey, sizeof logkey, "witness a %s http://x\nquorum a\n", lk);
+    NO(&T1, TT_ERR_FORBIDDEN, "authority", "ledger.witnesses", "{s:s}", "policy", text);
+    NO(&MKT, TT_ERR_MALFORMED, "has no URL", "ledger.witnesses", "{s:s}", "policy", nourl);
+    NO(&MKT, TT_ERR_KEY_FORMAT, "log key", "ledger.witnesses", "{s:s}", "policy", logkey);
+    NO(&MKT, TT_ERR_MALFORMED, "not defined above", "ledger.witnesses", "{s:s}", "policy",
+       "quorum nobody\n");
+    NO(&MKT, TT_ERR_MALFORMED, "lines of text", "ledger.witnesses", "{s:s}", "policy",
+       "quorum none\x01\n");
+    OK(&MKT, "ledger.witnesses", "{s:s}", "policy", "quorum none\n");
+    uint64_t first = last_seq;
+    json_t *rec;
+    assert_int_equal(tt_state_witnesses(L, &rec, NULL), TT_OK);
+    assert_int_equal(json_integer_value(json_object_get(rec, "seq")), first);
+    json_decref(rec);
+    OK(&MKT, "ledger.witnesses", "{s:s}", "policy", text);
+    uint64_t second = last_seq;
+    assert_int_equal(tt_state_witnesses(L, &rec, NULL), TT_OK);
+    assert_int_equal(json_integer_value(json_object_get(rec, "seq")), second);
+    assert_string_equal(json_string_value(json_object_get(rec, "policy")), text);
+    json_decref(rec);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1516,6 +1562,7 @@ int main(void)
         cmocka_unit_test(test_undone_writes_are_not_remembered), /* before T1 rotates its key */
         cmocka_unit_test(test_claims_are_checked),
         cmocka_unit_test(test_authorities),
+        cmocka_unit_test(test_witness_policy),
         cmocka_unit_test(test_scans_are_bounded),
         cmocka_unit_test(test_trace_pages),
         cmocka_unit_test(test_every_rule_refuses),

@@ -34,6 +34,15 @@ tt_err tt_api_init(tt_api *a, tt_ledger *l, tt_error *err);
 /* The answer to `req` (a new reference; NULL only when out of memory). */
 json_t *tt_api_read(const tt_api *a, json_t *req);
 
+/*
+ * The checkpoint to show and prove against: with a witness policy in the
+ * ledger, the largest checkpoint whose cosignatures meet it and that holds at
+ * least `need` entries (*met = 1); else the latest (*met = 0, or -1 when the
+ * ledger has no policy). The note carries the cosignatures kept for it.
+ */
+tt_err tt_api_checkpoint(const tt_api *a, uint64_t need, uint64_t *size, char **note, size_t *len,
+                         int *met, tt_error *err);
+
 /* {"ok":false,"error":{"code","message"}}; the default sentence when message is empty. */
 json_t *tt_api_error(tt_err code, const char *message);
 

@@ -40,7 +40,8 @@
     X(RELEASE, "batch.release")                                                                    \
     X(RECALL, "batch.recall")                                                                      \
     X(SELL, "batch.sell")                                                                          \
-    X(DESTROY, "batch.destroy")
+    X(DESTROY, "batch.destroy")                                                                    \
+    X(WITNESSES, "ledger.witnesses")
 
 typedef enum tt_event_type {
 #define TT_EV_ENUM_(name, str) TT_EV_##name,

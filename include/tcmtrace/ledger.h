@@ -87,6 +87,25 @@ tt_err tt_ledger_consistency_proof(tt_ledger *l, uint64_t size1, uint64_t size2,
 tt_err tt_ledger_checkpoint(tt_ledger *l, uint64_t size, char **note, size_t *len, tt_error *err);
 
 /*
+ * Keeps a witness's cosignature line (C2SP tlog-cosignature, as the witness
+ * answered; the caller has verified it) of the checkpoint of `size`, under
+ * the witness's key ID: a later one from the same witness replaces it.
+ */
+tt_err tt_ledger_put_cosig(tt_ledger *l, uint64_t size, uint32_t key_id, const char *line,
+                           size_t len, tt_error *err);
+
+/*
+ * The checkpoint of the largest size below `below` (UINT64_MAX: any) that
+ * witnesses cosigned, with their lines after the log's signature; its size in
+ * *size. TT_ERR_NOT_FOUND when none. A malloc'd note; free it.
+ */
+tt_err tt_ledger_cosigned_below(tt_ledger *l, uint64_t below, uint64_t *size, char **note,
+                                size_t *len, tt_error *err);
+
+/* The checkpoint of `size` with every cosignature kept for it (perhaps none). */
+tt_err tt_ledger_cosigned(tt_ledger *l, uint64_t size, char **note, size_t *len, tt_error *err);
+
+/*
  * Makes every later append also sign and store a checkpoint of the new
  * tree, in the same transaction, with `log_key` under the key name `origin`.
  * The key is copied and wiped on close.

@@ -129,6 +129,9 @@ tt_err tt_state_digest_record(tt_ledger *l, tt_error *err);
  */
 tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ctx, tt_error *err);
 
+/* The witness policy in force {"policy": text, "seq": its entry}; TT_ERR_NOT_FOUND if none. */
+tt_err tt_state_witnesses(tt_ledger *l, json_t **out, tt_error *err);
+
 /* The genesis record {"origin","log_key","market","authorities":[...]}. */
 tt_err tt_state_genesis(tt_ledger *l, json_t **out, tt_error *err);
 

@@ -265,7 +265,7 @@ check(!/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(r.text) && r.scroll
   const sig = Buffer.concat([Buffer.from(hexid, 'hex'), Buffer.from(ed.sign(Buffer.from(text), seed))]);
   const note = `${text}\n\u2014 ${name} ${sig.toString('base64')}\n`;
   r = await open('log-frames-a-trader', cases.genuine, async (page) => {
-    await page.route('**/api/v1/checkpoint', async (route) => {
+    await page.route('**/api/v1/checkpoint*', async (route) => {
       const resp = await route.fetch();
       const j = await resp.json();
       j.checkpoint = note;
@@ -306,7 +306,7 @@ check(r.verdict === 'failed' && /验证失败/.test(r.banner), 'an inclusion pro
   };
   r = await open('checkpoint-of-another-log', cases.genuine, async (page) => {
     let forged = null;
-    await page.route('**/api/v1/checkpoint', async (route) => {
+    await page.route('**/api/v1/checkpoint*', async (route) => {
       const resp = await route.fetch();
       const j = await resp.json();
       forged = resign(j.checkpoint);

@@ -167,13 +167,42 @@ function legacyLedger(c, cp, cpNote) {
 async function prove(c, cp, cpNote, seq) {
   const r = await fetch(api(`entries/${seq}/proof?size=${cp.size}`), { cache: 'no-store' });
   const bundle = v.parseBundle(await r.text());
-  if (bundle.note !== cpNote || bundle.index !== seq) throw new Error(`第 ${seq} 条记录的证明不属于已验证的检查点 (entry ${seq}: another checkpoint)`);
+  // the same checkpoint: its text (cosignatures may have been added in between)
+  if (bundle.note.slice(0, bundle.note.indexOf('\n\n') + 1) !== cpNote.slice(0, cpNote.indexOf('\n\n') + 1) || bundle.index !== seq) throw new Error(`第 ${seq} 条记录的证明不属于已验证的检查点 (entry ${seq}: another checkpoint)`);
   const entry = v.decodeEntry(bundle.entry);
   const leaf = await v.leafHash(c, bundle.entry);
   const signed = (await v.eventSigned(c, entry, cp.origin)) || (seq !== 0 && (await legacyLedger(c, cp, cpNote)) && (await v.eventSigned(c, entry, cp.origin, true)));
   if (entry.seq !== seq || !signed || !(await v.inclusionHolds(c, seq, cp.size, leaf, bundle.proof, cp.root)))
     throw new Error(`第 ${seq} 条记录的签名或默克尔证明不成立 (entry ${seq} does not verify)`);
   return { seq, leaf, entry, body: JSON.parse(td.decode(entry.body)) };
+}
+
+// The ledger's witness policy, checked here: its entry proved and signed by an authority of
+// the proved genesis, the checkpoint's cosignatures verified against it. null when the
+// ledger has none (and this phone never saw one); {cosigned, required, met} otherwise.
+async function witnessed(c, cp, cpNote, answer) {
+  const pinKey = 'tcmtrace.policy.' + cp.origin;
+  let pinned = 0;
+  try { pinned = Number(localStorage.getItem(pinKey) || 0); } catch { pinned = 0; }
+  const w = answer.witnesses;
+  if (!w) {
+    if (pinned) throw new Error(`服务器未给出本机曾见过的见证策略（第 ${pinned} 条记录）(the server hides the witness policy this phone saw)`);
+    return null;
+  }
+  if (w.seq < pinned) throw new Error('服务器给出的见证策略比本机见过的旧 (an older witness policy than this phone saw)');
+  const [pe, genesis] = await Promise.all([prove(c, cp, cpNote, w.seq), prove(c, cp, cpNote, 0)]);
+  const authorities = (genesis.body.authorities || []).map((a) => a.key);
+  if (pe.body.type !== 'ledger.witnesses' || pe.body.policy !== w.policy || !authorities.includes(btoa(String.fromCharCode(...pe.entry.actor))))
+    throw new Error(`第 ${w.seq} 条记录不是市场管理方发布的这份见证策略 (entry ${w.seq} is not an authority's witness policy)`);
+  const r = await v.checkWitnesses(c, v.parsePolicy(w.policy), cpNote);
+  if (r.met) try { localStorage.setItem(pinKey, String(w.seq)); } catch { /* private mode: no pin */ }
+  return r;
+}
+
+function showWitnessed(r) {
+  if (!r) return;
+  document.getElementById('banner').append(el('div', { class: 'count', id: 'witnessed' },
+    ...bi(`已由 ${r.cosigned} 个见证方共同签署（要求 ${r.required} 个）`, `cosigned by ${r.cosigned} witness${r.cosigned === 1 ? '' : 'es'} (${r.required} required)`)));
 }
 
 const spaced = (code) => code.replace(/(\d{4})(?=\d)/g, '$1 ');
@@ -260,8 +289,6 @@ async function main() {
   if (br.status === 404 || (typed && br.status === 400)) return typed ? unknownCode(code) : suspect(['账本中没有这个追溯码', 'this ledger has no such trace code']);
   if (br.status !== 200) throw new Error('the ledger did not answer');
   const b = br.body.batch;
-  const cpr = await getJSON(api('checkpoint'));
-  const cp = await v.verifyCheckpoint(c, vk, cpr.body.checkpoint);
   // the lot's history and its ancestors', each entry proved
   const up = (await getJSON(api(`batches/${code}/trace?direction=up&limit=50`))).body.trace.nodes;
   const lots = [{ id: code, events: br.body.events, batch: b }];
@@ -271,6 +298,14 @@ async function main() {
   for (const id of cutoff.keys()) {
     const r = (await getJSON(api('batches/' + id))).body;
     lots.push({ id, events: r.events, batch: r.batch });
+  }
+  const cpr = await getJSON(api('checkpoint?need=' + (Math.max(0, ...lots.flatMap((l) => l.events.map((e) => e.seq))) + 1)));
+  const cp = await v.verifyCheckpoint(c, vk, cpr.body.checkpoint);
+  // a checkpoint short of the witness policy's quorum is not believed, whatever it proves
+  const wit = await witnessed(c, cp, cpr.body.checkpoint, cpr.body);
+  if (wit && !wit.met) {
+    banner('failed', [`见证不足：已由 ${wit.cosigned} 个见证方共同签署（要求 ${wit.required} 个）。本页无法确认账本未被改写，请勿据此判断真伪。`, `cosigned by ${wit.cosigned} of the ${wit.required} witnesses required: the ledger's view cannot be trusted`]);
+    return finish({ verdict: 'failed', why: 'witnesses', witnessed: wit });
   }
   const seqs = [...new Set(lots.flatMap((l) => l.events.map((e) => e.seq)))].sort((a, z) => a - z).slice(-120);
   const codeOf = new Map(lots.flatMap((l) => l.events.map((e) => [e.seq, l.id])));
@@ -437,7 +472,8 @@ async function main() {
     detail = detail ? [detail[0] + ' ' + note[0], detail[1] + '; ' + note[1]] : note;
   }
   banner(verdict === 'ok' && typed ? 'unchecked' : verdict, detail, verified);
-  finish({ verdict, verified, crypto: c.name, contradicted: lied, label: typed ? 'unchecked' : 'checked', custody: timeline.map((x) => x.seq), notices: notices.map((f) => f.x.seq),
+  showWitnessed(wit);
+  finish({ verdict, verified, crypto: c.name, contradicted: lied, witnessed: wit, label: typed ? 'unchecked' : 'checked', custody: timeline.map((x) => x.seq), notices: notices.map((f) => f.x.seq),
     described: !!desc, inspections: judged.map((x) => ({ seq: x.seq, verdict: x.verdict, server: x.server })) });
 }
 

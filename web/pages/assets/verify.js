@@ -25,12 +25,13 @@ export function unb64(s, url = false) {
 export const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 export const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
-// name+hexid+base64(0x01 || key): the C2SP signed-note verifier key
-export async function parseVkey(c, vkey) {
+// name+hexid+base64(type || key): the C2SP signed-note verifier key (type 0x01), or a
+// witness's cosigner key (type 0x04, C2SP tlog-cosignature)
+export async function parseVkey(c, vkey, type = 1) {
   const first = vkey.indexOf('+'), second = vkey.indexOf('+', first + 1);
   const name = vkey.slice(0, first), id = vkey.slice(first + 1, second);
   const raw = unb64(vkey.slice(second + 1));
-  if (raw.length !== 33 || raw[0] !== 1) throw new Error('not an Ed25519 verifier key');
+  if (raw.length !== 33 || raw[0] !== type) throw new Error(type === 1 ? 'not an Ed25519 verifier key' : 'not an Ed25519 cosigner key');
   const keyId = (await c.sha256(concat(te.encode(name + '\n'), raw))).slice(0, 4);
   if (toHex(keyId) !== id) throw new Error('the verifier key ID does not match its key');
   return { name, keyId, pub: raw.slice(1) };
@@ -131,4 +132,60 @@ export function parseBundle(text) {
   let i = 3;
   for (; lines[i]; i++) proof.push(unb64(lines[i]));
   return { entry: unb64(lines[1].slice(6)), index: Number(lines[2].slice(6)), proof, note: lines.slice(i + 1).join('\n') };
+}
+
+// A witness policy (docs/peers.md), read as core/policy.c reads it:
+// {witnesses: [{label, vkey}], groups: {label: {k, members}}, quorum: label or null}.
+export function parsePolicy(text) {
+  const witnesses = [], groups = {}, defined = new Set();
+  let quorum = null, quorums = 0;
+  for (const raw of text.split('\n')) {
+    const w = raw.replace(/#.*/, '').split(/[ \t\r]+/).filter(Boolean);
+    if (!w.length) continue;
+    if (w[0] === 'witness' && (w.length === 3 || w.length === 4) && !defined.has(w[1])) {
+      witnesses.push({ label: w[1], vkey: w[2] });
+      defined.add(w[1]);
+    } else if (w[0] === 'group' && w.length >= 4 && !defined.has(w[1])) {
+      const members = w.slice(3);
+      if (!members.every((m) => defined.has(m)) || new Set(members).size !== members.length) throw new Error('a policy group names a label not defined above it');
+      const k = w[2] === 'all' ? members.length : w[2] === 'any' ? 1 : /^[1-9][0-9]*$/.test(w[2]) ? Number(w[2]) : 0;
+      if (k < 1 || k > members.length) throw new Error('a policy group\'s threshold is out of range');
+      groups[w[1]] = { k, members };
+      defined.add(w[1]);
+    } else if (w[0] === 'quorum' && w.length === 2 && ++quorums === 1) {
+      if (w[1] !== 'none' && !defined.has(w[1])) throw new Error('the policy\'s quorum is not defined');
+      quorum = w[1] === 'none' ? null : w[1];
+    } else throw new Error('the witness policy does not parse');
+  }
+  if (witnesses.length && !quorums) throw new Error('the witness policy has no quorum');
+  return { witnesses, groups, quorum };
+}
+
+// Which of the policy's witnesses cosigned the checkpoint note (cosignature/v1 over
+// "cosignature/v1\ntime T\n" || its text), and whether the quorum is met:
+// {cosigned, required, met}. A witness's cosignature that does not verify is an error.
+export async function checkWitnesses(c, policy, note) {
+  const cut = note.indexOf('\n\n');
+  const text = note.slice(0, cut + 1);
+  const yes = new Set();
+  const keys = await Promise.all(policy.witnesses.map((w) => parseVkey(c, w.vkey, 4)));
+  for (const line of note.slice(cut + 2).split('\n')) {
+    if (!line.startsWith('\u2014 ')) continue;
+    const sp = line.lastIndexOf(' ');
+    const name = line.slice(2, sp), blob = unb64(line.slice(sp + 1));
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i].name !== name || !equal(blob.slice(0, 4), keys[i].keyId)) continue;
+      const ts = blob.length === 76 ? u64(blob, 4) : 0;
+      const msg = concat(te.encode(`cosignature/v1\ntime ${ts}\n`), te.encode(text));
+      if (blob.length !== 76 || ts === 0 || !(await c.verify(keys[i].pub, blob.slice(12), msg))) throw new Error(`witness ${policy.witnesses[i].label}'s cosignature does not verify`);
+      yes.add(policy.witnesses[i].label);
+    }
+  }
+  const met = (label) => (policy.groups[label] ? policy.groups[label].members.filter(met).length >= policy.groups[label].k : yes.has(label));
+  const least = (label) => {
+    const g = policy.groups[label];
+    if (!g) return 1;
+    return g.members.map(least).sort((a, z) => a - z).slice(0, g.k).reduce((n, x) => n + x, 0);
+  };
+  return { cosigned: yes.size, required: policy.quorum ? least(policy.quorum) : 0, met: policy.quorum ? met(policy.quorum) : true };
 }

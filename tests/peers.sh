@@ -1,0 +1,204 @@
+#!/bin/sh
+# Peers on loopback, each in its own directory and on its own free port:
+# tcmtrace-witness against a log written by the test's own code
+# (tests/witness_check.py), kill -9 and a restart of the witness; then a
+# market ledger whose daemon asks two witnesses, a witness down, and the
+# cosigned checkpoint served and checked. Prints "peers: N passed, N failed".
+set -u
+BIN=${BIN:-build}
+BIN=$(cd "$BIN" && pwd)
+. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tcmtrace-peers-XXXXXX")
+TW="$BIN/tcmtrace-witness"
+PY=/usr/bin/python3
+W_PIDS=""
+trap 'stop_daemon; for p in $W_PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT INT TERM
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "pass $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | tail -20; }
+free_port() { $PY -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+# start_witness DIR PORT [ARGS]: sets W_PID once it answers
+start_witness() {
+    sw_dir=$1 sw_port=$2
+    shift 2
+    "$TW" run "$sw_dir" --listen "127.0.0.1:$sw_port" "$@" >>"$sw_dir.log" 2>&1 &
+    W_PID=$!
+    W_PIDS="$W_PIDS $W_PID"
+    for i in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$sw_port/" && return 0
+        kill -0 "$W_PID" 2>/dev/null || { cat "$sw_dir.log"; return 1; }
+        sleep 0.05
+    done
+    return 1
+}
+
+# ---- the witness on its own, against a log that is not tcmtrace's ------------------------------
+echo "witness pass" >"$WORK/wpass"
+chmod 600 "$WORK/wpass"
+if "$TW" init "$WORK/w1" --name witness.test/w1 --passphrase-file "$WORK/wpass" >"$WORK/out" 2>&1 &&
+    grep -q "witness.test/w1+" "$WORK/out"; then
+    pass "init makes a witness and prints its verifier key"
+else
+    fail "witness init" "$WORK/out"
+fi
+MODE=$(stat -c %a "$WORK/w1/witness.key")
+[ "$MODE" = 600 ] && grep -q "^sealed: " "$WORK/w1/witness.key" &&
+    pass "witness.key is 0600 and sealed" || fail "witness.key mode $MODE or unsealed"
+"$TW" init "$WORK/w1" --name witness.test/w1 --passphrase-file "$WORK/wpass" >"$WORK/out" 2>&1
+[ $? = 3 ] && grep -q "already holds a witness" "$WORK/out" &&
+    pass "init refuses a directory that already holds a witness" || fail "second init" "$WORK/out"
+"$TW" init "$WORK/w0" --name "bad name" --unsealed-key >"$WORK/out" 2>&1
+[ $? = 2 ] && grep -q -- "--name" "$WORK/out" && pass "init refuses a name with a space, saying what a name is" ||
+    fail "bad name" "$WORK/out"
+echo "wrong" >"$WORK/wrongpass"
+"$TW" run "$WORK/w1" --listen 127.0.0.1:1 --passphrase-file "$WORK/wrongpass" >"$WORK/out" 2>&1
+[ $? = 3 ] && grep -qi "passphrase" "$WORK/out" && pass "run with a wrong passphrase stops and says so" ||
+    fail "wrong passphrase" "$WORK/out"
+
+P1=$(free_port)
+start_witness "$WORK/w1" "$P1" --passphrase-file "$WORK/wpass" --address-rate 1000 || exit 1
+if $PY "$HERE/witness_check.py" phase1 "http://127.0.0.1:$P1" "$WORK/w1" "$W_PID" >"$WORK/py.out" 2>&1; then
+    pass "an independent log (Python): tlog-witness and cosignature/v1 ($(tail -1 "$WORK/py.out"))"
+else
+    fail "witness_check phase1" "$WORK/py.out"
+fi
+kill -9 "$W_PID"
+wait "$W_PID" 2>/dev/null
+start_witness "$WORK/w1" "$P1" --passphrase-file "$WORK/wpass" || exit 1
+if $PY "$HERE/witness_check.py" phase2 "http://127.0.0.1:$P1" "$WORK/w1" "$WORK/log-a.json" >"$WORK/py.out" 2>&1; then
+    pass "after kill -9 the witness remembers what it cosigned ($(tail -1 "$WORK/py.out"))"
+else
+    fail "witness_check phase2" "$WORK/py.out"
+fi
+grep -q "REFUSED example.test/log-a: size 14 is not consistent" "$WORK/w1.log" &&
+    pass "the fork is logged with the checkpoint the log signed (evidence)" || fail "no evidence of the fork" "$WORK/w1.log"
+stop_pid "$W_PID" tcmtrace-witness
+# the rate per address
+start_witness "$WORK/w1" "$P1" --passphrase-file "$WORK/wpass" --address-rate 1 || exit 1
+n429=0
+for i in 1 2 3 4 5 6; do
+    c=$(curl -s -o /dev/null -w '%{http_code}' --data-binary 'old 0' "http://127.0.0.1:$P1/add-checkpoint")
+    [ "$c" = 429 ] && n429=$((n429 + 1))
+done
+[ "$n429" -ge 3 ] && pass "--address-rate 1: a burst from one address gets 429 ($n429 of 6)" ||
+    fail "address rate: $n429 of 6 refused"
+stop_pid "$W_PID" tcmtrace-witness
+
+# ---- a market ledger whose daemon asks three witnesses, two of which must cosign -------------
+KEYS="$WORK/keys" L="$WORK/ledger"
+mkdir -p "$KEYS"
+export TCMTRACE_DIR="$L"
+for who in mkt grower; do "$TT" key new "$KEYS/$who.key" --unsealed >/dev/null; done
+WPORT=$(free_port)
+"$TTD" init "$L" --origin tcmtrace.test/peers --market 重庆解放路中药材专业市场 \
+    --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name 市场管理处 \
+    --base-url "http://127.0.0.1:$WPORT/peers" --unsealed-log-key >/dev/null || exit 1
+start_daemon "$L" "$WORK/daemon.log" || exit 1
+as mkt actor enroll --id GROWER-01 --pubkey "$KEYS/grower.key.pub" --name 王建国 --org 石柱县黄连合作社 \
+    --licence "渝 2026-G1" --role grower >/dev/null || { echo "setup: enroll"; exit 1; }
+POLICY="$WORK/policy"
+: >"$POLICY"
+for w in w2 w3 w4; do
+    "$TW" init "$WORK/$w" --name "witness.test/$w" --unsealed-key >/dev/null || exit 1
+    echo "log tcmtrace.test/peers $(cat "$L/log.vkey")" >>"$WORK/$w/logs"
+    eval "P_$w=\$(free_port)"
+    eval "port=\$P_$w"
+    start_witness "$WORK/$w" "$port" || exit 1
+    eval "PID_$w=\$W_PID"
+    echo "witness $w $(cat "$WORK/$w/witness.vkey") http://127.0.0.1:$port" >>"$POLICY"
+done
+printf 'group two-of-three 2 w2 w3 w4\nquorum two-of-three\n' >>"$POLICY"
+# what is refused before anything is signed
+printf 'witness w9 %s\nquorum w9\n' "$(cat "$WORK/w2/witness.vkey")" >"$WORK/nourl"
+as mkt witnesses publish "$WORK/nourl" >"$WORK/out" 2>&1
+[ $? = 2 ] && grep -q "has no URL" "$WORK/out" && pass "a policy naming a witness without a URL is refused before signing" ||
+    fail "policy without URL" "$WORK/out"
+as grower witnesses publish "$POLICY" >"$WORK/out" 2>&1
+[ $? = 1 ] && grep -q "market authority" "$WORK/out" && pass "only an authority may publish the witness policy" ||
+    fail "policy by a grower" "$WORK/out"
+if as mkt witnesses publish "$POLICY" >"$WORK/out" 2>&1 && grep -q "3 个见证方，要求 2 个" "$WORK/out"; then
+    pass "the authority publishes the policy: 3 witnesses, 2 to cosign"
+else
+    fail "publish policy" "$WORK/out"
+fi
+CODE=$(as grower register --herb 黄连 --qty 50kg --province 重庆市 --city 重庆市 --county 石柱县 --base 黄水基地 --harvest 2026-10-20 --grade 一等 --processing 晒干 2>"$WORK/err" | grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' | head -1 | tr -d ' ')
+[ -n "$CODE" ] || { echo "setup: register"; cat "$WORK/err"; exit 1; }
+# wait for the three to cosign the latest
+for i in $(seq 100); do
+    "$TT" --json witnesses >"$WORK/wst" 2>&1
+    $PY -c "import json,sys; w=json.load(open(sys.argv[1]))['witnesses']; sys.exit(0 if len(w)==3 and all(x['lag']==0 for x in w) else 1)" "$WORK/wst" && break
+    sleep 0.1
+done
+$PY -c "import json,sys; w=json.load(open(sys.argv[1]))['witnesses']; sys.exit(0 if len(w)==3 and all(x['lag']==0 and x['cosigned_size']>0 for x in w) else 1)" "$WORK/wst" &&
+    pass "status: each of the three witnesses has cosigned the latest checkpoint (lag 0)" || fail "witness lag" "$WORK/wst"
+"$TT" checkpoint >"$WORK/out" 2>&1
+grep -q "已由 3 个见证方共同签署（要求 2 个）" "$WORK/out" && pass "tcmtrace checkpoint: 已由 3 个见证方共同签署（要求 2 个）" ||
+    fail "checkpoint with witnesses" "$WORK/out"
+"$TT" verify "$CODE" >"$WORK/out" 2>&1 && pass "verify proves the lot against the cosigned checkpoint" || fail "verify" "$WORK/out"
+"$BIN/tcmtrace-web" "$L" --listen "127.0.0.1:$WPORT" >>"$WORK/web.log" 2>&1 &
+WEB_PID=$!
+W_PIDS="$W_PIDS $WEB_PID"
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$WPORT/" && break; sleep 0.05; done
+if $PY "$HERE/witness_check.py" cosigned "http://127.0.0.1:$WPORT/peers/log/checkpoint" "$L/log.vkey" \
+    "$WORK/w2" "$WORK/w3" "$WORK/w4" >"$WORK/py.out" 2>&1 && grep -q "cosigned 3" "$WORK/py.out"; then
+    pass "/log/checkpoint carries the three cosignatures, each checked here ($(tail -1 "$WORK/py.out"))"
+else
+    fail "served cosigned checkpoint" "$WORK/py.out"
+fi
+# the phone page checks the cosignatures itself (Chromium)
+SCREENS=${SCREENS:-$HERE/../build/screens}
+mkdir -p "$SCREENS"
+label_url() { "$TT" --json label "$1" --out "$WORK/l.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p'; }
+if timeout -k 5 300 node "$HERE/browser/witnessed.mjs" met "$(label_url "$CODE")" "$SCREENS" 3 2 >"$WORK/node.out" 2>&1; then
+    pass "the phone page: 正品, 已由 3 个见证方共同签署（要求 2 个）, counted on the phone ($(tail -1 "$WORK/node.out"))"
+else
+    fail "phone page with witnesses" "$WORK/node.out"
+fi
+# one witness down: the writer goes on, two still make the quorum
+kill -9 "$PID_w4"
+wait "$PID_w4" 2>/dev/null
+CODE2=$(as grower register --herb 黄连 --qty 20kg --province 重庆市 --city 重庆市 --county 石柱县 --base 黄水基地 --harvest 2026-10-21 --grade 一等 --processing 晒干 2>"$WORK/err" | grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' | head -1 | tr -d ' ')
+[ -n "$CODE2" ] && pass "with a witness down the daemon still acknowledges a registration" || fail "register with w4 down" "$WORK/err"
+"$TT" verify "$CODE2" >"$WORK/out" 2>&1 && pass "a witness down: 2 of 3 still cosign, the new lot verifies" || fail "verify with w4 down" "$WORK/out"
+for i in $(seq 50); do
+    "$TT" witnesses >"$WORK/out" 2>&1
+    grep -q "w4.*未应答" "$WORK/out" && break
+    sleep 0.1
+done
+grep -q "w4.*未应答" "$WORK/out" && grep -q "w4: not reached" "$WORK/out" && pass "tcmtrace witnesses shows w4 failing, and why" ||
+    fail "witnesses with w4 down" "$WORK/out"
+# two down: short of the quorum, a new lot cannot be proved
+kill -9 "$PID_w3"
+wait "$PID_w3" 2>/dev/null
+CODE3=$(as grower register --herb 黄连 --qty 10kg --province 重庆市 --city 重庆市 --county 石柱县 --base 黄水基地 --harvest 2026-10-22 --grade 一等 --processing 晒干 2>"$WORK/err" | grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' | head -1 | tr -d ' ')
+"$TT" verify "$CODE3" >"$WORK/out" 2>&1
+[ $? = 4 ] && grep -q "见证不足：已由 1 个见证方共同签署（要求 2 个）" "$WORK/out" &&
+    pass "two witnesses down: verify of a new lot exits 4, 见证不足 (1 of 2)" || fail "verify short of the quorum" "$WORK/out"
+if timeout -k 5 300 node "$HERE/browser/witnessed.mjs" short "$(label_url "$CODE3")" "$SCREENS" 1 2 >"$WORK/node.out" 2>&1; then
+    pass "the phone page of that lot: 见证不足, not 正品 ($(tail -1 "$WORK/node.out"))"
+else
+    fail "phone page short of the quorum" "$WORK/node.out"
+fi
+if $PY "$HERE/witness_check.py" cosigned "http://127.0.0.1:$WPORT/peers/log/checkpoint" "$L/log.vkey" \
+    "$WORK/w2" "$WORK/w3" "$WORK/w4" >"$WORK/py.out" 2>&1 && grep -q "cosigned [23]" "$WORK/py.out"; then
+    pass "/log/checkpoint still serves the last checkpoint the quorum cosigned ($(tail -1 "$WORK/py.out"))"
+else
+    fail "served checkpoint short of quorum" "$WORK/py.out"
+fi
+# w3 back: the daemon catches it up from what it had cosigned, and the lot verifies
+start_witness "$WORK/w3" "$P_w3" || exit 1
+for i in $(seq 150); do
+    "$TT" verify "$CODE3" >"$WORK/out" 2>&1 && break
+    sleep 0.1
+done
+"$TT" verify "$CODE3" >"$WORK/out" 2>&1 && pass "w3 back: the daemon catches it up and the lot verifies" || fail "verify after w3 is back" "$WORK/out"
+# the server hides the policy: a CLI that saw it refuses
+stop_pid "$WEB_PID" tcmtrace-web
+stop_daemon
+
+echo
+echo "peers: $passed passed, $failed failed"
+PEERS_CHECKS=24
+[ $((passed + failed)) = "$PEERS_CHECKS" ] || { echo "FAIL $((passed + failed)) peers checks ran, $PEERS_CHECKS expected"; exit 1; }
+[ "$failed" = 0 ] && [ "$DAEMON_BAD" = 0 ]
