@@ -16,7 +16,7 @@ OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?=
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -fPIC \
-            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I/usr/include/freetype2
+            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Icore -I/usr/include/freetype2
 LDFLAGS  += $(SAN)
 LIBS     := -lsodium -lnettle -llmdb -ljansson -lpthread -lz
 NNLIBS   := -lnanomsg
@@ -34,7 +34,9 @@ DEB_PKGS := build-essential pkg-config libsodium-dev liblmdb-dev libnanomsg-dev 
             libmicrohttpd-dev libcurl4-gnutls-dev nettle-dev zlib1g-dev python3-yaml python3-cryptography curl openssl \
             clang libclang-rt-14-dev valgrind chromium
 
-CORE_SRC := $(wildcard core/*.c)
+# core/ by layer: base (bytes, errors, keys), log (entries, Merkle tree, notes, labels), store
+# (LMDB), rules (events and their rules), query (reads, audit, the API), peers (witnesses)
+CORE_SRC := $(wildcard core/base/*.c core/log/*.c core/store/*.c core/rules/*.c core/query/*.c core/peers/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -121,7 +123,7 @@ $(DEPS_OK): Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*.h daemon/*.h cli/*.h web/*.h witness/*.h) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(wildcard include/tcmtrace/*.h core/*/*.h daemon/*.h cli/*.h web/*.h witness/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -226,8 +228,8 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 FUZZERS := entry event note proof label api frame rec jsonin stored
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/libtcmtrace.a
-	$(CC) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS) $(NNLIBS)
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/daemon/log.o $(BUILD)/daemon/witnesses.o $(BUILD)/libtcmtrace.a
+	$(CC) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS) $(NNLIBS) $(CURLLIBS)
 
 fuzz-build: | $(DEPS_OK)
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 \

@@ -73,6 +73,8 @@ int cli_agent_sign(const uint8_t pk[32], const uint8_t *msg, size_t len, uint8_t
 int cmd_agent(cli *c, int argc, char **argv);
 /* The trusted log verifier key: --log-key, TCMTRACE_LOG_KEY or DIR/log.vkey. */
 int cli_log_verifier(cli *c, tt_verifier *v);
+/* The event type being submitted (NULL: none), for cli_fail's own sentences (cli/say.c). */
+void cli_submitting(const char *type);
 /* Prints an error line "tcmtrace: CODE: message" and returns `ex`. */
 int cli_fail(int ex, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -123,25 +123,6 @@ size_t queue_pop_many(queue *q, job **out, size_t max, int *saw_end)
     return n;
 }
 
-void logf_(server *s, const char *level, const char *fmt, ...)
-{
-    if (s->cfg.quiet && strcmp(level, "ERROR") != 0)
-        return;
-    char when[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    flockfile(stderr);
-    fprintf(stderr, "%s %-5s ", when, level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    funlockfile(stderr);
-    va_end(ap);
-}
-
 /* The daemon's counters in a status answer. */
 static void add_counters(void *ctx, json_t *r)
 {

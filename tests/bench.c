@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 #include "tcmtrace/tcmtrace.h"
 
 #define ORIGIN "tcmtrace.bench/cq"

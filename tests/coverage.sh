@@ -2,7 +2,7 @@
 # make coverage: line and branch coverage (gcov, lcov from Debian) of a build made with
 # --coverage in BUILD (default build/cov): first of the unit tests alone, then of the unit
 # tests and the e2e, hostile, scenario and web suites together. Prints a table a directory,
-# and, for the rules (core/state.c, core/limits.c, core/event.c), every function the unit
+# and, for the rules (core/rules/state.c, core/rules/limits.c, core/rules/event.c), every function the unit
 # tests leave short of full line coverage. The figures go into docs/testing.md by hand.
 set -u
 BUILD=${1:-build/cov}
@@ -36,7 +36,7 @@ for d in core cli daemon web; do
 done
 echo
 echo "rule functions the unit tests leave short of full line coverage:"
-for f in state.c limits.c event.c; do
+for f in rules/state.c rules/limits.c rules/event.c; do
     lcov -q $RC -e "$OUT/unit.info" "$(pwd)/core/$f" -o "$OUT/part.info" >/dev/null 2>&1
     # FN:line,name / FNDA:count,name give the functions; DA:line,count the lines
     awk -F'[:,]' -v file="$f" '

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 
 int main(int argc, char **argv)
 {

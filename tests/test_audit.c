@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 
 #define ORIGIN "tcmtrace.test/audit"
 #define NENTRIES 40

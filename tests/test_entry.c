@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 
 #define ORIGIN "tcmtrace.test/entry"
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/jsonin.h"
+#include "../core/query/jsonin.h"
 
 static char *dump(const json_t *v)
 {

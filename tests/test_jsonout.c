@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 #include "tcmtrace/api.h"
 
 static void same(const json_t *v, size_t flags)

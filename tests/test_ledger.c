@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 
 #include <sodium.h>
 #include <stdio.h>

@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <time.h>
 
-#include "../core/ledger_internal.h"
+#include "../core/store/ledger_internal.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/limits.h"
 #include "tcmtrace/state.h"

@@ -87,6 +87,18 @@ tt_err tt_ledger_consistency_proof(tt_ledger *l, uint64_t size1, uint64_t size2,
 tt_err tt_ledger_checkpoint(tt_ledger *l, uint64_t size, char **note, size_t *len, tt_error *err);
 
 /*
+ * Keeps another log's signed checkpoint of `size` as this ledger's (a
+ * follower's: it signs none of its own). Its root must be this ledger's root
+ * at `size` (TT_ERR_BAD_PROOF otherwise); the note is the log's signature
+ * lines only, its cosignatures go to tt_ledger_put_cosig.
+ */
+tt_err tt_ledger_put_checkpoint(tt_ledger *l, uint64_t size, const char *note, size_t len,
+                                tt_error *err);
+
+/* A Merkle builder holding this ledger's first `size` leaves (its complete subtrees' roots). */
+tt_err tt_ledger_builder(tt_ledger *l, uint64_t size, tt_merkle_builder *b, tt_error *err);
+
+/*
  * Keeps a witness's cosignature line (C2SP tlog-cosignature, as the witness
  * answered; the caller has verified it) of the checkpoint of `size`, under
  * the witness's key ID: a later one from the same witness replaces it.
@@ -110,6 +122,10 @@ tt_err tt_ledger_cosigned(tt_ledger *l, uint64_t size, char **note, size_t *len,
  * tree, in the same transaction, with `log_key` under the key name `origin`.
  * The key is copied and wiped on close.
  */
+/* The origin appended events are signed for (a follower's, which signs no checkpoint);
+ * NULL: events of a legacy ledger, signed before events named their ledger. */
+tt_err tt_ledger_set_origin(tt_ledger *l, const char *origin, tt_error *err);
+
 tt_err tt_ledger_set_signer(tt_ledger *l, const char *origin, const tt_keypair *log_key,
                             tt_error *err);
 
@@ -140,6 +156,9 @@ typedef struct tt_append {
      * that the writer does not deflate it (checked before it is stored) */
     const uint8_t *stored_body;
     size_t stored_body_len;
+    /* optional: the entry's time (a follower replaying another log's entry), used in place of
+     * the append's now_ms when not 0 (never earlier than the entry before) */
+    uint64_t at_ms;
     /* results */
     tt_error result; /* TT_OK when appended, else why it was refused */
     uint64_t seq;

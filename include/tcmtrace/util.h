@@ -59,4 +59,7 @@ size_t tt_work_threads(void);
  * /proc/PID/task/TID/comm show it: "tt-writer", "tt-worker" and the like. */
 void tt_thread_name(const char *name);
 
+/* The current UTC time in milliseconds (declared in ledger.h too). */
+uint64_t tt_now_ms(void);
+
 #endif

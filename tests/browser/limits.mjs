@@ -1,5 +1,5 @@
 // limits.mjs: the phone page's own judge (web/pages/assets/limits.js) against the vectors
-// core/limits.c is held to in tests/test_rules.c (tests/data/limits-vectors.json).
+// core/rules/limits.c is held to in tests/test_rules.c (tests/data/limits-vectors.json).
 // Prints "limits: N passed, N failed".
 import { readFileSync } from 'node:fs';
 import { judge } from '../../web/pages/assets/limits.js';

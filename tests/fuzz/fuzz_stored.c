@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/ledger_internal.h"
+#include "../../core/store/ledger_internal.h"
 #include "tcmtrace/tcmtrace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 #include "tcmtrace/api.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/tracecode.h"

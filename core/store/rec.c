@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "ledger_internal.h"
+#include "base/buf.h"
+#include "store/ledger_internal.h"
 
 #define DEPTH_MAX 32
 

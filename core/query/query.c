@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 #include "tcmtrace/api.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/state.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 #include "tcmtrace/merkle.h"
 
 /* A decimal of 1..max with no leading zero, ending at *end. */

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 
 #define KEY_MAX 40
 

@@ -15,7 +15,7 @@
  * batch replayed — the rules callback sees a fresh transaction each time.
  */
 #define _GNU_SOURCE
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 #include "tcmtrace/scans.h"
 #include "tcmtrace/sha256.h"
 
@@ -44,13 +44,6 @@ static const char *const db_names[TT_DB_COUNT] = {
 #define INITIAL_MAP (64u << 20)
 #define HEAD_SIZE (8 + TT_HASH_SIZE + 8)
 #define MAX_RETRIES 8
-
-uint64_t tt_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 tt_err tt_mdb_fail(tt_error *err, int rc, const char *what)
 {
@@ -398,6 +391,32 @@ static tt_err op_consistency(struct tt_txn *t, uint64_t a, uint64_t b, void *out
     return tt_merkle_consistency_proof(a, b, tt_merkle_read_txn, t, out, len);
 }
 
+static tt_err op_builder(struct tt_txn *t, uint64_t a, uint64_t b, void *out, size_t *len)
+{
+    (void)b;
+    (void)len;
+    tt_merkle_builder *mb = out;
+    tt_merkle_builder_init(mb);
+    uint64_t before = 0;
+    for (int level = 63; level >= 0; level--) {
+        if (!((a >> level) & 1))
+            continue;
+        tt_err rc = tt_merkle_read_txn(t, tt_merkle_stored_index((unsigned)level, before >> level),
+                                       mb->stack[mb->depth]);
+        if (rc != TT_OK)
+            return rc;
+        mb->depth++;
+        before += (uint64_t)1 << level;
+    }
+    mb->size = a;
+    return TT_OK;
+}
+
+tt_err tt_ledger_builder(tt_ledger *l, uint64_t size, tt_merkle_builder *b, tt_error *err)
+{
+    return with_tree(l, size, 0, size, op_builder, b, NULL, err);
+}
+
 tt_err tt_ledger_root(tt_ledger *l, uint64_t size, uint8_t root[TT_HASH_SIZE], tt_error *err)
 {
     return with_tree(l, size, 0, size, op_root, root, NULL, err);
@@ -464,6 +483,15 @@ tt_err tt_ledger_set_signer(tt_ledger *l, const char *origin, const tt_keypair *
     snprintf(l->origin, sizeof l->origin, "%s", origin);
     l->log_key = *log_key;
     l->has_signer = 1;
+    return TT_OK;
+}
+
+tt_err tt_ledger_set_origin(tt_ledger *l, const char *origin, tt_error *err)
+{
+    if (origin && (!tt_note_name_valid(origin) || strlen(origin) >= sizeof l->origin))
+        return tt_fail(err, TT_ERR_ARGUMENT, "log origin \"%.64s\" is not a valid key name",
+                       origin);
+    snprintf(l->origin, sizeof l->origin, "%s", origin ? origin : "");
     return TT_OK;
 }
 
@@ -702,6 +730,40 @@ tt_err tt_ledger_sign_checkpoint(tt_ledger *l, tt_error *err)
     rc = read_head(l, txn, &size, h, &t, err);
     if (rc == TT_OK)
         rc = put_checkpoint(l, txn, size, NULL, err);
+    return end_write(l, txn, rc, NULL, err);
+}
+
+tt_err tt_ledger_put_checkpoint(tt_ledger *l, uint64_t size, const char *note, size_t len,
+                                tt_error *err)
+{
+    size_t text_len;
+    tt_checkpoint cp;
+    uint8_t root[TT_HASH_SIZE];
+    tt_err rc = tt_note_split((tt_bytes){len, (const uint8_t *)note}, &text_len, err);
+    if (rc == TT_OK)
+        rc = tt_checkpoint_parse((tt_bytes){text_len, (const uint8_t *)note}, &cp, err);
+    if (rc == TT_OK && cp.size != size)
+        rc = tt_fail(err, TT_ERR_ARGUMENT, "the checkpoint is of size %llu, not %llu",
+                     (unsigned long long)cp.size, (unsigned long long)size);
+    if (rc == TT_OK)
+        rc = tt_ledger_root(l, size, root, err);
+    if (rc == TT_OK && memcmp(root, cp.root, TT_HASH_SIZE) != 0)
+        rc = tt_fail(err, TT_ERR_BAD_PROOF,
+                     "the checkpoint of size %llu signs another root than this ledger's",
+                     (unsigned long long)size);
+    if (rc != TT_OK)
+        return rc;
+    MDB_txn *txn;
+    uint8_t kb[8];
+    MDB_val k, v = {len, (void *)note};
+    key_u64(kb, &k, size);
+    rc = ensure_room(l, len + 64, 0, err);
+    if (rc == TT_OK)
+        rc = begin_write(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    struct tt_txn t = {l, txn, 0, 0, NULL};
+    rc = tt_txn_put(&t, TT_DB_CHECKPOINTS, &k, &v, 0, err, "checkpoints");
     return end_write(l, txn, rc, NULL, err);
 }
 
@@ -966,7 +1028,8 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     }
     e.version = TT_ENTRY_VERSION;
     e.seq = ws->size;
-    e.time_ms = now_ms > ws->time_ms ? now_ms : ws->time_ms;
+    uint64_t at = it->at_ms ? it->at_ms : now_ms;
+    e.time_ms = at > ws->time_ms ? at : ws->time_ms;
     memcpy(e.prev, ws->last, TT_HASH_SIZE);
     memcpy(e.actor, it->actor, TT_PK_SIZE);
     memcpy(e.sig, it->sig, TT_SIG_SIZE);
@@ -1113,18 +1176,3 @@ tt_err tt_ledger_append(tt_ledger *l, tt_append *items, size_t n, uint64_t now_m
     return rc;
 }
 
-tt_err tt_ledger_backup(tt_ledger *l, const char *out, tt_error *err)
-{
-    if (mkdir(out, 0700) != 0)
-        return tt_fail(err, errno == EEXIST ? TT_ERR_EXISTS : TT_ERR_IO,
-                       "cannot create %s for the backup: %s%s", out, strerror(errno),
-                       errno == EEXIST ? " (a backup goes into a new directory)" : "");
-    /* LMDB's own copy: one read transaction, so consistent while the
-     * daemon writes, and compacted */
-    pthread_rwlock_rdlock(&l->resize_lock);
-    int rc = mdb_env_copy2(l->env, out, MDB_CP_COMPACT);
-    pthread_rwlock_unlock(&l->resize_lock);
-    if (rc != 0)
-        return tt_mdb_fail(err, rc, "cannot copy the ledger");
-    return tt_scan_backup(l, out, err);
-}

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 
 static const char dictionary[] =
     "\"log_key\":\"\",\"market\":\"\",\"authorities\":[{\"base_url\":\"https://\","

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 #include "tcmtrace/util.h"
 
 #define CHUNK 2048

@@ -302,8 +302,12 @@ tt_err tt_api_checkpoint(const tt_api *s, uint64_t need, uint64_t *size, char **
         for (int tries = 0; tries < 64; tries++) {
             char *n;
             size_t l;
-            if (tt_ledger_cosigned_below(s->ledger, below, &at, &n, &l, NULL) != TT_OK || at < need)
+            if (tt_ledger_cosigned_below(s->ledger, below, &at, &n, &l, NULL) != TT_OK)
                 break;
+            if (at < need) {
+                free(n);
+                break;
+            }
             int cosigned[TT_POLICY_MAX], ok = 0;
             if (tt_policy_check(pol, n, l, cosigned, NULL, &ok, NULL) == TT_OK && ok) {
                 free(pol);

@@ -21,7 +21,7 @@
  * to that.
  */
 #define _GNU_SOURCE /* strtod_l */
-#include "jsonin.h"
+#include "query/jsonin.h"
 
 #include <errno.h>
 #include <locale.h>

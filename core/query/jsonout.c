@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "tcmtrace/api.h"
 #include "tcmtrace/bytes.h"
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -210,4 +211,11 @@ void tt_mem_warm(size_t bytes)
     for (size_t i = 0; i < n; i++)
         free(blocks[i]);
     free(blocks);
+}
+
+uint64_t tt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

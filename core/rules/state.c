@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger_internal.h"
+#include "store/ledger_internal.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/herbs.h"
 #include "tcmtrace/limits.h"
