@@ -6,7 +6,7 @@ _tcmtrace() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local globals="--dir --connect --key --passphrase-file --log-key --json --timeout --help --version"
-    local commands="key actor herbs limits register transfer receive reject cancel split process
+    local commands="key actor herbs limits witnesses register transfer receive reject cancel split process
         inspect hold release recall sell buyer-check destroy show stock search trace log export
         checkpoint proof verify audit rebuild backup tiles label scan agent status watch api"
     case $prev in
@@ -37,6 +37,7 @@ _tcmtrace() {
     key) opts="new show --unsealed --open" ;;
     actor) opts="enroll revoke rotate show list --id --name --org --licence --role --pubkey --stall --reason --new-key" ;;
     herbs|limits) opts="publish" ;;
+    witnesses) opts="show publish" ;;
     tiles) opts="export" ;;
     agent) opts="start stop status add remove --ttl" ;;
     register) opts="--herb --latin --part --qty --province --city --county --base --lat --lon --daodi --harvest --grade --processing --category --form --doc --id --unlisted --gtin" ;;
@@ -69,9 +70,10 @@ _tcmtraced() {
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if ((COMP_CWORD == 1)); then
-        COMPREPLY=($(compgen -W "init run --help --version" -- "$cur")); return
+        COMPREPLY=($(compgen -W "init run follow --help --version" -- "$cur")); return
     fi
     case ${COMP_WORDS[1]} in
+    follow) COMPREPLY=($(compgen -W "--log-key --interval --once --quiet" -- "$cur")) ;;
     init) COMPREPLY=($(compgen -W "--origin --market --authority-key --authority-id --authority-name --base-url --limits --herbs --passphrase-file --log-passphrase-file --unsealed-log-key" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "--tcp --threads --read-threads --batch-max --log-passphrase-file --config --quiet" -- "$cur")) ;;
     esac

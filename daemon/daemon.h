@@ -153,6 +153,9 @@ void witnesses_stop(void);
 /* Each witness's cosigned size, lag and last error, into a status answer. */
 void witnesses_status(json_t *r);
 
+/* tcmtraced follow URL DIR ...: a verified replica (daemon/follow.c); returns the exit code. */
+int follow_main(int argc, char **argv);
+
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);
 

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <sodium.h>
+
 #include "daemon.h"
 #include "tcmtrace/util.h"
 
@@ -28,6 +31,7 @@ static const char USAGE[] =
     "       tcmtraced [run] DIR [--tcp tcp://HOST:PORT] [--threads N] [--read-threads N]\n"
     "                     [--batch-max N]\n"
     "                     [--log-passphrase-file FILE] [--config FILE] [--quiet]\n"
+    "       tcmtraced follow URL DIR [--log-key VKEY|FILE] [--interval MS] [--once] [--quiet]\n"
     "       tcmtraced --help | --version\n"
     "\n"
     "init   creates a ledger in DIR: a new log key (sealed with a passphrase unless\n"
@@ -37,6 +41,8 @@ static const char USAGE[] =
     "run    serves DIR in the foreground: API on ipc://DIR/api.sock (and --tcp), feed on\n"
     "       ipc://DIR/feed.sock. SIGTERM or SIGINT stops it after answering every request\n"
     "       it has received. Settings come from DIR/tcmtraced.conf, then the flags.\n"
+    "follow keeps DIR a verified replica of the ledger served at URL (tcmtrace-web's base\n"
+    "       URL): every signature, the chain, the Merkle tree and the rules replayed here.\n"
     "\n"
     "Passphrases: --passphrase-file, or TCMTRACE_PASSPHRASE (authority key), or\n"
     "TCMTRACE_LOG_PASSPHRASE (log key), or asked on the terminal.\n";
@@ -341,6 +347,14 @@ static int read_config(const char *path, config *c, int explicit_path)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "follow") == 0) {
+        if (sodium_init() < 0)
+            return 3;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int ex = follow_main(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return ex;
+    }
     enum {
         O_ORIGIN = 256,
         O_MARKET,

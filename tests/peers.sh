@@ -193,12 +193,81 @@ for i in $(seq 150); do
     sleep 0.1
 done
 "$TT" verify "$CODE3" >"$WORK/out" 2>&1 && pass "w3 back: the daemon catches it up and the lot verifies" || fail "verify after w3 is back" "$WORK/out"
-# the server hides the policy: a CLI that saw it refuses
+# ---- a follower of this ledger: a verified replica, incremental, and a lying mirror ------------
+R="$WORK/replica"
+BASEURL="http://127.0.0.1:$WPORT/peers"
+if "$TTD" follow "$BASEURL" "$R" --log-key "$L/log.vkey" --once >"$WORK/out" 2>&1; then
+    pass "tcmtraced follow: a replica of the witnessed ledger, its policy replayed and met"
+else
+    fail "follow the peers ledger" "$WORK/out"
+fi
+rsize() { "$TT" --json audit "$1" 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin).get('entries', -1))"; }
+N1=$(rsize "$R")
+CODE4=$(as grower register --herb 黄连 --qty 5kg --province 重庆市 --city 重庆市 --county 石柱县 --base 黄水基地 --harvest 2026-10-23 --grade 一等 --processing 晒干 2>"$WORK/err" | grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' | head -1 | tr -d ' ')
+for i in $(seq 100); do "$TT" verify "$CODE4" >/dev/null 2>&1 && break; sleep 0.1; done
+# a lying mirror in front: the bundles' last entries changed by one bit
+XPORT=$(free_port)
+$PY "$HERE/tamper_proxy.py" "$XPORT" "http://127.0.0.1:$WPORT" &
+X_PID=$!
+W_PIDS="$W_PIDS $X_PID"
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$XPORT/" && break; sleep 0.05; done
+"$TTD" follow "http://127.0.0.1:$XPORT/peers" "$R" --once >"$WORK/out" 2>&1
+st=$?
+[ $st = 4 ] && grep -q "do not make the root its checkpoint" "$WORK/out" && [ "$(rsize "$R")" = "$N1" ] &&
+    pass "a mirror that changes an entry: the follower stops (exit 4), says so, and keeps the $N1 entries it had" ||
+    fail "follow a lying mirror (exit $st, size $(rsize "$R"), had $N1)" "$WORK/out"
+kill "$X_PID" 2>/dev/null
+if "$TTD" follow "$BASEURL" "$R" --once >"$WORK/out" 2>&1 && grep -q "(+" "$WORK/out" &&
+    [ "$(rsize "$R")" -gt "$N1" ]; then
+    pass "restarted against the real log, it continues from where it stopped ($N1 to $(rsize "$R"))"
+else
+    fail "follow incrementally" "$WORK/out"
+fi
+"$TT" audit "$R" >"$WORK/out" 2>&1 && grep -q "审计通过" "$WORK/out" && pass "the replica passes a full audit of its own entries, tree and replayed state" ||
+    fail "audit the replica" "$WORK/out"
+RPORT=$(free_port)
+"$BIN/tcmtrace-web" "$R" --listen "127.0.0.1:$RPORT" >>"$WORK/web2.log" 2>&1 &
+RWEB=$!
+W_PIDS="$W_PIDS $RWEB"
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$RPORT/" && break; sleep 0.05; done
+curl -s "$BASEURL/api/v1/batches/$CODE4" >"$WORK/a.json"
+curl -s "http://127.0.0.1:$RPORT/peers/api/v1/batches/$CODE4" >"$WORK/b.json"
+curl -s "$BASEURL/log/checkpoint" | sed '/^$/q' >"$WORK/a.cp"
+curl -s "http://127.0.0.1:$RPORT/peers/log/checkpoint" | sed '/^$/q' >"$WORK/b.cp"
+cmp -s "$WORK/a.json" "$WORK/b.json" && grep -q '"ok":true' "$WORK/b.json" && cmp -s "$WORK/a.cp" "$WORK/b.cp" &&
+    pass "tcmtrace-web serves the replica: the same checkpoint and the same lot as the market's own" ||
+    fail "the replica served" "$WORK/b.json"
+stop_pid "$RWEB" tcmtrace-web
 stop_pid "$WEB_PID" tcmtrace-web
 stop_daemon
+"$TTD" follow "$BASEURL" "$WORK/r0" --once >"$WORK/out" 2>&1
+[ $? = 2 ] && grep -q -- "--log-key" "$WORK/out" && pass "a new replica without --log-key is refused, saying what to give" ||
+    fail "follow without a log key" "$WORK/out"
 
+# ---- catching up from zero on a 70,000-entry log ------------------------------------------------
+BPORT=$(free_port)
+"$BIN/fill-ledger" "$WORK/big" 70500 "http://127.0.0.1:$BPORT/cq" >/dev/null || exit 1
+"$BIN/tcmtrace-web" "$WORK/big" --listen "127.0.0.1:$BPORT" >>"$WORK/web3.log" 2>&1 &
+BWEB=$!
+W_PIDS="$W_PIDS $BWEB"
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.05; done
+"$TTD" follow "http://127.0.0.1:$BPORT/cq" "$WORK/bigr" --log-key "$L/log.vkey" --once >"$WORK/out" 2>&1
+[ $? = 4 ] && grep -q "does not verify with the log key" "$WORK/out" && pass "another log's key: the follower refuses its checkpoint (exit 4)" ||
+    fail "follow with the wrong key" "$WORK/out"
+rm -rf "$WORK/bigr"
+if "$TTD" follow "http://127.0.0.1:$BPORT/cq" "$WORK/bigr" --log-key "$WORK/big/log.vkey" --once >"$WORK/out" 2>&1 &&
+    [ "$(rsize "$WORK/bigr")" = 70500 ]; then
+    pass "a follower catches up from zero on 70,500 entries ($(grep -o '[0-9]* entries/s' "$WORK/out" | tail -1)), and its audit passes"
+else
+    fail "catch up on 70,500 entries" "$WORK/out"
+fi
+stop_pid "$BWEB" tcmtrace-web
+
+if [ "$DAEMON_BAD" != 0 ]; then # what a process that exited badly said (a sanitizer's report)
+    for f in "$WORK/daemon.log" "$WORK/web.log"; do echo "== $f"; tail -40 "$f"; done
+fi
 echo
 echo "peers: $passed passed, $failed failed"
-PEERS_CHECKS=24
+PEERS_CHECKS=32
 [ $((passed + failed)) = "$PEERS_CHECKS" ] || { echo "FAIL $((passed + failed)) peers checks ran, $PEERS_CHECKS expected"; exit 1; }
 [ "$failed" = 0 ] && [ "$DAEMON_BAD" = 0 ]
