@@ -70,10 +70,11 @@ _tcmtraced() {
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if ((COMP_CWORD == 1)); then
-        COMPREPLY=($(compgen -W "init run follow --help --version" -- "$cur")); return
+        COMPREPLY=($(compgen -W "init run follow promote --help --version" -- "$cur")); return
     fi
     case ${COMP_WORDS[1]} in
     follow) COMPREPLY=($(compgen -W "--log-key --interval --once --quiet" -- "$cur")) ;;
+    promote) COMPREPLY=($(compgen -W "--log-key-file --log-passphrase-file" -- "$cur")) ;;
     init) COMPREPLY=($(compgen -W "--origin --market --authority-key --authority-id --authority-name --base-url --limits --herbs --passphrase-file --log-passphrase-file --unsealed-log-key" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "--tcp --threads --read-threads --batch-max --log-passphrase-file --config --quiet" -- "$cur")) ;;
     esac

@@ -155,6 +155,8 @@ void witnesses_status(json_t *r);
 
 /* tcmtraced follow URL DIR ...: a verified replica (daemon/follow.c); returns the exit code. */
 int follow_main(int argc, char **argv);
+/* tcmtraced promote DIR ...: a replica becomes the primary (daemon/follow.c). */
+int promote_main(int argc, char **argv);
 
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);

@@ -605,3 +605,104 @@ int follow_main(int argc, char **argv)
     free(base);
     return stop_now ? 0 : ex;
 }
+
+static const char PROMOTE_USAGE[] =
+    "usage: tcmtraced promote DIR --log-key-file FILE [--log-passphrase-file FILE]\n"
+    "Makes the replica in DIR (kept by 'tcmtraced follow') the log's primary when the primary\n"
+    "is lost: the log key is copied into DIR/log.key (as it is: sealed stays sealed) and a\n"
+    "checkpoint of what the replica holds is signed. Then 'tcmtraced run DIR' continues the\n"
+    "same log, and the witnesses cosign it only where it extends what they cosigned. The old\n"
+    "primary must not run again. Exit: 0, 2 usage, 3 a file or key could not be used.\n";
+
+int promote_main(int argc, char **argv)
+{
+    const char *keyfile = NULL, *passfile = NULL;
+    static const struct option opts[] = {{"log-key-file", 1, 0, 'k'},
+                                         {"log-passphrase-file", 1, 0, 'p'},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'k': keyfile = optarg; break;
+        case 'p': passfile = optarg; break;
+        case 'h': fputs(PROMOTE_USAGE, stdout); return 0;
+        default: fputs(PROMOTE_USAGE, stderr); return 2;
+        }
+    }
+    if (optind + 1 != argc || keyfile == NULL) {
+        fputs(PROMOTE_USAGE, stderr);
+        return 2;
+    }
+    const char *dir = argv[optind];
+    char path[4200];
+    snprintf(path, sizeof path, "%s/log.key", dir);
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "tcmtraced promote: %s holds a log key already: it is a primary, not a "
+                        "replica; nothing was changed\n",
+                dir);
+        return 2;
+    }
+    tt_ledger *l;
+    tt_error err;
+    if (tt_ledger_open(dir, 0, &l, &err) != TT_OK) {
+        fprintf(stderr, "tcmtraced promote: %s: %s%s\n", dir, err.message,
+                err.code == TT_ERR_BUSY ? " (stop the follower first)" : "");
+        return 3;
+    }
+    char *vkey = NULL;
+    size_t len;
+    tt_verifier v;
+    tt_keypair kp;
+    int ex = 0;
+    if (tt_ledger_meta_get(l, "log_vkey", &vkey, &len, &err) != TT_OK ||
+        tt_verifier_parse(vkey, &v, &err) != TT_OK) {
+        fprintf(stderr, "tcmtraced promote: %s is not a replica: %s\n", dir, err.message);
+        ex = 2;
+    } else if (tt_secret_load(keyfile, passfile, "TCMTRACE_LOG_PASSPHRASE", &kp, &err) != TT_OK) {
+        fprintf(stderr, "tcmtraced promote: %s: %s\n", keyfile, err.message);
+        ex = 3;
+    } else if (memcmp(kp.pk, v.pk, TT_PK_SIZE) != 0) {
+        fprintf(stderr, "tcmtraced promote: %s is not the key of the log %s this replica "
+                        "follows; nothing was changed\n",
+                keyfile, v.name);
+        tt_keypair_wipe(&kp);
+        ex = 2;
+    } else {
+        char *bytes = NULL;
+        size_t blen;
+        uint64_t size = 0;
+        tt_ledger_head(l, &size, NULL, NULL);
+        if (tt_read_file(keyfile, 1 << 16, &bytes, &blen, &err) != TT_OK ||
+            tt_write_file_new(path, bytes, blen, 0600, &err) != TT_OK ||
+            tt_ledger_set_signer(l, v.name, &kp, &err) != TT_OK ||
+            (size > 0 && tt_ledger_sign_checkpoint(l, &err) != TT_OK)) {
+            fprintf(stderr, "tcmtraced promote: %s\n", err.message);
+            ex = 3;
+        }
+        free(bytes);
+        tt_keypair_wipe(&kp);
+        if (ex == 0) {
+            char conf[4200];
+            snprintf(conf, sizeof conf, "%s/tcmtraced.conf", dir);
+            char *abs = passfile ? realpath(passfile, NULL) : NULL;
+            if (abs && access(conf, F_OK) != 0) {
+                char line[4400];
+                int n = snprintf(line, sizeof line,
+                                 "# written by 'tcmtraced promote': the log key's passphrase\n"
+                                 "log_passphrase_file = %s\n",
+                                 abs);
+                tt_write_file_new(conf, line, (size_t)n, 0600, NULL);
+            }
+            free(abs);
+            printf("已提升为主账本 / promoted: %s continues the log %s at %llu entries\n"
+                   "  启动 start          tcmtraced run %s\n"
+                   "  旧主机不得再运行 / the old primary must not run again\n",
+                   dir, v.name, (unsigned long long)size, dir);
+        }
+    }
+    free(vkey);
+    tt_ledger_close(l);
+    return ex;
+}

@@ -32,6 +32,7 @@ static const char USAGE[] =
     "                     [--batch-max N]\n"
     "                     [--log-passphrase-file FILE] [--config FILE] [--quiet]\n"
     "       tcmtraced follow URL DIR [--log-key VKEY|FILE] [--interval MS] [--once] [--quiet]\n"
+    "       tcmtraced promote DIR --log-key-file FILE [--log-passphrase-file FILE]\n"
     "       tcmtraced --help | --version\n"
     "\n"
     "init   creates a ledger in DIR: a new log key (sealed with a passphrase unless\n"
@@ -43,6 +44,7 @@ static const char USAGE[] =
     "       it has received. Settings come from DIR/tcmtraced.conf, then the flags.\n"
     "follow keeps DIR a verified replica of the ledger served at URL (tcmtrace-web's base\n"
     "       URL): every signature, the chain, the Merkle tree and the rules replayed here.\n"
+    "promote makes such a replica the primary when the primary is lost (then run it).\n"
     "\n"
     "Passphrases: --passphrase-file, or TCMTRACE_PASSPHRASE (authority key), or\n"
     "TCMTRACE_LOG_PASSPHRASE (log key), or asked on the terminal.\n";
@@ -347,6 +349,11 @@ static int read_config(const char *path, config *c, int explicit_path)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "promote") == 0) {
+        if (sodium_init() < 0)
+            return 3;
+        return promote_main(argc - 1, argv + 1);
+    }
     if (argc >= 2 && strcmp(argv[1], "follow") == 0) {
         if (sodium_init() < 0)
             return 3;

@@ -113,7 +113,8 @@ static int keep_cosigs(peer *p, uint64_t size, const char *note, size_t note_len
 }
 
 /* One add-checkpoint round with peer p for the latest checkpoint; 1 when it cosigned,
- * 0 to try again at once (it told its size), -1 on a failure (in p->last_error). */
+ * 0 to try again at once (it told its size), -1 on a failure (in p->last_error), -2 when
+ * it is busy or has not replayed that far yet (503, 429: again shortly, not backed off). */
 static int ask(peer *p, CURL *curl)
 {
     tt_error err;
@@ -203,6 +204,8 @@ static int ask(peer *p, CURL *curl)
     } else {
         size_t n = strcspn(rb.data, "\n");
         snprintf(why, sizeof why, "HTTP %ld: %.*s", status, (int)(n > 200 ? 200 : n), rb.data);
+        if (status == 503 || status == 429)
+            result = -2; /* busy or not there yet (a replica replaying): soon, not backed off */
         if (status == 422 || status == 403)
             logf_(W.s, "ERROR", "witness %s refused checkpoint %" PRIu64 ": %s", p->label,
                   cp.size, why);
@@ -256,7 +259,9 @@ static void *peer_main(void *arg)
         int r = ask(p, curl);
         if (r == 0)
             r = ask(p, curl); /* it told its size: once more, from there */
-        if (r < 0) {
+        if (r == -2) {
+            retry_at = now_ms() + 2 * BACKOFF_MIN_MS;
+        } else if (r < 0) {
             backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
             if (backoff > BACKOFF_MAX_MS)
                 backoff = BACKOFF_MAX_MS;

@@ -205,6 +205,19 @@ rsize() { "$TT" --json audit "$1" 2>/dev/null | $PY -c "import json,sys; print(j
 N1=$(rsize "$R")
 CODE4=$(as grower register --herb 黄连 --qty 5kg --province 重庆市 --city 重庆市 --county 石柱县 --base 黄水基地 --harvest 2026-10-23 --grade 一等 --processing 晒干 2>"$WORK/err" | grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' | head -1 | tr -d ' ')
 for i in $(seq 100); do "$TT" verify "$CODE4" >/dev/null 2>&1 && break; sleep 0.1; done
+# a witness backed by that replica cosigns only what the replica replayed
+"$TW" init "$WORK/w5" --name witness.test/w5-replayed --unsealed-key >/dev/null || exit 1
+echo "log tcmtrace.test/peers $(cat "$L/log.vkey") replica=$R" >>"$WORK/w5/logs"
+P_w5=$(free_port)
+start_witness "$WORK/w5" "$P_w5" || exit 1
+addcp0() { # POSTs "old 0" and the ledger's latest checkpoint to witness w5
+    { printf 'old 0\n\n'; curl -s "$BASEURL/log/checkpoint"; } >"$WORK/addcp"
+    curl -s -o "$WORK/out" -w '%{http_code}' --data-binary @"$WORK/addcp" "http://127.0.0.1:$P_w5/add-checkpoint"
+}
+c=$(addcp0)
+[ "$c" = 503 ] && grep -q "not_replayed.*has $N1)" "$WORK/out" &&
+    pass "a replica-backed witness refuses a checkpoint past what its replica replayed (503 not_replayed)" ||
+    fail "replica-backed witness ahead of its replica: $c" "$WORK/out"
 # a lying mirror in front: the bundles' last entries changed by one bit
 XPORT=$(free_port)
 $PY "$HERE/tamper_proxy.py" "$XPORT" "http://127.0.0.1:$WPORT" &
@@ -223,6 +236,10 @@ if "$TTD" follow "$BASEURL" "$R" --once >"$WORK/out" 2>&1 && grep -q "(+" "$WORK
 else
     fail "follow incrementally" "$WORK/out"
 fi
+c=$(addcp0)
+[ "$c" = 200 ] && grep -q "^— witness.test/w5-replayed " "$WORK/out" &&
+    pass "once the replica has replayed it, that witness cosigns it" || fail "replica-backed witness: $c" "$WORK/out"
+stop_pid "$W_PID" tcmtrace-witness
 "$TT" audit "$R" >"$WORK/out" 2>&1 && grep -q "审计通过" "$WORK/out" && pass "the replica passes a full audit of its own entries, tree and replayed state" ||
     fail "audit the replica" "$WORK/out"
 RPORT=$(free_port)
@@ -239,6 +256,27 @@ cmp -s "$WORK/a.json" "$WORK/b.json" && grep -q '"ok":true' "$WORK/b.json" && cm
     fail "the replica served" "$WORK/b.json"
 stop_pid "$RWEB" tcmtrace-web
 stop_pid "$WEB_PID" tcmtrace-web
+stop_daemon
+# the primary is lost: the replica is promoted and continues the same log, witnessed
+"$TTD" promote "$R" --log-key-file "$WORK/w2/witness.key" >"$WORK/out" 2>&1
+[ $? = 2 ] && grep -q "is not the key of the log" "$WORK/out" && [ ! -e "$R/log.key" ] &&
+    pass "promote with another key is refused and changes nothing" || fail "promote with a wrong key" "$WORK/out"
+if "$TTD" promote "$R" --log-key-file "$L/log.key" >"$WORK/out" 2>&1 && grep -q "已提升为主账本" "$WORK/out" &&
+    [ "$(stat -c %a "$R/log.key")" = 600 ]; then
+    pass "tcmtraced promote: the replica holds the log key (0600) and signs a checkpoint of what it has"
+else
+    fail "promote" "$WORK/out"
+fi
+start_daemon "$R" "$WORK/daemon-r.log" || exit 1
+CODE5=$(TCMTRACE_DIR="$R" as grower register --herb 黄连 --qty 3kg --province 重庆市 --city 重庆市 --county 石柱县 --base 黄水基地 --harvest 2026-10-24 --grade 一等 --processing 晒干 2>"$WORK/err" | grep -oE '[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}' | head -1 | tr -d ' ')
+TCMTRACE_DIR="$R" "$TT" verify "$CODE5" >"$WORK/out" 2>&1
+vst=$?
+if [ -n "$CODE5" ] && [ $vst = 0 ] && TCMTRACE_DIR="$R" "$TT" checkpoint >"$WORK/out2" 2>&1 &&
+    grep -q "已由 2 个见证方共同签署（要求 2 个）" "$WORK/out2"; then
+    pass "the promoted replica goes on: a new lot verifies, its checkpoint cosigned by the same witnesses (it extends all they cosigned)"
+else
+    fail "the promoted replica" "$WORK/out2"
+fi
 stop_daemon
 "$TTD" follow "$BASEURL" "$WORK/r0" --once >"$WORK/out" 2>&1
 [ $? = 2 ] && grep -q -- "--log-key" "$WORK/out" && pass "a new replica without --log-key is refused, saying what to give" ||
@@ -268,6 +306,6 @@ if [ "$DAEMON_BAD" != 0 ]; then # what a process that exited badly said (a sanit
 fi
 echo
 echo "peers: $passed passed, $failed failed"
-PEERS_CHECKS=32
+PEERS_CHECKS=37
 [ $((passed + failed)) = "$PEERS_CHECKS" ] || { echo "FAIL $((passed + failed)) peers checks ran, $PEERS_CHECKS expected"; exit 1; }
 [ "$failed" = 0 ] && [ "$DAEMON_BAD" = 0 ]

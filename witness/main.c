@@ -51,7 +51,9 @@ static const char USAGE[] =
     "       127.0.0.1:8090); SIGHUP reloads DIR/logs. --log-rate and --address-rate are\n"
     "       requests a second per log and per client address (defaults 50 and 100).\n"
     "\n"
-    "DIR/logs: one line a log, \"log <origin> <vkey> [<url>]\"; '#' starts a comment.\n"
+    "DIR/logs: one line a log, \"log <origin> <vkey> [<url> | replica=DIR]\"; '#' starts a\n"
+    "comment. With replica=DIR (a 'tcmtraced follow' replica of that log) the witness\n"
+    "cosigns a checkpoint only once the replica has replayed its tree through the rules.\n"
     "Passphrase: --passphrase-file, or TCMTRACE_WITNESS_PASSPHRASE, or asked on the terminal.\n";
 
 #define BODY_MAX TT_WITNESS_BODY_MAX
@@ -63,6 +65,7 @@ typedef struct wlog {
     char origin_hash[65];
     tt_verifier key[MAX_LOG_KEYS];
     size_t nkey;
+    char replica[PATH_MAX]; /* "replica=DIR": cosign only what that follower replayed */
 } wlog;
 
 typedef struct wlogs {
@@ -132,8 +135,9 @@ static wlogs *read_logs(const char *dir)
             continue;
         if (strcmp(w[0], "log") != 0 || n < 3 || n > 4) {
             fprintf(stderr,
-                    "tcmtrace-witness: %s line %u: write \"log <origin> <vkey> [<url>]\"\n", path,
-                    lineno);
+                    "tcmtrace-witness: %s line %u: write \"log <origin> <vkey> [<url> | "
+                    "replica=DIR]\"\n",
+                    path, lineno);
             goto bad;
         }
         tt_verifier v;
@@ -169,6 +173,17 @@ static wlogs *read_logs(const char *dir)
             goto bad;
         }
         l->key[l->nkey++] = v;
+        if (n == 4 && strncmp(w[3], "replica=", 8) == 0) {
+            char p2[PATH_MAX + 16];
+            snprintf(p2, sizeof p2, "%s/data.mdb", w[3] + 8);
+            if (access(p2, R_OK) != 0) {
+                fprintf(stderr, "tcmtrace-witness: %s line %u: %s holds no ledger to read (start "
+                                "'tcmtraced follow' into it first)\n",
+                        path, lineno, w[3] + 8);
+                goto bad;
+            }
+            snprintf(l->replica, sizeof l->replica, "%s", w[3] + 8);
+        }
     }
     free(text);
     return ls;
@@ -212,7 +227,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    if (status == 429)
+    if (status == 429 || status == 503)
         MHD_add_response_header(r, "Retry-After", "1");
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -260,6 +275,49 @@ static size_t keep_log_lines(const char *note, size_t len, size_t text_len, cons
         p = nl + 1;
     }
     return n;
+}
+
+/* Replicas the witness reads (opened read-only once, kept): a follower's directory each. */
+static struct {
+    pthread_mutex_t lock;
+    size_t n;
+    char dir[16][PATH_MAX];
+    tt_ledger *l[16];
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static tt_ledger *replica_of(const char *dir)
+{
+    pthread_mutex_lock(&R.lock);
+    tt_ledger *l = NULL;
+    for (size_t i = 0; i < R.n && !l; i++)
+        if (strcmp(R.dir[i], dir) == 0)
+            l = R.l[i];
+    if (l == NULL && R.n < 16 && tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL) == TT_OK) {
+        snprintf(R.dir[R.n], sizeof R.dir[R.n], "%s", dir);
+        R.l[R.n++] = l;
+    }
+    pthread_mutex_unlock(&R.lock);
+    return l;
+}
+
+/* 0 when the replica holds the checkpoint's tree (it replayed every entry of it through the
+ * rules), else the number of entries it holds (and *differs when it holds another tree). */
+static uint64_t replayed(const char *dir, const tt_checkpoint *cp, int *differs)
+{
+    *differs = 0;
+    tt_ledger *l = replica_of(dir);
+    uint64_t size = 0;
+    uint8_t root[TT_HASH_SIZE];
+    if (l == NULL || tt_ledger_head(l, &size, NULL, NULL) != TT_OK)
+        return 1;
+    if (size < cp->size)
+        return size ? size : 1;
+    if (cp->size > 0 && tt_ledger_root(l, cp->size, root, NULL) == TT_OK &&
+        memcmp(root, cp->root, TT_HASH_SIZE) != 0) {
+        *differs = 1;
+        return size;
+    }
+    return 0;
 }
 
 static enum MHD_Result add_checkpoint(struct MHD_Connection *c, const char *body, size_t len,
@@ -323,6 +381,24 @@ static enum MHD_Result add_checkpoint(struct MHD_Connection *c, const char *body
         return refuse(c, 422, "bad_proof", "a checkpoint of size 0 must have the empty tree's root");
     if (req.old_size == 0 && req.nproof != 0)
         return refuse(c, 422, "bad_proof", "from size 0 the consistency proof must be empty");
+    if (*l.replica) { /* the additional statement: the rules were replayed up to this size */
+        int differs;
+        uint64_t has = replayed(l.replica, &cp, &differs);
+        if (differs) {
+            say("REFUSED %s: size %" PRIu64 " is not the tree its replica replayed; the log "
+                "signed:\n%.*s",
+                origin, cp.size, (int)req.note_len, req.note);
+            return refuse(c, 422, "bad_proof",
+                          "the checkpoint of size %" PRIu64 " signs another tree than the one "
+                          "this witness's replica replayed",
+                          cp.size);
+        }
+        if (has)
+            return refuse(c, 503, "not_replayed",
+                          "this witness cosigns once its replica has replayed the log up to "
+                          "size %" PRIu64 " (it has %" PRIu64 "); try again shortly",
+                          cp.size, has);
+    }
 
     /* the check against the record and the new record: one write transaction */
     MDB_txn *txn;
@@ -649,6 +725,8 @@ static int cmd_run(const char *dir, const char *listen, const char *pass_file, d
         say("SIGHUP: %zu log%s", fresh->n, fresh->n == 1 ? "" : "s");
     }
     MHD_stop_daemon(d);
+    for (size_t i = 0; i < R.n; i++)
+        tt_ledger_close(R.l[i]);
     mdb_env_close(W.env);
     free(W.logs);
     tt_keypair_wipe(&W.key);
