@@ -77,6 +77,7 @@ typedef struct config {
     int64_t tcp_stall_ms;    /* a TCP connection stalled inside a message is closed after this */
     int64_t tcp_idle_ms;     /* and an idle one after this */
     const char *origin;      /* the ledger's origin: every event is signed for it */
+    char *ack_follower;      /* ack_after = follower URL: acknowledge once that replica holds it */
 } config;
 
 typedef struct server {
@@ -157,6 +158,14 @@ void witnesses_status(json_t *r);
 int follow_main(int argc, char **argv);
 /* tcmtraced promote DIR ...: a replica becomes the primary (daemon/follow.c). */
 int promote_main(int argc, char **argv);
+
+/* ack_after = follower (daemon/standby.c): a thread that learns how many entries the named
+ * follower's replica holds (its tcmtrace-web's status), and a wait for a size. */
+void standby_start(server *s);
+/* 1 once the follower holds `size` entries; 0 when it gave up (stopping, and 5 s passed). */
+int standby_wait(uint64_t size);
+void standby_stop(void);
+void standby_status(json_t *r);
 
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);

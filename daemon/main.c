@@ -235,6 +235,8 @@ static int cmd_init(const init_opts *o)
              "# threads = %ld\n"
              "# batch_max = 1024\n"
              "# read_threads = 2\n"
+             "# answer a submit only once this follower's replica holds it (its tcmtrace-web):\n"
+             "# ack_after = follower https://standby.example/cq\n"
              "# an event's \"at\" may be this far ahead of the clock, and behind it:\n"
              "# at_ahead_minutes = 10\n"
              "# at_behind_days = 30\n"
@@ -288,6 +290,18 @@ static int read_config(const char *path, config *c, int explicit_path)
         }
         if (strcmp(key, "tcp") == 0)
             c->tcp = strdup(val);
+        else if (strcmp(key, "ack_after") == 0) {
+            if (strncmp(val, "follower ", 9) != 0 ||
+                (strncmp(val + 9, "http://", 7) != 0 && strncmp(val + 9, "https://", 8) != 0)) {
+                fprintf(stderr,
+                        "tcmtraced: %s:%d: ack_after takes \"follower URL\" (the follower's "
+                        "tcmtrace-web base URL)\n",
+                        path, lineno);
+                fclose(f);
+                return 2;
+            }
+            c->ack_follower = strdup(val + 9);
+        }
         else if (strcmp(key, "threads") == 0)
             c->threads = atoi(val);
         else if (strcmp(key, "batch_max") == 0)

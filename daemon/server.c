@@ -133,6 +133,8 @@ static void add_counters(void *ctx, json_t *r)
     json_object_set_new(r, "refused", json_integer((json_int_t)atomic_load(&s->n_refused)));
     json_object_set_new(r, "commits", json_integer((json_int_t)atomic_load(&s->n_commits)));
     witnesses_status(r);
+    if (s->cfg.ack_follower)
+        standby_status(r);
 }
 
 static void job_free(job *j)
@@ -541,6 +543,11 @@ static void *acker(void *arg)
         int group_end = j->group_end;
         if (it->result.code == TT_OK && j->ev.type == TT_EV_WITNESSES)
             policy_changed = 1;
+        /* ack_after = follower: no answer before the follower holds the entry */
+        if (it->result.code == TT_OK && s->cfg.ack_follower && !standby_wait(it->seq + 1))
+            it->result = (tt_error){TT_ERR_NOT_REPLICATED,
+                                    "the event is written here, but the standby follower does "
+                                    "not hold it yet"};
         json_t *answer;
         if (it->result.code == TT_OK) {
             char hex[65];
@@ -751,6 +758,8 @@ int server_run(config *cfg)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     witnesses_start(&s);
+    if (cfg->ack_follower)
+        standby_start(&s);
     pthread_create(&sigt, NULL, signal_waiter, &s);
     pthread_create(&ack, NULL, acker, &s);
     pthread_create(&wr, NULL, writer, &s);
@@ -777,6 +786,8 @@ int server_run(config *cfg)
     pthread_join(ack, NULL);
     pthread_join(sigt, NULL);
     witnesses_stop();
+    if (cfg->ack_follower)
+        standby_stop();
     curl_global_cleanup();
     tt_ledger_head(s.ledger, &size, NULL, NULL);
     logf_(&s, "INFO", "stopped cleanly: %llu entries, %llu appended and %llu refused this run",

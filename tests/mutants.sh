@@ -22,7 +22,7 @@ TAB=$(printf '\t')
 # run_check NAME: 0 when the check passes
 run_check() {
     case $1 in
-    e2e | hostile | scenario | web | browser)
+    e2e | hostile | scenario | web | peers | browser)
         BIN=build timeout "$LIMIT" sh "tests/$1.sh" >"$W/check.out" 2>&1 </dev/null ;;
     *) TT_KEEP_BODIES= timeout "$LIMIT" "build/tests/$1" >"$W/check.out" 2>&1 </dev/null ;;
     esac

@@ -107,6 +107,10 @@ static const tt_message table[] = {
      "sign it again for this ledger; an event signed for another market's ledger cannot be moved"},
     {"audit", "账本没有通过审计。", "请停止使用这个账本，并告知市场管理处和监管部门。",
      "stop using this ledger and tell the market office and the regulator"},
+    {"not_replicated", "记录已写入本账本，但备用副本还没有收到，所以没有确认。",
+     "稍后用 tcmtrace show 查看是否已记账；重发同一条记录会被当作重复拒收，这说明它已经在账本里。",
+     "check with tcmtrace show shortly; sending the same event again is refused as a replay, "
+     "which means it is in the ledger"},
     /* said by clients only */
     {"unreachable", "连不上账本服务（tcmtraced 或网页前端），这次没有发送。",
      "请检查网络或 --dir，确认账本服务在运行后再试。",

@@ -55,7 +55,9 @@
     X(CODE_MISMATCH, "code_mismatch",                                                              \
       "the label's trace code is not the one its token was made for")                              \
     X(AUDIT, "audit", "the ledger does not pass audit")                                            \
-    X(WRONG_LEDGER, "wrong_ledger", "the event was signed for another ledger")
+    X(WRONG_LEDGER, "wrong_ledger", "the event was signed for another ledger")                     \
+    X(NOT_REPLICATED, "not_replicated",                                                            \
+      "the event is written, but the standby follower does not hold it yet")
 
 typedef enum tt_err {
 #define TT_ERR_ENUM_(name, wire, text) TT_ERR_##name,
