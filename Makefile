@@ -249,8 +249,9 @@ crashtest: all $(BUILD)/tcmtrace-sign $(BUILD)/tests/fail-jobs.so
 	@BIN=$(BUILD) sh tests/crashtest.sh
 
 # figures, not pass/fail: BENCH_ARGS="--entries 200000" for a shorter run
-bench: all $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign
+bench: all $(BUILD)/tcmtrace-bench $(BUILD)/tcmtrace-sign $(BUILD)/fill-ledger
 	@$(BUILD)/tcmtrace-bench $(BENCH_ARGS)
+	@BIN=$(BUILD) sh tests/bench-peers.sh
 	@SCREENS=$(BUILD)/bench-screens BIN=$(BUILD) sh tests/browser.sh >$(BUILD)/bench-browser.log 2>&1 || { tail -20 $(BUILD)/bench-browser.log; exit 1; }
 	@/usr/bin/python3 -c "import json; m=json.load(open('$(BUILD)/bench-screens/slow3g.json')); \
 	  print('| phone page on Slow 3G (400 ms, 400 kbit/s): first contentful paint / every entry verified / bytes of the first view | %d ms (limit 1,000: %.2f) / %d ms / %.1f KB (limit 100: %.2f) |' % \

@@ -1554,11 +1554,16 @@ int main(int argc, char **argv)
             daemon_log = argv[++i];
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             under = argv[++i];
-        else {
+        else if (strcmp(argv[i], "--ceiling") == 0) { /* for the peers bench: the ceiling only */
+            if (sodium_init() < 0)
+                return 2;
+            printf("%.0f\n", ed25519_ceiling());
+            return 0;
+        } else {
             fprintf(stderr, "usage: tcmtrace-bench [--clients N] [--events N] [--bulk N] "
                             "[--entries N] [--keep]\n"
                             "                      [--spread-codes] [--daemon-log FILE] "
-                            "[--dir DIR]\n");
+                            "[--dir DIR] | --ceiling\n");
             return 2;
         }
     }
