@@ -228,7 +228,7 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 FUZZERS := entry event note proof label api frame rec jsonin stored
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/daemon/log.o $(BUILD)/daemon/witnesses.o $(BUILD)/libtcmtrace.a
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/daemon/log.o $(BUILD)/daemon/witnesses.o $(BUILD)/daemon/standby.o $(BUILD)/libtcmtrace.a
 	$(CC) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS) $(NNLIBS) $(CURLLIBS)
 
 fuzz-build: | $(DEPS_OK)

@@ -167,6 +167,15 @@ int standby_wait(uint64_t size);
 void standby_stop(void);
 void standby_status(json_t *r);
 
+/* A peer's short answer (a witness's cosignature, a replica's status), gathered by libcurl:
+ * CURLOPT_WRITEFUNCTION answer_gather, CURLOPT_WRITEDATA an answer_buf (NUL-ended; an answer
+ * longer than it fails the transfer). daemon/witnesses.c. */
+typedef struct answer_buf {
+    char data[4096];
+    size_t len;
+} answer_buf;
+size_t answer_gather(char *p, size_t size, size_t n, void *ctx);
+
 /* Runs the daemon until a signal; returns the exit code. */
 int server_run(config *cfg);
 

@@ -29,23 +29,6 @@ static struct {
     char url[4200];
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER};
 
-typedef struct buf {
-    char data[4096];
-    size_t len;
-} buf;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-    buf *b = ctx;
-    size_t len = size * n;
-    if (b->len + len >= sizeof b->data)
-        return 0;
-    memcpy(b->data + b->len, p, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return len;
-}
-
 static void *poller(void *arg)
 {
     (void)arg;
@@ -58,7 +41,7 @@ static void *poller(void *arg)
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 500L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, answer_gather);
     pthread_mutex_lock(&S.lock);
     while (!S.stop) {
         if (S.want <= S.held) {
@@ -66,7 +49,7 @@ static void *poller(void *arg)
             continue;
         }
         pthread_mutex_unlock(&S.lock);
-        buf b = {.len = 0};
+        answer_buf b = {.len = 0};
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
         CURLcode cc = curl_easy_perform(curl);
         long status = 0;

@@ -61,14 +61,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-typedef struct reply_buf {
-    char data[4096];
-    size_t len;
-} reply_buf;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+size_t answer_gather(char *p, size_t size, size_t n, void *ctx)
 {
-    reply_buf *b = ctx;
+    answer_buf *b = ctx;
     size_t len = size * n;
     if (b->len + len >= sizeof b->data)
         return 0; /* a witness's answer is a few lines: more is not one */
@@ -151,12 +146,12 @@ static int ask(peer *p, CURL *curl)
         snprintf(why, sizeof why, "%s", err.message);
         goto done;
     }
-    reply_buf rb = {.len = 0};
+    answer_buf rb = {.len = 0};
     rb.data[0] = '\0';
     curl_easy_setopt(curl, CURLOPT_URL, p->url);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, answer_gather);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
     CURLcode cc = curl_easy_perform(curl);
     long status = 0;
