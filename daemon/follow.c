@@ -109,7 +109,9 @@ typedef struct follower {
 static void say(const follower *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const follower *f, const char *fmt, ...)
 {
-    if (f->quiet)
+    /* --quiet keeps the progress to itself, never why it stopped or waits */
+    if (f->quiet && strncmp(fmt, "STOPPED", 7) != 0 && strncmp(fmt, "cannot", 6) != 0 &&
+        strncmp(fmt, "waiting", 7) != 0)
         return;
     char when[32];
     time_t t = time(NULL);

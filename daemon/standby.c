@@ -56,8 +56,9 @@ static void *poller(void *arg)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         json_t *j = cc == CURLE_OK && status == 200 ? json_loads(b.data, 0, NULL) : NULL;
         json_t *size = json_object_get(j, "size");
+        int answered = json_is_integer(size);
         pthread_mutex_lock(&S.lock);
-        if (json_is_integer(size)) {
+        if (answered) {
             uint64_t n = (uint64_t)json_integer_value(size);
             if (n > S.held)
                 S.held = n;
@@ -70,7 +71,7 @@ static void *poller(void *arg)
         }
         json_decref(j);
         pthread_mutex_unlock(&S.lock);
-        usleep(json_is_integer(size) ? 10000 : 200000);
+        usleep(answered ? 10000 : 200000);
         pthread_mutex_lock(&S.lock);
     }
     pthread_mutex_unlock(&S.lock);

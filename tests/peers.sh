@@ -297,11 +297,20 @@ for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PPORT/" && break
 "$TTD" follow "http://127.0.0.1:$PPORT/sb" "$S" --log-key "$P/log.vkey" --interval 1000 --quiet >"$WORK/follow-s.log" 2>&1 &
 FPID=$!
 W_PIDS="$W_PIDS $FPID"
-for i in $(seq 100); do [ -e "$S/data.mdb" ] && break; sleep 0.05; done
-"$BIN/tcmtrace-web" "$S" --listen "127.0.0.1:$SPORT" >>"$WORK/web-s.log" 2>&1 &
-SWEB=$!
-W_PIDS="$W_PIDS $SWEB"
-for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$SPORT/" && break; sleep 0.05; done
+# the replica's front end, once the follower has made the replica (its log key is written
+# last): the primary's answers wait on its status
+# (once it holds the genesis: the base URL's path comes from there)
+for i in $(seq 400); do [ -e "$S/log.vkey" ] && [ "$(rsize "$S")" -ge 1 ] 2>/dev/null && break; sleep 0.05; done
+SWEB=
+for i in $(seq 200); do
+    if [ -z "$SWEB" ] || ! kill -0 "$SWEB" 2>/dev/null; then
+        "$BIN/tcmtrace-web" "$S" --listen "127.0.0.1:$SPORT" >>"$WORK/web-s.log" 2>&1 &
+        SWEB=$!
+        W_PIDS="$W_PIDS $SWEB"
+    fi
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/sb/api/v1/status")" = 200 ] && break
+    sleep 0.05
+done
 echo "ack_after = follower http://127.0.0.1:$SPORT/sb" >>"$P/tcmtraced.conf"
 start_daemon "$P" "$WORK/daemon-p.log" || exit 1
 TCMTRACE_DIR="$P" as mkt actor enroll --id GROWER-01 --pubkey "$KEYS/grower.key.pub" --name 王建国 \
@@ -309,7 +318,7 @@ TCMTRACE_DIR="$P" as mkt actor enroll --id GROWER-01 --pubkey "$KEYS/grower.key.
     TCMTRACE_DIR="$P" "$TT" --json status >"$WORK/st" 2>&1 &&
     $PY -c "import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s['standby']['held'] >= s['size'] else 1)" "$WORK/st" &&
     pass "ack_after = follower: an enrollment is answered once the follower holds it (status: standby held = size)" ||
-    fail "ack_after: enroll" "$WORK/st"
+    { tail -5 "$WORK/out" "$WORK/follow-s.log" "$WORK/daemon-p.log" 2>/dev/null; fail "ack_after: enroll" "$WORK/st"; }
 : >"$WORK/acked"
 (
     for i in $(seq 400); do
