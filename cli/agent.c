@@ -368,7 +368,7 @@ static int duration_arg(const char *s, uint32_t *sec)
                                                            : 0;
     if (end == s || mul == 0 || v == 0 || v * mul > 30UL * 86400)
         return cli_fail(EX_USAGE, "usage",
-                        "--ttl takes a time from 1s to 30d such as 30m, 8h or 2d, not \"%s\"", s);
+                        "--ttl 是 1 秒到 30 天之间的时长，如 30m、8h 或 2d / --ttl takes a time from 1s to 30d such as 30m, 8h or 2d, not \"%s\"", s);
     *sec = (uint32_t)(v * mul);
     return 0;
 }
@@ -378,7 +378,7 @@ static int agent_start(void)
     char path[sizeof ((struct sockaddr_un *)0)->sun_path];
     if (cli_agent_path(path, sizeof path) != 0)
         return cli_fail(EX_UNREACHABLE, "io",
-                        "no safe place for the agent's socket: set TCMTRACE_AGENT or "
+                        "找不到安全的地方放密钥代理的套接字：请设置 TCMTRACE_AGENT 或 XDG_RUNTIME_DIR / no safe place for the agent's socket: set TCMTRACE_AGENT or "
                         "XDG_RUNTIME_DIR");
     uint8_t q = 'L', *ans;
     size_t an;
@@ -396,11 +396,11 @@ static int agent_start(void)
     int b = fd >= 0 ? bind(fd, (struct sockaddr *)&a, sizeof a) : -1;
     umask(old);
     if (b != 0 || chmod(path, 0600) != 0 || listen(fd, 16) != 0)
-        return cli_fail(EX_UNREACHABLE, "io", "cannot listen on %s: %s", path, strerror(errno));
+        return cli_fail(EX_UNREACHABLE, "io", "密钥代理无法开始监听 / cannot listen on %s: %s", path, strerror(errno));
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
-        return cli_fail(EX_UNREACHABLE, "io", "cannot start the agent: %s", strerror(errno));
+        return cli_fail(EX_UNREACHABLE, "io", "无法启动密钥代理 / cannot start the agent: %s", strerror(errno));
     if (pid == 0) {
         setsid();
         prctl(PR_SET_DUMPABLE, 0); /* no core dump, no ptrace by the same user */
@@ -423,7 +423,7 @@ static int key_file_pk(cli *c, const char *file, uint8_t pk[32])
     tt_error err;
     const char *path = file ? file : c->key ? c->key : getenv("TCMTRACE_KEY");
     if (path == NULL)
-        return cli_fail(EX_USAGE, "usage", "which key? give FILE, --key or TCMTRACE_KEY");
+        return cli_fail(EX_USAGE, "usage", "请指明哪把密钥：给出密钥文件、--key 或 TCMTRACE_KEY / which key? give FILE, --key or TCMTRACE_KEY");
     if (tt_key_secret_public(path, pk, &err) != TT_OK)
         return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
     return EX_DONE;
@@ -432,8 +432,7 @@ static int key_file_pk(cli *c, const char *file, uint8_t pk[32])
 int cmd_agent(cli *c, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(AGENT_USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EX_USAGE : EX_DONE;
+        return cli_usage(AGENT_USAGE, argc >= 2);
     }
     const char *sub = argv[1], *file = NULL;
     uint32_t ttl = 8 * 3600;
@@ -447,7 +446,7 @@ int cmd_agent(cli *c, int argc, char **argv)
         else if (argv[i][0] != '-' && file == NULL)
             file = argv[i];
         else
-            return fputs(AGENT_USAGE, stderr), EX_USAGE;
+            return cli_unknown_arg(argv[i]), cli_usage(AGENT_USAGE, 0);
     }
     uint8_t *ans = NULL, req[1 + 32 + 64 + 4];
     size_t an;
@@ -471,9 +470,9 @@ int cmd_agent(cli *c, int argc, char **argv)
         sodium_memzero(req, sizeof req);
         if (rc != 0)
             return cli_fail(EX_UNREACHABLE, "unreachable",
-                            "no agent answers: start one with 'eval \"$(tcmtrace agent start)\"'");
+                            "没有密钥代理在运行：先用 eval \"$(tcmtrace agent start)\" 启动 / no agent answers: start one with 'eval \"$(tcmtrace agent start)\"'");
         ex = ans[0] == 'K' ? EX_DONE
-                           : cli_fail(EX_REFUSED, "range", "the agent holds %d keys already",
+                           : cli_fail(EX_REFUSED, "range", "密钥代理已装满：先用 tcmtrace agent remove 移除不用的密钥 / the agent holds %d keys already",
                                       AGENT_KEYS);
         if (ex == EX_DONE)
             printf("已加入密钥代理 / key added for %u min: %s\n", (unsigned)(ttl / 60),
@@ -481,7 +480,7 @@ int cmd_agent(cli *c, int argc, char **argv)
     } else if (strcmp(sub, "status") == 0 || strcmp(sub, "list") == 0) {
         req[0] = 'L';
         if (agent_call(req, 1, &ans, &an) != 0)
-            return cli_fail(EX_UNREACHABLE, "unreachable", "no agent answers");
+            return cli_fail(EX_UNREACHABLE, "unreachable", "没有密钥代理在运行 / no agent answers");
         uint32_t k = an >= 5 ? tt_get_u32be(ans + 1) : 0;
         json_t *j = json_array();
         if (!c->json)
@@ -503,15 +502,15 @@ int cmd_agent(cli *c, int argc, char **argv)
         if (!all && (ex = key_file_pk(c, file, req + 1)) != EX_DONE)
             return ex;
         if (agent_call(req, 33, &ans, &an) != 0)
-            return cli_fail(EX_UNREACHABLE, "unreachable", "no agent answers");
+            return cli_fail(EX_UNREACHABLE, "unreachable", "没有密钥代理在运行 / no agent answers");
         printf("已从密钥代理移除 / removed%s\n", all ? ": every key" : "");
     } else if (strcmp(sub, "stop") == 0) {
         req[0] = 'Q';
         if (agent_call(req, 1, &ans, &an) != 0)
-            return cli_fail(EX_UNREACHABLE, "unreachable", "no agent answers");
+            return cli_fail(EX_UNREACHABLE, "unreachable", "没有密钥代理在运行 / no agent answers");
         printf("密钥代理已停止，密钥已清除 / the agent stopped and wiped its keys\n");
     } else
-        return fputs(AGENT_USAGE, stderr), EX_USAGE;
+        return cli_usage(AGENT_USAGE, 0);
     if (ans)
         sodium_free(ans);
     return ex;

@@ -75,6 +75,15 @@ int cmd_agent(cli *c, int argc, char **argv);
 int cli_log_verifier(cli *c, tt_verifier *v);
 /* The event type being submitted (NULL: none), for cli_fail's own sentences (cli/say.c). */
 void cli_submitting(const char *type);
+/* A command line that is wrong: a Chinese sentence, then the command's usage text, on stderr
+ * (EX_USAGE); with help, the usage text alone on stdout (EX_DONE). */
+int cli_usage(const char *text, int help);
+/* Names a word of the command line that is not understood (before cli_usage). */
+void cli_unknown_arg(const char *arg);
+/* getopt_long without its English complaint: an unknown option or a missing value is said in
+ * Chinese and English (naming it), and '?' returned. */
+struct option;
+int cli_getopt(int argc, char **argv, const struct option *o);
 /* Prints an error line "tcmtrace: CODE: message" and returns `ex`. */
 int cli_fail(int ex, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

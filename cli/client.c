@@ -71,13 +71,13 @@ int cli_connect(cli *c)
     if (c->connect && strncmp(c->connect, "tcp://", 6) != 0 &&
         strncmp(c->connect, "ipc://", 6) != 0) {
         return cli_fail(EX_USAGE, "usage",
-                        "--connect takes a nanomsg address, tcp://HOST:PORT or ipc://PATH, not "
+                        "--connect 只接受 tcp://主机:端口 或 ipc://路径 / --connect takes a nanomsg address, tcp://HOST:PORT or ipc://PATH, not "
                         "\"%s\"",
                         c->connect);
     } else if (c->connect && strncmp(c->connect, "tcp://", 6) == 0 &&
                !tcp_listening(c->connect + 6)) {
         return cli_fail(EX_UNREACHABLE, "unreachable",
-                        "nothing answers on %s: is tcmtraced running there with --tcp?",
+                        "该地址上没有 tcmtraced 应答：请确认它在那里以 --tcp 运行 / nothing answers on %s: is tcmtraced running there with --tcp?",
                         c->connect);
     } else if (c->connect) {
         snprintf(url, sizeof url, "%s", c->connect);
@@ -86,17 +86,17 @@ int cli_connect(cli *c)
         /* a ledger the user may not read is not a daemon that is down */
         if (access(c->dir, X_OK) != 0 && errno == EACCES)
             return cli_fail(EX_UNREACHABLE, "io",
-                            "permission denied on %s: add yourself to the tcmtrace group "
+                            "没有权限打开这个账本：请把自己加入 tcmtrace 组，然后重新登录 / permission denied on %s: add yourself to the tcmtrace group "
                             "('sudo adduser %s tcmtrace', then log in again)",
                             c->dir, getenv("USER") ? getenv("USER") : "$USER");
         if (!cli_ipc_listening(url + 6) && errno == EACCES)
             return cli_fail(EX_UNREACHABLE, "io",
-                            "permission denied on %s/api.sock: add yourself to the tcmtrace "
+                            "没有权限连接这个账本：请把自己加入 tcmtrace 组，然后重新登录 / permission denied on %s/api.sock: add yourself to the tcmtrace "
                             "group ('sudo adduser %s tcmtrace', then log in again)",
                             c->dir, getenv("USER") ? getenv("USER") : "$USER");
         if (!cli_ipc_listening(url + 6))
             return cli_fail(EX_UNREACHABLE, "unreachable",
-                            "no tcmtraced is running on %s (start it with 'tcmtraced run %s')",
+                            "这个目录上没有运行 tcmtraced：请先用 tcmtraced run 启动它 / no tcmtraced is running on %s (start it with 'tcmtraced run %s')",
                             c->dir, c->dir);
     } else {
         return cli_fail(EX_USAGE, "usage",
@@ -105,7 +105,7 @@ int cli_connect(cli *c)
     }
     c->sock = nn_socket(AF_SP, NN_REQ);
     if (c->sock < 0 || nn_connect(c->sock, url) < 0)
-        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot connect to %s: %s", url,
+        return cli_fail(EX_UNREACHABLE, "unreachable", "无法连接账本 / cannot connect to %s: %s", url,
                         nn_strerror(nn_errno()));
     nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
     nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
@@ -128,20 +128,20 @@ int cli_call(cli *c, json_t *req, json_t **resp)
     int n = nn_send(c->sock, text, strlen(text), 0);
     free(text);
     if (n < 0)
-        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot send to tcmtraced: %s",
+        return cli_fail(EX_UNREACHABLE, "unreachable", "无法把请求发给 tcmtraced / cannot send to tcmtraced: %s",
                         nn_strerror(nn_errno()));
     char *buf = NULL;
     n = nn_recv(c->sock, &buf, NN_MSG, 0);
     if (n < 0)
         return cli_fail(
-            EX_UNREACHABLE, "unreachable", "no answer from tcmtraced within %d ms: %s%s",
+            EX_UNREACHABLE, "unreachable", "tcmtraced 没有及时应答 / no answer from tcmtraced within %d ms: %s%s",
             c->timeout_ms, nn_strerror(nn_errno()),
             writes ? " (it may still have been written; check with 'tcmtrace log')" : "");
     json_error_t jerr;
     *resp = tt_json_load(buf, (size_t)n, 0, &jerr);
     nn_freemsg(buf);
     if (*resp == NULL)
-        return cli_fail(EX_UNREACHABLE, "malformed", "tcmtraced answered with invalid JSON");
+        return cli_fail(EX_UNREACHABLE, "malformed", "tcmtraced 的回答无法读懂（不是有效的 JSON） / tcmtraced answered with invalid JSON");
     return EX_DONE;
 }
 
@@ -276,7 +276,7 @@ int cli_load_key(cli *c, tt_keypair *kp)
     const char *path = c->key ? c->key : getenv("TCMTRACE_KEY");
     tt_error err;
     if (path == NULL)
-        return cli_fail(EX_USAGE, "usage", "say whose key signs: --key FILE (or TCMTRACE_KEY)");
+        return cli_fail(EX_USAGE, "usage", "请指明用谁的密钥签名：--key 文件（或 TCMTRACE_KEY） / say whose key signs: --key FILE (or TCMTRACE_KEY)");
     if (!c->no_agent && tt_key_secret_public(path, kp->pk, NULL) == TT_OK &&
         cli_agent_has(kp->pk)) {
         sodium_memzero(kp->sk, sizeof kp->sk); /* the agent signs */
@@ -298,7 +298,7 @@ int cli_sign(cli *c, const tt_keypair *kp, const char *prefix, tt_bytes body, ui
     size_t pl = strlen(prefix);
     uint8_t *msg = malloc(pl + body.size);
     if (msg == NULL)
-        return cli_fail(EX_UNREACHABLE, "nomem", "out of memory");
+        return cli_fail(EX_UNREACHABLE, "nomem", "内存不够 / out of memory");
     memcpy(msg, prefix, pl);
     memcpy(msg + pl, body.data, body.size);
     int own = sodium_memcmp(kp->sk, zero, 64) != 0, ex = EX_DONE;
@@ -330,7 +330,7 @@ int cli_log_verifier(cli *c, tt_verifier *v)
     }
     if (src == NULL)
         return cli_fail(EX_USAGE, "usage",
-                        "say which log key you trust: --log-key VKEY|FILE (or TCMTRACE_LOG_KEY)");
+                        "请指明您信任的账本公钥：--log-key 公钥或文件（或 TCMTRACE_LOG_KEY） / say which log key you trust: --log-key VKEY|FILE (or TCMTRACE_LOG_KEY)");
     if (strchr(src, '+') == NULL || access(src, R_OK) == 0) {
         if (tt_read_file(src, 4096, &data, &len, &err) != TT_OK)
             return cli_fail(EX_UNREACHABLE, tt_err_name(err.code), "%s", err.message);
@@ -340,6 +340,6 @@ int cli_log_verifier(cli *c, tt_verifier *v)
     tt_err rc = tt_verifier_parse(src, v, &err);
     free(data);
     if (rc != TT_OK)
-        return cli_fail(EX_USAGE, "key_format", "the trusted log key: %s", err.message);
+        return cli_fail(EX_USAGE, "key_format", "您信任的账本公钥格式不对，请重新抄写 / the trusted log key: %s", err.message);
     return EX_DONE;
 }

@@ -16,8 +16,7 @@
 
 static int usage(const char *text, int help)
 {
-    fputs(text, help ? stdout : stderr);
-    return help ? EX_DONE : EX_USAGE;
+    return cli_usage(text, help);
 }
 
 static int wants_help(int argc, char **argv)
@@ -52,13 +51,13 @@ static int gtin_arg(const char *in, char out[15])
     }
     if (n != 8 && n != 12 && n != 13 && n != 14)
         return cli_fail(EX_USAGE, "malformed",
-                        "--gtin \"%s\" is not a GTIN: it takes 8, 12, 13 or 14 digits", in);
+                        "--gtin 不是 GTIN：应为 8、12、13 或 14 位数字 / --gtin \"%s\" is not a GTIN: it takes 8, 12, 13 or 14 digits", in);
     memset(out, '0', 14 - n);
     memcpy(out + 14 - n, d, n);
     out[14] = '\0';
     if (!tt_gtin_valid(out))
         return cli_fail(EX_USAGE, "malformed",
-                        "--gtin %s has a wrong check digit (it should end in %d); copy it again "
+                        "--gtin 的校验位不对：请从商品条码上重新抄写 / --gtin %s has a wrong check digit (it should end in %d); copy it again "
                         "from the product's barcode",
                         in, tt_gtin_check_digit(out, 13));
     return 0;
@@ -68,7 +67,7 @@ static int qty_arg(const char *in, int64_t *g)
 {
     if (fmt_parse_qty(in, g) != 0)
         return cli_fail(EX_USAGE, "usage",
-                        "\"%s\" is not a quantity: write e.g. 500kg, 1.5kg, 20g, 2t or 10斤 "
+                        "这不是数量：请写成 500kg、1.5kg、20g、2t 或 10斤（精确到克） / \"%s\" is not a quantity: write e.g. 500kg, 1.5kg, 20g, 2t or 10斤 "
                         "(whole grams)",
                         in);
     return 0;
@@ -266,7 +265,7 @@ int cmd_register(cli *c, int argc, char **argv)
         return usage(REGISTER_USAGE, 1);
     json_t *docs = json_array(), *dict = NULL, *row = NULL;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, o)) != -1) {
         if (ch == 'd')
             daodi = 1;
         else if (ch == 'U')
@@ -274,7 +273,7 @@ int cmd_register(cli *c, int argc, char **argv)
         else if (ch == 'D') {
             char *sep = strrchr(optarg, ':'), hex[65];
             if (sep == NULL) {
-                cli_fail(EX_USAGE, "usage", "--doc takes FILE:KIND, e.g. cert.pdf:产地证明");
+                cli_fail(EX_USAGE, "usage", "--doc 要写成 文件:种类 / --doc takes FILE:KIND, e.g. cert.pdf:产地证明");
                 goto out;
             }
             *sep = '\0';
@@ -291,13 +290,13 @@ int cmd_register(cli *c, int argc, char **argv)
     for (const char *r = req; *r; r++)
         if (v[(int)*r] == NULL) {
             cli_fail(EX_USAGE, "usage",
-                     "register needs --herb, --qty, --province, --city, --county, --base, "
+                     "登记需要 --herb、--qty、--province、--city、--county、--base、--harvest、--grade 和 --processing / register needs --herb, --qty, --province, --city, --county, --base, "
                      "--harvest, --grade and --processing");
             goto out;
         }
     if (unlisted && (!v['l'] || !v['p'])) {
         cli_fail(EX_USAGE, "usage",
-                 "a herb the dictionary lacks (--unlisted) needs its --latin and --part");
+                 "目录未收录的药材（--unlisted）要写明 --latin 和 --part / a herb the dictionary lacks (--unlisted) needs its --latin and --part");
         goto out;
     }
     if (!unlisted) { /* the dictionary's: names checked, --latin and --part from it if not given */
@@ -371,7 +370,7 @@ int cmd_transfer(cli *c, int argc, char **argv)
     if (wants_help(argc, argv))
         return usage(TRANSFER_USAGE, 1);
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, o)) != -1) {
         if (ch == 't')
             to = optarg;
         else if (ch == 'q')
@@ -593,13 +592,13 @@ int cmd_process(cli *c, int argc, char **argv)
         return usage(PROCESS_USAGE, 1);
     json_t *inputs = json_array();
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, o)) != -1) {
         if (ch == 'i') {
             char *eq = strchr(optarg, '='), code[TT_CODE_LEN + 1];
             int64_t g;
             if (eq == NULL) {
                 json_decref(inputs);
-                return cli_fail(EX_USAGE, "usage", "--in takes CODE=QTY");
+                return cli_fail(EX_USAGE, "usage", "--in 要写成 批次码=数量 / --in takes CODE=QTY");
             }
             *eq = '\0';
             if (code_arg(optarg, code) || qty_arg(eq + 1, &g)) {
@@ -696,7 +695,7 @@ int cmd_inspect(cli *c, int argc, char **argv)
         return usage(INSPECT_USAGE, 1);
     json_t *results = json_array();
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, o)) != -1) {
         json_t *r;
         switch (ch) {
         case 'l':
@@ -715,7 +714,7 @@ int cmd_inspect(cli *c, int argc, char **argv)
             if ((r = result_arg(optarg)) == NULL) {
                 json_decref(results);
                 return cli_fail(EX_USAGE, "usage",
-                                "--result takes TEST=VALUE UNIT, e.g. so2=520mg/kg, not \"%s\"",
+                                "--result 要写成 项目=数值 单位 / --result takes TEST=VALUE UNIT, e.g. so2=520mg/kg, not \"%s\"",
                                 optarg);
             }
             json_array_append_new(results, r);

@@ -62,7 +62,7 @@ static int bound_arg(const char *opt, const char *in, int end, long long *seq, c
         return 0;
     }
     return cli_fail(EX_USAGE, "usage",
-                    "%s \"%s\" is neither an entry number nor a day YYYY-MM-DD", opt, in);
+                    "这既不是记录编号，也不是 YYYY-MM-DD 格式的日期 / %s \"%s\" is neither an entry number nor a day YYYY-MM-DD", opt, in);
 }
 
 /* The CSV a spreadsheet opens (docs/csv.md): UTF-8 with a byte-order mark (Excel and WPS
@@ -414,7 +414,7 @@ int cmd_export(cli *c, int argc, char **argv)
         } else if (strcmp(a, "--format") == 0 && i + 1 < argc) {
             x.format = argv[++i];
             if (strcmp(x.format, "epcis") && strcmp(x.format, "csv") && strcmp(x.format, "json"))
-                return cli_fail(EX_USAGE, "usage", "--format is epcis, csv or json, not \"%s\"",
+                return cli_fail(EX_USAGE, "usage", "--format 只能是 epcis、csv 或 json / --format is epcis, csv or json, not \"%s\"",
                                 x.format);
         } else if (strcmp(a, "--encoding") == 0 && i + 1 < argc) {
             const char *enc = argv[++i];
@@ -425,7 +425,7 @@ int cmd_export(cli *c, int argc, char **argv)
             else if (strcasecmp(enc, "utf-8-bom") != 0)
                 return cli_fail(EX_USAGE, "usage",
                                 "--encoding 是 utf-8-bom（默认，Excel 和 WPS 直接打开）、gb18030 或 "
-                                "utf-8（给程序读，无 BOM）/ --encoding is utf-8-bom, gb18030 or "
+                                "utf-8（给程序读，无 BOM） / --encoding is utf-8-bom, gb18030 or "
                                 "utf-8, not \"%s\"",
                                 enc);
         } else if ((strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0) && i + 1 < argc) {
@@ -438,16 +438,16 @@ int cmd_export(cli *c, int argc, char **argv)
                 return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
             x.code = code;
         } else {
-            fputs(EXPORT_USAGE, stderr);
-            return EX_USAGE;
+            cli_unknown_arg(a);
+            return cli_usage(EXPORT_USAGE, 0);
         }
     }
     if (c->json && strcmp(x.format, "epcis") != 0)
         x.format = "json";
     if ((x.csv.gb18030 || x.csv.plain) && strcmp(x.format, "csv") != 0)
-        return cli_fail(EX_USAGE, "usage", "--encoding goes with --format csv");
+        return cli_fail(EX_USAGE, "usage", "--encoding 只用于 --format csv / --encoding goes with --format csv");
     if (x.csv.gb18030 && (x.csv.cd = iconv_open("GB18030", "UTF-8")) == (iconv_t)-1)
-        return cli_fail(EX_UNREACHABLE, "io", "this system's iconv has no GB18030");
+        return cli_fail(EX_UNREACHABLE, "io", "这台电脑的 iconv 不支持 GB18030，请改用 --encoding utf-8-bom / this system's iconv has no GB18030");
     x.csv.lots = json_object();
     int ex = strcmp(x.format, "epcis") == 0 ? export_epcis(&x) : export_rows(&x);
     fflush(stdout);

@@ -33,12 +33,12 @@ static int key_new(cli *c, int argc, char **argv)
         else if (strcmp(argv[i], "--passphrase-file") == 0 && i + 1 < argc)
             c->pass_file = argv[++i];
         else if (argv[i][0] == '-' || file)
-            return fputs(KEY_USAGE, stderr), EX_USAGE;
+            return cli_unknown_arg(argv[i]), cli_usage(KEY_USAGE, 0);
         else
             file = argv[i];
     }
     if (file == NULL)
-        return fputs(KEY_USAGE, stderr), EX_USAGE;
+        return cli_usage(KEY_USAGE, 0);
     tt_keypair kp;
     tt_error err;
     char pub[4096], pk64[64];
@@ -81,7 +81,7 @@ static int key_show(cli *c, int argc, char **argv)
 {
     int open = argc == 3 && strcmp(argv[2], "--open") == 0;
     if (argc != 2 && !open)
-        return fputs(KEY_USAGE, stderr), EX_USAGE;
+        return cli_usage(KEY_USAGE, 0);
     uint8_t pk[32];
     tt_error err;
     char pk64[64];
@@ -94,7 +94,7 @@ static int key_show(cli *c, int argc, char **argv)
     if (tt_key_secret_is_sealed(argv[1], &sealed, &err) != TT_OK)
         sealed = -1;
     if (open && sealed < 0)
-        return cli_fail(EX_USAGE, "key_format", "%s is a public key file: there is nothing to open",
+        return cli_fail(EX_USAGE, "key_format", "这是公钥文件，里面没有可以打开的私钥 / %s is a public key file: there is nothing to open",
                         argv[1]);
     if (open) {
         tt_keypair kp;
@@ -134,7 +134,7 @@ int cmd_key(cli *c, int argc, char **argv)
         return key_show(c, argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return fputs(KEY_USAGE, stdout), EX_DONE;
-    return fputs(KEY_USAGE, stderr), EX_USAGE;
+    return cli_usage(KEY_USAGE, 0);
 }
 
 /* ---- actors ---------------------------------------------------------------- */
@@ -197,7 +197,7 @@ static int pubkey_arg(const char *arg, const char *check, uint8_t pk[32], char o
             }
         }
     } else if (check != NULL) {
-        return cli_fail(EX_USAGE, "usage", "--check goes with a key typed by hand (--pubkey BASE64)");
+        return cli_fail(EX_USAGE, "usage", "--check 只用于手工输入的公钥（--pubkey） / --check goes with a key typed by hand (--pubkey BASE64)");
     } else if (tt_key_load_public(arg, pk, &err) != TT_OK)
         return cli_fail(EX_USAGE, tt_err_name(err.code), "%s", err.message);
     tt_b64((tt_bytes){32, pk}, out);
@@ -256,7 +256,7 @@ static int actor_enroll(cli *c, int argc, char **argv)
     const char *photo = 0, *check = 0;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, o)) != -1) {
         switch (ch) {
         case 'i':
             id = optarg;
@@ -286,15 +286,15 @@ static int actor_enroll(cli *c, int argc, char **argv)
             check = optarg;
             break;
         default:
-            return fputs(ACTOR_USAGE, stderr), EX_USAGE;
+            return cli_usage(ACTOR_USAGE, 0);
         }
     }
     if (!id || !name || !org || !lic || !roles || (!pub == !photo))
         return cli_fail(EX_USAGE, "usage",
-                        "actor enroll needs --id, --name, --org, --licence, --role and one of "
+                        "登记人员需要 --id、--name、--org、--licence、--role，以及 --pubkey 或 --pubkey-photo 之一 / actor enroll needs --id, --name, --org, --licence, --role and one of "
                         "--pubkey or --pubkey-photo");
     if (photo && check)
-        return cli_fail(EX_USAGE, "usage", "--check goes with a key typed by hand (--pubkey BASE64)");
+        return cli_fail(EX_USAGE, "usage", "--check 只用于手工输入的公钥（--pubkey） / --check goes with a key typed by hand (--pubkey BASE64)");
     char pk64[64], kcheck[TT_KEY_CHECK_LEN + 1];
     uint8_t pk[32];
     if (photo ? pubkey_photo(photo, pk, pk64) : pubkey_arg(pub, check, pk, pk64))
@@ -325,7 +325,7 @@ static int actor_enroll(cli *c, int argc, char **argv)
 static int actor_revoke(cli *c, int argc, char **argv)
 {
     if (argc != 4 || strcmp(argv[2], "--reason") != 0)
-        return fputs(ACTOR_USAGE, stderr), EX_USAGE;
+        return cli_usage(ACTOR_USAGE, 0);
     json_t *resp;
     int ex = cli_submit(c, "actor.revoke",
                         json_pack("{s:s, s:s}", "id", argv[1], "reason", argv[3]), &resp);
@@ -339,7 +339,7 @@ static int actor_revoke(cli *c, int argc, char **argv)
 static int actor_rotate(cli *c, int argc, char **argv)
 {
     if (argc != 3 || strcmp(argv[1], "--new-key") != 0)
-        return fputs(ACTOR_USAGE, stderr), EX_USAGE;
+        return cli_usage(ACTOR_USAGE, 0);
     char pk64[64];
     uint8_t newpk[32];
     if (pubkey_arg(argv[2], NULL, newpk, pk64))
@@ -368,7 +368,7 @@ static int actor_rotate(cli *c, int argc, char **argv)
 static int actor_show(cli *c, int argc, char **argv)
 {
     if (argc != 2)
-        return fputs(ACTOR_USAGE, stderr), EX_USAGE;
+        return cli_usage(ACTOR_USAGE, 0);
     json_t *resp;
     int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "actor", "id", argv[1]), &resp);
     if (ex)
@@ -426,5 +426,5 @@ int cmd_actor(cli *c, int argc, char **argv)
             return subs[i].fn(c, argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return fputs(ACTOR_USAGE, stdout), EX_DONE;
-    return fputs(ACTOR_USAGE, stderr), EX_USAGE;
+    return cli_usage(ACTOR_USAGE, 0);
 }

@@ -65,7 +65,7 @@ static int fetch_label(cli *c, const char *code, const char *base, int dl, one_l
     tt_error err;
     if (dl && !*js(b, "gtin"))
         ex = cli_fail(EX_USAGE, "no_gtin",
-                      "batch %s carries no GTIN, so it has no GS1 Digital Link; label it without "
+                      "该批次没有 GTIN，因此没有 GS1 数字链接：去掉 --digital-link，或登记时加 --gtin / batch %s carries no GTIN, so it has no GS1 Digital Link; label it without "
                       "--digital-link, or register the product with --gtin",
                       code);
     else
@@ -99,7 +99,7 @@ static int children_of(cli *c, const char *code, char (**out)[TT_CODE_LEN + 1], 
         snprintf((*out)[i], TT_CODE_LEN + 1, "%s", js(json_array_get(kids, i), "id"));
     json_decref(br);
     if (*n == 0)
-        return cli_fail(EX_REFUSED, "not_found", "batch %s has no children to label", code);
+        return cli_fail(EX_REFUSED, "not_found", "该批次没有子批次可以打标签 / batch %s has no children to label", code);
     return EX_DONE;
 }
 
@@ -111,7 +111,7 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
     if (strcmp(fmt, "svg") == 0) {
         FILE *f = fopen(out, "w");
         if (f == NULL)
-            return cli_fail(EX_UNREACHABLE, "io", "cannot write %s", out);
+            return cli_fail(EX_UNREACHABLE, "io", "无法写入输出文件：请检查目录和磁盘空间 / cannot write %s", out);
         double W = cols * g->width_mm, H = rows * g->height_mm;
         fprintf(
             f,
@@ -124,13 +124,13 @@ static int write_sheet(const char *fmt, const char *out, one_label *ls, size_t n
                          ls[i].url,
                          &ls[i].s.text);
         fprintf(f, "</svg>\n");
-        return fclose(f) == 0 ? EX_DONE : cli_fail(EX_UNREACHABLE, "io", "cannot write %s", out);
+        return fclose(f) == 0 ? EX_DONE : cli_fail(EX_UNREACHABLE, "io", "无法写入输出文件：请检查目录和磁盘空间 / cannot write %s", out);
     }
     int w, h;
     qr_image img;
     qr_label_size(g, &w, &h);
     if (qr_image_new(&img, w * cols, h * rows) != 0)
-        return cli_fail(EX_UNREACHABLE, "nomem", "the sheet is too large");
+        return cli_fail(EX_UNREACHABLE, "nomem", "标签页太大，内存不够 / the sheet is too large");
     int ex = EX_DONE;
     for (size_t i = 0; i < n && ex == EX_DONE; i++)
         if (qr_draw_label(&img, (int)(i % 3) * w, (int)(i / 3) * h, g, ls[i].url,
@@ -173,17 +173,17 @@ int cmd_label(cli *c, int argc, char **argv)
         else if (argv[i][0] != '-' && arg == NULL)
             arg = argv[i];
         else
-            return fputs(LABEL_USAGE, stderr), EX_USAGE;
+            return cli_unknown_arg(argv[i]), cli_usage(LABEL_USAGE, 0);
     }
     if (fmt == NULL) /* from the file name, else the terminal */
         fmt = out && strstr(out, ".svg") ? "svg" : out ? "png" : "term";
     if (arg == NULL || (strcmp(fmt, "png") && strcmp(fmt, "svg") && strcmp(fmt, "term")))
-        return fputs(LABEL_USAGE, stderr), EX_USAGE;
+        return cli_usage(LABEL_USAGE, 0);
     if (strcmp(fmt, "term") != 0 && out == NULL)
-        return cli_fail(EX_USAGE, "usage", "--format %s needs --out FILE", fmt);
+        return cli_fail(EX_USAGE, "usage", "这种格式要用 --out 指明输出文件 / --format %s needs --out FILE", fmt);
     if (g.width_mm < 20 || g.height_mm < 15 || g.width_mm > 300 || g.height_mm > 300 ||
         g.dpi < 72 || g.dpi > 2400)
-        return cli_fail(EX_USAGE, "usage", "a label is 20-300 × 15-300 mm at 72-2400 dpi");
+        return cli_fail(EX_USAGE, "usage", "标签尺寸应在 20–300 × 15–300 毫米、72–2400 dpi 之间 / a label is 20-300 × 15-300 mm at 72-2400 dpi");
     char code[TT_CODE_LEN + 1], (*codes)[TT_CODE_LEN + 1] = NULL;
     tt_error err;
     size_t n = 1;
@@ -211,7 +211,7 @@ int cmd_label(cli *c, int argc, char **argv)
         }
         if (!force) {
             ex = cli_fail(EX_USAGE, "too_small",
-                          "at %.0f × %.0f mm and %d dpi a QR module is %d printer dot%s, too few "
+                          "二维码每个模块的打印点太少，扫不准：请把标签印大一些，或用更高的 dpi / at %.0f × %.0f mm and %d dpi a QR module is %d printer dot%s, too few "
                           "to scan reliably (at least 3): print at %.0f × %.0f mm or larger, or "
                           "at a higher --dpi (--force prints it anyway)",
                           g.width_mm, g.height_mm, g.dpi, dots, dots == 1 ? "" : "s",
@@ -359,15 +359,15 @@ int cmd_scan(cli *c, int argc, char **argv)
             anonymous = 1;
         else if (strcmp(argv[i], "--by") == 0)
             return cli_fail(EX_USAGE, "usage",
-                            "--by is not taken on trust any more: give your key (--key) and the "
+                            "--by 不再被采信：请给出您的密钥（--key），扫码记录会以您的名义签名 / --by is not taken on trust any more: give your key (--key) and the "
                             "scan is signed as yours");
         else if (arg == NULL)
             arg = argv[i];
         else
-            return fputs(SCAN_USAGE, stderr), EX_USAGE;
+            return cli_unknown_arg(argv[i]), cli_usage(SCAN_USAGE, 0);
     }
     if (arg == NULL)
-        return fputs(SCAN_USAGE, stderr), EX_USAGE;
+        return cli_usage(SCAN_USAGE, 0);
     tt_verifier v;
     int ex = cli_log_verifier(c, &v);
     if (ex)
@@ -382,7 +382,7 @@ int cmd_scan(cli *c, int argc, char **argv)
         qr_image_free(&img);
         if (ntexts == 0)
             return cli_fail(EX_USAGE, "malformed",
-                            "no QR symbol could be read in %s: hold the camera steady and closer",
+                            "照片里读不出二维码：请拿稳相机、靠近一些再拍 / no QR symbol could be read in %s: hold the camera steady and closer",
                             arg);
     } else {
         texts = calloc(2, sizeof *texts);

@@ -88,13 +88,13 @@ int cmd_stock(cli *c, int argc, char **argv)
         else if (argv[i][0] != '-' && who == NULL)
             who = argv[i];
         else
-            return fputs(STOCK_USAGE, stderr), EX_USAGE;
+            return cli_unknown_arg(argv[i]), cli_usage(STOCK_USAGE, 0);
     }
     char id[40];
     if (who == NULL) { /* the signer's own stock */
         tt_keypair kp;
         if (c->key == NULL && getenv("TCMTRACE_KEY") == NULL)
-            return cli_fail(EX_USAGE, "usage", "stock needs an ACTOR, or --key to show your own");
+            return cli_fail(EX_USAGE, "usage", "stock 要指明人员编号，或用 --key 查看您自己的库存 / stock needs an ACTOR, or --key to show your own");
         if ((ex = cli_load_key(c, &kp)) != EX_DONE)
             return ex;
         char b64[48];
@@ -215,7 +215,7 @@ int cmd_search(cli *c, int argc, char **argv)
                 }
                 if (strncmp(opts[k][1], "harvest", 7) == 0 && !tt_date_valid(argv[i + 1])) {
                     json_decref(req);
-                    return cli_fail(EX_USAGE, "usage", "%s takes a date YYYY-MM-DD, not \"%s\"",
+                    return cli_fail(EX_USAGE, "usage", "日期要写成 YYYY-MM-DD / %s takes a date YYYY-MM-DD, not \"%s\"",
                                     argv[i], argv[i + 1]);
                 }
                 json_object_set_new(req, opts[k][1], json_string(argv[++i]));
@@ -226,13 +226,14 @@ int cmd_search(cli *c, int argc, char **argv)
             limit = strtol(argv[++i], &end, 10);
             if (*end || limit < 1 || limit > 100000) {
                 json_decref(req);
-                return cli_fail(EX_USAGE, "usage", "--limit is 1 to 100000");
+                return cli_fail(EX_USAGE, "usage", "--limit 是 1 到 100000 / --limit is 1 to 100000");
             }
             hit = 1;
         }
         if (!hit) {
             json_decref(req);
-            return fputs(SEARCH_USAGE, stderr), EX_USAGE;
+            cli_unknown_arg(argv[i]);
+            return cli_usage(SEARCH_USAGE, 0);
         }
     }
     json_t *lots;

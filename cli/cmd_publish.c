@@ -11,8 +11,7 @@
 
 static int usage_of(const char *text, int help)
 {
-    fputs(text, help ? stdout : stderr);
-    return help ? EX_DONE : EX_USAGE;
+    return cli_usage(text, help);
 }
 
 static json_t *load_doc(const char *path)
@@ -20,7 +19,7 @@ static json_t *load_doc(const char *path)
     json_error_t jerr;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
-        cli_fail(EX_USAGE, "malformed", "cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
+        cli_fail(EX_USAGE, "malformed", "这个文件不是有效的 JSON / cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
     return doc;
 }
 
@@ -249,7 +248,7 @@ int cmd_buyer_check(cli *c, int argc, char **argv)
         json_decref(ev);
         json_decref(resp);
         return cli_fail(EX_REFUSED, "not_found",
-                        "entry #%lld is not a sale with a buyer commitment", seq);
+                        "这条记录不是带买方承诺的销售 / entry #%lld is not a sale with a buyer commitment", seq);
     }
     tt_buyer_commitment(salt, buyer, want);
     int same = strcmp(want, commit) == 0;
@@ -257,7 +256,7 @@ int cmd_buyer_check(cli *c, int argc, char **argv)
     json_decref(resp);
     if (!same)
         return cli_fail(EX_UNVERIFIED, "bad_proof",
-                        "salt and buyer do not open the commitment of entry #%lld", seq);
+                        "盐和买方对不上这条记录的承诺：不是这位买方 / salt and buyer do not open the commitment of entry #%lld", seq);
     printf("买方承诺已核对 / the commitment of entry #%lld opens to this buyer\n", seq);
     return EX_DONE;
 }

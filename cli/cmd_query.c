@@ -316,16 +316,16 @@ int cmd_trace(cli *c, int argc, char **argv)
             char *end;
             long d = strtol(argv[++i], &end, 10);
             if (*end || d < 1 || d > 64)
-                return cli_fail(EX_USAGE, "usage", "--depth is 1 to 64, not \"%s\"", argv[i]);
+                return cli_fail(EX_USAGE, "usage", "--depth 是 1 到 64 / --depth is 1 to 64, not \"%s\"", argv[i]);
             depth = (int)d;
         } else if (argv[i][0] != '-' && arg == NULL)
             arg = argv[i];
         else
-            return fputs(TRACE_USAGE, stderr), EX_USAGE;
+            return cli_unknown_arg(argv[i]), cli_usage(TRACE_USAGE, 0);
     }
     tt_error err;
     if (arg == NULL || (!up && !down))
-        return fputs(TRACE_USAGE, stderr), EX_USAGE;
+        return cli_usage(TRACE_USAGE, 0);
     if (tt_code_parse(arg, code, &err) != TT_OK)
         return cli_fail(EX_USAGE, "malformed", "%s", err.message);
     if (!up || !down) /* one direction: the paged trace, however large the tree */
@@ -449,19 +449,19 @@ static int check_seen(cli *c, const tt_verifier *v, const tt_checkpoint *cp, con
         free(old);
         if (rc != TT_OK)
             return cli_fail(EX_UNVERIFIED, "bad_signature",
-                            "the checkpoint remembered in %s does not verify (%s); remove it "
+                            "本机记住的检查点验证不通过：除非确知它为何改变，否则不要删除它 / the checkpoint remembered in %s does not verify (%s); remove it "
                             "only if you know why it changed",
                             path, err.message);
         if (cp->size < prev.size)
             return cli_fail(EX_UNVERIFIED, "range",
-                            "the ledger offered a checkpoint of %llu entries, older than the "
+                            "账本给出的检查点比本机已核验过的更旧：这可能是旧的或分叉的账本 / the ledger offered a checkpoint of %llu entries, older than the "
                             "%llu this computer has already verified (%s): an old or forked "
                             "view of the log, not trusted",
                             (unsigned long long)cp->size, (unsigned long long)prev.size, path);
         if (cp->size == prev.size) {
             if (memcmp(cp->root, prev.root, TT_HASH_SIZE) != 0)
                 return cli_fail(EX_UNVERIFIED, "bad_proof",
-                                "two checkpoints of %llu entries with different roots are "
+                                "同样大小的两个检查点根不相同，却都有账本的签名：账本已分叉 / two checkpoints of %llu entries with different roots are "
                                 "signed by %s: the log has forked",
                                 (unsigned long long)cp->size, v->name);
             return EX_DONE;
@@ -492,7 +492,7 @@ static int check_seen(cli *c, const tt_verifier *v, const tt_checkpoint *cp, con
         json_decref(resp);
         if (rc != TT_OK)
             return cli_fail(EX_UNVERIFIED, "bad_proof",
-                            "the log of %llu entries is not an extension of the %llu this "
+                            "这个账本不是本机之前核验过的那个账本的延续 / the log of %llu entries is not an extension of the %llu this "
                             "computer verified before: %s",
                             (unsigned long long)cp->size, (unsigned long long)prev.size,
                             rc == TT_ERR_MALFORMED ? "the consistency proof is malformed"
@@ -577,7 +577,7 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
     if (w == NULL) {
         if (seen_seq)
             return cli_fail(EX_UNVERIFIED, "unverified",
-                            "the server shows no witness policy, but this computer saw the one "
+                            "服务器没有给出见证策略，本机却见过它：缺少见证的检查点不可信 / the server shows no witness policy, but this computer saw the one "
                             "of entry #%llu (%s): a checkpoint without its witnesses is not "
                             "trusted",
                             (unsigned long long)seen_seq, path);
@@ -587,12 +587,12 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
     const char *text = js(w, "policy");
     if (seq < seen_seq)
         return cli_fail(EX_UNVERIFIED, "unverified",
-                        "the server shows the witness policy of entry #%llu, older than the one "
+                        "服务器给出的见证策略比本机见过的旧：不可信 / the server shows the witness policy of entry #%llu, older than the one "
                         "of entry #%llu this computer saw: not trusted",
                         (unsigned long long)seq, (unsigned long long)seen_seq);
     if (seq >= cp->size)
         return cli_fail(EX_UNVERIFIED, "range",
-                        "the witness policy's entry #%llu is not in the checkpoint of %llu "
+                        "见证策略所在的记录不在这个检查点里 / the witness policy's entry #%llu is not in the checkpoint of %llu "
                         "entries",
                         (unsigned long long)seq, (unsigned long long)cp->size);
     /* the entry is the authority's ledger.witnesses of exactly this text */
@@ -616,7 +616,7 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
     json_decref(genesis);
     if (!same || !authority)
         return cli_fail(EX_UNVERIFIED, "unverified",
-                        "entry #%llu is not a market authority's witness policy of that text: "
+                        "这条记录不是市场管理方签署的这份见证策略：服务器对见证方的说法不可信 / entry #%llu is not a market authority's witness policy of that text: "
                         "the server's account of the witnesses is not trusted",
                         (unsigned long long)seq);
     tt_policy *pol = malloc(sizeof *pol);
@@ -627,7 +627,7 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
         rc = tt_policy_check(pol, note, strlen(note), cosigned, NULL, &met, &err);
     if (rc != TT_OK) {
         free(pol);
-        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the witnesses' cosignatures: %s",
+        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "见证方的共同签名验证不通过 / the witnesses' cosignatures: %s",
                         rc == TT_ERR_NOMEM ? "out of memory" : err.message);
     }
     witnessed.policy_seq = seq;
@@ -679,7 +679,7 @@ static int trusted_checkpoint_of(cli *c, int64_t size, uint64_t need, tt_checkpo
                          cp->origin, v.name);
         if (rc != TT_OK) {
             json_decref(resp);
-            return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "the checkpoint does not verify: %s",
+            return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "账本的检查点验证不通过 / the checkpoint does not verify: %s",
                             err.message);
         }
         ex = check_policy(c, &v, resp, cp, n);
@@ -691,7 +691,7 @@ static int trusted_checkpoint_of(cli *c, int64_t size, uint64_t need, tt_checkpo
         }
         if (ex == -1)
             ex = cli_fail(EX_UNVERIFIED, "unverified",
-                          "见证不足：已由 %u 个见证方共同签署（要求 %u 个）/ cosigned by %u "
+                          "见证不足：已由 %u 个见证方共同签署（要求 %u 个） / cosigned by %u "
                           "witness%s, %u required: the checkpoint of %llu entries is not trusted",
                           witnessed.cosigned, witnessed.required, witnessed.cosigned,
                           witnessed.cosigned == 1 ? "" : "es", witnessed.required,
@@ -747,7 +747,7 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
             printf("✓ 签名有效 / signature verified: %s, %llu 条\n", cp.origin,
                    (unsigned long long)cp.size);
             if (witnessed.policy_seq)
-                printf("✓ 已由 %u 个见证方共同签署（要求 %u 个）/ cosigned by %u witness%s (%u "
+                printf("✓ 已由 %u 个见证方共同签署（要求 %u 个） / cosigned by %u witness%s (%u "
                        "required)\n",
                        witnessed.cosigned, witnessed.required, witnessed.cosigned,
                        witnessed.cosigned == 1 ? "" : "es", witnessed.required);
@@ -832,7 +832,7 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
         json_decref(e);
         json_decref(p);
         return cli_fail(EX_UNVERIFIED, "malformed",
-                        "the daemon's proof of entry #%llu is not a list of at most %d hashes",
+                        "账本给出的证明格式不对 / the daemon's proof of entry #%llu is not a list of at most %d hashes",
                         (unsigned long long)seq, TT_MERKLE_PROOF_MAX);
     }
     const char *b64 = js(e, "entry");
@@ -878,11 +878,11 @@ static int check_entry_t(cli *c, uint64_t seq, const tt_checkpoint *cp, uint64_t
         json_decref(p);
     if (other)
         return cli_fail(EX_UNVERIFIED, "bad_proof",
-                        "the daemon gave entry #%llu for that hash, and that entry's hash is "
+                        "服务器给出的记录与所要的哈希不符：这台服务器没有如实展示账本 / the daemon gave entry #%llu for that hash, and that entry's hash is "
                         "another: this server is not showing the ledger as it is",
                         (unsigned long long)seq);
     if (rc != TT_OK)
-        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "entry #%llu does not verify",
+        return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "这条记录验证不通过 / entry #%llu does not verify",
                         (unsigned long long)seq);
     return EX_DONE;
 }
@@ -1004,7 +1004,7 @@ int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
             break; /* committed after the checkpoint was read: a newer one covers it */
         if (seq >= cp->size) {
             ex = cli_fail(EX_UNVERIFIED, "range",
-                          "entry #%llu of this trace is not covered by the ledger's checkpoint "
+                          "这条追溯里有记录不在账本的检查点内，无法证明 / entry #%llu of this trace is not covered by the ledger's checkpoint "
                           "of %llu entries: the trace cannot be proved",
                           (unsigned long long)seq, (unsigned long long)cp->size);
             break;
@@ -1119,7 +1119,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     tmp = tmp && *tmp ? tmp : "/tmp";
     if (tt_state_audit_scratch(tmp, scratch, sizeof scratch) != 0) {
         tt_ledger_close(l);
-        return cli_fail(EX_USAGE, "usage", "TMPDIR is too long a path for the audit's scratch store");
+        return cli_fail(EX_USAGE, "usage", "TMPDIR 路径太长，审计无法建立临时库 / TMPDIR is too long a path for the audit's scratch store");
     }
     tt_state_audit_clean(tmp, scratch_removed);
     /* the scratch store is written through its map and reserves its disk space ahead
@@ -1268,17 +1268,17 @@ int cmd_watch(cli *c, int argc, char **argv)
                    strcmp(argv[i], "--help") == 0 ? EX_DONE : EX_USAGE;
     }
     if (c->dir == NULL)
-        return cli_fail(EX_USAGE, "usage", "watch needs --dir DIR (or TCMTRACE_DIR)");
+        return cli_fail(EX_USAGE, "usage", "watch 需要 --dir 目录（或 TCMTRACE_DIR） / watch needs --dir DIR (or TCMTRACE_DIR)");
     char url[4200];
     snprintf(url, sizeof url, "ipc://%s/feed.sock", c->dir);
     if (!cli_ipc_listening(url + 6))
         return cli_fail(EX_UNREACHABLE, "unreachable",
-                        "no tcmtraced is running on %s, so there is nothing to watch (start it "
+                        "这个目录上没有运行 tcmtraced，无从监看：请先用 tcmtraced run 启动它 / no tcmtraced is running on %s, so there is nothing to watch (start it "
                         "with 'tcmtraced run %s')",
                         c->dir, c->dir);
     int s = nn_socket(AF_SP, NN_SUB);
     if (s < 0 || nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 || nn_connect(s, url) < 0)
-        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot subscribe to %s", url);
+        return cli_fail(EX_UNREACHABLE, "unreachable", "无法订阅账本的新记录 / cannot subscribe to %s", url);
     /* "watching" only once the daemon's feed has us: nothing committed after it is missed */
     for (int i = 0; i < 500 && nn_get_statistic(s, NN_STAT_CURRENT_CONNECTIONS) < 1; i++)
         usleep(10000);
@@ -1340,11 +1340,11 @@ int cmd_api(cli *c, int argc, char **argv)
     int sent = nn_send(c->sock, req, len, 0);
     free(req);
     if (sent < 0)
-        return cli_fail(EX_UNREACHABLE, "unreachable", "cannot send: %s", nn_strerror(nn_errno()));
+        return cli_fail(EX_UNREACHABLE, "unreachable", "无法把请求发给 tcmtraced / cannot send: %s", nn_strerror(nn_errno()));
     char *buf = NULL;
     int n = nn_recv(c->sock, &buf, NN_MSG, 0);
     if (n < 0)
-        return cli_fail(EX_UNREACHABLE, "unreachable", "no answer: %s", nn_strerror(nn_errno()));
+        return cli_fail(EX_UNREACHABLE, "unreachable", "tcmtraced 没有应答 / no answer: %s", nn_strerror(nn_errno()));
     printf("%.*s\n", n, buf);
     json_t *resp = tt_json_load(buf, (size_t)n, 0, NULL);
     nn_freemsg(buf);

@@ -77,7 +77,7 @@ static int export_level(tt_ledger *l, const char *out, int entries, unsigned lev
         int rc = write_file(out, rel, data, len);
         free(data);
         if (rc != 0)
-            return cli_fail(EX_UNREACHABLE, "io", "cannot write %s/%s: %s", out, rel,
+            return cli_fail(EX_UNREACHABLE, "io", "无法写入输出目录：请检查目录和磁盘空间 / cannot write %s/%s: %s", out, rel,
                             strerror(errno));
         ++*written;
     }
@@ -89,7 +89,7 @@ int cmd_tiles(cli *c, int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return fputs(TILES_USAGE, stdout), EX_DONE;
     if (argc != 4 || strcmp(argv[1], "export") != 0)
-        return fputs(TILES_USAGE, stderr), EX_USAGE;
+        return cli_usage(TILES_USAGE, 0);
     tt_ledger *l;
     tt_error err;
     if (tt_ledger_open(argv[2], TT_LEDGER_RDONLY, &l, &err) != TT_OK)
@@ -107,7 +107,7 @@ int cmd_tiles(cli *c, int argc, char **argv)
         ex = export_level(l, argv[3], 0, level, size, &written, &kept);
     /* the checkpoint last: a mirror that reads it finds every tile it names */
     if (ex == EX_DONE && write_file(argv[3], "checkpoint", note, nlen) != 0)
-        ex = cli_fail(EX_UNREACHABLE, "io", "cannot write %s/checkpoint: %s", argv[3],
+        ex = cli_fail(EX_UNREACHABLE, "io", "无法写入输出目录：请检查目录和磁盘空间 / cannot write %s/checkpoint: %s", argv[3],
                       strerror(errno));
     free(note);
     tt_ledger_close(l);
@@ -159,7 +159,7 @@ int cmd_backup(cli *c, int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return fputs(BACKUP_USAGE, stdout), EX_DONE;
     if (argc != 3)
-        return fputs(BACKUP_USAGE, stderr), EX_USAGE;
+        return cli_usage(BACKUP_USAGE, 0);
     tt_ledger *l;
     tt_error err;
     if (tt_ledger_open(argv[1], TT_LEDGER_RDONLY, &l, &err) != TT_OK)
@@ -177,12 +177,12 @@ int cmd_backup(cli *c, int argc, char **argv)
     } small[] = {{"log.vkey", 0644}, {"tcmtraced.conf", 0644}, {"log.key", 0600}};
     for (size_t i = 0; i < sizeof small / sizeof *small; i++)
         if (copy_small(argv[1], argv[2], small[i].name, small[i].mode) != 0)
-            return cli_fail(EX_UNREACHABLE, "io", "cannot copy %s into %s: %s", small[i].name,
+            return cli_fail(EX_UNREACHABLE, "io", "无法复制到备份目录：请检查目录和磁盘空间 / cannot copy %s into %s: %s", small[i].name,
                             argv[2], strerror(errno));
     /* what the copy holds, read back from the copy */
     uint64_t copied = 0;
     if (tt_ledger_open(argv[2], TT_LEDGER_RDONLY, &l, &err) != TT_OK)
-        return cli_fail(EX_UNVERIFIED, tt_err_name(err.code), "the copy does not open: %s",
+        return cli_fail(EX_UNVERIFIED, tt_err_name(err.code), "备份副本打不开，备份没有成功 / the copy does not open: %s",
                         err.message);
     tt_ledger_head(l, &copied, NULL, NULL);
     tt_ledger_close(l);
@@ -193,7 +193,7 @@ int cmd_backup(cli *c, int argc, char **argv)
                (unsigned long long)copied, argv[2], argv[2]);
     return copied >= size ? EX_DONE
                           : cli_fail(EX_UNVERIFIED, "audit",
-                                     "the copy holds fewer entries than the ledger had");
+                                     "备份副本的记录比账本少，备份没有成功 / the copy holds fewer entries than the ledger had");
 }
 
 /* ---- rebuild ------------------------------------------------------------------------------ */
@@ -215,7 +215,7 @@ int cmd_rebuild(cli *c, int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return fputs(REBUILD_USAGE, stdout), EX_DONE;
     if (argc != 2)
-        return fputs(REBUILD_USAGE, stderr), EX_USAGE;
+        return cli_usage(REBUILD_USAGE, 0);
     tt_ledger *l;
     tt_error err;
     if (tt_ledger_open(argv[1], 0, &l, &err) != TT_OK)

@@ -64,7 +64,7 @@ static void usage(FILE *out)
     fprintf(out,
             "\n'tcmtrace COMMAND --help' tells more. Environment: TCMTRACE_DIR, TCMTRACE_KEY,\n"
             "TCMTRACE_PASSPHRASE, TCMTRACE_LOG_KEY. Quantities: 500kg, 1.5kg, 20g, 2t, 10斤.\n"
-            "Exit codes: 0 done, 1 refused, 2 usage, 3 unreachable, 4 not verified.\n");
+            "Exit codes: 0 done, 1 refused, 2 usage, 3 unreachable, 4 not verified, 5 not for sale.\n");
 }
 
 int main(int argc, char **argv)
@@ -110,7 +110,9 @@ int main(int argc, char **argv)
         while (i < sizeof commands / sizeof *commands && strcmp(commands[i].name, rest[1]) != 0)
             i++;
         if (i == sizeof commands / sizeof *commands) {
-            fprintf(stderr, "tcmtrace: usage: unknown command \"%s\"\n\n", rest[1]);
+            fprintf(stderr,
+                    "tcmtrace: 没有“%s”这个命令，下面是全部命令 / usage: unknown command \"%s\"\n\n",
+                    rest[1], rest[1]);
             usage(stderr);
         } else {
             ex = commands[i].fn(&c, n - 1, rest + 1);

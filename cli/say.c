@@ -2,6 +2,7 @@
  * say.c: a refusal in the user's own words: the message table's sentence (or one of its own
  * for what people meet most), then the code and the details, in the command's terms.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +91,25 @@ int cli_fail(int ex, const char *code, const char *fmt, ...)
     char raw[2048], detail[2400];
     vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    humane(raw, detail, sizeof detail);
+    /* a detail that opens with a sentence of its own ("中文 / English ...") says it first */
+    char zh[1024] = "";
+    const char *rest = raw, *sep = strstr(raw, " / ");
+    int cjk = 0;
+    for (const char *p = raw; sep && p < sep; p++)
+        cjk |= (unsigned char)*p >= 0x80;
+    if (cjk && (size_t)(sep - raw) < sizeof zh) {
+        memcpy(zh, raw, (size_t)(sep - raw));
+        zh[sep - raw] = '\0';
+        rest = sep + 3;
+    }
+    humane(rest, detail, sizeof detail);
     /* what it means and what to do, in Chinese first (the message table), then the details */
     const tt_message *m = tt_message_get(code);
     const char *own = own_sentence(code, raw);
     if (own)
         fprintf(stderr, "tcmtrace: %s\n  ", own);
+    else if (zh[0])
+        fprintf(stderr, "tcmtrace: %s\n  ", zh);
     else if (m)
         fprintf(stderr, "tcmtrace: %s%s\n  ", m->zh, m->todo);
     else
@@ -104,3 +118,42 @@ int cli_fail(int ex, const char *code, const char *fmt, ...)
     return ex;
 }
 
+
+/* whether the wrong word was named already (cli_getopt), so cli_usage need not say it again */
+static int named;
+
+int cli_getopt(int argc, char **argv, const struct option *o)
+{
+    opterr = 0;
+    int ch = getopt_long(argc, argv, "", o, NULL);
+    if (ch == '?') {
+        const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        fprintf(stderr,
+                "tcmtrace: 选项“%s”不认识，或者缺少它的值，没有发送任何东西 / unrecognized option, "
+                "or its value is missing: %s\n",
+                bad, bad);
+        named = 1;
+    }
+    return ch;
+}
+
+void cli_unknown_arg(const char *arg)
+{
+    fprintf(stderr, "tcmtrace: 不认识“%s”，没有发送任何东西 / unrecognized argument: %s\n", arg, arg);
+    named = 1;
+}
+
+int cli_usage(const char *text, int help)
+{
+    if (help) {
+        fputs(text, stdout);
+        return EX_DONE;
+    }
+    if (!named)
+        fputs("tcmtrace: 命令写得不对，没有发送任何东西：请按下面的用法改正 / the command line is "
+              "wrong; nothing was sent\n",
+              stderr);
+    named = 0;
+    fputs(text, stderr);
+    return EX_USAGE;
+}

@@ -323,7 +323,7 @@ for typo in 當歸 当皈 danggui; do
     expect 2 "register --herb $typo is caught before sending" as grower register --herb "$typo" $R_ARGS
     contains "$ERR" "您是否要登记：当归" "register --herb $typo asks whether 当归 was meant"
 done
-if head -1 "$ERR" | grep -q '^tcmtrace: 药材名称'; then pass; else fail "a refusal says in Chinese first what is wrong"; fi
+if head -1 "$ERR" | grep -q '^tcmtrace: 药材目录里没有“danggui”'; then pass; else fail "a refusal says in Chinese first what is wrong"; fi
 contains "$ERR" "did you mean 当归" "and in English after it"
 # shellcheck disable=SC2086
 expect 2 "an unlisted herb needs its Latin name and part" as grower register --herb 川银花 --unlisted $R_ARGS
@@ -826,6 +826,41 @@ contains "$OUT" "signed by another key" "the audit says the checkpoints are anot
 
 # ---- usage ----------------------------------------------------------------------------
 expect 2 "unknown command" "$TT" frobnicate
+contains "$ERR" "没有“frobnicate”这个命令" "an unknown command is named in Chinese"
+# zh_first DESC: the first line of the refusal is a Chinese sentence of its own, not the table's
+# general one for every usage error
+zh_first() {
+    first=$(head -n 1 "$ERR")
+    if printf '%s' "$first" | LC_ALL=C.UTF-8 grep -qP '^tcmtrace: .*\p{Han}' &&
+        ! printf '%s' "$first" | grep -qF "请看 tcmtrace 命令 --help"; then
+        pass
+    else
+        fail "$1: the first line is \"$first\""
+    fi
+}
+expect 2 "an unknown option" "$TT" register --bogus 1
+contains "$ERR" "选项“--bogus”不认识" "the unknown option is named"
+if grep -q "unrecognized option '--bogus'" "$ERR"; then fail "getopt's English complaint is printed"; else pass; fi
+expect 2 "register without its fields" "$TT" register --herb 当归
+zh_first "register without its fields"
+contains "$ERR" "登记需要 --herb、--qty" "the missing fields are named as options"
+expect 2 "a quantity that is not one" "$TT" transfer 1234567890123456 --to T-1 --qty 十斤
+zh_first "a quantity that is not one"
+expect 2 "a trace too deep" "$TT" trace 1234567890123456 --depth 99
+contains "$ERR" "--depth 是 1 到 64" "the depth's range in Chinese"
+expect 2 "search with a word it does not know" "$TT" search --colour red
+contains "$ERR" "不认识“--colour”" "the word is named"
+expect 2 "export in a format it lacks" "$TT" export --format xml
+zh_first "export in a format it lacks"
+expect 2 "stock of no one" env -u TCMTRACE_KEY "$TT" stock
+zh_first "stock of no one"
+expect 2 "key with no subcommand" "$TT" key
+contains "$ERR" "命令写得不对，没有发送任何东西：请按下面的用法改正" "a bare usage error says so in Chinese first"
+expect 2 "an agent time out of range" "$TT" agent add --ttl 99y
+zh_first "an agent time out of range"
+expect 2 "a label too small" "$TT" label 1234567890123456 --width-mm 5 --out "$WORK/x.png"
+zh_first "a label too small"
+expect 0 "every refusal the CLI writes has its own Chinese sentence" /usr/bin/python3 tests/check_cli_words.py cli
 expect 0 "help" "$TT" --help
 for c in key actor register transfer receive reject split process inspect hold release recall \
     sell destroy show trace log checkpoint proof verify audit watch api label scan stock search \
@@ -844,7 +879,7 @@ contains "$ERR" "[--dir DIR]" "the bench's usage lists --dir"
 stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass; else fail "$DAEMON_BAD tcmtraced processes exited with an error when stopped"; fi
 # every check ran: one skipped by a broken branch cannot pass unseen (raise it with a new check)
-E2E_CHECKS=524
+E2E_CHECKS=548
 [ $((passed + failed)) = "$E2E_CHECKS" ] || fail "$((passed + failed)) e2e checks ran, $E2E_CHECKS expected"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

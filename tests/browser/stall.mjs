@@ -150,21 +150,35 @@ await ready(pa, 'stock');
 // register a lot with the herb dictionary's picker (pinyin)
 await pa.click('#tab-register');
 await ready(pa, 'register');
+let r;
 await pa.fill('#herb-q', 'danggui');
 await pa.click('[data-herb="当归"]');
 await pa.fill('#qty', '100斤');
 check((await pa.innerText('#qty-is')).includes('50 kg'), 'A: 100斤 reads as 50 kg');
 for (const [id, v] of [['province', '甘肃省'], ['city', '定西市'], ['county', '岷县'], ['base', '梅川镇当归种植基地'],
-  ['harvest', '2026-10-12'], ['grade', '一等'], ['processing', '晒干']]) await pa.fill('#' + id, v);
+  ['harvest', '2026-02-30'], ['grade', '一等'], ['processing', '晒干']]) await pa.fill('#' + id, v);
 await pa.check('#daodi');
+// the day is read the same whatever the browser's language: no such day, a day to come, then
+// a day written the Chinese way, echoed back before it is signed
+check((await pa.innerText('#harvest-is')).includes('请写成 年-月-日'), 'A: 2026-02-30 is no day, said as it is typed');
+await pa.click('#ok');
+r = await done(pa);
+check(!r.ok && r.text.includes('采收日期不对'), 'A: a harvest day that does not exist is refused in the page', r.text);
+await pa.fill('#harvest', '2099年1月1日');
+await pa.click('#ok');
+r = await done(pa);
+check(!r.ok && r.text.includes('采收日期在今天之后'), 'A: a harvest day to come is refused in the page', r.text);
+await pa.fill('#harvest', '2026年10月12日');
+check((await pa.innerText('#harvest-is')).trim() === '2026年10月12日', 'A: the day typed the Chinese way is read back');
 await shot(pa, 'stall-register');
 await pa.click('#ok');
-let r = await done(pa);
+r = await done(pa);
 check(r.ok, 'A: registers a lot', r.text);
 const lot = (await pa.innerText('#new-code')).replace(/\D/g, '');
 let b = await batch(lot);
 check(b && b.holder === A.id && b.qty.remaining === 50000 && b.herb.name_zh === '当归' && b.origin.daodi === true,
   'A: the ledger holds the lot, 50 kg, A\'s', JSON.stringify(b));
+check(b.harvest_date === '2026-10-12', 'A: signed with the day as YYYY-MM-DD', b.harvest_date);
 const entry = await api(`entries/${(await api('batches/' + lot)).events[0].seq}`);
 check(entry.actor === keyA.pub, 'A: the registration is signed by the key made in the page', entry.actor);
 
@@ -434,7 +448,7 @@ await far.close();
 
 function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
 // every check ran (raise it with a new check)
-const STALL_CHECKS = 99;
+const STALL_CHECKS = 104;
 if (passed + failed !== STALL_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} stall checks ran, ${STALL_CHECKS} expected`); }
 console.log(`stall: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

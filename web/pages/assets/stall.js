@@ -498,6 +498,30 @@ async function act(type, fields, done, fresh = [], context) {
 }
 const has = (b, g) => ({ quantity: `这批货现有 ${fmtQty(b.remaining_g)}${jin(b.remaining_g)}，您填写的是 ${fmtQty(g)}${jin(g)}。` });
 
+// A day as people write it: 2026-10-12, 2026/10/12, 2026.10.12, 2026年10月12日 or 20261012, read
+// the same in every browser (a date input draws the browser's locale: mm/dd/yyyy in one set to
+// English). Returns YYYY-MM-DD, or null for no such day.
+export function dayOf(s) {
+  const t = String(s).trim();
+  const m = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$/.exec(t) || /^(\d{4})(\d{2})(\d{2})$/.exec(t);
+  if (!m) return null;
+  const [y, mo, d] = [+m[1], +m[2], +m[3]];
+  const dt = new Date(Date.UTC(y, mo - 1, d));
+  if (y < 1900 || dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return null;
+  return `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+}
+function dayField(id, hint) {
+  const echo = () => {
+    clearMsg();
+    const d = dayOf(val(id));
+    $(id + '-is').textContent = !val(id) ? '' : d ? `${+d.slice(0, 4)}年${+d.slice(5, 7)}月${+d.slice(8)}日`
+      : '请写成 年-月-日，例如 2026-10-12';
+  };
+  return el('div', null,
+    el('label', { for: id }, hint),
+    el('input', { id, inputmode: 'numeric', autocomplete: 'off', placeholder: '例如 2026-10-12 或 20261012', oninput: echo }),
+    el('div', { class: 'muted', id: id + '-is' }));
+}
 function qtyField(id, hint) {
   return el('div', null,
     el('label', { for: id }, hint),
@@ -672,7 +696,7 @@ async function registerForm() {
     el('div', { class: 'row' }, el('div', null, el('label', { for: 'county' }, '县'), el('input', { id: 'county', placeholder: '岷县' })),
       el('div', null, el('label', { for: 'base' }, '基地或产地'), el('input', { id: 'base', placeholder: '梅川镇' }))),
     el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'daodi' }), '道地产区'),
-    el('label', { for: 'harvest' }, '采收日期'), el('input', { id: 'harvest', type: 'date', max: today }),
+    dayField('harvest', '采收日期'),
     el('div', { class: 'row' }, el('div', null, el('label', { for: 'grade' }, '等级'), el('input', { id: 'grade', placeholder: '一等 / 统货' })),
       el('div', null, el('label', { for: 'processing' }, '产地加工'), el('input', { id: 'processing', placeholder: '晒干' }))),
     el('label', { for: 'gtin' }, '商品条码 GTIN（可不填）'), el('input', { id: 'gtin', inputmode: 'numeric', placeholder: '6901234567892' }),
@@ -681,6 +705,9 @@ async function registerForm() {
         .filter(([id]) => !val(id)).map(([, n]) => n);
       if (!herb) return say('err', '请从目录中选择药材。', ['在“药材”一栏输入中文名或拼音，再点选一项。']);
       if (missing.length) return say('err', '还有没填的：' + missing.join('、'));
+      const day = dayOf(val('harvest'));
+      if (!day) return say('err', '采收日期不对：没有这一天。', ['请写成 年-月-日，例如 2026-10-12，或连写 20261012。']);
+      if (day > today) return say('err', '采收日期在今天之后。', ['请填已经采收的那一天。']);
       const g = qtyOf('qty');
       if (!g) return;
       const id = newCode();
@@ -688,7 +715,7 @@ async function registerForm() {
         id, herb: { name_zh: herb.name_zh, latin: herb.latin || '', part: val('part'), ...(herb.category ? { category: herb.category } : {}) },
         form: val('form'),
         origin: { province: val('province'), city: val('city'), county: val('county'), base: val('base'), daodi: $('daodi').checked },
-        harvest_date: val('harvest'), grade: val('grade'), processing: val('processing'), qty_g: g,
+        harvest_date: day, grade: val('grade'), processing: val('processing'), qty_g: g,
       };
       if (val('gtin')) f.gtin = val('gtin').replace(/\s/g, '').padStart(14, '0');
       const fresh = [id];
