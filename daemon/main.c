@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "daemon.h"
+#include "tcmtrace/messages.h"
 #include "tcmtrace/util.h"
 
 static const char USAGE[] =
@@ -51,7 +52,8 @@ static const char USAGE[] =
 
 static int die(const char *what, const tt_error *err)
 {
-    fprintf(stderr, "tcmtraced: %s: %s\n", what, err->message);
+    const tt_message *m = tt_message_get(tt_err_name(err->code));
+    fprintf(stderr, "tcmtraced: %s%s / %s: %s\n", m ? m->zh : "", m ? m->todo : "", what, err->message);
     return 1;
 }
 
@@ -115,7 +117,7 @@ static int publish_herbs(const init_opts *o, tt_ledger *l, const tt_keypair *aut
     tt_error err;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *events = NULL, *f;
     if (doc == NULL) {
-        fprintf(stderr, "tcmtraced: cannot read the herb dictionary %s: %s\n", path, jerr.text);
+        fprintf(stderr, "tcmtraced: 药材目录文件读不出来，请检查它是有效的 JSON / cannot read the herb dictionary %s: %s\n", path, jerr.text);
         free(path);
         return 1;
     }
@@ -146,7 +148,7 @@ static int genesis_and_limits(const init_opts *o, tt_ledger *l, const tt_keypair
     json_error_t jerr;
     json_t *table = json_load_file(limits_path, JSON_REJECT_DUPLICATES, &jerr);
     if (table == NULL) {
-        fprintf(stderr, "tcmtraced: cannot read the limits table %s: %s\n", limits_path, jerr.text);
+        fprintf(stderr, "tcmtraced: 限量表文件读不出来，请检查它是有效的 JSON / cannot read the limits table %s: %s\n", limits_path, jerr.text);
         free(limits_path);
         return 1;
     }
@@ -169,34 +171,34 @@ static int cmd_init(const init_opts *o)
     char path[4096], vkey[TT_VKEY_MAX + 1], conf[8192];
     if (!o->dir || !o->origin || !o->market || !o->auth_key || !o->auth_id || !o->auth_name) {
         fprintf(stderr,
-                "tcmtraced init: DIR, --origin, --market, --authority-key, "
+                "tcmtraced init: 目录、--origin、--market、--authority-key、--authority-id 和 --authority-name 都要给出 / DIR, --origin, --market, --authority-key, "
                 "--authority-id and --authority-name are all needed\n\n%s",
                 USAGE);
         return 2;
     }
     if (o->base_url && !tt_base_url_valid(o->base_url)) {
         fprintf(stderr,
-                "tcmtraced init: the base URL \"%s\" must be http:// or https:// with a host and "
+                "tcmtraced init: --base-url 要以 http:// 或 https:// 开头、有主机名、末尾不带斜杠 / the base URL \"%s\" must be http:// or https:// with a host and "
                 "no trailing slash, e.g. https://trace.example.cn/cq\n",
                 o->base_url);
         return 2;
     }
     if (!tt_note_name_valid(o->origin)) {
         fprintf(stderr,
-                "tcmtraced init: the origin \"%s\" must have no spaces or '+', e.g. "
+                "tcmtraced init: --origin 里不能有空格或“+” / the origin \"%s\" must have no spaces or '+', e.g. "
                 "tcmtrace.example/cq-jiefanglu\n",
                 o->origin);
         return 2;
     }
     snprintf(path, sizeof path, "%s/data.mdb", o->dir);
     if (access(path, F_OK) == 0) {
-        fprintf(stderr, "tcmtraced init: %s holds a ledger already; nothing was changed\n", o->dir);
+        fprintf(stderr, "tcmtraced init: 这个目录里已经有账本，什么都没有改动 / %s holds a ledger already; nothing was changed\n", o->dir);
         return 1;
     }
     if (tt_secret_load(o->auth_key, o->pass_file, "TCMTRACE_PASSPHRASE", &auth, &err) != TT_OK)
         return die(o->auth_key, &err);
     if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tcmtraced init: cannot create %s: %s\n", o->dir, strerror(errno));
+        fprintf(stderr, "tcmtraced init: 无法建立账本目录 / cannot create %s: %s\n", o->dir, strerror(errno));
         return 1;
     }
     if (make_log_key(o, &log))
@@ -272,7 +274,7 @@ static int read_config(const char *path, config *c, int explicit_path)
     if (f == NULL) {
         if (!explicit_path)
             return 0;
-        fprintf(stderr, "tcmtraced: cannot read %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "tcmtraced: 配置文件读不出来 / cannot read %s: %s\n", path, strerror(errno));
         return 2;
     }
     char line[1024];
@@ -284,7 +286,7 @@ static int read_config(const char *path, config *c, int explicit_path)
             continue;
         char key[64], val[900];
         if (sscanf(p, "%63[a-z_] = %899[^\n]", key, val) != 2) {
-            fprintf(stderr, "tcmtraced: %s:%d: expected \"key = value\"\n", path, lineno);
+            fprintf(stderr, "tcmtraced: 配置文件的这一行应写成“名称 = 值” / %s:%d: expected \"key = value\"\n", path, lineno);
             fclose(f);
             return 2;
         }
@@ -294,7 +296,7 @@ static int read_config(const char *path, config *c, int explicit_path)
             if (strncmp(val, "follower ", 9) != 0 ||
                 (strncmp(val + 9, "http://", 7) != 0 && strncmp(val + 9, "https://", 8) != 0)) {
                 fprintf(stderr,
-                        "tcmtraced: %s:%d: ack_after takes \"follower URL\" (the follower's "
+                        "tcmtraced: ack_after 要写成“follower 网址”（从库 tcmtrace-web 的基础网址） / %s:%d: ack_after takes \"follower URL\" (the follower's "
                         "tcmtrace-web base URL)\n",
                         path, lineno);
                 fclose(f);
@@ -312,7 +314,7 @@ static int read_config(const char *path, config *c, int explicit_path)
             char *end;
             long v = strtol(val, &end, 10);
             if (end == val || *end != '\0' || v < 1 || v > 400) {
-                fprintf(stderr, "tcmtraced: %s:%d: tcp_max_connections must be a whole number "
+                fprintf(stderr, "tcmtraced: tcp_max_connections 要是 1 到 400 的整数 / %s:%d: tcp_max_connections must be a whole number "
                                 "from 1 to 400\n",
                         path, lineno);
                 fclose(f);
@@ -323,7 +325,7 @@ static int read_config(const char *path, config *c, int explicit_path)
             char *end;
             long v = strtol(val, &end, 10);
             if (end == val || *end != '\0' || v < 1 || v > 86400) {
-                fprintf(stderr, "tcmtraced: %s:%d: %s must be a whole number from 1 to 86400\n",
+                fprintf(stderr, "tcmtraced: 这项设置要是 1 到 86400 的整数 / %s:%d: %s must be a whole number from 1 to 86400\n",
                         path, lineno, key);
                 fclose(f);
                 return 2;
@@ -340,7 +342,7 @@ static int read_config(const char *path, config *c, int explicit_path)
             long v = strtol(val, &end, 10);
             int days = key[3] == 'b';
             if (end == val || *end != '\0' || v < 0 || v > (days ? 36500 : 1440)) {
-                fprintf(stderr, "tcmtraced: %s:%d: %s must be a whole number from 0 to %d\n", path,
+                fprintf(stderr, "tcmtraced: 这项设置的数值超出范围 / %s:%d: %s must be a whole number from 0 to %d\n", path,
                         lineno, key, days ? 36500 : 1440);
                 fclose(f);
                 return 2;
@@ -352,7 +354,7 @@ static int read_config(const char *path, config *c, int explicit_path)
         } else if (strncmp(key, "web_", 4) == 0)
             continue; /* tcmtrace-web's, in the same file */
         else {
-            fprintf(stderr, "tcmtraced: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
+            fprintf(stderr, "tcmtraced: 配置文件里有不认识的设置 / %s:%d: unknown setting \"%s\"\n", path, lineno, key);
             fclose(f);
             return 2;
         }
@@ -493,7 +495,7 @@ int main(int argc, char **argv)
     else
         cmd = "run";
     if (optind + 1 != argc) {
-        fprintf(stderr, "tcmtraced: give exactly one ledger directory\n\n%s", USAGE);
+        fprintf(stderr, "tcmtraced: 请给出一个且只给一个账本目录 / give exactly one ledger directory\n\n%s", USAGE);
         return 2;
     }
     if (strcmp(cmd, "init") == 0) {
@@ -502,7 +504,7 @@ int main(int argc, char **argv)
     }
     cfg.dir = realpath(argv[optind], NULL);
     if (cfg.dir == NULL) {
-        fprintf(stderr, "tcmtraced: ledger directory %s: %s\n", argv[optind], strerror(errno));
+        fprintf(stderr, "tcmtraced: 账本目录打不开 / ledger directory %s: %s\n", argv[optind], strerror(errno));
         return 1;
     }
     char defpath[4096];

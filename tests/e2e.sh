@@ -82,6 +82,7 @@ expect 1 "init refuses an existing ledger" "$TTD" init "$L" --origin tcmtrace.te
     --market m --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name x \
     --unsealed-log-key
 contains "$ERR" "holds a ledger already" "init names the problem"
+contains "$ERR" "tcmtraced init: 这个目录里已经有账本，什么都没有改动" "and says it in Chinese first"
 
 # ---- daemon up -------------------------------------------------------------------
 expect 3 "no daemon yet: unreachable" "$TT" status
@@ -604,6 +605,7 @@ cp "$L/tcmtraced.conf" "$WORK/conf.saved"
 echo "colour = blue" >>"$L/tcmtraced.conf"
 expect 2 "an unknown setting is refused" "$TTD" run "$L"
 contains "$ERR" "unknown setting \"colour\"" "the setting is named"
+contains "$ERR" "配置文件里有不认识的设置" "in Chinese first"
 cp "$WORK/conf.saved" "$L/tcmtraced.conf"
 PORT=$((20000 + $$ % 20000))
 printf 'tcp = tcp://127.0.0.1:%s\nthreads = 3\nbatch_max = 16\n' "$PORT" >>"$L/tcmtraced.conf"
@@ -879,7 +881,7 @@ contains "$ERR" "[--dir DIR]" "the bench's usage lists --dir"
 stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass; else fail "$DAEMON_BAD tcmtraced processes exited with an error when stopped"; fi
 # every check ran: one skipped by a broken branch cannot pass unseen (raise it with a new check)
-E2E_CHECKS=548
+E2E_CHECKS=550
 [ $((passed + failed)) = "$E2E_CHECKS" ] || fail "$((passed + failed)) e2e checks ran, $E2E_CHECKS expected"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -790,6 +790,31 @@ static void test_parsed_events_are_matched(void **state)
         free(codes[i]);
         free(bodies[i]);
     }
+    /* parsed events of other bytes are not taken for these: the body is parsed afresh (and
+     * here refused: it holds a lot no one registered); and a parsed event of a type the rules do not
+     * know is refused, not applied */
+    char *again = body_of("batch.hold", json_pack("{s:s, s:s}", "id", "2612070791659125",
+                                                   "reason", "x"));
+    uint8_t sig[64], before[32], after[32];
+    tu_sign(ORIGIN, &I.kp, again, sig);
+    tt_append it = {.actor = I.kp.pk, .sig = sig, .body = tt_bytes_str(again)};
+    tt_event other;
+    assert_int_equal(tt_event_parse(it.body, &other, NULL), TT_OK);
+    const uint8_t *elsewhere[1] = {(const uint8_t *)"not these bytes"};
+    tt_parsed miss = {elsewhere, &other, 1, 0};
+    digest(before);
+    assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, &miss, NULL), TT_OK);
+    assert_int_equal(it.result.code, TT_ERR_UNKNOWN_BATCH); /* the bytes' own event was read */
+    const uint8_t *these[1] = {it.body.data};
+    other.type = TT_EV_COUNT;
+    tt_parsed odd = {these, &other, 1, 0};
+    assert_int_equal(tt_ledger_append(L, &it, 1, tt_now_ms(), tt_rules_apply, &odd, NULL), TT_OK);
+    assert_int_equal(it.result.code, TT_ERR_MALFORMED);
+    assert_non_null(strstr(it.result.message, "unknown event type"));
+    digest(after);
+    assert_memory_equal(before, after, 32);
+    tt_event_free(&other);
+    free(again);
 }
 
 /* The rules, then a refusal of one chosen event after all of its writes. */
@@ -878,6 +903,90 @@ static json_t *last_result(const char *code, size_t i, char *verdict_out)
     json_t *r = json_deep_copy(json_array_get(json_object_get(last, "results"), i));
     json_decref(b);
     return r;
+}
+
+/* A lot registered by T1 and received by `to` (T1 itself when NULL); its code (free it). */
+static char *lot_at(const who *to, const char *herb, const char *latin, const char *part,
+                    long long qty_g)
+{
+    char *code = reg_herb(&T1, herb, latin, part, "陇西县", 0, qty_g);
+    if (to) {
+        OK(&T1, "batch.transfer", "{s:s, s:s}", "id", code, "to", to->id);
+        OK(to, "batch.receive", "{s:s}", "id", code);
+    }
+    return code;
+}
+
+/* The paths of the rules the market day does not walk: a lot that does not exist for each
+ * kind of event, quantities that add up past what any lot can hold, a 饮片 made from a 饮片
+ * with its own grade, a product the dictionary names under another name (炙甘草 of 甘草), and
+ * a failed inspection whose descendants meet again in one product (each held once) or are
+ * used up already (left as they are). */
+static void test_every_path(void **state)
+{
+    (void)state;
+    char *none = new_code();
+    NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.transfer", "{s:s, s:s}", "id", none, "to", T2.id);
+    NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.receive", "{s:s}", "id", none);
+    NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.cancel", "{s:s}", "id", none);
+    NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", none, "children",
+       "id", new_code(), "qty_g", 10);
+    NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.destroy", "{s:s, s:s}", "id", none, "reason", "霉变");
+    NO(&T1, TT_ERR_FORBIDDEN, "authority", "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason",
+       "x");
+    free(none);
+
+    /* 65 children of 1,000 tonnes each: more than any sum is allowed to reach */
+    char *big = lot_at(NULL, "黄芪", "Astragali Radix", "干燥根", 1000);
+    json_t *kids = json_array();
+    for (int i = 0; i < 65; i++) {
+        char *k = new_code();
+        json_array_append_new(kids, json_pack("{s:s, s:I}", "id", k, "qty_g", (json_int_t)TT_QTY_MAX));
+        free(k);
+    }
+    NO(&T1, TT_ERR_QUANTITY, "add up to too much", "batch.split", "{s:s, s:o}", "id", big,
+       "children", kids);
+    free(big);
+
+    /* 饮片 of 饮片, graded; and 炙甘草 is 甘草's by the dictionary's parent */
+    char *gc = lot_at(&P, "甘草", "Glycyrrhizae Radix et Rhizoma", "干燥根和根茎", 10000);
+    char *y1 = new_code(), *y2 = new_code();
+    OK(&P, "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s}, s:s}", "inputs", "id", gc,
+       "qty_g", 10000, "output", "id", y1, "qty_g", 9000, "form", "饮片", "name_zh", "炙甘草",
+       "method", "蜜炙");
+    OK(&P, "batch.process", "{s:[{s:s, s:i}], s:{s:s, s:i, s:s, s:s, s:s}, s:s}", "inputs", "id",
+       y1, "qty_g", 9000, "output", "id", y2, "qty_g", 8800, "form", "饮片", "name_zh", "炙甘草",
+       "grade", "一级", "method", "筛净");
+    json_t *b2 = batch(y2);
+    assert_string_equal(json_string_value(json_object_get(b2, "grade")), "一级");
+    json_t *comp = json_object_get(b2, "composition");
+    assert_int_equal(json_array_size(comp), 1); /* the 饮片's composition, carried over */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "name_zh")),
+                        "甘草");
+    json_decref(b2);
+    free(gc), free(y1), free(y2);
+
+    /* a diamond: A split in two, both halves processed into one product, A fails */
+    char *A = lot_at(NULL, "黄芪", "Astragali Radix", "干燥根", 20000), *h1 = new_code(),
+         *h2 = new_code(), *Z = new_code();
+    OK(&T1, "batch.split", "{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", A, "children", "id", h1,
+       "qty_g", 10000, "id", h2, "qty_g", 10000);
+    OK(&T1, "batch.transfer", "{s:s, s:s}", "id", h1, "to", P.id);
+    OK(&P, "batch.receive", "{s:s}", "id", h1);
+    OK(&T1, "batch.transfer", "{s:s, s:s}", "id", h2, "to", P.id);
+    OK(&P, "batch.receive", "{s:s}", "id", h2);
+    OK(&P, "batch.process", "{s:[{s:s, s:i}, {s:s, s:i}], s:{s:s, s:i, s:s}, s:s}", "inputs", "id",
+       h1, "qty_g", 10000, "id", h2, "qty_g", 10000, "output", "id", Z, "qty_g", 19000, "form",
+       "饮片", "method", "切片");
+    tt_error why;
+    assert_int_equal(inspect1(&I, A, "so2", "520", "mg/kg", &why), TT_OK);
+    assert_string_equal(status_of(Z), "held");
+    assert_string_equal(status_of(h1), "depleted"); /* used up: nothing left to hold */
+    assert_string_equal(status_of(h2), "depleted");
+    json_t *zb = batch(Z);
+    assert_int_equal(json_integer_value(json_object_get(zb, "hold_fail_seq")), last_seq);
+    json_decref(zb);
+    free(A), free(h1), free(h2), free(Z);
 }
 
 static who DUAL = {"D-0001", {{0}, {0}}}, I3 = {"I-0003", {{0}, {0}}}, T3 = {"T-0031", {{0}, {0}}},
@@ -1558,6 +1667,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_market_day),
+        cmocka_unit_test(test_every_path),
         cmocka_unit_test(test_traces_while_writing),
         cmocka_unit_test(test_undone_writes_are_not_remembered), /* before T1 rotates its key */
         cmocka_unit_test(test_claims_are_checked),

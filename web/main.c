@@ -58,7 +58,7 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
     if (f == NULL) {
         if (!explicit_path)
             return 0;
-        fprintf(stderr, "tcmtrace-web: cannot read %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "tcmtrace-web: 配置文件读不出来 / cannot read %s: %s\n", path, strerror(errno));
         return 2;
     }
     static const struct {
@@ -85,7 +85,7 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
         if (*p == '#' || *p == '\n' || *p == '\0' || strncmp(p, "web_", 4) != 0)
             continue; /* tcmtraced's settings are its own */
         if (sscanf(p, "%63[a-z_] = %1099[^\n]", key, val) != 2) {
-            fprintf(stderr, "tcmtrace-web: %s:%d: expected \"key = value\"\n", path, lineno);
+            fprintf(stderr, "tcmtrace-web: 配置文件的这一行应写成“名称 = 值” / %s:%d: expected \"key = value\"\n", path, lineno);
             rc = 2;
             break;
         }
@@ -96,7 +96,7 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
             char *end;
             unsigned long v = strtoul(val, &end, 10);
             if (end == val || *end || v < nums[i].lo || v > nums[i].hi) {
-                fprintf(stderr, "tcmtrace-web: %s:%d: %s must be a whole number from %u to %u\n",
+                fprintf(stderr, "tcmtrace-web: 这项设置的数值超出范围 / %s:%d: %s must be a whole number from %u to %u\n",
                         path, lineno, key, nums[i].lo, nums[i].hi);
                 rc = 2;
             }
@@ -110,7 +110,7 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
         else if (strcmp(key, "web_tls_key") == 0)
             known = (size_t)snprintf(s->tls_key, sizeof s->tls_key, "%s", val) > 0;
         if (!known && rc == 0) {
-            fprintf(stderr, "tcmtrace-web: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
+            fprintf(stderr, "tcmtrace-web: 配置文件里有不认识的设置 / %s:%d: unknown setting \"%s\"\n", path, lineno, key);
             rc = 2;
         }
     }
@@ -209,13 +209,13 @@ int main(int argc, char **argv)
     if (*flags.tls_key)
         memcpy(w.set.tls_key, flags.tls_key, sizeof w.set.tls_key);
     if (!*w.set.tls_cert != !*w.set.tls_key) {
-        fprintf(stderr, "tcmtrace-web: HTTPS needs both --tls-cert and --tls-key\n");
+        fprintf(stderr, "tcmtrace-web: HTTPS 要同时给出 --tls-cert 和 --tls-key / HTTPS needs both --tls-cert and --tls-key\n");
         return 2;
     }
     struct sockaddr_storage addr = {0};
     if (!tt_listen_parse(w.set.listen, &addr)) {
         fprintf(stderr,
-                "tcmtrace-web: --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not "
+                "tcmtrace-web: --listen 要写成 主机:端口，如 127.0.0.1:8080 / --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not "
                 "\"%s\"\n",
                 w.set.listen);
         return 2;
@@ -224,13 +224,13 @@ int main(int argc, char **argv)
     if (tt_ledger_open(w.dir, TT_LEDGER_RDONLY, &w.ledger, &err) != TT_OK ||
         tt_state_layout_check(w.ledger, &err) != TT_OK ||
         tt_api_init(&w.ops, w.ledger, &err) != TT_OK) {
-        fprintf(stderr, "tcmtrace-web: %s: %s%s\n", w.dir, err.message,
+        fprintf(stderr, "tcmtrace-web: 账本打不开 / %s: %s%s\n", w.dir, err.message,
                 err.code == TT_ERR_NOT_FOUND ? " (run 'tcmtraced init' first)" : "");
         return 3;
     }
     prefix_of(w.ops.base_url, w.prefix, sizeof w.prefix);
     if (!find_pages(&w))
-        fprintf(stderr, "tcmtrace-web: no pages found beside the program; /b/ answers 404\n");
+        fprintf(stderr, "tcmtrace-web: 程序旁边找不到网页文件，/b/ 会回答 404 / no pages found beside the program; /b/ answers 404\n");
     snprintf(w.api_url, sizeof w.api_url, "ipc://%s/api.sock", w.dir);
     tt_rate_init(&w.writes, w.set.writes_per_s, w.set.write_burst);
     /* every connection is a descriptor: room for the cap, or say so */
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
         cert = web_read_file(w.set.tls_cert, &len);
         key = web_read_file(w.set.tls_key, &len);
         if (cert == NULL || key == NULL) {
-            fprintf(stderr, "tcmtrace-web: cannot read %s\n",
+            fprintf(stderr, "tcmtrace-web: 证书或私钥文件读不出来 / cannot read %s\n",
                     cert ? w.set.tls_key : w.set.tls_cert);
             return 3;
         }

@@ -8,6 +8,8 @@
  * exactly; tests/test_event.c checks both against the same fixtures.
  */
 #include "tcmtrace/event.h"
+
+#include "base/jalloc.h"
 #include "tcmtrace/sha256.h"
 
 #include <ctype.h>
@@ -743,7 +745,10 @@ tt_err tt_event_parse(tt_bytes body, tt_event *ev, tt_error *err)
     if (!tt_utf8_valid(body.data, body.size))
         return tt_fail(err, TT_ERR_MALFORMED, "event body is not valid UTF-8");
     json_error_t jerr;
+    unsigned long mark = tt_jalloc_watch();
     json_t *j = tt_json_load((const char *)body.data, body.size, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL && tt_jalloc_ran_out(mark))
+        return tt_fail(err, TT_ERR_NOMEM, "out of memory while reading the event body");
     if (j == NULL)
         return tt_fail(err, TT_ERR_MALFORMED, "event body is not valid JSON: %s (at byte %d)",
                        jerr.text, jerr.position);

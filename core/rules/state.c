@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/jalloc.h"
 #include "store/ledger_internal.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/herbs.h"
@@ -39,7 +40,15 @@ typedef struct rctx {
     json_t *signer; /* the signer's actor record (NULL for genesis) */
     const char *signer_id;
     tt_error *err;
+    unsigned long mark; /* jansson's failures before this event (jalloc.h) */
 } rctx;
+
+/* Whether memory ran out while this event was applied: then what was built may lack parts,
+ * and is not to be read on (tt_rules_apply refuses the event as out of memory). */
+static int short_of_memory(const rctx *c)
+{
+    return tt_jalloc_ran_out(c->mark);
+}
 
 /* ---- records ------------------------------------------------------------- */
 
@@ -110,6 +119,8 @@ static tt_err batch_put(rctx *c, json_t *b)
 {
     json_object_set_new(b, "updated_seq", json_integer((json_int_t)c->e->seq));
     const char *code = json_string_value(json_object_get(b, "id"));
+    if (code == NULL) /* a record that could not be made (memory ran out) */
+        return tt_fail(c->err, TT_ERR_NOMEM, NULL);
     return rec_put(c->t, TT_DB_BATCHES, code, strlen(code), b, c->err);
 }
 
@@ -136,8 +147,10 @@ static json_t *actor_shared(struct tt_txn *t, const char *id)
 static tt_err actor_put(rctx *c, json_t *a)
 {
     char k[40];
-    size_t n = actor_key(k, json_string_value(json_object_get(a, "id")));
-    return rec_put(c->t, TT_DB_ACTORS, k, n, a, c->err);
+    const char *id = json_string_value(json_object_get(a, "id"));
+    if (id == NULL) /* a record that could not be made (memory ran out) */
+        return tt_fail(c->err, TT_ERR_NOMEM, NULL);
+    return rec_put(c->t, TT_DB_ACTORS, k, actor_key(k, id), a, c->err);
 }
 
 /* The id owning raw key `pk` (copied into id), or 0. */
@@ -993,7 +1006,8 @@ static tt_err process_inputs(rctx *c, json_t *inputs, json_t *out, json_t *in)
         json_t *b = NULL;
         if ((rc = load_batch(c, jstr(p, "id"), &b)) != TT_OK)
             return rc;
-        json_array_append_new(in, b);
+        if (json_array_append_new(in, b) != 0) /* b is gone with it */
+            return tt_fail(c->err, TT_ERR_NOMEM, NULL);
         if ((rc = need_status(c, b, "active")) != TT_OK || (rc = need_holder(c, b)) != TT_OK ||
             (rc = need_qty(c, b, jint(p, "qty_g"))) != TT_OK)
             return rc;
@@ -1274,6 +1288,8 @@ static tt_err on_inspect(rctx *c)
         rc = tt_limits_judge(json_object_get(limits, "table"), herbs, jstr(b, "form"),
                              cat ? cat : "plant", json_object_get(c->ev.json, "results"), &verdict,
                              c->err);
+        if (rc == TT_OK && short_of_memory(c))
+            rc = tt_fail(c->err, TT_ERR_NOMEM, NULL);
     }
     int failed = 0;
     char why[400];
@@ -1426,7 +1442,8 @@ static const tt_event *parsed_before(tt_parsed *p, const tt_entry *entry)
 
 tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *err)
 {
-    rctx c = {.t = txn, .e = entry, .err = err};
+    /* a record built short of memory is never stored */
+    rctx c = {.t = txn, .e = entry, .err = err, .mark = tt_jalloc_watch()};
     const tt_event *pre = parsed_before(ctx, entry);
     tt_err rc = TT_OK;
     if (pre) {
@@ -1507,6 +1524,9 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
         if (rc == TT_OK && c.ev.type != TT_EV_ENROLL && c.ev.type != TT_EV_REVOKE)
             rc = index_actor(&c, c.signer_id);
     }
+    if (short_of_memory(&c))
+        rc = tt_fail(err, TT_ERR_NOMEM, "out of memory while applying the rules; nothing was "
+                                        "changed: send the event again");
     json_decref(c.signer);
     tt_event_free(&c.ev);
     return rc;

@@ -1013,8 +1013,11 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     if (it->body.size > TT_BODY_MAX)
         return tt_fail(err, TT_ERR_TOO_LARGE, "event body is %zu bytes; the limit is %d",
                        it->body.size, TT_BODY_MAX);
-    if (!it->sig_checked &&
-        tt_event_verify(l->origin[0] ? l->origin : NULL, it->body, it->actor, it->sig) != TT_OK)
+    tt_err vrc = it->sig_checked ? TT_OK
+                 : tt_event_verify(l->origin[0] ? l->origin : NULL, it->body, it->actor, it->sig);
+    if (vrc == TT_ERR_NOMEM)
+        return tt_fail(err, TT_ERR_NOMEM, "out of memory while checking the signature");
+    if (vrc != TT_OK)
         return tt_fail(err, TT_ERR_BAD_SIGNATURE,
                        "the event signature does not verify with the signer's key");
     tt_sha256(body_hash, it->body.data, it->body.size);

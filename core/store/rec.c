@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jalloc.h"
 #include "base/buf.h"
 #include "store/ledger_internal.h"
 
@@ -157,7 +158,7 @@ static int hex32(const char *s, uint8_t raw[32])
 
 static void put_value(obuf *b, json_t *v, int depth)
 {
-    if (depth > DEPTH_MAX) {
+    if (v == NULL || depth > DEPTH_MAX) { /* NULL: a value that could not be made */
         b->failed = 1;
         return;
     }
@@ -374,8 +375,10 @@ json_t *tt_rec_decode(const void *data, size_t len)
     ibuf b = {data, (const uint8_t *)data + len};
     if (len < 2 || *b.p++ != TT_REC_V1)
         return NULL;
+    unsigned long mark = tt_jalloc_watch();
     json_t *v = get_value(&b, 0);
-    if (v && b.p != b.end) { /* trailing bytes: not a record */
+    if (v && (b.p != b.end || tt_jalloc_ran_out(mark))) { /* trailing bytes, or a member lost
+                                                          * when memory ran out: no record */
         json_decref(v);
         return NULL;
     }
