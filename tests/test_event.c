@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tcmtrace/event.h"
+#include "tcmtrace/herbs.h"
 #include "tcmtrace/limits.h"
 #include "tcmtrace/tracecode.h"
 
@@ -171,6 +172,175 @@ static void test_scalars(void **state)
     assert_true(tt_actor_id_valid("T-0017"));
     assert_false(tt_actor_id_valid("T 17"));
     assert_false(tt_actor_id_valid(""));
+}
+
+/* The edges of the scalar checks, the builder and the buyer's commitment. */
+static void test_edges(void **state)
+{
+    (void)state;
+    tt_event ev;
+    tt_error err;
+    assert_false(tt_date_valid("2026-1a-01")); /* not digits */
+    assert_false(tt_date_valid("2026/11/22"));
+    assert_false(tt_date_valid("2026-13-01"));
+    assert_false(tt_date_valid("1899-12-31"));
+    assert_false(tt_rfc3339_valid("2026-11-22T0a:30:00Z"));
+    assert_false(tt_rfc3339_valid("2026-11-22T09:30:00.Z")); /* a point and no digits */
+    assert_false(tt_rfc3339_valid("2026-11-22T09:30:00+08:0x"));
+    int64_t ms, ms2;
+    assert_false(tt_rfc3339_ms("2026-11-22 09:30:00Z", &ms));
+    assert_true(tt_rfc3339_ms("2026-11-22T01:30:00.5Z", &ms));
+    assert_true(tt_rfc3339_ms("2026-11-22T09:30:00.500+08:00", &ms2));
+    assert_int_equal(ms, ms2); /* .5 is 500 ms, and +08:00 is eight hours ahead */
+    assert_int_equal(ms % 1000, 500);
+    assert_int_equal(tt_gtin_check_digit("690123456789", 12), 2);
+    assert_int_equal(tt_gtin_check_digit("69012345678x", 12), -1);
+    assert_true(tt_base_url_valid("https://trace.example.cn/cq"));
+    assert_false(tt_base_url_valid("ftp://trace.example.cn"));
+    assert_false(tt_base_url_valid("https://trace.example.cn/a b"));
+    assert_false(tt_base_url_valid("https://trace.example.cn/"));
+
+    char code[17], body[4096], longkey[1500];
+    tt_code_new(tt_now_ms(), code);
+    struct {
+        const char *fmt, *needle;
+    } bad[] = {
+        /* a hash that is 64 characters but not hex */
+        {"{" HEAD ",\"type\":\"batch.inspect\",\"id\":\"%s\",\"lab\":\"l\",\"standard\":\"s\","
+         "\"results\":[{\"test\":\"so2\",\"value\":\"1\",\"unit\":\"mg/kg\"}],\"report_sha256\":"
+         "\"g000000000000000000000000000000000000000000000000000000000000000\"}",
+         "report_sha256"},
+        /* an object field that is not an object */
+        {"{" HEAD ",\"type\":\"batch.register\",\"id\":\"%s\",\"herb\":5}", "herb"},
+        /* a body that is a list, and one with no type */
+        {"[%s]", "JSON object"},
+        {"{" HEAD ",\"id\":\"%s\"}", "\"type\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(body, sizeof body, bad[i].fmt, code);
+        if (i == 2)
+            snprintf(body, sizeof body, "[\"%s\"]", code);
+        tt_err rc = parse_str(body, &ev, &err);
+        if (rc != TT_ERR_MALFORMED)
+            fail_msg("case %zu: %s (%s)", i, tt_err_name(rc), err.message);
+        if (strstr(err.message, bad[i].needle) == NULL)
+            fail_msg("case %zu: \"%s\" does not name %s", i, err.message, bad[i].needle);
+    }
+    /* an unknown member with a very long name: the path in the refusal is cut, not overrun */
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    snprintf(body, sizeof body,
+             "{" HEAD ",\"type\":\"batch.register\",\"id\":\"%s\",\"origin\":{\"%s\":1}}", code,
+             longkey);
+    assert_int_equal(parse_str(body, &ev, &err), TT_ERR_MALFORMED);
+    assert_true(strlen(err.message) < sizeof err.message);
+    /* a child whose code begins with no date (month 13), and one from the future */
+    char nodate[17] = "261301000000000", later[17] = "991231000000000";
+    nodate[15] = (char)('0' + tt_damm(nodate, 15)), nodate[16] = '\0';
+    later[15] = (char)('0' + tt_damm(later, 15)), later[16] = '\0';
+    const char *kids[] = {nodate, later};
+    const char *why[] = {"does not begin with a date", "children"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body,
+                 "{" HEAD ",\"type\":\"batch.split\",\"id\":\"%s\",\"children\":[{\"id\":\"%s\","
+                 "\"qty_g\":10}]}",
+                 code, kids[i]);
+        tt_err rc = parse_str(body, &ev, &err);
+        if (rc != (i == 0 ? TT_ERR_MALFORMED : TT_ERR_BAD_TIME) || strstr(err.message, why[i]) == NULL)
+            fail_msg("child %s: %s \"%s\"", kids[i], tt_err_name(rc), err.message);
+    }
+
+    /* limits tables that are not: each refused, naming what is wrong */
+    const char *tables[][2] = {
+        {"{}", "needs \"tests\" and \"rules\""},
+        {"{\"tests\":{\"so2\":{\"name_zh\":\"二氧化硫\"}},\"rules\":[]}", "known unit"},
+        {"{\"tests\":{\"so2\":{\"name_zh\":\"二氧化硫\",\"unit\":\"mg/kg\",\"aliases\":\"SO2\"}},"
+         "\"rules\":[]}",
+         "aliases must be a list"},
+        {"{\"tests\":{\"so2\":{\"name_zh\":\"二氧化硫\",\"unit\":\"mg/kg\"}},\"rules\":[{\"test\":"
+         "\"so2\",\"max\":\"150\",\"status\":\"maybe\",\"source\":\"x\"}]}",
+         "unknown status"},
+        {"{\"tests\":{\"so2\":{\"name_zh\":\"二氧化硫\",\"unit\":\"mg/kg\"}},\"rules\":[{\"test\":"
+         "\"so2\",\"max\":\"150\",\"status\":\"draft\",\"source\":\"x\",\"herbs\":[]}]}",
+         "must be a list"},
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        json_t *t = json_loads(tables[i][0], 0, NULL);
+        assert_non_null(t);
+        assert_int_equal(tt_limits_check(t, &err), TT_ERR_MALFORMED);
+        if (strstr(err.message, tables[i][1]) == NULL)
+            fail_msg("table %zu: \"%s\" does not say %s", i, err.message, tables[i][1]);
+        json_decref(t);
+    }
+
+    /* the builder: a body the parser takes, of the type asked, stamped now with an offset */
+    char *built = tt_event_build("batch.sell", json_pack("{s:s, s:i}", "id", code, "qty_g", 250));
+    assert_non_null(built);
+    assert_int_equal(parse_str(built, &ev, &err), TT_OK);
+    assert_int_equal(ev.type, TT_EV_SELL);
+    const char *at = tt_event_str(&ev, "at");
+    assert_true(tt_rfc3339_ms(at, &ms));
+    assert_true(llabs((long long)(ms - (int64_t)tt_now_ms())) < 120000);
+    assert_int_equal(strlen(tt_event_str(&ev, "nonce")), 22);
+    tt_event_free(&ev);
+    free(built);
+
+    /* the buyer's commitment, against SHA-256 computed here */
+    char got[65], want[65];
+    uint8_t h[32];
+    const char *salt = "00112233445566778899aabbccddeeff", *buyer = "周敏 13800000000";
+    char *msg;
+    assert_true(asprintf(&msg, "tcmtrace/buyer/v1\n%s\n%s", salt, buyer) > 0);
+    crypto_hash_sha256(h, (const unsigned char *)msg, strlen(msg));
+    sodium_bin2hex(want, sizeof want, h, sizeof h);
+    tt_buyer_commitment(salt, buyer, got);
+    assert_string_equal(got, want);
+    free(msg);
+}
+
+/* A herb against its dictionary row: the readings of a part, a name of one word, and
+ * dictionaries that cannot be split into events. */
+static void test_herb_rows(void **state)
+{
+    (void)state;
+    tt_error err;
+    int ok;
+    json_t *row = json_pack("{s:s, s:s, s:[s], s:s, s:[s], s:s}", "name_zh", "甘草", "latin",
+                            "Glycyrrhizae Radix et Rhizoma", "species", "Glycyrrhiza uralensis Fisch.",
+                            "part", "干燥根和根茎", "parts", "根茎", "category", "plant");
+    struct {
+        const char *latin, *part;
+        int want;
+    } cases[] = {
+        {"Glycyrrhizae Radix et Rhizoma", "根 及 根茎", 1}, /* 及 read as 和, spaces aside */
+        {"Glycyrrhiza uralensis", "干燥根茎", 1},           /* the binomial; another reading */
+        {"Glycyrrhiza", "根和根茎", 0},                     /* a genus alone is no species */
+        {"Glycyrrhiza uralensis", "叶", 0},                  /* a part the row does not have */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *herb = json_pack("{s:s, s:s, s:s}", "name_zh", "甘草", "latin", cases[i].latin,
+                                 "part", cases[i].part);
+        tt_err rc = tt_herbs_match(row, herb, &ok, &err);
+        if ((rc == TT_OK) != cases[i].want || ok != cases[i].want)
+            fail_msg("case %zu (%s, %s): %s", i, cases[i].latin, cases[i].part,
+                     rc == TT_OK ? "matched" : err.message);
+        json_decref(herb);
+    }
+    json_decref(row);
+    json_t *evs = NULL;
+    json_t *doc = json_pack("{s:[{s:s}]}", "herbs", "name_zh", "甘草");
+    assert_int_equal(tt_herbs_events(doc, &evs, &err), TT_ERR_MALFORMED); /* no edition */
+    assert_non_null(strstr(err.message, "edition"));
+    json_decref(doc);
+    char *huge = malloc(TT_BODY_MAX);
+    memset(huge, 'x', TT_BODY_MAX - 1);
+    huge[TT_BODY_MAX - 1] = '\0';
+    doc = json_pack("{s:s, s:[{s:s, s:s}]}", "edition", "e", "herbs", "name_zh", "甘草", "review",
+                    huge);
+    assert_int_equal(tt_herbs_events(doc, &evs, &err), TT_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, "row 0 is not a small object"));
+    json_decref(doc);
+    free(huge);
 }
 
 static json_t *load_table(void)
@@ -361,6 +531,8 @@ int main(void)
         cmocka_unit_test(test_code_format),
         cmocka_unit_test(test_event_strictness),
         cmocka_unit_test(test_scalars),
+        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_herb_rows),
         cmocka_unit_test(test_limits_judge),
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_paths_in_refusals),

@@ -987,6 +987,31 @@ static void test_every_path(void **state)
     assert_int_equal(json_integer_value(json_object_get(zb, "hold_fail_seq")), last_seq);
     json_decref(zb);
     free(A), free(h1), free(h2), free(Z);
+
+    /* a product of more than 256 herbs and origins: five 饮片 of 64 counties' 黄芪 each, then
+     * the five together */
+    json_t *five = json_array();
+    for (int l = 0; l < 5; l++) {
+        json_t *ins = json_array();
+        for (int k = 0; k < 64; k++) {
+            char county[16];
+            snprintf(county, sizeof county, "县%d", l * 64 + k);
+            char *x = reg_herb(&T1, "黄芪", "Astragali Radix", "干燥根", county, 0, 100);
+            OK(&T1, "batch.transfer", "{s:s, s:s}", "id", x, "to", P.id);
+            OK(&P, "batch.receive", "{s:s}", "id", x);
+            json_array_append_new(ins, json_pack("{s:s, s:i}", "id", x, "qty_g", 100));
+            free(x);
+        }
+        char *y = new_code();
+        OK(&P, "batch.process", "{s:o, s:{s:s, s:i, s:s}, s:s}", "inputs", ins, "output", "id", y,
+           "qty_g", 6000, "form", "饮片", "method", "切片");
+        json_array_append_new(five, json_pack("{s:s, s:i}", "id", y, "qty_g", 6000));
+        free(y);
+    }
+    char *all = new_code();
+    NO(&P, TT_ERR_TOO_LARGE, "at most 256", "batch.process", "{s:o, s:{s:s, s:i, s:s}, s:s}",
+       "inputs", five, "output", "id", all, "qty_g", 30000, "form", "饮片", "method", "混匀");
+    free(all);
 }
 
 static who DUAL = {"D-0001", {{0}, {0}}}, I3 = {"I-0003", {{0}, {0}}}, T3 = {"T-0031", {{0}, {0}}},
