@@ -162,6 +162,11 @@ static tt_err append_hurt(const who *w, const char *type, json_t *fields)
             free(body);
             return TT_OK;
         }
+        /* said as what it is: memory ran out (or the store could not get its own) */
+        tt_err said = rc != TT_OK ? rc : it.result.code;
+        if (said != TT_ERR_NOMEM && said != TT_ERR_STORE)
+            fail_msg("%s: allocation %ld failed, and the refusal says %s: %s", type, k,
+                     tt_err_name(said), rc != TT_OK ? err.message : it.result.message);
         digest(after);
         if (memcmp(before, after, 32) != 0)
             fail_msg("%s: allocation %ld failed, refused (%s), but the ledger changed", type, k,

@@ -433,6 +433,49 @@ await ready(po, 'stock');
 check((await po.innerText('#who')).includes(A.name), 'and on retry the stall opens');
 await po.close();
 
+// a stall left alone locks its key: only the sealed backup stays, and the passphrase opens it
+// again (the clock of A's second phone run ahead)
+const pi = await pc.ctx.newPage();
+pi.on('pageerror', (e) => errors.push(`idle: ${e.message}`));
+await pi.clock.install();
+await pi.goto(cfg.base + '/stall/');
+await ready(pi, 'stock');
+await pi.click('#tab-key');
+await ready(pi, 'key');
+check((await pi.$eval('#idle', (s) => s.value)) === '15', 'idle: the key locks after 15 minutes unless told otherwise');
+await pi.selectOption('#idle', '5');
+await pi.clock.fastForward('04:00');
+await pi.waitForTimeout(500);
+check((await pi.getAttribute('body', 'data-ready')) === 'key', 'idle: four minutes alone, the stall is still open');
+await pi.clock.fastForward('02:00');
+await ready(pi, 'locked');
+check((await pi.innerText('#locked')).includes('闲置了 5 分钟，密钥已自动锁定'), 'idle: after five, the key is locked and the page says why');
+await shot(pi, 'stall-locked');
+const left = await pi.evaluate(() => new Promise((ok) => {
+  const r = indexedDB.open('tcmtrace-stall', 1);
+  r.onsuccess = () => {
+    const t = r.result.transaction('keys').objectStore('keys').getAll();
+    t.onsuccess = () => ok(t.result.map((x) => [x.kind, !!x.priv, !!x.wrap, !!x.ct, typeof x.sealed]));
+  };
+}));
+check(left.length === 1 && JSON.stringify(left[0]) === JSON.stringify(['locked', false, false, false, 'string']),
+  'idle: the browser keeps only the sealed backup, no usable key', JSON.stringify(left));
+check((await pi.isHidden('#nav')), 'idle: no tab is reachable while locked');
+await pi.reload();
+await ready(pi, 'locked');
+check((await pi.innerText('#locked')).includes('密钥已锁定') && (await pi.isHidden('#nav')), 'idle: a reload stays locked');
+await pi.fill('#unlock-pass', 'not the passphrase');
+await pi.click('#unlock');
+r = await done(pi);
+check(!r.ok, 'idle: a wrong passphrase does not unlock', r.text);
+await pi.fill('#unlock-pass', passA);
+await pi.click('#unlock');
+await ready(pi, 'stock');
+check((await pi.innerText('#who')).includes(A.name), 'idle: the backup passphrase unlocks the stall');
+await shot(pi, 'stall-unlocked');
+await pi.evaluate(() => localStorage.setItem('tcmtrace-idle-minutes', '15'));
+await pi.close();
+
 for (const p of [pa, pb, pc]) check(p.outside.length === 0, 'nothing is fetched from outside tcmtrace-web', p.outside.join(' '));
 check(errors.length === 0, 'no script error on any page', errors.join(' | '));
 await browser.close();
@@ -448,7 +491,7 @@ await far.close();
 
 function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
 // every check ran (raise it with a new check)
-const STALL_CHECKS = 104;
+const STALL_CHECKS = 114;
 if (passed + failed !== STALL_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} stall checks ran, ${STALL_CHECKS} expected`); }
 console.log(`stall: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -253,6 +253,68 @@ async function start() {
   if (!S.how) return noCrypto();
   S.rec = await K.loadRecord(LEDGER).catch(() => null);
   if (!S.rec) return setup();
+  if (S.rec.kind === 'locked') return lockedPage();
+  watchIdle();
+  await findMe();
+}
+
+// ---- idle: a stall left alone locks its key -------------------------------------------------
+//
+// After the chosen idle time (密钥 tab; 15 minutes unless changed) the usable key is dropped and
+// only its sealed backup stays in the browser: a phone left on the counter signs nothing until
+// the backup passphrase is typed again. Events already signed wait in the outbox as before.
+
+const IDLE_KEY = 'tcmtrace-idle-minutes';
+export const IDLE_CHOICES = [[5, '5 分钟'], [15, '15 分钟'], [60, '1 小时'], [480, '8 小时'], [0, '不自动锁定']];
+const idleMinutes = () => {
+  const v = Number(localStorage.getItem(IDLE_KEY));
+  return IDLE_CHOICES.some(([m]) => m === v) && localStorage.getItem(IDLE_KEY) !== null ? v : 15;
+};
+let idleSince = Date.now(), idleTimer = null;
+function watchIdle() {
+  if (idleTimer) return;
+  const touch = () => { idleSince = Date.now(); };
+  for (const ev of ['pointerdown', 'keydown', 'input', 'scroll']) addEventListener(ev, touch, { passive: true, capture: true });
+  touch();
+  idleTimer = setInterval(async () => {
+    const m = idleMinutes();
+    if (!m || !S.rec || S.rec.kind === 'locked' || Date.now() - idleSince < m * 60000) return;
+    S.rec = await K.lock(LEDGER, S.rec);
+    stopCamera();
+    lockedPage(m);
+  }, 5000);
+}
+
+function lockedPage(minutes) {
+  $('nav').hidden = true;
+  clearMsg();
+  app().replaceChildren(el('section', { id: 'locked' },
+    el('h2', null, ...bi('已锁定', 'Locked')),
+    el('p', null, minutes ? `这台设备闲置了 ${minutes} 分钟，密钥已自动锁定：不输入备份密码，谁也不能用它签名。`
+      : '密钥已锁定：不输入备份密码，谁也不能用它签名。'),
+    el('p', { class: 'muted' }, '已签好、还没送出的记录仍在待发送列表里，联网后照常送出。'),
+    el('label', { for: 'unlock-pass' }, '备份密码'),
+    el('input', { id: 'unlock-pass', type: 'password', autocomplete: 'current-password' }),
+    el('progress', { id: 'kdf', max: 1, value: 0, hidden: true }),
+    el('button', { class: 'wide', id: 'unlock', onclick: unlockKey }, '解锁')));
+  document.body.dataset.ready = 'locked';
+}
+
+async function unlockKey() {
+  clearMsg();
+  const pass = $('unlock-pass').value;
+  if (!pass) return say('err', '请输入备份密码。');
+  $('unlock').disabled = true;
+  say('ok', '正在解锁…', ['需要几秒钟，请稍候。']);
+  try {
+    S.rec = await K.unlock(cfg.prefix, LEDGER, S.rec, pass, S.how, progress);
+  } catch (e) {
+    $('unlock').disabled = false;
+    return say('err', e.zh || '没有解锁。', [el('span', { class: 'en' }, String(e.message || e))], { code: e.code });
+  }
+  clearMsg();
+  watchIdle();
+  idleSince = Date.now();
   await findMe();
 }
 
@@ -303,6 +365,7 @@ async function makeKey() {
     return say('err', '密钥没有生成。', [String(e.message || e)]);
   }
   clearMsg();
+  watchIdle();
   await findMe();
 }
 
@@ -320,6 +383,7 @@ async function restoreKey() {
     return say('err', e.zh || '备份没有打开。', [el('span', { class: 'en' }, String(e.message || e))], { code: e.code });
   }
   clearMsg();
+  watchIdle();
   await findMe();
 }
 
@@ -375,6 +439,9 @@ async function keyPage(why) {
       el('pre', null, `tcmtrace actor enroll --pubkey-photo 照片.png \\\n  --id ID --name 姓名 --org 商号 --licence 证照号 \\\n  --role trader --stall 摊位号\n\n# 手工抄写时：\n--pubkey ${pub} \\\n  --check "${check}"`)) : null,
     el('p', { class: 'muted' }, '备份是用您的密码加密的密钥文件，和命令行 tcmtrace 的格式相同。请存到电脑或 U 盘上：换手机时用它恢复。'),
     backupLink(),
+    why === 'enrolled' ? el('div', null, el('label', { for: 'idle' }, '闲置多久后自动锁定密钥'),
+      el('select', { id: 'idle', onchange: (e) => localStorage.setItem(IDLE_KEY, e.target.value) },
+        IDLE_CHOICES.map(([m, zh]) => el('option', { value: String(m), selected: m === idleMinutes() ? '' : null }, zh)))) : null,
     why !== 'enrolled' ? el('button', { id: 'recheck', onclick: () => { clearMsg(); findMe(); } }, '我已登记，刷新') : null,
     el('button', { class: 'danger', id: 'forget', onclick: forgetKey }, '从本机删除密钥'));
   if (why === 'enrolled') return sec;

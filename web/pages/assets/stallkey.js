@@ -171,6 +171,17 @@ export async function keep(ledger, seed, pub, sealed, how) {
   return rec;
 }
 
+// Locks the kept key: only its sealed backup stays in this browser, to be opened again with
+// the backup passphrase (unlock). Returns the locked record.
+export async function lock(ledger, rec) {
+  const locked = { kind: 'locked', pub: rec.pub, sealed: rec.sealed, created: rec.created };
+  await saveRecord(ledger, locked);
+  return locked;
+}
+
+// Opens a locked record's sealed backup with its passphrase and keeps the key again.
+export const unlock = (prefix, ledger, rec, pass, how, progress) => restore(prefix, ledger, rec.sealed, pass, how, progress);
+
 // A new key: sealed first (the backup), then kept. Returns the record.
 export async function create(prefix, ledger, pass, how, progress) {
   const seed = crypto.getRandomValues(new Uint8Array(32));
