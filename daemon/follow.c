@@ -490,14 +490,14 @@ static int read_log_key(const char *arg, tt_verifier *v)
     size_t len;
     tt_error err;
     if (strchr(arg, '+') == NULL && tt_read_file(arg, 4096, &text, &len, &err) != TT_OK) {
-        fprintf(stderr, "tcmtraced follow: --log-key %s: %s\n", arg, err.message);
+        fprintf(stderr, "tcmtraced follow: --log-key 读不出来 / --log-key %s: %s\n", arg, err.message);
         return 0;
     }
     if (text)
         text[strcspn(text, "\r\n")] = '\0';
     int ok = tt_verifier_parse(text ? text : arg, v, &err) == TT_OK && v->type == TT_SIG_NOTE;
     if (!ok)
-        fprintf(stderr, "tcmtraced follow: --log-key is not a log's verifier key: %s\n",
+        fprintf(stderr, "tcmtraced follow: --log-key 不是账本的公钥 / --log-key is not a log's verifier key: %s\n",
                 err.message);
     free(text);
     return ok;
@@ -531,7 +531,7 @@ int follow_main(int argc, char **argv)
     const char *dir = argv[optind + 1];
     size_t ul = strlen(f.url);
     if ((strncmp(f.url, "http://", 7) != 0 && strncmp(f.url, "https://", 8) != 0) || ul > 4000) {
-        fprintf(stderr, "tcmtraced follow: URL must be the ledger's http:// or https:// base URL\n");
+        fprintf(stderr, "tcmtraced follow: 网址应是账本 http:// 或 https:// 的基础网址 / URL must be the ledger's http:// or https:// base URL\n");
         return 2;
     }
     char *base = strdup(f.url);
@@ -551,14 +551,14 @@ int follow_main(int argc, char **argv)
         fresh = access(p, F_OK) != 0;
     }
     if (fresh && key == NULL) {
-        fprintf(stderr, "tcmtraced follow: %s is new: give --log-key, the log's verifier key (its "
+        fprintf(stderr, "tcmtraced follow: 新的副本目录要给出 --log-key（账本的公钥） / %s is new: give --log-key, the log's verifier key (its "
                         "log.vkey), so the replica knows whose signatures to trust\n",
                 dir);
         free(base);
         return 2;
     }
     if (tt_ledger_open(dir, TT_LEDGER_CREATE, &f.l, &err) != TT_OK) {
-        fprintf(stderr, "tcmtraced follow: %s: %s\n", dir, err.message);
+        fprintf(stderr, "tcmtraced follow: 副本目录打不开 / %s: %s\n", dir, err.message);
         free(base);
         return 3;
     }
@@ -567,11 +567,11 @@ int follow_main(int argc, char **argv)
     int ex = 0;
     if (tt_ledger_meta_get(f.l, "log_vkey", &vkey, &len, NULL) == TT_OK) {
         if (tt_verifier_parse(vkey, &f.log, &err) != TT_OK) {
-            fprintf(stderr, "tcmtraced follow: %s: its log key does not parse: %s\n", dir,
+            fprintf(stderr, "tcmtraced follow: 副本里记下的账本公钥读不出来 / %s: its log key does not parse: %s\n", dir,
                     err.message);
             ex = 3;
         } else if (key && (strcmp(given.name, f.log.name) || memcmp(given.pk, f.log.pk, 32))) {
-            fprintf(stderr, "tcmtraced follow: %s follows the log %s, not the one --log-key "
+            fprintf(stderr, "tcmtraced follow: 这个副本跟随的是另一个账本 / %s follows the log %s, not the one --log-key "
                             "names\n",
                     dir, f.log.name);
             ex = 2;
@@ -582,7 +582,7 @@ int follow_main(int argc, char **argv)
         tt_verifier_format(&given, vk, sizeof vk);
         if (tt_ledger_meta_put(f.l, "origin", given.name, strlen(given.name), &err) != TT_OK ||
             tt_ledger_meta_put(f.l, "log_vkey", vk, strlen(vk), &err) != TT_OK) {
-            fprintf(stderr, "tcmtraced follow: %s: %s\n", dir, err.message);
+            fprintf(stderr, "tcmtraced follow: 副本目录打不开 / %s: %s\n", dir, err.message);
             ex = 3;
         }
         char path[4200], line[TT_VKEY_MAX + 2];
@@ -591,7 +591,7 @@ int follow_main(int argc, char **argv)
         if (ex == 0 && access(path, F_OK) != 0)
             tt_write_file_new(path, line, strlen(line), 0644, NULL);
     } else {
-        fprintf(stderr, "tcmtraced follow: %s is a ledger that is not a replica (no log key in "
+        fprintf(stderr, "tcmtraced follow: 这个目录里是账本，但不是副本 / %s is a ledger that is not a replica (no log key in "
                         "it): give --log-key\n",
                 dir);
         ex = 2;
@@ -685,7 +685,7 @@ int promote_main(int argc, char **argv)
     char path[4200];
     snprintf(path, sizeof path, "%s/log.key", dir);
     if (access(path, F_OK) == 0) {
-        fprintf(stderr, "tcmtraced promote: %s holds a log key already: it is a primary, not a "
+        fprintf(stderr, "tcmtraced promote: 这个目录里已有账本私钥：它是主库，不是副本 / %s holds a log key already: it is a primary, not a "
                         "replica; nothing was changed\n",
                 dir);
         return 2;
@@ -693,7 +693,7 @@ int promote_main(int argc, char **argv)
     tt_ledger *l;
     tt_error err;
     if (tt_ledger_open(dir, 0, &l, &err) != TT_OK) {
-        fprintf(stderr, "tcmtraced promote: %s: %s%s\n", dir, err.message,
+        fprintf(stderr, "tcmtraced promote: 副本目录打不开 / %s: %s%s\n", dir, err.message,
                 err.code == TT_ERR_BUSY ? " (stop the follower first)" : "");
         return 3;
     }
@@ -704,13 +704,13 @@ int promote_main(int argc, char **argv)
     int ex = 0;
     if (tt_ledger_meta_get(l, "log_vkey", &vkey, &len, &err) != TT_OK ||
         tt_verifier_parse(vkey, &v, &err) != TT_OK) {
-        fprintf(stderr, "tcmtraced promote: %s is not a replica: %s\n", dir, err.message);
+        fprintf(stderr, "tcmtraced promote: 这个目录不是副本 / %s is not a replica: %s\n", dir, err.message);
         ex = 2;
     } else if (tt_secret_load(keyfile, passfile, "TCMTRACE_LOG_PASSPHRASE", &kp, &err) != TT_OK) {
-        fprintf(stderr, "tcmtraced promote: %s: %s\n", keyfile, err.message);
+        fprintf(stderr, "tcmtraced promote: 账本私钥打不开 / %s: %s\n", keyfile, err.message);
         ex = 3;
     } else if (memcmp(kp.pk, v.pk, TT_PK_SIZE) != 0) {
-        fprintf(stderr, "tcmtraced promote: %s is not the key of the log %s this replica "
+        fprintf(stderr, "tcmtraced promote: 这把私钥不是这个副本所跟随账本的 / %s is not the key of the log %s this replica "
                         "follows; nothing was changed\n",
                 keyfile, v.name);
         tt_keypair_wipe(&kp);
@@ -724,7 +724,7 @@ int promote_main(int argc, char **argv)
             tt_write_file_new(path, bytes, blen, 0600, &err) != TT_OK ||
             tt_ledger_set_signer(l, v.name, &kp, &err) != TT_OK ||
             (size > 0 && tt_ledger_sign_checkpoint(l, &err) != TT_OK)) {
-            fprintf(stderr, "tcmtraced promote: %s\n", err.message);
+            fprintf(stderr, "tcmtraced promote: 副本没有转为主库 / %s\n", err.message);
             ex = 3;
         }
         free(bytes);

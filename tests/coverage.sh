@@ -1,7 +1,7 @@
 #!/bin/sh
 # make coverage: line and branch coverage (gcov, lcov from Debian) of a build made with
 # --coverage in BUILD (default build/cov): first of the unit tests alone, then of the unit
-# tests and the e2e, hostile, scenario and web suites together. Prints a table a directory,
+# tests and the e2e, hostile, scenario, web and peers suites together. Prints a table a directory,
 # and, for the rules (every file of core/rules/), every function the unit tests leave short of
 # full line coverage: there must be none (exit 1 names them). The figures go into
 # docs/testing.md by hand.
@@ -17,7 +17,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 lcov -q $RC -c -d "$BUILD" -o "$OUT/unit.raw" >/dev/null 2>&1
 lcov -q $RC -e "$OUT/unit.raw" "$(pwd)/core/*" "$(pwd)/cli/*" "$(pwd)/daemon/*" "$(pwd)/web/*" -o "$OUT/unit.info" >/dev/null 2>&1
-for s in e2e hostile scenario web; do
+for s in e2e hostile scenario web peers; do
     BIN=$BUILD sh "tests/$s.sh" >"$OUT/$s.log" 2>&1 || { echo "coverage: the $s suite failed"; tail -20 "$OUT/$s.log"; exit 1; }
 done
 lcov -q $RC -c -d "$BUILD" -o "$OUT/all.raw" >/dev/null 2>&1

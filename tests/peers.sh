@@ -46,7 +46,7 @@ MODE=$(stat -c %a "$WORK/w1/witness.key")
 [ "$MODE" = 600 ] && grep -q "^sealed: " "$WORK/w1/witness.key" &&
     pass "witness.key is 0600 and sealed" || fail "witness.key mode $MODE or unsealed"
 "$TW" init "$WORK/w1" --name witness.test/w1 --passphrase-file "$WORK/wpass" >"$WORK/out" 2>&1
-[ $? = 3 ] && grep -q "already holds a witness" "$WORK/out" &&
+[ $? = 3 ] && grep -q "already holds a witness" "$WORK/out" && grep -q "^tcmtrace-witness: 这个目录里已经有见证方" "$WORK/out" &&
     pass "init refuses a directory that already holds a witness" || fail "second init" "$WORK/out"
 "$TW" init "$WORK/w0" --name "bad name" --unsealed-key >"$WORK/out" 2>&1
 [ $? = 2 ] && grep -q -- "--name" "$WORK/out" && pass "init refuses a name with a space, saying what a name is" ||

@@ -112,7 +112,7 @@ static wlogs *read_logs(const char *dir)
     size_t len;
     tt_error err;
     if (tt_read_file(path, 1 << 20, &text, &len, &err) != TT_OK) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path, err.message);
+        fprintf(stderr, "tcmtrace-witness: 名单文件读不出来 / %s: %s\n", path, err.message);
         return NULL;
     }
     wlogs *ls = calloc(1, sizeof *ls);
@@ -135,20 +135,20 @@ static wlogs *read_logs(const char *dir)
             continue;
         if (strcmp(w[0], "log") != 0 || n < 3 || n > 4) {
             fprintf(stderr,
-                    "tcmtrace-witness: %s line %u: write \"log <origin> <vkey> [<url> | "
+                    "tcmtrace-witness: 名单这一行应写成 log 来源 公钥 [网址 | replica=目录] / %s line %u: write \"log <origin> <vkey> [<url> | "
                     "replica=DIR]\"\n",
                     path, lineno);
             goto bad;
         }
         tt_verifier v;
         if (tt_verifier_parse(w[2], &v, &err) != TT_OK || v.type != TT_SIG_NOTE) {
-            fprintf(stderr, "tcmtrace-witness: %s line %u: %s\n", path, lineno,
+            fprintf(stderr, "tcmtrace-witness: 名单里这把公钥不对 / %s line %u: %s\n", path, lineno,
                     v.type != TT_SIG_NOTE ? "the key is a cosigner's (type 0x04), not a log's"
                                           : err.message);
             goto bad;
         }
         if (!tt_note_name_valid(w[1])) {
-            fprintf(stderr, "tcmtrace-witness: %s line %u: \"%.64s\" is not a valid origin\n",
+            fprintf(stderr, "tcmtrace-witness: 名单里这个来源名不合规 / %s line %u: \"%.64s\" is not a valid origin\n",
                     path, lineno, w[1]);
             goto bad;
         }
@@ -158,7 +158,7 @@ static wlogs *read_logs(const char *dir)
                 l = &ls->log[i];
         if (l == NULL) {
             if (ls->n == MAX_LOGS) {
-                fprintf(stderr, "tcmtrace-witness: %s: more than %d logs\n", path, MAX_LOGS);
+                fprintf(stderr, "tcmtrace-witness: 名单里的账本太多 / %s: more than %d logs\n", path, MAX_LOGS);
                 goto bad;
             }
             l = &ls->log[ls->n++];
@@ -168,7 +168,7 @@ static wlogs *read_logs(const char *dir)
             tt_hex((tt_bytes){32, h}, l->origin_hash);
         }
         if (l->nkey == MAX_LOG_KEYS) {
-            fprintf(stderr, "tcmtrace-witness: %s line %u: more than %d keys for %s\n", path,
+            fprintf(stderr, "tcmtrace-witness: 名单里一个账本的公钥太多 / %s line %u: more than %d keys for %s\n", path,
                     lineno, MAX_LOG_KEYS, l->origin);
             goto bad;
         }
@@ -177,7 +177,7 @@ static wlogs *read_logs(const char *dir)
             char p2[PATH_MAX + 16];
             snprintf(p2, sizeof p2, "%s/data.mdb", w[3] + 8);
             if (access(p2, R_OK) != 0) {
-                fprintf(stderr, "tcmtrace-witness: %s line %u: %s holds no ledger to read (start "
+                fprintf(stderr, "tcmtrace-witness: 名单里的副本目录里还没有账本 / %s line %u: %s holds no ledger to read (start "
                                 "'tcmtraced follow' into it first)\n",
                         path, lineno, w[3] + 8);
                 goto bad;
@@ -212,7 +212,7 @@ static int state_open(const char *dir)
         rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
     }
     if (rc != 0)
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path, mdb_strerror(rc));
+        fprintf(stderr, "tcmtrace-witness: 见证状态库打不开 / %s: %s\n", path, mdb_strerror(rc));
     return rc == 0;
 }
 
@@ -572,18 +572,18 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static int cmd_init(const char *dir, const char *name, const char *pass_file, int unsealed)
 {
     if (name == NULL || !tt_note_name_valid(name)) {
-        fprintf(stderr, "tcmtrace-witness: init needs --name NAME, the witness's key name (a URL "
+        fprintf(stderr, "tcmtrace-witness: init 需要 --name 名称 / init needs --name NAME, the witness's key name (a URL "
                         "without scheme, e.g. witness.cq-market.example/w1)\n");
         return 2;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tcmtrace-witness: cannot make %s: %s\n", dir, strerror(errno));
+        fprintf(stderr, "tcmtrace-witness: 无法建立见证目录 / cannot make %s: %s\n", dir, strerror(errno));
         return 3;
     }
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/witness.key", dir);
     if (access(path, F_OK) == 0) {
-        fprintf(stderr, "tcmtrace-witness: %s already holds a witness (witness.key); nothing was "
+        fprintf(stderr, "tcmtrace-witness: 这个目录里已经有见证方，什么都没有改动 / %s already holds a witness (witness.key); nothing was "
                         "changed\n",
                 dir);
         return 3;
@@ -598,14 +598,14 @@ static int cmd_init(const char *dir, const char *name, const char *pass_file, in
         char *pass = tt_passphrase(pass_file, "TCMTRACE_WITNESS_PASSPHRASE",
                                    "见证方密钥的口令 / passphrase for the witness key: ", 1, &err);
         if (pass == NULL) {
-            fprintf(stderr, "tcmtrace-witness: %s\n", err.message);
+            fprintf(stderr, "tcmtrace-witness: 见证方密钥没有生成 / %s\n", err.message);
             return 2;
         }
         rc = tt_key_save_secret(path, &kp, pass, strlen(pass), TT_KDF_INTERACTIVE, &err);
         tt_passphrase_free(pass);
     }
     if (rc != TT_OK) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path, err.message);
+        fprintf(stderr, "tcmtrace-witness: 见证方密钥写不进去 / %s: %s\n", path, err.message);
         return 3;
     }
     tt_verifier v;
@@ -616,7 +616,7 @@ static int cmd_init(const char *dir, const char *name, const char *pass_file, in
     strcat(vkey, "\n");
     snprintf(path, sizeof path, "%s/witness.vkey", dir);
     if (tt_write_file_new(path, vkey, strlen(vkey), 0644, &err) != TT_OK) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path, err.message);
+        fprintf(stderr, "tcmtrace-witness: 见证方公钥写不进去 / %s: %s\n", path, err.message);
         return 3;
     }
     static const char logs[] =
@@ -624,7 +624,7 @@ static int cmd_init(const char *dir, const char *name, const char *pass_file, in
         "# e.g. log cq.jiefanglu.example/ledger cq.jiefanglu.example/ledger+1a2b3c4d+AX...\n";
     snprintf(path, sizeof path, "%s/logs", dir);
     if (access(path, F_OK) != 0 && tt_write_file_new(path, logs, strlen(logs), 0644, &err) != TT_OK) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path, err.message);
+        fprintf(stderr, "tcmtrace-witness: 见证方公钥写不进去 / %s: %s\n", path, err.message);
         return 3;
     }
     printf("见证方已建立 / witness made in %s\n", dir);
@@ -641,7 +641,7 @@ static int load_key(const char *dir, const char *pass_file)
     tt_error err;
     snprintf(path, sizeof path, "%s/witness.vkey", dir);
     if (tt_read_file(path, 4096, &text, &len, &err) != TT_OK) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s (run 'tcmtrace-witness init' first)\n", path,
+        fprintf(stderr, "tcmtrace-witness: 见证方密钥打不开：请先运行 tcmtrace-witness init / %s: %s (run 'tcmtrace-witness init' first)\n", path,
                 err.message);
         return 0;
     }
@@ -650,18 +650,18 @@ static int load_key(const char *dir, const char *pass_file)
     tt_err rc = tt_verifier_parse(text, &v, &err);
     free(text);
     if (rc != TT_OK || v.type != TT_SIG_COSIG) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path,
+        fprintf(stderr, "tcmtrace-witness: 见证方公钥不对 / %s: %s\n", path,
                 rc != TT_OK ? err.message : "not a cosigner's key (type 0x04)");
         return 0;
     }
     snprintf(W.name, sizeof W.name, "%s", v.name);
     snprintf(path, sizeof path, "%s/witness.key", dir);
     if (tt_secret_load(path, pass_file, "TCMTRACE_WITNESS_PASSPHRASE", &W.key, &err) != TT_OK) {
-        fprintf(stderr, "tcmtrace-witness: %s: %s\n", path, err.message);
+        fprintf(stderr, "tcmtrace-witness: 见证方密钥打不开 / %s: %s\n", path, err.message);
         return 0;
     }
     if (memcmp(W.key.pk, v.pk, TT_PK_SIZE) != 0) {
-        fprintf(stderr, "tcmtrace-witness: witness.key is not the key of witness.vkey\n");
+        fprintf(stderr, "tcmtrace-witness: 见证方密钥和公钥不是一对 / witness.key is not the key of witness.vkey\n");
         return 0;
     }
     return 1;
@@ -673,7 +673,7 @@ static int cmd_run(const char *dir, const char *listen, const char *pass_file, d
     struct sockaddr_storage sa = {0};
     if (!tt_listen_parse(listen, &sa)) {
         fprintf(stderr,
-                "tcmtrace-witness: --listen takes HOST:PORT, e.g. 127.0.0.1:8090, not \"%s\"\n",
+                "tcmtrace-witness: --listen 要写成 主机:端口 / --listen takes HOST:PORT, e.g. 127.0.0.1:8090, not \"%s\"\n",
                 listen);
         return 2;
     }
@@ -702,7 +702,7 @@ static int cmd_run(const char *dir, const char *listen, const char *pass_file, d
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (d == NULL) {
-        fprintf(stderr, "tcmtrace-witness: cannot listen on %s: %s\n", listen, strerror(errno));
+        fprintf(stderr, "tcmtrace-witness: 无法开始监听：请换一个 --listen 端口，或先停止占用它的程序 / cannot listen on %s: %s\n", listen, strerror(errno));
         return 3;
     }
     say("cosigning as %s for %zu log%s on %s", W.name, W.logs->n, W.logs->n == 1 ? "" : "s",
@@ -739,7 +739,7 @@ static double rate_arg(const char *s, const char *what)
     char *e;
     double r = strtod(s, &e);
     if (*e || !(r >= 0.1 && r <= 100000)) {
-        fprintf(stderr, "tcmtrace-witness: %s takes 0.1 to 100000 requests a second, not \"%s\"\n",
+        fprintf(stderr, "tcmtrace-witness: 请求速率超出范围 / %s takes 0.1 to 100000 requests a second, not \"%s\"\n",
                 what, s);
         exit(2);
     }
