@@ -435,6 +435,93 @@ static void test_policy(void **state)
     snprintf(text, sizeof text, "witness a %s\nquorum a\n", lk);
     assert_int_equal(tt_policy_parse(text, strlen(text), p, &err), TT_ERR_KEY_FORMAT);
     assert_non_null(strstr(err.message, "log key"));
+    /* the edges: a label too long, a key that is none, lines that lack words, a label taken
+     * by a group, and more witnesses and groups than a policy holds */
+    char label[80];
+    memset(label, 'L', 64);
+    label[64] = '\0';
+    struct {
+        const char *text;
+        tt_err code;
+        const char *says;
+    } edge[] = {
+        {"witness %s KEY\nquorum none\n", TT_ERR_MALFORMED, "longer than 63 bytes"},
+        {"witness a notakey\nquorum none\n", TT_ERR_KEY_FORMAT, "witness a"},
+        {"witness a\nquorum none\n", TT_ERR_MALFORMED, "write \"witness"},
+        {"group g 1\nquorum none\n", TT_ERR_MALFORMED, "write \"group"},
+        {"quorum\n", TT_ERR_MALFORMED, "write \"quorum"},
+        {"witness a KEY\ngroup a 1 a\nquorum a\n", TT_ERR_MALFORMED, "already defined"},
+        {"witness a KEY\ngroup g 1 a z\nquorum g\n", TT_ERR_MALFORMED, "which is not defined above it"},
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+        char fmt[256];
+        snprintf(fmt, sizeof fmt, "%s", edge[i].text);
+        char *at = strstr(fmt, "KEY");
+        if (at) /* the key in the middle */
+            snprintf(text, sizeof text, "%.*s%s%s", (int)(at - fmt), fmt, vk[0], at + 3);
+        else
+            snprintf(text, sizeof text, "%s", fmt);
+        if (i == 0) {
+            char tmp[4096];
+            snprintf(tmp, sizeof tmp, text, label);
+            snprintf(text, sizeof text, "%s", tmp);
+        }
+        tt_err rc = tt_policy_parse(text, strlen(text), p, &err);
+        if (rc != edge[i].code || strstr(err.message, edge[i].says) == NULL)
+            fail_msg("policy edge %zu: %s \"%s\"", i, tt_err_name(rc), err.message);
+    }
+    size_t o = 0;
+    for (int i = 0; i < TT_POLICY_MAX + 1; i++) {
+        tt_keypair k;
+        uint8_t seed[32] = {(uint8_t)(100 + i)};
+        tt_keypair_from_seed(&k, seed);
+        tt_verifier v;
+        char name[32], key[TT_VKEY_MAX + 1];
+        snprintf(name, sizeof name, "w.test/m%d", i);
+        tt_cosigner_init(&v, name, k.pk, NULL);
+        tt_verifier_format(&v, key, sizeof key);
+        o += (size_t)snprintf(text + o, sizeof text - o, "witness w%d %s\n", i, key);
+    }
+    assert_int_equal(tt_policy_parse(text, o, p, &err), TT_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.message, "more than 32 witnesses"));
+    o = (size_t)snprintf(text, sizeof text, "witness a %s\n", vk[0]);
+    for (int i = 0; i < TT_POLICY_MAX + 1; i++)
+        o += (size_t)snprintf(text + o, sizeof text - o, "group g%d 1 a\n", i);
+    assert_int_equal(tt_policy_parse(text, o, p, &err), TT_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.message, "more than 32 groups"));
+
+    /* a checkpoint cosigned by two of three: checked against the policy, met; by one, not */
+    snprintf(text, sizeof text,
+             "witness a %s\nwitness b %s\nwitness c %s\ngroup g 2 a b c\nquorum g\n", vk[0],
+             vk[1], vk[2]);
+    assert_int_equal(tt_policy_parse(text, strlen(text), p, &err), TT_OK);
+    tt_keypair logk;
+    uint8_t ls[32] = {77};
+    tt_keypair_from_seed(&logk, ls);
+    tt_checkpoint cp = {.size = 3};
+    snprintf(cp.origin, sizeof cp.origin, "example.test/log");
+    memset(cp.root, 0x5A, sizeof cp.root);
+    char *note, *ctext;
+    size_t nlen, clen;
+    assert_int_equal(tt_checkpoint_sign(&cp, cp.origin, logk.sk, &note, &nlen, NULL), TT_OK);
+    assert_int_equal(tt_checkpoint_format(&cp, &ctext, &clen), TT_OK);
+    char l0[384], l2[384], *full = malloc(nlen + 2 * 384);
+    assert_int_equal(tt_cosig_sign((tt_bytes){clen, (uint8_t *)ctext}, "w.test/0", w[0].sk,
+                                   1700000000, l0, sizeof l0, NULL), TT_OK);
+    assert_int_equal(tt_cosig_sign((tt_bytes){clen, (uint8_t *)ctext}, "w.test/2", w[2].sk,
+                                   1700000001, l2, sizeof l2, NULL), TT_OK);
+    int cosigned[TT_POLICY_MAX], met = -1;
+    memcpy(full, note, nlen);
+    strcpy(full + nlen, l0);
+    assert_int_equal(tt_policy_check(p, full, strlen(full), cosigned, NULL, &met, &err), TT_OK);
+    assert_int_equal(met, 0);
+    assert_true(cosigned[0] && !cosigned[1] && !cosigned[2]);
+    strcat(full, l2);
+    assert_int_equal(tt_policy_check(p, full, strlen(full), cosigned, NULL, &met, &err), TT_OK);
+    assert_int_equal(met, 1);
+    /* a note that is not one is an error, not "not met" */
+    assert_int_not_equal(tt_policy_check(p, "not a note", 10, cosigned, NULL, &met, &err), TT_OK);
+    free(full), free(note), free(ctext);
     free(p);
 }
 
