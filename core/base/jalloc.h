@@ -9,8 +9,9 @@
 #ifndef TCMTRACE_JALLOC_H
 #define TCMTRACE_JALLOC_H
 
-/* Starts watching this thread's jansson allocations (installs the watch once); returns a
- * mark to give tt_jalloc_ran_out. Watches nest: each has its own mark. */
+/* A mark of this thread's jansson allocation failures so far, to give tt_jalloc_ran_out
+ * (the watch itself is installed as the program starts). Watches nest: each has its own
+ * mark. */
 unsigned long tt_jalloc_watch(void);
 
 /* 1 when an allocation jansson asked for on this thread failed since `mark` was taken. */
