@@ -79,43 +79,15 @@ static char *dir;
 static tt_ledger *L;
 static tt_keypair logkey;
 
+/* A body as the CLI builds it (the library's builder): the common fields, then `fields`. */
 static char *body_of(const char *type, json_t *fields)
 {
-    uint8_t n[16];
-    char nonce[32], at[40];
-    randombytes_buf(n, sizeof n);
-    tt_b64url((tt_bytes){16, n}, nonce);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "type", type, "at", at, "nonce", nonce);
-    json_object_update(o, fields);
-    json_decref(fields);
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    return tt_event_build(type, fields);
 }
 
 static void digest(uint8_t out[32])
 {
-    crypto_hash_sha256_state st;
-    MDB_txn *txn;
-    crypto_hash_sha256_init(&st);
-    assert_int_equal(tt_rtxn_begin(L, &txn, NULL), TT_OK);
-    for (int db = 0; db < TT_DB_COUNT; db++) {
-        MDB_cursor *c;
-        MDB_val k, v;
-        mdb_cursor_open(txn, L->dbi[db], &c);
-        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            crypto_hash_sha256_update(&st, k.mv_data, k.mv_size);
-            crypto_hash_sha256_update(&st, v.mv_data, v.mv_size);
-        }
-        mdb_cursor_close(c);
-    }
-    tt_rtxn_end(L, txn);
-    crypto_hash_sha256_final(&st, out);
+    tu_ledger_digest(L, out);
 }
 
 static size_t injected; /* allocations failed, over the whole run */

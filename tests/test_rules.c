@@ -105,26 +105,9 @@ static void accepted(const who *w, const char *type, json_t *fields)
 
 #define OK(w, type, ...) accepted(w, type, json_pack(__VA_ARGS__))
 
-/* SHA-256 over every key and value of every database: "the ledger". */
 static void digest(uint8_t out[32])
 {
-    crypto_hash_sha256_state st;
-    MDB_txn *txn;
-    crypto_hash_sha256_init(&st);
-    assert_int_equal(tt_rtxn_begin(L, &txn, NULL), TT_OK);
-    for (int db = 0; db < TT_DB_COUNT; db++) {
-        MDB_cursor *c;
-        MDB_val k, v;
-        mdb_cursor_open(txn, L->dbi[db], &c);
-        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            crypto_hash_sha256_update(&st, k.mv_data, k.mv_size);
-            crypto_hash_sha256_update(&st, v.mv_data, v.mv_size);
-        }
-        mdb_cursor_close(c);
-    }
-    tt_rtxn_end(L, txn);
-    crypto_hash_sha256_final(&st, out);
+    tu_ledger_digest(L, out);
 }
 
 /* The event must be refused with `code` and change nothing at all. */

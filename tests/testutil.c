@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include "../core/store/ledger_internal.h"
+
 #include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -244,4 +246,25 @@ __attribute__((constructor)) static void tu_seed_random(void)
     fprintf(stderr, "random inputs from TT_TEST_SEED=%s (set it to repeat them)\n", hex);
     if (randombytes_set_implementation(&seeded) != 0)
         abort();
+}
+
+void tu_ledger_digest(tt_ledger *l, uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    MDB_txn *txn;
+    crypto_hash_sha256_init(&st);
+    assert_int_equal(tt_rtxn_begin(l, &txn, NULL), TT_OK);
+    for (int db = 0; db < TT_DB_COUNT; db++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        mdb_cursor_open(txn, l->dbi[db], &c);
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            crypto_hash_sha256_update(&st, k.mv_data, k.mv_size);
+            crypto_hash_sha256_update(&st, v.mv_data, v.mv_size);
+        }
+        mdb_cursor_close(c);
+    }
+    tt_rtxn_end(l, txn);
+    crypto_hash_sha256_final(&st, out);
 }

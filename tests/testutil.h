@@ -48,4 +48,8 @@ int tu_each_json_file(const char *dir, int (*fn)(const char *path, void *ctx), v
 /* The same for every JSON document the project ships (schemas/, tests/fixtures/). */
 int tu_each_shipped_json(int (*fn)(const char *path, void *ctx), void *ctx);
 
+/* SHA-256 over every key and value of every database of l: "the ledger", to tell that a
+ * refusal changed nothing. */
+void tu_ledger_digest(tt_ledger *l, uint8_t out[32]);
+
 #endif
