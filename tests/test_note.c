@@ -283,6 +283,18 @@ static void test_random_notes_never_crash(void **state)
 
 /* ---- cosignatures (C2SP tlog-cosignature, cosignature/v1) ------------------------------------ */
 
+/* A checkpoint of example.test/log at `size` (root bytes all `fill`) signed by log: its signed
+ * note and its text, both malloc'd. */
+static void signed_checkpoint(const tt_keypair *log, uint64_t size, uint8_t fill, tt_checkpoint *cp,
+                              char **note, size_t *len, char **text, size_t *tlen)
+{
+    *cp = (tt_checkpoint){.size = size};
+    snprintf(cp->origin, sizeof cp->origin, "example.test/log");
+    memset(cp->root, fill, sizeof cp->root);
+    assert_int_equal(tt_checkpoint_sign(cp, cp->origin, log->sk, note, len, NULL), TT_OK);
+    assert_int_equal(tt_checkpoint_format(cp, text, tlen), TT_OK);
+}
+
 static void test_cosig_roundtrip(void **state)
 {
     (void)state;
@@ -291,13 +303,10 @@ static void test_cosig_roundtrip(void **state)
     tt_keypair_from_seed(&log, s1);
     tt_keypair_from_seed(&w1, s2);
     tt_keypair_from_seed(&w2, s3);
-    tt_checkpoint cp = {.size = 7};
-    snprintf(cp.origin, sizeof cp.origin, "example.test/log");
-    memset(cp.root, 0xAB, sizeof cp.root);
+    tt_checkpoint cp;
     char *note, *text;
     size_t len, tlen;
-    assert_int_equal(tt_checkpoint_sign(&cp, cp.origin, log.sk, &note, &len, NULL), TT_OK);
-    assert_int_equal(tt_checkpoint_format(&cp, &text, &tlen), TT_OK);
+    signed_checkpoint(&log, 7, 0xAB, &cp, &note, &len, &text, &tlen);
     tt_verifier k[3];
     assert_int_equal(tt_verifier_init(&k[0], cp.origin, log.pk, NULL), TT_OK);
     assert_int_equal(tt_cosigner_init(&k[1], "w.test/one", w1.pk, NULL), TT_OK);
@@ -498,13 +507,10 @@ static void test_policy(void **state)
     tt_keypair logk;
     uint8_t ls[32] = {77};
     tt_keypair_from_seed(&logk, ls);
-    tt_checkpoint cp = {.size = 3};
-    snprintf(cp.origin, sizeof cp.origin, "example.test/log");
-    memset(cp.root, 0x5A, sizeof cp.root);
+    tt_checkpoint cp;
     char *note, *ctext;
     size_t nlen, clen;
-    assert_int_equal(tt_checkpoint_sign(&cp, cp.origin, logk.sk, &note, &nlen, NULL), TT_OK);
-    assert_int_equal(tt_checkpoint_format(&cp, &ctext, &clen), TT_OK);
+    signed_checkpoint(&logk, 3, 0x5A, &cp, &note, &nlen, &ctext, &clen);
     char l0[384], l2[384], *full = malloc(nlen + 2 * 384);
     assert_int_equal(tt_cosig_sign((tt_bytes){clen, (uint8_t *)ctext}, "w.test/0", w[0].sk,
                                    1700000000, l0, sizeof l0, NULL), TT_OK);

@@ -1491,9 +1491,7 @@ static void test_replay_and_state_audit(void **state)
     tt_audit_report r;
     char *scratch;
     assert_true(asprintf(&scratch, "%s/scratch", dir) > 0);
-    assert_int_equal(tt_state_audit(L, &v, 1, scratch, NULL, NULL, &r, NULL), TT_OK);
-    if (!r.ok)
-        fail_msg("audit: %s", r.why.message);
+    tu_audit_ok(L, ORIGIN, logkey.pk, dir, &r);
     assert_true(r.checkpoints > 10);
     struct stat st;
     assert_int_not_equal(stat(scratch, &st), 0); /* the scratch store is gone */

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "../core/store/ledger_internal.h"
+#include "tcmtrace/state.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -267,4 +268,17 @@ void tu_ledger_digest(tt_ledger *l, uint8_t out[32])
     }
     tt_rtxn_end(l, txn);
     crypto_hash_sha256_final(&st, out);
+}
+
+void tu_audit_ok(tt_ledger *l, const char *origin, const uint8_t pk[TT_PK_SIZE], const char *dir,
+                 tt_audit_report *r)
+{
+    tt_verifier v;
+    tt_verifier_init(&v, origin, pk, NULL);
+    char *scratch;
+    assert_true(asprintf(&scratch, "%s/scratch", dir) > 0);
+    assert_int_equal(tt_state_audit(l, &v, 1, scratch, NULL, NULL, r, NULL), TT_OK);
+    if (!r->ok)
+        fail_msg("audit: %s", r->why.message);
+    free(scratch);
 }

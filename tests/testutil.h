@@ -48,6 +48,12 @@ int tu_each_json_file(const char *dir, int (*fn)(const char *path, void *ctx), v
 /* The same for every JSON document the project ships (schemas/, tests/fixtures/). */
 int tu_each_shipped_json(int (*fn)(const char *path, void *ctx), void *ctx);
 
+/* A full audit of l (the log key origin/pk) with the rules replayed in DIR/scratch: it must
+ * pass; the report in r. */
+struct tt_audit_report;
+void tu_audit_ok(tt_ledger *l, const char *origin, const uint8_t pk[TT_PK_SIZE], const char *dir,
+                 struct tt_audit_report *r);
+
 /* SHA-256 over every key and value of every database of l: "the ledger", to tell that a
  * refusal changed nothing. */
 void tu_ledger_digest(tt_ledger *l, uint8_t out[32]);
