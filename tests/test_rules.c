@@ -908,16 +908,16 @@ static char *lot_at(const who *to, const char *herb, const char *latin, const ch
 static void test_every_path(void **state)
 {
     (void)state;
-    char *none = new_code();
+    char *none = new_code(), *kid = new_code();
     NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.transfer", "{s:s, s:s}", "id", none, "to", T2.id);
     NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.receive", "{s:s}", "id", none);
     NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.cancel", "{s:s}", "id", none);
     NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", none, "children",
-       "id", new_code(), "qty_g", 10);
+       "id", kid, "qty_g", 10);
     NO(&T1, TT_ERR_UNKNOWN_BATCH, none, "batch.destroy", "{s:s, s:s}", "id", none, "reason", "霉变");
     NO(&T1, TT_ERR_FORBIDDEN, "authority", "actor.revoke", "{s:s, s:s}", "id", T2.id, "reason",
        "x");
-    free(none);
+    free(none), free(kid);
 
     /* 65 children of 1,000 tonnes each: more than any sum is allowed to reach */
     char *big = lot_at(NULL, "黄芪", "Astragali Radix", "干燥根", 1000);
