@@ -466,8 +466,9 @@ await ready(pi, 'locked');
 check((await pi.innerText('#locked')).includes('密钥已锁定') && (await pi.isHidden('#nav')), 'idle: a reload stays locked');
 await pi.fill('#unlock-pass', 'not the passphrase');
 await pi.click('#unlock');
-r = await done(pi);
-check(!r.ok, 'idle: a wrong passphrase does not unlock', r.text);
+await pi.waitForSelector('#refused'); /* "正在解锁…" is shown first, as the restore's is */
+check(/密码不对/.test(await pi.innerText('#msg')) && (await pi.$('#unlock')) !== null,
+  'idle: a wrong passphrase does not unlock, and says so', await pi.innerText('#msg'));
 await pi.fill('#unlock-pass', passA);
 await pi.click('#unlock');
 await ready(pi, 'stock');
