@@ -474,6 +474,15 @@ await pi.click('#unlock');
 await ready(pi, 'stock');
 check((await pi.innerText('#who')).includes(A.name), 'idle: the backup passphrase unlocks the stall');
 await shot(pi, 'stall-unlocked');
+// left idle with the page closed: the next start locks before anything is shown
+await pi.evaluate(() => localStorage.setItem('tcmtrace-idle-since', String(Date.now() - 6 * 60000)));
+await pi.reload();
+await ready(pi, 'locked');
+check((await pi.innerText('#locked')).includes('密钥已锁定') && (await pi.isHidden('#nav')),
+  'idle: a start after the page sat closed past the idle time is locked');
+await pi.fill('#unlock-pass', passA);
+await pi.click('#unlock');
+await ready(pi, 'stock');
 await pi.evaluate(() => localStorage.setItem('tcmtrace-idle-minutes', '15'));
 await pi.close();
 
@@ -492,7 +501,7 @@ await far.close();
 
 function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
 // every check ran (raise it with a new check)
-const STALL_CHECKS = 114;
+const STALL_CHECKS = 115;
 if (passed + failed !== STALL_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} stall checks ran, ${STALL_CHECKS} expected`); }
 console.log(`stall: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

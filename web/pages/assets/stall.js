@@ -253,6 +253,8 @@ async function start() {
   if (!S.how) return noCrypto();
   S.rec = await K.loadRecord(LEDGER).catch(() => null);
   if (!S.rec) return setup();
+  if (S.rec.kind !== 'locked' && idleMinutes() && Date.now() - Number(localStorage.getItem(IDLE_SINCE) || Date.now()) >= idleMinutes() * 60000)
+    S.rec = await K.lock(LEDGER, S.rec); /* left idle with the page closed: locked all the same */
   if (S.rec.kind === 'locked') return lockedPage();
   watchIdle();
   await findMe();
@@ -264,16 +266,21 @@ async function start() {
 // only its sealed backup stays in the browser: a phone left on the counter signs nothing until
 // the backup passphrase is typed again. Events already signed wait in the outbox as before.
 
-const IDLE_KEY = 'tcmtrace-idle-minutes';
+const IDLE_KEY = 'tcmtrace-idle-minutes', IDLE_SINCE = 'tcmtrace-idle-since';
 export const IDLE_CHOICES = [[5, '5 分钟'], [15, '15 分钟'], [60, '1 小时'], [480, '8 小时'], [0, '不自动锁定']];
 const idleMinutes = () => {
-  const v = Number(localStorage.getItem(IDLE_KEY));
-  return IDLE_CHOICES.some(([m]) => m === v) && localStorage.getItem(IDLE_KEY) !== null ? v : 15;
+  const s = localStorage.getItem(IDLE_KEY), v = Number(s);
+  return s !== null && IDLE_CHOICES.some(([m]) => m === v) ? v : 15;
 };
+// the last touch, also kept for a start after the page was closed (written at most every 5 s)
 let idleSince = Date.now(), idleTimer = null;
 function watchIdle() {
   if (idleTimer) return;
-  const touch = () => { idleSince = Date.now(); };
+  const touch = () => {
+    const now = Date.now();
+    if (now - Number(localStorage.getItem(IDLE_SINCE) || 0) >= 5000) localStorage.setItem(IDLE_SINCE, String(now));
+    idleSince = now;
+  };
   for (const ev of ['pointerdown', 'keydown', 'input', 'scroll']) addEventListener(ev, touch, { passive: true, capture: true });
   touch();
   idleTimer = setInterval(async () => {
@@ -313,6 +320,7 @@ async function unlockKey() {
     return say('err', e.zh || '没有解锁。', [el('span', { class: 'en' }, String(e.message || e))], { code: e.code });
   }
   clearMsg();
+  localStorage.setItem(IDLE_SINCE, String(Date.now()));
   watchIdle();
   idleSince = Date.now();
   await findMe();
