@@ -1020,6 +1020,116 @@ int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
     return ex;
 }
 
+/* The lots of a trace's upward tree (the lot and every ancestor), each with the seqs shown for
+ * it: {code: {seq: seq}}. */
+static void collect_lots(json_t *node, json_t *lots)
+{
+    const char *id = js(node, "id");
+    if (id[0] && json_object_get(lots, id) == NULL) {
+        json_t *seqs = json_object();
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(node, "events"), i, x)
+        {
+            char k[32];
+            snprintf(k, sizeof k, "%lld", ji(x, "seq"));
+            json_object_set_new(seqs, k, json_true());
+        }
+        json_object_set_new(lots, id, seqs);
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(node, "parents"), i, x) collect_lots(x, lots);
+}
+
+/* What verify_state proved. */
+static struct {
+    size_t lots;            /* lots whose state was proved (the lot and its ancestors) */
+    tt_state_leaf leaf;     /* the lot's own */
+    char held_by[TT_CODE_LEN + 1]; /* a held or recalled ancestor, if any */
+    char held_status[25];
+} proved;
+
+/* Proves the state map leaf of `code` and of every ancestor under the checkpoint `cp` the trace
+ * was proved against: each leaf's last entry must be one the trace showed for that lot (else the
+ * server left part of its history out), and the verdict is drawn from the proved leaves. */
+static int verify_state(cli *c, const char *code, const tt_checkpoint *cp)
+{
+    memset(&proved, 0, sizeof proved);
+    if (!cp->has_state)
+        return cli_fail(EX_UNVERIFIED, "unverified",
+                        "账本的检查点没有状态根，无法证明这批货现在的状态 / the checkpoint of %llu "
+                        "entries carries no state map root: the lot's latest state cannot be proved",
+                        (unsigned long long)cp->size);
+    json_t *resp;
+    int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code),
+                         &resp);
+    if (ex)
+        return ex;
+    json_t *lots = json_object();
+    json_t *t = json_object_get(resp, "trace");
+    collect_lots(json_object_get(t, "up") ? json_object_get(t, "up") : t, lots);
+    json_decref(resp);
+    const char *id;
+    json_t *seqs;
+    json_object_foreach(lots, id, seqs)
+    {
+        json_t *sr;
+        if ((ex = cli_request(c, json_pack("{s:s, s:s, s:I}", "op", "state", "id", id, "size",
+                                           (json_int_t)cp->size), &sr)))
+            break;
+        tt_smt_proof p;
+        tt_error err;
+        size_t pl = 0;
+        uint8_t key[TT_SMT_HASH], wire[TT_SMT_PROOF_MAX];
+        const char *leaf = js(sr, "leaf"), *p64 = js(sr, "proof");
+        tt_smt_key(id, key);
+        tt_state_leaf lf;
+        if (tt_unb64(p64, strlen(p64), 0, wire, sizeof wire, &pl) != TT_OK ||
+            tt_smt_proof_decode((tt_bytes){pl, wire}, &p, &err) != TT_OK ||
+            tt_smt_verify(cp->state_root, key, &p, json_is_string(json_object_get(sr, "leaf"))
+                          ? (const uint8_t *)leaf : NULL, strlen(leaf), &err) != TT_OK) {
+            ex = cli_fail(EX_UNVERIFIED, "bad_proof",
+                          "批次 %s 的状态证明不通过：服务器给出的状态不是账本签名的状态 / the state "
+                          "proof of lot %s does not verify against the checkpoint of %llu entries",
+                          id, id, (unsigned long long)cp->size);
+        } else if (!json_is_string(json_object_get(sr, "leaf"))) {
+            ex = cli_fail(EX_UNVERIFIED, "bad_proof",
+                          "账本证明批次 %s 不在检查点 (%llu 条) 的状态里 / the ledger proves lot %s "
+                          "is not in its state at %llu entries",
+                          id, (unsigned long long)cp->size, id, (unsigned long long)cp->size);
+        } else if (tt_statemap_leaf_parse(leaf, strlen(leaf), &lf, &err) != TT_OK) {
+            ex = cli_fail(EX_UNVERIFIED, "malformed", "批次 %s 的状态记录读不懂 / lot %s: %s", id,
+                          id, err.message);
+        } else {
+            char k[32];
+            snprintf(k, sizeof k, "%llu", (unsigned long long)lf.last);
+            if (json_object_get(seqs, k) == NULL)
+                ex = cli_fail(EX_UNVERIFIED, "unverified",
+                              "批次 %s 的最后一条记录 #%llu 没有给出：服务器隐瞒了这批货的部分记录 "
+                              "/ the ledger's state of lot %s names entry #%llu as its last "
+                              "change, which the trace did not show: part of its history was "
+                              "left out",
+                              id, (unsigned long long)lf.last, id, (unsigned long long)lf.last);
+        }
+        if (ex == 0) {
+            proved.lots++;
+            if (strcmp(id, code) == 0)
+                proved.leaf = lf;
+            else if ((strcmp(lf.status, "held") == 0 || strcmp(lf.status, "recalled") == 0) &&
+                     proved.held_by[0] == '\0') {
+                snprintf(proved.held_by, sizeof proved.held_by, "%s", id);
+                snprintf(proved.held_status, sizeof proved.held_status, "%s", lf.status);
+            }
+        }
+        json_decref(sr);
+        if (ex)
+            break;
+    }
+    json_decref(lots);
+    return ex;
+}
+
 int cmd_verify(cli *c, int argc, char **argv)
 {
     char code[TT_CODE_LEN + 1];
@@ -1034,10 +1144,15 @@ int cmd_verify(cli *c, int argc, char **argv)
     size_t n = 0;
     uint64_t ms = 0;
     json_t *resp;
-    if ((ex = verify_trace(c, code, &n, &cp)) || (ex = checkpoint_age(c, &cp, &ms)) ||
+    if ((ex = verify_trace(c, code, &n, &cp)) || (ex = verify_state(c, code, &cp)) ||
+        (ex = checkpoint_age(c, &cp, &ms)) ||
         (ex = cli_request(c, json_pack("{s:s, s:s}", "op", "batch", "id", code), &resp)))
         return ex;
     json_t *b = json_object_get(resp, "batch");
+    /* what is judged is the proved state, not the server's word */
+    json_object_set_new(b, "status", json_string(proved.leaf.status));
+    if (proved.held_by[0] && strcmp(proved.leaf.status, "active") == 0)
+        json_object_set_new(b, "status", json_string(proved.held_status));
     char pretty[TT_CODE_PRETTY + 1];
     if (c->json) {
         json_t *j =
@@ -1046,6 +1161,17 @@ int cmd_verify(cli *c, int argc, char **argv)
                       (json_int_t)n, "checkpoint_size", (json_int_t)cp.size, "origin", cp.origin,
                       "latest_entry_ms", (json_int_t)ms, "status", json_string_value(
                                                                      json_object_get(b, "status")));
+        json_object_set_new(j, "state",
+                            json_pack("{s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:i}", "size",
+                                      (json_int_t)cp.size, "lots", (json_int_t)proved.lots,
+                                      "status", proved.leaf.status, "holder", proved.leaf.holder,
+                                      "remaining_g", (json_int_t)proved.leaf.remaining_g,
+                                      "verdict", proved.leaf.verdict, "last",
+                                      (json_int_t)proved.leaf.last, "witnesses",
+                                      (int)witnessed.cosigned));
+        if (proved.held_by[0])
+            json_object_set_new(json_object_get(j, "state"), "held_ancestor",
+                                json_string(proved.held_by));
         ex = fmt_sale_line(b, j);
         fmt_json(j);
         json_decref(j);
@@ -1064,6 +1190,19 @@ int cmd_verify(cli *c, int argc, char **argv)
                (unsigned long long)cp.size);
         printf("  verified: %zu entries, signatures and inclusion proofs, checkpoint size %llu\n",
                n, (unsigned long long)cp.size);
+        if (proved.lots > 1)
+            printf("  已核验：本批次及其 %zu 个上游批次在第 %llu 条记录时的状态", proved.lots - 1,
+                   (unsigned long long)cp.size);
+        else
+            printf("  已核验：本批次在第 %llu 条记录时的状态", (unsigned long long)cp.size);
+        if (witnessed.cosigned)
+            printf("，经 %u 个见证方确认", witnessed.cosigned);
+        printf("\n  state proved at %llu entries: %s\n", (unsigned long long)cp.size,
+               proved.leaf.status);
+        if (proved.held_by[0])
+            printf("  ⚠ 上游批次 %s 已%s / ancestor %s is %s\n", proved.held_by,
+                   strcmp(proved.held_status, "held") == 0 ? "扣留" : "召回", proved.held_by,
+                   proved.held_status);
         print_age(ms);
     }
     json_decref(resp);

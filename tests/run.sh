@@ -50,6 +50,8 @@ if [ -d "$bodies" ]; then
 else
     run /usr/bin/python3 tests/check_schemas.py --api "$BUILD/api-messages"
 fi
+# the state map's vectors, with the checker's own code (docs/statemap.md)
+run /usr/bin/python3 tests/check_statemap.py tests/data/statemap-vectors.json
 echo
 if [ "$failed" -ne 0 ]; then
     echo "failed:$failures"

@@ -25,6 +25,7 @@
 #include "tcmtrace/event.h"
 #include "tcmtrace/limits.h"
 #include "tcmtrace/state.h"
+#include "tcmtrace/statemap.h"
 #include "tcmtrace/tracecode.h"
 
 #define ORIGIN "tcmtrace.test/cq-jiefanglu"
@@ -1667,6 +1668,343 @@ static void test_witness_policy(void **state)
     json_decref(rec);
 }
 
+/* ---- the state map -------------------------------------------------------------------------
+ * Checked with code of this test's own (libsodium's SHA-256, the leaf text made here from the
+ * lot as tt_state_batch shows it): the map's root at random sizes against a map built from
+ * nothing over a ledger replayed to that size, every lot's proof, absent lots' proofs. */
+
+typedef struct mkv {
+    uint8_t key[32], leaf[32];
+} mkv;
+
+static void h2(uint8_t out[32], uint8_t tag, const uint8_t *a, const uint8_t *b)
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, &tag, 1);
+    crypto_hash_sha256_update(&st, a, 32);
+    crypto_hash_sha256_update(&st, b, 32);
+    crypto_hash_sha256_final(&st, out);
+}
+
+static int mbit(const uint8_t *k, unsigned i)
+{
+    return (k[i / 8] >> (7 - i % 8)) & 1;
+}
+
+static int mkv_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+static void ref_root(const mkv *a, size_t n, unsigned depth, uint8_t out[32])
+{
+    if (n == 0) {
+        memset(out, 0, 32);
+        return;
+    }
+    if (n == 1) {
+        memcpy(out, a[0].leaf, 32);
+        return;
+    }
+    size_t m = 0;
+    while (m < n && !mbit(a[m].key, depth))
+        m++;
+    uint8_t l[32], r[32];
+    ref_root(a, m, depth + 1, l);
+    ref_root(a + m, n - m, depth + 1, r);
+    h2(out, 1, l, r);
+}
+
+/* The leaf text of a lot, made here from its state. */
+static size_t ref_value(json_t *b, char *out, size_t cap)
+{
+    const char *st = json_string_value(json_object_get(b, "status"));
+    const char *to = strcmp(st, "in_transit") == 0
+                         ? json_string_value(json_object_get(b, "pending_to")) : NULL;
+    json_t *ins = json_object_get(b, "inspections");
+    const char *v = json_array_size(ins)
+        ? json_string_value(json_object_get(json_array_get(ins, json_array_size(ins) - 1), "verdict"))
+        : "none";
+    int n = snprintf(out, cap,
+                     "tcmtrace-state/v1\nstatus %s\nholder %s\nto %s\nremaining_g %lld\nverdict %s\n"
+                     "last %lld\n",
+                     st, json_string_value(json_object_get(b, "holder")), to ? to : "-",
+                     (long long)json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")),
+                     v, (long long)json_integer_value(json_object_get(b, "updated_seq")));
+    return (size_t)n;
+}
+
+static void ref_leaf(const char *code, json_t *b, mkv *out)
+{
+    char val[512];
+    size_t n = ref_value(b, val, sizeof val);
+    uint8_t vh[32];
+    crypto_hash_sha256(out->key, (const uint8_t *)code, strlen(code));
+    crypto_hash_sha256(vh, (const uint8_t *)val, n);
+    h2(out->leaf, 0, out->key, vh);
+}
+
+/* Every lot of l, as the test makes their leaves; *codes the codes (free both). */
+static mkv *ref_lots(tt_ledger *l, size_t *n, char (**codes)[17])
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    MDB_stat st;
+    assert_int_equal(tt_rtxn_begin(l, &txn, NULL), TT_OK);
+    mdb_stat(txn, l->dbi[TT_DB_BATCHES], &st);
+    char(*cs)[17] = calloc(st.ms_entries + 1, sizeof *cs);
+    size_t i = 0;
+    mdb_cursor_open(txn, l->dbi[TT_DB_BATCHES], &c);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), i++)
+        memcpy(cs[i], k.mv_data, 16);
+    mdb_cursor_close(c);
+    tt_rtxn_end(l, txn);
+    mkv *a = calloc(i + 1, sizeof *a);
+    for (size_t j = 0; j < i; j++) {
+        json_t *b;
+        assert_int_equal(tt_state_batch(l, cs[j], &b, NULL), TT_OK);
+        ref_leaf(cs[j], b, &a[j]);
+        json_decref(b);
+    }
+    *n = i;
+    *codes = cs;
+    return a;
+}
+
+/* A proof checked by this test's own walk: the root it leads to. */
+static void ref_walk(const uint8_t key[32], const tt_smt_proof *p, const uint8_t leaf[32],
+                     uint8_t out[32])
+{
+    static const uint8_t zero[32];
+    memcpy(out, leaf, 32);
+    for (unsigned i = p->depth; i-- > 0;) {
+        const uint8_t *s = p->present[i] ? p->siblings[i] : zero;
+        if (mbit(key, i))
+            h2(out, 1, s, out);
+        else
+            h2(out, 1, out, s);
+    }
+}
+
+/* A fresh ledger holding the first `size` entries of L, replayed through the rules. */
+static tt_ledger *replayed(uint64_t size, char **where)
+{
+    *where = tu_tempdir();
+    tt_ledger *r;
+    assert_int_equal(tt_ledger_open(*where, TT_LEDGER_CREATE | TT_LEDGER_NOSYNC, &r, NULL), TT_OK);
+    assert_int_equal(tt_ledger_set_origin(r, ORIGIN, NULL), TT_OK);
+    tt_append *items = calloc(size, sizeof *items);
+    uint8_t **bytes = calloc(size, sizeof *bytes);
+    tt_entry *es = calloc(size, sizeof *es);
+    for (uint64_t s = 0; s < size; s++) {
+        size_t len;
+        assert_int_equal(tt_ledger_entry(L, s, &bytes[s], &len, NULL), TT_OK);
+        assert_int_equal(tt_entry_decode((tt_bytes){len, bytes[s]}, &es[s], NULL), TT_OK);
+        items[s] = (tt_append){.actor = es[s].actor, .sig = es[s].sig, .body = es[s].body,
+                               .at_ms = es[s].time_ms};
+    }
+    tt_error err;
+    assert_int_equal(tt_ledger_append(r, items, size, tt_now_ms(), tt_rules_apply, NULL, &err), TT_OK);
+    for (uint64_t s = 0; s < size; s++) {
+        assert_int_equal(items[s].result.code, TT_OK);
+        free(bytes[s]);
+    }
+    free(items);
+    free(bytes);
+    free(es);
+    return r;
+}
+
+static void test_state_map(void **state)
+{
+    (void)state;
+    uint64_t size;
+    assert_int_equal(tt_ledger_head(L, &size, NULL, NULL), TT_OK);
+    size_t n;
+    char(*codes)[17];
+    mkv *lots = ref_lots(L, &n, &codes);
+    assert_true(n > 10);
+    mkv *sorted = malloc(n * sizeof *sorted);
+    memcpy(sorted, lots, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, mkv_cmp);
+    uint8_t want[32], root[32];
+    ref_root(sorted, n, 0, want);
+    assert_int_equal(tt_statemap_root(L, size, root, NULL), TT_OK);
+    assert_memory_equal(root, want, 32);
+
+    /* the checkpoint of this size carries it, and a follower keeps only one that does */
+    char *note;
+    size_t nlen, tl;
+    tt_checkpoint cp;
+    assert_int_equal(tt_ledger_checkpoint(L, size, &note, &nlen, NULL), TT_OK);
+    assert_int_equal(tt_note_split((tt_bytes){nlen, (uint8_t *)note}, &tl, NULL), TT_OK);
+    assert_int_equal(tt_checkpoint_parse((tt_bytes){tl, (uint8_t *)note}, &cp, NULL), TT_OK);
+    assert_true(cp.has_state);
+    assert_memory_equal(cp.state_root, want, 32);
+    assert_non_null(strstr(note, "\n" TT_STATEMAP_LINE " "));
+    cp.state_root[5] ^= 1;
+    char *forged;
+    size_t flen;
+    tt_error err;
+    assert_int_equal(tt_checkpoint_sign(&cp, ORIGIN, logkey.sk, &forged, &flen, NULL), TT_OK);
+    assert_int_equal(tt_ledger_put_checkpoint(L, size, forged, flen, &err), TT_ERR_BAD_PROOF);
+    assert_non_null(strstr(err.message, "state map root"));
+    /* written behind the store's back, the audit names it; put back, the audit passes and has
+     * checked a state map root at every checkpoint since the first */
+    for (int round = 0; round < 2; round++) {
+        MDB_txn *w;
+        uint8_t kb[8];
+        tt_put_u64be(kb, size);
+        MDB_val k = {8, kb}, v = {round ? nlen : flen, round ? note : forged};
+        assert_int_equal(mdb_txn_begin(L->env, NULL, 0, &w), 0);
+        assert_int_equal(mdb_put(w, L->dbi[TT_DB_CHECKPOINTS], &k, &v, 0), 0);
+        assert_int_equal(mdb_txn_commit(w), 0);
+        tt_audit_report r;
+        char *scratch;
+        assert_true(asprintf(&scratch, "%s/scratch-map", dir) > 0);
+        tt_verifier vk;
+        tt_verifier_init(&vk, ORIGIN, logkey.pk, NULL);
+        assert_int_equal(tt_state_audit(L, &vk, 1, scratch, NULL, NULL, &r, NULL), TT_OK);
+        free(scratch);
+        if (round == 0) {
+            assert_false(r.ok);
+            assert_non_null(strstr(r.why.message, "state map root"));
+            assert_true(r.bad_seq_known);
+            assert_int_equal(r.bad_seq, size - 1);
+        } else {
+            assert_true(r.ok);
+            assert_true(r.state_roots > 0);
+            assert_int_equal(r.state_roots, r.checkpoints);
+        }
+    }
+    free(forged);
+    free(note);
+
+    /* every lot's proof, by the library's check and by this test's walk */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        tt_state_answer a;
+        assert_int_equal(tt_statemap_prove(L, size, codes[i], &a, NULL), TT_OK);
+        assert_true(a.present);
+        json_t *b;
+        char val[512];
+        assert_int_equal(tt_state_batch(L, codes[i], &b, NULL), TT_OK);
+        size_t vl = ref_value(b, val, sizeof val);
+        json_decref(b);
+        assert_int_equal(a.value_len, vl);
+        assert_memory_equal(a.value, val, vl);
+        uint8_t got[32], wire[TT_SMT_PROOF_MAX];
+        ref_walk(lots[i].key, &a.proof, lots[i].leaf, got);
+        assert_memory_equal(got, want, 32);
+        assert_int_equal(tt_smt_verify(want, lots[i].key, &a.proof, (uint8_t *)a.value, a.value_len,
+                                       NULL), TT_OK);
+        size_t wl = tt_smt_proof_encode(&a.proof, wire);
+        bytes += wl;
+        tt_smt_proof back;
+        assert_int_equal(tt_smt_proof_decode((tt_bytes){wl, wire}, &back, NULL), TT_OK);
+        assert_int_equal(tt_smt_verify(want, lots[i].key, &back, (uint8_t *)a.value, a.value_len,
+                                       NULL), TT_OK);
+        /* another value, no value, a changed byte anywhere: refused */
+        a.value[a.value_len - 2] ^= 1;
+        assert_int_equal(tt_smt_verify(want, lots[i].key, &back, (uint8_t *)a.value, a.value_len,
+                                       NULL), TT_ERR_BAD_PROOF);
+        assert_int_equal(tt_smt_verify(want, lots[i].key, &back, NULL, 0, NULL), TT_ERR_BAD_PROOF);
+        a.value[a.value_len - 2] ^= 1;
+        for (size_t j = 0; j < wl; j++) {
+            wire[j] ^= 0x10;
+            tt_smt_proof bad;
+            if (tt_smt_proof_decode((tt_bytes){wl, wire}, &bad, NULL) == TT_OK)
+                assert_int_equal(tt_smt_verify(want, lots[i].key, &bad, (uint8_t *)a.value,
+                                               a.value_len, NULL), TT_ERR_BAD_PROOF);
+            wire[j] ^= 0x10;
+        }
+        assert_int_equal(tt_smt_proof_decode((tt_bytes){wl - 1, wire}, &back, NULL),
+                         TT_ERR_MALFORMED);
+    }
+    /* a proof's size, on average, is within 32 × (⌈log2 lots⌉ + 4) bytes */
+    unsigned lg = 0;
+    while ((1ull << lg) < n)
+        lg++;
+    assert_true(bytes / n <= 32 * (lg + 4));
+
+    /* lots that are not there: proved absent, never present */
+    for (int i = 0; i < 300; i++) {
+        char *code = new_code();
+        tt_state_answer a;
+        uint8_t key[32], got[32], leaf[32];
+        assert_int_equal(tt_statemap_prove(L, size, code, &a, NULL), TT_OK);
+        assert_false(a.present);
+        crypto_hash_sha256(key, (uint8_t *)code, 16);
+        assert_int_equal(tt_smt_verify(want, key, &a.proof, NULL, 0, NULL), TT_OK);
+        assert_int_equal(tt_smt_verify(want, key, &a.proof, (const uint8_t *)"x", 1, NULL),
+                         TT_ERR_BAD_PROOF);
+        if (a.proof.kind == TT_SMT_OTHER) {
+            h2(leaf, 0, a.proof.other_key, a.proof.other_value);
+            for (unsigned d = 0; d < a.proof.depth; d++)
+                assert_int_equal(mbit(a.proof.other_key, d), mbit(key, d));
+        } else {
+            assert_int_equal(a.proof.kind, TT_SMT_EMPTY);
+            memset(leaf, 0, 32);
+        }
+        ref_walk(key, &a.proof, leaf, got);
+        assert_memory_equal(got, want, 32);
+        /* a present lot's proof does not pass for this one */
+        tt_state_answer o;
+        assert_int_equal(tt_statemap_prove(L, size, codes[i % n], &o, NULL), TT_OK);
+        o.proof.kind = TT_SMT_OTHER;
+        memcpy(o.proof.other_key, lots[i % n].key, 32);
+        assert_int_equal(tt_smt_verify(want, key, &o.proof, NULL, 0, NULL), TT_ERR_BAD_PROOF);
+        free(code);
+    }
+
+    /* at random sizes: the root kept then is the map of a ledger replayed to that size, built
+     * in one commit, and a lot's proof then verifies against it */
+    for (int round = 0; round < 4; round++) {
+        uint64_t s = size;
+        for (int tries = 0; round > 0 && tries < 1000; tries++) { /* a size a commit ended at */
+            s = 1 + randombytes_uniform((uint32_t)size);
+            if (tt_statemap_root(L, s, root, NULL) == TT_OK)
+                break;
+        }
+        char *rdir;
+        tt_ledger *r = replayed(s, &rdir);
+        size_t rn;
+        char(*rcodes)[17];
+        mkv *rl = ref_lots(r, &rn, &rcodes);
+        qsort(rl, rn, sizeof *rl, mkv_cmp);
+        uint8_t then[32], mine[32];
+        ref_root(rl, rn, 0, then);
+        assert_int_equal(tt_statemap_root(L, s, root, NULL), TT_OK);
+        assert_memory_equal(root, then, 32);
+        assert_int_equal(tt_statemap_root(r, s, mine, NULL), TT_OK);
+        assert_memory_equal(mine, then, 32);
+        if (rn > 0) {
+            tt_state_answer a;
+            uint8_t key[32];
+            assert_int_equal(tt_statemap_prove(L, s, rcodes[0], &a, NULL), TT_OK);
+            crypto_hash_sha256(key, (uint8_t *)rcodes[0], 16);
+            assert_int_equal(tt_smt_verify(then, key, &a.proof, (uint8_t *)a.value, a.value_len,
+                                           NULL), TT_OK);
+        }
+        /* the rebuild makes the same map */
+        assert_int_equal(tt_state_rebuild(r, NULL, NULL, NULL), TT_OK);
+        assert_int_equal(tt_statemap_root(r, s, mine, NULL), TT_OK);
+        assert_memory_equal(mine, then, 32);
+        free(rl);
+        free(rcodes);
+        tt_ledger_close(r);
+        tu_rmtree(rdir);
+        free(rdir);
+    }
+    assert_int_equal(tt_statemap_root(L, size + 1, root, &err), TT_ERR_NOT_FOUND);
+    free(sorted);
+    free(lots);
+    free(codes);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1683,6 +2021,7 @@ int main(void)
         cmocka_unit_test(test_trace_pages),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),
+        cmocka_unit_test(test_state_map), /* before the rebuild, which keeps the latest map only */
         cmocka_unit_test(test_replay_and_state_audit),
         cmocka_unit_test(test_limits_vectors),
     };

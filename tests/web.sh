@@ -101,6 +101,9 @@ EOF
 start_web "$L" "$PORT" --config "$WORK/web.conf" || exit 1
 py "the REST API, as its OpenAPI says and as nanomsg answers" "$HERE/web_check.py" rest \
     "http://127.0.0.1:$PORT/cq" "$TT" "$CODE" "$WORK/signed1.json" "$WORK/signed2.json"
+py "the state map: each lot's state and an absent lot's absence, proved by the checker's own code" \
+    "$HERE/check_statemap.py" --url "http://127.0.0.1:$PORT/cq" --log-key "$(cat "$L/log.vkey")" \
+    "$CODE" --expect "$CODE=active" --absent "$(damm 261122999999000)"
 py "hostile HTTP clients" "$HERE/web_check.py" hostile "http://127.0.0.1:$PORT/cq" "$WEB_PID" 3
 # HTTPS with a certificate of its own (GnuTLS), on another port
 stop_web
@@ -181,7 +184,7 @@ stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass "every tcmtraced and tcmtrace-web stopped exited 0"
 else fail "$DAEMON_BAD tcmtraced or tcmtrace-web processes exited with an error when stopped"; fi
 # every check ran (raise it with a new check)
-WEB_CHECKS=18
+WEB_CHECKS=19
 [ $((passed + failed)) = "$WEB_CHECKS" ] || fail "$((passed + failed)) web checks ran, $WEB_CHECKS expected"
 echo "web: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -417,10 +417,12 @@ static json_t *route_get(struct MHD_Connection *c, const char *p, int *bad, int 
         req = json_pack("{s:s, s:s}", "op", "batch", "id", code);
     } else if (sscanf(p, "batches/%40[0-9 -]/%40[a-z]%n", code, extra, &n) == 2 && p[n] == '\0' &&
                (strcmp(extra, "trace") == 0 || strcmp(extra, "label") == 0 ||
-                strcmp(extra, "scans") == 0)) {
+                strcmp(extra, "scans") == 0 || strcmp(extra, "state") == 0)) {
         req = json_pack("{s:s, s:s}", "op", strcmp(extra, "scans") == 0 ? "scan_get" : extra, "id",
                         code);
         *daemon_op = strcmp(extra, "label") == 0; /* a label token is signed by the log key */
+        if (strcmp(extra, "state") == 0)            /* under the checkpoint of size N */
+            *bad |= int_arg(c, req, "size") < 0;
         if (strcmp(extra, "trace") == 0) {        /* over HTTP always a page, bounded */
             if (!str_arg(c, req, "direction"))
                 json_object_set_new(req, "direction", json_string("down"));

@@ -9,6 +9,7 @@
  */
 #include "tcmtrace/note.h"
 #include "tcmtrace/sha256.h"
+#include "tcmtrace/smt.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -390,22 +391,40 @@ tt_err tt_checkpoint_parse(tt_bytes text, tt_checkpoint *cp, tt_error *err)
     if (tt_unb64(line, len, 0, root, sizeof root, &rlen) != TT_OK || rlen != TT_HASH_SIZE)
         return tt_fail(err, TT_ERR_MALFORMED, "checkpoint root is not a base64 32-byte hash");
     memcpy(cp->root, root, TT_HASH_SIZE);
+    cp->has_state = 0;
+    memset(cp->state_root, 0, TT_HASH_SIZE);
+    static const char word[] = TT_STATEMAP_LINE " ";
+    const size_t wl = sizeof word - 1;
     while (p < end) {
         if (next_line(&p, end, &line, &len) != TT_OK || len == 0)
             return tt_fail(err, TT_ERR_MALFORMED, "checkpoint extension lines must be non-empty");
+        if (len < wl || memcmp(line, word, wl) != 0)
+            continue;
+        if (cp->has_state)
+            return tt_fail(err, TT_ERR_MALFORMED, "checkpoint has two state map lines");
+        if (tt_unb64(line + wl, len - wl, 0, root, sizeof root, &rlen) != TT_OK ||
+            rlen != TT_HASH_SIZE)
+            return tt_fail(err, TT_ERR_MALFORMED,
+                           "checkpoint state map root is not a base64 32-byte hash");
+        memcpy(cp->state_root, root, TT_HASH_SIZE);
+        cp->has_state = 1;
     }
     return TT_OK;
 }
 
 tt_err tt_checkpoint_format(const tt_checkpoint *cp, char **text, size_t *len)
 {
-    char b64[64];
+    char b64[64], sb64[64] = "";
     tt_b64((tt_bytes){TT_HASH_SIZE, cp->root}, b64);
-    size_t need = strlen(cp->origin) + 1 + 20 + 1 + strlen(b64) + 2;
+    if (cp->has_state)
+        tt_b64((tt_bytes){TT_HASH_SIZE, cp->state_root}, sb64);
+    size_t need = strlen(cp->origin) + 1 + 20 + 1 + strlen(b64) + 2 + sizeof TT_STATEMAP_LINE + 64;
     char *out = malloc(need);
     if (out == NULL)
         return TT_ERR_NOMEM;
-    int n = snprintf(out, need, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size, b64);
+    int n = cp->has_state ? snprintf(out, need, "%s\n%" PRIu64 "\n%s\n" TT_STATEMAP_LINE " %s\n",
+                                     cp->origin, cp->size, b64, sb64)
+                          : snprintf(out, need, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size, b64);
     *text = out;
     *len = (size_t)n;
     return TT_OK;

@@ -594,6 +594,48 @@ static json_t *op_proof_bundle(const tt_api *s, json_t *req)
     return r;
 }
 
+/* A lot's leaf in the state map and its proof under a checkpoint (the size asked for, else
+ * the one a client is to prove against): present or proved absent (statemap.h). */
+static json_t *op_state(const tt_api *s, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    char code[TT_CODE_LEN + 1];
+    uint64_t size;
+    char *note;
+    tt_error err;
+    if (id == NULL)
+        return fail(TT_ERR_MALFORMED, "\"id\" (a trace code) is missing%s", "");
+    if (tt_code_parse(id, code, &err) != TT_OK)
+        return from_err(&err);
+    if (proof_size(s, req, 0, &size, &note, &err) != TT_OK)
+        return from_err(&err);
+    tt_state_answer *a = malloc(sizeof *a);
+    uint8_t *wire = malloc(TT_SMT_PROOF_MAX);
+    char *p64 = malloc(tt_b64_len(TT_SMT_PROOF_MAX));
+    json_t *r = NULL;
+    if (a == NULL || wire == NULL || p64 == NULL)
+        r = tt_api_error(TT_ERR_NOMEM, NULL);
+    else if (tt_statemap_prove(s->ledger, size, code, a, &err) != TT_OK)
+        r = from_err(&err);
+    if (r == NULL) {
+        size_t wl = tt_smt_proof_encode(&a->proof, wire);
+        char root64[48];
+        tt_b64((tt_bytes){wl, wire}, p64);
+        tt_b64((tt_bytes){TT_SMT_HASH, a->root}, root64);
+        r = json_pack("{s:b, s:s, s:I, s:b, s:s, s:s, s:i, s:s}", "ok", 1, "id", code, "size",
+                      (json_int_t)size, "present", a->present, "root", root64, "proof", p64,
+                      "proof_bytes", (int)wl, "checkpoint", note);
+        if (r)
+            json_object_set_new(r, "leaf", a->present ? json_stringn(a->value, a->value_len)
+                                                      : json_null());
+    }
+    free(a);
+    free(wire);
+    free(p64);
+    free(note);
+    return r;
+}
+
 /* The herb dictionary in force, for a picker (the stall page's). */
 static json_t *op_herbs(const tt_api *s, json_t *req)
 {
@@ -643,7 +685,8 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
                {"actors", op_actors},
                {"proof_bundle", op_proof_bundle},
                {"epcis", op_epcis},
-               {"herbs", op_herbs}};
+               {"herbs", op_herbs},
+               {"state", op_state}};
     if (strcmp(op, "status") == 0)
         return op_status(s);
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
@@ -651,7 +694,7 @@ json_t *tt_api_read(const tt_api *s, json_t *req)
             return ops[i].fn(s, req);
     return fail(TT_ERR_ARGUMENT,
                 "unknown op \"%.40s\"; ops are submit, submit_many, status, batch, trace, entry, "
-                "log, proof, consistency, checkpoint, actor, label, scan, batches, actors, "
+                "log, proof, consistency, checkpoint, actor, label, scan, batches, actors, state, "
                 "proof_bundle, epcis, herbs",
                 op);
 }

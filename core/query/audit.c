@@ -242,6 +242,9 @@ typedef struct audit {
     uint8_t prev[TT_HASH_SIZE];
     const char *origin;
     int legacy;
+    tt_audit_state_fn state; /* the replay's state map root, or NULL */
+    void *state_ctx;
+    uint64_t state_since;    /* 1 + the size of the first checkpoint with a state line */
 } audit;
 
 static tt_err bad(audit *a, uint64_t seq, tt_err code, const char *what)
@@ -276,7 +279,7 @@ static int merkle_matches(audit *a, uint64_t seq, const uint8_t leaf[TT_HASH_SIZ
     size_t n = 0;
     tt_merkle_builder_push(&a->tree, leaf, hashes, &n);
     uint64_t base = tt_merkle_stored_index(0, seq);
-    struct tt_txn t = {a->l, a->txn, 0, 0, NULL};
+    struct tt_txn t = {a->l, a->txn, 0, 0, NULL, NULL};
     for (size_t i = 0; i < n; i++) {
         tt_hash stored;
         if (tt_merkle_read_txn(&t, base + i, stored) != TT_OK ||
@@ -344,6 +347,34 @@ static tt_err check_checkpoint(audit *a, MDB_val *k, MDB_val *v)
                  "the signed checkpoint of size %llu does not commit to these entries",
                  (unsigned long long)size);
         return size ? bad(a, size - 1, TT_ERR_BAD_PROOF, msg) : bad_other(a, TT_ERR_BAD_PROOF, msg);
+    }
+    if (a->state && (cp.has_state || a->state_since)) {
+        uint8_t mroot[TT_HASH_SIZE];
+        tt_error serr;
+        if (!cp.has_state) {
+            snprintf(msg, sizeof msg,
+                     "the checkpoint of size %llu carries no state map root, though the one of "
+                     "size %llu did",
+                     (unsigned long long)size, (unsigned long long)(a->state_since - 1));
+            return size ? bad(a, size - 1, TT_ERR_BAD_PROOF, msg)
+                        : bad_other(a, TT_ERR_BAD_PROOF, msg);
+        }
+        if (a->state(a->state_ctx, size, mroot, &serr) != TT_OK) {
+            snprintf(msg, sizeof msg, "the state map of size %llu cannot be replayed: %.200s",
+                     (unsigned long long)size, serr.message);
+            return bad_other(a, serr.code, msg);
+        }
+        if (memcmp(mroot, cp.state_root, TT_HASH_SIZE) != 0) {
+            snprintf(msg, sizeof msg,
+                     "the state map root in the checkpoint of size %llu is not the one replaying "
+                     "the entries gives",
+                     (unsigned long long)size);
+            return size ? bad(a, size - 1, TT_ERR_BAD_PROOF, msg)
+                        : bad_other(a, TT_ERR_BAD_PROOF, msg);
+        }
+        if (!a->state_since)
+            a->state_since = size + 1;
+        a->r->state_roots++;
     }
     if (a->nkeys > 0)
         a->r->checkpoints++;
@@ -471,8 +502,17 @@ tt_err tt_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, tt_audit_en
                 void *extra_ctx, tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
                 tt_error *err)
 {
+    return tt_audit_with_state(l, keys, nkeys, extra, NULL, extra_ctx, progress, progress_ctx, r,
+                               err);
+}
+
+tt_err tt_audit_with_state(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
+                           tt_audit_entry_fn extra, tt_audit_state_fn state, void *extra_ctx,
+                           tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
+                           tt_error *err)
+{
     memset(r, 0, sizeof *r);
-    audit a = {.l = l, .r = r, .keys = keys, .nkeys = nkeys};
+    audit a = {.l = l, .r = r, .keys = keys, .nkeys = nkeys, .state = state, .state_ctx = extra_ctx};
     tt_merkle_builder_init(&a.tree);
     /* the origin events are signed for; a genesis signed v1 makes it a ledger of before */
     char origin[256] = "";

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "store/ledger_internal.h"
+#include "tcmtrace/statemap.h"
 #include "tcmtrace/api.h"
 #include "tcmtrace/event.h"
 #include "tcmtrace/state.h"
@@ -541,6 +542,9 @@ typedef struct replay {
     uint64_t ahead; /* what one transaction may add to the scratch file (tt_scratch_reserve) */
     int failed;     /* the scratch store itself failed (full disk, I/O): no verdict on the ledger */
     tt_error why;
+    tt_touched touched; /* the lots written since the state map was last brought up to date */
+    uint64_t map_size;  /* the size it was brought up to */
+    uint8_t map_root[32];
 } replay;
 
 /* A failure of the scratch store: kept, so that the audit reports it as such. */
@@ -568,7 +572,7 @@ static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
         if ((mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
             return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
     }
-    struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL};
+    struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL, &r->touched};
     tt_error why;
     if (tt_rules_apply(NULL, &t, e, &why) != TT_OK)
         return tt_fail(err, TT_ERR_AUDIT, "replaying it breaks a rule: %.200s", why.message);
@@ -580,6 +584,34 @@ static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
         if (mrc != 0)
             return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
     }
+    return TT_OK;
+}
+
+/* The replayed state map's root at `size` (the entries replayed so far). */
+static tt_err replay_state(void *ctx, uint64_t size, uint8_t root[32], tt_error *err)
+{
+    replay *r = ctx;
+    if (size == r->map_size) {
+        memcpy(root, r->map_root, 32);
+        return TT_OK;
+    }
+    int mrc;
+    tt_err rc;
+    if (r->txn == NULL) {
+        if ((rc = tt_scratch_reserve(r->scratch, r->ahead, err)) != TT_OK)
+            return scratch_failed(r, rc, err);
+        if ((mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
+            return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
+    }
+    struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL, NULL};
+    rc = tt_statemap_commit(&t, r->map_size, size, &r->touched, root, err);
+    r->puts += t.puts;
+    r->touched.n = 0;
+    r->touched.failed = 0;
+    if (rc != TT_OK)
+        return scratch_failed(r, rc, err);
+    r->map_size = size;
+    memcpy(r->map_root, root, 32);
     return TT_OK;
 }
 
@@ -762,7 +794,9 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
         return tt_fail(err, rc, "cannot make the audit's scratch store in %s: %s", scratch_dir,
                        why.message);
     }
-    rc = tt_audit(l, keys, nkeys, replay_entry, &rp, progress, progress_ctx, r, err);
+    rc = tt_audit_with_state(l, keys, nkeys, replay_entry, replay_state, &rp, progress,
+                             progress_ctx, r, err);
+    tt_touched_free(&rp.touched);
     if (rp.txn && mdb_txn_commit(rp.txn) != 0 && rc == TT_OK && r->ok)
         rc = tt_fail(err, TT_ERR_STORE, "cannot write the scratch store");
     if (rc == TT_OK && rp.failed) { /* not the ledger's fault: no verdict at all */
@@ -1250,7 +1284,7 @@ tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ct
             rc = tt_mdb_fail(err, m, "cannot begin the rebuild");
             break;
         }
-        struct tt_txn t = {l, txn, 0, 0, digest};
+        struct tt_txn t = {l, txn, 0, 0, digest, NULL};
         for (size_t i = 0; from == 0 && m == 0 && i < sizeof state_dbs / sizeof *state_dbs; i++)
             m = mdb_drop(txn, l->dbi[state_dbs[i]], 0); /* emptied, then replayed */
         MDB_cursor *cur = NULL;
@@ -1286,15 +1320,21 @@ tt_err tt_state_rebuild(tt_ledger *l, tt_progress_fn progress, void *progress_ct
             progress(progress_ctx, from + REBUILD_CHUNK < size ? from + REBUILD_CHUNK : size, size);
     }
     tt_stored_buf_free(&sb);
-    if (rc == TT_OK) {
+    if (rc == TT_OK) { /* the state map of the rebuilt records, as of this size */
         MDB_txn *txn;
         MDB_val k = {10, "rebuilding"};
+        uint8_t root[32];
         int m = mdb_txn_begin(l->env, NULL, 0, &txn);
-        if (m == 0 && (m = mdb_del(txn, l->dbi[TT_DB_META], &k, NULL)) == 0)
-            m = mdb_txn_commit(txn);
-        else if (m == 0)
-            mdb_txn_abort(txn);
-        if (m != 0)
+        if (m == 0) {
+            struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
+            rc = tt_statemap_commit(&t, size, size, NULL, root, err);
+            m = rc == TT_OK ? mdb_del(txn, l->dbi[TT_DB_META], &k, NULL) : 0;
+            if (rc == TT_OK && m == 0)
+                m = mdb_txn_commit(txn);
+            else
+                mdb_txn_abort(txn);
+        }
+        if (rc == TT_OK && m != 0)
             rc = tt_mdb_fail(err, m, "cannot finish the rebuild");
     }
     return rc;

@@ -18,6 +18,7 @@
 #include "store/ledger_internal.h"
 #include "tcmtrace/scans.h"
 #include "tcmtrace/sha256.h"
+#include "tcmtrace/statemap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 static const char *const db_names[TT_DB_COUNT] = {
     "entries", "hashes",       "bodies", "merkle",       "checkpoints", "meta",
     "batches", "batch_events", "children", "actors", "actor_events", "state", "cosigs",
+    "statemap",
 };
 
 #define INITIAL_MAP (64u << 20)
@@ -109,6 +111,10 @@ static tt_err open_dbs(tt_ledger *l, tt_error *err)
         rc = mdb_dbi_open(txn, db_names[i], ro ? 0 : MDB_CREATE, &l->dbi[i]);
         if (rc == MDB_NOTFOUND && i == TT_DB_COSIGS) { /* never cosigned, read-only: none */
             l->no_cosigs = 1;
+            rc = 0;
+        }
+        if (rc == MDB_NOTFOUND && i == TT_DB_STATEMAP) { /* older than the map, read-only */
+            l->no_statemap = 1;
             rc = 0;
         }
         if (rc != 0) {
@@ -362,7 +368,7 @@ static tt_err with_tree(tt_ledger *l, uint64_t a, uint64_t b, uint64_t need, mer
         rc = tt_fail(err, TT_ERR_RANGE, "the ledger has %llu entries, fewer than %llu",
                      (unsigned long long)size, (unsigned long long)need);
     if (rc == TT_OK) {
-        struct tt_txn tx = {l, txn, 0, 0, NULL};
+        struct tt_txn tx = {l, txn, 0, 0, NULL, NULL};
         rc = op(&tx, a, b, out, len);
         if (rc == TT_ERR_RANGE)
             tt_fail(err, rc, "sizes %llu and %llu do not make a proof", (unsigned long long)a,
@@ -644,7 +650,7 @@ tt_err tt_ledger_write(tt_ledger *l, size_t room,
         rc = begin_write(l, &txn, err);
     if (rc != TT_OK)
         return rc;
-    struct tt_txn t = {l, txn, 0, 0, NULL};
+    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
     rc = fn(ctx, &t, err);
     return end_write(l, txn, rc, NULL, err);
 }
@@ -692,13 +698,17 @@ tt_err tt_ledger_label_token(tt_ledger *l, const char *code, char token[TT_LABEL
 /* Signs a checkpoint of the first `size` entries and stores it. */
 static tt_err put_checkpoint(tt_ledger *l, MDB_txn *txn, uint64_t size, int *mrc, tt_error *err)
 {
-    struct tt_txn rt = {l, txn, 0, 0, NULL};
+    struct tt_txn rt = {l, txn, 0, 0, NULL, NULL};
     tt_checkpoint cp;
     snprintf(cp.origin, sizeof cp.origin, "%s", l->origin);
     cp.size = size;
     tt_err rc = tt_merkle_root(size, tt_merkle_read_txn, &rt, cp.root);
     if (rc != TT_OK)
         return tt_fail(err, rc, "cannot compute the root for a checkpoint");
+    int have = tt_statemap_root_txn(l, txn, size, cp.state_root);
+    if (have < 0)
+        return tt_fail(err, TT_ERR_STORE, "the state map's root for a checkpoint is damaged");
+    cp.has_state = have;
     char *note;
     size_t len;
     rc = tt_checkpoint_sign(&cp, l->origin, l->log_key.sk, &note, &len, err);
@@ -707,7 +717,7 @@ static tt_err put_checkpoint(tt_ledger *l, MDB_txn *txn, uint64_t size, int *mrc
     uint8_t kb[8];
     MDB_val k, v = {len, note};
     key_u64(kb, &k, size);
-    struct tt_txn t = {l, txn, 0, 0, NULL};
+    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
     rc = tt_txn_put(&t, TT_DB_CHECKPOINTS, &k, &v, 0, err, "checkpoints");
     free(note);
     if (mrc)
@@ -751,6 +761,15 @@ tt_err tt_ledger_put_checkpoint(tt_ledger *l, uint64_t size, const char *note, s
         rc = tt_fail(err, TT_ERR_BAD_PROOF,
                      "the checkpoint of size %llu signs another root than this ledger's",
                      (unsigned long long)size);
+    if (rc == TT_OK && cp.has_state) { /* the map root it asserts is the one replayed here */
+        uint8_t mine[TT_HASH_SIZE];
+        rc = tt_statemap_root(l, size, mine, err);
+        if (rc == TT_OK && memcmp(mine, cp.state_root, TT_HASH_SIZE) != 0)
+            rc = tt_fail(err, TT_ERR_BAD_PROOF,
+                         "the checkpoint of size %llu carries another state map root than the "
+                         "one replaying its entries gives here",
+                         (unsigned long long)size);
+    }
     if (rc != TT_OK)
         return rc;
     MDB_txn *txn;
@@ -762,7 +781,7 @@ tt_err tt_ledger_put_checkpoint(tt_ledger *l, uint64_t size, const char *note, s
         rc = begin_write(l, &txn, err);
     if (rc != TT_OK)
         return rc;
-    struct tt_txn t = {l, txn, 0, 0, NULL};
+    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
     rc = tt_txn_put(&t, TT_DB_CHECKPOINTS, &k, &v, 0, err, "checkpoints");
     return end_write(l, txn, rc, NULL, err);
 }
@@ -780,7 +799,7 @@ tt_err tt_ledger_put_cosig(tt_ledger *l, uint64_t size, uint32_t key_id, const c
         rc = begin_write(l, &txn, err);
     if (rc != TT_OK)
         return rc;
-    struct tt_txn t = {l, txn, 0, 0, NULL};
+    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
     rc = tt_txn_put(&t, TT_DB_COSIGS, &k, &v, 0, err, "cosigs");
     return end_write(l, txn, rc, NULL, err);
 }
@@ -885,6 +904,7 @@ typedef struct write_state {
     uint8_t last[TT_HASH_SIZE];
     uint64_t time_ms;
     uint8_t digest[TT_DIGEST_SIZE]; /* of the derived state, as written */
+    tt_touched touched;             /* the lots whose records this commit wrote */
 } write_state;
 
 void tt_digest_sum(uint8_t acc[TT_DIGEST_SIZE], int sign, const uint8_t h[TT_DIGEST_SIZE])
@@ -943,6 +963,8 @@ tt_err tt_txn_put(struct tt_txn *t, tt_db db, MDB_val *k, MDB_val *v, unsigned f
     if (rc == 0) {
         if (t->digest && TT_DB_IS_DERIVED(db))
             tt_digest_move(t->digest, 1, db, k, v);
+        if (t->touched && db == TT_DB_BATCHES)
+            tt_touched_add(t->touched, k->mv_data, k->mv_size);
         t->puts++;
         return TT_OK;
     }
@@ -1050,7 +1072,7 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     }
     uint8_t digest[TT_DIGEST_SIZE]; /* kept only if the event's writes are */
     memcpy(digest, ws->digest, sizeof digest);
-    struct tt_txn t = {l, child, 0, 0, digest};
+    struct tt_txn t = {l, child, 0, 0, digest, &ws->touched};
     if (apply)
         rc = apply(ctx, &t, &e, err);
     if (rc == TT_OK)
@@ -1097,7 +1119,7 @@ static tt_err write_head(tt_ledger *l, MDB_txn *txn, const write_state *ws, int 
     tt_put_u64be(hb + 8 + TT_HASH_SIZE, ws->time_ms);
     MDB_val k = {4, "head"}, v = {HEAD_SIZE, hb};
     MDB_val dk = {7, "derived"}, dv = {TT_DIGEST_SIZE, (void *)ws->digest};
-    struct tt_txn t = {l, txn, 0, 0, NULL};
+    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
     tt_err rc = tt_txn_put(&t, TT_DB_META, &k, &v, 0, err, "meta");
     if (rc == TT_OK) /* the digest of what the rules wrote, with the head it belongs to */
         rc = tt_txn_put(&t, TT_DB_META, &dk, &dv, 0, err, "meta");
@@ -1113,6 +1135,7 @@ static tt_err append_batch(tt_ledger *l, tt_append *items, size_t n, uint64_t no
     MDB_txn *txn;
     write_state ws;
     *mrc = 0;
+    memset(&ws.touched, 0, sizeof ws.touched);
     tt_err rc = begin_write(l, &txn, err);
     if (rc != TT_OK)
         return rc;
@@ -1129,10 +1152,17 @@ static tt_err append_batch(tt_ledger *l, tt_append *items, size_t n, uint64_t no
         }
     }
     if (rc == TT_OK && ws.size > start) {
-        rc = write_head(l, txn, &ws, mrc, err);
+        uint8_t map_root[32];
+        struct tt_txn mt = {l, txn, 0, 0, NULL, NULL};
+        rc = tt_statemap_commit(&mt, start, ws.size, &ws.touched, map_root, err);
+        if (mt.mdb_rc)
+            *mrc = mt.mdb_rc;
+        if (rc == TT_OK)
+            rc = write_head(l, txn, &ws, mrc, err);
         if (rc == TT_OK && l->has_signer)
             rc = put_checkpoint(l, txn, ws.size, mrc, err);
     }
+    tt_touched_free(&ws.touched);
     int commit_rc = 0;
     rc = end_write(l, txn, rc, &commit_rc, err);
     if (commit_rc)

@@ -26,8 +26,19 @@ typedef enum tt_db {
     TT_DB_ACTOR_EVENTS, /* actor id || 0x00 || seq -> event type (its number, one byte) */
     TT_DB_STATE,        /* rules-wide records: genesis, limits */
     TT_DB_COSIGS,       /* size || witness key ID -> its cosignature line (not derived: peers') */
+    TT_DB_STATEMAP,     /* the state map (statemap.c): nodes, roots by size, stale nodes */
     TT_DB_COUNT
 } tt_db;
+
+/* The lots whose records a group commit wrote (codes, perhaps repeated), for the state map. */
+typedef struct tt_touched {
+    char (*codes)[17];
+    size_t n, cap;
+    int failed; /* memory ran out: the map is built again from every record */
+} tt_touched;
+
+void tt_touched_add(tt_touched *t, const void *code, size_t len);
+void tt_touched_free(tt_touched *t);
 
 struct tt_txn {
     tt_ledger *ledger;
@@ -35,7 +46,24 @@ struct tt_txn {
     int mdb_rc;      /* the last failing LMDB code, so MAP_FULL can be retried */
     unsigned puts;   /* writes made through it, so a refusal after a write is seen */
     uint8_t *digest; /* the derived-state digest its writes move, or NULL */
+    tt_touched *touched; /* where a batch record's write is noted, or NULL */
 };
+
+/*
+ * Moves the state map to tree size `size` (statemap.c): the leaves of the
+ * touched lots are made from their records as `t` holds them, and the new
+ * root is kept under `size` (in *root). A map with no version at the size
+ * before (a ledger older than the map, a touched list cut short) is built
+ * again from every record. Versions older than the window are pruned.
+ */
+tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
+                          uint8_t root[32], tt_error *err);
+
+/* The root kept for `size` in txn: 1 found, 0 not, negative an LMDB failure. */
+int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root[32]);
+
+/* Empties the map (a rebuild starts it again). */
+tt_err tt_statemap_clear(struct tt_txn *t, tt_error *err);
 
 /* An entry in the store (stored.c): its wire bytes, or for a body that deflates smaller the
  * header behind this first byte and the body deflated with a fixed dictionary. Whoever reads
@@ -153,6 +181,7 @@ struct tt_ledger {
     pthread_rwlock_t resize_lock;
     int has_signer;
     int no_cosigs; /* read-only, and the ledger has no cosigs database yet */
+    int no_statemap; /* read-only, and the ledger has no state map yet */
     char origin[256];
     tt_keypair log_key;
     uint64_t uid; /* names this handle's entries in the per-thread caches */

@@ -102,7 +102,7 @@ static uint64_t items_at(const tt_tile *t, uint64_t size)
 
 static tt_err read_hashes(tt_ledger *l, MDB_txn *txn, const tt_tile *t, uint8_t *out, tt_error *err)
 {
-    struct tt_txn tx = {l, txn, 0, 0, NULL};
+    struct tt_txn tx = {l, txn, 0, 0, NULL, NULL};
     for (unsigned i = 0; i < t->width; i++) {
         uint64_t k = t->n * TT_TILE_WIDTH + i;
         if (tt_merkle_read_txn(&tx, tt_merkle_stored_index(8 * t->level, k),

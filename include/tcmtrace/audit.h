@@ -22,6 +22,7 @@ typedef struct tt_audit_report {
     uint64_t checked;           /* entries checked before stopping */
     uint64_t checkpoints;       /* signed checkpoints verified */
     uint64_t latest_checkpoint; /* tree size of the latest one (0: none) */
+    uint64_t state_roots;       /* checkpoints whose state map root was recomputed and matched */
     uint8_t root[TT_HASH_SIZE]; /* root recomputed from the entries */
     uint64_t bad_seq;           /* first seq that disagrees (when !ok) */
     int bad_seq_known;          /* bad_seq names an entry */
@@ -52,5 +53,19 @@ typedef tt_err (*tt_audit_entry_fn)(void *ctx, const tt_entry *e, tt_error *err)
 tt_err tt_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, tt_audit_entry_fn extra,
                 void *extra_ctx, tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
                 tt_error *err);
+
+/*
+ * The state map's root after the entries so far (the replay's), asked for at
+ * each checkpoint: the checkpoint's state map line must carry it, and once a
+ * checkpoint has carried one every later checkpoint must.
+ */
+typedef tt_err (*tt_audit_state_fn)(void *ctx, uint64_t size, uint8_t root[TT_HASH_SIZE],
+                                    tt_error *err);
+
+/* tt_audit with the state map's roots checked too (state NULL: they are not). */
+tt_err tt_audit_with_state(tt_ledger *l, const tt_verifier *keys, size_t nkeys,
+                           tt_audit_entry_fn extra, tt_audit_state_fn state, void *extra_ctx,
+                           tt_progress_fn progress, void *progress_ctx, tt_audit_report *r,
+                           tt_error *err);
 
 #endif

@@ -105,9 +105,14 @@ typedef struct tt_checkpoint {
     char origin[TT_NOTE_NAME_MAX + 1];
     uint64_t size;
     uint8_t root[TT_HASH_SIZE];
+    /* the state map's root at this size (statemap.h): the extension line
+     * "tcmtrace-state <base64>", when has_state */
+    int has_state;
+    uint8_t state_root[TT_HASH_SIZE];
 } tt_checkpoint;
 
-/* Parses a checkpoint's text strictly (extension lines are allowed, ignored). */
+/* Parses a checkpoint's text strictly (extension lines are allowed; the state map's line is
+ * read, at most one of it, and any other is ignored). */
 tt_err tt_checkpoint_parse(tt_bytes text, tt_checkpoint *cp, tt_error *err);
 
 /* Formats the checkpoint text; returns a malloc'd NUL-terminated string. */

@@ -1,0 +1,608 @@
+/*
+ * statemap.c: the state map in LMDB (statemap.h, smt.h; docs/statemap.md).
+ *
+ * One database, three kinds of key:
+ *   'n' || hash            -> a node: 0x00 || key || leaf text, or 0x01 || left || right
+ *   'r' || size (u64 BE)   -> the root of the map at that tree size
+ *   's' || size || hash    -> (empty) the node `hash` left the map at `size`
+ * Nodes are named by their hash and never change; a commit writes the nodes
+ * on the paths of the lots it changed and notes the ones they replace as
+ * stale, so every version kept can still be proved. A node that left the map
+ * more than TT_STATEMAP_WINDOW entries ago is in no version kept, and goes.
+ */
+#include "tcmtrace/statemap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/ledger_internal.h"
+#include "tcmtrace/sha256.h"
+#include "tcmtrace/util.h"
+
+void tt_touched_add(tt_touched *t, const void *code, size_t len)
+{
+    if (t->failed)
+        return;
+    if (len != 16) { /* every batch key is a trace code */
+        t->failed = 1;
+        return;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        char(*nc)[17] = realloc(t->codes, cap * sizeof *nc);
+        if (nc == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->codes = nc, t->cap = cap;
+    }
+    memcpy(t->codes[t->n], code, 16);
+    t->codes[t->n++][16] = '\0';
+}
+
+void tt_touched_free(tt_touched *t)
+{
+    free(t->codes);
+    memset(t, 0, sizeof *t);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+size_t tt_statemap_value(json_t *rec, char *out)
+{
+    const char *status = jstr(rec, "status");
+    const char *to = strcmp(status, "in_transit") == 0 ? jstr(rec, "pending_to") : "";
+    json_t *ins = json_object_get(rec, "inspections");
+    const char *verdict = json_array_size(ins)
+                              ? jstr(json_array_get(ins, json_array_size(ins) - 1), "verdict")
+                              : "none";
+    json_int_t rem = json_integer_value(json_object_get(json_object_get(rec, "qty"), "remaining"));
+    json_int_t last = json_integer_value(json_object_get(rec, "updated_seq"));
+    int n = snprintf(out, TT_STATEMAP_VALUE_MAX + 1,
+                     "tcmtrace-state/v1\nstatus %.24s\nholder %.64s\nto %.64s\nremaining_g %lld\n"
+                     "verdict %.8s\nlast %lld\n",
+                     status[0] ? status : "-", jstr(rec, "holder")[0] ? jstr(rec, "holder") : "-",
+                     to[0] ? to : "-", (long long)rem, verdict[0] ? verdict : "none", (long long)last);
+    return n > 0 && n <= TT_STATEMAP_VALUE_MAX ? (size_t)n : 0;
+}
+
+/* One "name value\n" line of a leaf into out (cap bytes with its NUL). */
+static int leaf_line(const char **p, const char *end, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *e = memchr(*p, '\n', (size_t)(end - *p));
+    if (e == NULL || (size_t)(e - *p) <= nl + 1 || memcmp(*p, name, nl) != 0 || (*p)[nl] != ' ')
+        return 0;
+    size_t vl = (size_t)(e - *p) - nl - 1;
+    if (vl >= cap)
+        return 0;
+    memcpy(out, *p + nl + 1, vl);
+    out[vl] = '\0';
+    for (size_t i = 0; i < vl; i++)
+        if ((unsigned char)out[i] <= ' ')
+            return 0;
+    *p = e + 1;
+    return 1;
+}
+
+static int decimal(const char *s, int sign_ok, long long *out)
+{
+    char *end;
+    if (!((s[0] >= '0' && s[0] <= '9') || (sign_ok && s[0] == '-')))
+        return 0;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+tt_err tt_statemap_leaf_parse(const char *text, size_t len, tt_state_leaf *out, tt_error *err)
+{
+    const char *p = text, *end = text + len;
+    static const char head[] = "tcmtrace-state/v1\n";
+    char rem[24], last[24];
+    memset(out, 0, sizeof *out);
+    if (len < sizeof head - 1 || memcmp(text, head, sizeof head - 1) != 0)
+        return tt_fail(err, TT_ERR_MALFORMED, "the state leaf does not begin tcmtrace-state/v1");
+    p += sizeof head - 1;
+    long long v;
+    if (!leaf_line(&p, end, "status", out->status, sizeof out->status) ||
+        !leaf_line(&p, end, "holder", out->holder, sizeof out->holder) ||
+        !leaf_line(&p, end, "to", out->to, sizeof out->to) ||
+        !leaf_line(&p, end, "remaining_g", rem, sizeof rem) ||
+        !leaf_line(&p, end, "verdict", out->verdict, sizeof out->verdict) ||
+        !leaf_line(&p, end, "last", last, sizeof last) || p != end)
+        return tt_fail(err, TT_ERR_MALFORMED, "the state leaf's lines are not the six it must have");
+    if (!decimal(rem, 1, &out->remaining_g) || !decimal(last, 0, &v))
+        return tt_fail(err, TT_ERR_MALFORMED, "the state leaf's numbers are not decimal");
+    out->last = (uint64_t)v;
+    return TT_OK;
+}
+
+/* ---- keys ----------------------------------------------------------------- */
+
+static void node_key(uint8_t k[33], const uint8_t h[32])
+{
+    k[0] = 'n';
+    memcpy(k + 1, h, 32);
+}
+
+static void root_key(uint8_t k[9], uint64_t size)
+{
+    k[0] = 'r';
+    tt_put_u64be(k + 1, size);
+}
+
+int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root[32])
+{
+    if (size == 0) { /* the empty log's map is empty */
+        memset(root, 0, 32);
+        return 1;
+    }
+    if (l->no_statemap)
+        return 0;
+    uint8_t kb[9];
+    root_key(kb, size);
+    MDB_val k = {9, kb}, v;
+    int rc = mdb_get(txn, l->dbi[TT_DB_STATEMAP], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || v.mv_size != 32)
+        return -1;
+    memcpy(root, v.mv_data, 32);
+    return 1;
+}
+
+/* ---- the update ------------------------------------------------------------ */
+
+typedef struct upd {
+    uint8_t key[32];
+    uint8_t leaf[32];
+    char *value; /* NULL: the leaf is stored already */
+    size_t vlen;
+} upd;
+
+typedef struct mapw {
+    struct tt_txn *t;
+    uint64_t size;
+    tt_error *err;
+} mapw;
+
+static int by_key(const void *a, const void *b)
+{
+    return memcmp(((const upd *)a)->key, ((const upd *)b)->key, 32);
+}
+
+static tt_err put(mapw *w, const void *key, size_t kl, const void *val, size_t vl)
+{
+    MDB_val k = {kl, (void *)key}, v = {vl, (void *)val};
+    return tt_txn_put(w->t, TT_DB_STATEMAP, &k, &v, 0, w->err, "state map");
+}
+
+static tt_err stale(mapw *w, const uint8_t h[32])
+{
+    uint8_t k[41];
+    k[0] = 's';
+    tt_put_u64be(k + 1, w->size);
+    memcpy(k + 9, h, 32);
+    return put(w, k, sizeof k, "", 0);
+}
+
+static tt_err put_leaf(mapw *w, const upd *u)
+{
+    if (u->value == NULL)
+        return TT_OK;
+    uint8_t k[33], v[1 + 32 + TT_STATEMAP_VALUE_MAX];
+    node_key(k, u->leaf);
+    v[0] = 0;
+    memcpy(v + 1, u->key, 32);
+    memcpy(v + 33, u->value, u->vlen);
+    return put(w, k, sizeof k, v, 33 + u->vlen);
+}
+
+static tt_err put_node(mapw *w, const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
+{
+    uint8_t k[33], v[65];
+    tt_smt_node(left, right, out);
+    node_key(k, out);
+    v[0] = 1;
+    memcpy(v + 1, left, 32);
+    memcpy(v + 33, right, 32);
+    return put(w, k, sizeof k, v, sizeof v);
+}
+
+/* The first of us[0..n) whose bit `depth` is 1 (us sorted by key). */
+static size_t split_at(const upd *us, size_t n, unsigned depth)
+{
+    size_t i = 0;
+    while (i < n && !tt_smt_bit(us[i].key, depth))
+        i++;
+    return i;
+}
+
+/* The subtree at `depth` holding exactly the lots us[0..n) (sorted, distinct). */
+static tt_err build(mapw *w, const upd *us, size_t n, unsigned depth, uint8_t out[32])
+{
+    if (n == 0) {
+        memset(out, 0, 32);
+        return TT_OK;
+    }
+    if (n == 1) {
+        memcpy(out, us[0].leaf, 32);
+        return put_leaf(w, &us[0]);
+    }
+    if (depth > TT_SMT_DEPTH_MAX)
+        return tt_fail(w->err, TT_ERR_STORE, "two lots' map keys share %u bits", depth);
+    size_t m = split_at(us, n, depth);
+    uint8_t l[32], r[32];
+    tt_err rc = build(w, us, m, depth + 1, l);
+    if (rc == TT_OK)
+        rc = build(w, us + m, n - m, depth + 1, r);
+    return rc == TT_OK ? put_node(w, l, r, out) : rc;
+}
+
+static tt_err read_node(mapw *w, const uint8_t h[32], MDB_val *v)
+{
+    uint8_t k[33];
+    node_key(k, h);
+    MDB_val key = {33, k};
+    int rc = mdb_get(w->t->txn, w->t->ledger->dbi[TT_DB_STATEMAP], &key, v);
+    if (rc == 0 && v->mv_size >= 33 && ((const uint8_t *)v->mv_data)[0] <= 1 &&
+        (((const uint8_t *)v->mv_data)[0] == 0 || v->mv_size == 65))
+        return TT_OK;
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return tt_fail(w->err, TT_ERR_STORE,
+                       "the state map is missing or has a damaged node; run 'tcmtrace rebuild DIR'");
+    return tt_mdb_fail(w->err, rc, "cannot read the state map");
+}
+
+/* The subtree `h` at `depth` with us[0..n) (sorted, distinct) set in it. */
+static tt_err update(mapw *w, const uint8_t h[32], const upd *us, size_t n, unsigned depth,
+                     uint8_t out[32])
+{
+    if (n == 0) {
+        memcpy(out, h, 32);
+        return TT_OK;
+    }
+    if (tt_smt_is_empty(h))
+        return build(w, us, n, depth, out);
+    MDB_val v;
+    tt_err rc = read_node(w, h, &v);
+    if (rc != TT_OK)
+        return rc;
+    const uint8_t *nd = v.mv_data;
+    if (nd[0] == 0) { /* a lone lot: it stays (unless it is among us) and us join it */
+        uint8_t okey[32];
+        memcpy(okey, nd + 1, 32);
+        size_t i = 0;
+        while (i < n && memcmp(us[i].key, okey, 32) != 0)
+            i++;
+        if (i < n) {
+            if (n == 1 && memcmp(us[0].leaf, h, 32) == 0) { /* written, but the same */
+                memcpy(out, h, 32);
+                return TT_OK;
+            }
+            if (memcmp(us[i].leaf, h, 32) != 0 && (rc = stale(w, h)) != TT_OK)
+                return rc;
+            return build(w, us, n, depth, out);
+        }
+        upd *all = malloc((n + 1) * sizeof *all);
+        if (all == NULL)
+            return tt_fail(w->err, TT_ERR_NOMEM, NULL);
+        size_t j = 0;
+        for (i = 0; i < n && memcmp(us[i].key, okey, 32) < 0; i++)
+            all[j++] = us[i];
+        memcpy(all[j].key, okey, 32);
+        memcpy(all[j].leaf, h, 32);
+        all[j].value = NULL;
+        all[j++].vlen = 0;
+        for (; i < n; i++)
+            all[j++] = us[i];
+        rc = build(w, all, n + 1, depth, out);
+        free(all);
+        return rc;
+    }
+    if (depth > TT_SMT_DEPTH_MAX)
+        return tt_fail(w->err, TT_ERR_STORE, "the state map is deeper than a map can be");
+    uint8_t l[32], r[32], nl[32], nr[32];
+    memcpy(l, nd + 1, 32);
+    memcpy(r, nd + 33, 32);
+    size_t m = split_at(us, n, depth);
+    rc = update(w, l, us, m, depth + 1, nl);
+    if (rc == TT_OK)
+        rc = update(w, r, us + m, n - m, depth + 1, nr);
+    if (rc != TT_OK)
+        return rc;
+    if (memcmp(l, nl, 32) == 0 && memcmp(r, nr, 32) == 0) {
+        memcpy(out, h, 32);
+        return TT_OK;
+    }
+    rc = stale(w, h);
+    return rc == TT_OK ? put_node(w, nl, nr, out) : rc;
+}
+
+/* The update of the lot `code` from its record in the transaction. */
+static tt_err make_upd(mapw *w, const char *code, upd *u, char *valbuf)
+{
+    MDB_val k = {strlen(code), (void *)code}, v;
+    int rc = mdb_get(w->t->txn, w->t->ledger->dbi[TT_DB_BATCHES], &k, &v);
+    if (rc != 0)
+        return tt_mdb_fail(w->err, rc, "cannot read a lot for the state map");
+    json_t *rec = tt_rec_decode(v.mv_data, v.mv_size);
+    if (rec == NULL)
+        return tt_fail(w->err, TT_ERR_STORE, "the record of lot %s does not decode", code);
+    u->vlen = tt_statemap_value(rec, valbuf);
+    json_decref(rec);
+    if (u->vlen == 0)
+        return tt_fail(w->err, TT_ERR_STORE, "the state of lot %s does not fit a map leaf", code);
+    u->value = valbuf;
+    uint8_t vh[32];
+    tt_smt_key(code, u->key);
+    tt_sha256(vh, valbuf, u->vlen);
+    tt_smt_leaf(u->key, vh, u->leaf);
+    return TT_OK;
+}
+
+static int by_code(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+/* Deletes the keys of `prefix` whose 8-byte size (after the prefix byte) is below `below`;
+ * for stale marks, their nodes too. */
+static tt_err prune(mapw *w, char prefix, uint64_t below)
+{
+    MDB_cursor *c;
+    MDB_dbi dbi = w->t->ledger->dbi[TT_DB_STATEMAP];
+    int rc = mdb_cursor_open(w->t->txn, dbi, &c);
+    if (rc != 0)
+        return tt_mdb_fail(w->err, rc, "cannot read the state map");
+    uint8_t start = (uint8_t)prefix;
+    MDB_val k = {1, &start}, v;
+    tt_err out = TT_OK;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) { /* after a delete: the one after it */
+        const uint8_t *kd = k.mv_data;
+        if (k.mv_size < 9 || kd[0] != (uint8_t)prefix || tt_get_u64be(kd + 1) >= below)
+            break;
+        if (prefix == 's' && k.mv_size == 41) {
+            uint8_t nk[33];
+            node_key(nk, kd + 9);
+            MDB_val key = {33, nk};
+            rc = mdb_del(w->t->txn, dbi, &key, NULL);
+            if (rc != 0 && rc != MDB_NOTFOUND)
+                break;
+        }
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        w->t->mdb_rc = rc;
+        out = tt_mdb_fail(w->err, rc, "cannot prune the state map");
+    }
+    mdb_cursor_close(c);
+    return out;
+}
+
+tt_err tt_statemap_clear(struct tt_txn *t, tt_error *err)
+{
+    int rc = mdb_drop(t->txn, t->ledger->dbi[TT_DB_STATEMAP], 0);
+    if (rc != 0) {
+        t->mdb_rc = rc;
+        return tt_mdb_fail(err, rc, "cannot empty the state map");
+    }
+    return TT_OK;
+}
+
+/* Every lot's update, for a map built from nothing. */
+static tt_err all_lots(mapw *w, upd **out, char **vals, size_t *n)
+{
+    MDB_stat st;
+    MDB_cursor *c;
+    MDB_dbi dbi = w->t->ledger->dbi[TT_DB_BATCHES];
+    int rc = mdb_stat(w->t->txn, dbi, &st);
+    if (rc == 0)
+        rc = mdb_cursor_open(w->t->txn, dbi, &c);
+    if (rc != 0)
+        return tt_mdb_fail(w->err, rc, "cannot read the lots for the state map");
+    size_t cap = st.ms_entries ? st.ms_entries : 1;
+    upd *us = malloc(cap * sizeof *us);
+    char *vb = malloc(cap * (TT_STATEMAP_VALUE_MAX + 1));
+    tt_err e = us && vb ? TT_OK : tt_fail(w->err, TT_ERR_NOMEM, NULL);
+    size_t i = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); e == TT_OK && rc == 0 && i < cap;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), i++) {
+        char code[17];
+        if (k.mv_size != 16) {
+            e = tt_fail(w->err, TT_ERR_STORE, "a lot's key is not a trace code");
+            break;
+        }
+        memcpy(code, k.mv_data, 16);
+        code[16] = '\0';
+        e = make_upd(w, code, &us[i], vb + i * (TT_STATEMAP_VALUE_MAX + 1));
+    }
+    mdb_cursor_close(c);
+    if (e != TT_OK) {
+        free(us);
+        free(vb);
+        return e;
+    }
+    qsort(us, i, sizeof *us, by_key);
+    *out = us, *vals = vb, *n = i;
+    return TT_OK;
+}
+
+tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
+                          uint8_t root[32], tt_error *err)
+{
+    mapw w = {t, size, err};
+    uint8_t old[32];
+    int have = prev_size == 0 ? (memset(old, 0, 32), 1)
+                              : tt_statemap_root_txn(t->ledger, t->txn, prev_size, old);
+    if (have < 0)
+        return tt_fail(err, TT_ERR_STORE, "the state map's root of size %llu is damaged",
+                       (unsigned long long)prev_size);
+    upd *us = NULL;
+    char *vals = NULL;
+    size_t n = 0;
+    tt_err rc;
+    if (!have || (touched && touched->failed) || touched == NULL) { /* all of it, from nothing */
+        if ((rc = tt_statemap_clear(t, err)) != TT_OK)
+            return rc;
+        if ((rc = all_lots(&w, &us, &vals, &n)) != TT_OK)
+            return rc;
+        rc = build(&w, us, n, 0, root);
+    } else {
+        qsort(touched->codes, touched->n, sizeof *touched->codes, by_code);
+        size_t m = 0;
+        for (size_t i = 0; i < touched->n; i++)
+            if (m == 0 || memcmp(touched->codes[m - 1], touched->codes[i], 16) != 0)
+                memcpy(touched->codes[m++], touched->codes[i], 17);
+        touched->n = m;
+        us = malloc((m ? m : 1) * sizeof *us);
+        vals = malloc((m ? m : 1) * (TT_STATEMAP_VALUE_MAX + 1));
+        rc = us && vals ? TT_OK : tt_fail(err, TT_ERR_NOMEM, NULL);
+        for (size_t i = 0; rc == TT_OK && i < m; i++)
+            rc = make_upd(&w, touched->codes[i], &us[n++], vals + i * (TT_STATEMAP_VALUE_MAX + 1));
+        if (rc == TT_OK) {
+            qsort(us, n, sizeof *us, by_key);
+            rc = update(&w, old, us, n, 0, root);
+        }
+    }
+    free(us);
+    free(vals);
+    uint8_t kb[9];
+    root_key(kb, size);
+    if (rc == TT_OK)
+        rc = put(&w, kb, sizeof kb, root, 32);
+    if (rc == TT_OK && size > TT_STATEMAP_WINDOW) {
+        rc = prune(&w, 's', size - TT_STATEMAP_WINDOW + 1);
+        if (rc == TT_OK)
+            rc = prune(&w, 'r', size - TT_STATEMAP_WINDOW);
+    }
+    return rc;
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+tt_err tt_statemap_root(tt_ledger *l, uint64_t size, uint8_t root[TT_SMT_HASH], tt_error *err)
+{
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    int have = tt_statemap_root_txn(l, txn, size, root);
+    tt_rtxn_end(l, txn);
+    if (have < 0)
+        return tt_fail(err, TT_ERR_STORE, "the state map's root of size %llu is damaged",
+                       (unsigned long long)size);
+    if (have == 0)
+        return tt_fail(err, TT_ERR_NOT_FOUND, "no state map is kept for tree size %llu",
+                       (unsigned long long)size);
+    return TT_OK;
+}
+
+/* The latest size with a root, in txn (0 when none: *found says). */
+static int latest_root(tt_ledger *l, MDB_txn *txn, uint64_t *size, int oldest)
+{
+    MDB_cursor *c;
+    if (l->no_statemap || mdb_cursor_open(txn, l->dbi[TT_DB_STATEMAP], &c) != 0)
+        return 0;
+    uint8_t probe = oldest ? 'r' : 's';
+    MDB_val k = {1, &probe}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (!oldest)
+        rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    int found = rc == 0 && k.mv_size == 9 && ((const uint8_t *)k.mv_data)[0] == 'r';
+    if (found)
+        *size = tt_get_u64be((const uint8_t *)k.mv_data + 1);
+    mdb_cursor_close(c);
+    return found;
+}
+
+tt_err tt_statemap_stats_get(tt_ledger *l, tt_statemap_stats *s, tt_error *err)
+{
+    memset(s, 0, sizeof *s);
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    MDB_stat st;
+    if (mdb_stat(txn, l->dbi[TT_DB_BATCHES], &st) == 0)
+        s->lots = st.ms_entries;
+    s->have = latest_root(l, txn, &s->latest, 0) && latest_root(l, txn, &s->oldest, 1);
+    tt_rtxn_end(l, txn);
+    return TT_OK;
+}
+
+tt_err tt_statemap_prove(tt_ledger *l, uint64_t size, const char *code, tt_state_answer *out,
+                         tt_error *err)
+{
+    memset(out, 0, sizeof *out);
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    if (size == UINT64_MAX && !latest_root(l, txn, &size, 0)) {
+        tt_rtxn_end(l, txn);
+        return tt_fail(err, TT_ERR_NOT_FOUND, "this ledger keeps no state map yet");
+    }
+    int have = tt_statemap_root_txn(l, txn, size, out->root);
+    if (have <= 0) {
+        tt_rtxn_end(l, txn);
+        return have < 0 ? tt_fail(err, TT_ERR_STORE, "the state map's root is damaged")
+                        : tt_fail(err, TT_ERR_NOT_FOUND,
+                                  "no state map is kept for tree size %llu (only for the sizes "
+                                  "of the last %d entries)",
+                                  (unsigned long long)size, TT_STATEMAP_WINDOW);
+    }
+    out->size = size;
+    uint8_t key[32], h[32];
+    tt_smt_key(code, key);
+    memcpy(h, out->root, 32);
+    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
+    mapw w = {&t, size, err};
+    tt_smt_proof *p = &out->proof;
+    rc = TT_OK;
+    for (unsigned depth = 0;; depth++) {
+        if (tt_smt_is_empty(h)) {
+            p->kind = TT_SMT_EMPTY;
+            break;
+        }
+        MDB_val v;
+        if ((rc = read_node(&w, h, &v)) != TT_OK)
+            break;
+        const uint8_t *nd = v.mv_data;
+        if (nd[0] == 0) {
+            if (memcmp(nd + 1, key, 32) == 0) {
+                p->kind = TT_SMT_INCLUDED;
+                out->present = 1;
+                out->value_len = v.mv_size - 33 < TT_STATEMAP_VALUE_MAX ? v.mv_size - 33
+                                                                         : TT_STATEMAP_VALUE_MAX;
+                memcpy(out->value, nd + 33, out->value_len);
+            } else {
+                p->kind = TT_SMT_OTHER;
+                memcpy(p->other_key, nd + 1, 32);
+                tt_sha256(p->other_value, nd + 33, v.mv_size - 33);
+            }
+            break;
+        }
+        if (depth >= TT_SMT_DEPTH_MAX) {
+            rc = tt_fail(err, TT_ERR_STORE, "the state map is deeper than a map can be");
+            break;
+        }
+        int bit = tt_smt_bit(key, depth);
+        const uint8_t *sib = nd + (bit ? 1 : 33);
+        memcpy(p->siblings[depth], sib, 32);
+        p->present[depth] = !tt_smt_is_empty(sib);
+        memcpy(h, nd + (bit ? 33 : 1), 32);
+        p->depth = depth + 1;
+    }
+    tt_rtxn_end(l, txn);
+    return rc;
+}
