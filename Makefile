@@ -225,7 +225,7 @@ $(BUILD)/tcmtrace-bench: $(BUILD)/tests/bench.o $(BUILD)/libtcmtrace.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NNLIBS)
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------------
-FUZZERS := entry event note proof label api frame rec jsonin stored
+FUZZERS := entry event note proof label api frame rec jsonin stored smt
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/daemon/submit.o $(BUILD)/daemon/server.o $(BUILD)/daemon/tcp.o $(BUILD)/daemon/log.o $(BUILD)/daemon/witnesses.o $(BUILD)/daemon/standby.o $(BUILD)/libtcmtrace.a

@@ -239,6 +239,31 @@ fi
 c=$(addcp0)
 [ "$c" = 200 ] && grep -q "^— witness.test/w5-replayed " "$WORK/out" &&
     pass "once the replica has replayed it, that witness cosigns it" || fail "replica-backed witness: $c" "$WORK/out"
+# the log key signs that checkpoint again with another state map root, or with none: the
+# replaying witness refuses both (the map root is what its cosignature vouches for)
+for how in other none; do
+    curl -s "$BASEURL/log/checkpoint" | sed '/^$/q' >"$WORK/cp.text"
+    $PY - "$L/log.key" "$L/log.vkey" "$WORK/cp.text" "$how" "$WORK/addcp" <<'PY'
+import base64, hashlib, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+seed = next(l.split(': ')[1] for l in open(sys.argv[1]) if l.startswith('secret: '))
+name, kid, _ = open(sys.argv[2]).read().strip().split('+', 2)
+lines = [l for l in open(sys.argv[3], encoding='utf-8').read().split('\n') if l]
+assert any(l.startswith('tcmtrace-state ') for l in lines), lines
+other = 'tcmtrace-state ' + base64.b64encode(hashlib.sha256(b'another state').digest()).decode()
+lines = [other if l.startswith('tcmtrace-state ') else l for l in lines if sys.argv[4] == 'other' or not l.startswith('tcmtrace-state ')]
+text = '\n'.join(lines) + '\n'
+sk = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed))
+line = '\u2014 ' + name + ' ' + base64.b64encode(bytes.fromhex(kid) + sk.sign(text.encode())).decode() + '\n'
+open(sys.argv[5], 'w').write('old 0\n\n' + text + '\n' + line)
+PY
+    c=$(curl -s -o "$WORK/out" -w '%{http_code}' --data-binary @"$WORK/addcp" "http://127.0.0.1:$P_w5/add-checkpoint")
+    want="another state map root"; desc="another state map root than its replica replayed"
+    [ $how = none ] && want="carries no state map root" && desc="no state map root"
+    [ "$c" = 422 ] && grep -q "$want" "$WORK/out" &&
+        pass "a checkpoint the log key signed with $desc: the replaying witness refuses it (422)" ||
+        fail "replaying witness, $how state root: $c" "$WORK/out"
+done
 stop_pid "$W_PID" tcmtrace-witness
 "$TT" audit "$R" >"$WORK/out" 2>&1 && grep -q "审计通过" "$WORK/out" && pass "the replica passes a full audit of its own entries, tree and replayed state" ||
     fail "audit the replica" "$WORK/out"
@@ -372,6 +397,6 @@ if [ "$DAEMON_BAD" != 0 ]; then # what a process that exited badly said (a sanit
 fi
 echo
 echo "peers: $passed passed, $failed failed"
-PEERS_CHECKS=39
+PEERS_CHECKS=41
 [ $((passed + failed)) = "$PEERS_CHECKS" ] || { echo "FAIL $((passed + failed)) peers checks ran, $PEERS_CHECKS expected"; exit 1; }
 [ "$failed" = 0 ] && [ "$DAEMON_BAD" = 0 ]

@@ -317,6 +317,17 @@ static uint64_t replayed(const char *dir, const tt_checkpoint *cp, int *differs)
         *differs = 1;
         return size;
     }
+    /* and the state map root it asserts is the one the replica's replay gave */
+    if (!cp->has_state) {
+        *differs = 2;
+        return size;
+    }
+    if (tt_statemap_root(l, cp->size, root, NULL) != TT_OK)
+        return size; /* not replayed to exactly that size: a later checkpoint will be */
+    if (memcmp(root, cp->state_root, TT_HASH_SIZE) != 0) {
+        *differs = 3;
+        return size;
+    }
     return 0;
 }
 
@@ -384,14 +395,15 @@ static enum MHD_Result add_checkpoint(struct MHD_Connection *c, const char *body
     if (*l.replica) { /* the additional statement: the rules were replayed up to this size */
         int differs;
         uint64_t has = replayed(l.replica, &cp, &differs);
+        static const char *const what[] = {
+            "", "signs another tree than the one this witness's replica replayed",
+            "carries no state map root, and this witness cosigns only a state it replayed",
+            "carries another state map root than the one this witness's replica replayed"};
         if (differs) {
-            say("REFUSED %s: size %" PRIu64 " is not the tree its replica replayed; the log "
-                "signed:\n%.*s",
-                origin, cp.size, (int)req.note_len, req.note);
-            return refuse(c, 422, "bad_proof",
-                          "the checkpoint of size %" PRIu64 " signs another tree than the one "
-                          "this witness's replica replayed",
-                          cp.size);
+            say("REFUSED %s: the checkpoint of size %" PRIu64 " %s; the log signed:\n%.*s",
+                origin, cp.size, what[differs], (int)req.note_len, req.note);
+            return refuse(c, 422, "bad_proof", "the checkpoint of size %" PRIu64 " %s", cp.size,
+                          what[differs]);
         }
         if (has)
             return refuse(c, 503, "not_replayed",
