@@ -176,12 +176,15 @@ r = await open('server-lies-about-the-lot', cases.genuine, async (page) => {
       j.batch.herb = { ...j.batch.herb, name_zh: '党参', latin: 'Codonopsis Radix' };
       j.batch.origin = { ...j.batch.origin, county: '渭源县', daodi: false };
       j.batch.grade = '特等';
+      j.batch.qty = { ...j.batch.qty, remaining: 123 };
     }
     await route.fulfill({ response: resp, body: JSON.stringify(j) });
   });
 });
 check(r.verdict === 'ok' && r.described && /当归/.test(r.text) && /岷县/.test(r.text) && /一等/.test(r.text) && !/党参|渭源县|特等/.test(r.text),
   'the herb, origin and grade shown are the proved registration\'s, not the server\'s record', r.text.slice(0, 300));
+check(!/123 g/.test(r.text) && /剩余/.test(r.text) && r.state && r.text.includes(String(r.state.remaining_g / 1000)),
+  'what remains is the proved state leaf\'s, not the server\'s record', JSON.stringify(r.state) + r.text.slice(0, 300));
 r = await open('server-passes-a-failed-lot', cases.held, async (page) => {
   await page.route(/\/api\/v1\/batches\/\d{16}$/, async (route) => {
     const resp = await route.fetch();
@@ -198,7 +201,65 @@ r = await open('server-passes-a-failed-lot', cases.held, async (page) => {
 });
 check(r.verdict === 'held' && r.contradicted && r.inspections.some((x) => x.verdict === 'fail' && x.server === 'pass') && /与本机按已验证的限量表判定的不符/.test(r.text),
   'a failed test the server calls a pass is judged here from the proved limits table: 已扣留, and the page says the server disagrees', JSON.stringify(r).slice(0, 300));
-check(/服务器记录，未经本机验证/.test(r.text), 'what the page could not prove (holder, what remains) is marked as the server\'s word', r.text.slice(0, 200));
+check(!/服务器记录，未经本机验证/.test(r.text) && r.state && r.state.status === 'held' && /剩余/.test(r.text),
+  'the holder and what remains are drawn from the proved state leaf, not marked as the server\'s word', JSON.stringify(r.state) + r.text.slice(0, 200));
+// ---- the state map (docs/statemap.md): what the server leaves out is a failed proof ----
+const recalledCode = new URL(cases.recalled).pathname.split('/').pop();
+const genuineCode = new URL(cases.genuine).pathname.split('/').pop();
+// an honest server: the state of the lot and its ancestors is proved, and said in one line
+r = await open('state-honest', cases.genuine);
+check(r.verdict === 'ok' && r.state && r.state.lots >= 2 && /已核验：本批次及其 \d+ 个上游批次在第 \d+ 条记录时的状态/.test(r.banner),
+  'an honest server: the lot\'s and its ancestors\' state proved at the checkpoint, said in one line', r.banner + JSON.stringify(r.state));
+// hides the recall: the record says active and the recall entry is left out of the history
+r = await open('state-hidden-recall', cases.recalled, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}$/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.batch) { j.batch.status = 'active'; delete j.batch.recall_reason; delete j.batch.recall_root; }
+    if (j.events) j.events = j.events.filter((e) => e.type !== 'batch.recall');
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'recalled' && (r.hidden || []).length > 0 && /服务器却没有给出这条记录/.test(r.banner) && !/正品/.test(r.banner),
+  'a server that hides the recall entry: the proved state says 已召回, and that the server left its entry out', JSON.stringify(r).slice(0, 300));
+// hides the latest entry of a lot in order: the history is not all, so never green
+r = await open('state-hidden-latest', cases.genuine, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}$/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.batch && j.batch.id === genuineCode && j.events) j.events = j.events.slice(0, -1);
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'failed' && r.why === 'hidden' && /服务器没有给出/.test(r.banner) && !/正品/.test(r.banner),
+  'a server that leaves out the lot\'s latest entry: 验证失败, never 正品', JSON.stringify(r).slice(0, 300));
+// a leaf that says active where the ledger's says recalled
+r = await open('state-forged-leaf', cases.recalled, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}\/state/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (typeof j.leaf === 'string') j.leaf = j.leaf.replace('status recalled', 'status active');
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'failed' && /状态证明不成立/.test(r.banner), 'a state leaf changed to active: the proof fails, 验证失败', JSON.stringify(r).slice(0, 300));
+// the genuine leaf and proof of another size (before the recall), said to be of this one
+r = await open('state-other-size', cases.recalled, async (page) => {
+  await page.route(/\/api\/v1\/batches\/\d{16}\/state/, async (route) => {
+    const u = new URL(route.request().url());
+    const size = Number(u.searchParams.get('size'));
+    const code = u.pathname.split('/').slice(-2)[0];
+    if (code !== recalledCode) return route.continue();
+    const rec = await (await fetch(`${u.origin}${u.pathname.replace(/\/state$/, '')}`)).json();
+    const before = rec.events.find((e) => e.type === 'batch.recall').seq; // the map of the size the recall made
+    u.searchParams.set('size', String(before));
+    const resp = await route.fetch({ url: u.toString() });
+    const j = await resp.json();
+    j.size = size;
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+});
+check(r.verdict === 'failed' && /状态证明不成立/.test(r.banner), 'a genuine leaf of an older size passed off as this checkpoint\'s: the proof fails, 验证失败', JSON.stringify(r).slice(0, 300));
 // text from others: a right-to-left override in a name, and one long unbroken word in a stall
 r = await open('bidi-and-long-words', cases.genuine, async (page) => {
   await page.route(/\/api\/v1\/actors\/[^/?]+$/, async (route) => {
@@ -357,7 +418,7 @@ check(r.verdict === 'ok' && r.crypto === '@noble/ed25519', 'without crypto.subtl
 }
 await browser.close();
 // every check ran (raise it with a new check)
-const PHONE_CHECKS = 76;
+const PHONE_CHECKS = 87;
 if (passed + failed !== PHONE_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} phone checks ran, ${PHONE_CHECKS} expected`); }
 console.log(`phone: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -81,7 +81,7 @@ const STATUS = { confirmed: '已核实', confirmed_2015: '据 2015 年版', draf
 const VERDICT_WORD = { fail: '不合格', pass: '合格', no_limit: '无适用限量' };
 const nw = (text, cls) => el('span', { class: 'nw' + (cls ? ' ' + cls : '') }, text);
 
-function render(b, actors, timeline, scan, notices, typed, desc, judged) {
+function render(b, actors, timeline, scan, notices, typed, desc, judged, leaf) {
   // what the page shows of the lot is from proved entries (desc); without them, the server's
   // record, said to be its word
   const d = desc || b, q = b.qty || {}, h = d.herb || {}, o = d.origin || {};
@@ -101,9 +101,10 @@ function render(b, actors, timeline, scan, notices, typed, desc, judged) {
       el('dt', null, '道地'), el('dd', null, o.daodi ? '是 · 道地药材' : '否'),
       el('dt', null, '采收'), el('dd', null, d.harvest_date || ''),
       (d.composition || []).length > 1 ? [el('dt', null, '成分'), el('dd', null, d.composition.map((c) => `${c.name_zh} ${c.county || ''}${c.daodi ? '（道地）' : ''} ${g(c.g)}`).join('；'))] : null)),
-    el('section', null, el('h2', null, ...bi('持有与数量', 'Holder and quantity'), word.cloneNode(true)), el('dl', null,
-      el('dt', null, '持有人'), el('dd', null, who(b.holder), b.pending_to ? ` → 在途至 ${who(b.pending_to)}` : ''),
-      el('dt', null, '剩余'), el('dd', null, `${g(q.remaining)} / 登记 ${g(q.registered)}`))),
+    // proved by the lot's state leaf; what was registered, by the proved entry that made the lot
+    el('section', null, el('h2', null, ...bi('持有与数量', 'Holder and quantity'), desc ? null : word.cloneNode(true)), el('dl', null,
+      el('dt', null, '持有人'), el('dd', { id: 'holder' }, who(leaf.holder), leaf.to !== '-' ? ` → 在途至 ${who(leaf.to)}` : ''),
+      el('dt', null, '剩余'), el('dd', { id: 'remaining' }, `${g(leaf.remaining_g)} / 登记 ${g(desc ? desc.qty_g : q.registered)}`))),
   ];
   const ins = judged.map((x) => ({ ...x, verdict: x.verdict || 'unjudged' }));
   VERDICT_WORD.unjudged = '未能在本机判定';
@@ -307,6 +308,22 @@ async function main() {
     banner('failed', [`见证不足：已由 ${wit.cosigned} 个见证方共同签署（要求 ${wit.required} 个）。本页无法确认账本未被改写，请勿据此判断真伪。`, `cosigned by ${wit.cosigned} of the ${wit.required} witnesses required: the ledger's view cannot be trusted`]);
     return finish({ verdict: 'failed', why: 'witnesses', witnessed: wit });
   }
+  // the state of the lot and of each ancestor shown, proved under this same checkpoint
+  // (docs/statemap.md): a recall or hold is proved, not reported
+  const states = new Map();
+  const stating = pool(lots, 6, async (l) => {
+    if (!cp.state) throw new Error('检查点没有状态根，无法证明这批货现在的状态 (the checkpoint carries no state map root)');
+    const a = (await getJSON(api(`batches/${l.id}/state?size=${cp.size}`))).body;
+    if (!a || !a.ok || a.size !== cp.size || typeof a.leaf !== 'string')
+      throw new Error(`批次 ${spaced(l.id)} 没有已验证检查点下的状态证明 (lot ${l.id}: no state proof at size ${cp.size})`);
+    if (!(await v.stateHolds(c, cp.state, l.id, v.unb64(a.proof), a.leaf)))
+      throw new Error(`批次 ${spaced(l.id)} 的状态证明不成立 (lot ${l.id}: the state proof does not verify)`);
+    const leaf = v.parseLeaf(a.leaf);
+    // the entry that last changed the lot must be one this page was shown
+    leaf.hidden = !l.events.some((e) => e.seq === leaf.last);
+    states.set(l.id, leaf);
+  });
+  stating.catch(() => {}); /* awaited below, after the entries: their failure is the one named */
   const seqs = [...new Set(lots.flatMap((l) => l.events.map((e) => e.seq)))].sort((a, z) => a - z).slice(-120);
   const codeOf = new Map(lots.flatMap((l) => l.events.map((e) => [e.seq, l.id])));
   let verified = 0;
@@ -315,6 +332,8 @@ async function main() {
     verified++;
     return p;
   });
+  await stating;
+  const mine = states.get(code);
   const reg = proven.find((p) => p.seq === b.created_seq);
   if (!typed && (!reg || !v.equal(reg.leaf.slice(0, 16), t.hash16))) throw new Error('标签令牌与该批次的登记记录不符 (the token does not bind this lot\'s registration)');
   // a Digital Link names the lot's GTIN: the one its record and a proved entry give it
@@ -387,7 +406,7 @@ async function main() {
       results: j && !j.error ? j.results : p.body.results.map((r) => ({ ...r, verdict: null })), server: rec.verdict });
   }
   // who: every actor the record and the proved entries name, their keys checked against the entries
-  const ids = new Set([b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector),
+  const ids = new Set([mine.holder, mine.to, b.holder, b.pending_to, ...(b.holders || []), ...(b.inspections || []).map((x) => x.inspector),
     ...proven.map((p) => p.body.to), ...notices.map((f) => f.x.inspector)].filter((x) => typeof x === 'string' && x));
   const actors = {}, byKey = {};
   await pool([...ids], 6, async (id) => {
@@ -421,7 +440,7 @@ async function main() {
   // a public scan; only signed scans raise flags, and the page reports them
   const sr = await fetch(api('scans'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: code }) });
   const scan = sr.ok ? (await sr.json()).scan : null;
-  render(b, actors, timeline, scan, notices.map((f) => ({ ...f, by: byKey[b64(f.by)] || f.x.inspector })), typed, desc, judged);
+  render(b, actors, timeline, scan, notices.map((f) => ({ ...f, by: byKey[b64(f.by)] || f.x.inspector })), typed, desc, judged, mine);
   if (scan && scan.flags && scan.flags.length)
     return (banner('fake', ['实名扫描显示此码出现在不应出现的地方：疑似克隆标签', 'signed scans saw this code where it never went: a cloned label?'], verified),
       finish({ verdict: 'fake', verified, crypto: c.name, flags: scan.flags }));
@@ -442,14 +461,27 @@ async function main() {
   // off), until a proved release of this lot after it
   for (const x of judged) if (x.verdict === 'fail' && lastRelease < x.seq && RANK[proved] < RANK.held) proved = 'held';
   for (const f of notices) if (f.rel === 'parent' && f.x.seq > (cutoff.get(f.lot) || Infinity) && lastRelease < f.x.seq && RANK[proved] < RANK.held) proved = 'held';
-  const claimed = { active: 'ok', in_transit: 'ok', held: 'held', recalled: 'recalled', depleted: 'depleted', destroyed: 'destroyed' }[b.status] || 'failed';
-  const verdict = RANK[proved] > RANK[claimed] ? proved : claimed;
+  // the proved state: the lot's leaf, and any recalled lot of its lineage
+  const STATE = { active: 'ok', in_transit: 'ok', held: 'held', recalled: 'recalled', depleted: 'depleted', destroyed: 'destroyed' };
+  let stated = STATE[mine.status] || 'failed';
+  for (const [id, st] of states) if (id !== code && st.status === 'recalled') stated = 'recalled';
+  let verdict = RANK[proved] > RANK[stated] ? proved : stated;
+  const claimed = STATE[b.status] || 'failed';
   const lied = verdict !== claimed;
+  // an entry the ledger proves changed a lot last, and the server did not show: never green
+  const hidden = [...states].filter(([, st]) => st.hidden).map(([id, st]) => ({ id, seq: st.last }));
+  if (hidden.length && verdict === 'ok') {
+    banner('failed', [`服务器没有给出批次 ${spaced(hidden[0].id)} 的第 ${hidden[0].seq} 条记录（账本证明它是这批货最后的变动）：本页看到的历史不完整，请勿据此判断。`,
+      `the server left out entry #${hidden[0].seq}, which the ledger proves changed lot ${hidden[0].id} last`]);
+    return finish({ verdict: 'failed', why: 'hidden', hidden, state: { size: cp.size, status: mine.status } });
+  }
   // who held or recalled it, when and why, in a sentence, from the proved entry
   const when = (p) => String(p.body.at || '').slice(0, 16).replace('T', ' ');
   const name = (id) => (actors[id] ? `${actors[id].name}（${actors[id].org}）` : '未登记的签名人');
   let detail = null;
-  if (lied) detail = ['账本记录的状态与已验证的签名记录不符，以签名记录为准', 'the server\'s state contradicts the verified entries; they win'];
+  const STATE_WORD = { recalled: '已召回', held: '已扣留', depleted: '已售完', destroyed: '已销毁', failed: '不明' };
+  if (hidden.length) detail = [`账本证明此批次${STATE_WORD[verdict]}（第 ${hidden[0].seq} 条记录），服务器却没有给出这条记录。`, `the ledger proves this state (entry #${hidden[0].seq}), which the server did not show`];
+  else if (lied) detail = ['账本记录的状态与已验证的签名记录不符，以签名记录为准', 'the server\'s state contradicts the verified entries; they win'];
   else if (verdict === 'recalled') {
     const p = recallBy || proven.find((q) => q.body.type === 'batch.recall' && lineage.has(q.body.id));
     detail = p ? [`${when(p)} 由 ${name(signer(p))}召回${p.body.id !== code ? '（上游批次 ' + spaced(p.body.id) + '）' : ''}，原因：${p.body.reason || '未写明'}。`, 'recalled; the reason is the recall entry\'s own']
@@ -472,8 +504,13 @@ async function main() {
     detail = detail ? [detail[0] + ' ' + note[0], detail[1] + '; ' + note[1]] : note;
   }
   banner(verdict === 'ok' && typed ? 'unchecked' : verdict, detail, verified);
+  const ups = states.size - 1;
+  document.getElementById('banner').append(el('div', { class: 'count', id: 'state-proved' },
+    ...bi(`已核验：本批次${ups ? `及其 ${ups} 个上游批次` : ''}在第 ${cp.size} 条记录时的状态${wit && wit.cosigned ? `，经 ${wit.cosigned} 个见证方确认` : ''}`,
+      `the state of this lot${ups ? ` and its ${ups} upstream lot${ups === 1 ? '' : 's'}` : ''} proved at entry ${cp.size}${wit && wit.cosigned ? `, cosigned by ${wit.cosigned} witness${wit.cosigned === 1 ? '' : 'es'}` : ''}`)));
   showWitnessed(wit);
   finish({ verdict, verified, crypto: c.name, contradicted: lied, witnessed: wit, label: typed ? 'unchecked' : 'checked', custody: timeline.map((x) => x.seq), notices: notices.map((f) => f.x.seq),
+    state: { size: cp.size, lots: states.size, status: mine.status, holder: mine.holder, remaining_g: mine.remaining_g, last: mine.last }, hidden,
     described: !!desc, inspections: judged.map((x) => ({ seq: x.seq, verdict: x.verdict, server: x.server })) });
 }
 

@@ -52,9 +52,68 @@ export async function verifyCheckpoint(c, vk, note) {
       good = good || (await c.verify(vk.pub, blob.slice(4), te.encode(text)));
   }
   if (!good) throw new Error('the checkpoint is not signed by this ledger\'s log key');
-  const [origin, size, root] = text.split('\n');
+  const [origin, size, root, ...ext] = text.split('\n');
   if (origin !== vk.name) throw new Error('the checkpoint is of another log');
-  return { origin, size: Number(size), root: unb64(root), text };
+  // the state map's root at this size (docs/statemap.md): one extension line, or none
+  const lines = ext.filter((l) => l.startsWith('tcmtrace-state '));
+  if (lines.length > 1) throw new Error('the checkpoint has two state map lines');
+  const state = lines.length ? unb64(lines[0].slice(15)) : null;
+  if (state && state.length !== 32) throw new Error('the checkpoint\'s state map root is not 32 bytes');
+  return { origin, size: Number(size), root: unb64(root), state, text };
+}
+
+// ---- the state map (docs/statemap.md) ----
+const bitOf = (key, i) => (key[i >> 3] >> (7 - (i & 7))) & 1;
+const ZERO = new Uint8Array(32);
+
+// Does `proof` (its wire bytes) prove lot `code` has leaf text `leaf` (a string), or with leaf
+// null that it is absent, under state map root `root`? Strict, as the C decoder is.
+export async function stateHolds(c, root, code, proof, leaf) {
+  if (proof.length < 2 || proof[0] > 2) return false;
+  const kind = proof[0], depth = proof[1], maplen = (depth + 7) >> 3;
+  if ((leaf === null) === (kind === 0)) return false;
+  let n = 2 + maplen;
+  if (proof.length < n || (depth % 8 && proof[n - 1] & (0xff >> (depth % 8)))) return false;
+  const sibs = [];
+  for (let i = 0; i < depth; i++) {
+    if (proof[2 + (i >> 3)] & (0x80 >> (i & 7))) {
+      const s = proof.slice(n, n + 32);
+      if (s.length !== 32 || equal(s, ZERO)) return false;
+      sibs.push(s);
+      n += 32;
+    } else sibs.push(ZERO);
+  }
+  const key = await c.sha256(te.encode(code));
+  let h;
+  if (kind === 0) h = await c.sha256(concat(Uint8Array.of(0), key, await c.sha256(te.encode(leaf))));
+  else if (kind === 1) {
+    const okey = proof.slice(n, n + 32), ovh = proof.slice(n + 32, n + 64);
+    n += 64;
+    if (ovh.length !== 32 || equal(okey, key)) return false;
+    for (let i = 0; i < depth; i++) if (bitOf(okey, i) !== bitOf(key, i)) return false;
+    h = await c.sha256(concat(Uint8Array.of(0), okey, ovh));
+  } else h = ZERO;
+  if (n !== proof.length) return false;
+  for (let i = depth - 1; i >= 0; i--)
+    h = await c.sha256(bitOf(key, i) ? concat(Uint8Array.of(1), sibs[i], h) : concat(Uint8Array.of(1), h, sibs[i]));
+  return equal(h, root);
+}
+
+// A leaf text read back: {status, holder, to, remaining_g, verdict, last}, or an error.
+export function parseLeaf(text) {
+  const lines = text.split('\n');
+  const names = ['status', 'holder', 'to', 'remaining_g', 'verdict', 'last'];
+  if (lines[0] !== 'tcmtrace-state/v1' || lines.length !== 8 || lines[7] !== '') throw new Error('the state leaf is not tcmtrace-state/v1');
+  const out = {};
+  names.forEach((k, i) => {
+    const sp = lines[i + 1].indexOf(' ');
+    if (lines[i + 1].slice(0, sp) !== k || sp < 0) throw new Error('the state leaf\'s lines are not the six it must have');
+    out[k] = lines[i + 1].slice(sp + 1);
+  });
+  if (!/^-?\d+$/.test(out.remaining_g) || !/^\d+$/.test(out.last)) throw new Error('the state leaf\'s numbers are not decimal');
+  out.remaining_g = Number(out.remaining_g);
+  out.last = Number(out.last);
+  return out;
 }
 
 // The token of a label: key ID, the code it was made for, 16 bytes of the
