@@ -421,6 +421,21 @@ PROXY=$!
 wait_sock "$WORK/forged/api.sock"
 hcase proof-by-hash-wrong-entry 4 "gave entry #1 for that hash" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" proof "$H3"
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+# the lot's latest state (docs/statemap.md): an honest server shows the recall, proved; a server
+# that hides it is caught by the state leaf; a genuine leaf of an older size fails its proof
+hcase state-honest-recalled 5 "state proved at [0-9]* entries: recalled" "$TT" --log-key "$L/log.vkey" verify "$RECALLED"
+hcase state-honest-said 5 "已核验：本批次在第" "$TT" --log-key "$L/log.vkey" verify "$RECALLED"
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --hide batch.recall &
+PROXY=$!
+wait_sock "$WORK/forged/api.sock"
+hcase state-hidden-recall 4 "part of its history was left out" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$RECALLED"
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+RSEQ=$("$TT" --json show "$RECALLED" | /usr/bin/python3 -c "import json,sys; b=json.load(sys.stdin); print([e['seq'] for e in b['events'] if e['type']=='batch.recall'][0])")
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --state-size "$RSEQ" &
+PROXY=$!
+wait_sock "$WORK/forged/api.sock"
+hcase state-other-size 4 "does not verify against the checkpoint" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$RECALLED"
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
 unset TCMTRACE_STATE_DIR
 
 # ---- hostile TCP clients: the daemon's own listener, under systemd's default 1,024 descriptors ----
@@ -447,6 +462,6 @@ cases=$((passed + failed))
 echo "  $cases hostile cases"
 echo "hostile: $passed passed, $failed failed"
 # every case counted: one that vanishes (or a new one not counted here) fails the suite
-HOSTILE_CASES=147
+HOSTILE_CASES=151
 [ "$cases" = "$HOSTILE_CASES" ] || echo "FAIL: $cases hostile cases ran, $HOSTILE_CASES expected"
 [ "$failed" = 0 ] && [ "$cases" = "$HOSTILE_CASES" ]
