@@ -622,9 +622,10 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
     tt_policy *pol = malloc(sizeof *pol);
     tt_error err;
     int cosigned[TT_POLICY_MAX] = {0}, met = 0;
+    uint64_t times[TT_POLICY_MAX] = {0};
     tt_err rc = pol ? tt_policy_parse(text, strlen(text), pol, &err) : TT_ERR_NOMEM;
     if (rc == TT_OK)
-        rc = tt_policy_check(pol, note, strlen(note), cosigned, NULL, &met, &err);
+        rc = tt_policy_check(pol, note, strlen(note), cosigned, times, &met, &err);
     if (rc != TT_OK) {
         free(pol);
         return cli_fail(EX_UNVERIFIED, tt_err_name(rc), "见证方的共同签名验证不通过 / the witnesses' cosignatures: %s",
@@ -635,9 +636,25 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
     for (size_t k = 0; k < pol->nwitness; k++)
         witnessed.cosigned += (unsigned)cosigned[k];
     witnessed.required = tt_policy_required(pol);
+    uint64_t newest = 0;
+    for (size_t k = 0; k < pol->nwitness; k++)
+        if (cosigned[k] && times[k] > newest)
+            newest = times[k];
     free(pol);
     if (!met)
         return -1;
+    /* a witness cosigns only its latest view, and the log asks again every few minutes: a
+     * newest cosignature older than TCMTRACE_FRESH_SECONDS (an hour) is an old view */
+    const char *fe = getenv("TCMTRACE_FRESH_SECONDS");
+    long long fresh = fe && atoll(fe) > 0 ? atoll(fe) : 3600;
+    long long age = (long long)time(NULL) - (long long)newest;
+    if (age > fresh)
+        return cli_fail(EX_UNVERIFIED, "unverified",
+                        "见证方最近一次确认这份账本是在 %lld 秒前：服务器给出的可能是旧的账本状态"
+                        "（例如召回之前的） / the witnesses last cosigned this checkpoint %lld s "
+                        "ago (more than %lld s): it may be an old view of the ledger, from before a "
+                        "recall say",
+                        age, age, fresh);
     if (seq > seen_seq && *path) {
         char num[32];
         int n = snprintf(num, sizeof num, "%llu\n", (unsigned long long)seq);

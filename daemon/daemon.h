@@ -78,6 +78,7 @@ typedef struct config {
     int64_t tcp_idle_ms;     /* and an idle one after this */
     const char *origin;      /* the ledger's origin: every event is signed for it */
     char *ack_follower;      /* ack_after = follower URL: acknowledge once that replica holds it */
+    int64_t witness_refresh_ms; /* a witness whose cosignature is older is asked again (fresh time) */
 } config;
 
 typedef struct server {

@@ -234,6 +234,8 @@ static int cmd_init(const init_opts *o)
              "# tcp_max_connections = 256\n"
              "# tcp_stall_seconds = 30\n"
              "# tcp_idle_seconds = 600\n"
+             "# ask each witness again for a fresh cosignature of an unchanged checkpoint after:\n"
+             "# witness_refresh_seconds = 600\n"
              "# threads = %ld\n"
              "# batch_max = 1024\n"
              "# read_threads = 2\n"
@@ -321,6 +323,16 @@ static int read_config(const char *path, config *c, int explicit_path)
                 return 2;
             }
             c->tcp_max_connections = (int)v;
+        } else if (strcmp(key, "witness_refresh_seconds") == 0) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end != '\0' || v < 1 || v > 86400) {
+                fprintf(stderr, "tcmtraced: witness_refresh_seconds 要是 1 到 86400 的整数 / %s:%d: witness_refresh_seconds must be a whole number from 1 to 86400\n",
+                        path, lineno);
+                fclose(f);
+                return 2;
+            }
+            c->witness_refresh_ms = (int64_t)v * 1000;
         } else if (strcmp(key, "tcp_stall_seconds") == 0 || strcmp(key, "tcp_idle_seconds") == 0) {
             char *end;
             long v = strtol(val, &end, 10);
@@ -537,6 +549,8 @@ int main(int argc, char **argv)
         cfg.tcp_max_connections = 256;
     if (cfg.tcp_stall_ms <= 0)
         cfg.tcp_stall_ms = 30000;
+    if (cfg.witness_refresh_ms <= 0)
+        cfg.witness_refresh_ms = 600000;
     if (cfg.tcp_idle_ms <= 0)
         cfg.tcp_idle_ms = 600000;
     if (cfg.at_ahead_ms < 0)

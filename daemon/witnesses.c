@@ -109,8 +109,10 @@ static int keep_cosigs(peer *p, uint64_t size, const char *note, size_t note_len
 
 /* One add-checkpoint round with peer p for the latest checkpoint; 1 when it cosigned,
  * 0 to try again at once (it told its size), -1 on a failure (in p->last_error), -2 when
- * it is busy or has not replayed that far yet (503, 429: again shortly, not backed off). */
-static int ask(peer *p, CURL *curl)
+ * it is busy or has not replayed that far yet (503, 429: again shortly, not backed off).
+ * With `refresh`, a checkpoint it cosigned already is sent again (old = its size, no proof),
+ * for a cosignature of today's time: clients take an old one as an old view of the log. */
+static int ask(peer *p, CURL *curl, int refresh)
 {
     tt_error err;
     char *note = NULL, *body = NULL;
@@ -131,13 +133,13 @@ static int ask(peer *p, CURL *curl)
     pthread_mutex_lock(&W.lock);
     uint64_t old = p->cosigned;
     pthread_mutex_unlock(&W.lock);
-    if (old >= cp.size) {
+    if (old > cp.size || (old == cp.size && !refresh)) {
         result = 1;
         goto done;
     }
     tt_hash proof[TT_MERKLE_PROOF_MAX];
     size_t nproof = 0;
-    if (old > 0 &&
+    if (old > 0 && old < cp.size &&
         tt_ledger_consistency_proof(W.s->ledger, old, cp.size, proof, &nproof, &err) != TT_OK) {
         snprintf(why, sizeof why, "no consistency proof from %" PRIu64 ": %.180s", old, err.message);
         goto done;
@@ -235,7 +237,9 @@ static void *peer_main(void *arg)
     pthread_mutex_lock(&W.lock);
     while (!W.stop_peers) {
         uint64_t now = now_ms();
-        if (W.latest <= p->cosigned || now < retry_at) {
+        int stale = p->cosigned > 0 && W.latest == p->cosigned &&
+                    now - p->ok_ms >= (uint64_t)W.s->cfg.witness_refresh_ms;
+        if ((W.latest <= p->cosigned && !stale) || now < retry_at) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             uint64_t wait = now < retry_at ? retry_at - now : 1000;
@@ -251,9 +255,9 @@ static void *peer_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&W.lock);
-        int r = ask(p, curl);
+        int r = ask(p, curl, stale);
         if (r == 0)
-            r = ask(p, curl); /* it told its size: once more, from there */
+            r = ask(p, curl, 0); /* it told its size: once more, from there */
         if (r == -2) {
             retry_at = now_ms() + 2 * BACKOFF_MIN_MS;
         } else if (r < 0) {

@@ -94,6 +94,9 @@ WPORT=$(free_port)
 "$TTD" init "$L" --origin tcmtrace.test/peers --market 重庆解放路中药材专业市场 \
     --authority-key "$KEYS/mkt.key" --authority-id MKT-01 --authority-name 市场管理处 \
     --base-url "http://127.0.0.1:$WPORT/peers" --unsealed-log-key >/dev/null || exit 1
+# cosignatures asked for again every 2 s, and the phone page takes one older than 8 s as an
+# old view of the log (docs/statemap.md, "Fresh"): the defaults are 600 s and an hour
+printf 'witness_refresh_seconds = 2\nweb_fresh_seconds = 8\n' >>"$L/tcmtraced.conf"
 start_daemon "$L" "$WORK/daemon.log" || exit 1
 as mkt actor enroll --id GROWER-01 --pubkey "$KEYS/grower.key.pub" --name 王建国 --org 石柱县黄连合作社 \
     --licence "渝 2026-G1" --role grower >/dev/null || { echo "setup: enroll"; exit 1; }
@@ -146,6 +149,9 @@ if $PY "$HERE/witness_check.py" cosigned "http://127.0.0.1:$WPORT/peers/log/chec
 else
     fail "served cosigned checkpoint" "$WORK/py.out"
 fi
+# a size the quorum cosigned, and when: later served as an old view of the log
+OLD_SIZE=$("$TT" --json status | $PY -c "import json,sys; print(json.load(sys.stdin)['size'])")
+OLD_AT=$(date +%s)
 # the phone page checks the cosignatures itself (Chromium)
 SCREENS=${SCREENS:-$HERE/../build/screens}
 mkdir -p "$SCREENS"
@@ -168,6 +174,29 @@ for i in $(seq 50); do
 done
 grep -q "w4.*未应答" "$WORK/out" && grep -q "w4: not reached" "$WORK/out" && pass "tcmtrace witnesses shows w4 failing, and why" ||
     fail "witnesses with w4 down" "$WORK/out"
+# an old view: the checkpoint of OLD_SIZE, with the quorum's cosignatures of then (the log has
+# grown since, so they were never asked again). Once they are older than the freshness window
+# the page and verify take it for what it may be, a view from before a recall.
+while [ $(($(date +%s) - OLD_AT)) -le 9 ]; do sleep 1; done
+TCMTRACE_FRESH_SECONDS=8 "$TT" verify "$CODE2" >"$WORK/out" 2>&1 &&
+    pass "the honest server: its checkpoint's cosignatures are seconds old, the lot verifies" ||
+    fail "verify, fresh" "$WORK/out"
+mkdir -p "$WORK/forged"
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --old-checkpoint "$OLD_SIZE" &
+PROXY=$!
+for i in $(seq 100); do [ -S "$WORK/forged/api.sock" ] && break; sleep 0.05; done
+mkdir -p "$WORK/newcomputer"
+TCMTRACE_STATE_DIR="$WORK/newcomputer" TCMTRACE_FRESH_SECONDS=8 TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$CODE" >"$WORK/out" 2>&1
+st=$?
+kill "$PROXY" 2>/dev/null; wait "$PROXY" 2>/dev/null
+[ $st = 4 ] && grep -q "may be an old view" "$WORK/out" &&
+    pass "a server that serves an old checkpoint (its cosignatures $(($(date +%s) - OLD_AT)) s old): verify exits 4, an old view" ||
+    fail "verify against an old checkpoint (exit $st)" "$WORK/out"
+if timeout -k 5 300 node "$HERE/browser/witnessed.mjs" stale "$(label_url "$CODE")" "$SCREENS" 3 2 "$OLD_SIZE" >"$WORK/node.out" 2>&1; then
+    pass "the phone page served that old checkpoint: not 正品, the witnesses' last word is too old ($(tail -1 "$WORK/node.out"))"
+else
+    fail "phone page, old checkpoint" "$WORK/node.out"
+fi
 # two down: short of the quorum, a new lot cannot be proved
 kill -9 "$PID_w3"
 wait "$PID_w3" 2>/dev/null
@@ -397,6 +426,6 @@ if [ "$DAEMON_BAD" != 0 ]; then # what a process that exited badly said (a sanit
 fi
 echo
 echo "peers: $passed passed, $failed failed"
-PEERS_CHECKS=41
+PEERS_CHECKS=44
 [ $((passed + failed)) = "$PEERS_CHECKS" ] || { echo "FAIL $((passed + failed)) peers checks ran, $PEERS_CHECKS expected"; exit 1; }
 [ "$failed" = 0 ] && [ "$DAEMON_BAD" = 0 ]

@@ -943,13 +943,15 @@ static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *
     char *tpl = *w->pages && strlen(code) <= 40 ? web_read_file(path, &len) : NULL;
     if (tpl == NULL)
         return send_error(c, 404, TT_ERR_NOT_FOUND, "no such page");
-    const char *keys[] = {"{{LOG_KEY}}", "{{ORIGIN}}", "{{BASE_URL}}", "{{PREFIX}}"};
-    const char *vals[] = {w->ops.vkey, w->ops.origin, w->ops.base_url, w->prefix};
+    char fresh[16];
+    snprintf(fresh, sizeof fresh, "%u", w->set.fresh_s);
+    const char *keys[] = {"{{LOG_KEY}}", "{{ORIGIN}}", "{{BASE_URL}}", "{{PREFIX}}", "{{FRESH}}"};
+    const char *vals[] = {w->ops.vkey, w->ops.origin, w->ops.base_url, w->prefix, fresh};
     size_t cap = len + 4096, n = 0;
     char *out = malloc(cap);
     for (const char *p = tpl; out && *p;) {
         int hit = 0;
-        for (int k = 0; k < 4 && !hit; k++) {
+        for (int k = 0; k < 5 && !hit; k++) {
             size_t kl = strlen(keys[k]);
             if (strncmp(p, keys[k], kl) == 0) { /* values are ASCII without < > " & */
                 n += (size_t)snprintf(out + n, cap - n, "%s", vals[k]);

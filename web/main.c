@@ -44,6 +44,7 @@ static void defaults(web_settings *s)
     s->max_connections = 1000;
     s->per_address = 64;
     s->timeout_s = 10;
+    s->fresh_s = 3600;
     s->header_memory = 32 * 1024;
     s->max_body = 256 * 1024;
     s->writes_per_s = 20;
@@ -75,6 +76,7 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
         {"web_write_burst", offsetof(web_settings, write_burst), 1, 100000},
         {"web_threads", offsetof(web_settings, threads), 1, 256},
         {"web_daemon_timeout_ms", offsetof(web_settings, daemon_timeout_ms), 100, 600000},
+        {"web_fresh_seconds", offsetof(web_settings, fresh_s), 5, 604800},
     };
     char line[2048];
     int lineno = 0, rc = 0;

@@ -35,6 +35,8 @@ typedef struct web_settings {
     unsigned write_burst;       /* web_write_burst */
     unsigned threads;           /* web_threads */
     unsigned daemon_timeout_ms; /* web_daemon_timeout_ms: waiting for tcmtraced */
+    unsigned fresh_s;           /* web_fresh_seconds: the newest witness cosignature a page
+                                 * takes as today's view of the log is at most this old */
 } web_settings;
 
 typedef struct web {

@@ -8,7 +8,7 @@ import * as v from './verify.js';
 import { judge } from './limits.js';
 
 const meta = (n) => document.querySelector(`meta[name="tcmtrace-${n}"]`).content;
-const cfg = { logKey: meta('log-key'), origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix') };
+const cfg = { logKey: meta('log-key'), origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix'), fresh: Number(meta('fresh-seconds')) || 3600 };
 const api = (p) => cfg.prefix + '/api/v1/' + p;
 const td = new TextDecoder();
 
@@ -307,6 +307,16 @@ async function main() {
   if (wit && !wit.met) {
     banner('failed', [`见证不足：已由 ${wit.cosigned} 个见证方共同签署（要求 ${wit.required} 个）。本页无法确认账本未被改写，请勿据此判断真伪。`, `cosigned by ${wit.cosigned} of the ${wit.required} witnesses required: the ledger's view cannot be trusted`]);
     return finish({ verdict: 'failed', why: 'witnesses', witnessed: wit });
+  }
+  // a witness cosigns only its latest view of the log, and the log asks again every few
+  // minutes: a newest cosignature older than that is an old view, perhaps from before a recall
+  const age = wit ? Math.round(Date.now() / 1000 - wit.newest) : 0;
+  if (wit && age > cfg.fresh) {
+    const mins = Math.round(age / 60);
+    const ago = mins >= 120 ? `${Math.round(mins / 60)} 小时` : mins >= 2 ? `${mins} 分钟` : `${age} 秒`;
+    banner('failed', [`见证方最近一次确认这份账本是在 ${ago}前：服务器给出的可能是旧的账本状态（例如召回之前的）。请检查手机时间，稍后再扫。`,
+      `the witnesses last vouched for this view of the ledger ${mins >= 2 ? mins + ' minutes' : age + ' seconds'} ago: it may be an old one (from before a recall, say)`]);
+    return finish({ verdict: 'failed', why: 'stale', witnessed: wit, age });
   }
   // the state of the lot and of each ancestor shown, proved under this same checkpoint
   // (docs/statemap.md): a recall or hold is proved, not reported

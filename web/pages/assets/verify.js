@@ -227,6 +227,7 @@ export async function checkWitnesses(c, policy, note) {
   const cut = note.indexOf('\n\n');
   const text = note.slice(0, cut + 1);
   const yes = new Set();
+  let newest = 0; // the time (s) of the newest cosignature verified
   const keys = await Promise.all(policy.witnesses.map((w) => parseVkey(c, w.vkey, 4)));
   for (const line of note.slice(cut + 2).split('\n')) {
     if (!line.startsWith('\u2014 ')) continue;
@@ -238,6 +239,7 @@ export async function checkWitnesses(c, policy, note) {
       const msg = concat(te.encode(`cosignature/v1\ntime ${ts}\n`), te.encode(text));
       if (blob.length !== 76 || ts === 0 || !(await c.verify(keys[i].pub, blob.slice(12), msg))) throw new Error(`witness ${policy.witnesses[i].label}'s cosignature does not verify`);
       yes.add(policy.witnesses[i].label);
+      newest = Math.max(newest, ts);
     }
   }
   const met = (label) => (policy.groups[label] ? policy.groups[label].members.filter(met).length >= policy.groups[label].k : yes.has(label));
@@ -246,5 +248,5 @@ export async function checkWitnesses(c, policy, note) {
     if (!g) return 1;
     return g.members.map(least).sort((a, z) => a - z).slice(0, g.k).reduce((n, x) => n + x, 0);
   };
-  return { cosigned: yes.size, required: policy.quorum ? least(policy.quorum) : 0, met: policy.quorum ? met(policy.quorum) : true };
+  return { cosigned: yes.size, required: policy.quorum ? least(policy.quorum) : 0, met: policy.quorum ? met(policy.quorum) : true, newest };
 }
