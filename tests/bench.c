@@ -1506,7 +1506,8 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     {
         static const char *const names[TT_DB_COUNT] = {
             "entries", "hash index",   "body index", "Merkle", "checkpoints",  "meta",
-            "batches", "batch events", "children",   "actors", "actor events", "state"};
+            "batches", "batch events", "children",   "actors", "actor events", "state",
+            "cosignatures", "state map"};
         tt_ledger_open(dir, TT_LEDGER_RDONLY, &l, NULL);
         MDB_txn *txn;
         char line[1024];
@@ -1531,11 +1532,225 @@ static void large(const char *bin, const char *dir, const char *limits, size_t e
     }
 }
 
+/* ---- the state map (docs/statemap.md) ---------------------------------------------- */
+
+/* The wire size of the proof of `key` in the map of the sorted keys k[0..n): the map's shape
+ * alone decides it, so the keys are enough. */
+static size_t proof_bytes(uint8_t (*k)[32], size_t n, const uint8_t key[32])
+{
+    size_t lo = 0, hi = n, present = 0;
+    unsigned depth = 0;
+    while (hi - lo > 1 && depth < 255) {
+        size_t a = lo, b = hi; /* the first of [lo, hi) with bit `depth` set: 0s, then 1s */
+        while (a < b) {
+            size_t mid = a + (b - a) / 2;
+            if (tt_smt_bit(k[mid], depth))
+                b = mid;
+            else
+                a = mid + 1;
+        }
+        size_t m = a;
+        if (tt_smt_bit(key, depth)) {
+            present += m > lo;
+            lo = m;
+        } else {
+            present += hi > m;
+            hi = m;
+        }
+        depth++;
+    }
+    int other = hi - lo == 1 && memcmp(k[lo], key, 32) != 0;
+    return 2 + (depth + 7) / 8 + 32 * present + (other ? 64 : 0);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Proof sizes in a map of n lots (random keys, as SHA-256 of codes are). */
+static void proof_sizes(size_t n)
+{
+    uint8_t(*k)[32] = malloc(n * 32);
+    if (k == NULL) {
+        printf("| state map proofs at %zu lots | not measured: no memory |\n", n);
+        return;
+    }
+    double t0 = now_s();
+    randombytes_buf(k, n * 32);
+    qsort(k, n, 32, key_cmp);
+    enum { S = 20000 };
+    static size_t in[S], out[S];
+    double sum_in = 0, sum_out = 0;
+    for (size_t i = 0; i < S; i++) {
+        uint8_t absent[32];
+        in[i] = proof_bytes(k, n, k[randombytes_uniform((uint32_t)n)]);
+        randombytes_buf(absent, 32);
+        out[i] = proof_bytes(k, n, absent);
+        sum_in += (double)in[i];
+        sum_out += (double)out[i];
+    }
+    qsort(in, S, sizeof *in, size_cmp);
+    qsort(out, S, sizeof *out, size_cmp);
+    unsigned lg = 0;
+    while ((1ull << lg) < n)
+        lg++;
+    size_t limit = 32 * (lg + 4);
+    printf("| state map proof of a lot at %zu lots (%d sampled, %.1f s): mean / p99 / largest | "
+           "%.0f / %zu / %zu bytes; limit 32 × (⌈log2⌉ + 4) = %zu: mean %.2f, p99 %.2f |\n",
+           n, S, now_s() - t0, sum_in / S, in[S * 99 / 100], in[S - 1], limit, sum_in / S / (double)limit,
+           (double)in[S * 99 / 100] / (double)limit);
+    printf("| the same, of an absent lot (non-inclusion): mean / p99 / largest | %.0f / %zu / %zu "
+           "bytes: mean %.2f, p99 %.2f of the limit |\n",
+           sum_out / S, out[S * 99 / 100], out[S - 1], sum_out / S / (double)limit,
+           (double)out[S * 99 / 100] / (double)limit);
+    free(k);
+}
+
+/* The writer with the state map against the writer without it: the same pre-signed groups of
+ * 48 events (as submit_many brings them; signatures checked already, as the daemon's workers
+ * do), durable, into two ledgers of `lots` lots, alternately. */
+static void statemap_writer(const char *root, const char *limits, size_t lots)
+{
+    char da[PATH_MAX + 32], db[PATH_MAX + 32];
+    snprintf(da, sizeof da, "%s/map-with", root);
+    snprintf(db, sizeof db, "%s/map-without", root);
+    tt_ledger *a = make_ledger(da, limits, TT_LEDGER_NOSYNC), *b = make_ledger(db, limits, TT_LEDGER_NOSYNC | TT_LEDGER_NO_STATEMAP);
+    char **fill = calloc(lots, sizeof *fill), (*codes)[TT_CODE_LEN + 1] = calloc(lots, TT_CODE_LEN + 1);
+    for (size_t i = 0; i < lots; i++) {
+        next_code(codes[i]);
+        fill[i] = register_body(codes[i], 1000000);
+    }
+    double t0 = now_s();
+    bulk_append(a, fill, lots);
+    double fill_a = now_s() - t0;
+    t0 = now_s();
+    bulk_append(b, fill, lots);
+    double fill_b = now_s() - t0;
+    for (size_t i = 0; i < lots; i++)
+        free(fill[i]);
+    free(fill);
+    enum { GROUP = 48, GROUPS = 300 };
+    size_t n = (size_t)GROUP * GROUPS;
+    char **bodies = calloc(n, sizeof *bodies);
+    for (size_t i = 0; i < n; i++) { /* half new lots, half sales of lots the ledger holds */
+        char code[TT_CODE_LEN + 1];
+        if (i % 2) {
+            next_code(code);
+            bodies[i] = register_body(code, 50000);
+        } else {
+            /* a lot its signer holds: lot j was registered by growers[j % GROWERS] */
+            size_t j = (size_t)randombytes_uniform((uint32_t)(lots / GROWERS)) * GROWERS + i % GROWERS;
+            bodies[i] = sell_body(codes[j], 1);
+        }
+    }
+    tt_append *items = calloc(n, sizeof *items), *copy = calloc(GROUP, sizeof *copy);
+    uint8_t(*sigs)[64] = calloc(n, 64);
+    int nt = ncpu();
+    pthread_t t[256];
+    signjob jobs[256];
+    for (int i = 0; i < nt; i++) {
+        jobs[i] = (signjob){items, bodies, sigs, n * (size_t)i / (size_t)nt, n * (size_t)(i + 1) / (size_t)nt};
+        pthread_create(&t[i], NULL, sign_range, &jobs[i]);
+    }
+    for (int i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+    /* first the writer's own work (no sync: what the CPU allows), then durable (a commit is
+     * fsynced, as the daemon's are); each half of the groups, alternately in the two ledgers */
+    for (int durable = 0; durable < 2; durable++) {
+        if (durable) {
+            tt_ledger_close(a);
+            tt_ledger_close(b);
+            tt_ledger_open(da, 0, &a, NULL);
+            tt_ledger_open(db, TT_LEDGER_NO_STATEMAP, &b, NULL);
+            tt_ledger_set_signer(a, ORIGIN, &logkey, NULL);
+            tt_ledger_set_signer(b, ORIGIN, &logkey, NULL);
+            tt_ledger_set_origin(a, ORIGIN, NULL);
+            tt_ledger_set_origin(b, ORIGIN, NULL);
+        }
+        double with = 0, without = 0;
+        size_t from = durable ? GROUPS / 2 : 0, to = durable ? GROUPS : GROUPS / 2;
+        for (size_t g = from; g < to; g++)
+            for (int which = 0; which < 2; which++) { /* alternate: both see the same disk */
+                tt_ledger *l = (g + which) % 2 ? a : b;
+                memcpy(copy, items + g * GROUP, GROUP * sizeof *copy);
+                double c0 = now_s();
+                tt_error err;
+                if (tt_ledger_append(l, copy, GROUP, tt_now_ms(), tt_rules_apply, NULL, &err) != TT_OK) {
+                    fprintf(stderr, "map bench: %s\n", err.message);
+                    exit(1);
+                }
+                for (int k = 0; k < GROUP; k++)
+                    if (copy[k].result.code != TT_OK) {
+                        fprintf(stderr, "map bench: refused: %s\n", copy[k].result.message);
+                        exit(1);
+                    }
+                *(l == a ? &with : &without) += now_s() - c0;
+            }
+        size_t m = (to - from) * GROUP;
+        printf("| the writer (rules, store, commit), groups of %d events, %s, at %zu lots: with the "
+               "state map / without | %.0f / %.0f events/s (%.1f / %.1f µs an event): %.2f%s |\n",
+               GROUP, durable ? "durable" : "no sync", lots, (double)m / with, (double)m / without,
+               with * 1e6 / (double)m, without * 1e6 / (double)m, without / with,
+               durable ? "" : without / with >= 0.9 ? " (goal 0.90: met)" : " (goal 0.90: not met)");
+    }
+    printf("| building %zu lots in groups of 4,096 (signatures checked already): with / without the "
+           "map | %.0f / %.0f entries/s |\n",
+           lots, (double)lots / fill_a, (double)lots / fill_b);
+    /* the map built afresh from every lot's record, as rebuild ends */
+    MDB_txn *txn;
+    uint8_t mroot[32];
+    uint64_t size = 0;
+    tt_ledger_head(a, &size, NULL, NULL);
+    t0 = now_s();
+    if (mdb_txn_begin(a->env, NULL, 0, &txn) == 0) {
+        struct tt_txn tx = {a, txn, 0, 0, NULL, NULL};
+        tt_error err;
+        if (tt_statemap_commit(&tx, size, size, NULL, mroot, &err) == TT_OK)
+            mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    double built = now_s() - t0;
+    tt_statemap_stats st;
+    tt_statemap_stats_get(a, &st, NULL);
+    printf("| the map of %llu lots built afresh from their records (the end of rebuild) | %.2f s: "
+           "%.0f lots/s |\n",
+           (unsigned long long)st.lots, built, (double)st.lots / built);
+    /* a lot's proof through the library, at this size */
+    enum { P = 2000 };
+    double p0 = now_s();
+    size_t bytes = 0;
+    for (int i = 0; i < P; i++) {
+        tt_state_answer ans;
+        uint8_t wire[TT_SMT_PROOF_MAX];
+        if (tt_statemap_prove(a, UINT64_MAX, codes[randombytes_uniform((uint32_t)lots)], &ans, NULL) == TT_OK)
+            bytes += tt_smt_proof_encode(&ans.proof, wire);
+    }
+    printf("| a lot's state proof, library, %llu lots: time / bytes (mean of %d) | %.1f µs / %.0f |\n",
+           (unsigned long long)st.lots, P, (now_s() - p0) * 1e6 / P, (double)bytes / P);
+    for (size_t i = 0; i < n; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(items);
+    free(copy);
+    free(sigs);
+    free(codes);
+    tt_ledger_close(a);
+    tt_ledger_close(b);
+}
+
 int main(int argc, char **argv)
 {
     int clients = 64;
     size_t events = 30000, entries = 1000000;
-    int keep = 0, bulk = 48;
+    int keep = 0, bulk = 48, map_only = 0;
     const char *under = "/tmp"; /* where the run's ledgers are made */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
@@ -1546,6 +1761,8 @@ int main(int argc, char **argv)
             entries = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--spread-codes") == 0)
             spread_codes = 1;
+        else if (strcmp(argv[i], "--state-map-only") == 0) /* the state map's figures alone */
+            map_only = 1;
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else if (strcmp(argv[i], "--bulk") == 0 && i + 1 < argc)
@@ -1622,6 +1839,15 @@ int main(int argc, char **argv)
     char d1[PATH_MAX + 16], d2[PATH_MAX + 16];
     snprintf(d1, sizeof d1, "%s/ingest", root);
     snprintf(d2, sizeof d2, "%s/large", root);
+    if (map_only) {
+        proof_sizes(1000000);
+        proof_sizes(10000000);
+        statemap_writer(root, limits, entries / 10 > 20000 ? entries / 10 : 20000);
+        char *cmd;
+        if (asprintf(&cmd, "rm -rf '%s'", root) > 0 && system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", root);
+        return 0;
+    }
     ingest(bin, d1, limits, clients, events, 1, 0, ceiling, 0, 0);
     fflush(stdout);
     snprintf(d1, sizeof d1, "%s/ingest-frame", root);
@@ -1647,6 +1873,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     snprintf(d1, sizeof d1, "%s/wide", root);
     wide_lot(d1, limits, 100000);
+    fflush(stdout);
+    proof_sizes(1000000);
+    proof_sizes(10000000);
+    fflush(stdout);
+    statemap_writer(root, limits, entries / 10 > 20000 ? entries / 10 : 20000);
     fflush(stdout);
     large(bin, d2, limits, entries);
     if (keep) {

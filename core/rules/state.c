@@ -18,6 +18,7 @@
  * and id || 0x00 || seq (seq big-endian, so a cursor lists them in order).
  */
 #include "tcmtrace/state.h"
+#include "tcmtrace/statemap.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -121,7 +122,10 @@ static tt_err batch_put(rctx *c, json_t *b)
     const char *code = json_string_value(json_object_get(b, "id"));
     if (code == NULL) /* a record that could not be made (memory ran out) */
         return tt_fail(c->err, TT_ERR_NOMEM, NULL);
-    return rec_put(c->t, TT_DB_BATCHES, code, strlen(code), b, c->err);
+    tt_err rc = rec_put(c->t, TT_DB_BATCHES, code, strlen(code), b, c->err);
+    if (rc == TT_OK) /* the state map's leaf, from the record in hand */
+        tt_touched_value(c->t->touched, code, b);
+    return rc;
 }
 
 /* The key of actor `id`'s record ("a:" + id); returns its length. */

@@ -1073,11 +1073,14 @@ static tt_err append_one(tt_ledger *l, MDB_txn *parent, tt_append *it, write_sta
     uint8_t digest[TT_DIGEST_SIZE]; /* kept only if the event's writes are */
     memcpy(digest, ws->digest, sizeof digest);
     struct tt_txn t = {l, child, 0, 0, digest, &ws->touched};
+    size_t touched_before = ws->touched.n; /* a refused event's writes leave the map alone */
     if (apply)
         rc = apply(ctx, &t, &e, err);
     if (rc == TT_OK)
         rc = store_entry(&t, &e, buf, len, it, buf + TT_ENTRY_MAX, it->hash, body_hash, err);
     if (rc != TT_OK) {
+        if (ws->touched.n > touched_before)
+            ws->touched.n = touched_before;
         if (nested)
             mdb_txn_abort(child);
         /* A store failure spoils the parent too: the batch must be redone. */
@@ -1154,7 +1157,8 @@ static tt_err append_batch(tt_ledger *l, tt_append *items, size_t n, uint64_t no
     if (rc == TT_OK && ws.size > start) {
         uint8_t map_root[32];
         struct tt_txn mt = {l, txn, 0, 0, NULL, NULL};
-        rc = tt_statemap_commit(&mt, start, ws.size, &ws.touched, map_root, err);
+        if (!(l->flags & TT_LEDGER_NO_STATEMAP))
+            rc = tt_statemap_commit(&mt, start, ws.size, &ws.touched, map_root, err);
         if (mt.mdb_rc)
             *mrc = mt.mdb_rc;
         if (rc == TT_OK)

@@ -31,13 +31,22 @@ typedef enum tt_db {
 } tt_db;
 
 /* The lots whose records a group commit wrote (codes, perhaps repeated), for the state map. */
+typedef struct tt_touched_lot {
+    char code[17];
+    uint16_t vlen; /* its leaf text, when the rules gave it with the write (else 0: read back) */
+    uint32_t order;
+    char value[257]; /* TT_STATEMAP_VALUE_MAX + 1 (statemap.h) */
+} tt_touched_lot;
+
 typedef struct tt_touched {
-    char (*codes)[17];
+    tt_touched_lot *lots;
     size_t n, cap;
     int failed; /* memory ran out: the map is built again from every record */
 } tt_touched;
 
 void tt_touched_add(tt_touched *t, const void *code, size_t len);
+/* The leaf text of the record just written for `code` (the rules' own, parsed record). */
+void tt_touched_value(tt_touched *t, const char *code, json_t *rec);
 void tt_touched_free(tt_touched *t);
 
 struct tt_txn {

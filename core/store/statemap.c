@@ -1,13 +1,17 @@
 /*
  * statemap.c: the state map in LMDB (statemap.h, smt.h; docs/statemap.md).
  *
- * One database, three kinds of key:
- *   'n' || hash            -> a node: 0x00 || key || leaf text, or 0x01 || left || right
- *   'r' || size (u64 BE)   -> the root of the map at that tree size
- *   's' || size || hash    -> (empty) the node `hash` left the map at `size`
- * Nodes are named by their hash and never change; a commit writes the nodes
- * on the paths of the lots it changed and notes the ones they replace as
- * stale, so every version kept can still be proved. A node that left the map
+ * One database, three kinds of key (the layout of a Jellyfish Merkle tree, binary):
+ *   'n' || version || depth || path  -> a node: 0x00 || key || leaf text, or
+ *                                      0x01 || left hash || its version || right hash || its version
+ *   'r' || size (u64 BE)             -> the root's hash and version at that tree size
+ *   's' || size                      -> the keys of the nodes that left the map at `size`,
+ *                                      each after a byte of its length
+ * A node is written once, under the version (the commit's tree size) that made it and its
+ * place in the tree (its depth and the first `depth` bits of its keys), and never changed:
+ * the nodes a commit writes sort together, so a commit dirties a few pages, not one a node.
+ * A commit writes the nodes on the paths of the lots it changed and notes the ones they
+ * replace as stale, so every version kept can still be proved; a node that left the map
  * more than TT_STATEMAP_WINDOW entries ago is in no version kept, and goes.
  */
 #include "tcmtrace/statemap.h"
@@ -30,20 +34,34 @@ void tt_touched_add(tt_touched *t, const void *code, size_t len)
     }
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 64;
-        char(*nc)[17] = realloc(t->codes, cap * sizeof *nc);
-        if (nc == NULL) {
+        tt_touched_lot *nl = realloc(t->lots, cap * sizeof *nl);
+        if (nl == NULL) {
             t->failed = 1;
             return;
         }
-        t->codes = nc, t->cap = cap;
+        t->lots = nl, t->cap = cap;
     }
-    memcpy(t->codes[t->n], code, 16);
-    t->codes[t->n++][16] = '\0';
+    tt_touched_lot *x = &t->lots[t->n];
+    memcpy(x->code, code, 16);
+    x->code[16] = '\0';
+    x->vlen = 0;
+    x->order = (uint32_t)t->n++;
+}
+
+_Static_assert(sizeof ((tt_touched_lot *)0)->value == TT_STATEMAP_VALUE_MAX + 1,
+               "a touched lot holds a whole leaf text");
+
+void tt_touched_value(tt_touched *t, const char *code, json_t *rec)
+{
+    if (t == NULL || t->failed || t->n == 0 || strcmp(t->lots[t->n - 1].code, code) != 0)
+        return;
+    tt_touched_lot *x = &t->lots[t->n - 1];
+    x->vlen = (uint16_t)tt_statemap_value(rec, x->value);
 }
 
 void tt_touched_free(tt_touched *t)
 {
-    free(t->codes);
+    free(t->lots);
     memset(t, 0, sizeof *t);
 }
 
@@ -123,12 +141,29 @@ tt_err tt_statemap_leaf_parse(const char *text, size_t len, tt_state_leaf *out, 
     return TT_OK;
 }
 
-/* ---- keys ----------------------------------------------------------------- */
+/* ---- keys ------------------------------------------------------------------ */
 
-static void node_key(uint8_t k[33], const uint8_t h[32])
+/* A reference to a stored node: its hash and the version (commit size) it was written at;
+ * the empty subtree is all zeros. */
+typedef struct ref {
+    uint8_t h[32];
+    uint64_t v;
+} ref;
+
+#define NODE_KEY_MAX (1 + 8 + 1 + 32)
+
+/* The key of the node written at version v at `depth` on the path of `key` (its first
+ * `depth` bits; the bits after them zero): the nodes a commit writes sort together. */
+static size_t node_key(uint8_t k[NODE_KEY_MAX], uint64_t v, unsigned depth, const uint8_t *key)
 {
+    size_t pl = (depth + 7) / 8;
     k[0] = 'n';
-    memcpy(k + 1, h, 32);
+    tt_put_u64be(k + 1, v);
+    k[9] = (uint8_t)depth;
+    memcpy(k + 10, key, pl);
+    if (depth % 8)
+        k[10 + pl - 1] &= (uint8_t)(0xff << (8 - depth % 8));
+    return 10 + pl;
 }
 
 static void root_key(uint8_t k[9], uint64_t size)
@@ -137,10 +172,11 @@ static void root_key(uint8_t k[9], uint64_t size)
     tt_put_u64be(k + 1, size);
 }
 
-int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root[32])
+/* The root kept for `size`: 1 found, 0 not, -1 damaged or unreadable. */
+static int root_ref(tt_ledger *l, MDB_txn *txn, uint64_t size, ref *out)
 {
     if (size == 0) { /* the empty log's map is empty */
-        memset(root, 0, 32);
+        memset(out, 0, sizeof *out);
         return 1;
     }
     if (l->no_statemap)
@@ -151,10 +187,20 @@ int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root
     int rc = mdb_get(txn, l->dbi[TT_DB_STATEMAP], &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
-    if (rc != 0 || v.mv_size != 32)
+    if (rc != 0 || v.mv_size != 40)
         return -1;
-    memcpy(root, v.mv_data, 32);
+    memcpy(out->h, v.mv_data, 32);
+    out->v = tt_get_u64be((const uint8_t *)v.mv_data + 32);
     return 1;
+}
+
+int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root[32])
+{
+    ref r;
+    int have = root_ref(l, txn, size, &r);
+    if (have == 1)
+        memcpy(root, r.h, 32);
+    return have;
 }
 
 /* ---- the update ------------------------------------------------------------ */
@@ -162,14 +208,17 @@ int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root
 typedef struct upd {
     uint8_t key[32];
     uint8_t leaf[32];
-    char *value; /* NULL: the leaf is stored already */
+    const char *value;
     size_t vlen;
 } upd;
 
 typedef struct mapw {
     struct tt_txn *t;
-    uint64_t size;
+    uint64_t size; /* the version written */
     tt_error *err;
+    uint8_t *stale; /* the keys of the nodes this commit replaced, each after its length byte */
+    size_t nstale, capstale;
+    int nomem;
 } mapw;
 
 static int by_key(const void *a, const void *b)
@@ -183,36 +232,48 @@ static tt_err put(mapw *w, const void *key, size_t kl, const void *val, size_t v
     return tt_txn_put(w->t, TT_DB_STATEMAP, &k, &v, 0, w->err, "state map");
 }
 
-static tt_err stale(mapw *w, const uint8_t h[32])
+/* The node of `r` at `depth` on `key`'s path leaves the map at this version (noted in the
+ * commit's one stale record, written with its root). */
+static tt_err stale(mapw *w, const ref *r, unsigned depth, const uint8_t *key)
 {
-    uint8_t k[41];
-    k[0] = 's';
-    tt_put_u64be(k + 1, w->size);
-    memcpy(k + 9, h, 32);
-    return put(w, k, sizeof k, "", 0);
+    if (w->nstale + 1 + NODE_KEY_MAX > w->capstale) {
+        size_t cap = w->capstale ? 2 * w->capstale : 4096;
+        uint8_t *ns = realloc(w->stale, cap);
+        if (ns == NULL)
+            return tt_fail(w->err, TT_ERR_NOMEM, NULL);
+        w->stale = ns, w->capstale = cap;
+    }
+    size_t n = node_key(w->stale + w->nstale + 1, r->v, depth, key);
+    w->stale[w->nstale] = (uint8_t)n;
+    w->nstale += 1 + n;
+    return TT_OK;
 }
 
-static tt_err put_leaf(mapw *w, const upd *u)
+static tt_err put_leaf(mapw *w, const upd *u, unsigned depth, ref *out)
 {
-    if (u->value == NULL)
-        return TT_OK;
-    uint8_t k[33], v[1 + 32 + TT_STATEMAP_VALUE_MAX];
-    node_key(k, u->leaf);
+    uint8_t k[NODE_KEY_MAX], v[1 + 32 + TT_STATEMAP_VALUE_MAX];
+    size_t kl = node_key(k, w->size, depth, u->key);
     v[0] = 0;
     memcpy(v + 1, u->key, 32);
     memcpy(v + 33, u->value, u->vlen);
-    return put(w, k, sizeof k, v, 33 + u->vlen);
+    memcpy(out->h, u->leaf, 32);
+    out->v = w->size;
+    return put(w, k, kl, v, 33 + u->vlen);
 }
 
-static tt_err put_node(mapw *w, const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
+static tt_err put_node(mapw *w, unsigned depth, const uint8_t *key, const ref *l, const ref *r,
+                       ref *out)
 {
-    uint8_t k[33], v[65];
-    tt_smt_node(left, right, out);
-    node_key(k, out);
+    uint8_t k[NODE_KEY_MAX], v[81];
+    size_t kl = node_key(k, w->size, depth, key);
     v[0] = 1;
-    memcpy(v + 1, left, 32);
-    memcpy(v + 33, right, 32);
-    return put(w, k, sizeof k, v, sizeof v);
+    memcpy(v + 1, l->h, 32);
+    tt_put_u64be(v + 33, l->v);
+    memcpy(v + 41, r->h, 32);
+    tt_put_u64be(v + 73, r->v);
+    tt_smt_node(l->h, r->h, out->h);
+    out->v = w->size;
+    return put(w, k, kl, v, sizeof v);
 }
 
 /* The first of us[0..n) whose bit `depth` is 1 (us sorted by key). */
@@ -224,72 +285,73 @@ static size_t split_at(const upd *us, size_t n, unsigned depth)
     return i;
 }
 
-/* The subtree at `depth` holding exactly the lots us[0..n) (sorted, distinct). */
-static tt_err build(mapw *w, const upd *us, size_t n, unsigned depth, uint8_t out[32])
+/* The subtree at `depth` holding exactly the lots us[0..n) (sorted, distinct), written. */
+static tt_err build(mapw *w, const upd *us, size_t n, unsigned depth, ref *out)
 {
     if (n == 0) {
-        memset(out, 0, 32);
+        memset(out, 0, sizeof *out);
         return TT_OK;
     }
-    if (n == 1) {
-        memcpy(out, us[0].leaf, 32);
-        return put_leaf(w, &us[0]);
-    }
+    if (n == 1)
+        return put_leaf(w, &us[0], depth, out);
     if (depth > TT_SMT_DEPTH_MAX)
         return tt_fail(w->err, TT_ERR_STORE, "two lots' map keys share %u bits", depth);
     size_t m = split_at(us, n, depth);
-    uint8_t l[32], r[32];
-    tt_err rc = build(w, us, m, depth + 1, l);
+    ref l, r;
+    tt_err rc = build(w, us, m, depth + 1, &l);
     if (rc == TT_OK)
-        rc = build(w, us + m, n - m, depth + 1, r);
-    return rc == TT_OK ? put_node(w, l, r, out) : rc;
+        rc = build(w, us + m, n - m, depth + 1, &r);
+    return rc == TT_OK ? put_node(w, depth, us[0].key, &l, &r, out) : rc;
 }
 
-static tt_err read_node(mapw *w, const uint8_t h[32], MDB_val *v)
+/* The node `r` at `depth` on the path of `key`. */
+static tt_err read_node(MDB_txn *txn, tt_ledger *l, const ref *r, unsigned depth, const uint8_t *key,
+                        MDB_val *v, tt_error *err)
 {
-    uint8_t k[33];
-    node_key(k, h);
-    MDB_val key = {33, k};
-    int rc = mdb_get(w->t->txn, w->t->ledger->dbi[TT_DB_STATEMAP], &key, v);
-    if (rc == 0 && v->mv_size >= 33 && ((const uint8_t *)v->mv_data)[0] <= 1 &&
-        (((const uint8_t *)v->mv_data)[0] == 0 || v->mv_size == 65))
+    uint8_t k[NODE_KEY_MAX];
+    MDB_val mk = {node_key(k, r->v, depth, key), k};
+    int rc = mdb_get(txn, l->dbi[TT_DB_STATEMAP], &mk, v);
+    const uint8_t *d = v->mv_data;
+    if (rc == 0 && v->mv_size >= 33 && (d[0] == 0 || (d[0] == 1 && v->mv_size == 81)))
         return TT_OK;
     if (rc == 0 || rc == MDB_NOTFOUND)
-        return tt_fail(w->err, TT_ERR_STORE,
+        return tt_fail(err, TT_ERR_STORE,
                        "the state map is missing or has a damaged node; run 'tcmtrace rebuild DIR'");
-    return tt_mdb_fail(w->err, rc, "cannot read the state map");
+    return tt_mdb_fail(err, rc, "cannot read the state map");
 }
 
-/* The subtree `h` at `depth` with us[0..n) (sorted, distinct) set in it. */
-static tt_err update(mapw *w, const uint8_t h[32], const upd *us, size_t n, unsigned depth,
-                     uint8_t out[32])
+/* The subtree `node` at `depth` with us[0..n) (sorted, distinct) set in it. */
+static tt_err update(mapw *w, const ref *node, const upd *us, size_t n, unsigned depth, ref *out)
 {
     if (n == 0) {
-        memcpy(out, h, 32);
+        *out = *node;
         return TT_OK;
     }
-    if (tt_smt_is_empty(h))
+    if (tt_smt_is_empty(node->h))
         return build(w, us, n, depth, out);
     MDB_val v;
-    tt_err rc = read_node(w, h, &v);
+    tt_err rc = read_node(w->t->txn, w->t->ledger, node, depth, us[0].key, &v, w->err);
     if (rc != TT_OK)
         return rc;
     const uint8_t *nd = v.mv_data;
-    if (nd[0] == 0) { /* a lone lot: it stays (unless it is among us) and us join it */
+    if (nd[0] == 0) { /* a lone lot: it moves down (or is replaced) and us join it */
         uint8_t okey[32];
         memcpy(okey, nd + 1, 32);
         size_t i = 0;
         while (i < n && memcmp(us[i].key, okey, 32) != 0)
             i++;
-        if (i < n) {
-            if (n == 1 && memcmp(us[0].leaf, h, 32) == 0) { /* written, but the same */
-                memcpy(out, h, 32);
-                return TT_OK;
-            }
-            if (memcmp(us[i].leaf, h, 32) != 0 && (rc = stale(w, h)) != TT_OK)
-                return rc;
-            return build(w, us, n, depth, out);
+        if (i < n && n == 1 && memcmp(us[0].leaf, node->h, 32) == 0) { /* written, the same */
+            *out = *node;
+            return TT_OK;
         }
+        if ((rc = stale(w, node, depth, okey)) != TT_OK)
+            return rc;
+        if (i < n)
+            return build(w, us, n, depth, out);
+        /* the old lot, rewritten where it now sits: its text copied (the node may move) */
+        char val[TT_STATEMAP_VALUE_MAX];
+        size_t vl = v.mv_size - 33 < sizeof val ? v.mv_size - 33 : sizeof val;
+        memcpy(val, nd + 33, vl);
         upd *all = malloc((n + 1) * sizeof *all);
         if (all == NULL)
             return tt_fail(w->err, TT_ERR_NOMEM, NULL);
@@ -297,9 +359,9 @@ static tt_err update(mapw *w, const uint8_t h[32], const upd *us, size_t n, unsi
         for (i = 0; i < n && memcmp(us[i].key, okey, 32) < 0; i++)
             all[j++] = us[i];
         memcpy(all[j].key, okey, 32);
-        memcpy(all[j].leaf, h, 32);
-        all[j].value = NULL;
-        all[j++].vlen = 0;
+        memcpy(all[j].leaf, node->h, 32);
+        all[j].value = val;
+        all[j++].vlen = vl;
         for (; i < n; i++)
             all[j++] = us[i];
         rc = build(w, all, n + 1, depth, out);
@@ -308,26 +370,42 @@ static tt_err update(mapw *w, const uint8_t h[32], const upd *us, size_t n, unsi
     }
     if (depth > TT_SMT_DEPTH_MAX)
         return tt_fail(w->err, TT_ERR_STORE, "the state map is deeper than a map can be");
-    uint8_t l[32], r[32], nl[32], nr[32];
-    memcpy(l, nd + 1, 32);
-    memcpy(r, nd + 33, 32);
+    ref l, r, nl, nr;
+    memcpy(l.h, nd + 1, 32);
+    l.v = tt_get_u64be(nd + 33);
+    memcpy(r.h, nd + 41, 32);
+    r.v = tt_get_u64be(nd + 73);
+    uint8_t path[32];
+    memcpy(path, us[0].key, 32); /* the node's own path, before the children are read */
     size_t m = split_at(us, n, depth);
-    rc = update(w, l, us, m, depth + 1, nl);
+    rc = update(w, &l, us, m, depth + 1, &nl);
     if (rc == TT_OK)
-        rc = update(w, r, us + m, n - m, depth + 1, nr);
+        rc = update(w, &r, us + m, n - m, depth + 1, &nr);
     if (rc != TT_OK)
         return rc;
-    if (memcmp(l, nl, 32) == 0 && memcmp(r, nr, 32) == 0) {
-        memcpy(out, h, 32);
+    if (memcmp(l.h, nl.h, 32) == 0 && memcmp(r.h, nr.h, 32) == 0) {
+        *out = *node;
         return TT_OK;
     }
-    rc = stale(w, h);
-    return rc == TT_OK ? put_node(w, nl, nr, out) : rc;
+    rc = stale(w, node, depth, path);
+    return rc == TT_OK ? put_node(w, depth, path, &nl, &nr, out) : rc;
 }
 
-/* The update of the lot `code` from its record in the transaction. */
-static tt_err make_upd(mapw *w, const char *code, upd *u, char *valbuf)
+/* The update of the lot `code`: from the leaf text the rules gave (`given`, `glen`), else
+ * from its record in the transaction. */
+static tt_err make_upd(mapw *w, const char *code, upd *u, char *valbuf, const char *given,
+                       size_t glen)
 {
+    if (glen) {
+        memcpy(valbuf, given, glen);
+        u->vlen = glen;
+        u->value = valbuf;
+        uint8_t vh[32];
+        tt_smt_key(code, u->key);
+        tt_sha256(vh, valbuf, glen);
+        tt_smt_leaf(u->key, vh, u->leaf);
+        return TT_OK;
+    }
     MDB_val k = {strlen(code), (void *)code}, v;
     int rc = mdb_get(w->t->txn, w->t->ledger->dbi[TT_DB_BATCHES], &k, &v);
     if (rc != 0)
@@ -347,13 +425,16 @@ static tt_err make_upd(mapw *w, const char *code, upd *u, char *valbuf)
     return TT_OK;
 }
 
+/* By code, and the later write of a code first. */
 static int by_code(const void *a, const void *b)
 {
-    return memcmp(a, b, 16);
+    const tt_touched_lot *x = a, *y = b;
+    int c = memcmp(x->code, y->code, 16);
+    return c ? c : x->order < y->order ? 1 : -1;
 }
 
 /* Deletes the keys of `prefix` whose 8-byte size (after the prefix byte) is below `below`;
- * for stale marks, their nodes too. */
+ * for stale marks, the nodes they name too. */
 static tt_err prune(mapw *w, char prefix, uint64_t below)
 {
     MDB_cursor *c;
@@ -369,12 +450,27 @@ static tt_err prune(mapw *w, char prefix, uint64_t below)
         const uint8_t *kd = k.mv_data;
         if (k.mv_size < 9 || kd[0] != (uint8_t)prefix || tt_get_u64be(kd + 1) >= below)
             break;
-        if (prefix == 's' && k.mv_size == 41) {
-            uint8_t nk[33];
-            node_key(nk, kd + 9);
-            MDB_val key = {33, nk};
-            rc = mdb_del(w->t->txn, dbi, &key, NULL);
-            if (rc != 0 && rc != MDB_NOTFOUND)
+        if (prefix == 's') { /* every node the commit of that size replaced */
+            uint8_t *list = malloc(v.mv_size ? v.mv_size : 1);
+            if (list == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+            memcpy(list, v.mv_data, v.mv_size); /* the deletes below move the map's pages */
+            for (size_t o = 0; rc == 0 && o < v.mv_size && o + 1 + list[o] <= v.mv_size;
+                 o += 1 + list[o]) {
+                MDB_val key = {list[o], list + o + 1};
+                rc = mdb_del(w->t->txn, dbi, &key, NULL);
+                rc = rc == MDB_NOTFOUND ? 0 : rc;
+            }
+            free(list);
+            if (rc != 0)
+                break;
+            MDB_val again = {9, (void *)kd};
+            uint8_t kcopy[9];
+            memcpy(kcopy, kd, 9);
+            again.mv_data = kcopy;
+            if ((rc = mdb_cursor_get(c, &again, &v, MDB_SET)) != 0) /* back where it was */
                 break;
         }
         if ((rc = mdb_cursor_del(c, 0)) != 0)
@@ -424,7 +520,7 @@ static tt_err all_lots(mapw *w, upd **out, char **vals, size_t *n)
         }
         memcpy(code, k.mv_data, 16);
         code[16] = '\0';
-        e = make_upd(w, code, &us[i], vb + i * (TT_STATEMAP_VALUE_MAX + 1));
+        e = make_upd(w, code, &us[i], vb + i * (TT_STATEMAP_VALUE_MAX + 1), NULL, 0);
     }
     mdb_cursor_close(c);
     if (e != TT_OK) {
@@ -440,10 +536,9 @@ static tt_err all_lots(mapw *w, upd **out, char **vals, size_t *n)
 tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
                           uint8_t root[32], tt_error *err)
 {
-    mapw w = {t, size, err};
-    uint8_t old[32];
-    int have = prev_size == 0 ? (memset(old, 0, 32), 1)
-                              : tt_statemap_root_txn(t->ledger, t->txn, prev_size, old);
+    mapw w = {t, size, err, NULL, 0, 0, 0};
+    ref old, nr;
+    int have = root_ref(t->ledger, t->txn, prev_size, &old);
     if (have < 0)
         return tt_fail(err, TT_ERR_STORE, "the state map's root of size %llu is damaged",
                        (unsigned long long)prev_size);
@@ -451,35 +546,47 @@ tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, t
     char *vals = NULL;
     size_t n = 0;
     tt_err rc;
-    if (!have || (touched && touched->failed) || touched == NULL) { /* all of it, from nothing */
+    if (!have || touched == NULL || touched->failed) { /* all of it, from nothing */
         if ((rc = tt_statemap_clear(t, err)) != TT_OK)
             return rc;
         if ((rc = all_lots(&w, &us, &vals, &n)) != TT_OK)
             return rc;
-        rc = build(&w, us, n, 0, root);
+        rc = build(&w, us, n, 0, &nr);
     } else {
-        qsort(touched->codes, touched->n, sizeof *touched->codes, by_code);
+        /* each lot once, as its last write left it */
+        qsort(touched->lots, touched->n, sizeof *touched->lots, by_code);
         size_t m = 0;
         for (size_t i = 0; i < touched->n; i++)
-            if (m == 0 || memcmp(touched->codes[m - 1], touched->codes[i], 16) != 0)
-                memcpy(touched->codes[m++], touched->codes[i], 17);
+            if (m == 0 || memcmp(touched->lots[m - 1].code, touched->lots[i].code, 16) != 0)
+                touched->lots[m++] = touched->lots[i];
         touched->n = m;
         us = malloc((m ? m : 1) * sizeof *us);
         vals = malloc((m ? m : 1) * (TT_STATEMAP_VALUE_MAX + 1));
         rc = us && vals ? TT_OK : tt_fail(err, TT_ERR_NOMEM, NULL);
         for (size_t i = 0; rc == TT_OK && i < m; i++)
-            rc = make_upd(&w, touched->codes[i], &us[n++], vals + i * (TT_STATEMAP_VALUE_MAX + 1));
+            rc = make_upd(&w, touched->lots[i].code, &us[n++], vals + i * (TT_STATEMAP_VALUE_MAX + 1),
+                          touched->lots[i].value, touched->lots[i].vlen);
         if (rc == TT_OK) {
             qsort(us, n, sizeof *us, by_key);
-            rc = update(&w, old, us, n, 0, root);
+            rc = update(&w, &old, us, n, 0, &nr);
         }
     }
     free(us);
     free(vals);
-    uint8_t kb[9];
+    uint8_t kb[9], rv[40];
     root_key(kb, size);
+    memcpy(rv, nr.h, 32);
+    tt_put_u64be(rv + 32, nr.v);
     if (rc == TT_OK)
-        rc = put(&w, kb, sizeof kb, root, 32);
+        rc = put(&w, kb, sizeof kb, rv, sizeof rv);
+    if (rc == TT_OK && w.nstale) { /* 's' || size: the nodes this commit replaced */
+        kb[0] = 's';
+        rc = put(&w, kb, sizeof kb, w.stale, w.nstale);
+    }
+    free(w.stale);
+    w.stale = NULL;
+    if (rc == TT_OK)
+        memcpy(root, nr.h, 32);
     if (rc == TT_OK && size > TT_STATEMAP_WINDOW) {
         rc = prune(&w, 's', size - TT_STATEMAP_WINDOW + 1);
         if (rc == TT_OK)
@@ -562,20 +669,19 @@ tt_err tt_statemap_prove(tt_ledger *l, uint64_t size, const char *code, tt_state
                                   (unsigned long long)size, TT_STATEMAP_WINDOW);
     }
     out->size = size;
-    uint8_t key[32], h[32];
+    uint8_t key[32];
+    ref at;
+    root_ref(l, txn, size, &at);
     tt_smt_key(code, key);
-    memcpy(h, out->root, 32);
-    struct tt_txn t = {l, txn, 0, 0, NULL, NULL};
-    mapw w = {&t, size, err};
     tt_smt_proof *p = &out->proof;
     rc = TT_OK;
     for (unsigned depth = 0;; depth++) {
-        if (tt_smt_is_empty(h)) {
+        if (tt_smt_is_empty(at.h)) {
             p->kind = TT_SMT_EMPTY;
             break;
         }
         MDB_val v;
-        if ((rc = read_node(&w, h, &v)) != TT_OK)
+        if ((rc = read_node(txn, l, &at, depth, key, &v, err)) != TT_OK)
             break;
         const uint8_t *nd = v.mv_data;
         if (nd[0] == 0) {
@@ -597,10 +703,11 @@ tt_err tt_statemap_prove(tt_ledger *l, uint64_t size, const char *code, tt_state
             break;
         }
         int bit = tt_smt_bit(key, depth);
-        const uint8_t *sib = nd + (bit ? 1 : 33);
+        const uint8_t *sib = nd + (bit ? 1 : 41), *mine = nd + (bit ? 41 : 1);
         memcpy(p->siblings[depth], sib, 32);
         p->present[depth] = !tt_smt_is_empty(sib);
-        memcpy(h, nd + (bit ? 33 : 1), 32);
+        memcpy(at.h, mine, 32);
+        at.v = tt_get_u64be(mine + 32);
         p->depth = depth + 1;
     }
     tt_rtxn_end(l, txn);

@@ -38,8 +38,10 @@ enum {
     TT_LEDGER_RDONLY = 1 << 0, /* open for reading only; no writer lock */
     TT_LEDGER_CREATE = 1 << 1, /* create the directory if it is missing */
     TT_LEDGER_NOSYNC = 1 << 2, /* tests and bulk loads only: no fsync per commit */
-    TT_LEDGER_SCRATCH = 1 << 3 /* a throw-away store (the audit's replay): nothing synced,
+    TT_LEDGER_SCRATCH = 1 << 3, /* a throw-away store (the audit's replay): nothing synced,
                                   no record kept parsed for the next event */
+    TT_LEDGER_NO_STATEMAP = 1 << 4 /* the benchmark's comparison only: no state map, and
+                                      checkpoints without its root (no client accepts them) */
 };
 
 /* Opens (or creates) the ledger in `dir`. */
