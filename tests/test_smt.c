@@ -53,7 +53,7 @@ static void vector_map(uint8_t root[32])
         tt_smt_pair_set(&pairs[i], codes[i], leaves[i], strlen(leaves[i]));
     }
     for (int j = 0; j < 1000; j++) {
-        char prefix[16];
+        char prefix[32];
         snprintf(prefix, sizeof prefix, "26120700000%04d", 5000 + j);
         code_of(prefix, codes[NLOTS - 1]);
         tt_smt_pair_set(&pairs[NLOTS - 1], codes[NLOTS - 1], leaves[NLOTS - 1],
@@ -74,7 +74,7 @@ static int try_absent_of_kind(int kind, char out[17], tt_smt_proof *p, int tries
     memcpy(sorted, pairs, sizeof pairs);
     qsort(sorted, NLOTS, sizeof *sorted, by_key);
     for (int i = 0; i < tries; i++) {
-        char prefix[16];
+        char prefix[32];
         snprintf(prefix, sizeof prefix, "2612079999%05d", i);
         code_of(prefix, out);
         uint8_t key[32];

@@ -554,7 +554,8 @@ tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, t
         rc = build(&w, us, n, 0, &nr);
     } else {
         /* each lot once, as its last write left it */
-        qsort(touched->lots, touched->n, sizeof *touched->lots, by_code);
+        if (touched->n > 1)
+            qsort(touched->lots, touched->n, sizeof *touched->lots, by_code);
         size_t m = 0;
         for (size_t i = 0; i < touched->n; i++)
             if (m == 0 || memcmp(touched->lots[m - 1].code, touched->lots[i].code, 16) != 0)
