@@ -17,26 +17,28 @@ int tt_smt_bit(const uint8_t key[TT_SMT_HASH], unsigned i)
     return (key[i / 8] >> (7 - i % 8)) & 1;
 }
 
-void tt_smt_leaf(const uint8_t key[TT_SMT_HASH], const uint8_t value_hash[TT_SMT_HASH],
-                 uint8_t out[TT_SMT_HASH])
+/* SHA-256(tag || a || b), the map's one shape of hash. */
+static void tagged(uint8_t tag, const uint8_t a[TT_SMT_HASH], const uint8_t b[TT_SMT_HASH],
+                   uint8_t out[TT_SMT_HASH])
 {
     tt_sha256_state st;
     tt_sha256_init(&st);
-    tt_sha256_update(&st, "\x00", 1);
-    tt_sha256_update(&st, key, TT_SMT_HASH);
-    tt_sha256_update(&st, value_hash, TT_SMT_HASH);
+    tt_sha256_update(&st, &tag, 1);
+    tt_sha256_update(&st, a, TT_SMT_HASH);
+    tt_sha256_update(&st, b, TT_SMT_HASH);
     tt_sha256_final(&st, out);
+}
+
+void tt_smt_leaf(const uint8_t key[TT_SMT_HASH], const uint8_t value_hash[TT_SMT_HASH],
+                 uint8_t out[TT_SMT_HASH])
+{
+    tagged(0x00, key, value_hash, out);
 }
 
 void tt_smt_node(const uint8_t left[TT_SMT_HASH], const uint8_t right[TT_SMT_HASH],
                  uint8_t out[TT_SMT_HASH])
 {
-    tt_sha256_state st;
-    tt_sha256_init(&st);
-    tt_sha256_update(&st, "\x01", 1);
-    tt_sha256_update(&st, left, TT_SMT_HASH);
-    tt_sha256_update(&st, right, TT_SMT_HASH);
-    tt_sha256_final(&st, out);
+    tagged(0x01, left, right, out);
 }
 
 int tt_smt_is_empty(const uint8_t h[TT_SMT_HASH])

@@ -561,17 +561,27 @@ static tt_err scratch_failed(replay *r, tt_err rc, tt_error *err)
 #define REPLAY_ENTRIES 4096
 #define REPLAY_PUTS 8192
 
+/* The replay's write transaction, begun when there is none (room for it reserved first). */
+static tt_err replay_txn(replay *r, tt_error *err)
+{
+    if (r->txn != NULL)
+        return TT_OK;
+    tt_err rc = tt_scratch_reserve(r->scratch, r->ahead, err);
+    if (rc != TT_OK)
+        return scratch_failed(r, rc, err);
+    int mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn);
+    if (mrc != 0)
+        return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
+    return TT_OK;
+}
+
 static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
 {
     replay *r = ctx;
     int mrc;
-    tt_err rc;
-    if (r->txn == NULL) {
-        if ((rc = tt_scratch_reserve(r->scratch, r->ahead, err)) != TT_OK)
-            return scratch_failed(r, rc, err);
-        if ((mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
-            return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
-    }
+    tt_err rc = replay_txn(r, err);
+    if (rc != TT_OK)
+        return rc;
     struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL, &r->touched};
     tt_error why;
     if (tt_rules_apply(NULL, &t, e, &why) != TT_OK)
@@ -595,14 +605,9 @@ static tt_err replay_state(void *ctx, uint64_t size, uint8_t root[32], tt_error 
         memcpy(root, r->map_root, 32);
         return TT_OK;
     }
-    int mrc;
-    tt_err rc;
-    if (r->txn == NULL) {
-        if ((rc = tt_scratch_reserve(r->scratch, r->ahead, err)) != TT_OK)
-            return scratch_failed(r, rc, err);
-        if ((mrc = mdb_txn_begin(r->scratch->env, NULL, 0, &r->txn)) != 0)
-            return scratch_failed(r, tt_mdb_fail(err, mrc, "cannot write the scratch store"), err);
-    }
+    tt_err rc = replay_txn(r, err);
+    if (rc != TT_OK)
+        return rc;
     struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL, NULL};
     rc = tt_statemap_commit(&t, r->map_size, size, &r->touched, root, err);
     r->puts += t.puts;

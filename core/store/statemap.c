@@ -4,12 +4,13 @@
  * One database, three kinds of key (the layout of a Jellyfish Merkle tree, binary):
  *   'n' || version || depth || path  -> a node: 0x00 || key || leaf text, or
  *                                      0x01 || left hash || its version || right hash || its version
- *   'r' || size (u64 BE)             -> the root's hash and version at that tree size
- *   's' || size                      -> the keys of the nodes that left the map at `size`,
+ *   'h' || size (u64 BE)             -> the root's hash and version at that tree size
+ *   'g' || size                      -> the keys of the nodes that left the map at `size`,
  *                                      each after a byte of its length
  * A node is written once, under the version (the commit's tree size) that made it and its
  * place in the tree (its depth and the first `depth` bits of its keys), and never changed:
- * the nodes a commit writes sort together, so a commit dirties a few pages, not one a node.
+ * the nodes a commit writes sort after every key there is, and are appended (sorted, with
+ * MDB_APPEND) at its end: full pages, a few a commit, not one a node.
  * A commit writes the nodes on the paths of the lots it changed and notes the ones they
  * replace as stale, so every version kept can still be proved; a node that left the map
  * more than TT_STATEMAP_WINDOW entries ago is in no version kept, and goes.
@@ -151,13 +152,18 @@ typedef struct ref {
 } ref;
 
 #define NODE_KEY_MAX (1 + 8 + 1 + 32)
+/* The kinds of key, in the order they sort: nodes last, so that a commit's nodes (of a
+ * version above every other) are appended at the end of the database, in full pages. */
+#define GONE_P 'g'
+#define ROOT_P 'h'
+#define NODE_P 'n'
 
 /* The key of the node written at version v at `depth` on the path of `key` (its first
  * `depth` bits; the bits after them zero): the nodes a commit writes sort together. */
 static size_t node_key(uint8_t k[NODE_KEY_MAX], uint64_t v, unsigned depth, const uint8_t *key)
 {
     size_t pl = (depth + 7) / 8;
-    k[0] = 'n';
+    k[0] = NODE_P;
     tt_put_u64be(k + 1, v);
     k[9] = (uint8_t)depth;
     memcpy(k + 10, key, pl);
@@ -168,7 +174,7 @@ static size_t node_key(uint8_t k[NODE_KEY_MAX], uint64_t v, unsigned depth, cons
 
 static void root_key(uint8_t k[9], uint64_t size)
 {
-    k[0] = 'r';
+    k[0] = ROOT_P;
     tt_put_u64be(k + 1, size);
 }
 
@@ -216,6 +222,8 @@ typedef struct mapw {
     struct tt_txn *t;
     uint64_t size; /* the version written */
     tt_error *err;
+    uint8_t *nodes; /* the nodes to write: key length, key, value length (u16), value */
+    size_t nnodes, capnodes, count;
     uint8_t *stale; /* the keys of the nodes this commit replaced, each after its length byte */
     size_t nstale, capstale;
     int nomem;
@@ -249,6 +257,81 @@ static tt_err stale(mapw *w, const ref *r, unsigned depth, const uint8_t *key)
     return TT_OK;
 }
 
+static tt_err flush_nodes(mapw *w);
+
+/* A node of this commit, kept to be appended with the others in key order (a map built from
+ * nothing is written 64 MB at a time). */
+static tt_err put_node_rec(mapw *w, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    size_t need = 1 + kl + 2 + vl;
+    if (w->nnodes + need > ((size_t)64 << 20)) {
+        tt_err rc = flush_nodes(w);
+        if (rc != TT_OK)
+            return rc;
+    }
+    if (w->nnodes + need > w->capnodes) {
+        size_t cap = w->capnodes ? 2 * w->capnodes : 65536;
+        while (cap < w->nnodes + need)
+            cap *= 2;
+        uint8_t *nb = realloc(w->nodes, cap);
+        if (nb == NULL)
+            return tt_fail(w->err, TT_ERR_NOMEM, NULL);
+        w->nodes = nb, w->capnodes = cap;
+    }
+    uint8_t *p = w->nodes + w->nnodes;
+    p[0] = (uint8_t)kl;
+    memcpy(p + 1, k, kl);
+    p[1 + kl] = (uint8_t)(vl >> 8);
+    p[2 + kl] = (uint8_t)vl;
+    memcpy(p + 3 + kl, v, vl);
+    w->nnodes += need;
+    w->count++;
+    return TT_OK;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+    size_t n = x[0] < y[0] ? x[0] : y[0];
+    int c = memcmp(x + 1, y + 1, n);
+    return c ? c : (int)x[0] - (int)y[0];
+}
+
+/* The commit's nodes, in key order, appended at the end of the map (a plain put for one
+ * that is not after every key, which a map rebuilt in place would have). */
+static tt_err flush_nodes(mapw *w)
+{
+    if (w->count == 0)
+        return TT_OK;
+    const uint8_t **recs = malloc(w->count * sizeof *recs);
+    if (recs == NULL)
+        return tt_fail(w->err, TT_ERR_NOMEM, NULL);
+    size_t i = 0;
+    for (size_t o = 0; o < w->nnodes; i++) {
+        recs[i] = w->nodes + o;
+        o += 1 + recs[i][0] + 2 + ((size_t)recs[i][1 + recs[i][0]] << 8 | recs[i][2 + recs[i][0]]);
+    }
+    qsort(recs, w->count, sizeof *recs, rec_cmp);
+    tt_err rc = TT_OK;
+    MDB_dbi dbi = w->t->ledger->dbi[TT_DB_STATEMAP];
+    for (i = 0; i < w->count && rc == TT_OK; i++) {
+        const uint8_t *r = recs[i];
+        size_t kl = r[0], vl = (size_t)r[1 + kl] << 8 | r[2 + kl];
+        MDB_val k = {kl, (void *)(r + 1)}, v = {vl, (void *)(r + 3 + kl)};
+        int mrc = mdb_put(w->t->txn, dbi, &k, &v, MDB_APPEND);
+        if (mrc == MDB_KEYEXIST)
+            mrc = mdb_put(w->t->txn, dbi, &k, &v, 0);
+        if (mrc != 0) {
+            w->t->mdb_rc = mrc;
+            rc = tt_mdb_fail(w->err, mrc, "state map");
+        }
+        w->t->puts++;
+    }
+    free(recs);
+    w->nnodes = w->count = 0;
+    return rc;
+}
+
 static tt_err put_leaf(mapw *w, const upd *u, unsigned depth, ref *out)
 {
     uint8_t k[NODE_KEY_MAX], v[1 + 32 + TT_STATEMAP_VALUE_MAX];
@@ -258,7 +341,7 @@ static tt_err put_leaf(mapw *w, const upd *u, unsigned depth, ref *out)
     memcpy(v + 33, u->value, u->vlen);
     memcpy(out->h, u->leaf, 32);
     out->v = w->size;
-    return put(w, k, kl, v, 33 + u->vlen);
+    return put_node_rec(w, k, kl, v, 33 + u->vlen);
 }
 
 static tt_err put_node(mapw *w, unsigned depth, const uint8_t *key, const ref *l, const ref *r,
@@ -273,7 +356,7 @@ static tt_err put_node(mapw *w, unsigned depth, const uint8_t *key, const ref *l
     tt_put_u64be(v + 73, r->v);
     tt_smt_node(l->h, r->h, out->h);
     out->v = w->size;
-    return put(w, k, kl, v, sizeof v);
+    return put_node_rec(w, k, kl, v, sizeof v);
 }
 
 /* The first of us[0..n) whose bit `depth` is 1 (us sorted by key). */
@@ -450,7 +533,7 @@ static tt_err prune(mapw *w, char prefix, uint64_t below)
         const uint8_t *kd = k.mv_data;
         if (k.mv_size < 9 || kd[0] != (uint8_t)prefix || tt_get_u64be(kd + 1) >= below)
             break;
-        if (prefix == 's') { /* every node the commit of that size replaced */
+        if (prefix == GONE_P) { /* every node the commit of that size replaced */
             uint8_t *list = malloc(v.mv_size ? v.mv_size : 1);
             if (list == NULL) {
                 rc = ENOMEM;
@@ -536,7 +619,7 @@ static tt_err all_lots(mapw *w, upd **out, char **vals, size_t *n)
 tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
                           uint8_t root[32], tt_error *err)
 {
-    mapw w = {t, size, err, NULL, 0, 0, 0};
+    mapw w = {t, size, err, NULL, 0, 0, 0, NULL, 0, 0, 0};
     ref old, nr;
     int have = root_ref(t->ledger, t->txn, prev_size, &old);
     if (have < 0)
@@ -574,14 +657,17 @@ tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, t
     }
     free(us);
     free(vals);
+    if (rc == TT_OK)
+        rc = flush_nodes(&w);
+    free(w.nodes);
     uint8_t kb[9], rv[40];
     root_key(kb, size);
     memcpy(rv, nr.h, 32);
     tt_put_u64be(rv + 32, nr.v);
     if (rc == TT_OK)
         rc = put(&w, kb, sizeof kb, rv, sizeof rv);
-    if (rc == TT_OK && w.nstale) { /* 's' || size: the nodes this commit replaced */
-        kb[0] = 's';
+    if (rc == TT_OK && w.nstale) { /* the nodes this commit replaced */
+        kb[0] = GONE_P;
         rc = put(&w, kb, sizeof kb, w.stale, w.nstale);
     }
     free(w.stale);
@@ -589,9 +675,9 @@ tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, t
     if (rc == TT_OK)
         memcpy(root, nr.h, 32);
     if (rc == TT_OK && size > TT_STATEMAP_WINDOW) {
-        rc = prune(&w, 's', size - TT_STATEMAP_WINDOW + 1);
+        rc = prune(&w, GONE_P, size - TT_STATEMAP_WINDOW + 1);
         if (rc == TT_OK)
-            rc = prune(&w, 'r', size - TT_STATEMAP_WINDOW);
+            rc = prune(&w, ROOT_P, size - TT_STATEMAP_WINDOW);
     }
     return rc;
 }
@@ -621,12 +707,12 @@ static int latest_root(tt_ledger *l, MDB_txn *txn, uint64_t *size, int oldest)
     MDB_cursor *c;
     if (l->no_statemap || mdb_cursor_open(txn, l->dbi[TT_DB_STATEMAP], &c) != 0)
         return 0;
-    uint8_t probe = oldest ? 'r' : 's';
+    uint8_t probe = oldest ? ROOT_P : ROOT_P + 1;
     MDB_val k = {1, &probe}, v;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     if (!oldest)
         rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
-    int found = rc == 0 && k.mv_size == 9 && ((const uint8_t *)k.mv_data)[0] == 'r';
+    int found = rc == 0 && k.mv_size == 9 && ((const uint8_t *)k.mv_data)[0] == ROOT_P;
     if (found)
         *size = tt_get_u64be((const uint8_t *)k.mv_data + 1);
     mdb_cursor_close(c);
