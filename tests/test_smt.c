@@ -282,6 +282,29 @@ static void test_decode_edges(void **state)
     uint8_t z[2 + 1 + 32] = {2, 1, 0x80};
     assert_int_equal(tt_smt_proof_decode((tt_bytes){sizeof z, z}, &p, &err), TT_ERR_MALFORMED);
     assert_non_null(strstr(err.message, "empty sibling"));
+    /* against a root no honest map has (a node whose two children are the same leaf), a
+     * non-inclusion proof whose other leaf is off the lot's path is refused all the same */
+    {
+        tt_smt_pair o;
+        uint8_t root[32], k2[32];
+        tt_smt_pair_set(&o, "2612070000001019", "v", 1);
+        tt_smt_node(o.leaf, o.leaf, root);
+        int b0 = tt_smt_bit(o.key, 0);
+        char code[32];
+        for (unsigned i = 0;; i++) { /* a key whose first bit is not the other leaf's */
+            snprintf(code, sizeof code, "26120800%08u", i % 100000000u);
+            tt_smt_key(code, k2);
+            if (tt_smt_bit(k2, 0) != b0)
+                break;
+        }
+        tt_smt_proof q = {.kind = TT_SMT_OTHER, .depth = 1};
+        q.present[0] = 1;
+        memcpy(q.siblings[0], o.leaf, 32);
+        memcpy(q.other_key, o.key, 32);
+        memcpy(q.other_value, o.value, 32);
+        assert_int_equal(tt_smt_verify(root, k2, &q, NULL, 0, &err), TT_ERR_BAD_PROOF);
+        assert_non_null(strstr(err.message, "not on the lot's path"));
+    }
     /* the empty map proves every key absent, and nothing present */
     uint8_t empty[32] = {0}, key[32];
     uint8_t e[2] = {2, 0};
@@ -291,12 +314,54 @@ static void test_decode_edges(void **state)
     assert_int_equal(tt_smt_verify(empty, key, &p, (const uint8_t *)"x", 1, NULL), TT_ERR_BAD_PROOF);
 }
 
+/* The map in memory, lots added and changed in any order, has the root of the map of the same
+ * set made from nothing, at every step checked. */
+static void test_memory_map(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        size_t n = 1 + randombytes_uniform(round < 10 ? 40 : 3000);
+        tt_smt_pair *a = calloc(n, sizeof *a), *sorted = calloc(n, sizeof *sorted);
+        char(*cs)[17] = calloc(n, sizeof *cs);
+        tt_smt_mem *m = tt_smt_mem_new();
+        uint8_t got[32], want[32];
+        tt_smt_mem_root(m, got);
+        assert_true(tt_smt_is_empty(got));
+        size_t have = 0;
+        for (size_t step = 0; step < 2 * n; step++) {
+            size_t i;
+            if (have < n && (have == 0 || randombytes_uniform(3))) {
+                i = have++;
+                tt_code_new(tt_now_ms(), cs[i]);
+            } else {
+                i = randombytes_uniform((uint32_t)have); /* a lot's state changes */
+            }
+            char val[48];
+            snprintf(val, sizeof val, "value %zu at step %zu", i, step);
+            tt_smt_pair_set(&a[i], cs[i], val, strlen(val));
+            assert_int_equal(tt_smt_mem_set(m, a[i].key, a[i].leaf), 0);
+            if (step % 17 == 0 || step == 2 * n - 1 || n < 40) {
+                memcpy(sorted, a, have * sizeof *a);
+                qsort(sorted, have, sizeof *sorted, by_key);
+                tt_smt_root_of(sorted, have, want);
+                tt_smt_mem_root(m, got);
+                assert_memory_equal(got, want, 32);
+            }
+        }
+        tt_smt_mem_free(m);
+        free(a);
+        free(sorted);
+        free(cs);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_random_maps),
         cmocka_unit_test(test_decode_edges),
+        cmocka_unit_test(test_memory_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  */
 #include "tcmtrace/smt.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tcmtrace/sha256.h"
@@ -220,4 +221,128 @@ void tt_smt_prove_of(const tt_smt_pair *sorted, size_t n, const uint8_t key[TT_S
         memcpy(p->other_key, a[0].key, TT_SMT_HASH);
         memcpy(p->other_value, a[0].value, TT_SMT_HASH);
     }
+}
+
+/* ---- the map in memory ------------------------------------------------------------- */
+
+typedef struct mnode {
+    uint8_t h[TT_SMT_HASH];   /* a leaf's hash; a node's once it is not dirty */
+    uint8_t key[TT_SMT_HASH]; /* a leaf's key */
+    struct mnode *c[2];
+    uint8_t leaf, dirty;
+} mnode;
+
+#define ARENA 65536 /* nodes a block */
+
+struct tt_smt_mem {
+    mnode *root;
+    mnode **blocks;
+    size_t nblocks, capblocks, used; /* nodes used of the last block */
+};
+
+tt_smt_mem *tt_smt_mem_new(void)
+{
+    return calloc(1, sizeof(tt_smt_mem));
+}
+
+static mnode *mnode_new(tt_smt_mem *m)
+{
+    if (m->nblocks == 0 || m->used == ARENA) {
+        if (m->nblocks == m->capblocks) {
+            size_t cap = m->capblocks ? 2 * m->capblocks : 16;
+            mnode **nb = realloc(m->blocks, cap * sizeof *nb);
+            if (nb == NULL)
+                return NULL;
+            m->blocks = nb, m->capblocks = cap;
+        }
+        mnode *b = malloc(ARENA * sizeof *b);
+        if (b == NULL)
+            return NULL;
+        m->blocks[m->nblocks++] = b;
+        m->used = 0;
+    }
+    mnode *n = &m->blocks[m->nblocks - 1][m->used++];
+    memset(n, 0, sizeof *n);
+    return n;
+}
+
+int tt_smt_mem_set(tt_smt_mem *m, const uint8_t key[TT_SMT_HASH], const uint8_t leaf[TT_SMT_HASH])
+{
+    mnode **p = &m->root;
+    for (unsigned depth = 0;; depth++) {
+        mnode *n = *p;
+        if (n == NULL) {
+            if ((n = mnode_new(m)) == NULL)
+                return -1;
+            n->leaf = 1;
+            memcpy(n->key, key, TT_SMT_HASH);
+            memcpy(n->h, leaf, TT_SMT_HASH);
+            *p = n;
+            return 0;
+        }
+        if (!n->leaf) {
+            n->dirty = 1;
+            p = &n->c[tt_smt_bit(key, depth)];
+            continue;
+        }
+        if (memcmp(n->key, key, TT_SMT_HASH) == 0) {
+            memcpy(n->h, leaf, TT_SMT_HASH);
+            return 0;
+        }
+        /* another lot here: nodes down to where their keys part, the two leaves below */
+        mnode *old = n;
+        while (depth <= TT_SMT_DEPTH_MAX) {
+            mnode *in = mnode_new(m);
+            if (in == NULL)
+                return -1;
+            in->dirty = 1;
+            *p = in;
+            int a = tt_smt_bit(key, depth), b = tt_smt_bit(old->key, depth);
+            if (a != b) {
+                mnode *nl = mnode_new(m);
+                if (nl == NULL)
+                    return -1;
+                nl->leaf = 1;
+                memcpy(nl->key, key, TT_SMT_HASH);
+                memcpy(nl->h, leaf, TT_SMT_HASH);
+                in->c[a] = nl;
+                in->c[b] = old;
+                return 0;
+            }
+            p = &in->c[a];
+            depth++;
+        }
+        return -1; /* two keys of 256 equal leading bits: not SHA-256 */
+    }
+}
+
+static void mroot(mnode *n, uint8_t out[TT_SMT_HASH])
+{
+    if (n == NULL) {
+        memset(out, 0, TT_SMT_HASH);
+        return;
+    }
+    if (!n->leaf && n->dirty) {
+        uint8_t l[TT_SMT_HASH], r[TT_SMT_HASH];
+        mroot(n->c[0], l);
+        mroot(n->c[1], r);
+        tt_smt_node(l, r, n->h);
+        n->dirty = 0;
+    }
+    memcpy(out, n->h, TT_SMT_HASH);
+}
+
+void tt_smt_mem_root(tt_smt_mem *m, uint8_t root[TT_SMT_HASH])
+{
+    mroot(m->root, root);
+}
+
+void tt_smt_mem_free(tt_smt_mem *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nblocks; i++)
+        free(m->blocks[i]);
+    free(m->blocks);
+    free(m);
 }

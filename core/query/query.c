@@ -543,6 +543,7 @@ typedef struct replay {
     int failed;     /* the scratch store itself failed (full disk, I/O): no verdict on the ledger */
     tt_error why;
     tt_touched touched; /* the lots written since the state map was last brought up to date */
+    tt_smt_mem *map;    /* the replayed state map, in memory */
     uint64_t map_size;  /* the size it was brought up to */
     uint8_t map_root[32];
 } replay;
@@ -597,7 +598,13 @@ static tt_err replay_entry(void *ctx, const tt_entry *e, tt_error *err)
     return TT_OK;
 }
 
-/* The replayed state map's root at `size` (the entries replayed so far). */
+static int map_set(void *ctx, const uint8_t key[32], const uint8_t leaf[32])
+{
+    return tt_smt_mem_set(ctx, key, leaf);
+}
+
+/* The replayed state map's root at `size` (the entries replayed so far): the map is kept in
+ * memory, its leaves set from the lots each checkpoint's entries wrote. */
 static tt_err replay_state(void *ctx, uint64_t size, uint8_t root[32], tt_error *err)
 {
     replay *r = ctx;
@@ -605,16 +612,18 @@ static tt_err replay_state(void *ctx, uint64_t size, uint8_t root[32], tt_error 
         memcpy(root, r->map_root, 32);
         return TT_OK;
     }
-    tt_err rc = replay_txn(r, err);
+    if (r->map == NULL && (r->map = tt_smt_mem_new()) == NULL)
+        return scratch_failed(r, tt_fail(err, TT_ERR_NOMEM, "out of memory for the state map"), err);
+    tt_err rc = replay_txn(r, err); /* a lot whose leaf text was not handed over is read back */
     if (rc != TT_OK)
         return rc;
     struct tt_txn t = {r->scratch, r->txn, 0, 0, NULL, NULL};
-    rc = tt_statemap_commit(&t, r->map_size, size, &r->touched, root, err);
-    r->puts += t.puts;
+    rc = tt_statemap_touched_leaves(&t, &r->touched, map_set, r->map, err);
     r->touched.n = 0;
     r->touched.failed = 0;
     if (rc != TT_OK)
         return scratch_failed(r, rc, err);
+    tt_smt_mem_root(r->map, root);
     r->map_size = size;
     memcpy(r->map_root, root, 32);
     return TT_OK;
@@ -802,6 +811,7 @@ tt_err tt_state_audit(tt_ledger *l, const tt_verifier *keys, size_t nkeys, const
     rc = tt_audit_with_state(l, keys, nkeys, replay_entry, replay_state, &rp, progress,
                              progress_ctx, r, err);
     tt_touched_free(&rp.touched);
+    tt_smt_mem_free(rp.map);
     if (rp.txn && mdb_txn_commit(rp.txn) != 0 && rc == TT_OK && r->ok)
         rc = tt_fail(err, TT_ERR_STORE, "cannot write the scratch store");
     if (rc == TT_OK && rp.failed) { /* not the ledger's fault: no verdict at all */

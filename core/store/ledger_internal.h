@@ -68,6 +68,12 @@ struct tt_txn {
 tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
                           uint8_t root[32], tt_error *err);
 
+/* The leaf of each touched lot (each once, as its last write left it; every lot's when the
+ * list was cut short), handed to fn: the audit's replay keeps its map in memory with them. */
+tt_err tt_statemap_touched_leaves(struct tt_txn *t, tt_touched *touched,
+                                  int (*fn)(void *ctx, const uint8_t key[32], const uint8_t leaf[32]),
+                                  void *ctx, tt_error *err);
+
 /* The root kept for `size` in txn: 1 found, 0 not, negative an LMDB failure. */
 int tt_statemap_root_txn(tt_ledger *l, MDB_txn *txn, uint64_t size, uint8_t root[32]);
 

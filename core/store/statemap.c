@@ -616,6 +616,49 @@ static tt_err all_lots(mapw *w, upd **out, char **vals, size_t *n)
     return TT_OK;
 }
 
+/* Each lot once, as its last write left it: touched->lots[0..return). */
+static size_t touched_dedupe(tt_touched *touched)
+{
+    if (touched->n > 1)
+        qsort(touched->lots, touched->n, sizeof *touched->lots, by_code);
+    size_t m = 0;
+    for (size_t i = 0; i < touched->n; i++)
+        if (m == 0 || memcmp(touched->lots[m - 1].code, touched->lots[i].code, 16) != 0)
+            touched->lots[m++] = touched->lots[i];
+    return touched->n = m;
+}
+
+tt_err tt_statemap_touched_leaves(struct tt_txn *t, tt_touched *touched,
+                                  int (*fn)(void *ctx, const uint8_t key[32], const uint8_t leaf[32]),
+                                  void *ctx, tt_error *err)
+{
+    mapw w = {t, 0, err, NULL, 0, 0, 0, NULL, 0, 0, 0};
+    tt_err rc = TT_OK;
+    if (touched->failed) { /* every lot's */
+        upd *us;
+        char *vals;
+        size_t n;
+        if ((rc = all_lots(&w, &us, &vals, &n)) != TT_OK)
+            return rc;
+        for (size_t i = 0; rc == TT_OK && i < n; i++)
+            if (fn(ctx, us[i].key, us[i].leaf) != 0)
+                rc = tt_fail(err, TT_ERR_NOMEM, "out of memory for the state map");
+        free(us);
+        free(vals);
+        return rc;
+    }
+    size_t m = touched_dedupe(touched);
+    char val[TT_STATEMAP_VALUE_MAX + 1];
+    for (size_t i = 0; rc == TT_OK && i < m; i++) {
+        upd u;
+        rc = make_upd(&w, touched->lots[i].code, &u, val, touched->lots[i].value,
+                      touched->lots[i].vlen);
+        if (rc == TT_OK && fn(ctx, u.key, u.leaf) != 0)
+            rc = tt_fail(err, TT_ERR_NOMEM, "out of memory for the state map");
+    }
+    return rc;
+}
+
 tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
                           uint8_t root[32], tt_error *err)
 {
@@ -636,14 +679,7 @@ tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, t
             return rc;
         rc = build(&w, us, n, 0, &nr);
     } else {
-        /* each lot once, as its last write left it */
-        if (touched->n > 1)
-            qsort(touched->lots, touched->n, sizeof *touched->lots, by_code);
-        size_t m = 0;
-        for (size_t i = 0; i < touched->n; i++)
-            if (m == 0 || memcmp(touched->lots[m - 1].code, touched->lots[i].code, 16) != 0)
-                touched->lots[m++] = touched->lots[i];
-        touched->n = m;
+        size_t m = touched_dedupe(touched);
         us = malloc((m ? m : 1) * sizeof *us);
         vals = malloc((m ? m : 1) * (TT_STATEMAP_VALUE_MAX + 1));
         rc = us && vals ? TT_OK : tt_fail(err, TT_ERR_NOMEM, NULL);
@@ -797,6 +833,123 @@ tt_err tt_statemap_prove(tt_ledger *l, uint64_t size, const char *code, tt_state
         at.v = tt_get_u64be(mine + 32);
         p->depth = depth + 1;
     }
+    tt_rtxn_end(l, txn);
+    return rc;
+}
+
+/* ---- the bookkeeping checked ---------------------------------------------------------------- */
+
+typedef struct keyset {
+    uint8_t (*k)[1 + NODE_KEY_MAX]; /* length, then the key */
+    size_t n, cap;
+} keyset;
+
+static int keyset_add(keyset *s, const uint8_t *key, size_t len)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        uint8_t(*nk)[1 + NODE_KEY_MAX] = realloc(s->k, cap * sizeof *nk);
+        if (nk == NULL)
+            return -1;
+        s->k = nk, s->cap = cap;
+    }
+    memset(s->k[s->n], 0, sizeof *s->k);
+    s->k[s->n][0] = (uint8_t)len;
+    memcpy(s->k[s->n] + 1, key, len);
+    s->n++;
+    return 0;
+}
+
+static int keyset_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 1 + NODE_KEY_MAX);
+}
+
+static int keyset_has(const keyset *s, const uint8_t *key, size_t len)
+{
+    uint8_t probe[1 + NODE_KEY_MAX] = {(uint8_t)len};
+    memcpy(probe + 1, key, len);
+    return bsearch(probe, s->k, s->n, sizeof *s->k, keyset_cmp) != NULL;
+}
+
+/* Adds the keys of the subtree `r` at `depth` (path from `path`) to s. */
+static tt_err reach(MDB_txn *txn, tt_ledger *l, const ref *r, unsigned depth, uint8_t path[32],
+                    keyset *s, tt_error *err)
+{
+    if (tt_smt_is_empty(r->h))
+        return TT_OK;
+    uint8_t k[NODE_KEY_MAX];
+    size_t kl = node_key(k, r->v, depth, path);
+    MDB_val v;
+    tt_err rc = read_node(txn, l, r, depth, path, &v, err);
+    if (rc != TT_OK)
+        return rc;
+    if (keyset_add(s, k, kl) != 0)
+        return tt_fail(err, TT_ERR_NOMEM, NULL);
+    const uint8_t *nd = v.mv_data;
+    if (nd[0] == 0 || depth >= TT_SMT_DEPTH_MAX)
+        return TT_OK;
+    ref c[2];
+    memcpy(c[0].h, nd + 1, 32);
+    c[0].v = tt_get_u64be(nd + 33);
+    memcpy(c[1].h, nd + 41, 32);
+    c[1].v = tt_get_u64be(nd + 73);
+    for (int side = 0; side < 2 && rc == TT_OK; side++) {
+        uint8_t p2[32];
+        memcpy(p2, path, 32);
+        if (side)
+            p2[depth / 8] |= (uint8_t)(0x80 >> (depth % 8));
+        else
+            p2[depth / 8] &= (uint8_t)~(0x80 >> (depth % 8));
+        rc = reach(txn, l, &c[side], depth + 1, p2, s, err);
+    }
+    return rc;
+}
+
+tt_err tt_statemap_check(tt_ledger *l, uint64_t *nodes, tt_error *err)
+{
+    *nodes = 0;
+    MDB_txn *txn;
+    tt_err rc = tt_rtxn_begin(l, &txn, err);
+    if (rc != TT_OK)
+        return rc;
+    keyset live = {0}, gone = {0};
+    uint64_t latest = 0;
+    ref r;
+    if (latest_root(l, txn, &latest, 0) && root_ref(l, txn, latest, &r) == 1) {
+        uint8_t path[32] = {0};
+        rc = reach(txn, l, &r, 0, path, &live, err);
+    }
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int mrc = rc == TT_OK && !l->no_statemap ? mdb_cursor_open(txn, l->dbi[TT_DB_STATEMAP], &c) : -1;
+    for (mrc = mrc == 0 ? mdb_cursor_get(c, &k, &v, MDB_FIRST) : MDB_NOTFOUND; rc == TT_OK && mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kd = k.mv_data, *list = v.mv_data;
+        if (k.mv_size != 9 || kd[0] != GONE_P)
+            continue;
+        for (size_t o = 0; o < v.mv_size && rc == TT_OK; o += 1 + list[o])
+            if (o + 1 + list[o] > v.mv_size || keyset_add(&gone, list + o + 1, list[o]) != 0)
+                rc = tt_fail(err, TT_ERR_AUDIT, "a stale record of the state map is damaged");
+    }
+    qsort(live.k, live.n, sizeof *live.k, keyset_cmp);
+    qsort(gone.k, gone.n, sizeof *gone.k, keyset_cmp);
+    for (mrc = rc == TT_OK && c ? mdb_cursor_get(c, &k, &v, MDB_FIRST) : MDB_NOTFOUND; rc == TT_OK && mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kd = k.mv_data;
+        if (k.mv_size < 10 || kd[0] != NODE_P)
+            continue;
+        (*nodes)++;
+        if (!keyset_has(&live, kd, k.mv_size) && !keyset_has(&gone, kd, k.mv_size))
+            rc = tt_fail(err, TT_ERR_AUDIT,
+                         "a node of the state map (version %llu, depth %u) is in no version kept "
+                         "and no commit lists it as replaced: it would never be pruned",
+                         (unsigned long long)tt_get_u64be(kd + 1), kd[9]);
+    }
+    if (c)
+        mdb_cursor_close(c);
+    free(live.k);
+    free(gone.k);
     tt_rtxn_end(l, txn);
     return rc;
 }

@@ -92,4 +92,17 @@ void tt_smt_root_of(const tt_smt_pair *sorted, size_t n, uint8_t root[TT_SMT_HAS
 void tt_smt_prove_of(const tt_smt_pair *sorted, size_t n, const uint8_t key[TT_SMT_HASH],
                      tt_smt_proof *p);
 
+/*
+ * The map held in memory and kept up to date a lot at a time, its root hashed again only along
+ * the paths that changed (the audit's replay: every checkpoint's root from the entries alone).
+ * About 200 bytes a lot.
+ */
+typedef struct tt_smt_mem tt_smt_mem;
+
+tt_smt_mem *tt_smt_mem_new(void);
+/* Sets the leaf of `key` (adds the lot, or changes its leaf): 0, or -1 for want of memory. */
+int tt_smt_mem_set(tt_smt_mem *m, const uint8_t key[TT_SMT_HASH], const uint8_t leaf[TT_SMT_HASH]);
+void tt_smt_mem_root(tt_smt_mem *m, uint8_t root[TT_SMT_HASH]);
+void tt_smt_mem_free(tt_smt_mem *m);
+
 #endif

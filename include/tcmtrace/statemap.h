@@ -64,4 +64,11 @@ typedef struct tt_statemap_stats {
 
 tt_err tt_statemap_stats_get(tt_ledger *l, tt_statemap_stats *s, tt_error *err);
 
+/*
+ * The map's own bookkeeping checked: every node of the latest version is there, and every
+ * node stored is in it or is listed as replaced by a commit kept (so that pruning will find
+ * it). TT_ERR_AUDIT says what is wrong; *nodes gets how many nodes are stored.
+ */
+tt_err tt_statemap_check(tt_ledger *l, uint64_t *nodes, tt_error *err);
+
 #endif
