@@ -1000,6 +1000,10 @@ static void collect_seqs(json_t *node, const char *links, json_t *seen)
  * one answer): what it proved holds, and it is not all. */
 static int verify_cut;
 
+/* The upward tree of the trace verify_trace last proved (its every entry checked): what the
+ * state proofs are held to, never a second answer the server could make up. */
+static json_t *verified_up;
+
 int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
 {
     int ex = trusted_checkpoint(c, -1, cp, NULL);
@@ -1031,6 +1035,9 @@ int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp)
         fmt_progress("核验 verify", ++n, total);
     }
     verify_cut = json_is_true(json_object_get(t, "truncated"));
+    json_decref(verified_up);
+    verified_up = ex == 0 ? json_incref(json_object_get(t, "up") ? json_object_get(t, "up") : t)
+                          : NULL;
     json_decref(resp);
     json_decref(seen);
     *entries = n;
@@ -1078,15 +1085,14 @@ static int verify_state(cli *c, const char *code, const tt_checkpoint *cp)
                         "账本的检查点没有状态根，无法证明这批货现在的状态 / the checkpoint of %llu "
                         "entries carries no state map root: the lot's latest state cannot be proved",
                         (unsigned long long)cp->size);
-    json_t *resp;
-    int ex = cli_request(c, json_pack("{s:s, s:s}", "op", "trace", "id", code),
-                         &resp);
-    if (ex)
-        return ex;
+    int ex = 0;
+    if (verified_up == NULL)
+        return cli_fail(EX_UNVERIFIED, "unverified",
+                        "批次 %s 的追溯未经核验，无法核对它的状态 / lot %s: no proved trace to hold "
+                        "its state to",
+                        code, code);
     json_t *lots = json_object();
-    json_t *t = json_object_get(resp, "trace");
-    collect_lots(json_object_get(t, "up") ? json_object_get(t, "up") : t, lots);
-    json_decref(resp);
+    collect_lots(verified_up, lots);
     const char *id;
     json_t *seqs;
     json_object_foreach(lots, id, seqs)

@@ -185,6 +185,7 @@ TCMTRACE_FRESH_SECONDS=8 "$TT" verify "$CODE2" >"$WORK/out" 2>&1 &&
 mkdir -p "$WORK/forged"
 "$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --old-checkpoint "$OLD_SIZE" &
 PROXY=$!
+W_PIDS="$W_PIDS $PROXY"
 for i in $(seq 100); do [ -S "$WORK/forged/api.sock" ] && break; sleep 0.05; done
 mkdir -p "$WORK/newcomputer"
 TCMTRACE_STATE_DIR="$WORK/newcomputer" TCMTRACE_FRESH_SECONDS=8 TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$CODE" >"$WORK/out" 2>&1

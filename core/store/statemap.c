@@ -226,7 +226,6 @@ typedef struct mapw {
     size_t nnodes, capnodes, count;
     uint8_t *stale; /* the keys of the nodes this commit replaced, each after its length byte */
     size_t nstale, capstale;
-    int nomem;
 } mapw;
 
 static int by_key(const void *a, const void *b)
@@ -632,7 +631,7 @@ tt_err tt_statemap_touched_leaves(struct tt_txn *t, tt_touched *touched,
                                   int (*fn)(void *ctx, const uint8_t key[32], const uint8_t leaf[32]),
                                   void *ctx, tt_error *err)
 {
-    mapw w = {t, 0, err, NULL, 0, 0, 0, NULL, 0, 0, 0};
+    mapw w = {t, 0, err, NULL, 0, 0, 0, NULL, 0, 0};
     tt_err rc = TT_OK;
     if (touched->failed) { /* every lot's */
         upd *us;
@@ -662,7 +661,7 @@ tt_err tt_statemap_touched_leaves(struct tt_txn *t, tt_touched *touched,
 tt_err tt_statemap_commit(struct tt_txn *t, uint64_t prev_size, uint64_t size, tt_touched *touched,
                           uint8_t root[32], tt_error *err)
 {
-    mapw w = {t, size, err, NULL, 0, 0, 0, NULL, 0, 0, 0};
+    mapw w = {t, size, err, NULL, 0, 0, 0, NULL, 0, 0};
     ref old, nr;
     int have = root_ref(t->ledger, t->txn, prev_size, &old);
     if (have < 0)
