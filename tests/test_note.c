@@ -5,6 +5,7 @@
  * deterministic signing vector of golang.org/x/mod sumdb/note (PeterNeumann),
  * as collected in the project's reference notes.
  */
+#include <arpa/inet.h>
 #include "testutil.h"
 
 #include <sodium.h>
@@ -531,6 +532,37 @@ static void test_policy(void **state)
     free(p);
 }
 
+/* The key a client's address is counted by: IPv4 whole, IPv6 by its /64, an IPv4 client of a
+ * dual-stack listener as its IPv4 address (else every IPv4 client would share one count). */
+static void test_addr_key(void **state)
+{
+    (void)state;
+    char k[48];
+    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "192.0.2.7", &a4.sin_addr);
+    tt_rate_addr_key((struct sockaddr *)&a4, k);
+    assert_string_equal(k, "192.0.2.7");
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &a6.sin6_addr);
+    tt_rate_addr_key((struct sockaddr *)&a6, k);
+    assert_string_equal(k, "2001:db8:1:2::/64");
+    char k2[48];
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &a6.sin6_addr);
+    tt_rate_addr_key((struct sockaddr *)&a6, k2);
+    assert_string_equal(k, k2); /* one /64, one count */
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &a6.sin6_addr);
+    tt_rate_addr_key((struct sockaddr *)&a6, k2);
+    assert_string_not_equal(k, k2);
+    inet_pton(AF_INET6, "::ffff:192.0.2.7", &a6.sin6_addr);
+    tt_rate_addr_key((struct sockaddr *)&a6, k);
+    assert_string_equal(k, "192.0.2.7");
+    inet_pton(AF_INET6, "::ffff:192.0.2.8", &a6.sin6_addr);
+    tt_rate_addr_key((struct sockaddr *)&a6, k2);
+    assert_string_not_equal(k, k2);
+    tt_rate_addr_key(NULL, k);
+    assert_string_equal(k, "?");
+}
+
 static void test_addcp(void **state)
 {
     (void)state;
@@ -586,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_cosig_roundtrip),
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_addcp),
+        cmocka_unit_test(test_addr_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,9 +48,12 @@ py() {
 # ---- tiles: a log with level-1 and level-2 tiles ----------------------------------------
 PORT=$(free_port)
 "$BIN/fill-ledger" "$WORK/big" 70500 "http://127.0.0.1:$PORT/cq" >/dev/null || exit 1
-start_web "$WORK/big" "$PORT" || exit 1
+printf 'web_answer_seconds = 4\nweb_send_buffer = 16384\n' >"$WORK/big.conf"
+start_web "$WORK/big" "$PORT" --config "$WORK/big.conf" || exit 1
 py "an independent client follows and checks the log as tiles" "$HERE/tlog_client.py" \
     "http://127.0.0.1:$PORT/cq/log" "$WORK/big/log.vkey" "http://127.0.0.1:$PORT/cq/api/v1/entries/70321/proof"
+py "a slow reader of a long answer is let go at web_answer_seconds" "$HERE/web_check.py" slowread \
+    "http://127.0.0.1:$PORT/cq" 4
 OUT=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/log/checkpoint")
 [ "$OUT" = 404 ] && pass "nothing is served outside the base URL's path" || fail "outside the base path: $OUT"
 stop_web
@@ -95,6 +98,8 @@ print('$1'+str(i))"; }
 "$BIN/tcmtrace-sign" "$KEYS/grower.key" "$(REG "$(damm 261122000002000)")" >"$WORK/signed2.json"
 cat >"$WORK/web.conf" <<EOF
 web_timeout_seconds = 3
+web_header_seconds = 4
+web_min_bytes_per_second = 4000
 web_writes_per_second = 5
 web_write_burst = 20
 EOF
@@ -104,7 +109,7 @@ py "the REST API, as its OpenAPI says and as nanomsg answers" "$HERE/web_check.p
 py "the state map: each lot's state and an absent lot's absence, proved by the checker's own code" \
     "$HERE/check_statemap.py" --url "http://127.0.0.1:$PORT/cq" --log-key "$(cat "$L/log.vkey")" \
     "$CODE" --expect "$CODE=active" --absent "$(damm 261122999999000)"
-py "hostile HTTP clients" "$HERE/web_check.py" hostile "http://127.0.0.1:$PORT/cq" "$WEB_PID" 3
+py "hostile HTTP clients" "$HERE/web_check.py" hostile "http://127.0.0.1:$PORT/cq" "$WEB_PID" 3 4 4000
 # HTTPS with a certificate of its own (GnuTLS), on another port
 stop_web
 TPORT=$(free_port)
@@ -184,7 +189,7 @@ stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass "every tcmtraced and tcmtrace-web stopped exited 0"
 else fail "$DAEMON_BAD tcmtraced or tcmtrace-web processes exited with an error when stopped"; fi
 # every check ran (raise it with a new check)
-WEB_CHECKS=19
+WEB_CHECKS=20
 [ $((passed + failed)) = "$WEB_CHECKS" ] || fail "$((passed + failed)) web checks ran, $WEB_CHECKS expected"
 echo "web: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

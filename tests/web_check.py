@@ -309,7 +309,7 @@ def normal_ok(base, what):
           '%d in %.1f s %s' % (st, time.time() - t0, body[:100]))
 
 
-def hostile(base, pid, timeout_s):
+def hostile(base, pid, timeout_s, header_s, min_rate):
     from urllib.parse import urlsplit
     u = urlsplit(base)
     addr = (u.hostname, u.port)
@@ -374,6 +374,57 @@ def hostile(base, pid, timeout_s):
     check(time.time() - t0 <= timeout_s + 3, 'a stalled body is dropped after the timeout',
           '%.1f s %r' % (time.time() - t0, got))
     s.close()
+    # trickled headers: a byte each half second resets the idle timeout, never the deadline
+    def trickle(src, head, data, every, limit):
+        s = socket.create_connection(addr, timeout=2, source_address=(src, 0))
+        s.sendall(head)
+        t0 = time.time()
+        for i in range(len(data)):
+            try:
+                s.send(data[i:i + 1])
+            except OSError:
+                break
+            s.settimeout(every)
+            try:
+                if s.recv(4096) in (b'',):
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+            if time.time() - t0 > limit + 5:
+                break
+        s.close()
+        return time.time() - t0
+    took = trickle('127.0.0.7', b'', b'GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Pad: ' + b'a' * 200,
+                   0.5, header_s)
+    check(header_s - 0.5 <= took <= header_s + 2, 'headers trickled a byte each 0.5 s are cut at '
+          'web_header_seconds (%d s), though each byte resets the idle timeout' % header_s, '%.1f s' % took)
+    # a body trickled: its deadline is web_header_seconds plus its length at the least rate
+    body_len = 2 * min_rate
+    want = header_s + body_len / min_rate
+    took = trickle('127.0.0.8', b'POST %s/api/v1/scans HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n'
+                   % (u.path.rstrip('/').encode(), body_len), b'{' * body_len, 0.5, want)
+    check(want - 1 <= took <= want + 2, 'a body trickled below web_min_bytes_per_second is cut at '
+          'its deadline (%.0f s)' % want, '%.1f s' % took)
+    # a method is exactly GET, HEAD or POST: a NUL inside it is no GET
+    for m, want_st in ((b'GET\0', 400), (b'G\0ET', 400), (b'GETX', 405), (b'PUT', 405), (b'get', 405)):
+        s = socket.create_connection(addr, timeout=5, source_address=('127.0.0.11', 0))
+        s.sendall(m + b' %s/log/checkpoint HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+                  % u.path.rstrip('/').encode())
+        d = b''
+        try:
+            while True:
+                x = s.recv(4096)
+                if not x:
+                    break
+                d += x
+        except OSError:
+            pass
+        s.close()
+        line = d.split(b'\r\n')[0]
+        check(line.startswith(b'HTTP/1.1 %d' % want_st) and b'"ok":false' in d,
+              'method %r is refused (%d)' % (m, want_st), repr(line))
     # oversized headers and body
     st, hs, body = http('GET', base + '/api/v1/status', headers={'X-Pad': 'x' * 100000}, src='127.0.0.5')
     check(st in (413, 431), 'a 100 KB header is refused (431)', str(st))
@@ -402,12 +453,59 @@ def hostile(base, pid, timeout_s):
     check(rss1 - rss0 < 64 * 1024, 'memory stays bounded', '%d KB -> %d KB' % (rss0, rss1))
 
 
+def slow_reader(base, answer_s):
+    """An answer larger than the kernel may hold for it, read 1 KB a second: the server
+    lets go of it at web_answer_seconds, so what arrives is short of its Content-Length."""
+    from urllib.parse import urlsplit
+    u = urlsplit(base)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.connect((u.hostname, u.port))
+    s.sendall(b'GET %s/api/v1/entries?from=0&limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n' % u.path.rstrip('/').encode())
+    t0, data, reset, cut_at = time.time(), b'', False, None
+    s.settimeout(0.5)
+    try:
+        while time.time() - t0 < answer_s + 2:
+            try:
+                d = s.recv(200)
+            except socket.timeout:
+                continue
+            if not d:
+                cut_at = time.time() - t0
+                break
+            data += d
+            time.sleep(0.2)
+        # then as fast as it comes: what the kernel still held, and the end
+        s.settimeout(3)
+        while cut_at is None:
+            d = s.recv(65536)
+            if not d:
+                cut_at = time.time() - t0
+                break
+            data += d
+    except ConnectionResetError:  # let go with no linger: what the kernel held is dropped
+        reset, cut_at = True, time.time() - t0
+    except OSError:
+        pass
+    s.close()
+    head, _, body = data.partition(b'\r\n\r\n')
+    m = re.search(rb'(?i)content-length: *(\d+)', head)
+    want = int(m.group(1)) if m else -1
+    check(head.startswith(b'HTTP/1.1 200') and want > 0 and cut_at is not None and
+          cut_at >= answer_s - 0.5 and len(body) < want,
+          'an answer read by nobody is let go at web_answer_seconds (%d s): %d of %d bytes, then %s'
+          % (answer_s, len(body), want, 'a reset' if reset else 'the end'),
+          '%r cut at %s' % (head[:60], cut_at))
+
+
 def main():
     mode = sys.argv[1]
     if mode == 'rest':
         rest(sys.argv[2].rstrip('/'), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
+    elif mode == 'slowread':
+        slow_reader(sys.argv[2].rstrip('/'), int(sys.argv[3]))
     else:
-        hostile(sys.argv[2].rstrip('/'), int(sys.argv[3]), int(sys.argv[4]))
+        hostile(sys.argv[2].rstrip('/'), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     print('web-%s: %d passed, %d failed' % (mode, passed, failed))
     return 1 if failed else 0
 

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 
 typedef struct request {
     char *raw;  /* the URI as it came, before any decoding */
+    uintptr_t raw_at; /* where that URI stood in the request line (see method_exact) */
     char *body; /* a POST body as it arrives */
     size_t len;
     int too_large, started;
@@ -40,17 +42,19 @@ void *web_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     (void)cls;
     (void)c;
     request *r = calloc(1, sizeof *r);
-    if (r)
+    if (r) {
         r->raw = strdup(uri ? uri : "");
+        r->raw_at = (uintptr_t)uri;
+    }
     return r;
 }
 
 void web_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                    enum MHD_RequestTerminationCode why)
 {
-    (void)cls;
-    (void)c;
     (void)why;
+    /* the next request on this connection has its headers' time from now */
+    web_guard_phase(cls, c, WEB_PHASE_HEADERS, 0);
     request *r = *con_cls;
     if (r) {
         free(r->raw);
@@ -973,6 +977,24 @@ static enum MHD_Result serve_page(web *w, struct MHD_Connection *c, const char *
     return rc;
 }
 
+/* Whether the request line's method is exactly the string libmicrohttpd hands over.
+ * It splits the line at its first space and ends the method there with a NUL, so a
+ * method holding a NUL of its own ("GET\0 /x") would read as "GET". Both the method and
+ * the URI the log callback saw point into that one line: between the method's end and
+ * the URI there must be the NUL that replaced the space, then spaces only. Anything
+ * else (another layout included) is refused, never guessed. */
+static int method_exact(const char *method, uintptr_t raw_at)
+{
+    size_t n = strlen(method);
+    uintptr_t end = (uintptr_t)method + n;
+    if (raw_at <= end || raw_at - end > 64)
+        return 0;
+    for (const char *q = method + n + 1; (uintptr_t)q < raw_at; q++)
+        if (*q != ' ')
+            return 0;
+    return n > 0;
+}
+
 enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                            const char *version, const char *upload, size_t *upload_size,
                            void **con_cls)
@@ -985,7 +1007,17 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
     if (!r->started) {
         /* the first call: headers only. Answering now would cost the keep-alive. */
         r->started = 1;
+        if (!method_exact(method, r->raw_at))
+            return send_error(c, 400, TT_ERR_MALFORMED,
+                              "the request's method holds a byte a method may not; send GET, HEAD or POST");
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0)
+            return send_error(c, 405, TT_ERR_ARGUMENT, "this server answers GET, HEAD and POST only");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        /* from here the body has its own deadline (its length at the least rate), a GET's answer its */
+        if (strcmp(method, "POST") == 0)
+            web_guard_phase(w, c, WEB_PHASE_BODY, cl ? strtoull(cl, NULL, 10) : w->set.max_body);
+        else
+            web_guard_phase(w, c, WEB_PHASE_ANSWER, 0);
         if (cl && strtoull(cl, NULL, 10) > w->set.max_body) {
             /* refused before a byte of it is read */
             char msg[128];
@@ -1009,6 +1041,7 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
         *upload_size = 0;
         return MHD_YES;
     }
+    web_guard_phase(w, c, WEB_PHASE_ANSWER, 0);
     if (r->too_large) {
         char msg[128];
         snprintf(msg, sizeof msg, "the body is larger than %u bytes", w->set.max_body);

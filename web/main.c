@@ -51,6 +51,10 @@ static void defaults(web_settings *s)
     s->write_burst = 40;
     s->threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     s->daemon_timeout_ms = 15000;
+    s->header_s = 20;
+    s->min_rate = 1024;
+    s->answer_s = 120;
+    s->send_buffer = 256 * 1024;
 }
 
 int web_read_settings(const char *path, int explicit_path, web_settings *s)
@@ -77,6 +81,10 @@ int web_read_settings(const char *path, int explicit_path, web_settings *s)
         {"web_threads", offsetof(web_settings, threads), 1, 256},
         {"web_daemon_timeout_ms", offsetof(web_settings, daemon_timeout_ms), 100, 600000},
         {"web_fresh_seconds", offsetof(web_settings, fresh_s), 5, 604800},
+        {"web_header_seconds", offsetof(web_settings, header_s), 1, 3600},
+        {"web_min_bytes_per_second", offsetof(web_settings, min_rate), 1, 1 << 30},
+        {"web_answer_seconds", offsetof(web_settings, answer_s), 1, 86400},
+        {"web_send_buffer", offsetof(web_settings, send_buffer), 4096, 1 << 26},
     };
     char line[2048];
     int lineno = 0, rc = 0;
@@ -259,14 +267,19 @@ int main(int argc, char **argv)
         }
         mflags |= MHD_USE_TLS;
     }
+    if (!web_guard_start(&w.guard, &w.set)) {
+        fprintf(stderr, "tcmtrace-web: 无法启动连接计时线程 / cannot start the deadline thread\n");
+        return 3;
+    }
     struct MHD_Daemon *d = MHD_start_daemon(
-        mflags, 0, NULL, NULL, (MHD_AccessHandlerCallback)web_handle, &w,
+        mflags, 0, web_guard_accept, &w, (MHD_AccessHandlerCallback)web_handle, &w,
         MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, w.set.threads, MHD_OPTION_CONNECTION_LIMIT,
-        w.set.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, w.set.per_address,
+        w.set.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, w.set.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)w.set.header_memory, MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, &w,
-        MHD_OPTION_NOTIFY_COMPLETED, web_completed, &w,
+        MHD_OPTION_NOTIFY_COMPLETED, web_completed, &w, MHD_OPTION_NOTIFY_CONNECTION,
+        web_guard_notify, &w,
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
         MHD_OPTION_END);
     if (d == NULL) {
@@ -289,6 +302,7 @@ int main(int argc, char **argv)
                 : e == EACCES         ? "没有权限使用这个端口（1024 以下的端口需要 root）"
                                       : "系统拒绝了",
                 w.set.listen, strerror(e));
+        web_guard_stop(&w.guard);
         return 3;
     }
     signal(SIGTERM, on_signal);
@@ -299,6 +313,7 @@ int main(int argc, char **argv)
     while (!stopping)
         pause();
     MHD_stop_daemon(d);
+    web_guard_stop(&w.guard);
     tt_ledger_close(w.ledger);
     free(cert);
     free(key);

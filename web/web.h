@@ -37,7 +37,26 @@ typedef struct web_settings {
     unsigned daemon_timeout_ms; /* web_daemon_timeout_ms: waiting for tcmtraced */
     unsigned fresh_s;           /* web_fresh_seconds: the newest witness cosignature a page
                                  * takes as today's view of the log is at most this old */
+    unsigned header_s;          /* web_header_seconds: a request's headers, whatever trickles */
+    unsigned min_rate;          /* web_min_bytes_per_second: a body at least this fast */
+    unsigned answer_s;          /* web_answer_seconds: an answer taken in at most this long */
+    unsigned send_buffer;       /* web_send_buffer: bytes the kernel may hold for a connection's
+                                 * answer (not the autotuned 4 MiB a slow reader could pin) */
 } web_settings;
+
+/* Deadlines and per-address counts of connections (guard.c). */
+typedef struct web_conn web_conn;
+typedef struct web_guard {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running, stop;
+    web_conn *head;
+    unsigned per_key, min_rate, max_body, send_buffer;
+    int64_t header_ms, answer_ms;
+    unsigned long dropped, refused; /* past a deadline; over an address's count */
+} web_guard;
+enum { WEB_PHASE_HEADERS, WEB_PHASE_BODY, WEB_PHASE_ANSWER };
 
 typedef struct web {
     web_settings set;
@@ -52,6 +71,7 @@ typedef struct web {
     /* until when (monotonic ms) the daemon is known not to answer: forwards are answered 503
      * at once, but for one that tries again when the time is up (0: it answers) */
     _Atomic int64_t daemon_down_until;
+    web_guard guard;
 } web;
 
 /* Reads the web_* settings of DIR/tcmtraced.conf (or `path`) into s; 0 or 2. */
@@ -67,5 +87,14 @@ enum MHD_Result web_handle(void *cls, struct MHD_Connection *c, const char *url,
                            void **con_cls);
 void web_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                    enum MHD_RequestTerminationCode why);
+
+/* guard.c: the watcher of deadlines, libmicrohttpd's accept and connection callbacks, and
+ * what a request moves on to (WEB_PHASE_*; body_len for a body, declared or 0 for unknown). */
+int web_guard_start(web_guard *g, const web_settings *set);
+void web_guard_stop(web_guard *g);
+enum MHD_Result web_guard_accept(void *cls, const struct sockaddr *addr, socklen_t len);
+void web_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+void web_guard_phase(web *w, struct MHD_Connection *c, int phase, unsigned long long body_len);
 
 #endif

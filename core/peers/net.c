@@ -66,6 +66,11 @@ void tt_rate_addr_key(const struct sockaddr *sa, char out[48])
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 48);
     else if (sa->sa_family == AF_INET6) {
         struct in6_addr a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            /* an IPv4 client of a dual-stack listener is its IPv4 address, not one /64 for all */
+            inet_ntop(AF_INET, a6.s6_addr + 12, out, 48);
+            return;
+        }
         memset(a6.s6_addr + 8, 0, 8);
         inet_ntop(AF_INET6, &a6, out, 48 - 4);
         strcat(out, "/64");
