@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "tcmtrace/tcmtrace.h"
+#include "tcmtrace/statemap.h"
 
 enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3, EX_UNVERIFIED = 4, EX_NOT_SALEABLE = 5 };
 
@@ -178,5 +179,22 @@ int cmd_label(cli *c, int argc, char **argv);
 int cmd_scan(cli *c, int argc, char **argv);
 /* Verifies every entry of a batch's trace against the latest trusted checkpoint. */
 int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp);
+
+/* What verify_lot proved of a lot: its state leaf (and how many lots of its lineage had theirs
+ * proved, the first held or recalled ancestor), and its first entry (the one a label's
+ * registration hash names): its seq, hash and body. */
+typedef struct cli_proved_lot {
+    size_t lots;
+    tt_state_leaf leaf;
+    char held_by[TT_CODE_LEN + 1], held_status[25];
+    uint64_t first_seq;
+    uint8_t first_hash[32];
+    json_t *first_body; /* a reference of its own: json_decref it */
+} cli_proved_lot;
+
+/* verify_trace, then the state of the lot and its ancestors proved under the same checkpoint
+ * (each leaf's last entry one the trace showed), then the lot's first entry proved and decoded.
+ * EX_DONE, or the exit code of the first check that failed (said already). */
+int verify_lot(cli *c, const char *code, size_t *entries, tt_checkpoint *cp, cli_proved_lot *out);
 
 #endif

@@ -304,9 +304,13 @@ static json_t *signed_scan(cli *c, const char *code, int *ex)
     return req;
 }
 
-static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report)
+/* Online: the scan recorded, then the lot proved (its trace, its state and its lineage's under
+ * the checkpoint, its first entry), and the label's registration hash held to that proved first
+ * entry. What is shown of the lot is the proved state; the server's record is kept in the
+ * report for what no proof covers (its inspections' values, its GTIN), said as its word. */
+static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report, cli_proved_lot *pl)
 {
-    json_t *sr, *br, *er;
+    json_t *sr, *br;
     int ex = EX_DONE;
     json_t *req = sign ? signed_scan(c, lb->code, &ex)
                        : json_pack("{s:s, s:s}", "op", "scan", "id", lb->code);
@@ -321,19 +325,31 @@ static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report)
         return ex;
     }
     json_t *b = json_object_get(br, "batch");
-    /* the token's registration hash must be the entry that created this lot */
-    ex = cli_request(
-        c, json_pack("{s:s, s:O}", "op", "entry", "seq", json_object_get(b, "created_seq")), &er);
-    int bound = 0;
-    if (ex == EX_DONE) {
-        char hex[33];
-        tt_hex((tt_bytes){16, lb->hash16}, hex);
-        bound = strncmp(js(er, "hash"), hex, 32) == 0;
-        json_decref(er);
-    }
     size_t n = 0;
     tt_checkpoint cp;
-    int vx = bound ? verify_trace(c, lb->code, &n, &cp) : EX_UNVERIFIED;
+    int vx = verify_lot(c, lb->code, &n, &cp, pl);
+    /* the token's registration hash must be the proved entry that created this lot */
+    int bound = vx == EX_DONE && memcmp(pl->first_hash, lb->hash16, 16) == 0;
+    if (vx == EX_DONE) {
+        /* what is judged and shown is the proved state, not the server's word */
+        const char *st = pl->leaf.status;
+        if (pl->held_by[0] && strcmp(st, "active") == 0)
+            st = pl->held_status;
+        json_object_set_new(b, "status", json_string(st));
+        json_object_set_new(b, "holder", json_string(pl->leaf.holder));
+        json_object_set_new(json_object_get(b, "qty"), "remaining", json_integer(pl->leaf.remaining_g));
+        json_t *state = json_pack("{s:I, s:I, s:s, s:s, s:I, s:s, s:I}", "size", (json_int_t)cp.size,
+                                  "lots", (json_int_t)pl->lots, "status", pl->leaf.status, "holder",
+                                  pl->leaf.holder, "remaining_g", (json_int_t)pl->leaf.remaining_g,
+                                  "verdict", pl->leaf.verdict, "last", (json_int_t)pl->leaf.last);
+        if (pl->held_by[0])
+            json_object_set_new(state, "held_ancestor", json_string(pl->held_by));
+        json_object_set_new(report, "state", state);
+        json_t *herb = json_object_get(pl->first_body, "herb");
+        json_object_set_new(report, "herb_proved", json_boolean(json_is_object(herb)));
+        if (json_is_object(herb))
+            json_object_set(b, "herb", herb);
+    }
     json_object_set(report, "batch", b);
     json_object_set(report, "scan", json_object_get(sr, "scan"));
     json_object_set_new(report, "registration_matches", json_boolean(bound));
@@ -341,9 +357,9 @@ static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report)
     json_object_set_new(report, "entries_verified", json_integer((json_int_t)n));
     json_decref(sr);
     json_decref(br);
-    if (!bound)
-        return EX_UNVERIFIED;
-    return vx;
+    if (vx != EX_DONE)
+        return vx;
+    return bound ? EX_DONE : EX_UNVERIFIED;
 }
 
 static int scan_text(cli *c, const tt_verifier *vk, const char *text, int anonymous);
@@ -467,8 +483,11 @@ static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int an
     char pretty[TT_CODE_PRETTY + 1];
     tt_code_pretty(lb.code, pretty);
     int online = c->dir || c->connect;
+    cli_proved_lot pl;
+    memset(&pl, 0, sizeof pl);
     if (online)
-        ex = scan_online(c, &lb, !anonymous && (c->key || getenv("TCMTRACE_KEY")), report);
+        ex = scan_online(c, &lb, !anonymous && (c->key || getenv("TCMTRACE_KEY")), report, &pl);
+    json_decref(pl.first_body);
     json_object_set_new(report, "online", json_boolean(online));
     json_t *b = json_object_get(report, "batch"), *s = json_object_get(report, "scan");
     if (online && ex == EX_DONE && lb.gtin[0] && strcmp(js(b, "gtin"), lb.gtin) != 0) {
@@ -498,14 +517,28 @@ static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int an
         if (!c->json) {
             printf("✓ 追溯记录已由检查点证明 / %lld entries proved\n",
                    json_integer_value(json_object_get(report, "entries_verified")));
-            fmt_kv("药材", "%s %s · %s", js(h, "name_zh"), js(h, "latin"), js(b, "form"));
+            if (pl.lots > 1)
+                printf("✓ 已核验：本批次及其 %zu 个上游批次在第 %lld 条记录时的状态 / state proved\n",
+                       pl.lots - 1, json_integer_value(json_object_get(json_object_get(report, "state"), "size")));
+            else
+                printf("✓ 已核验：本批次在第 %lld 条记录时的状态 / state proved\n",
+                       json_integer_value(json_object_get(json_object_get(report, "state"), "size")));
+            fmt_kv("药材", "%s %s · %s%s", js(h, "name_zh"), js(h, "latin"), js(b, "form"),
+                   json_is_true(json_object_get(report, "herb_proved")) ? "" : "（服务器记录 / the server's word）");
             fmt_kv("状态", "%s (%s)", fmt_status(st), st);
+            if (pl.held_by[0])
+                fmt_kv("", "上游批次 %s 已%s / ancestor %s is %s", pl.held_by,
+                       strcmp(pl.held_status, "held") == 0 ? "扣留" : "召回", pl.held_by, pl.held_status);
             fmt_kv("持有人", "%s", js(b, "holder"));
             fmt_kv(
                 "剩余", "%s",
                 fmt_qty(json_integer_value(json_object_get(json_object_get(b, "qty"), "remaining")),
                         q));
-            fmt_kv("扫描次数", "%lld 次，其中实名 %lld 次 / %lld scans, %lld signed",
+            if (*pl.leaf.verdict && strcmp(pl.leaf.verdict, "none") != 0)
+                fmt_kv("最新检验", "%s", strcmp(pl.leaf.verdict, "pass") == 0   ? "合格 pass"
+                                         : strcmp(pl.leaf.verdict, "fail") == 0 ? "不合格 fail"
+                                                                                : pl.leaf.verdict);
+            fmt_kv("扫描次数", "%lld 次，其中实名 %lld 次（服务器统计）/ %lld scans, %lld signed (the server's count)",
                    json_integer_value(json_object_get(s, "count")),
                    json_integer_value(json_object_get(s, "signed")),
                    json_integer_value(json_object_get(s, "count")),
@@ -518,7 +551,7 @@ static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int an
             json_array_foreach(json_object_get(b, "inspections"), k, p)
             {
                 if (k == 0)
-                    printf("  检验 / inspections\n");
+                    printf("  检验（服务器记录的数值）/ inspections, as the server records them\n");
                 fmt_inspection(p, "    ");
             }
         }
@@ -545,7 +578,9 @@ static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int an
                          : "扫描地点多于该批次到过的持有人：疑似克隆标签",
                      json_string_value(f));
         }
-    } else if (online && ex == EX_UNVERIFIED) {
+    } else if (online && ex == EX_UNVERIFIED &&
+               json_is_true(json_object_get(report, "trace_verified"))) {
+        /* the lot proved, and the label's registration hash is not its first entry's */
         if (!c->json)
             loud("标签与账本中的登记记录不符", "LABEL DOES NOT MATCH THE LEDGER");
     }

@@ -1153,6 +1153,51 @@ static int verify_state(cli *c, const char *code, const tt_checkpoint *cp)
     return ex;
 }
 
+int verify_lot(cli *c, const char *code, size_t *entries, tt_checkpoint *cp, cli_proved_lot *out)
+{
+    memset(out, 0, sizeof *out);
+    int ex;
+    if ((ex = verify_trace(c, code, entries, cp)) || (ex = verify_state(c, code, cp)))
+        return ex;
+    out->lots = proved.lots;
+    out->leaf = proved.leaf;
+    memcpy(out->held_by, proved.held_by, sizeof out->held_by);
+    memcpy(out->held_status, proved.held_status, sizeof out->held_status);
+    /* the lot's first entry: the lowest seq the proved trace showed for the lot itself */
+    json_t *root = verified_up, *x;
+    size_t i;
+    long long first = -1;
+    if (strcmp(js(root, "id"), code) == 0)
+        json_array_foreach(json_object_get(root, "events"), i, x) if (first < 0 || ji(x, "seq") < first)
+            first = ji(x, "seq");
+    if (first < 0)
+        return cli_fail(EX_UNVERIFIED, "unverified",
+                        "追溯里没有批次 %s 自己的记录 / the proved trace shows no entry of lot %s", code,
+                        code);
+    json_t *e;
+    if ((ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)first), &e)))
+        return ex;
+    json_incref(e);
+    ex = check_entry_t(c, (uint64_t)first, cp, NULL, NULL, e, NULL);
+    const char *b64 = js(e, "entry");
+    size_t len = 0;
+    uint8_t *raw = malloc(strlen(b64) + 1);
+    tt_entry en;
+    if (ex == EX_DONE && raw && tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len) == TT_OK &&
+        tt_entry_decode((tt_bytes){len, raw}, &en, NULL) == TT_OK) {
+        tt_entry_hash((tt_bytes){len, raw}, out->first_hash);
+        out->first_seq = (uint64_t)first;
+        out->first_body = json_loadb((const char *)en.body.data, en.body.size, 0, NULL);
+    }
+    free(raw);
+    json_decref(e);
+    if (ex == EX_DONE && out->first_body == NULL)
+        ex = cli_fail(EX_UNVERIFIED, "malformed",
+                      "批次 %s 的第一条记录读不懂 / entry #%lld, the first of lot %s, does not decode",
+                      code, first, code);
+    return ex;
+}
+
 int cmd_verify(cli *c, int argc, char **argv)
 {
     char code[TT_CODE_LEN + 1];

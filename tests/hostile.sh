@@ -41,6 +41,8 @@ RECALLED=$(reg t)
 SENT=$(reg g)
 as g transfer "$SENT" --to T >/dev/null
 [ -n "$A" ] && [ -n "$B" ] || { echo "setup: register"; exit 1; }
+# the recalled lot's label, printed while it was still for sale
+RURL=$("$TT" --json label "$RECALLED" --out "$WORK/recalled.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
 as i hold "$HELD" --reason r >/dev/null
 as r recall "$RECALLED" --reason r >/dev/null
 "$TT" key new "$KEYS/new.key" --unsealed >/dev/null
@@ -429,7 +431,19 @@ hcase state-honest-said 5 "已核验：本批次在第" "$TT" --log-key "$L/log.
 PROXY=$!
 wait_sock "$WORK/forged/api.sock"
 hcase state-hidden-recall 4 "part of its history was left out" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$RECALLED"
+hcase scan-hidden-recall 4 "part of its history was left out" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" scan "$RURL"
 kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+# a scan shows the proved state: a server that calls the recalled lot active, hiding nothing
+hcase scan-honest-recalled 1 "该批次已被召回" "$TT" --log-key "$L/log.vkey" scan "$RURL"
+"$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --hide none &
+PROXY=$!
+wait_sock "$WORK/forged/api.sock"
+hcase scan-server-says-active 1 "该批次已被召回" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" scan "$RURL"
+hcase verify-server-says-active 5 "state proved at [0-9]* entries: recalled" env TCMTRACE_DIR="$WORK/forged" "$TT" --log-key "$L/log.vkey" verify "$RECALLED"
+kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null
+# a label the log key signed for this lot, bound to another entry than its first
+FAKEURL=$(TCMTRACE_DIR="$L" "$SIGN" --label "$L/log.key" "$(dirname "$(dirname "$RURL")")" "$RECALLED" "not the registration")
+hcase scan-token-of-another-entry 4 "LABEL DOES NOT MATCH THE LEDGER" "$TT" --log-key "$L/log.vkey" scan "$FAKEURL"
 RSEQ=$("$TT" --json show "$RECALLED" | /usr/bin/python3 -c "import json,sys; b=json.load(sys.stdin); print([e['seq'] for e in b['events'] if e['type']=='batch.recall'][0])")
 "$BIN/forging-proxy" "$WORK/forged" "ipc://$L/api.sock" --state-size "$RSEQ" &
 PROXY=$!
@@ -462,6 +476,6 @@ cases=$((passed + failed))
 echo "  $cases hostile cases"
 echo "hostile: $passed passed, $failed failed"
 # every case counted: one that vanishes (or a new one not counted here) fails the suite
-HOSTILE_CASES=151
+HOSTILE_CASES=156
 [ "$cases" = "$HOSTILE_CASES" ] || echo "FAIL: $cases hostile cases ran, $HOSTILE_CASES expected"
 [ "$failed" = 0 ] && [ "$cases" = "$HOSTILE_CASES" ]

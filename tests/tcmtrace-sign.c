@@ -7,6 +7,9 @@
  *   tcmtrace-sign --raw KEYFILE 'BODY'    signs BODY byte for byte, as given
  *   tcmtrace-sign --scan KEYFILE CODE [AT] a signed "scan" request (AT: its "at",
  *                                          default now)
+ *   tcmtrace-sign --label LOGKEY BASE CODE TEXT  a label URL for CODE signed by the log key
+ *                                          LOGKEY, bound to SHA-256(TEXT) as the lot's
+ *                                          registration hash (not its real one)
  *   tcmtrace-sign --frame|--frame-many    the submit requests on standard input, one a
  *                                          line, as one binary submit frame (kind 1 or 2)
  *
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tcmtrace/label.h"
 #include "tcmtrace/util.h"
 
 static const char *sign_origin(void);
@@ -103,8 +107,28 @@ static const char *sign_origin(void)
     return o;
 }
 
+static int label_url(int argc, char **argv)
+{
+    tt_keypair kp;
+    tt_error err;
+    if (argc != 6)
+        return fprintf(stderr, "usage: tcmtrace-sign --label LOGKEY BASE CODE TEXT\n"), 2;
+    if (tt_secret_load(argv[2], NULL, "TCMTRACE_PASSPHRASE", &kp, &err) != TT_OK)
+        return fprintf(stderr, "%s\n", err.message), 1;
+    uint8_t h[32];
+    crypto_hash_sha256(h, (const uint8_t *)argv[5], strlen(argv[5]));
+    char token[TT_LABEL_TOKEN_LEN + 1], url[1024];
+    tt_label_token(sign_origin(), argv[4], h, kp.sk, token);
+    if (tt_label_url(argv[3], argv[4], token, url, sizeof url, &err) != TT_OK)
+        return fprintf(stderr, "%s\n", err.message), 1;
+    puts(url);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--label") == 0)
+        return sodium_init() < 0 ? 1 : label_url(argc, argv);
     if (argc == 2 && (strcmp(argv[1], "--frame") == 0 || strcmp(argv[1], "--frame-many") == 0))
         return frame(strcmp(argv[1], "--frame-many") == 0);
     if (argc >= 2 && strcmp(argv[1], "--scan") == 0)

@@ -352,6 +352,50 @@ await shot(pa, 'stall-scan');
 const sc = await api('batches/' + lot + '/scans');
 check(sc.scan && sc.scan.signed === 0, 'A: a typed code records no signed scan (it is no sighting of the goods)', JSON.stringify(sc.scan));
 check(/不能证明/.test(await pa.innerText('#label-check')), 'and the page says a typed code proves nothing of the label');
+{
+  const rec = await batch(lot);
+  const sp = await pa.$('#state-proved');
+  check(sp && (await sp.getAttribute('data-status')) === rec.status && /已在本机核验/.test(await sp.innerText()),
+    'A: the lot\'s state on the scan tab is proved in the page (status, holder, what remains)', sp ? await sp.innerText() : 'none');
+}
+// a server that lies about the lot in its record: the card shows the proved leaf and the proved
+// registration, not the record
+{
+  const pl = await pa.ctx.newPage();
+  await pl.route(new RegExp(`/api/v1/batches/${lot}$`), async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    if (j.batch) {
+      j.batch.holder = 'X-9'; j.batch.qty = { ...j.batch.qty, remaining: 123 }; j.batch.status = 'recalled';
+      j.batch.herb = { ...j.batch.herb, name_zh: '党参' };
+    }
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+  await pl.goto(cfg.base + '/stall/');
+  await ready(pl, 'stock');
+  await pl.click('#tab-scan');
+  await ready(pl, 'scan');
+  await pl.fill('#code', lot);
+  await pl.click('#lookup');
+  await pl.waitForSelector(`#found [data-id="${lot}"]`);
+  const rec = await batch(lot);
+  const card = await pl.innerText(`#found [data-id="${lot}"]`), all = await pl.innerText('#found');
+  check(!/党参/.test(card) && card.includes(rec.herb.name_zh) && !/123 g/.test(card) && (await pl.getAttribute(`#found [data-id="${lot}"]`, 'class')).includes(rec.status) &&
+    !/X-9/.test(all), 'a server that renames the lot, moves its holder and calls it recalled in its record: the scan tab shows the proved state and registration', all);
+  // and one whose state proof does not hold: no card, and the page says why
+  await pl.route(/\/api\/v1\/batches\/\d{16}\/state/, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    j.leaf = j.leaf.replace(/^holder .*$/m, 'holder X-9');
+    await route.fulfill({ response: resp, body: JSON.stringify(j) });
+  });
+  await pl.fill('#code', lot);
+  await pl.click('#lookup');
+  await pl.waitForSelector('#refused', { timeout: 20000 }).catch(() => null);
+  check(/未能证明这批货的状态/.test(await pl.innerText('#msg')) && (await pl.$(`#found [data-id="${lot}"]`)) === null,
+    'a state leaf changed on its way (the holder) fails its proof: no lot card, and the page says it could not prove the state', await pl.innerText('#msg'));
+  await pl.close();
+}
 
 // the camera, where the browser reads QR codes (Chromium on Linux does not: a stand-in
 // detector that reads this lot's label from the fake camera's frames)
@@ -501,7 +545,7 @@ await far.close();
 
 function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
 // every check ran (raise it with a new check)
-const STALL_CHECKS = 115;
+const STALL_CHECKS = 118;
 if (passed + failed !== STALL_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} stall checks ran, ${STALL_CHECKS} expected`); }
 console.log(`stall: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -7,9 +7,11 @@
 import * as K from './stallkey.js';
 import { makeCrypto } from './crypto.js';
 import * as V from './verify.js';
+import { prover } from './ledger.js';
 
 const meta = (n) => document.querySelector(`meta[name="tcmtrace-${n}"]`).content;
-const cfg = { origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix'), logKey: meta('log-key') };
+const cfg = { origin: meta('origin'), baseUrl: meta('base-url'), prefix: meta('prefix'), logKey: meta('log-key'), fresh: Number(meta('fresh-seconds')) || 3600 };
+const P = prover(cfg.prefix);
 const api = (p) => cfg.prefix + '/api/v1/' + p;
 const LEDGER = cfg.origin;
 const te = new TextEncoder();
@@ -843,19 +845,44 @@ async function startCamera() {
   tick();
 }
 
-// A label's token, checked against the log key as the phone page checks it: 'ok' or why not.
+// A label's token, checked against the log key as the phone page checks it: {ok, hash16} (the
+// registration hash it binds) or {why}.
 async function labelGenuine(text, code) {
   let u;
-  try { u = new URL(String(text).trim()); } catch (e) { return 'no_token'; }
+  try { u = new URL(String(text).trim()); } catch (e) { return { why: 'no_token' }; }
   const digits = u.searchParams.get('n'), token = u.searchParams.get('t');
-  if (digits === null && token === null) return 'no_token';
+  if (digits === null && token === null) return { why: 'no_token' };
   try {
     const c = await makeCrypto(cfg.prefix);
     const t = V.parseToken(digits !== null ? V.tokenFromDigits(digits) : token);
-    return await V.checkToken(c, await V.parseVkey(c, cfg.logKey), code, t);
+    const r = await V.checkToken(c, await V.parseVkey(c, cfg.logKey), code, t);
+    return r === 'ok' ? { ok: true, hash16: t.hash16 } : { why: r };
   } catch (e) {
-    return 'bad_signature';
+    return { why: 'bad_signature' };
   }
+}
+
+// The lot as this tab shows it: its state (status, holder, receiver, what remains) proved under
+// a checkpoint this page verified, its witnesses met and fresh; what it is from the proved entry
+// that made it (a label's registration hash held to that entry). The server's record only for
+// what no proof reaches, marked as its word. Throws, with the reason, when a proof fails.
+async function proveLot(code, b, hash16) {
+  const c = await makeCrypto(cfg.prefix);
+  const vk = await V.parseVkey(c, cfg.logKey);
+  const cpr = await getJSON('checkpoint?need=' + (Number(b.created_seq) + 1));
+  const cp = await V.verifyCheckpoint(c, vk, cpr.checkpoint);
+  const wit = await P.witnessed(c, cp, cpr.checkpoint, cpr);
+  if (wit && !wit.met) throw new Error(`见证不足：已由 ${wit.cosigned} 个见证方共同签署（要求 ${wit.required} 个）`);
+  if (wit && Date.now() / 1000 - wit.newest > cfg.fresh)
+    throw new Error('见证方最近一次确认这份账本已是很久以前：服务器给出的可能是旧的账本状态（例如召回之前的）');
+  const [leaf, first] = await Promise.all([P.state(c, cp, code), P.prove(c, cp, cpr.checkpoint, b.created_seq)]);
+  const e = first.body;
+  const makes = (e.type === 'batch.register' && e.id === code) || (e.type === 'batch.split' && (e.children || []).some((k) => k.id === code)) ||
+    (e.type === 'batch.transfer' && e.child === code) || (e.type === 'batch.process' && e.output && e.output.id === code);
+  if (!makes) throw new Error(`第 ${b.created_seq} 条记录没有产生这批货`);
+  if (hash16 && !V.equal(first.leaf.slice(0, 16), hash16)) throw new Error('标签令牌与该批次的登记记录不符');
+  const herb = e.type === 'batch.register' ? e.herb : e.type === 'batch.process' ? e.output.herb : null;
+  return { size: cp.size, leaf, herb, origin: e.type === 'batch.register' ? e.origin : null, form: e.type === 'batch.register' ? e.form || '药材' : e.type === 'batch.process' ? e.output.form : null };
 }
 
 // `camera`: the text was read from a label in front of the camera, not typed.
@@ -863,14 +890,24 @@ async function lookup(text, camera = false) {
   clearMsg();
   const code = codeFrom(text);
   if (!code) return say('err', '这不是有效的追溯码。', ['追溯码是 16 位数字，最后一位是校验位：请逐位核对。'], { code: 'malformed' });
-  const genuine = await labelGenuine(text, code);
+  const lab = await labelGenuine(text, code);
+  const genuine = lab.ok ? 'ok' : lab.why;
   if (genuine !== 'ok' && genuine !== 'no_token') {
     $('found').replaceChildren();
     return say('err', '疑似假冒：这张标签不是本账本为这批货签发的。', ['请不要收货或出售，保留标签，并告知市场管理处。'], { code: genuine });
   }
   const a = await getJSON('batches/' + code);
   if (!a.ok) { refused(a); return; }
-  const b = a.batch, mine = b.holder === S.actor.id, toMe = b.pending_to === S.actor.id;
+  const b = a.batch;
+  let pv;
+  try {
+    pv = await proveLot(code, b, lab.hash16);
+  } catch (e) {
+    $('found').replaceChildren();
+    return say('err', '本页未能证明这批货的状态：' + String(e.message || e), ['请勿据此收货或出售；稍后再扫，或打开验证页查看。'], { code: 'unverified' });
+  }
+  const st = pv.leaf, to = st.to === '-' ? null : st.to;
+  const mine = st.holder === S.actor.id, toMe = to === S.actor.id;
   // a signed scan (this stall is a place the lot was seen) only for a genuine label read by the
   // camera: a typed code is no sighting of the goods, and must not count against their holder
   if (camera && genuine === 'ok') {
@@ -880,11 +917,16 @@ async function lookup(text, camera = false) {
       body: JSON.stringify({ id: code, actor: K.b64(S.rec.pub), sig: K.b64(sig), body }),
     })).catch(() => {});
   }
-  const summary = { id: b.id, herb: b.herb.name_zh, form: b.form, status: b.status, holder: b.holder, pending_to: b.pending_to,
-    remaining_g: b.qty.remaining, registered_g: b.qty.registered, province: b.origin.province, county: b.origin.county };
+  // status, holder, receiver and what remains from the proved leaf; the herb and origin from the
+  // proved entry that made the lot where it names them, else the server's word, said so
+  const word = !pv.herb;
+  const summary = { id: b.id, herb: (pv.herb || b.herb).name_zh, form: pv.form || b.form, status: st.status, holder: st.holder, pending_to: to,
+    remaining_g: st.remaining_g, registered_g: b.qty.registered, province: (pv.origin || b.origin).province, county: (pv.origin || b.origin).county };
   $('found').replaceChildren(
-    lotCard(summary, toMe ? 'incoming' : mine && b.pending_to ? 'outgoing' : mine ? 'held' : 'other'),
-    el('div', { class: 'muted' }, mine || toMe ? '' : `这批货在 ${b.holder} 名下。`),
+    lotCard(summary, toMe ? 'incoming' : mine && to ? 'outgoing' : mine ? 'held' : 'other'),
+    el('div', { class: 'muted', id: 'state-proved', 'data-size': pv.size, 'data-status': st.status },
+      `状态、持有人和剩余量已在本机核验（第 ${pv.size} 条记录时）。` + (word ? '品名和产地是服务器的记录。' : '')),
+    el('div', { class: 'muted' }, mine || toMe ? '' : `这批货在 ${st.holder} 名下。`),
     el('div', { class: 'muted', id: 'label-check' }, genuine === 'ok' ? '标签签名有效（已在本机核对）。'
       : '输入的追溯码不能证明手上的标签是真的：请用相机扫码，或打开验证页。'),
     el('a', { class: 'button plain', href: `${cfg.prefix}/b/${code}` }, '查看完整来源和验证'));
