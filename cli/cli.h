@@ -177,6 +177,7 @@ int cmd_watch(cli *c, int argc, char **argv);
 int cmd_api(cli *c, int argc, char **argv);
 int cmd_label(cli *c, int argc, char **argv);
 int cmd_scan(cli *c, int argc, char **argv);
+int cmd_review(cli *c, int argc, char **argv);
 /* Verifies every entry of a batch's trace against the latest trusted checkpoint. */
 int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp);
 

@@ -503,6 +503,15 @@ int cmd_release(cli *c, int argc, char **argv)
                   "已放行 / released");
 }
 
+int cmd_review(cli *c, int argc, char **argv)
+{
+    return simple(c, argc, argv, "batch.review", 1,
+                  "usage: tcmtrace review CODE --reason TEXT\nClears a lot's scan signals after "
+                  "the market office has looked into them (market authority); the reason is "
+                  "shown with the lot.\n",
+                  "已复核 / reviewed: 此前的扫码疑点不再计入");
+}
+
 int cmd_recall(cli *c, int argc, char **argv)
 {
     return simple(c, argc, argv, "batch.recall", 1,

@@ -543,6 +543,12 @@ static int scan_text(cli *c, const tt_verifier *vk, const char *arg_text, int an
                    json_integer_value(json_object_get(s, "signed")),
                    json_integer_value(json_object_get(s, "count")),
                    json_integer_value(json_object_get(s, "signed")));
+            json_t *rv = json_object_get(s, "reviewed");
+            if (rv)
+                fmt_kv("扫码复核", "市场管理处已复核此前的扫码疑点（第 %lld 条记录）：%s / reviewed by the "
+                       "market office",
+                       json_integer_value(json_object_get(rv, "seq")),
+                       json_string_value(json_object_get(rv, "reason")) ? json_string_value(json_object_get(rv, "reason")) : "");
             size_t k;
             json_t *p;
             json_array_foreach(json_object_get(s, "places"), k, p)

@@ -29,6 +29,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "record measured values; the verdict is computed"},
     {"hold", cmd_hold, "quarantine a batch"},
     {"release", cmd_release, "lift a hold"},
+    {"review", cmd_review, "clear a lot's scan signals, with a reason (market office)"},
     {"recall", cmd_recall, "recall a batch and every descendant"},
     {"sell", cmd_sell, "record a retail sale"},
     {"buyer-check", cmd_buyer_check, "open a sale's buyer commitment"},

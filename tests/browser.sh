@@ -71,6 +71,8 @@ as grower register --herb 当归 --latin "Angelica sinensis (Oliv.) Diels" --par
     --grade 一等 --processing 晒干 --gtin 6901234567892 >"$WORK/reg3" || { cat "$WORK/reg3"; exit 1; }
 D=$(codes_of "$WORK/reg3" | head -1)
 DL=$("$TT" --json label "$D" --digital-link --out "$WORK/dl.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+# the market office reviewed D's scan signals: the page shows its reason, from the proved entry
+as mkt review "$D" --reason "两处扫码为同一药房的两家门店，已到店核实" >/dev/null || { echo "setup: review"; exit 1; }
 printf '{"genuine":"%s","recalled":"%s","held":"%s","other":"%s","dl":"%s","other_gtin":"06901234567908","min_entries":6,"recalled_child":"%s","log_key":"%s","vkey":"%s","base":"%s","genuine_code":"%s","depleted":"%s","destroyed":"%s","parent_later_seq":%s,"sibling_fail_seq":%s,"market":"重庆解放路中药材专业市场"}\n' \
     "$(url "$G")" "$(url "$R")" "$(url "$H")" "$OTHER" "$DL" "$(url "$RC")" "$L/log.key" "$(cat "$L/log.vkey")" \
     "$BASE" "$G" "$(url "$E1")" "$(url "$E2")" "$LATER" "${FAILSEQ:-0}" >"$WORK/cases.json"

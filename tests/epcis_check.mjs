@@ -123,6 +123,7 @@ const steps = {
   'batch.recall': ['ObjectEvent', 'OBSERVE', ns + 'recalling', 'recalled'],
   'batch.sell': ['ObjectEvent', 'OBSERVE', 'retail_selling', 'retail_sold'],
   'batch.destroy': ['ObjectEvent', 'DELETE', 'destroying', 'destroyed'],
+  'batch.review': ['ObjectEvent', 'OBSERVE', ns + 'reviewing', null],
 };
 const lotCode = (uri) => {
   const m = uri.startsWith(args.base) && uri.slice(args.base.length).match(/^\/(?:b\/|01\/(\d{14})\/10\/)(\d{16})$/);

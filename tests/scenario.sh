@@ -258,6 +258,23 @@ as fake2 --json scan "$URL" >"$WORK/out" 2>&1
 says "a second stall it was never sent to raises the flag" "more_holders_than_sent"
 as pharmacy scan "$WORK/b2.png" >"$WORK/out" 2>&1
 says "and everyone who scans it next is warned" "疑似克隆标签"
+# the market office looks into it: it clears the flag with its reason, which everyone then sees
+refused "only the market office reviews a lot's scans" forbidden as fake review "$B2" --reason 没问题
+ok "the market office reviews the flag, with its reason" as mkt review "$B2" --reason "假冒摊位的标签已没收，原标签无误"
+as pharmacy scan "$WORK/b2.png" >"$WORK/out" 2>&1
+lacks "after the review the genuine label is no longer called a clone" "疑似克隆标签"
+says "and the scan gives the office's reason" "假冒标签已没收\|假冒摊位的标签已没收"
+
+# ---- the framer: one dishonest trader scans an honest lot it never held, again and again ----
+FR=$(reg grower 当归 "Angelica sinensis (Oliv.) Diels" 根 岷县 --daodi)
+"$TT" label "$FR" --out "$WORK/a1.png" >/dev/null
+AURL=$("$TT" --json label "$FR" --out "$WORK/a1b.png" | sed -n 's/.*"url": "\([^"]*\)".*/\1/p')
+framed=0
+for i in 1 2 3 4 5; do as fake --json scan "$AURL" >"$WORK/out" 2>&1 && framed=$((framed + 1)); done
+is "the framer's five signed scans are each taken" 5 "$framed"
+lacks "one dishonest trader cannot brand an honest lot 疑似假冒" "more_holders_than_sent"
+as grower scan "$WORK/a1.png" >"$WORK/out" 2>&1
+lacks "its holder's next scan shows no warning" "疑似克隆"
 
 # ---- GTIN, GS1 Digital Link and EPCIS -------------------------------------------------------
 usage_refused "a GTIN with a wrong check digit is refused" malformed \
@@ -380,7 +397,7 @@ stop_daemon
 is "every tcmtraced and tcmtrace-web stopped exited 0" 0 "$DAEMON_BAD"
 ok "the ledger audits" "$TT" --log-key "$L/log.vkey" audit "$L"
 # every check ran (raise it with a new check)
-SCENARIO_CHECKS=108
+SCENARIO_CHECKS=115
 [ $((passed + failed)) = "$SCENARIO_CHECKS" ] || fail "$((passed + failed)) scenario checks ran, $SCENARIO_CHECKS expected"
 echo "scenario: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

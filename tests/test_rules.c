@@ -1377,6 +1377,103 @@ static void test_scans_are_bounded(void **state)
     free(S);
 }
 
+/* An RFC 3339 time `off` seconds from now: an actor's scans each say a later time. */
+static const char *stamp(int off)
+{
+    static char out[4][32];
+    static int k;
+    char *o = out[k++ % 4];
+    struct tm tm;
+    time_t t = time(NULL) + off;
+    gmtime_r(&t, &tm);
+    strftime(o, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return o;
+}
+
+static int has_flag(json_t *r, const char *flag)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(r, "flags"), i, f) if (strcmp(json_string_value(f), flag) == 0)
+        return 1;
+    return 0;
+}
+
+/* A "seen where it never went" flag takes strangers of two organisations: the holder's own
+ * scans, a parent's holder's, one dishonest stranger's or one organisation's staff raise
+ * nothing; the market office's batch.review clears what came before it, with its reason;
+ * one actor signs at most TT_SCAN_PER_MINUTE scans a minute. */
+static void test_scan_flags_need_strangers(void **state)
+{
+    (void)state;
+    static who F1 = {"F-0001", {{0}, {0}}}, F2 = {"F-0002", {{0}, {0}}}, F3 = {"F-0003", {{0}, {0}}},
+               F4 = {"F-0004", {{0}, {0}}}, F5 = {"F-0005", {{0}, {0}}};
+    who *fs[] = {&F1, &F2, &F3, &F4, &F5};
+    const char *orgs[] = {"甲药行", "甲药行", "乙药行", "丙药行", "丁药行"};
+    for (int i = 0; i < 5; i++) {
+        tt_keypair_generate(&fs[i]->kp);
+        enroll(fs[i], "扫码者", orgs[i], "trader");
+    }
+    char *S = reg_herb(&T2, "当归", "Angelica sinensis", "根", "岷县", 1, 2000);
+    char *K = new_code();
+    OK(&T2, "batch.split", "{s:s, s:[{s:s, s:i}]}", "id", S, "children", "id", K, "qty_g", 500);
+    json_t *r = NULL;
+    /* the holder, and the parent's holder scanning the child */
+    assert_int_equal(scan_as(&T2.kp, S, NULL, &r, NULL), TT_OK);
+    assert_int_equal(json_array_size(json_object_get(r, "flags")), 0);
+    json_decref(r);
+    OK(&T2, "batch.transfer", "{s:s, s:s}", "id", K, "to", T1.id);
+    OK(&T1, "batch.receive", "{s:s}", "id", K);
+    assert_int_equal(scan_as(&T2.kp, K, stamp(2), &r, NULL), TT_OK);
+    assert_int_equal(json_integer_value(json_object_get(r, "strangers")), 0);
+    json_decref(r);
+    /* one stranger; a second of the same organisation: still one organisation */
+    assert_int_equal(scan_as(&F1.kp, S, NULL, &r, NULL), TT_OK);
+    assert_false(has_flag(r, "more_holders_than_sent"));
+    json_decref(r);
+    assert_int_equal(scan_as(&F2.kp, S, NULL, &r, NULL), TT_OK);
+    assert_int_equal(json_integer_value(json_object_get(r, "strangers")), 1);
+    assert_false(has_flag(r, "more_holders_than_sent"));
+    json_decref(r);
+    /* a stranger of another organisation: a pattern */
+    assert_int_equal(scan_as(&F3.kp, S, NULL, &r, NULL), TT_OK);
+    assert_true(has_flag(r, "more_holders_than_sent"));
+    json_decref(r);
+    /* only the market office reviews; its review clears what came before, with its reason */
+    NO(&T2, TT_ERR_FORBIDDEN, "authority", "batch.review", "{s:s, s:s}", "id", S, "reason", "x");
+    OK(&MKT, "batch.review", "{s:s, s:s}", "id", S, "reason", "两家同一买家的店员，已核实");
+    assert_int_equal(tt_scan_get(L, S, &r, NULL), TT_OK);
+    assert_int_equal(json_array_size(json_object_get(r, "flags")), 0);
+    json_t *rv = json_object_get(r, "reviewed");
+    assert_non_null(rv);
+    assert_string_equal(json_string_value(json_object_get(rv, "reason")), "两家同一买家的店员，已核实");
+    json_decref(r);
+    /* after the review, new strangers count afresh: one, then another organisation's */
+    assert_int_equal(scan_as(&F4.kp, S, NULL, &r, NULL), TT_OK);
+    assert_false(has_flag(r, "more_holders_than_sent"));
+    json_decref(r);
+    /* F3 scanned already this second: its next scan says a later time (within the window) */
+    assert_int_equal(scan_as(&F3.kp, S, stamp(5), &r, NULL), TT_OK);
+    assert_true(has_flag(r, "more_holders_than_sent"));
+    json_decref(r);
+    /* the rate: an actor's scans in a minute, each later than the one before */
+    tt_error why;
+    int ok = 0;
+    for (int i = 0; i <= TT_SCAN_PER_MINUTE; i++) {
+        tt_err rc = scan_as(&F5.kp, K, stamp(i - 300), &r, &why);
+        if (rc == TT_OK) {
+            ok++;
+            json_decref(r);
+        } else {
+            assert_int_equal(rc, TT_ERR_BUSY);
+            assert_non_null(strstr(why.message, "wait a minute"));
+        }
+    }
+    assert_int_equal(ok, TT_SCAN_PER_MINUTE);
+    free(S);
+    free(K);
+}
+
 /* Distinct codes for a big lineage: 20,000 random 9-digit ones would
  * collide about one time in five. */
 static void counted_code(char out[TT_CODE_LEN + 1])
@@ -2024,6 +2121,7 @@ int main(void)
         cmocka_unit_test(test_authorities),
         cmocka_unit_test(test_witness_policy),
         cmocka_unit_test(test_scans_are_bounded),
+        cmocka_unit_test(test_scan_flags_need_strangers),
         cmocka_unit_test(test_trace_pages),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),

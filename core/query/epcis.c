@@ -399,6 +399,11 @@ static void entry_events(ectx *c, json_t *to)
         json_object_set_new(ev, "sourceList", party(c, "source", c->signer));
         set_copy(ev, "tcmtrace:buyerCommitment", json_object_get(b, "buyer_commitment"));
         break;
+    case TT_EV_REVIEW: /* the office's review of a lot's scan signals */
+        ev = event_new(c, "ObjectEvent", "OBSERVE", ":reviewing", NULL);
+        json_object_set_new(ev, "quantityList", one_qty(c, id, -1));
+        set_copy(ev, "tcmtrace:reason", json_object_get(b, "reason"));
+        break;
     case TT_EV_DESTROY:
         ev = event_new(c, "ObjectEvent", "DELETE", "destroying", "destroyed");
         json_object_set_new(ev, "quantityList", one_qty(c, id, -1));

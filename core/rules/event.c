@@ -227,7 +227,7 @@ static const field *const type_fields[TT_EV_COUNT] = {
     [TT_EV_RECEIVE] = receive_f, [TT_EV_REJECT] = reason_f,     [TT_EV_SPLIT] = split_f,
     [TT_EV_PROCESS] = process_f, [TT_EV_INSPECT] = inspect_f,   [TT_EV_HOLD] = reason_f,
     [TT_EV_RELEASE] = reason_f,  [TT_EV_RECALL] = reason_f,     [TT_EV_SELL] = sell_f,
-    [TT_EV_DESTROY] = destroy_f, [TT_EV_WITNESSES] = witnesses_f,
+    [TT_EV_DESTROY] = destroy_f, [TT_EV_WITNESSES] = witnesses_f, [TT_EV_REVIEW] = reason_f,
 };
 
 /* ---- scalar checks ------------------------------------------------------ */

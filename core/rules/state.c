@@ -1360,6 +1360,23 @@ static tt_err on_hold_release(rctx *c, int release)
     return put_and_index(c, b, rc);
 }
 
+/* The market office's review of a lot's scan signals: what signed scans raised before it no
+ * longer counts (core/store/scans.c reads flags_cleared_ms), and the reason is the lot's. The
+ * rules cannot see scans (they are beside the log), so a review of a lot with no flag is
+ * allowed: it clears nothing. */
+static tt_err on_review(rctx *c)
+{
+    const char *code = tt_event_str(&c->ev, "id");
+    json_t *b;
+    tt_err rc = need_authority(c); /* the market office reviews */
+    if (rc != TT_OK || (rc = load_batch(c, code, &b)) != TT_OK)
+        return rc;
+    json_object_set_new(b, "flags_cleared_seq", json_integer((json_int_t)c->e->seq));
+    json_object_set_new(b, "flags_cleared_ms", json_integer((json_int_t)c->e->time_ms));
+    set_copy(b, "review_reason", json_object_get(c->ev.json, "reason"));
+    return put_and_index(c, b, rc);
+}
+
 static tt_err recall_one(rctx *c, json_t *b, void *root)
 {
     const char *st = jstr(b, "status");
@@ -1520,6 +1537,9 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
             break;
         case TT_EV_DESTROY:
             rc = on_destroy(&c);
+            break;
+        case TT_EV_REVIEW:
+            rc = on_review(&c);
             break;
         default:
             rc = tt_fail(err, TT_ERR_MALFORMED, "unknown event type");

@@ -149,7 +149,7 @@ static tt_err check_body(const char *origin, const tt_scan_sig *s, const char *c
 
 /* The signer of a scan: enrolled, active, signing with its current key. */
 static tt_err signer_of(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char id[33],
-                        int *observer, tt_error *err)
+                        char org[201], int *observer, tt_error *err)
 {
     uint8_t k[34] = {'k', ':'};
     memcpy(k + 2, pk, 32);
@@ -168,6 +168,8 @@ static tt_err signer_of(tt_ledger *l, MDB_txn *txn, const uint8_t pk[32], char i
                     : NULL;
     const char *st = json_string_value(json_object_get(a, "status"));
     const char *cur = json_string_value(json_object_get(a, "key"));
+    const char *o = json_string_value(json_object_get(a, "org"));
+    snprintf(org, 201, "%s", o ? o : id); /* an actor of no organisation is one of its own */
     uint8_t cpk[32];
     size_t cl = 0;
     int active = st && strcmp(st, "active") == 0;
@@ -202,9 +204,10 @@ static void bump(json_t *o, const char *k)
     json_object_set_new(o, k, json_integer((json_int_t)(ival(o, k) + 1)));
 }
 
-/* Moves `by` to the front of the places, counting it; keeps the newest.
- * An observer is listed but is not a place the goods went. */
-static void seen_at(json_t *rec, const char *by, int observer, uint64_t now)
+/* Moves `by` to the front of the places, counting it (and its scans after the lot was used
+ * up); keeps the newest. An observer is listed but is not a place the goods went. */
+static void seen_at(json_t *rec, const char *by, const char *org, int observer, int after_end,
+                    int64_t epoch, uint64_t now)
 {
     json_t *places = json_object_get(rec, "places"), *p = NULL;
     size_t i;
@@ -217,22 +220,34 @@ static void seen_at(json_t *rec, const char *by, int observer, uint64_t now)
         break;
     }
     if (p == NULL) {
-        p = json_pack("{s:s, s:i}", "by", by, "n", 0);
+        p = json_pack("{s:s, s:s, s:i}", "by", by, "org", org, "n", 0);
         if (observer)
             json_object_set_new(p, "observer", json_true());
         else
             bump(rec, "places_seen");
     }
     bump(p, "n");
+    /* the review this scan came after (the lot's flags_cleared_seq as it was read): what the
+     * place did before a later review no longer counts */
+    if (ival(p, "epoch") != epoch) {
+        json_object_del(p, "after_end");
+        json_object_set_new(p, "epoch", json_integer((json_int_t)epoch));
+    }
+    if (after_end)
+        bump(p, "after_end");
     json_object_set_new(p, "last_ms", json_integer((json_int_t)now));
     json_array_insert_new(places, 0, p);
     while (json_array_size(places) > TT_SCAN_PLACES)
         json_array_remove(places, TT_SCAN_PLACES);
 }
 
-/* What an answer adds to the stored counters: the lot's status, where it
- * was ever sent, and the flags signed scans raise. */
-static void annotate(json_t *rec, json_t *batch)
+/* What an answer adds to the stored counters: the lot's status, where it was ever sent, and
+ * the flags signed scans raise. A flag is a pattern no one actor can make: it counts only the
+ * places of strangers (signers who never held the lot or any lot of its lineage, and are no
+ * observers), only scans read after the market office's last review of the lot (a place keeps
+ * the review it last scanned after: its epoch, no clock), and needs strangers of at
+ * least TT_SCAN_FLAG_ORGS organisations. `kin`: every holder of the lot and its lineage. */
+static void annotate(json_t *rec, json_t *batch, json_t *kin)
 {
     const char *st = json_string_value(json_object_get(batch, "status"));
     json_t *hs = json_object_get(batch, "holders"), *h;
@@ -241,18 +256,82 @@ static void annotate(json_t *rec, json_t *batch)
     int known = 0;
     json_array_foreach(hs, i, h) known |= pending && strcmp(json_string_value(h), pending) == 0;
     holders += pending && !known;
+    int64_t cleared = ival(batch, "flags_cleared_seq");
+    json_t *orgs = json_object(), *late_orgs = json_object(), *p;
+    int64_t late = 0;
+    json_array_foreach(json_object_get(rec, "places"), i, p)
+    {
+        const char *by = json_string_value(json_object_get(p, "by"));
+        const char *org = json_string_value(json_object_get(p, "org"));
+        if (by == NULL || json_is_true(json_object_get(p, "observer")) ||
+            json_object_get(kin, by) || ival(p, "epoch") < cleared)
+            continue;
+        json_object_set_new(orgs, org ? org : by, json_true());
+        if (ival(p, "after_end") > 0) {
+            late += ival(p, "after_end");
+            json_object_set_new(late_orgs, org ? org : by, json_true());
+        }
+    }
     json_t *flags = json_array();
-    if (ival(rec, "after_end") >= TT_SCAN_AFTER_END_FLAG)
+    if (late >= TT_SCAN_AFTER_END_FLAG && json_object_size(late_orgs) >= TT_SCAN_FLAG_ORGS)
         json_array_append_new(flags, json_string("scanned_after_depleted"));
-    if ((size_t)ival(rec, "places_seen") > holders)
+    if (json_object_size(orgs) >= TT_SCAN_FLAG_ORGS)
         json_array_append_new(flags, json_string("more_holders_than_sent"));
     json_object_set_new(rec, "flags", flags);
+    json_object_set_new(rec, "strangers", json_integer((json_int_t)json_object_size(orgs)));
     json_object_set_new(rec, "holders", json_integer((json_int_t)holders));
     json_object_set_new(rec, "status", json_string(st ? st : ""));
+    if (cleared > 0) {
+        json_t *rv = json_pack("{s:I, s:I}", "seq", (json_int_t)cleared, "ms",
+                               ival(batch, "flags_cleared_ms"));
+        const char *why = json_string_value(json_object_get(batch, "review_reason"));
+        if (why)
+            json_object_set_new(rv, "reason", json_string(why));
+        json_object_set_new(rec, "reviewed", rv);
+    }
+    json_decref(orgs);
+    json_decref(late_orgs);
+}
+
+/* Every holder (and receiver on the way) of `b` and of each lot of its lineage, up to
+ * TT_SCAN_LINEAGE lots: {id: true}. A trader who held the parent saw these goods honestly. */
+static json_t *kin_of(tt_ledger *l, MDB_txn *txn, json_t *b)
+{
+    json_t *kin = json_object(), *todo = json_array(), *seen = json_object();
+    json_array_append(todo, b);
+    size_t n = 0;
+    while (json_array_size(todo) > 0 && n++ < TT_SCAN_LINEAGE) {
+        json_t *x = json_incref(json_array_get(todo, 0)), *h;
+        json_array_remove(todo, 0);
+        size_t i;
+        json_array_foreach(json_object_get(x, "holders"), i, h) if (json_is_string(h))
+            json_object_set_new(kin, json_string_value(h), json_true());
+        const char *pend = json_string_value(json_object_get(x, "pending_to"));
+        if (pend)
+            json_object_set_new(kin, pend, json_true());
+        json_array_foreach(json_object_get(x, "parents"), i, h)
+        {
+            const char *pid = json_string_value(json_object_get(h, "id"));
+            if (pid == NULL || strlen(pid) != TT_CODE_LEN || json_object_get(seen, pid))
+                continue;
+            json_object_set_new(seen, pid, json_true());
+            MDB_val k = {TT_CODE_LEN, (void *)pid}, v;
+            json_t *pb = mdb_get(txn, l->dbi[TT_DB_BATCHES], &k, &v) == 0
+                             ? tt_rec_decode(v.mv_data, v.mv_size)
+                             : NULL;
+            if (pb)
+                json_array_append_new(todo, pb);
+        }
+        json_decref(x);
+    }
+    json_decref(todo);
+    json_decref(seen);
+    return kin;
 }
 
 static tt_err read_batch(tt_ledger *l, const char *code, const tt_scan_sig *sig, char signer[33],
-                         int *observer, json_t **batch, tt_error *err)
+                         char org[201], int *observer, json_t **batch, json_t **kin,
+                         tt_error *err)
 {
     MDB_txn *txn;
     tt_err rc = tt_rtxn_begin(l, &txn, err);
@@ -268,7 +347,9 @@ static tt_err read_batch(tt_ledger *l, const char *code, const tt_scan_sig *sig,
                              code)
                    : tt_fail(err, TT_ERR_UNKNOWN_BATCH, "no batch has trace code %s", code);
     else if (sig)
-        rc = signer_of(l, txn, sig->actor, signer, observer, err);
+        rc = signer_of(l, txn, sig->actor, signer, org, observer, err);
+    if (*batch)
+        *kin = kin_of(l, txn, *batch);
     tt_rtxn_end(l, txn);
     return rc;
 }
@@ -295,29 +376,45 @@ static json_t *stored(MDB_txn *txn, MDB_dbi dbi, const char *code, tt_err *rc, t
 }
 
 typedef struct scan_job {
-    const char *code, *signer;
+    const char *code, *signer, *org;
     int64_t at_ms;
     uint64_t now;
     int after_end, observer;
+    int64_t epoch; /* the lot's flags_cleared_seq when the scan was read: 0, no review yet */
     json_t *out;
 } scan_job;
 
 static tt_err scan_write(tt_ledger *l, MDB_txn *txn, scan_job *j, tt_error *err)
 {
     tt_err rc = TT_OK;
-    if (j->signer) { /* a replayed (or older) signed scan counts nowhere */
+    if (j->signer) {
+        /* a replayed (or older) signed scan counts nowhere; and an actor signs at most
+         * TT_SCAN_PER_MINUTE a minute (a window a minute long: its start and its count) */
         char ak[40];
         int n = snprintf(ak, sizeof ak, "a:%s", j->signer);
         MDB_val k = {(size_t)n, ak}, v;
-        uint8_t be[8];
-        if (mdb_get(txn, l->scan_dbi, &k, &v) == 0 && v.mv_size == 8 &&
-            (int64_t)tt_get_u64be(v.mv_data) >= j->at_ms)
-            return tt_fail(err, TT_ERR_REPLAY,
-                           "actor %s signed a scan at the same time or later already; sign a new "
-                           "one",
-                           j->signer);
+        uint8_t be[24] = {0};
+        uint64_t win = j->now, count = 0;
+        if (mdb_get(txn, l->scan_dbi, &k, &v) == 0 && (v.mv_size == 8 || v.mv_size == 24)) {
+            if ((int64_t)tt_get_u64be(v.mv_data) >= j->at_ms)
+                return tt_fail(err, TT_ERR_REPLAY,
+                               "actor %s signed a scan at the same time or later already; sign a "
+                               "new one",
+                               j->signer);
+            if (v.mv_size == 24 && j->now - tt_get_u64be((uint8_t *)v.mv_data + 8) < 60000) {
+                win = tt_get_u64be((uint8_t *)v.mv_data + 8);
+                count = tt_get_u64be((uint8_t *)v.mv_data + 16);
+            }
+        }
+        if (count >= TT_SCAN_PER_MINUTE)
+            return tt_fail(err, TT_ERR_BUSY,
+                           "actor %s has signed %d scans in the last minute, as many as one "
+                           "actor may; wait a minute and scan again",
+                           j->signer, TT_SCAN_PER_MINUTE);
         tt_put_u64be(be, (uint64_t)j->at_ms);
-        MDB_val nv = {8, be};
+        tt_put_u64be(be + 8, win);
+        tt_put_u64be(be + 16, count + 1);
+        MDB_val nv = {24, be};
         int m = mdb_put(txn, l->scan_dbi, &k, &nv, 0);
         if (m != 0)
             return tt_mdb_fail(err, m, "cannot record the scan");
@@ -333,7 +430,7 @@ static tt_err scan_write(tt_ledger *l, MDB_txn *txn, scan_job *j, tt_error *err)
     if (j->signer) {
         if (j->after_end)
             bump(r, "after_end");
-        seen_at(r, j->signer, j->observer, j->now);
+        seen_at(r, j->signer, j->org, j->observer, j->after_end, j->epoch, j->now);
     }
     char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
     MDB_val k = {TT_CODE_LEN, (void *)j->code}, v = {s ? strlen(s) : 0, s};
@@ -380,41 +477,43 @@ static tt_err scan_txn(tt_ledger *l, scan_job *j, tt_error *err)
 tt_err tt_scan_record(tt_ledger *l, const char *in, const tt_scan_sig *sig, json_t **out,
                       tt_error *err)
 {
-    char code[TT_CODE_LEN + 1], signer[33] = "";
-    json_t *batch = NULL;
-    scan_job j = {code, NULL, 0, tt_now_ms(), 0, 0, NULL};
+    char code[TT_CODE_LEN + 1], signer[33] = "", org[201] = "";
+    json_t *batch = NULL, *kin = NULL;
+    scan_job j = {code, NULL, org, 0, tt_now_ms(), 0, 0, 0, NULL};
     if (l->flags & TT_LEDGER_RDONLY)
         return tt_fail(err, TT_ERR_READ_ONLY, "scans are recorded by the daemon");
     tt_err rc = tt_code_parse(in, code, err);
     if (rc == TT_OK && sig)
         rc = check_body(l->origin, sig, code, &j.at_ms, err);
     if (rc == TT_OK)
-        rc = read_batch(l, code, sig, signer, &j.observer, &batch, err);
+        rc = read_batch(l, code, sig, signer, org, &j.observer, &batch, &kin, err);
     if (rc == TT_OK)
         rc = scans_env(l, err);
     if (rc == TT_OK) {
         const char *st = json_string_value(json_object_get(batch, "status"));
         j.after_end = st && (strcmp(st, "depleted") == 0 || strcmp(st, "destroyed") == 0);
+        j.epoch = ival(batch, "flags_cleared_seq");
         j.signer = sig ? signer : NULL;
         rc = scan_txn(l, &j, err);
     }
     if (rc == TT_OK) {
-        annotate(j.out, batch);
+        annotate(j.out, batch, kin);
         if (sig)
             json_object_set_new(j.out, "by", json_string(signer));
         *out = j.out;
     }
     json_decref(batch);
+    json_decref(kin);
     return rc;
 }
 
 tt_err tt_scan_get(tt_ledger *l, const char *in, json_t **out, tt_error *err)
 {
     char code[TT_CODE_LEN + 1];
-    json_t *batch = NULL;
+    json_t *batch = NULL, *kin = NULL;
     tt_err rc = tt_code_parse(in, code, err);
     if (rc == TT_OK)
-        rc = read_batch(l, code, NULL, NULL, NULL, &batch, err);
+        rc = read_batch(l, code, NULL, NULL, NULL, NULL, &batch, &kin, err);
     if (rc == TT_OK)
         rc = scans_env(l, err);
     MDB_txn *txn;
@@ -439,11 +538,12 @@ tt_err tt_scan_get(tt_ledger *l, const char *in, json_t **out, tt_error *err)
         mdb_txn_abort(txn);
         pthread_rwlock_unlock(&l->scan_resize);
         if (r) {
-            annotate(r, batch);
+            annotate(r, batch, kin);
             *out = r;
         }
     }
     json_decref(batch);
+    json_decref(kin);
     return rc;
 }
 

@@ -41,7 +41,8 @@
     X(RECALL, "batch.recall")                                                                      \
     X(SELL, "batch.sell")                                                                          \
     X(DESTROY, "batch.destroy")                                                                    \
-    X(WITNESSES, "ledger.witnesses")
+    X(WITNESSES, "ledger.witnesses")                                                               \
+    X(REVIEW, "batch.review")
 
 typedef enum tt_event_type {
 #define TT_EV_ENUM_(name, str) TT_EV_##name,

@@ -34,6 +34,9 @@
 #define TT_SCAN_WINDOW_MS (10 * 60 * 1000)
 #define TT_SCAN_PLACES 16
 #define TT_SCAN_AFTER_END_FLAG 3 /* signed scans of a used-up lot that make a pattern */
+#define TT_SCAN_FLAG_ORGS 2      /* organisations of strangers a flag needs: no one actor's */
+#define TT_SCAN_LINEAGE 64       /* lots of a lineage whose holders are no strangers to it */
+#define TT_SCAN_PER_MINUTE 30    /* signed scans one actor may record a minute */
 
 /* A signed scan as it arrives: the signer's key, its signature, the body. */
 typedef struct tt_scan_sig {
@@ -51,15 +54,19 @@ void tt_scan_sign(const char *origin, tt_bytes body, const uint8_t sk[64], uint8
 /*
  * Records a scan of `code` (its written form: spaces and hyphens allowed),
  * anonymous when `sig` is NULL, and returns the lot's scan record:
- *   {"count", "anonymous", "signed", "after_end", "places": [{"by","n","last_ms"}],
- *    "places_seen", "holders", "status", "flags": [...], "by"?}
- * "by" is the signer of this scan. Flags (from signed scans alone):
- * "scanned_after_depleted" once a used-up or destroyed lot has been scanned
- * TT_SCAN_AFTER_END_FLAG times; "more_holders_than_sent" when it was seen at
- * more places than it was ever sent to. A signed scan is refused with
- * bad_signature, malformed, not_enrolled, revoked, bad_time (outside the
- * window) or replay (not later than the signer's last signed scan), and then
- * counts nowhere.
+ *   {"count", "anonymous", "signed", "after_end", "places": [{"by","org","n","last_ms",
+ *    "after_end"?, "observer"?}], "places_seen", "holders", "strangers", "status",
+ *    "flags": [...], "reviewed"?: {"seq","ms","reason"}, "by"?}
+ * "by" is the signer of this scan. Flags come from signed scans alone, and only from
+ * strangers' (signers who never held the lot or a lot of its lineage, and are no inspector
+ * or regulator), only since the market office's last batch.review of the lot ("reviewed"),
+ * and only from strangers of TT_SCAN_FLAG_ORGS organisations or more: one dishonest actor,
+ * or one organisation's staff, cannot brand an honest lot. "more_holders_than_sent": such
+ * strangers saw the lot; "scanned_after_depleted": they scanned it TT_SCAN_AFTER_END_FLAG
+ * times after it was used up or destroyed. A signed scan is refused with bad_signature,
+ * malformed, not_enrolled, revoked, bad_time (outside the window), replay (not later than
+ * the signer's last signed scan) or busy (its signer's TT_SCAN_PER_MINUTE this minute are
+ * used), and then counts nowhere.
  */
 tt_err tt_scan_record(tt_ledger *l, const char *code, const tt_scan_sig *sig, json_t **out,
                       tt_error *err);

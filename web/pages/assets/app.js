@@ -75,7 +75,7 @@ const TYPES = {
   'batch.reject': ['拒收', 'refused'], 'batch.cancel': ['撤回发货', 'transfer cancelled'], 'batch.split': ['分拆', 'split'],
   'batch.process': ['加工', 'processed'], 'batch.inspect': ['检验', 'inspected'], 'batch.hold': ['扣留', 'held'],
   'batch.release': ['放行', 'released'], 'batch.recall': ['召回', 'recalled'], 'batch.sell': ['销售', 'sold'],
-  'batch.destroy': ['销毁', 'destroyed'],
+  'batch.destroy': ['销毁', 'destroyed'], 'batch.review': ['扫码复核', 'scan signals reviewed'],
 };
 
 const STATUS = { confirmed: '已核实', confirmed_2015: '据 2015 年版', draft: '草案', unconfirmed: '待核实' };
@@ -133,7 +133,11 @@ function render(b, actors, timeline, scan, notices, typed, desc, judged, leaf) {
     const places = (scan.places || []).filter((p) => !p.observer).map((p) => who(p.by));
     sections.push(el('section', null, el('h2', null, ...bi('扫码', 'Scans')),
       el('p', null, `此码已被扫描 ${scan.count} 次`, el('span', { class: 'en' }, `scanned ${scan.count} times`)),
-      places.length ? el('p', { class: 'muted' }, '实名扫描地点 / seen by enrolled actors: ' + places.join('、')) : null));
+      places.length ? el('p', { class: 'muted' }, '实名扫描地点 / seen by enrolled actors: ' + places.join('、')) : null,
+      // the market office's latest review of the lot's scan signals, from its proved entry
+      ...timeline.filter((t) => t.type === 'batch.review').slice(-1).map((t) => el('p', { id: 'reviewed', 'data-seq': t.seq },
+        `${t.at.slice(0, 10)} 市场管理处复核了此码的扫码疑点：${t.reason || '未写明原因'}`,
+        el('span', { class: 'en' }, `the market office reviewed this code's scan signals (entry #${t.seq})`)))));
   }
   document.getElementById('content').replaceChildren(...sections);
 }
@@ -381,7 +385,8 @@ async function main() {
   // the custody list: this lot's own entries, its ancestors' up to the split or part transfer
   // that made this material's lot, and any recall of an ancestor (it reaches this lot)
   const own = (p) => { const lot = codeOf.get(p.seq); return lot === code || p.seq <= (cutoff.get(lot) || 0) || p.body.type === 'batch.recall'; };
-  const timeline = proven.filter(own).map((p) => ({ seq: p.seq, code: codeOf.get(p.seq), type: p.body.type, at: p.body.at, to: p.body.to, qty_g: p.body.qty_g, by: signer(p) }));
+  const timeline = proven.filter(own).map((p) => ({ seq: p.seq, code: codeOf.get(p.seq), type: p.body.type, at: p.body.at, to: p.body.to, qty_g: p.body.qty_g, by: signer(p),
+    reason: p.body.type === 'batch.review' ? p.body.reason : undefined }));
   // a public scan; only signed scans raise flags, and the page reports them
   const sr = await fetch(api('scans'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: code }) });
   const scan = sr.ok ? (await sr.json()).scan : null;
