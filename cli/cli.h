@@ -178,6 +178,8 @@ int cmd_api(cli *c, int argc, char **argv);
 int cmd_label(cli *c, int argc, char **argv);
 int cmd_scan(cli *c, int argc, char **argv);
 int cmd_review(cli *c, int argc, char **argv);
+/* Every item of a paged list answer (key) to `req` (consumed), up to max; *more when cut. */
+int cli_fetch_all(cli *c, json_t *req, const char *key, size_t max, json_t **all, int *more);
 /* Verifies every entry of a batch's trace against the latest trusted checkpoint. */
 int verify_trace(cli *c, const char *code, size_t *entries, tt_checkpoint *cp);
 

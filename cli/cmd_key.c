@@ -144,6 +144,7 @@ static const char ACTOR_USAGE[] =
     "                             --role ROLE[,ROLE] [--stall STALL]\n"
     "                             (--pubkey FILE | --pubkey-photo IMAGE | --pubkey BASE64 --check DIGITS)\n"
     "       tcmtrace actor revoke ID --reason TEXT\n"
+    "       tcmtrace actor succeed ID --to SUCCESSOR --reason TEXT\n"
     "       tcmtrace actor rotate --new-key FILE\n"
     "       tcmtrace actor show ID|KEY\n"
     "\n"
@@ -336,6 +337,61 @@ static int actor_revoke(cli *c, int argc, char **argv)
     return print_seq(c, resp, what);
 }
 
+/* A revoked actor's open lots (held, or on their way to it) handed to its successor, in signed
+ * events of at most 1,000 lots each. */
+static int actor_succeed(cli *c, int argc, char **argv)
+{
+    const char *id = argc > 1 ? argv[1] : NULL, *to = NULL, *why = NULL;
+    for (int i = 2; i + 1 < argc; i += 2)
+        if (strcmp(argv[i], "--to") == 0)
+            to = argv[i + 1];
+        else if (strcmp(argv[i], "--reason") == 0)
+            why = argv[i + 1];
+        else
+            return cli_unknown_arg(argv[i]), cli_usage(ACTOR_USAGE, 0);
+    if (id == NULL || to == NULL || why == NULL || argc % 2 != 0)
+        return cli_usage(ACTOR_USAGE, 0);
+    json_t *all;
+    int more;
+    int ex = cli_fetch_all(c, json_pack("{s:s, s:s}", "op", "batches", "holder", id), "batches",
+                           1000000, &all, &more);
+    if (ex)
+        return ex;
+    json_t *open = json_array(), *b;
+    size_t i;
+    json_array_foreach(all, i, b)
+    {
+        const char *st = json_string_value(json_object_get(b, "status"));
+        if (st && strcmp(st, "depleted") != 0 && strcmp(st, "destroyed") != 0)
+            json_array_append(open, json_object_get(b, "id"));
+    }
+    json_decref(all);
+    if (json_array_size(open) == 0) {
+        json_decref(open);
+        return cli_fail(EX_REFUSED, "not_found",
+                        "%s 名下没有未了结的批次，无需移交 / actor %s holds no open lot to hand on", id, id);
+    }
+    size_t n = json_array_size(open), done = 0;
+    while (ex == EX_DONE && done < n) {
+        json_t *chunk = json_array(), *resp;
+        for (size_t k = done; k < n && k < done + 1000; k++)
+            json_array_append(chunk, json_array_get(open, k));
+        size_t m = json_array_size(chunk);
+        ex = cli_submit(c, "actor.succeed",
+                        json_pack("{s:s, s:s, s:o, s:s}", "id", id, "successor", to, "lots", chunk,
+                                  "reason", why),
+                        &resp);
+        if (ex == EX_DONE) {
+            char what[200];
+            snprintf(what, sizeof what, "已移交 %zu 个批次：%s → %s / %zu lots handed on", m, id, to, m);
+            ex = print_seq(c, resp, what);
+            done += m;
+        }
+    }
+    json_decref(open);
+    return ex;
+}
+
 static int actor_rotate(cli *c, int argc, char **argv)
 {
     if (argc != 3 || strcmp(argv[1], "--new-key") != 0)
@@ -418,6 +474,7 @@ int cmd_actor(cli *c, int argc, char **argv)
         int (*fn)(cli *, int, char **);
     } subs[] = {{"enroll", actor_enroll},
                 {"revoke", actor_revoke},
+                {"succeed", actor_succeed},
                 {"rotate", actor_rotate},
                 {"show", actor_show},
                 {"list", actor_list}};

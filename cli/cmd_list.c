@@ -17,7 +17,7 @@ static const char *js(json_t *o, const char *k)
 }
 
 /* Every page of op (with the filter in req, stolen) into *all, up to max items. */
-static int fetch_all(cli *c, json_t *req, const char *key, size_t max, json_t **all, int *more)
+int cli_fetch_all(cli *c, json_t *req, const char *key, size_t max, json_t **all, int *more)
 {
     char *cursor = NULL;
     int ex = EX_DONE;
@@ -108,7 +108,7 @@ int cmd_stock(cli *c, int argc, char **argv)
         who = id;
     }
     json_t *lots;
-    if ((ex = fetch_all(c, json_pack("{s:s, s:s}", "op", "batches", "holder", who), "batches",
+    if ((ex = cli_fetch_all(c, json_pack("{s:s, s:s}", "op", "batches", "holder", who), "batches",
                         100000, &lots, &more)) != EX_DONE)
         return ex;
     json_t *held = json_array(), *out = json_array(), *in = json_array(), *b;
@@ -237,7 +237,7 @@ int cmd_search(cli *c, int argc, char **argv)
         }
     }
     json_t *lots;
-    int more, ex = fetch_all(c, req, "batches", (size_t)limit, &lots, &more);
+    int more, ex = cli_fetch_all(c, req, "batches", (size_t)limit, &lots, &more);
     if (ex != EX_DONE)
         return ex;
     if (c->json) {
@@ -283,7 +283,7 @@ int actor_list(cli *c, int argc, char **argv)
         }
     }
     json_t *all;
-    int more, ex = fetch_all(c, req, "actors", 1000000, &all, &more);
+    int more, ex = cli_fetch_all(c, req, "actors", 1000000, &all, &more);
     if (ex != EX_DONE)
         return ex;
     if (c->json) {

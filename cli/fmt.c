@@ -275,7 +275,8 @@ const char *fmt_type(const char *t)
                                    {"batch.hold", "扣留"},         {"batch.release", "放行"},
                                    {"batch.recall", "召回"},       {"batch.sell", "销售"},
                                    {"batch.destroy", "销毁"},      {"ledger.witnesses", "见证策略"},
-                                   {"batch.review", "扫码复核"}};
+                                   {"batch.review", "扫码复核"},
+                                   {"actor.succeed", "移交库存"}};
     for (size_t i = 0; t && i < sizeof map / sizeof *map; i++)
         if (strcmp(t, map[i][0]) == 0)
             return map[i][1];

@@ -401,6 +401,15 @@ expect 1 "the old key is retired" as pharmacy sell "$C10" --qty 1g
 contains "$ERR" "revoked" "retired key code"
 expect 0 "revoke the stranger-free trader" as mkt actor revoke T-1 --reason 执照过期
 expect 1 "a revoked trader cannot sign" as trader sell "$A1" --qty 1kg
+# its open lots are not stranded: the market hands them to a successor, in each lot's history
+"$TT" key new "$KEYS/trader5.key" >/dev/null
+expect 0 "enroll the successor" enroll T-5 trader5 陈明 陈氏药材行 trader
+expect 0 "the market hands the revoked trader's open lots to its successor" as mkt actor succeed T-1 --to T-5 --reason "执照过期，由其店员接手"
+contains "$OUT" "已移交" "it says how many lots were handed on"
+expect 1 "the successor holds it now: a recalled lot refuses it for its recall, not as another's" "$TT" --key "$KEYS/trader5.key" sell "$A1" --qty 1kg
+contains "$ERR" "frozen" "the refusal is the recall's"
+expect 5 "the lot's history (recalled: not for sale)" "$TT" show "$A1"
+contains "$OUT" "移交库存" "the lot's history shows the hand-over"
 
 # ---- raw API: every error path ---------------------------------------------------
 api status ok '{"op":"status"}' request
@@ -893,7 +902,7 @@ contains "$ERR" "[--dir DIR]" "the bench's usage lists --dir"
 stop_daemon
 if [ "$DAEMON_BAD" = 0 ]; then pass; else fail "$DAEMON_BAD tcmtraced processes exited with an error when stopped"; fi
 # every check ran: one skipped by a broken branch cannot pass unseen (raise it with a new check)
-E2E_CHECKS=561
+E2E_CHECKS=568
 [ $((passed + failed)) = "$E2E_CHECKS" ] || fail "$((passed + failed)) e2e checks ran, $E2E_CHECKS expected"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -124,6 +124,7 @@ const steps = {
   'batch.sell': ['ObjectEvent', 'OBSERVE', 'retail_selling', 'retail_sold'],
   'batch.destroy': ['ObjectEvent', 'DELETE', 'destroying', 'destroyed'],
   'batch.review': ['ObjectEvent', 'OBSERVE', ns + 'reviewing', null],
+  'actor.succeed': ['ObjectEvent', 'OBSERVE', ns + 'succeeding', null],
 };
 const lotCode = (uri) => {
   const m = uri.startsWith(args.base) && uri.slice(args.base.length).match(/^\/(?:b\/|01\/(\d{14})\/10\/)(\d{16})$/);
@@ -195,6 +196,7 @@ for (const ev of events) {
     if (b.type === 'batch.process') { for (const p of b.inputs) expect.push([p.id, p.qty_g]); expect.push([b.output.id, b.output.qty_g]); }
     else if (b.type === 'batch.split') { for (const p of b.children) expect.push([p.id, p.qty_g]); expect.push([b.id, b.children.reduce((n, p) => n + p.qty_g, 0)]); }
     else if (b.type === 'batch.transfer') expect.push([ev.type === 'TransformationEvent' || !b.child ? b.id : b.child, b.qty_g]);
+    else if (b.type === 'actor.succeed') for (const code of b.lots) expect.push([code, undefined]);
     else expect.push([b.id, ['batch.register', 'batch.sell'].includes(b.type) ? b.qty_g : undefined]);
     const miss = expect.find(([code, g]) => !named.has(code) || (g !== undefined && Math.round(named.get(code).quantity * 1000) !== g || (g !== undefined && named.get(code).uom !== 'KGM')));
     if (miss) bad(`lot ${miss[0]} (${miss[1]} g) is not named as the entry says`);

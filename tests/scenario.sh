@@ -213,10 +213,15 @@ as grower transfer "$B" --to T-0017 >/dev/null && as trader1 receive "$B" >/dev/
 as trader1 split "$B" --into 20kg,20kg >"$WORK/split" || exit 1
 B1=$(codes_of "$WORK/split" | sed -n 2p) B2=$(codes_of "$WORK/split" | sed -n 3p)
 ok "send a lot to trader 刘德明" as trader1 transfer "$B1" --to T-0023
+W=$(reg grower 当归 "Angelica sinensis (Oliv.) Diels" 根 岷县 --daodi)
+as grower transfer "$W" --to T-0023 >/dev/null && as trader2 receive "$W" >/dev/null
 ok "the market office revokes the recipient" as mkt actor revoke T-0023 --reason 营业执照过期
 refused "a stranger cannot cancel the transfer" not_holder as fake cancel "$B1"
 ok "the sender takes back the transfer" as trader1 cancel "$B1"
 is "custody is back with the sender" "T-0017 active" "$(field "$B1" "['holder']") $(field "$B1" "['status']")"
+# the revoked trader's own stock is not stranded: the market hands it to a successor
+ok "the market hands the revoked trader's open lots to a successor" as mkt actor succeed T-0023 --to T-0017 --reason "营业执照过期，库存由陈秀兰接手"
+is "its lot is the successor's now" "T-0017 active" "$(field "$W" "['holder']") $(field "$W" "['status']")"
 refused "the last authority cannot be revoked" forbidden as mkt actor revoke MKT-01 --reason x
 
 # ---- personal data stays out of the public log ---------------------------------------------
@@ -397,7 +402,7 @@ stop_daemon
 is "every tcmtraced and tcmtrace-web stopped exited 0" 0 "$DAEMON_BAD"
 ok "the ledger audits" "$TT" --log-key "$L/log.vkey" audit "$L"
 # every check ran (raise it with a new check)
-SCENARIO_CHECKS=115
+SCENARIO_CHECKS=117
 [ $((passed + failed)) = "$SCENARIO_CHECKS" ] || fail "$((passed + failed)) scenario checks ran, $SCENARIO_CHECKS expected"
 echo "scenario: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

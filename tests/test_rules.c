@@ -1474,6 +1474,58 @@ static void test_scan_flags_need_strangers(void **state)
     free(K);
 }
 
+/* A revoked actor's open lots go to its successor, by the market authority only, each named and
+ * each its own or on its way to it; status stays (a held lot stays held); each lot's history
+ * holds the entry. */
+static void test_succession(void **state)
+{
+    (void)state;
+    static who OLD = {"T-0101", {{0}, {0}}}, HEIR = {"T-0102", {{0}, {0}}}, INS = {"I-0101", {{0}, {0}}};
+    tt_keypair_generate(&OLD.kp);
+    tt_keypair_generate(&HEIR.kp);
+    tt_keypair_generate(&INS.kp);
+    enroll(&OLD, "王福", "王氏药行", "trader");
+    enroll(&HEIR, "王明", "王氏药行", "trader");
+    enroll(&INS, "检验员", "检验所", "inspector");
+    char *A = reg_herb(&OLD, "当归", "Angelica sinensis", "根", "岷县", 1, 1000);
+    char *B = reg_herb(&OLD, "当归", "Angelica sinensis", "根", "岷县", 1, 2000);
+    char *C = reg_herb(&T2, "当归", "Angelica sinensis", "根", "岷县", 1, 3000);
+    char *D = reg_herb(&T2, "当归", "Angelica sinensis", "根", "岷县", 1, 500);
+    OK(&T2, "batch.transfer", "{s:s, s:s}", "id", C, "to", OLD.id); /* on its way to OLD */
+    OK(&I, "batch.hold", "{s:s, s:s}", "id", B, "reason", "待复检");
+    /* not before it is revoked; not by anyone but the authority */
+    NO(&MKT, TT_ERR_BAD_STATE, "revoke it first", "actor.succeed", "{s:s, s:s, s:[s], s:s}", "id", OLD.id,
+       "successor", HEIR.id, "lots", A, "reason", "手机丢失");
+    OK(&MKT, "actor.revoke", "{s:s, s:s}", "id", OLD.id, "reason", "手机丢失");
+    NO(&HEIR, TT_ERR_FORBIDDEN, "authority", "actor.succeed", "{s:s, s:s, s:[s], s:s}", "id", OLD.id,
+       "successor", HEIR.id, "lots", A, "reason", "x");
+    /* a lot it neither holds nor awaits; a lot named twice; a successor that holds no goods */
+    NO(&MKT, TT_ERR_NOT_HOLDER, D, "actor.succeed", "{s:s, s:s, s:[s, s], s:s}", "id", OLD.id,
+       "successor", HEIR.id, "lots", A, D, "reason", "x");
+    NO(&MKT, TT_ERR_DUPLICATE_ID, "twice", "actor.succeed", "{s:s, s:s, s:[s, s], s:s}", "id", OLD.id,
+       "successor", HEIR.id, "lots", A, A, "reason", "x");
+    NO(&MKT, TT_ERR_FORBIDDEN, "holds no goods", "actor.succeed", "{s:s, s:s, s:[s], s:s}", "id",
+       OLD.id, "successor", INS.id, "lots", A, "reason", "x");
+    NO(&MKT, TT_ERR_BAD_STATE, "another, active", "actor.succeed", "{s:s, s:s, s:[s], s:s}", "id",
+       OLD.id, "successor", OLD.id, "lots", A, "reason", "x");
+    OK(&MKT, "actor.succeed", "{s:s, s:s, s:[s, s, s], s:s}", "id", OLD.id, "successor", HEIR.id,
+       "lots", A, B, C, "reason", "手机丢失，摊位由其子王明接手");
+    json_t *a = batch(A), *b = batch(B), *cb = batch(C);
+    assert_string_equal(json_string_value(json_object_get(a, "holder")), HEIR.id);
+    assert_string_equal(json_string_value(json_object_get(b, "holder")), HEIR.id);
+    assert_string_equal(json_string_value(json_object_get(b, "status")), "held");
+    assert_string_equal(json_string_value(json_object_get(cb, "pending_to")), HEIR.id);
+    assert_string_equal(json_string_value(json_object_get(cb, "holder")), T2.id);
+    json_decref(a), json_decref(b), json_decref(cb);
+    /* the successor now acts on them: sells from A, receives C */
+    OK(&HEIR, "batch.sell", "{s:s, s:i}", "id", A, "qty_g", 100);
+    OK(&HEIR, "batch.receive", "{s:s}", "id", C);
+    /* handed on once: OLD holds them no more */
+    NO(&MKT, TT_ERR_NOT_HOLDER, A, "actor.succeed", "{s:s, s:s, s:[s], s:s}", "id", OLD.id,
+       "successor", HEIR.id, "lots", A, "reason", "x");
+    free(A), free(B), free(C), free(D);
+}
+
 /* Distinct codes for a big lineage: 20,000 random 9-digit ones would
  * collide about one time in five. */
 static void counted_code(char out[TT_CODE_LEN + 1])
@@ -2122,6 +2174,7 @@ int main(void)
         cmocka_unit_test(test_witness_policy),
         cmocka_unit_test(test_scans_are_bounded),
         cmocka_unit_test(test_scan_flags_need_strangers),
+        cmocka_unit_test(test_succession),
         cmocka_unit_test(test_trace_pages),
         cmocka_unit_test(test_every_rule_refuses),
         cmocka_unit_test(test_parsed_events_are_matched),

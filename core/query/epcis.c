@@ -399,6 +399,17 @@ static void entry_events(ectx *c, json_t *to)
         json_object_set_new(ev, "sourceList", party(c, "source", c->signer));
         set_copy(ev, "tcmtrace:buyerCommitment", json_object_get(b, "buyer_commitment"));
         break;
+    case TT_EV_SUCCEED: { /* a revoked actor's lots handed to its successor */
+        json_t *q = json_array();
+        json_array_foreach(json_object_get(b, "lots"), i, x)
+            json_array_append_new(q, qty_el(c, json_string_value(x), -1));
+        ev = event_new(c, "ObjectEvent", "OBSERVE", ":succeeding", NULL);
+        json_object_set_new(ev, "quantityList", q);
+        json_object_set_new(ev, "sourceList", party(c, "source", jstr(b, "id")));
+        json_object_set_new(ev, "destinationList", party(c, "destination", jstr(b, "successor")));
+        set_copy(ev, "tcmtrace:reason", json_object_get(b, "reason"));
+        break;
+    }
     case TT_EV_REVIEW: /* the office's review of a lot's scan signals */
         ev = event_new(c, "ObjectEvent", "OBSERVE", ":reviewing", NULL);
         json_object_set_new(ev, "quantityList", one_qty(c, id, -1));

@@ -151,6 +151,13 @@ static const field enroll_f[] = {COMMON,
                                  END};
 static const field revoke_f[] = {COMMON, REQ("id", K_ACTOR), STR("reason", 1, 1, 500), END};
 static const field rotate_f[] = {COMMON, REQ("id", K_ACTOR), REQ("new_key", K_KEY), END};
+static const field code_item = {"", K_CODE, 1, NULL, 0, 0};
+static const field succeed_f[] = {COMMON,
+                                  REQ("id", K_ACTOR),
+                                  REQ("successor", K_ACTOR),
+                                  {"lots", K_ARR, 1, &code_item, 1, 1000},
+                                  STR("reason", 1, 1, 500),
+                                  END};
 
 static const field herb_f[] = {STR("name_zh", 1, 1, 64),
                                STR("latin", 1, 1, 128),
@@ -228,6 +235,7 @@ static const field *const type_fields[TT_EV_COUNT] = {
     [TT_EV_PROCESS] = process_f, [TT_EV_INSPECT] = inspect_f,   [TT_EV_HOLD] = reason_f,
     [TT_EV_RELEASE] = reason_f,  [TT_EV_RECALL] = reason_f,     [TT_EV_SELL] = sell_f,
     [TT_EV_DESTROY] = destroy_f, [TT_EV_WITNESSES] = witnesses_f, [TT_EV_REVIEW] = reason_f,
+    [TT_EV_SUCCEED] = succeed_f,
 };
 
 /* ---- scalar checks ------------------------------------------------------ */

@@ -684,6 +684,80 @@ static tt_err on_revoke(rctx *c)
     return rc;
 }
 
+/* A revoked actor's open lots go to its successor (a lost phone, a closed stall): the market
+ * authority names the lots, each held by the revoked actor or on its way to it, and each lot's
+ * history holds the entry. Status is untouched: a held lot stays held. */
+static tt_err on_succeed(rctx *c)
+{
+    tt_err rc = need_authority(c);
+    if (rc != TT_OK)
+        return rc;
+    const char *id = tt_event_str(&c->ev, "id"), *to = tt_event_str(&c->ev, "successor");
+    json_t *a = actor_get(c->t, id), *s = actor_get(c->t, to);
+    int keeper = 0;
+    static const char *const keepers[] = {"grower", "trader", "processor", "pharmacy"};
+    for (size_t i = 0; s && i < sizeof keepers / sizeof *keepers; i++)
+        keeper |= has_role(s, keepers[i]);
+    if (a == NULL || s == NULL)
+        rc = tt_fail(c->err, TT_ERR_UNKNOWN_ACTOR, "no actor has id %s", a ? to : id);
+    else if (strcmp(jstr(a, "status"), "revoked") != 0)
+        rc = tt_fail(c->err, TT_ERR_BAD_STATE,
+                     "actor %s is still active: revoke it first (actor revoke), then hand its lots "
+                     "on",
+                     id);
+    else if (strcmp(id, to) == 0 || strcmp(jstr(s, "status"), "active") != 0)
+        rc = tt_fail(c->err, TT_ERR_BAD_STATE, "the successor %s must be another, active actor", to);
+    else if (!keeper)
+        rc = tt_fail(c->err, TT_ERR_FORBIDDEN,
+                     "the successor %s holds no goods (grower, trader, processor or pharmacy)", to);
+    json_t *seen = json_object(), *x;
+    size_t i;
+    json_array_foreach(json_object_get(c->ev.json, "lots"), i, x)
+    {
+        const char *code = json_string_value(x);
+        json_t *b;
+        if (rc != TT_OK)
+            break;
+        if (json_object_get(seen, code)) {
+            rc = tt_fail(c->err, TT_ERR_DUPLICATE_ID, "lot %s is named twice", code);
+            break;
+        }
+        json_object_set_new(seen, code, json_true());
+        if ((rc = load_batch(c, code, &b)) != TT_OK)
+            break;
+        const char *st = jstr(b, "status"), *pend = jstr(b, "pending_to");
+        int held = strcmp(jstr(b, "holder"), id) == 0, coming = pend && strcmp(pend, id) == 0;
+        if (!held && !coming)
+            rc = tt_fail(c->err, TT_ERR_NOT_HOLDER, "lot %s is neither held by %s nor on its way to it",
+                         code, id);
+        else if (strcmp(st, "depleted") == 0 || strcmp(st, "destroyed") == 0)
+            rc = tt_fail(c->err, TT_ERR_BAD_STATE, "lot %s is %s: there is nothing to hand on", code,
+                         st);
+        else {
+            if (held) {
+                json_object_set_new(b, "holder", json_string(to));
+                list_add_str(json_object_get(b, "holders"), to);
+            }
+            if (coming)
+                json_object_set_new(b, "pending_to", json_string(to));
+            json_object_set_new(b, "succeeded_from", json_string(id));
+        }
+        rc = put_and_index(c, b, rc);
+    }
+    json_decref(seen);
+    if (rc == TT_OK) {
+        json_object_set_new(a, "successor", json_string(to));
+        rc = actor_put(c, a);
+    }
+    if (rc == TT_OK)
+        rc = index_actor(c, id);
+    if (rc == TT_OK)
+        rc = index_actor(c, to);
+    json_decref(a);
+    json_decref(s);
+    return rc;
+}
+
 static tt_err on_rotate(rctx *c)
 {
     const char *id = tt_event_str(&c->ev, "id");
@@ -1540,6 +1614,9 @@ tt_err tt_rules_apply(void *ctx, tt_txn *txn, const tt_entry *entry, tt_error *e
             break;
         case TT_EV_REVIEW:
             rc = on_review(&c);
+            break;
+        case TT_EV_SUCCEED:
+            rc = on_succeed(&c);
             break;
         default:
             rc = tt_fail(err, TT_ERR_MALFORMED, "unknown event type");

@@ -42,7 +42,8 @@
     X(SELL, "batch.sell")                                                                          \
     X(DESTROY, "batch.destroy")                                                                    \
     X(WITNESSES, "ledger.witnesses")                                                               \
-    X(REVIEW, "batch.review")
+    X(REVIEW, "batch.review")                                                                      \
+    X(SUCCEED, "actor.succeed")
 
 typedef enum tt_event_type {
 #define TT_EV_ENUM_(name, str) TT_EV_##name,

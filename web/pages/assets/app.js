@@ -76,6 +76,7 @@ const TYPES = {
   'batch.process': ['加工', 'processed'], 'batch.inspect': ['检验', 'inspected'], 'batch.hold': ['扣留', 'held'],
   'batch.release': ['放行', 'released'], 'batch.recall': ['召回', 'recalled'], 'batch.sell': ['销售', 'sold'],
   'batch.destroy': ['销毁', 'destroyed'], 'batch.review': ['扫码复核', 'scan signals reviewed'],
+  'actor.succeed': ['移交库存', 'handed to a successor'],
 };
 
 const STATUS = { confirmed: '已核实', confirmed_2015: '据 2015 年版', draft: '草案', unconfirmed: '待核实' };
