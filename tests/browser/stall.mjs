@@ -527,6 +527,33 @@ check((await pi.innerText('#locked')).includes('密钥已锁定') && (await pi.i
 await pi.fill('#unlock-pass', passA);
 await pi.click('#unlock');
 await ready(pi, 'stock');
+// a sale over the chosen quantity asks for the backup passphrase again before it is signed
+await pi.click('#tab-key');
+await ready(pi, 'key');
+check((await pi.$eval('#confirm-over', (s) => s.value)) === '20000', 'big sale: a sale over 20 kg asks for the passphrase unless told otherwise');
+await pi.selectOption('#confirm-over', '1000');
+await pi.click('#tab-stock');
+await ready(pi, 'stock');
+{
+  const left0 = (await batch(lot)).qty.remaining;
+  await pi.click(`#held [data-id="${lot}"] [data-act="sell"]`);
+  await pi.fill('#qty', '2kg');
+  await pi.click('#ok');
+  await ready(pi, 'confirm-sale');
+  check(/超过 1 kg：请再输入一次备份密码确认/.test(await pi.innerText('#confirm-sale')) && (await batch(lot)).qty.remaining === left0,
+    'big sale: 2 kg over the 1 kg set waits for the passphrase; nothing is signed yet', await pi.innerText('#app'));
+  await shot(pi, 'stall-confirm-sale');
+  await pi.fill('#confirm-pass', 'not the passphrase');
+  await pi.click('#confirm');
+  await pi.waitForSelector('#refused');
+  check(/密码不对/.test(await pi.innerText('#msg')) && (await batch(lot)).qty.remaining === left0,
+    'big sale: a wrong passphrase signs nothing, and says so', await pi.innerText('#msg'));
+  await pi.fill('#confirm-pass', passA);
+  await pi.click('#confirm');
+  await pi.waitForSelector('#done-seq', { timeout: 30000 });
+  check((await batch(lot)).qty.remaining === left0 - 2000, 'big sale: with the passphrase the sale is signed and recorded');
+}
+await pi.evaluate(() => localStorage.removeItem('tcmtrace-confirm-over-g'));
 await pi.evaluate(() => localStorage.setItem('tcmtrace-idle-minutes', '15'));
 await pi.close();
 
@@ -545,7 +572,7 @@ await far.close();
 
 function pretty(c) { return c.replace(/(\d{4})(?=\d)/g, '$1 '); }
 // every check ran (raise it with a new check)
-const STALL_CHECKS = 118;
+const STALL_CHECKS = 123;
 if (passed + failed !== STALL_CHECKS) { failed++; console.log(`FAIL ${passed + failed - 1} stall checks ran, ${STALL_CHECKS} expected`); }
 console.log(`stall: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

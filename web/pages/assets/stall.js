@@ -294,6 +294,15 @@ function watchIdle() {
   }, 5000);
 }
 
+// A sale over the chosen quantity (密钥 tab; 20 kg unless changed) asks for the backup passphrase
+// again before it is signed: an unlocked phone picked up from the counter cannot sell the stock.
+const BIG_KEY = 'tcmtrace-confirm-over-g';
+export const BIG_CHOICES = [[1000, '1 kg'], [5000, '5 kg'], [20000, '20 kg'], [100000, '100 kg'], [0, '不再确认']];
+const bigSale = () => {
+  const s = localStorage.getItem(BIG_KEY), v = Number(s);
+  return s !== null && BIG_CHOICES.some(([g]) => g === v) ? v : 20000;
+};
+
 function lockedPage(minutes) {
   $('nav').hidden = true;
   clearMsg();
@@ -452,6 +461,9 @@ async function keyPage(why) {
     why === 'enrolled' ? el('div', null, el('label', { for: 'idle' }, '闲置多久后自动锁定密钥'),
       el('select', { id: 'idle', onchange: (e) => localStorage.setItem(IDLE_KEY, e.target.value) },
         IDLE_CHOICES.map(([m, zh]) => el('option', { value: String(m), selected: m === idleMinutes() ? '' : null }, zh)))) : null,
+    why === 'enrolled' ? el('div', null, el('label', { for: 'confirm-over' }, '销售超过多少时再输一次密码'),
+      el('select', { id: 'confirm-over', onchange: (e) => localStorage.setItem(BIG_KEY, e.target.value) },
+        BIG_CHOICES.map(([g, zh]) => el('option', { value: String(g), selected: g === bigSale() ? '' : null }, zh)))) : null,
     why !== 'enrolled' ? el('button', { id: 'recheck', onclick: () => { clearMsg(); findMe(); } }, '我已登记，刷新') : null,
     el('button', { class: 'danger', id: 'forget', onclick: forgetKey }, '从本机删除密钥'));
   if (why === 'enrolled') return sec;
@@ -690,11 +702,39 @@ function splitForm(b) {
 function sellForm(b) {
   formPage('sell', '销售', b,
     qtyField('qty', '卖出多少'),
+    el('div', { id: 'confirm-box' }),
     el('button', { id: 'ok', onclick: async () => {
       const g = qtyOf('qty');
       if (!g) return;
+      const over = bigSale();
+      if (over && g > over && !S.rec.sealed) return say('err', '这台设备上没有密钥备份，不能确认大额销售。', ['请在密钥页重新恢复密钥。']);
+      if (over && g > over) return confirmSale(b, g, over);
       await act('batch.sell', { id: b.id, qty_g: g }, `已记销售：${b.herb} ${fmtQty(g)}`, [], has(b, g));
     } }, '确认销售'));
+}
+
+// A sale over the chosen quantity: the passphrase first, checked against the sealed backup here.
+function confirmSale(b, g, over) {
+  clearMsg();
+  $('ok').hidden = true;
+  $('confirm-box').replaceChildren(el('section', { id: 'confirm-sale' },
+    el('p', null, `这笔销售 ${fmtQty(g)}${jin(g)}，超过 ${fmtQty(over)}：请再输入一次备份密码确认。`,
+      el('span', { class: 'en' }, `a sale over ${fmtQty(over)}: type the backup passphrase to sign it`)),
+    el('label', { for: 'confirm-pass' }, '备份密码'),
+    el('input', { id: 'confirm-pass', type: 'password', autocomplete: 'current-password' }),
+    el('button', { class: 'wide', id: 'confirm', onclick: async () => {
+      const pass = $('confirm-pass').value;
+      if (!pass) return say('err', '请输入备份密码。');
+      $('confirm').disabled = true;
+      try {
+        await K.confirmPass(cfg.prefix, S.rec, pass);
+      } catch (e) {
+        $('confirm').disabled = false;
+        return say('err', e.zh || '密码不对。', ['这笔销售没有签名，也没有记入账本。'], { code: e.code || 'bad_passphrase' });
+      }
+      await act('batch.sell', { id: b.id, qty_g: g }, `已记销售：${b.herb} ${fmtQty(g)}`, [], has(b, g));
+    } }, '确认并签名')));
+  document.body.dataset.ready = 'confirm-sale';
 }
 
 // ---- labels: PNG from tcmtrace-web at the printer's size ---------------------------------

@@ -182,6 +182,14 @@ export async function lock(ledger, rec) {
 // Opens a locked record's sealed backup with its passphrase and keeps the key again.
 export const unlock = (prefix, ledger, rec, pass, how, progress) => restore(prefix, ledger, rec.sealed, pass, how, progress);
 
+// Whether `pass` opens this record's sealed backup (and it is this key's): nothing is kept, the
+// seed is wiped. Throws KeyError('bad_passphrase') when it does not.
+export async function confirmPass(prefix, rec, pass, progress) {
+  const { seed, pub } = await openKeyFile(prefix, rec.sealed, pass, progress);
+  seed.fill(0);
+  if (b64(pub) !== b64(rec.pub)) throw new KeyError('key_format', '备份与本机的密钥不符。', 'the backup is another key\'s');
+}
+
 // A new key: sealed first (the backup), then kept. Returns the record.
 export async function create(prefix, ledger, pass, how, progress) {
   const seed = crypto.getRandomValues(new Uint8Array(32));
