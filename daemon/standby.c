@@ -112,12 +112,7 @@ int standby_wait(uint64_t size)
             warned = 1;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        tt_realtime_in(&ts, 100);
         pthread_cond_timedwait(&S.more, &S.lock, &ts);
     }
     int held = S.held >= size;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "tcmtrace/net.h"
+#include "tcmtrace/util.h"
 #include "web.h"
 
 struct web_conn {
@@ -67,12 +68,7 @@ static void *watch(void *arg)
                 g->dropped++;
             }
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        tt_realtime_in(&until, 250);
         pthread_cond_timedwait(&g->wake, &g->mu, &until);
     }
     pthread_mutex_unlock(&g->mu);

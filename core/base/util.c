@@ -213,6 +213,17 @@ void tt_mem_warm(size_t bytes)
     free(blocks);
 }
 
+void tt_realtime_in(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 uint64_t tt_now_ms(void)
 {
     struct timespec ts;

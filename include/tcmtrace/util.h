@@ -62,4 +62,8 @@ void tt_thread_name(const char *name);
 /* The current UTC time in milliseconds (declared in ledger.h too). */
 uint64_t tt_now_ms(void);
 
+struct timespec;
+/* The CLOCK_REALTIME time `ms` milliseconds from now, as pthread_cond_timedwait takes it. */
+void tt_realtime_in(struct timespec *ts, long ms);
+
 #endif
