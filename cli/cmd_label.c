@@ -345,6 +345,13 @@ static int scan_online(cli *c, const tt_label *lb, int sign, json_t *report, cli
         if (pl->held_by[0])
             json_object_set_new(state, "held_ancestor", json_string(pl->held_by));
         json_object_set_new(report, "state", state);
+        /* the GTIN a Digital Link label is held to: the proved entry's where it names one (a
+         * registration, a product), else the record's (a part keeps its parent's) */
+        const char *pg = js(pl->first_body, "gtin");
+        if (!*pg)
+            pg = js(json_object_get(pl->first_body, "output"), "gtin");
+        if (*pg)
+            json_object_set_new(b, "gtin", json_string(pg));
         json_t *herb = json_object_get(pl->first_body, "herb");
         json_object_set_new(report, "herb_proved", json_boolean(json_is_object(herb)));
         if (json_is_object(herb))

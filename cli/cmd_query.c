@@ -528,8 +528,10 @@ static int policy_path(const tt_verifier *v, char *out, size_t cap)
     return 0;
 }
 
-/* The actor key and body of entry seq, proved included in cp (a new reference; NULL if not). */
-static json_t *proved_body(cli *c, uint64_t seq, const tt_checkpoint *cp, uint8_t actor[32])
+/* The actor key and body of entry seq, proved included in cp (a new reference; NULL if not);
+ * its entry hash too when `hash` is not NULL. */
+static json_t *proved_body(cli *c, uint64_t seq, const tt_checkpoint *cp, uint8_t actor[32],
+                           uint8_t *hash)
 {
     json_t *e;
     if (cli_call(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)seq), &e) != EX_DONE)
@@ -547,6 +549,8 @@ static json_t *proved_body(cli *c, uint64_t seq, const tt_checkpoint *cp, uint8_
     if (raw && tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len) == TT_OK &&
         tt_entry_decode((tt_bytes){len, raw}, &en, NULL) == TT_OK) {
         memcpy(actor, en.actor, 32);
+        if (hash)
+            tt_entry_hash((tt_bytes){len, raw}, hash);
         body = json_loadb((const char *)en.body.data, en.body.size, 0, NULL);
     }
     free(raw);
@@ -597,7 +601,7 @@ static int check_policy(cli *c, const tt_verifier *v, json_t *resp, const tt_che
                         (unsigned long long)seq, (unsigned long long)cp->size);
     /* the entry is the authority's ledger.witnesses of exactly this text */
     uint8_t actor[32], gactor[32];
-    json_t *body = proved_body(c, seq, cp, actor), *genesis = proved_body(c, 0, cp, gactor);
+    json_t *body = proved_body(c, seq, cp, actor, NULL), *genesis = proved_body(c, 0, cp, gactor, NULL);
     int authority = 0;
     size_t i;
     json_t *a;
@@ -1174,27 +1178,14 @@ int verify_lot(cli *c, const char *code, size_t *entries, tt_checkpoint *cp, cli
         return cli_fail(EX_UNVERIFIED, "unverified",
                         "追溯里没有批次 %s 自己的记录 / the proved trace shows no entry of lot %s", code,
                         code);
-    json_t *e;
-    if ((ex = cli_request(c, json_pack("{s:s, s:I}", "op", "entry", "seq", (json_int_t)first), &e)))
-        return ex;
-    json_incref(e);
-    ex = check_entry_t(c, (uint64_t)first, cp, NULL, NULL, e, NULL);
-    const char *b64 = js(e, "entry");
-    size_t len = 0;
-    uint8_t *raw = malloc(strlen(b64) + 1);
-    tt_entry en;
-    if (ex == EX_DONE && raw && tt_unb64(b64, strlen(b64), 0, raw, strlen(b64), &len) == TT_OK &&
-        tt_entry_decode((tt_bytes){len, raw}, &en, NULL) == TT_OK) {
-        tt_entry_hash((tt_bytes){len, raw}, out->first_hash);
-        out->first_seq = (uint64_t)first;
-        out->first_body = json_loadb((const char *)en.body.data, en.body.size, 0, NULL);
-    }
-    free(raw);
-    json_decref(e);
-    if (ex == EX_DONE && out->first_body == NULL)
-        ex = cli_fail(EX_UNVERIFIED, "malformed",
-                      "批次 %s 的第一条记录读不懂 / entry #%lld, the first of lot %s, does not decode",
-                      code, first, code);
+    uint8_t actor[32];
+    out->first_seq = (uint64_t)first;
+    out->first_body = proved_body(c, (uint64_t)first, cp, actor, out->first_hash);
+    if (out->first_body == NULL)
+        ex = cli_fail(EX_UNVERIFIED, "unverified",
+                      "批次 %s 的第一条记录 #%lld 无法证明 / entry #%lld, the first of lot %s, "
+                      "does not verify",
+                      code, first, first, code);
     return ex;
 }
 

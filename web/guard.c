@@ -65,7 +65,6 @@ static void *watch(void *arg)
                 setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
                 shutdown(c->fd, SHUT_RDWR);
                 c->deadline = INT64_MAX;
-                g->dropped++;
             }
         struct timespec until;
         tt_realtime_in(&until, 250);
@@ -128,8 +127,6 @@ enum MHD_Result web_guard_accept(void *cls, const struct sockaddr *addr, socklen
     tt_rate_addr_key(addr, key);
     pthread_mutex_lock(&w->guard.mu);
     unsigned n = count_key(&w->guard, key);
-    if (n >= w->guard.per_key)
-        w->guard.refused++;
     pthread_mutex_unlock(&w->guard.mu);
     return n < w->guard.per_key ? MHD_YES : MHD_NO;
 }
@@ -156,7 +153,6 @@ void web_guard_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
         if (count_key(g, c->key) >= g->per_key) {
             shutdown(c->fd, SHUT_RDWR);
             c->deadline = INT64_MAX;
-            g->refused++;
         }
         c->next = g->head;
         if (g->head)

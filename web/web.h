@@ -54,7 +54,6 @@ typedef struct web_guard {
     web_conn *head;
     unsigned per_key, min_rate, max_body, send_buffer;
     int64_t header_ms, answer_ms;
-    unsigned long dropped, refused; /* past a deadline; over an address's count */
 } web_guard;
 enum { WEB_PHASE_HEADERS, WEB_PHASE_BODY, WEB_PHASE_ANSWER };
 

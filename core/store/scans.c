@@ -7,7 +7,9 @@
  * mark a genuine lot as cloned) nor stay invisible. A signed scan's "at"
  * must be close to the clock and later than its signer's previous signed
  * scan, which is all the replay protection a scan needs: one number per
- * actor, not a set of nonces that grows.
+ * actor, not a set of nonces that grows. Beside it the actor's minute
+ * (its start and count: TT_SCAN_PER_MINUTE); a record of before, the number
+ * alone, is read as a fresh minute.
  *
  * The scans have an LMDB environment of their own (DIR/scans/), so a scan
  * commit never takes the ledger's write lock and never waits for, or holds
