@@ -740,7 +740,6 @@ static tt_err on_succeed(rctx *c)
             }
             if (coming)
                 json_object_set_new(b, "pending_to", json_string(to));
-            json_object_set_new(b, "succeeded_from", json_string(id));
         }
         rc = put_and_index(c, b, rc);
     }
@@ -1435,7 +1434,8 @@ static tt_err on_hold_release(rctx *c, int release)
 }
 
 /* The market office's review of a lot's scan signals: what signed scans raised before it no
- * longer counts (core/store/scans.c reads flags_cleared_ms), and the reason is the lot's. The
+ * longer counts (core/store/scans.c reads flags_cleared_seq; the time and reason are shown
+ * with the scan record), and the reason is the lot's. The
  * rules cannot see scans (they are beside the log), so a review of a lot with no flag is
  * allowed: it clears nothing. */
 static tt_err on_review(rctx *c)
